@@ -1,0 +1,184 @@
+// Package connectors defines the contract between the bridge and the adapters that
+// converge downstream systems, the error classes the bridge acts on, and the HTTP
+// discipline every adapter shares. One sub-package per downstream system
+// (bimdata, bimplus, authress, scim) implements it, each with a fake server.
+//
+// The contract is level-triggered: an adapter is handed the desired state of one
+// subject and what the bridge recorded after the last convergence, reads the
+// downstream, makes the writes needed to reach the desired state (and no others),
+// and returns the new record. Converging twice in a row makes no write the second
+// time. A connector knows nothing about Redis or the SCIM endpoint.
+package connectors
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// User is the desired state of one SCIM user, as every connector sees it.
+type User struct {
+	ID          string   `json:"id"` // SCIM id in the bridge
+	UserName    string   `json:"userName"`
+	ExternalID  string   `json:"externalId,omitempty"`
+	DisplayName string   `json:"displayName,omitempty"`
+	GivenName   string   `json:"givenName,omitempty"`
+	FamilyName  string   `json:"familyName,omitempty"`
+	Email       string   `json:"email,omitempty"`  // primary email, else the first one, else empty
+	Emails      []string `json:"emails,omitempty"` // all emails, primary first
+	Active      bool     `json:"active"`
+	Groups      []string `json:"groups,omitempty"` // displayNames of the user's groups, sorted
+}
+
+// SubjectKind says what a Subject is.
+type SubjectKind string
+
+// Subject kinds.
+const (
+	// SubjectUser is one SCIM user; ID is its SCIM id.
+	SubjectUser SubjectKind = "user"
+	// SubjectTenant is the tenant as a whole (e.g. its SSO connection); ID is the tenant id.
+	SubjectTenant SubjectKind = "tenant"
+	// SubjectObject is a downstream object no SCIM resource owns directly (e.g. a
+	// BIMData invitation); ID is connector-defined, e.g. "invitation:42".
+	SubjectObject SubjectKind = "object"
+)
+
+// Subject is the unit of convergence.
+type Subject struct {
+	Kind SubjectKind
+	ID   string
+	// User is the desired user for SubjectUser; nil when the user no longer exists.
+	// A user that exists but is inactive has User.Active == false.
+	User *User
+}
+
+// Record is what the bridge stores after a successful convergence and hands back
+// on the next one. Adapters treat it as a hint (ids to try first): the downstream
+// is always the truth, so an empty or stale record still converges correctly.
+type Record struct {
+	// IDs names the downstream objects this subject owns, e.g. {"user": "17"} or
+	// {"member:<project>": "<member id>"}.
+	IDs map[string]string `json:"ids,omitempty"`
+	// State is adapter-private JSON (e.g. the roles last applied, or whether the
+	// bridge created the object and may therefore prune it).
+	State json.RawMessage `json:"state,omitempty"`
+}
+
+// Action is one downstream write a convergence made, or would make in a dry run.
+type Action struct {
+	Op     string `json:"op"`     // create | update | delete | accept | deny | ...
+	Object string `json:"object"` // what it acts on, e.g. "invitation 42", "member of project P"
+	Reason string `json:"reason"` // why, for the reconcile plan and the logs
+}
+
+// Options tune one convergence.
+type Options struct {
+	// DryRun: read the downstream and report the Actions, write nothing.
+	DryRun bool
+}
+
+// Connector converges one downstream system for one tenant.
+type Connector interface {
+	// Name is the connector's configured name (unique within its tenant).
+	Name() string
+	// Handles reports whether the connector converges subjects of this kind.
+	Handles(kind SubjectKind) bool
+	// Converge makes the downstream match s and returns the new record and the
+	// actions taken (in a dry run: the actions it would take). An error is
+	// classified (see Class); on error the returned record is the best knowledge
+	// so far and may be stored.
+	Converge(ctx context.Context, s Subject, prev Record, opts Options) (Record, []Action, error)
+}
+
+// Projector is an optional capability: Project returns the part of a subject the
+// connector depends on. The bridge hashes it to skip convergences whose input did
+// not change since the last successful one. Without it the whole Subject is hashed.
+type Projector interface {
+	Project(s Subject) any
+}
+
+// Observed is one downstream object found while listing for reconciliation.
+type Observed struct {
+	// Subject, when the adapter knows it, is the subject that owns the object
+	// (Kind and ID only; User is nil).
+	Subject *Subject
+	// Email, UserName and ExternalID are hints the bridge uses to find the owning
+	// SCIM user when Subject is nil.
+	Email      string
+	UserName   string
+	ExternalID string
+	// ObjectID identifies the downstream object, for plans and logs.
+	ObjectID string
+	// Managed is true when the bridge itself created the object (prunable by default).
+	Managed bool
+}
+
+// Inventory is an optional capability for reconciliation: it streams every
+// downstream object the connector is responsible for, following pagination to the end.
+type Inventory interface {
+	Inventory(ctx context.Context, fn func(Observed) error) error
+}
+
+// Pruner is an optional capability: Prune removes a downstream object that no SCIM
+// resource owns (reconciliation with prune enabled).
+type Pruner interface {
+	Prune(ctx context.Context, o Observed, opts Options) ([]Action, error)
+}
+
+// EventHandler is an optional capability for the webhook receiver: it maps a
+// downstream event to the subjects to mark dirty. Unknown types return (nil, nil).
+type EventHandler interface {
+	HandleEvent(ctx context.Context, eventType string, data json.RawMessage) ([]Subject, error)
+}
+
+// Directory lets an adapter look up SCIM users by email without knowing the store.
+type Directory interface {
+	// UserByEmail returns the user with that email (case-insensitive), or nil.
+	UserByEmail(ctx context.Context, email string) (*User, error)
+}
+
+// Deps is what the bridge hands every adapter when it opens it.
+type Deps struct {
+	Tenant    string
+	Directory Directory
+	// Client is the HTTP client to use; nil means a new client with the defaults
+	// of NewHTTPClient.
+	Client *http.Client
+	Logger zerolog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Config is one adapter's configuration, decoded from the connector's YAML entry.
+type Config interface {
+	// Validate checks the configuration and returns every problem at once, each a
+	// *FieldError naming the YAML key (errors.Join of them).
+	Validate() error
+	// Open validates and returns the adapter.
+	Open(ctx context.Context, deps Deps) (Connector, error)
+}
+
+// Base holds the keys every connector entry has (DESIGN.md configuration contract).
+// Adapters embed it with `yaml:",inline"`.
+type Base struct {
+	Name          string  `yaml:"name"`
+	Type          string  `yaml:"type"`
+	URL           string  `yaml:"url"`
+	Token         string  `yaml:"token"`
+	WebhookSecret string  `yaml:"webhook_secret"`
+	RateLimit     float64 `yaml:"rate_limit"` // requests per second; 0 means DefaultRateLimit
+	Burst         int     `yaml:"burst"`      // 0 means DefaultBurst
+	Timeout       string  `yaml:"timeout"`    // per request, Go duration; "" means DefaultTimeout
+}
+
+// FieldError is a configuration error tied to one YAML key.
+type FieldError struct {
+	Key string
+	Msg string
+}
+
+func (e *FieldError) Error() string { return e.Key + ": " + e.Msg }

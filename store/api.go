@@ -1,0 +1,117 @@
+// Package store persists scim-bridge state in Redis: SCIM resources with their
+// unique and lookup indexes, versions, the per-tenant work queue with leases, sync
+// state per (tenant, connector, subject), dead letters, idempotency keys and locks.
+//
+// One *Store serves an embedded in-memory Redis (miniredis, for trials: state is
+// lost on exit) or a real Redis / Redis Cluster / Sentinel through
+// redis.UniversalClient. Every key of a tenant carries the hash tag {tenant}, so a
+// tenant's keys share one cluster slot and per-tenant transactions stay legal.
+//
+// Contract shared by every method: ctx is honoured; ErrNotFound, ErrConflict and
+// ErrPrecondition are returned wrapped and are tested with errors.Is; a write and
+// the dirty mark of its key(s) happen in one atomic Redis step (a Lua script or
+// MULTI/EXEC), so an acknowledged SCIM write is never left without its fan-out.
+package store
+
+// NOTE: this file fixes the API the rest of the project programs against.
+// Signatures may gain siblings but must not change.
+
+import (
+	"errors"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/filter"
+)
+
+// Sentinel errors callers act on.
+var (
+	// ErrNotFound: no resource (or record) with that key in that tenant.
+	ErrNotFound = errors.New("not found")
+	// ErrConflict: a unique attribute (userName, externalId, group displayName) is
+	// taken by another resource. Returned as *ConflictError.
+	ErrConflict = errors.New("uniqueness conflict")
+	// ErrPrecondition: the resource's version is not the one the caller expected.
+	ErrPrecondition = errors.New("version precondition failed")
+)
+
+// ConflictError names the unique attribute that collided.
+type ConflictError struct {
+	Attr string // "userName", "externalId" or "displayName"
+}
+
+func (e *ConflictError) Error() string { return "uniqueness conflict on " + e.Attr }
+
+// Unwrap makes errors.Is(err, ErrConflict) true.
+func (e *ConflictError) Unwrap() error { return ErrConflict }
+
+// Kind is a SCIM resource type.
+type Kind string
+
+// Resource kinds.
+const (
+	KindUser  Kind = "User"
+	KindGroup Kind = "Group"
+)
+
+// Resource is one stored SCIM resource.
+type Resource struct {
+	ID           string
+	Kind         Kind
+	Version      int64 // starts at 1, +1 on every write; meta.version is W/"<Version>"
+	Created      time.Time
+	LastModified time.Time
+	// Attrs holds the normalized SCIM attributes (see filter.Normalize) without id,
+	// meta and schemas. A user's read-only "groups" is never stored: it is derived
+	// from group membership (GroupsOf).
+	Attrs map[string]any
+}
+
+// GroupRef is a group a user belongs to, for the user's derived "groups" attribute.
+type GroupRef struct {
+	ID          string
+	DisplayName string
+}
+
+// Query selects a page of resources of one kind in one tenant.
+type Query struct {
+	Filter     *filter.Filter // nil: all
+	SortBy     func(a, b map[string]any) int
+	Descending bool
+	StartIndex int // 1-based
+	Count      int // page size; 0 returns only Total
+}
+
+// Page is the answer to a Query.
+type Page struct {
+	Total     int
+	Resources []*Resource
+}
+
+// The resource methods (implemented in resource.go and friends):
+//
+//   Create(ctx, tenant string, r *Resource) error
+//       r.ID, r.Kind, r.Attrs, r.Created and r.LastModified are set by the caller;
+//       the store sets r.Version = 1. Unique indexes: user userName (lower-cased),
+//       user externalId (case-exact), group displayName (lower-cased); taken →
+//       *ConflictError. Lookup indexes: user emails.value (lower-cased) and, for
+//       groups, the member user ids (reverse index user → groups). Creation order is
+//       kept for stable paging. Marks dirty: the resource; for a group, each member.
+//   Get(ctx, tenant string, kind Kind, id string) (*Resource, error)
+//   GetMany(ctx, tenant string, kind Kind, ids []string) ([]*Resource, error)  // missing ids skipped, order kept
+//   Replace(ctx, tenant string, r *Resource, ifVersion int64) error
+//       ifVersion 0: unconditional; else ErrPrecondition when the stored version
+//       differs. Updates indexes; r.Version becomes stored+1; Created is kept.
+//       Marks dirty: the resource; for a group, every user whose membership changed
+//       and, when displayName changed, every member.
+//   Delete(ctx, tenant string, kind Kind, id string, ifVersion int64) error
+//       Deleting a user removes it from every group (each such group's version +1).
+//       Marks dirty: the resource (its absence is the desired state); for a group,
+//       each former member.
+//   Query(ctx, tenant string, kind Kind, q Query) (Page, error)
+//       Uses q.Filter.Plan() to avoid scans; ordered by creation unless SortBy.
+//   GroupsOf(ctx, tenant string, userIDs []string) (map[string][]GroupRef, error)
+//   Count(ctx, tenant string, kind Kind) (int, error)
+//   ForEach(ctx, tenant string, kind Kind, batch int, fn func([]*Resource) error) error  // streams in creation order
+//
+// The work-queue, sync-state, dead-letter, idempotency and lock methods are
+// documented in queue.go, syncstate.go, once.go and lock.go.

@@ -1,0 +1,133 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+)
+
+// Prefix starts every key the bridge writes.
+const Prefix = "sb"
+
+// Store is the Redis-backed persistence of the bridge. It is safe for concurrent use.
+type Store struct {
+	rdb      redis.UniversalClient
+	embedded *miniredis.Miniredis
+	log      zerolog.Logger
+	now      func() time.Time
+
+	stop     chan struct{}
+	stopOnce sync.Once
+	wg       sync.WaitGroup
+}
+
+// Options configure Open.
+type Options struct {
+	// URL is a redis:// or rediss:// URL; empty means the embedded in-memory store.
+	URL    string
+	Logger zerolog.Logger
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Open connects to Redis (or starts the embedded store) and checks that it answers.
+func Open(ctx context.Context, opts Options) (*Store, error) {
+	s := &Store{log: opts.Logger, now: opts.Now, stop: make(chan struct{})}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if opts.URL == "" {
+		mr := miniredis.NewMiniRedis()
+		if err := mr.Start(); err != nil {
+			return nil, fmt.Errorf("start embedded store: %w", err)
+		}
+		s.embedded = mr
+		s.rdb = redis.NewClient(&redis.Options{Addr: mr.Addr(), PoolSize: 64})
+		// miniredis TTLs do not count down by themselves: advance them on a ticker.
+		s.wg.Add(1)
+		go s.fastForward()
+	} else {
+		o, err := redis.ParseURL(opts.URL)
+		if err != nil {
+			return nil, fmt.Errorf("parse redis url: %w", err)
+		}
+		if o.PoolSize < 64 {
+			o.PoolSize = 64
+		}
+		s.rdb = redis.NewClient(o)
+	}
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		s.Close()
+		return nil, fmt.Errorf("ping redis: %w", err)
+	}
+	return s, nil
+}
+
+// NewFromClient wraps an existing client (Cluster, Sentinel or plain).
+func NewFromClient(rdb redis.UniversalClient, logger zerolog.Logger, now func() time.Time) *Store {
+	if now == nil {
+		now = time.Now
+	}
+	return &Store{rdb: rdb, log: logger, now: now, stop: make(chan struct{})}
+}
+
+// Embedded reports whether the store is the in-memory one (state lost on exit).
+func (s *Store) Embedded() bool { return s.embedded != nil }
+
+// Client exposes the Redis client, for health checks.
+func (s *Store) Client() redis.UniversalClient { return s.rdb }
+
+// Ping checks that Redis answers.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.rdb.Ping(ctx).Err(); err != nil {
+		return fmt.Errorf("ping redis: %w", err)
+	}
+	return nil
+}
+
+// Close releases the connection pool and stops the embedded server.
+func (s *Store) Close() error {
+	s.stopOnce.Do(func() { close(s.stop) })
+	s.wg.Wait()
+	err := s.rdb.Close()
+	if s.embedded != nil {
+		s.embedded.Close()
+	}
+	return err
+}
+
+func (s *Store) fastForward() {
+	defer s.wg.Done()
+	const tick = 250 * time.Millisecond
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.stop:
+			return
+		case <-t.C:
+			s.embedded.FastForward(tick)
+		}
+	}
+}
+
+// key builds a tenant key: sb:{tenant}:part1:part2...
+func key(tenant string, parts ...string) string {
+	var b strings.Builder
+	b.Grow(len(Prefix) + len(tenant) + 4 + 16*len(parts))
+	b.WriteString(Prefix)
+	b.WriteString(":{")
+	b.WriteString(tenant)
+	b.WriteString("}")
+	for _, p := range parts {
+		b.WriteByte(':')
+		b.WriteString(p)
+	}
+	return b.String()
+}
