@@ -1,0 +1,213 @@
+package bimdata
+
+import (
+	"context"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/scim-bridge/scim-bridge/connectors"
+)
+
+// convergeUser converges one SCIM user: provision when active, deprovision when
+// inactive or deleted.
+func (c *connector) convergeUser(ctx context.Context, s connectors.Subject, prev connectors.Record, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
+	st := decodeUserState(prev)
+	if s.User != nil && s.User.Active {
+		return c.provision(ctx, s.User, st, prev, opts)
+	}
+	return c.deprovision(ctx, s, st, prev, opts)
+}
+
+// provision makes sure the BIMData user exists and accepts the pending
+// invitations of the user's emails.
+func (c *connector) provision(ctx context.Context, u *connectors.User, st userState, prev connectors.Record, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
+	emails := userEmails(u)
+	if len(emails) == 0 {
+		return prev, nil, nil // nothing to converge without an email
+	}
+	primary := emails[0]
+	userID := prev.IDs[idUser]
+	next := st
+	var actions []connectors.Action
+
+	// create_user answers 200 for an existing user, so this is also the lookup
+	// after a crash; it is skipped when the record says it was already applied.
+	if !st.is(statePresent, primary) {
+		reason := "active SCIM user has no BIMData user"
+		switch {
+		case st.is(stateRemoved, primary):
+			reason = "SCIM user reactivated"
+		case st.Status == statePresent:
+			reason = "SCIM user's email changed"
+		}
+		first, last := names(u, primary)
+		act := connectors.Action{Op: "create", Object: "user " + primary, Reason: reason}
+		err := c.write(opts, &actions, &act, func() error {
+			su, status, err := c.api.createUser(ctx, createUserRequest{Email: primary, Firstname: first, Lastname: last})
+			if err != nil {
+				return err
+			}
+			if status == http.StatusOK {
+				act.Reason += " (it already existed)"
+			}
+			userID = ""
+			if su.ID != 0 {
+				userID = su.ID.String()
+			}
+			next = userState{Email: primary, Status: statePresent}
+			return nil
+		})
+		if err != nil {
+			return prev, actions, err
+		}
+	}
+	next.Emails = emails
+	result := next.record(userID)
+
+	pending, err := c.cache.pending(ctx)
+	if err != nil {
+		return result, actions, err
+	}
+	for _, inv := range pending {
+		if !containsFold(emails, inv.Email) {
+			continue
+		}
+		act := connectors.Action{Op: "accept", Object: invitationObject(inv), Reason: "email belongs to an active SCIM user"}
+		if err := c.write(opts, &actions, &act, func() error { return c.answer(ctx, inv.ID, true) }); err != nil {
+			return result, actions, err
+		}
+	}
+	return result, actions, nil
+}
+
+// deprovision deletes the BIMData user of an inactive or deleted SCIM user
+// (on_deactivate: delete) and denies the pending invitations of its emails
+// (unknown_invitations: deny). An email that now belongs to another active SCIM
+// user is left to that user.
+func (c *connector) deprovision(ctx context.Context, s connectors.Subject, st userState, prev connectors.Record, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
+	var emails []string
+	if s.User != nil {
+		emails = userEmails(s.User)
+	} else {
+		emails = slices.Clone(st.Emails)
+	}
+	// The BIMData user to remove: the one this subject converged last, else the
+	// one its current email would name (the record may have been lost).
+	target := st.Email
+	if st.Status != statePresent && len(emails) > 0 {
+		target = emails[0]
+	}
+	if target != "" && !containsFold(emails, target) {
+		emails = append(emails, target)
+	}
+	if len(emails) == 0 {
+		return prev, nil, nil // the subject never had an email this adapter knows
+	}
+
+	takenCache := map[string]bool{}
+	takenByOther := func(email string) (bool, error) {
+		key := strings.ToLower(email)
+		if v, ok := takenCache[key]; ok || c.dir == nil {
+			return v, nil
+		}
+		owner, err := c.dir.UserByEmail(ctx, email)
+		if err != nil {
+			return false, directoryError(err)
+		}
+		v := owner != nil && owner.Active && owner.ID != s.ID
+		takenCache[key] = v
+		return v, nil
+	}
+
+	next := st
+	if s.User != nil {
+		next.Emails = userEmails(s.User)
+	}
+	userID := prev.IDs[idUser]
+	var actions []connectors.Action
+	reason := "SCIM user deactivated"
+	if s.User == nil {
+		reason = "SCIM user deleted"
+	}
+
+	if c.deleteOnDeac && target != "" && !st.is(stateRemoved, target) && !st.is(stateReleased, target) {
+		taken, err := takenByOther(target)
+		if err != nil {
+			return prev, actions, err
+		}
+		if taken {
+			next.Email, next.Status = target, stateReleased
+		} else {
+			act := connectors.Action{Op: "delete", Object: "user " + target, Reason: reason}
+			err := c.write(opts, &actions, &act, func() error {
+				// The cached list stays: should the API drop the user's
+				// invitations with the user, denying them answers 404 (gone).
+				err := c.api.deleteUser(ctx, target)
+				switch {
+				case connectors.IsNotFound(err):
+					act.Reason += " (it was already absent)"
+				case err != nil:
+					return err
+				}
+				next.Email, next.Status = target, stateRemoved
+				return nil
+			})
+			if err != nil {
+				return prev, actions, err
+			}
+		}
+	}
+	result := next.record(userID)
+	if !c.denyUnknown {
+		return result, actions, nil
+	}
+
+	pending, err := c.cache.pending(ctx)
+	if err != nil {
+		return result, actions, err
+	}
+	for _, inv := range pending {
+		if !containsFold(emails, inv.Email) {
+			continue
+		}
+		taken, err := takenByOther(inv.Email)
+		if err != nil {
+			return result, actions, err
+		}
+		if taken {
+			continue
+		}
+		act := connectors.Action{Op: "deny", Object: invitationObject(inv), Reason: "email has no active SCIM user (" + reason + ")"}
+		if err := c.write(opts, &actions, &act, func() error { return c.answer(ctx, inv.ID, false) }); err != nil {
+			return result, actions, err
+		}
+	}
+	return result, actions, nil
+}
+
+// answer accepts or denies one invitation and keeps the cache truthful. A 404
+// means the invitation is gone: nothing left to answer.
+func (c *connector) answer(ctx context.Context, id flexID, accept bool) error {
+	var err error
+	if accept {
+		err = c.api.acceptInvitation(ctx, id)
+	} else {
+		err = c.api.denyInvitation(ctx, id)
+	}
+	switch {
+	case err == nil || connectors.IsNotFound(err):
+		c.cache.remove(id)
+		return nil
+	default:
+		c.cache.invalidate() // the write may or may not have happened
+		return err
+	}
+}
+
+func invitationObject(inv invitation) string {
+	if inv.Email == "" {
+		return "invitation " + inv.ID.String()
+	}
+	return "invitation " + inv.ID.String() + " (" + inv.Email + ")"
+}
