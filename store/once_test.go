@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// ttlFor is a TTL for tests of server-side expiry: long on the embedded store,
+// whose time moves by FastForward, short on real Redis, whose time moves by
+// waiting.
+func ttlFor(s *Store) time.Duration {
+	if s.embedded != nil {
+		return time.Minute
+	}
+	return 400 * time.Millisecond
+}
+
+// letTimePass lets d pass for server-side TTLs (fast-forwarding the embedded
+// store, sleeping on real Redis) and on clk when there is one.
+func letTimePass(s *Store, clk *manualClock, d time.Duration) {
+	if clk != nil {
+		clk.Advance(d)
+	}
+	if s.embedded != nil {
+		s.embedded.FastForward(d)
+		return
+	}
+	time.Sleep(d)
+}
+
+func TestOnceDeduplicates(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		t.Parallel()
+		ctx := context.Background()
+		steps := []struct {
+			name                  string
+			tenant, namespace, id string
+			want                  bool
+		}{
+			{"first", "acme", "webhook:bimdata", "evt-1", true},
+			{"repeat", "acme", "webhook:bimdata", "evt-1", false},
+			{"other id", "acme", "webhook:bimdata", "evt-2", true},
+			{"other namespace", "acme", "webhook:odm", "evt-1", true},
+			{"other tenant", "globex", "webhook:bimdata", "evt-1", true},
+			{"id with separators", "acme", "webhook", "bimdata|evt-1", true},
+		}
+		for _, st := range steps {
+			first, err := s.Once(ctx, st.tenant, st.namespace, st.id, time.Hour)
+			if err != nil || first != st.want {
+				t.Fatalf("%s: Once = %v, %v; want %v", st.name, first, err, st.want)
+			}
+		}
+		if err := s.Forget(ctx, "acme", "webhook:bimdata", "evt-1"); err != nil {
+			t.Fatal(err)
+		}
+		if first, err := s.Once(ctx, "acme", "webhook:bimdata", "evt-1", time.Hour); err != nil || !first {
+			t.Fatalf("after Forget: Once = %v, %v; want first", first, err)
+		}
+
+		var firsts atomic.Int32
+		var wg sync.WaitGroup
+		for range 20 {
+			wg.Go(func() {
+				first, err := s.Once(ctx, "acme", "idem", "k", time.Hour)
+				if err != nil {
+					t.Error(err)
+				}
+				if first {
+					firsts.Add(1)
+				}
+			})
+		}
+		wg.Wait()
+		if n := firsts.Load(); n != 1 {
+			t.Fatalf("%d concurrent callers were first, want 1", n)
+		}
+	})
+}
+
+func TestOnceExpires(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		t.Parallel()
+		ctx := context.Background()
+		ttl := ttlFor(s)
+		if first, err := s.Once(ctx, "acme", "webhook", "evt", ttl); err != nil || !first {
+			t.Fatalf("Once = %v, %v", first, err)
+		}
+		if first, _ := s.Once(ctx, "acme", "webhook", "evt", ttl); first {
+			t.Fatal("repeat within the TTL was first")
+		}
+		letTimePass(s, nil, ttl+50*time.Millisecond)
+		if first, err := s.Once(ctx, "acme", "webhook", "evt", ttl); err != nil || !first {
+			t.Fatalf("after the TTL: Once = %v, %v; want first", first, err)
+		}
+	})
+}
+
+func TestOnceRejectsBadInput(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		t.Parallel()
+		for _, tc := range []struct {
+			name, tenant, namespace, id string
+			ttl                         time.Duration
+		}{
+			{"no tenant", "", "ns", "id", time.Minute},
+			{"no namespace", "acme", "", "id", time.Minute},
+			{"bar in namespace", "acme", "a|b", "id", time.Minute},
+			{"no id", "acme", "ns", "", time.Minute},
+			{"no ttl", "acme", "ns", "id", 0},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if _, err := s.Once(context.Background(), tc.tenant, tc.namespace, tc.id, tc.ttl); err == nil {
+					t.Fatal("Once accepted it")
+				}
+			})
+		}
+	})
+}
