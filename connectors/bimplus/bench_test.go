@@ -1,0 +1,47 @@
+package bimplus
+
+import (
+	"context"
+	"fmt"
+	"testing"
+
+	"github.com/scim-bridge/scim-bridge/connectors"
+)
+
+// BenchmarkConvergeConverged measures a convergence that finds nothing to do
+// (the common case of a reconcile run): one GET per mapped project, roles cached.
+func BenchmarkConvergeConverged(b *testing.B) {
+	e := newEnv(b, func(c *Config) { c.RateLimit, c.Burst = 1e9, 1000 })
+	s := alice("Design Team", "Leads")
+	rec, _, err := e.conn.Converge(context.Background(), s, connectors.Record{}, connectors.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := e.conn.Converge(context.Background(), s, rec, connectors.Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDesired measures the desired-role computation for a user in 20 groups.
+func BenchmarkDesired(b *testing.B) {
+	groups := map[string][]Grant{}
+	var names []string
+	for i := range 50 {
+		g := fmt.Sprintf("group-%02d", i)
+		groups[g] = []Grant{{Project: fmt.Sprintf("p-%d", i%10), Role: []string{"Project_Viewer", "Project_Editor", "Project_Admin"}[i%3]}}
+		if i < 20 {
+			names = append(names, g)
+		}
+	}
+	c := &connector{groups: groups}
+	u := &connectors.User{Active: true, Email: "a@example.com", Groups: names}
+	b.ReportAllocs()
+	for b.Loop() {
+		if w, _ := c.desired(u); len(w) != 10 {
+			b.Fatal(len(w))
+		}
+	}
+}

@@ -1,0 +1,176 @@
+package bimplus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/connectors"
+)
+
+// Defaults applied by Open.
+const (
+	// DefaultName is the connector name when the entry has none.
+	DefaultName = "bimplus"
+	// DefaultRolesTTL is how long the team's role list is cached.
+	DefaultRolesTTL = 10 * time.Minute
+)
+
+// Config is a bimplus connector entry (DESIGN.md configuration contract):
+//
+//	connectors:
+//	  - name: bimplus
+//	    type: bimplus
+//	    url: http://127.0.0.1:9002/v2    # API base, including /v2
+//	    team: acme                       # team slug
+//	    token: "${BIMPLUS_TOKEN}"        # sent as "Authorization: BimPlus <token>"
+//	    groups:                          # SCIM group displayName -> project roles
+//	      "Design Team": [{project: b8615afc-99cc-4bcd-b0ca-ff0593ce15c6, role: Project_Editor}]
+//	    prune_unmanaged: false           # also remove memberships the bridge did not converge
+//	    roles_ttl: 10m                   # how long GET /roles is cached
+//
+// The Base keys rate_limit, burst and timeout apply as documented on
+// connectors.Base; webhook_secret is unused (Bimplus sends no webhooks here).
+type Config struct {
+	connectors.Base `yaml:",inline"`
+	// Team is the team slug, the first path segment after the base URL. Required.
+	Team string `yaml:"team"`
+	// Groups maps a SCIM group displayName to the project roles its members get.
+	// At least one group is required; see the package doc for how keys match.
+	Groups map[string][]Grant `yaml:"groups"`
+	// PruneUnmanaged, when true, lets the adapter remove memberships on mapped
+	// projects that it does not manage (see the package doc). Default false.
+	PruneUnmanaged bool `yaml:"prune_unmanaged"`
+	// RolesTTL is how long the role list is cached, a Go duration; "" means
+	// DefaultRolesTTL. A configured name missing from the cache refreshes it early.
+	RolesTTL string `yaml:"roles_ttl"`
+}
+
+// Grant is one project role a group grants.
+type Grant struct {
+	// Project is the project id (a GUID in Bimplus). Required.
+	Project string `yaml:"project"`
+	// Role is the role name as GET /roles lists it, e.g. "Project_Editor". Required.
+	Role string `yaml:"role"`
+}
+
+// groupKey is the YAML key of one group mapping.
+func groupKey(group string) string { return "groups[" + strconv.Quote(group) + "]" }
+
+// Validate reports every configuration problem at once, each a
+// *connectors.FieldError naming its YAML key.
+func (c *Config) Validate() error {
+	var errs []error
+	add := func(key, format string, args ...any) {
+		errs = append(errs, &connectors.FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	if c.URL == "" {
+		add("url", "required")
+	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		add("url", "not an absolute http(s) URL: %q", c.URL)
+	} else if u.RawQuery != "" || u.Fragment != "" {
+		add("url", "must not carry a query or fragment")
+	}
+	if c.Token == "" {
+		add("token", "required")
+	}
+	switch {
+	case c.Team == "":
+		add("team", "required")
+	case strings.ContainsAny(c.Team, "/?# \t"):
+		add("team", "not a team slug: %q", c.Team)
+	}
+	if c.Timeout != "" {
+		if d, err := time.ParseDuration(c.Timeout); err != nil || d <= 0 {
+			add("timeout", "not a positive duration: %q", c.Timeout)
+		}
+	}
+	if c.RateLimit < 0 {
+		add("rate_limit", "must not be negative")
+	}
+	if c.Burst < 0 {
+		add("burst", "must not be negative")
+	}
+	if c.RolesTTL != "" {
+		if d, err := time.ParseDuration(c.RolesTTL); err != nil || d <= 0 {
+			add("roles_ttl", "not a positive duration: %q", c.RolesTTL)
+		}
+	}
+	if len(c.Groups) == 0 {
+		add("groups", "at least one group mapping is required")
+	}
+	groups := make([]string, 0, len(c.Groups))
+	for g := range c.Groups {
+		groups = append(groups, g)
+	}
+	slices.Sort(groups)
+	for _, g := range groups {
+		key := groupKey(g)
+		if strings.TrimSpace(g) == "" {
+			add(key, "group name must not be empty")
+		}
+		if len(c.Groups[g]) == 0 {
+			add(key, "at least one {project, role} is required")
+		}
+		for i, gr := range c.Groups[g] {
+			ek := fmt.Sprintf("%s[%d]", key, i)
+			switch {
+			case gr.Project == "":
+				add(ek+".project", "required")
+			case strings.ContainsAny(gr.Project, "/?#% \t"):
+				add(ek+".project", "not a project id: %q", gr.Project)
+			}
+			if strings.TrimSpace(gr.Role) == "" {
+				add(ek+".role", "required")
+			}
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Open validates the configuration, applies the defaults and returns the adapter.
+// It makes no request: roles and members are read on the first convergence.
+func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Connector, error) {
+	if err := c.Validate(); err != nil {
+		return nil, fmt.Errorf("bimplus config: %w", err)
+	}
+	name := c.Name
+	if name == "" {
+		name = DefaultName
+	}
+	ttl := DefaultRolesTTL
+	if c.RolesTTL != "" {
+		ttl, _ = time.ParseDuration(c.RolesTTL) // validated above
+	}
+	token := c.Token
+	client, err := connectors.NewClient(c.Base, deps.Client, func(r *http.Request) {
+		r.Header.Set("Authorization", "BimPlus "+token)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("bimplus config: %w", err)
+	}
+	now := deps.Now
+	if now == nil {
+		now = time.Now
+	}
+	client.Now = now
+	groups := make(map[string][]Grant, len(c.Groups))
+	for g, grants := range c.Groups {
+		groups[g] = slices.Clone(grants)
+	}
+	return &connector{
+		name:   name,
+		team:   c.Team,
+		groups: groups,
+		prune:  c.PruneUnmanaged,
+		api:    &api{c: client, team: url.PathEscape(c.Team)},
+		roles:  &roleCache{ttl: ttl, now: now},
+		log:    deps.Logger.With().Str("connector", name).Str("tenant", deps.Tenant).Logger(),
+	}, nil
+}

@@ -1,0 +1,297 @@
+package bimplus
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/scim-bridge/scim-bridge/connectors"
+)
+
+var (
+	_ connectors.Connector = (*connector)(nil)
+	_ connectors.Projector = (*connector)(nil)
+	_ connectors.Inventory = (*connector)(nil)
+	_ connectors.Pruner    = (*connector)(nil)
+	_ connectors.Config    = (*Config)(nil)
+)
+
+// connector is the opened adapter. It is safe for concurrent use.
+type connector struct {
+	name   string
+	team   string
+	groups map[string][]Grant
+	prune  bool
+	api    *api
+	roles  *roleCache
+	log    zerolog.Logger
+}
+
+// Name returns the configured connector name.
+func (c *connector) Name() string { return c.name }
+
+// Handles reports true for user subjects only.
+func (c *connector) Handles(kind connectors.SubjectKind) bool { return kind == connectors.SubjectUser }
+
+// step is one planned write.
+type step struct {
+	op      string // create | update | delete
+	project string
+	member  memberRef
+	role    role // create, update: the role to set; delete: the current role (ID only)
+	action  connectors.Action
+}
+
+// Converge makes the user's Bimplus project memberships match its groups (see the
+// package doc) and returns the managed memberships as the new record.
+func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev connectors.Record, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
+	if s.Kind != connectors.SubjectUser {
+		return prev, nil, permanent("converge", "bimplus converges user subjects only, not %q", s.Kind)
+	}
+	u := s.User
+	email := ""
+	if u != nil {
+		email = strings.TrimSpace(u.Email)
+	}
+	wants, names := c.desired(u)
+	if len(wants) > 0 && email == "" {
+		return prev, nil, permanent("converge", "user %s has project roles to assign but no email to find its Bimplus member by", s.ID)
+	}
+	roles, err := c.resolveRoles(ctx, names)
+	if err != nil {
+		return prev, nil, err
+	}
+	managed := decodeRecord(prev)
+
+	// One read per project concerned.
+	projects := slices.Collect(maps.Keys(wants))
+	for p := range managed {
+		projects = append(projects, p)
+	}
+	if c.prune {
+		projects = append(projects, c.mappedProjects()...)
+	}
+	slices.Sort(projects)
+	projects = slices.Compact(projects)
+	listings := make(map[string][]membership, len(projects))
+	memberID := ""
+	for _, p := range projects {
+		ms, err := c.api.listMembers(ctx, p)
+		if err != nil {
+			if _, wanted := wants[p]; !wanted && connectors.IsNotFound(err) {
+				continue // the project is gone, and with it any membership to remove
+			}
+			return prev, nil, err
+		}
+		listings[p] = ms
+		for _, m := range ms {
+			if memberID == "" && email != "" && strings.EqualFold(m.Member.Email, email) {
+				memberID = m.Member.ID
+			}
+		}
+	}
+
+	absent := "no mapped group grants the user a role on this project"
+	switch {
+	case u == nil:
+		absent = "the user is deleted"
+	case !u.Active:
+		absent = "the user is inactive"
+	}
+	steps, next := c.plan(projects, listings, wants, roles, managed, email, memberID, absent)
+	needID := slices.ContainsFunc(steps, func(st step) bool { return st.op == "create" })
+	if needID && memberID == "" {
+		memberID, err = c.findMember(ctx, email)
+		if err != nil {
+			return prev, nil, err
+		}
+	}
+	actions := make([]connectors.Action, 0, len(steps))
+	for i := range steps {
+		if steps[i].op == "create" {
+			steps[i].member.ID = memberID
+			m := next[steps[i].project]
+			m.Member = memberID
+			next[steps[i].project] = m
+		}
+		actions = append(actions, steps[i].action)
+	}
+	if opts.DryRun {
+		return prev, actions, nil
+	}
+	return c.apply(ctx, steps, managed, next, actions)
+}
+
+// resolveRoles resolves every role name the user's groups mention; an unknown
+// name or a non-project role is a permanent error naming the YAML keys.
+func (c *connector) resolveRoles(ctx context.Context, names []string) (map[string]role, error) {
+	if len(names) == 0 {
+		return nil, nil
+	}
+	roles, missing, err := c.roles.resolve(ctx, c.api, names)
+	if err != nil {
+		return nil, err
+	}
+	if len(missing) > 0 {
+		var parts []string
+		for _, n := range missing {
+			parts = append(parts, fmt.Sprintf("%q (%s)", n, strings.Join(c.roleKeys(n), ", ")))
+		}
+		return nil, permanent("resolve roles", "team %q has no role %s", c.team, strings.Join(parts, ", "))
+	}
+	for _, n := range names {
+		if !roles[n].isProjectRole() {
+			return nil, permanent("resolve roles", "role %q (%s) is not a project role", n, strings.Join(c.roleKeys(n), ", "))
+		}
+	}
+	return roles, nil
+}
+
+// plan computes the writes per project (in project order) and the managed
+// memberships once they are all made. Create steps leave member.ID to the caller
+// when memberID is not yet known.
+func (c *connector) plan(projects []string, listings map[string][]membership, wants map[string]want,
+	roles map[string]role, managed map[string]managedMembership, email, memberID, absent string,
+) ([]step, map[string]managedMembership) {
+	next := maps.Clone(managed)
+	var steps []step
+	for _, p := range projects {
+		ms, listed := listings[p]
+		rec, isManaged := managed[p]
+		if !listed {
+			delete(next, p)
+			continue
+		}
+		var cur *membership
+		var stale []membership
+		for i := range ms {
+			m := ms[i]
+			switch {
+			case email != "" && strings.EqualFold(m.Member.Email, email),
+				m.Member.Email == "" && isManaged && m.Member.ID == rec.Member && (memberID == "" || memberID == m.Member.ID):
+				if cur == nil {
+					cur = &ms[i]
+				}
+			case isManaged && rec.Member != "" && m.Member.ID == rec.Member:
+				stale = append(stale, m)
+			}
+		}
+		for _, m := range stale {
+			steps = append(steps, step{op: "delete", project: p, member: memberRef{ID: m.Member.ID, Email: m.Member.Email}, role: role{ID: m.Role.ID},
+				action: action("delete", p, describe(m.Member), "membership recorded as managed belongs to a member that no longer matches the user's email")})
+		}
+		w, wanted := wants[p]
+		if wanted {
+			r := roles[w.Role]
+			by := strings.Join(quoteAll(w.Groups), ", ")
+			switch {
+			case cur == nil:
+				steps = append(steps, step{op: "create", project: p, member: memberRef{ID: memberID}, role: r,
+					action: action("create", p, email, fmt.Sprintf("want %s (%s)", r.Name, by))})
+				next[p] = managedMembership{Member: memberID, Role: r.Name}
+			case !sameRole(cur.Role, r):
+				steps = append(steps, step{op: "update", project: p, member: memberRef{ID: cur.Member.ID, Email: cur.Member.Email}, role: r,
+					action: action("update", p, describe(cur.Member), fmt.Sprintf("role is %s, want %s (%s)", roleLabel(cur.Role), r.Name, by))})
+				next[p] = managedMembership{Member: cur.Member.ID, Role: r.Name}
+			default:
+				next[p] = managedMembership{Member: cur.Member.ID, Role: r.Name}
+			}
+			continue
+		}
+		if cur != nil && (isManaged || c.prune) {
+			why := absent
+			if !isManaged {
+				why += " (prune_unmanaged)"
+			}
+			steps = append(steps, step{op: "delete", project: p, member: memberRef{ID: cur.Member.ID, Email: cur.Member.Email}, role: role{ID: cur.Role.ID},
+				action: action("delete", p, describe(cur.Member), why)})
+		}
+		delete(next, p)
+	}
+	return steps, next
+}
+
+// findMember finds the team member id of email (GET /{team}/members).
+func (c *connector) findMember(ctx context.Context, email string) (string, error) {
+	team, err := c.api.listTeam(ctx)
+	if err != nil {
+		return "", err
+	}
+	for _, m := range team {
+		if strings.EqualFold(strings.TrimSpace(m.Email), email) && m.ID != "" {
+			return m.ID, nil
+		}
+	}
+	return "", permanent("find member", "team %q has no member with email %q; invite the user to the team first", c.team, email)
+}
+
+// apply makes the planned writes in order. On error it returns the record as
+// known so far: projects whose writes all succeeded carry their new state.
+func (c *connector) apply(ctx context.Context, steps []step, managed, next map[string]managedMembership, actions []connectors.Action) (connectors.Record, []connectors.Action, error) {
+	done := maps.Clone(managed)
+	for i, st := range steps {
+		var err error
+		switch st.op {
+		case "create":
+			err = c.api.addMember(ctx, st.project, st.member.ID, st.role.ID)
+		case "update":
+			err = c.api.updateMember(ctx, st.project, st.member, st.role)
+		case "delete":
+			err = c.api.removeMember(ctx, st.project, st.member.ID, st.role.ID)
+		}
+		if err != nil {
+			return encodeRecord(done), actions[:i], err
+		}
+		c.log.Debug().Str("op", st.op).Str("project", st.project).Str("member", st.member.ID).Str("role", st.role.Name).Msg("bimplus membership write")
+		if m, ok := next[st.project]; ok {
+			done[st.project] = m
+		} else {
+			delete(done, st.project)
+		}
+	}
+	return encodeRecord(next), actions, nil
+}
+
+// sameRole compares a listed role with the wanted one, by id when the listing
+// has one, else by name.
+func sameRole(have roleRef, r role) bool {
+	if have.ID != "" {
+		return have.ID == r.ID
+	}
+	return strings.EqualFold(have.Name, r.Name)
+}
+
+func roleLabel(r roleRef) string {
+	if r.Name != "" {
+		return r.Name
+	}
+	return r.ID
+}
+
+func describe(m memberRef) string {
+	if m.Email != "" {
+		return m.Email
+	}
+	return m.ID
+}
+
+func action(op, project, who, reason string) connectors.Action {
+	return connectors.Action{Op: op, Object: fmt.Sprintf("member %s of project %s", who, project), Reason: reason}
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = fmt.Sprintf("group %q", s)
+	}
+	return out
+}
+
+// permanent is a permanent *connectors.Error with a formatted message.
+func permanent(op, format string, args ...any) error {
+	return &connectors.Error{Class: connectors.Permanent, Op: op, Msg: fmt.Sprintf(format, args...)}
+}

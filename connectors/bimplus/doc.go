@@ -1,0 +1,67 @@
+// Package bimplus converges Bimplus project role assignments (Bimplus API v2,
+// "roles" and "project members") from SCIM group memberships.
+//
+// # What it converges
+//
+// The adapter handles user subjects only. A user's desired project roles are the
+// union of the roles its groups map to in the configuration (Config.Groups). A
+// group matches a mapping key exactly; a group with no exact key matches every
+// key equal to it under Unicode case folding. When several groups grant roles on
+// one project, the highest privilege wins: a role whose name contains "Admin"
+// outranks one containing "Editor", which outranks one containing "Viewer"
+// (case-insensitive); any other name ranks lowest, and equal ranks are broken by
+// the smaller name, so the choice is deterministic. An inactive or deleted user
+// has no desired roles.
+//
+// For each project concerned it reads the project's member list once and makes
+// the minimal writes:
+//   - POST   {url}/{team}/projects/{project}/members  to add a member that is absent,
+//   - PUT    {url}/{team}/projects/{project}/members  to change a role that differs
+//     (this also repairs a role changed by hand),
+//   - DELETE {url}/{team}/projects/{project}/members  to remove a managed membership
+//     no mapped group asks for any more.
+//
+// Roles are resolved by name from GET {url}/{team}/roles (exact name first, then
+// a case-insensitive match), cached per connector for Config.RolesTTL and
+// refreshed once when a configured name is not in the cache. A configured role
+// the team does not have, or one that is not a project role (its "resources" list
+// names no "UserRightProject"), is a permanent error naming the group key.
+//
+// # Which memberships the bridge manages
+//
+// A membership becomes managed once the bridge has converged it: it created it,
+// or a mapped group asked for it and the bridge set or confirmed its role. The
+// record of a user lists them (Record.IDs "project:<id>" → member id, and the
+// roles applied in Record.State). A managed membership is removed when no mapped
+// group asks for it any more, when the user is deactivated or deleted, and when
+// its project is no longer mapped. Every other membership is left alone — a
+// member added by hand on an unmapped project, or on a mapped project while no
+// mapped group grants that user a role there — unless prune_unmanaged is set;
+// then every membership of the user on a mapped project that no group asks for is
+// removed, and Prune removes owner-less memberships found by Inventory on mapped
+// projects. Adopting confirmed memberships (rather than only those the bridge
+// created) keeps a crash between a POST and the saving of the record harmless:
+// the retry finds the membership, does not POST again, and still manages it.
+//
+// # Assumptions beyond the vendor document
+//
+//   - Member ids are found by email in the team's member list,
+//     GET {url}/{team}/members, whose entries carry "id" and "email" (the same
+//     shape as "member" in a project listing; entries nested under "member" are
+//     accepted too). Emails compare case-insensitively. The listing is read only
+//     when a POST is needed and no project listing already showed the user's
+//     member id. A user with no team member for its email cannot be added: that
+//     is a permanent error (the document allows assigning roles to existing team
+//     members only).
+//   - DELETE names the member in a JSON body {"member":{"id"},"role":{"id"}},
+//     like POST and PUT on the same resource; a 404 answer means the membership
+//     is already gone.
+//   - Listings are plain JSON arrays, not paged (as the document shows them).
+//   - A project that answers 404 has no memberships to remove; a user who needs
+//     a role on it gets the (not-found) error, so the bridge retries later.
+//   - The user's email is connectors.User.Email; a user with desired roles and no
+//     email is a permanent error.
+//
+// Every request carries "Authorization: BimPlus <token>". Errors are the
+// classified errors of connectors.Client, wrapped with context.
+package bimplus

@@ -1,0 +1,147 @@
+package bimplus
+
+import (
+	"context"
+	"net/http/httptest"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/scim-bridge/scim-bridge/connectors"
+	"github.com/scim-bridge/scim-bridge/connectors/bimplus/fake"
+)
+
+const (
+	testToken = "tok-bimplus-0123456789"
+	projA     = "b8615afc-99cc-4bcd-b0ca-ff0593ce15c6"
+	projB     = "c0ffee00-1111-4222-8333-444455556666"
+	projC     = "deadbeef-0000-4000-8000-000000000001" // not mapped
+)
+
+// testGroups is the mapping every test starts from.
+func testGroups() map[string][]Grant {
+	return map[string][]Grant{
+		"Design Team": {{Project: projA, Role: "Project_Editor"}},
+		"Reviewers":   {{Project: projA, Role: "Project_Viewer"}, {Project: projB, Role: "Project_Viewer"}},
+		"Leads":       {{Project: projB, Role: "Project_Admin"}},
+	}
+}
+
+// clock is a settable clock for the role cache.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// env is a fake Bimplus with three projects and two team members, and an adapter
+// pointed at it.
+type env struct {
+	srv   *fake.Server
+	conn  connectors.Connector
+	clock *clock
+	alice string // member id of alice@example.com
+	bob   string // member id of bob@example.com
+}
+
+func newEnv(t testing.TB, mutate func(*Config)) *env {
+	t.Helper()
+	srv := fake.New(fake.Options{Token: testToken, Team: "acme"})
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	e := &env{srv: srv, clock: &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	e.alice = srv.AddTeamMember("alice@example.com")
+	e.bob = srv.AddTeamMember("bob@example.com")
+	for _, p := range []string{projA, projB, projC} {
+		srv.AddProject(p)
+	}
+	cfg := &Config{
+		Base:   connectors.Base{Name: "bimplus", Type: "bimplus", URL: hs.URL + "/v2", Token: testToken, RateLimit: 1000, Burst: 1000},
+		Team:   "acme",
+		Groups: testGroups(),
+	}
+	if mutate != nil {
+		mutate(cfg)
+	}
+	c, err := cfg.Open(context.Background(), connectors.Deps{Tenant: "t1", Client: hs.Client(), Logger: zerolog.Nop(), Now: e.clock.Now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.conn = c
+	return e
+}
+
+// set seeds a membership.
+func (e *env) set(t testing.TB, project, member, role string) {
+	t.Helper()
+	if err := e.srv.SetMembership(project, member, role); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// roles returns member's role per project ("" projects omitted).
+func (e *env) roles(member string) map[string]string {
+	out := map[string]string{}
+	for _, p := range []string{projA, projB, projC} {
+		if r, ok := e.srv.RoleOf(p, member); ok {
+			out[p] = r
+		}
+	}
+	return out
+}
+
+// count returns how many logged requests match method and path.
+func (e *env) count(method, path string) int {
+	n := 0
+	for _, r := range e.srv.Requests() {
+		if r.Method == method && r.Path == path {
+			n++
+		}
+	}
+	return n
+}
+
+func alice(groups ...string) connectors.Subject {
+	return connectors.Subject{Kind: connectors.SubjectUser, ID: "u-alice", User: &connectors.User{
+		ID: "u-alice", UserName: "alice@example.com", Email: "alice@example.com", Emails: []string{"alice@example.com"},
+		Active: true, Groups: groups,
+	}}
+}
+
+// record builds a record of managed memberships.
+func record(m map[string]managedMembership) connectors.Record { return encodeRecord(m) }
+
+// converge runs Converge like the bridge does: it retries retryable and
+// rate-limited errors (without sleeping), carrying the returned record over.
+func converge(t *testing.T, c connectors.Connector, s connectors.Subject, prev connectors.Record) (connectors.Record, []connectors.Action, []error) {
+	t.Helper()
+	var errs []error
+	for range 10 {
+		rec, acts, err := c.Converge(context.Background(), s, prev, connectors.Options{})
+		if err == nil {
+			return rec, acts, errs
+		}
+		errs = append(errs, err)
+		switch connectors.ClassOf(err) {
+		case connectors.Retryable, connectors.RateLimited:
+			prev = rec
+		default:
+			t.Fatalf("converge: %v", err)
+		}
+	}
+	t.Fatalf("converge did not succeed after 10 attempts: %v", errs)
+	return connectors.Record{}, nil, nil
+}
