@@ -1,0 +1,123 @@
+package scim
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/connectors"
+)
+
+// Type is the connector type this package implements (the `type:` key).
+const Type = "scim"
+
+// Values of match_by.
+const (
+	MatchByUserName   = "userName"
+	MatchByExternalID = "externalId"
+)
+
+// PageSize is the count the adapter asks for when listing (the downstream default).
+const PageSize = 100
+
+// Config is one scim connector entry of the bridge configuration:
+//
+//	connectors:
+//	  - name: odm
+//	    type: scim
+//	    url: http://127.0.0.1:9004/api/v1/scim   # the /Users routes live under it
+//	    token: "${ODM_TOKEN}"                    # sent as "Authorization: bearer <token>"
+//	    match_by: userName                       # userName | externalId
+//	    prune: false
+type Config struct {
+	connectors.Base `yaml:",inline"`
+	// MatchBy names the attribute a downstream user is looked up by when no id is
+	// recorded: "userName" (the default when empty) or "externalId". With
+	// externalId, a user without one is looked up by userName.
+	MatchBy string `yaml:"match_by"`
+	// Prune lets reconciliation deactivate downstream users no SCIM user owns. The
+	// adapter cannot tell which users it created (Observed.Managed is always false),
+	// so with Prune false (the default) Prune does nothing.
+	Prune bool `yaml:"prune"`
+}
+
+// Validate reports every problem at once, each a *connectors.FieldError naming
+// the YAML key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, args ...any) {
+		errs = append(errs, &connectors.FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
+	}
+	if strings.TrimSpace(c.Name) == "" {
+		bad("name", "is required")
+	}
+	if c.Type != "" && c.Type != Type {
+		bad("type", "must be %q, got %q", Type, c.Type)
+	}
+	if c.URL == "" {
+		bad("url", "is required")
+	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		bad("url", "must be an absolute http(s) URL, e.g. https://odm.example.com/api/v1/scim")
+	} else if u.RawQuery != "" || u.Fragment != "" {
+		bad("url", "must not carry a query or fragment")
+	}
+	if strings.TrimSpace(c.Token) == "" {
+		bad("token", "is required")
+	}
+	if c.RateLimit < 0 {
+		bad("rate_limit", "must not be negative")
+	}
+	if c.Burst < 0 {
+		bad("burst", "must not be negative")
+	}
+	if c.Timeout != "" {
+		if d, err := time.ParseDuration(c.Timeout); err != nil || d <= 0 {
+			bad("timeout", "must be a positive Go duration such as 15s")
+		}
+	}
+	if _, ok := matchBy(c.MatchBy); !ok {
+		bad("match_by", "must be %q or %q, got %q", MatchByUserName, MatchByExternalID, c.MatchBy)
+	}
+	return errors.Join(errs...)
+}
+
+// matchBy normalises match_by ("" means userName; the spelling is case-insensitive).
+func matchBy(v string) (string, bool) {
+	switch {
+	case v == "" || strings.EqualFold(v, MatchByUserName):
+		return MatchByUserName, true
+	case strings.EqualFold(v, MatchByExternalID):
+		return MatchByExternalID, true
+	}
+	return "", false
+}
+
+// Open validates the configuration and returns the adapter. deps.Client nil means
+// connectors.NewHTTPClient; the logger gets the connector's name and tenant.
+func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Connector, error) {
+	if err := c.Validate(); err != nil {
+		return nil, err
+	}
+	mb, _ := matchBy(c.MatchBy)
+	token := c.Token
+	authorize := func(r *http.Request) {
+		r.Header.Set("Authorization", "bearer "+token)
+		r.Header.Set("Accept", "application/scim+json, application/json")
+	}
+	client, err := connectors.NewClient(c.Base, deps.Client, authorize)
+	if err != nil {
+		return nil, err
+	}
+	client.Now = deps.Now
+	return &connector{
+		name:    c.Name,
+		matchBy: mb,
+		prune:   c.Prune,
+		api:     &api{http: client},
+		log:     deps.Logger.With().Str("connector", c.Name).Str("tenant", deps.Tenant).Logger(),
+	}, nil
+}

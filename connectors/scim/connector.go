@@ -1,0 +1,312 @@
+package scim
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/scim-bridge/scim-bridge/connectors"
+)
+
+// IDKey is the key of Record.IDs holding the downstream user id.
+const IDKey = "user"
+
+var (
+	_ connectors.Config    = (*Config)(nil)
+	_ connectors.Connector = (*connector)(nil)
+	_ connectors.Projector = (*connector)(nil)
+	_ connectors.Inventory = (*connector)(nil)
+	_ connectors.Pruner    = (*connector)(nil)
+)
+
+// connector is the adapter Open returns.
+type connector struct {
+	name    string
+	matchBy string
+	prune   bool
+	api     *api
+	log     zerolog.Logger
+}
+
+// Name is the configured name.
+func (c *connector) Name() string { return c.name }
+
+// Handles reports true for users only.
+func (c *connector) Handles(kind connectors.SubjectKind) bool { return kind == connectors.SubjectUser }
+
+// projection is the part of a user the adapter converges.
+type projection struct {
+	UserName    string `json:"userName"`
+	ExternalID  string `json:"externalId"`
+	DisplayName string `json:"displayName"`
+	Active      bool   `json:"active"`
+}
+
+// Project returns (userName, externalId, displayName, active), or nil for a
+// deleted user.
+func (c *connector) Project(s connectors.Subject) any {
+	if s.User == nil {
+		return nil
+	}
+	return projection{UserName: s.User.UserName, ExternalID: s.User.ExternalID, DisplayName: s.User.DisplayName, Active: s.User.Active}
+}
+
+func record(id string) connectors.Record {
+	if id == "" {
+		return connectors.Record{}
+	}
+	return connectors.Record{IDs: map[string]string{IDKey: id}}
+}
+
+// Converge mirrors one SCIM user (see the package documentation).
+func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev connectors.Record, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
+	if s.Kind != connectors.SubjectUser {
+		return prev, nil, &connectors.Error{Class: connectors.Permanent, Op: "converge", Msg: fmt.Sprintf("subject kind %q is not handled", s.Kind)}
+	}
+	id := prev.IDs[IDKey]
+	if s.User == nil {
+		return c.convergeDeleted(ctx, id, opts)
+	}
+	want := s.User
+	cur, err := c.find(ctx, id, want)
+	if err != nil {
+		return record(id), nil, fmt.Errorf("look up user %q: %w", want.UserName, err)
+	}
+	if !want.Active {
+		if cur == nil || !cur.active() {
+			return record(idOf(cur, id)), nil, nil
+		}
+		act := connectors.Action{Op: "delete", Object: object(cur), Reason: "SCIM user is inactive: deactivate"}
+		if err := c.deactivate(ctx, cur.ID, act, opts); err != nil {
+			return record(cur.ID), nil, err
+		}
+		return record(cur.ID), []connectors.Action{act}, nil
+	}
+	if cur != nil {
+		return c.update(ctx, cur, want, opts)
+	}
+	if id != "" {
+		// Not visible: deactivated (the vendor hides those) or gone. PATCH reaches
+		// a deactivated user; a 404 means gone, so create.
+		act := connectors.Action{Op: "update", Object: "user " + id, Reason: "recorded user not visible downstream: reactivate (re-create if gone)"}
+		if opts.DryRun {
+			return record(id), []connectors.Action{act}, nil
+		}
+		_, err := c.api.patch(ctx, id, fullOps(want))
+		switch {
+		case err == nil:
+			c.logWrite(act)
+			return record(id), []connectors.Action{act}, nil
+		case !connectors.IsNotFound(err):
+			return record(id), nil, fmt.Errorf("reactivate user %s: %w", id, err)
+		}
+	}
+	return c.create(ctx, want, opts)
+}
+
+func idOf(u *remoteUser, fallback string) string {
+	if u != nil {
+		return u.ID
+	}
+	return fallback
+}
+
+// find returns the downstream user: by the recorded id first, then by filter on
+// match_by. nil means not visible downstream.
+func (c *connector) find(ctx context.Context, id string, want *connectors.User) (*remoteUser, error) {
+	if id != "" {
+		u, err := c.api.get(ctx, id)
+		if err == nil {
+			return u, nil
+		}
+		if !connectors.IsNotFound(err) {
+			return nil, err
+		}
+	}
+	if c.matchBy == MatchByExternalID && want.ExternalID != "" {
+		return c.lookup(ctx, MatchByExternalID, want.ExternalID, want)
+	}
+	return c.lookup(ctx, MatchByUserName, want.UserName, want)
+}
+
+// lookup finds the user whose attr (userName or externalId) equals value with
+// GET /Users?filter=attr eq "value". Resources that do not carry the value are
+// ignored; among several, the one with want's exact userName wins, then an active one.
+func (c *connector) lookup(ctx context.Context, attr, value string, want *connectors.User) (*remoteUser, error) {
+	page, err := c.api.list(ctx, eqFilter(attr, value), 1, PageSize)
+	if err != nil {
+		return nil, err
+	}
+	var best *remoteUser
+	score := -1
+	for i := range page.Resources {
+		u := &page.Resources[i]
+		if u.ID == "" {
+			continue
+		}
+		if attr == MatchByUserName && !strings.EqualFold(u.UserName, value) {
+			continue
+		}
+		if attr == MatchByExternalID && u.ExternalID != value {
+			continue
+		}
+		sc := 0
+		if u.UserName == want.UserName {
+			sc += 2
+		}
+		if u.active() {
+			sc++
+		}
+		if sc > score {
+			best, score = u, sc
+		}
+	}
+	return best, nil
+}
+
+// update PATCHes the attributes of cur that differ from want (nothing when equal).
+func (c *connector) update(ctx context.Context, cur *remoteUser, want *connectors.User, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
+	rec := record(cur.ID)
+	ops, attrs := diffOps(cur, want)
+	if len(ops) == 0 {
+		return rec, nil, nil
+	}
+	act := connectors.Action{Op: "update", Object: object(cur), Reason: strings.Join(attrs, ", ") + " differ"}
+	if opts.DryRun {
+		return rec, []connectors.Action{act}, nil
+	}
+	if _, err := c.api.patch(ctx, cur.ID, ops); err != nil {
+		return rec, nil, fmt.Errorf("update user %s: %w", cur.ID, err)
+	}
+	c.logWrite(act)
+	return rec, []connectors.Action{act}, nil
+}
+
+// create POSTs want; a 409 is resolved by finding the user it collides with.
+func (c *connector) create(ctx context.Context, want *connectors.User, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
+	act := connectors.Action{Op: "create", Object: fmt.Sprintf("user %q", want.UserName), Reason: "absent downstream"}
+	if opts.DryRun {
+		return connectors.Record{}, []connectors.Action{act}, nil
+	}
+	u, err := c.api.create(ctx, createRequest{UserName: want.UserName, ExternalID: want.ExternalID, DisplayName: want.DisplayName, Active: true})
+	if err != nil {
+		if connectors.StatusOf(err) == http.StatusConflict {
+			return c.afterConflict(ctx, want, err, opts)
+		}
+		return connectors.Record{}, nil, fmt.Errorf("create user %q: %w", want.UserName, err)
+	}
+	c.logWrite(act)
+	acts := []connectors.Action{act}
+	if u.Active != nil && !*u.Active {
+		// The login existed deactivated and the server kept it so.
+		rec, more, err := c.update(ctx, u, want, opts)
+		return rec, append(acts, more...), err
+	}
+	return record(u.ID), acts, nil
+}
+
+// afterConflict looks the user up by userName, then by externalId, and converges
+// what it finds; with nothing found the 409 stands.
+func (c *connector) afterConflict(ctx context.Context, want *connectors.User, conflict error, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
+	keys := [][2]string{{MatchByUserName, want.UserName}}
+	if want.ExternalID != "" {
+		keys = append(keys, [2]string{MatchByExternalID, want.ExternalID})
+	}
+	for _, k := range keys {
+		u, err := c.lookup(ctx, k[0], k[1], want)
+		if err != nil {
+			return connectors.Record{}, nil, fmt.Errorf("look up user %q after 409: %w", want.UserName, err)
+		}
+		if u != nil {
+			return c.update(ctx, u, want, opts)
+		}
+	}
+	return connectors.Record{}, nil, fmt.Errorf("create user %q: %w", want.UserName, conflict)
+}
+
+// convergeDeleted deactivates the recorded user of a deleted SCIM user.
+func (c *connector) convergeDeleted(ctx context.Context, id string, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
+	if id == "" {
+		return connectors.Record{}, nil, nil
+	}
+	rec := record(id)
+	u, err := c.api.get(ctx, id)
+	if connectors.IsNotFound(err) {
+		return rec, nil, nil // gone, or deactivated and hidden
+	}
+	if err != nil {
+		return rec, nil, fmt.Errorf("read user %s: %w", id, err)
+	}
+	if !u.active() {
+		return rec, nil, nil
+	}
+	act := connectors.Action{Op: "delete", Object: object(u), Reason: "SCIM user deleted: deactivate"}
+	if err := c.deactivate(ctx, id, act, opts); err != nil {
+		return rec, nil, err
+	}
+	return rec, []connectors.Action{act}, nil
+}
+
+// deactivate sends DELETE /Users/{id} unless dry; a 404 means already gone.
+func (c *connector) deactivate(ctx context.Context, id string, act connectors.Action, opts connectors.Options) error {
+	if opts.DryRun {
+		return nil
+	}
+	if err := c.api.deactivate(ctx, id); err != nil && !connectors.IsNotFound(err) {
+		return fmt.Errorf("deactivate user %s: %w", id, err)
+	}
+	c.logWrite(act)
+	return nil
+}
+
+func (c *connector) logWrite(act connectors.Action) {
+	c.log.Debug().Str("op", act.Op).Str("object", act.Object).Str("reason", act.Reason).Msg("scim write")
+}
+
+func object(u *remoteUser) string { return fmt.Sprintf("user %s (%q)", u.ID, u.UserName) }
+
+// diffOps returns one operation per attribute of cur that differs from want, and
+// the attribute names.
+func diffOps(cur *remoteUser, want *connectors.User) ([]patchOp, []string) {
+	var ops []patchOp
+	var attrs []string
+	str := func(name, have, wantV string) {
+		if have == wantV {
+			return
+		}
+		attrs = append(attrs, name)
+		if wantV == "" {
+			ops = append(ops, patchOp{Op: "remove", Path: name})
+			return
+		}
+		ops = append(ops, patchOp{Op: "replace", Path: name, Value: wantV})
+	}
+	str("userName", cur.UserName, want.UserName)
+	str("externalId", cur.ExternalID, want.ExternalID)
+	str("displayName", cur.DisplayName, want.DisplayName)
+	if cur.active() != want.Active {
+		attrs = append(attrs, "active")
+		ops = append(ops, patchOp{Op: "replace", Path: "active", Value: want.Active})
+	}
+	return ops, attrs
+}
+
+// fullOps sets all four attributes of an active want, for a user that cannot be read.
+func fullOps(want *connectors.User) []patchOp {
+	return []patchOp{
+		{Op: "replace", Path: "userName", Value: want.UserName},
+		strOp("externalId", want.ExternalID),
+		strOp("displayName", want.DisplayName),
+		{Op: "replace", Path: "active", Value: true},
+	}
+}
+
+func strOp(path, v string) patchOp {
+	if v == "" {
+		return patchOp{Op: "remove", Path: path}
+	}
+	return patchOp{Op: "replace", Path: path, Value: v}
+}

@@ -1,0 +1,72 @@
+// Package scim is the adapter for a downstream application that itself speaks
+// SCIM 2.0 (RFC 7643/7644), such as the ODM (Genestack) UsersApi: it mirrors the
+// bridge's users into it.
+//
+// # What it converges
+//
+// For each SCIM user (subject kind "user") the downstream user with the same
+// userName (or externalId, with match_by: externalId) carries the same userName,
+// externalId, displayName and active flag:
+//
+//   - The downstream user is found by the id recorded after the last convergence
+//     (GET /Users/{id}); when that answers 404, or nothing is recorded, by
+//     GET /Users?filter=userName eq "x" (or externalId eq "x"). Filter values are
+//     JSON strings, so `"` and `\` are escaped (RFC 7644 §3.4.2.2).
+//   - Absent and the SCIM user active: POST /Users. A create is never repeated
+//     blindly: every convergence looks up first, so a retry after a crash between
+//     the POST and the stored record finds the user instead of posting again.
+//     A 409 on POST (e.g. the externalId belongs to another downstream login) is
+//     answered by looking the user up by userName, then by externalId, and
+//     converging what is found; when nothing is found the 409 is returned.
+//   - Present downstream (active, or shown with active=false) and the SCIM user
+//     active: one PATCH with one operation per differing attribute (replace, or
+//     remove for an attribute that became empty); nothing when all four are equal.
+//   - A dry run reads the same way and reports the same actions, with two
+//     exceptions it cannot foresee without writing: a POST that would answer 409
+//     is reported as a create, and a recorded id that is not visible is reported
+//     as an update (reactivate) even when the user is gone and would be created.
+//   - The SCIM user inactive or deleted: DELETE /Users/{id}, which deactivates,
+//     only when the downstream user is visible and active. A deleted SCIM user is
+//     found through the recorded id only; with no record there is nothing the
+//     bridge ever created for it to act on (reconciliation prunes orphans).
+//   - The attributes of a deactivated downstream user are left alone while the
+//     SCIM user stays inactive; they are brought in line when it is reactivated.
+//
+// # Assumptions beyond the vendor document
+//
+//   - The vendor says GET by id and the list return active users. The adapter works
+//     whether deactivated users are hidden (404, left out of lists) or shown with
+//     active=false: a missing `active` counts as true. To reactivate a user it
+//     cannot see, it PATCHes the recorded id (the vendor allows PATCH of
+//     deactivated users: replace of all four attributes with active=true) and
+//     POSTs only when that answers 404; with no recorded id it POSTs, which the
+//     vendor documents as updating the user with the same login.
+//   - userName is matched case-insensitively (RFC 7643 §4.1.1 caseExact=false) and
+//     compared exactly, so a case-only rename is one PATCH; externalId is exact.
+//     Lookup answers are checked: a resource that does not carry the looked-up
+//     value is ignored, so a server that ignores the filter cannot mislead it.
+//   - When a POST answers with active=false (it updated a deactivated login and
+//     kept it so), the differing attributes are PATCHed at once.
+//   - The adapter sends no emails or names: ODM takes one email and its login is
+//     the userName; the projection is userName, externalId, displayName, active.
+//   - Inventory lists every user (startIndex/count=100, following totalResults to
+//     the end, advancing by the number of resources actually returned) and skips
+//     users shown as inactive: they are already deactivated. Observed.Managed is
+//     always false: the downstream user scheme has no field the bridge could mark,
+//     and externalId carries the IdP's value, so the adapter cannot tell which
+//     users it created. Prune deactivates (DELETE) an orphan, re-reading it first
+//     so an inactive or vanished user costs no write; with prune: false it does
+//     nothing.
+//   - Requests carry `Authorization: bearer <token>` (the vendor's own spelling)
+//     and `Accept: application/scim+json`; bodies are application/json, as the
+//     vendor document lists.
+//
+// # Routes called (relative to url, which includes the /api/v1/scim prefix)
+//
+//	GET    /Users/{id}
+//	GET    /Users?filter=...            (eq and and only)
+//	GET    /Users?startIndex=N&count=100
+//	POST   /Users
+//	PATCH  /Users/{id}                  (PatchOp, RFC 7644 §3.5.2)
+//	DELETE /Users/{id}                  (deactivates)
+package scim

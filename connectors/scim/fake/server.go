@@ -1,0 +1,337 @@
+// Package fake is an in-memory stand-in for a downstream application that is itself
+// a SCIM 2.0 service provider, modelled on the ODM (Genestack) UsersApi:
+//
+//	POST   {base}/Users        create a user, or update the user with the same login (201)
+//	GET    {base}/Users/{id}   an active user by id (200; 404 for none)
+//	GET    {base}/Users        ListResponse; filter with `eq` and `and` only, startIndex, count (default 100)
+//	PATCH  {base}/Users/{id}   replace/add/remove of userName, externalId, displayName, active; atomic (200)
+//	DELETE {base}/Users/{id}   deactivate (204)
+//
+// base defaults to /api/v1/scim. Every request needs `Authorization: bearer <token>`
+// (scheme case-insensitive) or `Genestack-API-Token: <token>`; tokens are compared
+// in constant time. Answers are application/scim+json; errors are SCIM error
+// messages (RFC 7644 §3.12).
+//
+// Where the vendor document is silent the fake assumes:
+//   - The login is userName, compared exactly (the document's `eq` is "identical").
+//     POST with an existing userName replaces that user's externalId, displayName and
+//     email, and sets active from the body (true when absent).
+//   - 409 on POST: the externalId is already held by a user with another login.
+//     PATCH documents no 409, so a PATCH that would make userName or externalId
+//     collide answers 400 (scimType uniqueness).
+//   - Deactivated users are invisible to GET by id (404) and to the list, as the
+//     document says ("returns an active user by id", "a list of active users");
+//     PATCH and DELETE still reach them. Options.ShowInactive switches to the other
+//     reading (they are returned with active=false).
+//   - Ids are decimal strings; any other id answers 400 "The supplied user ID is invalid".
+//   - PATCH targets id, meta, schemas and emails are errors (400 mutability); every
+//     other unknown attribute (e.g. name.familyName) is ignored.
+//   - Filters: attribute names and operators are case-insensitive; attributes are
+//     id, userName, externalId, displayName, active, emails (also as a value path
+//     emails[type eq "work" and value eq "x"]) and emails.value/type/primary; any
+//     other operator, `or`, `not`, or an unknown attribute answers 400 invalidFilter.
+//
+// The fake is safe for concurrent use and can serve a real listener.
+package fake
+
+import (
+	"crypto/subtle"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultBasePath is where the UsersApi lives on an ODM server.
+const DefaultBasePath = "/api/v1/scim"
+
+// ContentType is the media type of every answer (RFC 7644 §3.1).
+const ContentType = "application/scim+json"
+
+// Options configure a Server.
+type Options struct {
+	// Token is the API token of a user with the "Manage organization" permission.
+	Token string
+	// ReadOnlyToken, when set, authenticates a user without that permission: every
+	// request made with it answers 403.
+	ReadOnlyToken string
+	// BasePath is the prefix of the /Users routes; "" means DefaultBasePath.
+	BasePath string
+	// ShowInactive makes GET by id and the list return deactivated users (with
+	// active=false) instead of hiding them.
+	ShowInactive bool
+	// MaxPageSize caps count on the list; 0 means no cap.
+	MaxPageSize int
+}
+
+// Request is one entry of the request log.
+type Request struct {
+	Method string
+	Path   string
+	Query  string // raw query
+	Status int
+}
+
+type fault struct {
+	method     string // "" matches every request
+	status     int
+	retryAfter string
+	afterApply bool // handle the request, then answer status instead
+}
+
+// Server is the fake. Create it with New.
+type Server struct {
+	opts Options
+	mux  *http.ServeMux
+
+	mu         sync.Mutex
+	users      map[string]*User
+	nextID     int64
+	faults     []fault
+	latency    time.Duration
+	log        []Request
+	writes     int
+	duplicates int
+}
+
+// New returns an empty server.
+func New(opts Options) *Server {
+	if opts.BasePath == "" {
+		opts.BasePath = DefaultBasePath
+	}
+	opts.BasePath = "/" + strings.Trim(opts.BasePath, "/")
+	s := &Server{opts: opts, users: map[string]*User{}, nextID: 1000}
+	mux := http.NewServeMux()
+	b := opts.BasePath
+	if b == "/" {
+		b = ""
+	}
+	mux.HandleFunc("POST "+b+"/Users", s.createUser)
+	mux.HandleFunc("GET "+b+"/Users", s.findUsers)
+	mux.HandleFunc("GET "+b+"/Users/{id}", s.getUser)
+	mux.HandleFunc("PATCH "+b+"/Users/{id}", s.patchUser)
+	mux.HandleFunc("DELETE "+b+"/Users/{id}", s.deleteUser)
+	s.mux = mux
+	return s
+}
+
+// Handler serves the fake API.
+func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	rec := &statusRecorder{ResponseWriter: w}
+	defer func() {
+		s.mu.Lock()
+		s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: rec.code()})
+		s.mu.Unlock()
+	}()
+	s.mu.Lock()
+	lat := s.latency
+	s.mu.Unlock()
+	if lat > 0 {
+		t := time.NewTimer(lat)
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			t.Stop()
+			writeError(rec, http.StatusServiceUnavailable, "", "request cancelled")
+			return
+		}
+	}
+	switch s.authenticate(r) {
+	case authNone:
+		writeError(rec, http.StatusUnauthorized, "", "User is not authenticated. Please supply a valid Access Token in the `Authorization` HTTP header (e.g. Authorization: bearer [token]) or Genestack API token in the `Genestack-API-Token` header.")
+		return
+	case authReadOnly:
+		writeError(rec, http.StatusForbidden, "", `Operation is not permitted. The "Manage organization" permission is required.`)
+		return
+	}
+	if _, pattern := s.mux.Handler(r); pattern == "" {
+		s.noRoute(rec, r)
+		return
+	}
+	s.mu.Lock()
+	var f *fault
+	for i, ff := range s.faults {
+		if ff.method == "" || ff.method == r.Method {
+			f = &ff
+			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
+			break
+		}
+	}
+	s.mu.Unlock()
+	if f != nil && !f.afterApply {
+		if f.retryAfter != "" {
+			rec.Header().Set("Retry-After", f.retryAfter)
+		}
+		writeError(rec, f.status, "", fmt.Sprintf("injected failure %d", f.status))
+		return
+	}
+	if f != nil {
+		// Apply the request, drop its answer, answer the injected status.
+		d := &discardWriter{header: http.Header{}}
+		s.mux.ServeHTTP(d, r)
+		if f.retryAfter != "" {
+			rec.Header().Set("Retry-After", f.retryAfter)
+		}
+		writeError(rec, f.status, "", fmt.Sprintf("injected failure %d after the request was applied", f.status))
+		return
+	}
+	s.mux.ServeHTTP(rec, r)
+}
+
+// noRoute answers a request no route takes: 405 on a known path, else 404.
+func (s *Server) noRoute(w http.ResponseWriter, r *http.Request) {
+	base := strings.TrimSuffix(s.opts.BasePath, "/")
+	p := r.URL.Path
+	rest, isUsers := strings.CutPrefix(p, base+"/Users")
+	if isUsers && (rest == "" || (strings.HasPrefix(rest, "/") && len(rest) > 1 && !strings.Contains(rest[1:], "/"))) {
+		w.Header().Set("Allow", "GET, POST, PATCH, DELETE")
+		writeError(w, http.StatusMethodNotAllowed, "", "method not allowed")
+		return
+	}
+	writeError(w, http.StatusNotFound, "", "no such route")
+}
+
+type authResult int
+
+const (
+	authNone authResult = iota
+	authReadOnly
+	authAdmin
+)
+
+// authenticate reads `Authorization: bearer <t>` or `Genestack-API-Token: <t>`.
+func (s *Server) authenticate(r *http.Request) authResult {
+	var tok string
+	if h := r.Header.Get("Authorization"); h != "" {
+		scheme, rest, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "bearer") {
+			return authNone
+		}
+		tok = strings.TrimSpace(rest)
+	} else {
+		tok = strings.TrimSpace(r.Header.Get("Genestack-API-Token"))
+	}
+	if tok == "" {
+		return authNone
+	}
+	if s.opts.Token != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.opts.Token)) == 1 {
+		return authAdmin
+	}
+	if s.opts.ReadOnlyToken != "" && subtle.ConstantTimeCompare([]byte(tok), []byte(s.opts.ReadOnlyToken)) == 1 {
+		return authReadOnly
+	}
+	return authNone
+}
+
+// FailNext makes the next n authenticated requests answer status (e.g. 503)
+// without touching any state.
+func (s *Server) FailNext(n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.faults = append(s.faults, fault{status: status})
+	}
+}
+
+// FailNextAfterApply makes the next n authenticated requests with that method
+// ("" for any) take effect and then answer status instead of their real answer:
+// a lost response, as when a proxy times out after the downstream committed.
+// Requests with other methods pass untouched.
+func (s *Server) FailNextAfterApply(method string, n, status int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.faults = append(s.faults, fault{method: method, status: status, afterApply: true})
+	}
+}
+
+// RateLimitNext makes the next n authenticated requests answer 429 with a
+// Retry-After of the given delay (whole seconds, at least 1).
+func (s *Server) RateLimitNext(n int, retryAfter time.Duration) {
+	secs := int(retryAfter / time.Second)
+	if secs < 1 {
+		secs = 1
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for range n {
+		s.faults = append(s.faults, fault{status: http.StatusTooManyRequests, retryAfter: strconv.Itoa(secs)})
+	}
+}
+
+// Latency delays every answer by d (0 turns it off).
+func (s *Server) Latency(d time.Duration) {
+	s.mu.Lock()
+	s.latency = d
+	s.mu.Unlock()
+}
+
+// Requests returns a copy of the request log, oldest first.
+func (s *Server) Requests() []Request {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return append([]Request(nil), s.log...)
+}
+
+// Writes counts the state-changing requests (POST, PATCH, DELETE) that succeeded,
+// including those whose answer was replaced by FailNextAfterApply.
+func (s *Server) Writes() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.writes
+}
+
+// DuplicateWrites counts the successful writes a correct client never makes: a
+// POST for a login a lookup would have found, or that changes nothing; a PATCH
+// that changes nothing; a DELETE of a user that is already inactive.
+func (s *Server) DuplicateWrites() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.duplicates
+}
+
+// ResetCounters zeroes Writes, DuplicateWrites and the request log (e.g. after
+// seeding a starting state over HTTP).
+func (s *Server) ResetCounters() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.writes, s.duplicates, s.log = 0, 0, nil
+}
+
+// statusRecorder remembers the status written.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (r *statusRecorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+	r.ResponseWriter.WriteHeader(code)
+}
+
+func (r *statusRecorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.ResponseWriter.Write(b)
+}
+
+func (r *statusRecorder) code() int {
+	if r.status == 0 {
+		return http.StatusOK
+	}
+	return r.status
+}
+
+// discardWriter swallows an answer.
+type discardWriter struct{ header http.Header }
+
+func (d *discardWriter) Header() http.Header         { return d.header }
+func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
+func (d *discardWriter) WriteHeader(int)             {}
