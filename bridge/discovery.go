@@ -1,0 +1,87 @@
+package bridge
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+
+	"github.com/elimity-com/scim"
+	"github.com/elimity-com/scim/optional"
+)
+
+// serveServiceProviderConfig answers /ServiceProviderConfig (RFC 7643 §5) with what
+// the endpoint really supports.
+func (b *Bridge) serveServiceProviderConfig(w http.ResponseWriter, r *http.Request) {
+	base := b.baseURL(r)
+	doc := map[string]any{
+		"schemas":          []string{SPConfigSchema},
+		"documentationUri": "https://github.com/scim-bridge/scim-bridge#readme",
+		"patch":            map[string]any{"supported": true},
+		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
+		"filter":           map[string]any{"supported": true, "maxResults": b.opts.MaxResults},
+		"changePassword":   map[string]any{"supported": false},
+		"sort":             map[string]any{"supported": true},
+		"etag":             map[string]any{"supported": true},
+		"authenticationSchemes": []any{map[string]any{
+			"type":        "oauthbearertoken",
+			"name":        "OAuth Bearer Token",
+			"description": "Authentication with a per-tenant bearer token (RFC 6750).",
+			"specUri":     "https://www.rfc-editor.org/rfc/rfc6750",
+			"primary":     true,
+		}},
+		"meta": map[string]any{
+			"resourceType": "ServiceProviderConfig",
+			"location":     base + "/ServiceProviderConfig",
+		},
+	}
+	body, _ := json.Marshal(doc)
+	w.Header().Set("Content-Type", contentTypeSCIM)
+	_, _ = w.Write(body)
+}
+
+// discovery serves /Schemas and /ResourceTypes through elimity-com/scim, from the
+// same schema definitions the resource handlers validate and filter with. The
+// resource routes themselves are served by the bridge (see scim.go): they need
+// If-Match, sorting, projection and PATCH semantics the library leaves to handlers,
+// and a fast path around its per-request filter and PATCH validation.
+type discovery struct {
+	once sync.Once
+	srv  http.Handler
+	err  error
+}
+
+func (b *Bridge) serveDiscovery(w http.ResponseWriter, r *http.Request, path string) {
+	d := &b.discovery
+	d.once.Do(func() {
+		rts := []scim.ResourceType{
+			{
+				ID: optional.NewString("User"), Name: "User", Endpoint: "/Users",
+				Description: optional.NewString("User Account"),
+				Schema:      b.types.user.core,
+				SchemaExtensions: []scim.SchemaExtension{
+					{Schema: b.types.user.extensions[0]},
+				},
+			},
+			{
+				ID: optional.NewString("Group"), Name: "Group", Endpoint: "/Groups",
+				Description: optional.NewString("Group"),
+				Schema:      b.types.group.core,
+			},
+		}
+		srv, err := scim.NewServer(&scim.ServerArgs{
+			ServiceProviderConfig: &scim.ServiceProviderConfig{
+				SupportFiltering: true, SupportPatch: true, MaxResults: b.opts.MaxResults,
+			},
+			ResourceTypes: rts,
+		})
+		d.srv, d.err = srv, err
+	})
+	if d.err != nil {
+		b.log.Error().Err(d.err).Msg("discovery server")
+		writeError(w, &HTTPError{Status: http.StatusInternalServerError, Detail: "internal error"})
+		return
+	}
+	r2 := r.Clone(r.Context())
+	r2.URL.Path = "/v2" + path
+	d.srv.ServeHTTP(w, r2)
+}

@@ -1,0 +1,170 @@
+package bridge
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+)
+
+// goldenStep is one request/response pair of a recorded IdP conversation
+// (testdata/README.md describes the format).
+type goldenStep struct {
+	Name       string            `json:"name"`
+	Method     string            `json:"method"`
+	Path       string            `json:"path"`
+	Headers    map[string]string `json:"headers"`
+	Request    json.RawMessage   `json:"request"`
+	StatusCode int               `json:"statusCode"`
+	Response   any               `json:"response"`
+	Capture    map[string]string `json:"capture"`
+}
+
+var placeholder = regexp.MustCompile(`\{\{([A-Za-z0-9_]+)\}\}`)
+
+// TestGoldenConversations replays the Okta and Entra conversations of testdata/
+// through the real server on both store backends.
+func TestGoldenConversations(t *testing.T) {
+	files, err := filepath.Glob("../testdata/*/*.json")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no golden conversations found: %v", err)
+	}
+	sort.Strings(files)
+	backends(t, func(t *testing.T, url string) {
+		for _, f := range files {
+			rel, _ := filepath.Rel("../testdata", f)
+			if strings.HasPrefix(rel, "config") {
+				continue
+			}
+			t.Run(rel, func(t *testing.T) {
+				ts := newTestServer(t, url)
+				replay(t, ts, f)
+			})
+		}
+	})
+}
+
+func replay(t *testing.T, ts *testServer, file string) {
+	data, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var steps []goldenStep
+	if err := json.Unmarshal(data, &steps); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	vars := map[string]string{}
+	expand := func(s string) string {
+		return placeholder.ReplaceAllStringFunc(s, func(m string) string {
+			name := m[2 : len(m)-2]
+			if v, ok := vars[name]; ok {
+				return v
+			}
+			return m
+		})
+	}
+	for i, st := range steps {
+		var body any
+		if len(st.Request) > 0 {
+			body = []byte(expand(string(st.Request)))
+		}
+		var hdrs []string
+		for k, v := range st.Headers {
+			hdrs = append(hdrs, k, expand(v))
+		}
+		status, _, got := ts.do(testToken, st.Method, expand(st.Path), body, hdrs...)
+		if status != st.StatusCode {
+			t.Fatalf("step %d %q: %s %s: status %d, want %d; body %v", i, st.Name, st.Method, st.Path, status, st.StatusCode, got)
+		}
+		if st.Response != nil {
+			if err := subsetMatch("", st.Response, got, vars); err != nil {
+				pretty, _ := json.MarshalIndent(got, "", "  ")
+				t.Fatalf("step %d %q: %v\nresponse: %s", i, st.Name, err, pretty)
+			}
+		}
+		for name, path := range st.Capture {
+			v := lookupPath(got, path)
+			s, ok := v.(string)
+			if !ok {
+				t.Fatalf("step %d %q: capture %s: %s is %v", i, st.Name, name, path, v)
+			}
+			vars[name] = s
+		}
+	}
+}
+
+func lookupPath(v any, path string) any {
+	for _, p := range strings.Split(path, ".") {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[p]
+	}
+	return v
+}
+
+// subsetMatch checks that every key of want is in got with a matching value.
+func subsetMatch(at string, want, got any, vars map[string]string) error {
+	if s, ok := want.(string); ok {
+		switch {
+		case s == "{{any}}":
+			if got == nil {
+				return fmt.Errorf("%s: missing", at)
+			}
+			return nil
+		case placeholder.MatchString(s):
+			s = placeholder.ReplaceAllStringFunc(s, func(m string) string { return vars[m[2:len(m)-2]] })
+		}
+		if got != s {
+			return fmt.Errorf("%s: got %v, want %q", at, got, s)
+		}
+		return nil
+	}
+	switch w := want.(type) {
+	case map[string]any:
+		g, ok := got.(map[string]any)
+		if !ok {
+			return fmt.Errorf("%s: got %T, want an object", at, got)
+		}
+		for k, wv := range w {
+			gv, present := g[k]
+			if wv == "{{absent}}" {
+				if present {
+					return fmt.Errorf("%s.%s: present (%v), want absent", at, k, gv)
+				}
+				continue
+			}
+			if !present {
+				return fmt.Errorf("%s.%s: missing", at, k)
+			}
+			if err := subsetMatch(at+"."+k, wv, gv, vars); err != nil {
+				return err
+			}
+		}
+		return nil
+	case []any:
+		g, ok := got.([]any)
+		if !ok {
+			return fmt.Errorf("%s: got %T, want an array", at, got)
+		}
+		if len(g) != len(w) {
+			return fmt.Errorf("%s: got %d elements, want %d", at, len(g), len(w))
+		}
+		for i := range w {
+			if err := subsetMatch(fmt.Sprintf("%s[%d]", at, i), w[i], g[i], vars); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	if !reflect.DeepEqual(want, got) {
+		return fmt.Errorf("%s: got %v, want %v", at, got, want)
+	}
+	return nil
+}

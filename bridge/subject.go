@@ -1,0 +1,128 @@
+package bridge
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/scim-bridge/scim-bridge/connectors"
+	"github.com/scim-bridge/scim-bridge/store"
+)
+
+// connectorUser is the connector-facing view of a stored SCIM user.
+func connectorUser(res *store.Resource, groups []store.GroupRef) *connectors.User {
+	a := res.Attrs
+	u := &connectors.User{ID: res.ID, Active: true}
+	u.UserName, _ = a["userName"].(string)
+	u.ExternalID, _ = a["externalId"].(string)
+	u.DisplayName, _ = a["displayName"].(string)
+	if n, ok := a["name"].(map[string]any); ok {
+		u.GivenName, _ = n["givenName"].(string)
+		u.FamilyName, _ = n["familyName"].(string)
+	}
+	if act, ok := a["active"].(bool); ok {
+		u.Active = act
+	}
+	if es, ok := a["emails"].([]any); ok {
+		for _, e := range es {
+			em, ok := e.(map[string]any)
+			if !ok {
+				continue
+			}
+			v, _ := em["value"].(string)
+			if v == "" {
+				continue
+			}
+			if p, _ := em["primary"].(bool); p {
+				u.Emails = append([]string{v}, u.Emails...)
+			} else {
+				u.Emails = append(u.Emails, v)
+			}
+		}
+	}
+	if len(u.Emails) > 0 {
+		u.Email = u.Emails[0]
+	} else if strings.Contains(u.UserName, "@") {
+		// Okta and Entra commonly use the email as userName and may send no emails.
+		u.Email = u.UserName
+		u.Emails = []string{u.UserName}
+	}
+	for _, g := range groups {
+		u.Groups = append(u.Groups, g.DisplayName)
+	}
+	sort.Strings(u.Groups)
+	return u
+}
+
+// loadUser returns the desired state of a user, nil when it no longer exists.
+func (b *Bridge) loadUser(ctx context.Context, tenantID, id string) (*connectors.User, error) {
+	res, err := b.store.Get(ctx, tenantID, store.KindUser, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load user %s: %w", id, err)
+	}
+	groups, err := b.store.GroupsOf(ctx, tenantID, []string{id})
+	if err != nil {
+		return nil, fmt.Errorf("load groups of user %s: %w", id, err)
+	}
+	return connectorUser(res, groups[id]), nil
+}
+
+// desiredHash hashes what a connector depends on in a subject, so a convergence
+// whose input did not change since the last success is skipped.
+func desiredHash(c connectors.Connector, s connectors.Subject) string {
+	var v any = s
+	if p, ok := c.(connectors.Projector); ok {
+		v = p.Project(s)
+	}
+	data, err := json.Marshal(v)
+	if err != nil {
+		return ""
+	}
+	sum := sha256.Sum256(data)
+	return hex.EncodeToString(sum[:16])
+}
+
+// directory implements connectors.Directory on the store for one tenant.
+type directory struct {
+	b      *Bridge
+	tenant string
+}
+
+// NewDirectory returns the user directory connectors of tenant use (look-ups by
+// email), backed by st.
+func NewDirectory(st *store.Store, tenantID string) connectors.Directory {
+	return &directory{b: &Bridge{store: st}, tenant: tenantID}
+}
+
+// UserByEmail returns the user with that email, preferring an active one.
+func (d *directory) UserByEmail(ctx context.Context, email string) (*connectors.User, error) {
+	ids, err := d.b.store.FindUserIDsByEmail(ctx, d.tenant, email)
+	if err != nil {
+		return nil, fmt.Errorf("find user by email: %w", err)
+	}
+	var found *connectors.User
+	for _, id := range ids {
+		u, err := d.b.loadUser(ctx, d.tenant, id)
+		if err != nil {
+			return nil, err
+		}
+		if u == nil {
+			continue
+		}
+		if u.Active {
+			return u, nil
+		}
+		if found == nil {
+			found = u
+		}
+	}
+	return found, nil
+}

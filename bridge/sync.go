@@ -1,0 +1,356 @@
+package bridge
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/connectors"
+	"github.com/scim-bridge/scim-bridge/store"
+)
+
+// Retry policy of the sync worker (alertmanager-style bounded, jittered
+// exponential backoff).
+const (
+	backoffBase = 1 * time.Second
+	backoffCap  = 10 * time.Minute
+	// maxAttempts: a subject still failing after this many retryable attempts goes
+	// to the dead-letter set (visible in status, re-playable with retry).
+	maxAttempts = 15
+	leaseTTL    = 2 * time.Minute
+	claimBatch  = 64
+	idlePoll    = 500 * time.Millisecond
+)
+
+// backoff returns the delay before attempt n (1-based): base·2^(n-1), capped,
+// with ±20% jitter.
+func backoff(n int) time.Duration {
+	d := backoffBase
+	for i := 1; i < n && d < backoffCap; i++ {
+		d *= 2
+	}
+	if d > backoffCap {
+		d = backoffCap
+	}
+	j := time.Duration(rand.Int64N(int64(d)/5*2+1)) - d/5
+	return d + j
+}
+
+// syncHooks let tests stop a worker at each step of a convergence.
+type syncHooks struct {
+	beforeConverge func(tenant, connector, subject string) error
+	afterConverge  func(tenant, connector, subject string) error
+}
+
+// syncer is the work-queue consumer: a dispatcher claims due keys and a pool of
+// workers converges them, each connector independently.
+type syncer struct {
+	b     *Bridge
+	kick  chan struct{}
+	hooks syncHooks
+
+	mu       sync.Mutex
+	cooldown map[string]time.Time // tenant/connector → no calls before (429 Retry-After)
+}
+
+func newSyncer(b *Bridge) *syncer {
+	return &syncer{b: b, kick: make(chan struct{}, 1), cooldown: map[string]time.Time{}}
+}
+
+// Kick wakes the dispatcher (after a local write) without waiting for its poll.
+func (s *syncer) Kick() {
+	select {
+	case s.kick <- struct{}{}:
+	default:
+	}
+}
+
+type job struct {
+	t *tenant
+	c store.Claim
+}
+
+// run claims and processes work until ctx is done.
+func (s *syncer) run(ctx context.Context, workers int) {
+	jobs := make(chan job)
+	var wg sync.WaitGroup
+	for i := 0; i < workers; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				s.process(ctx, j.t, j.c)
+			}
+		}()
+	}
+	defer func() {
+		close(jobs)
+		wg.Wait()
+	}()
+	owner := s.b.opts.InstanceID
+	for ctx.Err() == nil {
+		claimed := 0
+		for _, t := range s.b.order {
+			if len(t.connectors) == 0 {
+				continue
+			}
+			cs, err := s.b.store.Claim(ctx, t.id, owner, leaseTTL, claimBatch)
+			if err != nil {
+				if ctx.Err() == nil {
+					s.b.log.Error().Err(err).Str("tenant", t.id).Msg("claim work")
+				}
+				continue
+			}
+			claimed += len(cs)
+			for _, c := range cs {
+				select {
+				case jobs <- job{t: t, c: c}:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+		if claimed > 0 {
+			continue
+		}
+		wait := s.nextWait(ctx)
+		timer := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			timer.Stop()
+			return
+		case <-s.kick:
+			timer.Stop()
+		case <-timer.C:
+		}
+	}
+}
+
+// nextWait is how long the dispatcher may sleep: until the earliest due item, at
+// most idlePoll (other replicas and webhooks add work too).
+func (s *syncer) nextWait(ctx context.Context) time.Duration {
+	wait := idlePoll
+	now := s.b.now()
+	for _, t := range s.b.order {
+		due, ok, err := s.b.store.NextDue(ctx, t.id)
+		if err != nil || !ok {
+			continue
+		}
+		if d := due.Sub(now); d < wait {
+			wait = d
+		}
+	}
+	if wait < time.Millisecond {
+		wait = time.Millisecond
+	}
+	return wait
+}
+
+// process converges every connector concerned by one claimed key, then acks it
+// or schedules its retry.
+func (s *syncer) process(ctx context.Context, t *tenant, c store.Claim) {
+	retryAt, err := s.converge(ctx, t, c.Key)
+	if err != nil {
+		// The desired state could not even be read: try again soon.
+		s.b.log.Error().Err(err).Str("tenant", t.id).Str("subject", c.Key.Kind+"|"+c.Key.ID).Msg("sync: read desired state")
+		retryAt = s.b.now().Add(backoff(1))
+	}
+	if ctx.Err() != nil {
+		return // the lease expires and another worker (or this one after restart) takes it
+	}
+	if retryAt.IsZero() {
+		err = s.b.store.Ack(ctx, c)
+	} else {
+		err = s.b.store.Retry(ctx, c, retryAt)
+	}
+	if err != nil && ctx.Err() == nil {
+		s.b.log.Warn().Err(err).Str("tenant", t.id).Str("subject", c.Key.Kind+"|"+c.Key.ID).Msg("sync: release lease")
+	}
+}
+
+// target is one connector's share of a claimed key.
+type target struct {
+	conn    connectors.Connector
+	subject connectors.Subject
+}
+
+// targets derives, for a claimed key, the connectors concerned and their subject.
+func (s *syncer) targets(ctx context.Context, t *tenant, k store.WorkKey) ([]target, error) {
+	var out []target
+	switch k.Kind {
+	case store.WorkUser:
+		u, err := s.b.loadUser(ctx, t.id, k.ID)
+		if err != nil {
+			return nil, err
+		}
+		subj := connectors.Subject{Kind: connectors.SubjectUser, ID: k.ID, User: u}
+		for _, c := range t.connectors {
+			if c.Handles(connectors.SubjectUser) {
+				out = append(out, target{c, subj})
+			}
+		}
+	case store.WorkTenant:
+		subj := connectors.Subject{Kind: connectors.SubjectTenant, ID: t.id}
+		for _, c := range t.connectors {
+			if c.Handles(connectors.SubjectTenant) {
+				out = append(out, target{c, subj})
+			}
+		}
+	case store.WorkObject:
+		name, obj, ok := strings.Cut(k.ID, "/")
+		c := t.byName[name]
+		if ok && c != nil && c.Handles(connectors.SubjectObject) {
+			out = append(out, target{c, connectors.Subject{Kind: connectors.SubjectObject, ID: obj}})
+		}
+	case store.WorkGroup:
+		// Group writes mark the affected members themselves; no connector
+		// converges a group as such.
+	}
+	return out, nil
+}
+
+// converge runs every target of k concurrently (one failing or slow connector
+// never delays another) and returns the earliest retry time needed, zero if none.
+func (s *syncer) converge(ctx context.Context, t *tenant, k store.WorkKey) (time.Time, error) {
+	targets, err := s.targets(ctx, t, k)
+	if err != nil || len(targets) == 0 {
+		return time.Time{}, err
+	}
+	subject := k.Kind + "|" + k.ID
+	names := make([]string, len(targets))
+	for i, tg := range targets {
+		names[i] = tg.conn.Name()
+	}
+	states, err := s.b.store.GetSyncs(ctx, t.id, subject, names)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read sync state: %w", err)
+	}
+	var (
+		mu      sync.Mutex
+		retryAt time.Time
+		wg      sync.WaitGroup
+	)
+	for _, tg := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			at := s.convergeOne(ctx, t, subject, tg, states[tg.conn.Name()])
+			if !at.IsZero() {
+				mu.Lock()
+				if retryAt.IsZero() || at.Before(retryAt) {
+					retryAt = at
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return retryAt, nil
+}
+
+// convergeOne converges one connector for one subject and records the outcome.
+// It returns when the subject must be retried for this connector (zero: done).
+func (s *syncer) convergeOne(ctx context.Context, t *tenant, subject string, tg target, st *store.SyncState) time.Time {
+	name := tg.conn.Name()
+	hash := desiredHash(tg.conn, tg.subject)
+	now := s.b.now()
+	if st == nil {
+		st = &store.SyncState{Connector: name, Subject: subject}
+	}
+	switch {
+	case st.Status == store.SyncSynced && st.AppliedHash == hash:
+		return time.Time{} // nothing changed since the last success
+	case st.Status == store.SyncDead && st.InFlightHash == hash:
+		return time.Time{} // parked until replayed or until the desired state changes
+	case st.Status == store.SyncRetrying && st.InFlightHash == hash && st.NextRetry.After(now):
+		return st.NextRetry // an early mark: the retry is not due yet
+	}
+	if until := s.cooling(t.id, name); until.After(now) {
+		return until // the downstream asked us to back off (429)
+	}
+	if st.InFlightHash != hash {
+		st.Attempts = 0 // a new desired state starts a new series of attempts
+	}
+	if h := s.hooks.beforeConverge; h != nil {
+		if err := h(t.id, name, subject); err != nil {
+			return now
+		}
+	}
+	var prev connectors.Record
+	if len(st.Record) > 0 {
+		_ = json.Unmarshal(st.Record, &prev)
+	}
+	start := time.Now()
+	rec, actions, err := tg.conn.Converge(ctx, tg.subject, prev, connectors.Options{})
+	elapsed := time.Since(start)
+	if h := s.hooks.afterConverge; h != nil {
+		if herr := h(t.id, name, subject); herr != nil {
+			return now
+		}
+	}
+	if ctx.Err() != nil && err != nil {
+		return now // shutting down: leave the state as it was; the lease will expire
+	}
+	if raw, merr := json.Marshal(rec); merr == nil && (err == nil || len(rec.IDs) > 0 || len(rec.State) > 0) {
+		st.Record = raw
+	}
+	st.Attempts++
+	st.InFlightHash = hash
+	st.UpdatedAt = s.b.now()
+	var retryAt time.Time
+	ev := s.b.log.Info()
+	if err == nil {
+		st.Status, st.AppliedHash, st.LastError, st.NextRetry, st.Attempts = store.SyncSynced, hash, "", time.Time{}, 0
+	} else {
+		class := connectors.ClassOf(err)
+		st.LastError = err.Error()
+		switch {
+		case class == connectors.Permanent:
+			st.Status = store.SyncDead
+		case st.Attempts >= maxAttempts:
+			st.Status = store.SyncDead
+			st.LastError = fmt.Sprintf("gave up after %d attempts: %s", st.Attempts, st.LastError)
+		default:
+			delay := backoff(st.Attempts)
+			if class == connectors.RateLimited {
+				if ra := connectors.RetryAfterOf(err); ra > 0 {
+					delay = ra
+				}
+				s.coolDown(t.id, name, s.b.now().Add(delay))
+			}
+			st.Status = store.SyncRetrying
+			retryAt = s.b.now().Add(delay)
+		}
+		st.NextRetry = retryAt
+		ev = s.b.log.Warn().Str("class", class.String()).Str("error", st.LastError)
+	}
+	ev.Str("tenant", t.id).Str("connector", name).Str("subject", subject).
+		Str("outcome", st.Status).Int("attempt", st.Attempts).Int("writes", len(actions)).
+		Dur("duration", elapsed).Msg("converge")
+	if perr := s.b.store.PutSync(ctx, t.id, st); perr != nil {
+		s.b.log.Error().Err(perr).Str("tenant", t.id).Str("connector", name).Str("subject", subject).Msg("record sync state")
+		if retryAt.IsZero() {
+			retryAt = s.b.now().Add(backoff(1))
+		}
+	}
+	return retryAt
+}
+
+func (s *syncer) cooling(tenantID, connector string) time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cooldown[tenantID+"/"+connector]
+}
+
+func (s *syncer) coolDown(tenantID, connector string, until time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := tenantID + "/" + connector
+	if until.After(s.cooldown[k]) {
+		s.cooldown[k] = until
+	}
+}
