@@ -16,8 +16,13 @@ const ShutdownGrace = 20 * time.Second
 // gracefully: the listener closes at once and in-flight requests finish (up to
 // ShutdownGrace).
 func (b *Bridge) Serve(ctx context.Context, ln net.Listener) error {
+	return b.ServeHandler(ctx, ln, b.handler)
+}
+
+// ServeHandler is Serve with h (typically a wrapper around Handler()) in front.
+func (b *Bridge) ServeHandler(ctx context.Context, ln net.Listener, h http.Handler) error {
 	srv := &http.Server{
-		Handler:           b.handler,
+		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       60 * time.Second,
 		WriteTimeout:      120 * time.Second,

@@ -1,0 +1,66 @@
+// Command scim-bridge is the SCIM 2.0 provisioning bridge: one binary that serves
+// the SCIM endpoint, runs the sync workers and reconciliation, and offers the
+// operator commands.
+//
+//	scim-bridge serve [--config FILE]
+//	scim-bridge sandbox [--listen ADDR]
+//	scim-bridge status [--config FILE | --url URL] [--tenant T] [--json]
+//	scim-bridge retry [--config FILE | --url URL] --tenant T --connector C [--subject S]
+//	scim-bridge reconcile [--config FILE | --url URL] [--tenant T] [--connector C] [--dry-run] [--force] [--json]
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) }
+
+// env is what a command sees of the process.
+type env struct {
+	stdout, stderr io.Writer
+	getenv         func(string) string
+}
+
+const usage = `usage: scim-bridge <command> [flags]
+
+commands:
+  serve      serve SCIM, webhooks and admin endpoints; run sync workers and reconciliation
+  sandbox    serve on the embedded store with four fake downstream servers, preconfigured
+  status     sync health per tenant and connector
+  retry      re-queue dead letters
+  reconcile  one reconciliation run (prints the plan; --dry-run changes nothing)
+
+Run "scim-bridge <command> -h" for the flags of a command.
+`
+
+func run(args []string, stdout, stderr io.Writer, getenv func(string) string) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	e := env{stdout: stdout, stderr: stderr, getenv: getenv}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch args[0] {
+	case "serve":
+		return serveCmd(ctx, e, args[1:])
+	case "sandbox":
+		return sandboxCmd(ctx, e, args[1:])
+	case "status":
+		return statusCmd(ctx, e, args[1:])
+	case "retry":
+		return retryCmd(ctx, e, args[1:])
+	case "reconcile":
+		return reconcileCmd(ctx, e, args[1:])
+	case "-h", "--help", "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "scim-bridge: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}

@@ -1,0 +1,140 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"net/url"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/rs/zerolog"
+
+	"github.com/scim-bridge/scim-bridge/bridge"
+	"github.com/scim-bridge/scim-bridge/store"
+)
+
+// withBridge opens the store and the configured bridge (no workers) for a
+// command that reads Redis directly.
+func withBridge(ctx context.Context, cfg *Config, fn func(*bridge.Bridge) error) error {
+	log := zerolog.Nop()
+	st, err := store.Open(ctx, store.Options{URL: cfg.Redis, Logger: log})
+	if err != nil {
+		return fmt.Errorf("open store: %w", err)
+	}
+	defer st.Close()
+	b, err := buildBridge(ctx, cfg, st, log)
+	if err != nil {
+		return err
+	}
+	return fn(b)
+}
+
+func statusCmd(ctx context.Context, e env, args []string) int {
+	fs := flag.NewFlagSet("status", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	configPath := fs.String("config", "", "configuration file")
+	adminURL := fs.String("url", "", "ask the running server at this base URL (token in SCIM_BRIDGE_ADMIN_TOKEN)")
+	tenant := fs.String("tenant", "", "only this tenant")
+	asJSON := fs.Bool("json", false, "machine-readable output")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	tg, err := resolveTarget(e, *configPath, *adminURL)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "scim-bridge status: %v\n", err)
+		return 1
+	}
+	var st []bridge.TenantStatus
+	if tg.admin != nil {
+		err = tg.admin.call(ctx, "GET", "/admin/status", url.Values{"tenant": {*tenant}}, &st)
+	} else {
+		err = withBridge(ctx, tg.cfg, func(b *bridge.Bridge) error {
+			var err error
+			st, err = b.Status(ctx, *tenant)
+			return err
+		})
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "scim-bridge status: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		out, _ := json.MarshalIndent(st, "", "  ")
+		fmt.Fprintln(e.stdout, string(out))
+		return 0
+	}
+	printStatus(e, st)
+	return 0
+}
+
+func printStatus(e env, st []bridge.TenantStatus) {
+	for _, t := range st {
+		fmt.Fprintf(e.stdout, "tenant %s: %d pending", t.Tenant, t.Pending)
+		if t.OldestPending != "" {
+			fmt.Fprintf(e.stdout, " (oldest %s)", t.OldestPending)
+		}
+		fmt.Fprintf(e.stdout, ", %d in progress\n", t.Leased)
+		tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+		fmt.Fprintln(tw, "  CONNECTOR\tSYNCED\tPENDING\tRETRYING\tDEAD")
+		for _, c := range t.Connectors {
+			fmt.Fprintf(tw, "  %s\t%d\t%d\t%d\t%d\n", c.Name, c.Counts[store.SyncSynced], c.Counts[store.SyncPending],
+				c.Counts[store.SyncRetrying], c.Counts[store.SyncDead])
+		}
+		_ = tw.Flush()
+		for _, c := range t.Connectors {
+			for _, le := range c.LastErrors {
+				fmt.Fprintf(e.stdout, "  %s %s %s: %s\n", c.Name, le.Status, le.Subject, oneLine(le.Error))
+			}
+		}
+	}
+}
+
+func oneLine(s string) string {
+	s = strings.ReplaceAll(s, "\n", " ")
+	if len(s) > 300 {
+		s = s[:300] + "…"
+	}
+	return s
+}
+
+func retryCmd(ctx context.Context, e env, args []string) int {
+	fs := flag.NewFlagSet("retry", flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	configPath := fs.String("config", "", "configuration file")
+	adminURL := fs.String("url", "", "ask the running server at this base URL (token in SCIM_BRIDGE_ADMIN_TOKEN)")
+	tenant := fs.String("tenant", "", "tenant (required)")
+	connector := fs.String("connector", "", "connector (required)")
+	subject := fs.String("subject", "", `one subject, e.g. "User|<id>"; default all dead letters of the connector`)
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	if *tenant == "" || *connector == "" {
+		fmt.Fprintln(e.stderr, "scim-bridge retry: --tenant and --connector are required")
+		return 2
+	}
+	tg, err := resolveTarget(e, *configPath, *adminURL)
+	if err != nil {
+		fmt.Fprintf(e.stderr, "scim-bridge retry: %v\n", err)
+		return 1
+	}
+	n := 0
+	if tg.admin != nil {
+		var out map[string]int
+		err = tg.admin.call(ctx, "POST", "/admin/retry", url.Values{"tenant": {*tenant}, "connector": {*connector}, "subject": {*subject}}, &out)
+		n = out["requeued"]
+	} else {
+		err = withBridge(ctx, tg.cfg, func(b *bridge.Bridge) error {
+			var err error
+			n, err = b.Replay(ctx, *tenant, *connector, *subject)
+			return err
+		})
+	}
+	if err != nil {
+		fmt.Fprintf(e.stderr, "scim-bridge retry: %v\n", err)
+		return 1
+	}
+	fmt.Fprintf(e.stdout, "re-queued %d subject(s) of %s/%s\n", n, *tenant, *connector)
+	return 0
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/scim-bridge/scim-bridge/bridge"
+	"github.com/scim-bridge/scim-bridge/connectors"
+	"github.com/scim-bridge/scim-bridge/connectors/registry"
+	"github.com/scim-bridge/scim-bridge/store"
+)
+
+// loadConfig reads FILE, or — without one — builds the configuration from the
+// environment alone.
+func loadConfig(e env, path string) (*Config, error) {
+	if path == "" {
+		path = e.getenv("SCIM_BRIDGE_CONFIG")
+	}
+	if path == "" {
+		return LoadBytes("(environment)", nil, e.getenv, registry.Builtin())
+	}
+	return Load(path, e.getenv, registry.Builtin())
+}
+
+// newLogger builds the process logger from the log keys.
+func newLogger(w io.Writer, lc LogConfig) zerolog.Logger {
+	level, err := zerolog.ParseLevel(lc.Level)
+	if err != nil {
+		level = zerolog.InfoLevel
+	}
+	if lc.Format == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: time.RFC3339}
+	}
+	return zerolog.New(w).Level(level).With().Timestamp().Logger()
+}
+
+// randomToken returns a fresh 256-bit token, hex-encoded.
+func randomToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// buildBridge opens every tenant's connectors on st and builds the bridge.
+func buildBridge(ctx context.Context, cfg *Config, st *store.Store, log zerolog.Logger) (*bridge.Bridge, error) {
+	opts := bridge.Options{
+		Store:        st,
+		Logger:       log,
+		PublicURL:    cfg.PublicURL,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		MaxResults:   cfg.MaxResults,
+		Workers:      cfg.Workers,
+		AdminToken:   cfg.AdminToken,
+	}
+	for _, tc := range cfg.Tenants {
+		to := bridge.TenantOptions{
+			ID:                tc.ID,
+			SCIMTokens:        tc.SCIMTokens,
+			ReconcileEvery:    time.Duration(tc.ReconcileEvery),
+			DeletionThreshold: tc.DeletionThreshold,
+			WebhookSecrets:    map[string]string{},
+		}
+		dir := bridge.NewDirectory(st, tc.ID)
+		for _, cc := range tc.Connectors {
+			c, err := cc.Config.Open(ctx, connectors.Deps{
+				Tenant:    tc.ID,
+				Directory: dir,
+				Logger:    log.With().Str("tenant", tc.ID).Str("connector", cc.Name).Logger(),
+			})
+			if err != nil {
+				return nil, fmt.Errorf("tenant %s: open connector %s (line %d): %w", tc.ID, cc.Name, cc.Line, err)
+			}
+			to.Connectors = append(to.Connectors, c)
+			if cb, ok := cc.Config.(connectors.CommonConfig); ok && cb.Common().WebhookSecret != "" {
+				to.WebhookSecrets[cc.Name] = cb.Common().WebhookSecret
+			}
+		}
+		opts.Tenants = append(opts.Tenants, to)
+	}
+	b, err := bridge.New(opts)
+	if err != nil {
+		return nil, fmt.Errorf("build bridge: %w", err)
+	}
+	return b, nil
+}
