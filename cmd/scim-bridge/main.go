@@ -11,6 +11,8 @@ package main
 
 import (
 	"context"
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -63,4 +65,22 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 	}
 	fmt.Fprintf(stderr, "scim-bridge: unknown command %q\n\n%s", args[0], usage)
 	return 2
+}
+
+// parseFlags parses a command's flags. It reports false, with the exit code, when
+// the command must stop: 0 after -h or --help (the usage was asked for and
+// printed), 2 for a bad flag or a stray argument (a configuration file named
+// without --config must not be ignored silently).
+func parseFlags(fs *flag.FlagSet, args []string) (int, bool) {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0, false
+		}
+		return 2, false
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(fs.Output(), "scim-bridge %s: unexpected argument %q (flags are written --name value)\n", fs.Name(), fs.Arg(0))
+		return 2, false
+	}
+	return 0, true
 }

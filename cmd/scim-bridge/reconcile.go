@@ -31,8 +31,8 @@ func reconcileCmd(ctx context.Context, e env, args []string) int {
 	dryRun := fs.Bool("dry-run", false, "print the plan, change nothing")
 	force := fs.Bool("force", false, "accept a plan above the deletion threshold")
 	asJSON := fs.Bool("json", false, "machine-readable output")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	tg, err := resolveTarget(e, *configPath, *adminURL)
 	if err != nil {
@@ -141,39 +141,77 @@ func reconcileDirect(ctx context.Context, e env, b *bridge.Bridge, cfg *Config, 
 			failed = true
 		}
 	}
+	waitReleased(runCtx, b, plans)
 	cancel()
 	wg.Wait()
 	return plans, failed, nil
 }
 
-// waitConverged polls the sync state of every subject a plan touched until all
-// are synced (true) or one is dead or the context ends (false).
+// waitConverged polls the sync state of every subject a plan touched until each
+// is synced or dead (true when all are synced) or the context ends (false). It
+// waits for every subject rather than stopping at the first dead one: the
+// caller stops its workers next, and a repair still in flight would be left
+// half-done, its lease held until it expires. Each dead subject is added to the
+// plan's errors.
 func waitConverged(ctx context.Context, b *bridge.Bridge, p *bridge.Plan) bool {
 	tick := time.NewTicker(100 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		all := true
+		settled := true
+		var dead []string
+		seen := map[string]bool{}
 		for _, it := range p.Items {
-			if it.Subject == "orphan" {
+			if it.Subject == "orphan" || seen[it.Connector+" "+it.Subject] {
 				continue
 			}
+			seen[it.Connector+" "+it.Subject] = true
 			st, err := b.Store().GetSync(ctx, p.Tenant, it.Connector, it.Subject)
-			if err != nil || st.Status != store.SyncSynced {
-				all = false
-				if err == nil && st.Status == store.SyncDead {
-					p.Errors = append(p.Errors, fmt.Sprintf("%s %s: not repaired: %s", it.Connector, it.Subject, st.LastError))
-					return false
-				}
+			switch {
+			case err == nil && st.Status == store.SyncSynced:
+			case err == nil && st.Status == store.SyncDead:
+				dead = append(dead, fmt.Sprintf("%s %s: not repaired: %s", it.Connector, it.Subject, st.LastError))
+			default:
+				settled = false
 			}
 		}
-		if all {
-			return true
+		if settled {
+			p.Errors = append(p.Errors, dead...)
+			return len(dead) == 0
 		}
 		select {
 		case <-ctx.Done():
+			p.Errors = append(p.Errors, dead...)
 			p.Errors = append(p.Errors, "repairs did not converge in time")
 			return false
 		case <-tick.C:
+		}
+	}
+}
+
+// leaseGrace bounds how long a one-shot reconcile waits, once its repairs are
+// settled, for its workers to release their leases.
+const leaseGrace = 2 * time.Second
+
+// waitReleased waits (at most leaseGrace) until the tenants of plans hold no
+// leased work: a worker records a subject's state before it releases the lease,
+// and one stopped in between would leave the lease to expire. Leases of other
+// running processes count too, hence the bound.
+func waitReleased(ctx context.Context, b *bridge.Bridge, plans []*bridge.Plan) {
+	ctx, cancel := context.WithTimeout(ctx, leaseGrace)
+	defer cancel()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for _, p := range plans {
+		for {
+			qs, err := b.Store().QueueStats(ctx, p.Tenant)
+			if err != nil || qs.Leased == 0 {
+				break
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+			}
 		}
 	}
 }

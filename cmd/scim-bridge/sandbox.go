@@ -33,8 +33,8 @@ func sandboxCmd(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	listen := fs.String("listen", DefaultListen, "address of the SCIM endpoint")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	token := e.getenv("SCIM_BRIDGE_TOKEN")
 	if token == "" {

@@ -17,8 +17,8 @@ func serveCmd(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
 	configPath := fs.String("config", "", "configuration file (YAML); default $SCIM_BRIDGE_CONFIG, else none")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	cfg, err := loadConfig(e, *configPath)
 	if err != nil {

@@ -38,8 +38,8 @@ func statusCmd(ctx context.Context, e env, args []string) int {
 	adminURL := fs.String("url", "", "ask the running server at this base URL (token in SCIM_BRIDGE_ADMIN_TOKEN)")
 	tenant := fs.String("tenant", "", "only this tenant")
 	asJSON := fs.Bool("json", false, "machine-readable output")
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	tg, err := resolveTarget(e, *configPath, *adminURL)
 	if err != nil {
@@ -107,8 +107,8 @@ func retryCmd(ctx context.Context, e env, args []string) int {
 	tenant := fs.String("tenant", "", "tenant (required)")
 	connector := fs.String("connector", "", "connector (required)")
 	subject := fs.String("subject", "", `one subject, e.g. "User|<id>"; default all dead letters of the connector`)
-	if err := fs.Parse(args); err != nil {
-		return 2
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
 	}
 	if *tenant == "" || *connector == "" {
 		fmt.Fprintln(e.stderr, "scim-bridge retry: --tenant and --connector are required")
