@@ -1,0 +1,205 @@
+package store
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/scim-bridge/scim-bridge/filter"
+)
+
+// GroupsOf returns, for each given user id, the groups that have the user as a
+// direct member (RFC 7643 §4.1.2 "groups", type "direct"), ordered by displayName
+// (case-insensitive) then id. Users without groups are absent from the map. Two
+// round trips for any number of users.
+func (s *Store) GroupsOf(ctx context.Context, tenant string, userIDs []string) (map[string][]GroupRef, error) {
+	if err := checkResourceKey(tenant, KindUser, nil); err != nil {
+		return nil, fmt.Errorf("groups of: %w", err)
+	}
+	out := make(map[string][]GroupRef)
+	if len(userIDs) == 0 {
+		return out, nil
+	}
+	pipe := s.rdb.Pipeline()
+	cmds := make(map[string]lexCmd, len(userIDs))
+	for _, id := range userIDs {
+		if _, dup := cmds[id]; !dup {
+			cmds[id] = lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkUser, id))
+		}
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, fmt.Errorf("groups of: read memberships: %w", err)
+	}
+	var gids []string
+	seen := make(map[string]bool)
+	for _, c := range cmds {
+		for _, g := range c.ids() {
+			if !seen[g] {
+				seen[g] = true
+				gids = append(gids, g)
+			}
+		}
+	}
+	if len(gids) == 0 {
+		return out, nil
+	}
+	names, err := s.rdb.HMGet(ctx, groupNamesKey(tenant), gids...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("groups of: read group names: %w", err)
+	}
+	nameOf := make(map[string]string, len(gids))
+	for i, g := range gids {
+		if n, ok := names[i].(string); ok { // absent: deleted meanwhile
+			nameOf[g] = n
+		}
+	}
+	for uid, c := range cmds {
+		var refs []GroupRef
+		for _, g := range c.ids() {
+			if n, ok := nameOf[g]; ok {
+				refs = append(refs, GroupRef{ID: g, DisplayName: n})
+			}
+		}
+		if len(refs) == 0 {
+			continue
+		}
+		slices.SortFunc(refs, func(a, b GroupRef) int {
+			if c := cmp.Compare(strings.ToLower(a.DisplayName), strings.ToLower(b.DisplayName)); c != 0 {
+				return c
+			}
+			return cmp.Compare(a.ID, b.ID)
+		})
+		out[uid] = refs
+	}
+	return out, nil
+}
+
+// FindUserIDsByEmail returns the ids of the users having email among their
+// emails.value, compared case-insensitively, oldest first. None is an empty
+// result, not an error.
+func (s *Store) FindUserIDsByEmail(ctx context.Context, tenant, email string) ([]string, error) {
+	if err := checkResourceKey(tenant, KindUser, nil); err != nil {
+		return nil, fmt.Errorf("find users by email: %w", err)
+	}
+	if email == "" {
+		return nil, nil
+	}
+	lower := strings.ToLower(email)
+	from, to := lexRange(lower)
+	members, err := s.rdb.ZRangeByLex(ctx, emailIndexKey(tenant), &redis.ZRangeBy{Min: from, Max: to}).Result()
+	if err != nil {
+		return nil, fmt.Errorf("find users by email: %w", err)
+	}
+	ids := lexIDs(lower, members)
+	if len(ids) < 2 {
+		return ids, nil
+	}
+	return s.inCreationOrder(ctx, tenant, KindUser, ids)
+}
+
+// inCreationOrder sorts ids by creation sequence, dropping ids that are no
+// longer in the order set.
+func (s *Store) inCreationOrder(ctx context.Context, tenant string, kind Kind, ids []string) ([]string, error) {
+	scores, err := s.rdb.ZMScore(ctx, orderKey(tenant, kind), ids...).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read creation order: %w", err)
+	}
+	type scored struct {
+		id  string
+		seq float64
+	}
+	tmp := make([]scored, 0, len(ids))
+	for i, id := range ids {
+		if scores[i] > 0 { // sequences start at 1; 0 means absent
+			tmp = append(tmp, scored{id, scores[i]})
+		}
+	}
+	slices.SortFunc(tmp, func(a, b scored) int { return cmp.Compare(a.seq, b.seq) })
+	out := make([]string, len(tmp))
+	for i, t := range tmp {
+		out[i] = t.id
+	}
+	return out, nil
+}
+
+// resolveLookups answers a filter plan from the indexes: the distinct ids of
+// every resource of kind that some lookup finds. ok is false when a lookup names
+// an attribute this kind has no index for (the caller scans instead).
+func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lookups []filter.Lookup) (ids []string, ok bool, err error) {
+	var direct []string
+	pipe := s.rdb.Pipeline()
+	var hashCmds []*redis.StringCmd
+	var lexCmds []lexCmd
+	for _, l := range lookups {
+		for _, v := range l.Values {
+			switch {
+			case l.Attr == "id":
+				direct = append(direct, v)
+			case l.Attr == "userName" && kind == KindUser:
+				hashCmds = append(hashCmds, pipe.HGet(ctx, userNameIndexKey(tenant), v))
+			case l.Attr == "displayName" && kind == KindGroup:
+				hashCmds = append(hashCmds, pipe.HGet(ctx, groupNameIndexKey(tenant), v))
+			case l.Attr == "externalId" && kind == KindUser:
+				hashCmds = append(hashCmds, pipe.HGet(ctx, userExtIDIndexKey(tenant), v))
+			case l.Attr == "externalId" && kind == KindGroup:
+				lexCmds = append(lexCmds, lexLookup(ctx, pipe, groupExtIDIndexKey(tenant), v))
+			case l.Attr == "emails.value" && kind == KindUser:
+				lexCmds = append(lexCmds, lexLookup(ctx, pipe, emailIndexKey(tenant), v))
+			case l.Attr == "members.value" && kind == KindGroup:
+				lexCmds = append(lexCmds,
+					lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkUser, v)),
+					lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkGroup, v)))
+			default:
+				return nil, false, nil
+			}
+		}
+	}
+	if len(hashCmds)+len(lexCmds) > 0 {
+		cmds, _ := pipe.Exec(ctx) // per-command errors checked below
+		for _, c := range cmds {
+			if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
+				return nil, false, fmt.Errorf("resolve index lookups: %w", err)
+			}
+		}
+	}
+	seen := make(map[string]bool)
+	add := func(id string) {
+		if id != "" && !seen[id] {
+			seen[id] = true
+			ids = append(ids, id)
+		}
+	}
+	for _, id := range direct {
+		add(id)
+	}
+	for _, c := range hashCmds {
+		if c.Err() == nil {
+			add(c.Val())
+		}
+	}
+	for _, c := range lexCmds {
+		for _, id := range c.ids() {
+			add(id)
+		}
+	}
+	return ids, true, nil
+}
+
+// lexCmd is a queued lookup of one value in a lexicographic index.
+type lexCmd struct {
+	value string
+	cmd   *redis.StringSliceCmd
+}
+
+func lexLookup(ctx context.Context, pipe redis.Pipeliner, key, value string) lexCmd {
+	from, to := lexRange(value)
+	return lexCmd{value: value, cmd: pipe.ZRangeByLex(ctx, key, &redis.ZRangeBy{Min: from, Max: to})}
+}
+
+// ids returns the ids found, once the pipeline ran.
+func (c lexCmd) ids() []string { return lexIDs(c.value, c.cmd.Val()) }
