@@ -100,6 +100,10 @@ func (b *Bridge) Reconcile(ctx context.Context, tenantID string, opts ReconcileO
 	}
 	plan := &Plan{Tenant: tenantID, DryRun: opts.DryRun}
 	dry := connectors.Options{DryRun: true}
+	// planned names each change once: two subjects can reach one downstream
+	// object (a user and its pending invitation); converging both would make the
+	// same write twice.
+	planned := map[string]bool{}
 	check := func(c connectors.Connector, key store.WorkKey, s connectors.Subject) error {
 		subject := key.Kind + "|" + key.ID
 		var prev connectors.Record
@@ -117,13 +121,20 @@ func (b *Bridge) Reconcile(ctx context.Context, tenantID string, opts ReconcileO
 			plan.Errors = append(plan.Errors, fmt.Sprintf("%s %s: %v", c.Name(), subject, err))
 			return nil
 		}
+		fresh := 0
 		for _, a := range actions {
+			k := c.Name() + "\x00" + a.Op + "\x00" + a.Object
+			if planned[k] {
+				continue
+			}
+			planned[k] = true
+			fresh++
 			plan.Items = append(plan.Items, PlanItem{Connector: c.Name(), Subject: subject, Op: a.Op, Object: a.Object, Reason: a.Reason})
 			if isDeletion(a.Op) {
 				plan.Deletions++
 			}
 		}
-		if len(actions) > 0 {
+		if fresh > 0 {
 			plan.marks = append(plan.marks, planMark{connector: c.Name(), subject: subject, key: key})
 		}
 		return nil
@@ -216,14 +227,28 @@ func (b *Bridge) reconcileInventory(ctx context.Context, t *tenant, c connectors
 		} else if owned, err := b.ownerExists(ctx, t.id, o); err != nil || owned {
 			return err
 		}
-		// Nobody owns it.
-		if !canPrune || !o.Managed {
+		// Nobody owns it. Whether that means a deletion is the adapter's call (its
+		// prune settings, its ownership marker): its dry run names what it would do.
+		if !canPrune {
 			return nil
 		}
-		plan.Items = append(plan.Items, PlanItem{Connector: c.Name(), Subject: "orphan", Op: "prune", Object: o.ObjectID,
-			Reason: "created by the bridge, no SCIM resource owns it any more"})
-		plan.Deletions++
-		plan.prunes = append(plan.prunes, planPrune{conn: pruner.(connectors.Connector), obs: o})
+		acts, err := pruner.Prune(ctx, o, connectors.Options{DryRun: true})
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			plan.Errors = append(plan.Errors, fmt.Sprintf("%s prune %s: %v", c.Name(), o.ObjectID, err))
+			return nil
+		}
+		for _, a := range acts {
+			plan.Items = append(plan.Items, PlanItem{Connector: c.Name(), Subject: "orphan", Op: a.Op, Object: a.Object, Reason: a.Reason})
+			if isDeletion(a.Op) {
+				plan.Deletions++
+			}
+		}
+		if len(acts) > 0 {
+			plan.prunes = append(plan.prunes, planPrune{conn: c, obs: o})
+		}
 		return nil
 	})
 }

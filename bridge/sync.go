@@ -28,8 +28,8 @@ const (
 
 // backoff returns the delay before attempt n (1-based): base·2^(n-1), capped,
 // with ±20% jitter.
-func backoff(n int) time.Duration {
-	d := backoffBase
+func backoff(base time.Duration, n int) time.Duration {
+	d := base
 	for i := 1; i < n && d < backoffCap; i++ {
 		d *= 2
 	}
@@ -52,13 +52,19 @@ type syncer struct {
 	b     *Bridge
 	kick  chan struct{}
 	hooks syncHooks
+	// backoffBase and leaseTTL default to the constants; tests shorten them.
+	backoffBase time.Duration
+	leaseTTL    time.Duration
 
 	mu       sync.Mutex
 	cooldown map[string]time.Time // tenant/connector → no calls before (429 Retry-After)
 }
 
 func newSyncer(b *Bridge) *syncer {
-	return &syncer{b: b, kick: make(chan struct{}, 1), cooldown: map[string]time.Time{}}
+	return &syncer{
+		b: b, kick: make(chan struct{}, 1), cooldown: map[string]time.Time{},
+		backoffBase: backoffBase, leaseTTL: leaseTTL,
+	}
 }
 
 // Kick wakes the dispatcher (after a local write) without waiting for its poll.
@@ -98,7 +104,7 @@ func (s *syncer) run(ctx context.Context, workers int) {
 			if len(t.connectors) == 0 {
 				continue
 			}
-			cs, err := s.b.store.Claim(ctx, t.id, owner, leaseTTL, claimBatch)
+			cs, err := s.b.store.Claim(ctx, t.id, owner, s.leaseTTL, claimBatch)
 			if err != nil {
 				if ctx.Err() == nil {
 					s.b.log.Error().Err(err).Str("tenant", t.id).Msg("claim work")
@@ -157,17 +163,19 @@ func (s *syncer) process(ctx context.Context, t *tenant, c store.Claim) {
 	if err != nil {
 		// The desired state could not even be read: try again soon.
 		s.b.log.Error().Err(err).Str("tenant", t.id).Str("subject", c.Key.Kind+"|"+c.Key.ID).Msg("sync: read desired state")
-		retryAt = s.b.now().Add(backoff(1))
+		retryAt = s.b.now().Add(backoff(s.backoffBase, 1))
 	}
-	if ctx.Err() != nil {
-		return // the lease expires and another worker (or this one after restart) takes it
-	}
+	// Release the lease even when shutting down: what was recorded stays recorded,
+	// and an interrupted convergence is due again at once instead of after the
+	// lease expires. (A worker that dies here loses the lease the hard way.)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	if retryAt.IsZero() {
-		err = s.b.store.Ack(ctx, c)
+		err = s.b.store.Ack(rctx, c)
 	} else {
-		err = s.b.store.Retry(ctx, c, retryAt)
+		err = s.b.store.Retry(rctx, c, retryAt)
 	}
-	if err != nil && ctx.Err() == nil {
+	if err != nil {
 		s.b.log.Warn().Err(err).Str("tenant", t.id).Str("subject", c.Key.Kind+"|"+c.Key.ID).Msg("sync: release lease")
 	}
 }
@@ -315,7 +323,7 @@ func (s *syncer) convergeOne(ctx context.Context, t *tenant, subject string, tg 
 			st.Status = store.SyncDead
 			st.LastError = fmt.Sprintf("gave up after %d attempts: %s", st.Attempts, st.LastError)
 		default:
-			delay := backoff(st.Attempts)
+			delay := backoff(s.backoffBase, st.Attempts)
 			if class == connectors.RateLimited {
 				if ra := connectors.RetryAfterOf(err); ra > 0 {
 					delay = ra
@@ -334,7 +342,7 @@ func (s *syncer) convergeOne(ctx context.Context, t *tenant, subject string, tg 
 	if perr := s.b.store.PutSync(ctx, t.id, st); perr != nil {
 		s.b.log.Error().Err(perr).Str("tenant", t.id).Str("connector", name).Str("subject", subject).Msg("record sync state")
 		if retryAt.IsZero() {
-			retryAt = s.b.now().Add(backoff(1))
+			retryAt = s.b.now().Add(backoff(s.backoffBase, 1))
 		}
 	}
 	return retryAt

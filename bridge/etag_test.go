@@ -1,0 +1,166 @@
+package bridge
+
+import (
+	"fmt"
+	"net/http"
+	"testing"
+)
+
+// checkETag fails t unless the reply's ETag header is W/"<n>" and, when the body
+// carries meta (a projection may leave it out), equals meta.version.
+func checkETag(t *testing.T, r scimReply) string {
+	t.Helper()
+	tag := r.Header.Get("ETag")
+	var n int
+	if _, err := fmt.Sscanf(tag, `W/"%d"`, &n); err != nil || tag != fmt.Sprintf(`W/"%d"`, n) {
+		t.Errorf("ETag %q, want W/\"<n>\"", tag)
+	}
+	if _, ok := r.Body["meta"]; ok {
+		if v := jstr(r.Body, "meta.version"); v != tag {
+			t.Errorf("ETag %q, meta.version %q: want equal", tag, v)
+		}
+	}
+	return tag
+}
+
+func TestETags(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, redisURL string) {
+		ts := newTestServer(t, redisURL)
+		post := ts.callSCIM(t, testToken, http.MethodPost, "/Users", userDoc("etag.user")).expect(t, http.StatusCreated)
+		if tag := checkETag(t, post); tag != `W/"1"` {
+			t.Errorf("new resource ETag %s, want W/\"1\"", tag)
+		}
+		uid := jstr(post.Body, "id")
+		path := "/Users/" + uid
+
+		t.Run("every single-resource response", func(t *testing.T) {
+			checkETag(t, ts.callSCIM(t, testToken, http.MethodGet, path, nil).expect(t, http.StatusOK))
+			checkETag(t, ts.callSCIM(t, testToken, http.MethodGet, path+"?attributes=userName", nil).expect(t, http.StatusOK))
+			put := ts.callSCIM(t, testToken, http.MethodPut, path, userDoc("etag.user", "title", "A")).expect(t, http.StatusOK)
+			checkETag(t, put)
+			patch := ts.callSCIM(t, testToken, http.MethodPatch, path, patchDoc("replace", "title", "B")).expect(t, http.StatusOK)
+			checkETag(t, patch)
+			if jstr(patch.Body, "meta.version") == jstr(put.Body, "meta.version") {
+				t.Errorf("PATCH did not change the version (%s)", jstr(put.Body, "meta.version"))
+			}
+			g := ts.callSCIM(t, testToken, http.MethodPost, "/Groups", groupDoc("ETag Group")).expect(t, http.StatusCreated)
+			checkETag(t, g)
+			gp := ts.callSCIM(t, testToken, http.MethodPatch, "/Groups/"+jstr(g.Body, "id"),
+				patchDoc("add", "members", []any{map[string]any{"value": uid}})).expect(t, http.StatusNoContent)
+			if tag := checkETag(t, gp); tag != `W/"2"` || tag != ts.mustVersion(t, "/Groups/"+jstr(g.Body, "id")) {
+				t.Errorf("group PATCH ETag %s, want the new version W/\"2\"", tag)
+			}
+		})
+
+		t.Run("If-None-Match", func(t *testing.T) {
+			cur := ts.mustVersion(t, path)
+			var n int
+			fmt.Sscanf(cur, `W/"%d"`, &n)
+			for _, inm := range []string{cur, fmt.Sprintf(`"%d"`, n), `W/"999", ` + cur, "*"} {
+				r := ts.callSCIM(t, testToken, http.MethodGet, path, nil, "If-None-Match", inm).expect(t, http.StatusNotModified)
+				if len(r.Raw) != 0 {
+					t.Errorf("304 with a body: %s", r.Raw)
+				}
+				if r.Header.Get("ETag") != cur {
+					t.Errorf("304 ETag %q, want %q", r.Header.Get("ETag"), cur)
+				}
+			}
+			for _, inm := range []string{`W/"1"`, fmt.Sprintf(`W/"%d"`, n+1), `"garbage"`} {
+				r := ts.callSCIM(t, testToken, http.MethodGet, path, nil, "If-None-Match", inm).expect(t, http.StatusOK)
+				if jstr(r.Body, "id") != uid {
+					t.Errorf("If-None-Match %s: body %s", inm, r.Raw)
+				}
+				checkETag(t, r)
+			}
+		})
+
+		t.Run("If-Match", func(t *testing.T) {
+			for _, c := range []struct {
+				method string
+				body   func(i int) any
+				status int
+			}{
+				{http.MethodPut, func(i int) any { return userDoc("etag.user", "title", fmt.Sprint("put", i)) }, http.StatusOK},
+				{http.MethodPatch, func(i int) any { return patchDoc("replace", "title", fmt.Sprint("patch", i)) }, http.StatusOK},
+			} {
+				cur := ts.mustVersion(t, path)
+				for i, stale := range []string{`W/"1"`, `W/"12345"`, `"garbage"`, `W/"-1"`} {
+					ts.callSCIM(t, testToken, c.method, path, c.body(i), "If-Match", stale).
+						expectError(t, http.StatusPreconditionFailed, "")
+					if v := ts.mustVersion(t, path); v != cur {
+						t.Fatalf("%s with If-Match %s changed the version %s -> %s", c.method, stale, cur, v)
+					}
+				}
+				var n int
+				fmt.Sscanf(cur, `W/"%d"`, &n)
+				r := ts.callSCIM(t, testToken, c.method, path, c.body(10), "If-Match", cur).expect(t, c.status)
+				if tag := checkETag(t, r); tag != fmt.Sprintf(`W/"%d"`, n+1) {
+					t.Errorf("%s with matching If-Match: ETag %s, want W/\"%d\"", c.method, tag, n+1)
+				}
+				// Weak comparison: the strong form of the same version matches too.
+				r = ts.callSCIM(t, testToken, c.method, path, c.body(11), "If-Match", fmt.Sprintf(`"%d"`, n+1)).expect(t, c.status)
+				checkETag(t, r)
+				r = ts.callSCIM(t, testToken, c.method, path, c.body(12), "If-Match", "*").expect(t, c.status)
+				if tag := checkETag(t, r); tag != fmt.Sprintf(`W/"%d"`, n+3) {
+					t.Errorf("%s with If-Match *: ETag %s, want W/\"%d\"", c.method, tag, n+3)
+				}
+			}
+			// A no-op PATCH writes nothing: same version.
+			cur := ts.mustVersion(t, path)
+			r := ts.callSCIM(t, testToken, http.MethodPatch, path, patchDoc("replace", "userName", "etag.user"), "If-Match", cur).expect(t, http.StatusOK)
+			if checkETag(t, r) != cur {
+				t.Errorf("no-op PATCH changed the version %s -> %s", cur, r.Header.Get("ETag"))
+			}
+			// Missing resources are 404 whatever If-Match says.
+			for _, m := range []string{http.MethodPut, http.MethodPatch, http.MethodDelete} {
+				var body any
+				switch m {
+				case http.MethodPut:
+					body = userDoc("ghost")
+				case http.MethodPatch:
+					body = patchDoc("replace", "title", "x")
+				}
+				ts.callSCIM(t, testToken, m, "/Users/no-such-id", body, "If-Match", `W/"1"`).expectError(t, http.StatusNotFound, "")
+			}
+		})
+
+		t.Run("DELETE", func(t *testing.T) {
+			victim := jstr(ts.mustCreate(t, "/Users", userDoc("etag.victim")), "id")
+			ts.callSCIM(t, testToken, http.MethodPatch, "/Users/"+victim, patchDoc("replace", "title", "x")).expect(t, http.StatusOK)
+			for _, stale := range []string{`W/"1"`, `W/"3"`, `"nope"`} {
+				ts.callSCIM(t, testToken, http.MethodDelete, "/Users/"+victim, nil, "If-Match", stale).
+					expectError(t, http.StatusPreconditionFailed, "")
+				ts.callSCIM(t, testToken, http.MethodGet, "/Users/"+victim, nil).expect(t, http.StatusOK)
+			}
+			ts.callSCIM(t, testToken, http.MethodDelete, "/Users/"+victim, nil, "If-Match", `W/"2"`).expect(t, http.StatusNoContent)
+			ts.callSCIM(t, testToken, http.MethodGet, "/Users/"+victim, nil).expectError(t, http.StatusNotFound, "")
+			ts.callSCIM(t, testToken, http.MethodDelete, "/Users/"+victim, nil).expectError(t, http.StatusNotFound, "")
+
+			other := jstr(ts.mustCreate(t, "/Users", userDoc("etag.other")), "id")
+			ts.callSCIM(t, testToken, http.MethodDelete, "/Users/"+other, nil, "If-Match", "*").expect(t, http.StatusNoContent)
+			ts.callSCIM(t, testToken, http.MethodGet, "/Users/"+other, nil).expectError(t, http.StatusNotFound, "")
+		})
+
+		t.Run("group", func(t *testing.T) {
+			gid := jstr(ts.mustCreate(t, "/Groups", groupDoc("ETag Group 2")), "id")
+			gp := "/Groups/" + gid
+			ts.callSCIM(t, testToken, http.MethodPatch, gp, patchDoc("add", "members", []any{map[string]any{"value": uid}}), "If-Match", `W/"7"`).
+				expectError(t, http.StatusPreconditionFailed, "")
+			ts.callSCIM(t, testToken, http.MethodPut, gp, groupDoc("Renamed", uid), "If-Match", `W/"7"`).
+				expectError(t, http.StatusPreconditionFailed, "")
+			if v := ts.mustVersion(t, gp); v != `W/"1"` {
+				t.Errorf("group version %s after refused writes", v)
+			}
+			r := ts.callSCIM(t, testToken, http.MethodPatch, gp, patchDoc("add", "members", []any{map[string]any{"value": uid}}), "If-Match", `W/"1"`).
+				expect(t, http.StatusNoContent)
+			if r.Header.Get("ETag") != `W/"2"` {
+				t.Errorf("group PATCH ETag %q, want W/\"2\"", r.Header.Get("ETag"))
+			}
+			r = ts.callSCIM(t, testToken, http.MethodPut, gp, groupDoc("Renamed", uid), "If-Match", `W/"2"`).expect(t, http.StatusOK)
+			if checkETag(t, r) != `W/"3"` || len(jlist(r.Body, "members")) != 1 {
+				t.Errorf("group PUT: %s", r.Raw)
+			}
+		})
+	})
+}

@@ -1,0 +1,130 @@
+package bridge
+
+// End-to-end reaction to webhooks: a signed BIMData "invitation.created" event,
+// received with the workers running, gets its invitation answered downstream at
+// once; replays and forgeries change nothing.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/connectors/bimdata"
+	bimdatafake "github.com/scim-bridge/scim-bridge/connectors/bimdata/fake"
+)
+
+// rcEvent is a webhook body announcing invitation inv.
+func rcEvent(tb testing.TB, id string, inv bimdatafake.Invitation) []byte {
+	tb.Helper()
+	body, err := json.Marshal(map[string]any{
+		"id": id, "type": bimdata.EventInvitationCreated,
+		"data": map[string]any{"id": inv.ID, "email": inv.Email, "status": inv.Status},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return body
+}
+
+// rcInvitationReads counts the requests the BIMData fake served for invitation id.
+func rcInvitationReads(ds *downstream, id int) int {
+	path := fmt.Sprintf("/identity-provider/invitation/%d", id)
+	n := 0
+	for _, r := range ds.bimdata.Requests() {
+		if r.Path == path || r.Path == path+"/accept" || r.Path == path+"/deny" {
+			n++
+		}
+	}
+	return n
+}
+
+func TestWebhookInvitationEndToEnd(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, url string) {
+		t.Parallel()
+		const aliceEmail = "alice@example.com"
+		ds := startDownstream(t)
+		f := rcStart(t, url, ds, rcConfig{Connectors: []string{connBIMData}, WebhookSecret: rcWebhookSecret})
+		f.run(t)
+		rcUserID(t, f, aliceEmail, true)
+		eventually(t, 10*time.Second, func() error { return bimdataUser(ds, aliceEmail, true) })
+		rcSynced(t, f, map[string]int{connBIMData: 1})
+		hook := "/webhooks/acme/" + connBIMData
+		send := func(secret string, body []byte) (int, string) {
+			code, out := rcPost(t, f, hook, "", body, SignatureHeader, Sign(secret, body, time.Now()), "Content-Type", "application/json")
+			return code, string(out)
+		}
+
+		// An invitation for an active user's email is accepted, one for an unknown
+		// email denied, each within a second of its event (no reconcile runs).
+		invAlice := ds.bimdata.AddInvitation(bimdatafake.Invitation{Email: aliceEmail})
+		evAlice := rcEvent(t, "evt-alice", invAlice)
+		if code, out := send(rcWebhookSecret, evAlice); code != http.StatusAccepted {
+			t.Fatalf("event: status %d: %s", code, out)
+		}
+		eventually(t, time.Second, func() error { return bimdataInvitation(ds, invAlice.ID, bimdatafake.StatusAccepted) })
+
+		invStranger := ds.bimdata.AddInvitation(bimdatafake.Invitation{Email: "stranger@example.com"})
+		evStranger := rcEvent(t, "evt-stranger", invStranger)
+		if code, out := send(rcWebhookSecret, evStranger); code != http.StatusAccepted {
+			t.Fatalf("event: status %d: %s", code, out)
+		}
+		eventually(t, time.Second, func() error { return bimdataInvitation(ds, invStranger.ID, bimdatafake.StatusDenied) })
+		rcSynced(t, f, map[string]int{connBIMData: 3})
+		writes := ds.bimdata.Writes()
+		reads := rcInvitationReads(ds, invAlice.ID)
+
+		// A replay (same event id, freshly signed) is acknowledged as a duplicate
+		// and marks nothing; the same id carrying another invitation is dropped too.
+		if code, out := send(rcWebhookSecret, evAlice); code != http.StatusOK {
+			t.Errorf("replay: status %d: %s, want 200 duplicate", code, out)
+		}
+		invLater := ds.bimdata.AddInvitation(bimdatafake.Invitation{Email: aliceEmail})
+		if code, out := send(rcWebhookSecret, rcEvent(t, "evt-alice", invLater)); code != http.StatusOK {
+			t.Errorf("same id, other data: status %d: %s, want 200 duplicate", code, out)
+		}
+		// Forgeries: the wrong secret, and a body changed after signing.
+		invForged := ds.bimdata.AddInvitation(bimdatafake.Invitation{Email: aliceEmail})
+		evForged := rcEvent(t, "evt-forged", invForged)
+		if code, out := send("not-the-secret-0123456789", evForged); code != http.StatusUnauthorized {
+			t.Errorf("wrong secret: status %d: %s, want 401", code, out)
+		}
+		sig := Sign(rcWebhookSecret, rcEvent(t, "evt-forged", invStranger), time.Now())
+		if code, out := rcPost(t, f, hook, "", evForged, SignatureHeader, sig); code != http.StatusUnauthorized {
+			t.Errorf("body changed after signing: status %d: %s, want 401", code, out)
+		}
+		// Nothing was marked: the queue is empty right after the answers, and
+		// stays so while the worker polls.
+		qs, err := f.st.QueueStats(context.Background(), "acme")
+		if err != nil || qs.Pending != 0 || qs.Leased != 0 {
+			t.Errorf("queue after replays and forgeries: %+v, err %v; want empty", qs, err)
+		}
+		time.Sleep(3 * idlePoll / 2)
+		if err := errors.Join(
+			bimdataInvitation(ds, invLater.ID, bimdatafake.StatusPending),
+			bimdataInvitation(ds, invForged.ID, bimdatafake.StatusPending),
+		); err != nil {
+			t.Errorf("after replays and forgeries: %v", err)
+		}
+		if w := ds.bimdata.Writes(); w != writes {
+			t.Errorf("replays and forgeries made %d writes, want 0", w-writes)
+		}
+		if r := rcInvitationReads(ds, invAlice.ID); r != reads {
+			t.Errorf("the replayed invitation was read again (%d requests)", r-reads)
+		}
+		if n := rcInvitationReads(ds, invForged.ID) + rcInvitationReads(ds, invLater.ID); n != 0 {
+			t.Errorf("%d requests for invitations of rejected events", n)
+		}
+
+		// A forged delivery did not use up the event id: the genuine one is acted on.
+		if code, out := send(rcWebhookSecret, evForged); code != http.StatusAccepted {
+			t.Fatalf("genuine event after forgeries: status %d: %s", code, out)
+		}
+		eventually(t, time.Second, func() error { return bimdataInvitation(ds, invForged.ID, bimdatafake.StatusAccepted) })
+		ds.expectNoDuplicates(t, nil)
+	})
+}
