@@ -1,16 +1,54 @@
 // Package filter implements SCIM 2.0 semantics on plain, map-shaped resources:
 // filter evaluation (RFC 7644 §3.4.2.2), attribute paths, index planning, PATCH
 // application (RFC 7644 §3.5.2, including the quirks of Microsoft Entra ID and Okta),
-// attribute projection and sort comparison. It knows nothing of HTTP or Redis.
+// attribute projection (RFC 7644 §3.9) and sort comparison (RFC 7644 §3.4.2.3).
+// It knows nothing of HTTP or Redis.
 //
 // Resources are map[string]any values as produced by encoding/json (numbers are
-// float64), holding the attributes of a resource except "meta" and "schemas".
-// Extension attributes live under their schema URN key, e.g.
-// res["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"].(map[string]any).
-// Attribute names inside a normalized resource use the canonical case of the schema.
+// float64). Two shapes are used:
+//
+//   - the full view, given to Filter.Match, Project and Comparator: "id",
+//     "externalId", the core attributes, "meta" (resourceType, created,
+//     lastModified, version, location), optionally "schemas" (derived from the
+//     extensions present when absent), a user's read-only "groups", and
+//     extension attributes under their schema URN key, e.g.
+//     res["urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"].(map[string]any);
+//   - the stored attributes, produced by Normalize and transformed by Apply:
+//     the same without id, meta, schemas and groups.
+//
+// Attribute names inside a normalized resource use the canonical case of the
+// schema; lookups of names are case-insensitive everywhere (RFC 7643 §2.1).
+//
+// Choices where the RFCs leave room:
+//
+//   - "ne" is the negation of "eq": a missing attribute is not equal to any
+//     value, and a multi-valued attribute is "ne" a value when none of its
+//     values equals it. "eq null" matches an unassigned attribute, "ne null" an
+//     assigned one (RFC 7643 §2.5).
+//   - A value of an unexpected type in a resource never matches (not even
+//     "pr") and never panics. Filters that cannot match by type (userName gt
+//     true, active co "x", gt on a boolean or binary, an unknown attribute, a
+//     returned:never attribute) are 400 invalidFilter at Compile. Booleans may
+//     be written "True"/"False" and numbers as strings.
+//   - Value filters may hold any logical expression (RFC 7644 §3.4.2.2
+//     valFilter), not only the two terms of the generic parser's grammar.
+//   - Case-insensitive strings compare by strings.ToLower, like store indexes.
+//     Ids referenced by members.value, groups.value and manager.value compare
+//     case-exactly, as ids do (RFC 7643 §3.1).
+//   - PATCH: a value filter that matches nothing is a no-op for remove; for add
+//     and replace it creates the element when the filter is a conjunction of
+//     eq (Entra's emails[type eq "work"].value), and is 400 noTarget otherwise.
+//     Removing a required attribute (userName, a group's displayName) is 400
+//     invalidValue. Replacing with null removes. A bare value for a complex
+//     attribute stands for {"value": v}. Unknown and readOnly attributes inside
+//     a path-less value are ignored (Okta sends "id"); in a path they are 400
+//     invalidPath and mutability. Remove with a value removes only the given
+//     values (Entra's member removal). Adding a member already there is a
+//     no-op, even with another "display".
+//   - Unknown sortBy is 400 invalidPath.
 package filter
 
-// NOTE: this file fixes the API the rest of the project programs against.
+// This file fixes the API the rest of the project programs against.
 // Signatures may gain siblings but must not change.
 
 import (
@@ -29,9 +67,10 @@ type Error struct {
 	Detail   string
 }
 
+// Error implements error; the text is "scim <scimType>: <detail>".
 func (e *Error) Error() string { return "scim " + e.ScimType + ": " + e.Detail }
 
-// Errorf-style helpers are in errors.go; AsError unwraps an *Error from err.
+// AsError unwraps an *Error from err (errors.As).
 func AsError(err error) (*Error, bool) {
 	var e *Error
 	ok := errors.As(err, &e)
@@ -67,25 +106,30 @@ type Filter struct {
 }
 
 // Compile parses expr (RFC 7644 §3.4.2.2) and checks it against rs. Common lookups
-// (`attr eq "v"`, `attr eq "v" and ...`) take a fast path that does not run the
-// generic parser; both paths give the same result. Errors are *Error with scimType
-// invalidFilter (status 400); limits on length and nesting depth apply.
+// (`attr eq "v"`, `attr eq "v" and ...`, `emails[value eq "v"]`) take a fast path
+// that does not run the generic parser; both paths give the same result. Errors are
+// *Error with scimType invalidFilter (status 400); MaxFilterLength and
+// MaxFilterDepth apply before any parsing.
 func Compile(rs *ResourceSchema, expr string) (*Filter, error) {
 	return compile(rs, expr)
 }
 
-// Match reports whether res satisfies the filter. It never panics on values of an
-// unexpected type: such a value simply does not match.
+// Match reports whether res, a full resource view, satisfies the filter. It never
+// panics on values of an unexpected type: such a value simply does not match.
 func (f *Filter) Match(res map[string]any) bool { return f.impl.match(res) }
 
-// String returns the filter in canonical form.
+// String returns the filter in canonical form: attribute names in schema case,
+// extension attributes URN-qualified, operators in lower case, literals as JSON
+// and converted to the attribute's type. It compiles back to the same filter
+// (when it is not longer than MaxFilterLength).
 func (f *Filter) String() string { return f.impl.String() }
 
 // Lookup is one index lookup a store can answer without scanning: the resources
 // whose Attr equals one of Values. Attr is canonical: "id", "userName",
-// "externalId", "emails.value", "displayName" or "members.value". For attributes
-// that are not caseExact (userName, emails.value, displayName) Values are
-// lower-cased already.
+// "externalId", "emails.value" (users), "displayName" or "members.value"
+// (groups). For attributes that are not caseExact (userName, emails.value,
+// displayName) Values are lower-cased already (strings.ToLower); id, externalId
+// and members.value (user ids) are case-exact.
 type Lookup struct {
 	Attr   string
 	Values []string
@@ -94,52 +138,76 @@ type Lookup struct {
 // Plan splits the filter for a store. When ok is true, every resource matching the
 // filter is among the union of the resources found by lookups, and the caller
 // must still run Match on each candidate (the residual). When ok is false the
-// filter needs a scan.
+// filter needs a scan. Indexable: eq on an indexed attribute (also inside a value
+// filter such as emails[value eq "x" and type eq "work"]), "and" with at least
+// one indexable side (the side with fewer values is used), "or" whose sides are
+// all indexable (union).
 func (f *Filter) Plan() (lookups []Lookup, ok bool) { return f.impl.plan() }
 
 // Operation is one PATCH operation (RFC 7644 §3.5.2) as received; Op is matched
-// case-insensitively ("Replace" and "replace" are the same).
+// case-insensitively ("Replace" and "replace" are the same). Value holds decoded
+// JSON; a nil Value stands for both an absent and a null "value".
 type Operation struct {
 	Op    string `json:"op"`
 	Path  string `json:"path,omitempty"`
 	Value any    `json:"value,omitempty"`
 }
 
-// ParsePatch decodes and validates a PatchOp request body
-// (schemas must contain urn:ietf:params:scim:api:messages:2.0:PatchOp). Errors are *Error
-// (invalidSyntax, invalidPath, invalidValue ...).
+// ParsePatch decodes and validates a PatchOp request body (schemas must contain
+// urn:ietf:params:scim:api:messages:2.0:PatchOp; "Operations" a non-empty array;
+// member names are matched case-insensitively). It checks each op name, parses each
+// path against the schema and coerces each value to the type of its target. The
+// operations come back with Op in lower case. Errors are *Error: invalidSyntax
+// (structure, op), invalidPath (unknown attribute, bad path or value filter),
+// mutability (readOnly path), invalidValue (missing or ill-typed value), noTarget
+// (remove without path).
 func ParsePatch(rs *ResourceSchema, body []byte) ([]Operation, error) {
 	return parsePatch(rs, body)
 }
 
-// Apply applies ops to a deep copy of res, atomically: on error res is untouched and
-// the returned resource is nil. changed reports whether the result differs from res.
-// res must be normalized (see Normalize). Readonly attributes (id, meta, groups)
-// give 400 mutability; unknown attributes 400 invalidPath; a remove without a path
-// 400 noTarget.
+// Apply applies ops (RFC 7644 §3.5.2.1-3) to a deep copy of res, atomically: on
+// error res is untouched and the returned resource is nil; res is never modified.
+// changed reports whether the result differs from res (a no-op PATCH need not be
+// written). res must be normalized (see Normalize). Readonly attributes (id, meta,
+// groups) give 400 mutability, as does a change of an immutable value; unknown
+// attributes 400 invalidPath; a remove without a path 400 noTarget; a value filter
+// that matches nothing and cannot create its element 400 noTarget; the removal of a
+// required attribute 400 invalidValue. Setting primary=true on an element clears it
+// on the other elements of the attribute.
 func Apply(rs *ResourceSchema, res map[string]any, ops []Operation) (out map[string]any, changed bool, err error) {
 	return apply(rs, res, ops)
 }
 
 // Normalize returns a copy of res with attribute names in canonical case, values
 // coerced to their schema type where an IdP sends them as strings ("True" → true,
-// "42" → 42), unknown attributes and readOnly attributes dropped, and "schemas",
-// "meta" and "id" removed. It fails with *Error (invalidValue / invalidSyntax) for
-// values that cannot be coerced.
+// "42" → 42), a single object for a multi-valued attribute wrapped in a list,
+// null and empty values dropped, duplicates merged, at most one primary element per
+// attribute (the first), unknown attributes and readOnly attributes dropped, and
+// "schemas", "meta", "id" and "groups" removed. Dotted and URN-qualified keys are
+// accepted. It fails with *Error invalidValue for values that cannot be coerced.
+// Required attributes are not checked.
 func Normalize(rs *ResourceSchema, res map[string]any) (map[string]any, error) {
 	return normalize(rs, res)
 }
 
-// Project returns a copy of res restricted per RFC 7644 §3.9: when attributes is
-// non-empty only those (plus "returned: always" attributes such as id) are kept;
-// otherwise excluded ones are removed. Names may be URN-qualified and dotted.
+// Project returns a copy of res (a full view) restricted per RFC 7644 §3.9 and RFC
+// 7643 §7 "returned": when attributes is non-empty only those (plus "returned:
+// always" attributes: id and schemas) are kept; otherwise excluded ones are removed
+// unless returned always. Returned-never attributes (password) are always removed,
+// returned-request ones unless named in attributes. Names may be URN-qualified
+// and dotted (name.givenName, emails.value); names that do not resolve are
+// ignored.
 func Project(rs *ResourceSchema, res map[string]any, attributes, excluded []string) map[string]any {
 	return project(rs, res, attributes, excluded)
 }
 
-// Comparator orders resources by the attribute path given as sortBy (RFC 7644
-// §3.4.2.3): strings by the attribute's caseExact, missing values last in
-// ascending order. It fails with 400 invalidPath for unknown paths.
+// Comparator orders full views by the attribute path given as sortBy (RFC 7644
+// §3.4.2.3): strings by the attribute's caseExact (strings.ToLower otherwise),
+// numbers by value, false before true, dateTimes as instants; a complex attribute
+// by its "value", a multi-valued one by its primary value or else its first. Missing
+// values, and values of an unexpected type, sort last; reversing the result for
+// descending order puts them first, as the RFC asks. It fails with 400 invalidPath
+// for unknown paths.
 func Comparator(rs *ResourceSchema, sortBy string) (func(a, b map[string]any) int, error) {
 	return comparator(rs, sortBy)
 }

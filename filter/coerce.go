@@ -1,0 +1,178 @@
+package filter
+
+import (
+	"encoding/base64"
+	"math"
+	"slices"
+	"strings"
+)
+
+// coerceAttr converts a client value to the schema type of def (RFC 7643
+// §2.3), the way identity providers are known to send it: booleans and numbers
+// as strings ("True", "42"), a single element where a list is expected, a bare
+// value where a complex attribute with a "value" sub-attribute is expected.
+// Unknown and readOnly sub-attributes are dropped. A nil result means
+// unassigned (null, empty list, empty object; RFC 7643 §2.5). Numbers become
+// float64, as encoding/json decodes them.
+func coerceAttr(def *attrDef, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if def.multi {
+		list, err := coerceList(def, v)
+		if err != nil || len(list) == 0 {
+			return nil, err
+		}
+		return list, nil
+	}
+	return coerceOne(def, v)
+}
+
+// coerceList converts the elements of a multi-valued attribute, dropping null
+// ones. A value that is not a list is taken as a list of one element.
+func coerceList(def *attrDef, v any) ([]any, error) {
+	elems := listOf(v)
+	if elems == nil {
+		if v == nil {
+			return nil, nil
+		}
+		elems = []any{v}
+	}
+	out := make([]any, 0, len(elems))
+	for _, e := range elems {
+		c, err := coerceOne(def, e)
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			out = append(out, c)
+		}
+	}
+	return out, nil
+}
+
+// coerceOne converts one value (one element of a multi-valued attribute).
+func coerceOne(def *attrDef, v any) (any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	if def.typ == typeComplex {
+		m, err := coerceComplex(def, v)
+		if err != nil || m == nil {
+			return nil, err
+		}
+		return m, nil
+	}
+	return coerceScalar(def, v)
+}
+
+// coerceComplex converts one complex value. A bare scalar stands for
+// {"value": scalar} when def has a "value" sub-attribute (Entra sends the
+// manager that way).
+func coerceComplex(def *attrDef, v any) (map[string]any, error) {
+	if v == nil {
+		return nil, nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		if def.valueSub != nil && listOf(v) == nil {
+			x, err := coerceScalar(def.valueSub, v)
+			if err != nil {
+				return nil, err
+			}
+			return map[string]any{def.valueSub.name: x}, nil
+		}
+		return nil, errorf(ScimTypeInvalidValue, "attribute %s must be an object", quote(def.fullPath()))
+	}
+	out := make(map[string]any, len(m))
+	for _, k := range sortedKeys(m) {
+		sd := def.sub(k)
+		if sd == nil || sd.readOnly() {
+			continue
+		}
+		c, err := coerceAttr(sd, m[k])
+		if err != nil {
+			return nil, err
+		}
+		if c != nil {
+			out[sd.name] = c
+		}
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, nil
+}
+
+// coerceScalar converts a value of a simple type.
+func coerceScalar(def *attrDef, v any) (any, error) {
+	bad := func(want string) error {
+		return errorf(ScimTypeInvalidValue, "attribute %s must be %s", quote(def.fullPath()), want)
+	}
+	switch def.typ {
+	case typeString, typeReference:
+		if s, ok := v.(string); ok {
+			return s, nil
+		}
+		return nil, bad("a string")
+	case typeBinary:
+		s, ok := v.(string)
+		if !ok || !isBase64(s) {
+			return nil, bad("a base64 string")
+		}
+		return s, nil
+	case typeBoolean:
+		if b, ok := parseBool(v); ok {
+			return b, nil
+		}
+		return nil, bad("a boolean")
+	case typeInteger:
+		f, ok := parseNumber(v)
+		if !ok || f != math.Trunc(f) {
+			return nil, bad("an integer")
+		}
+		return f, nil
+	case typeDecimal:
+		if f, ok := parseNumber(v); ok {
+			return f, nil
+		}
+		return nil, bad("a number")
+	case typeDateTime:
+		if s, ok := v.(string); ok {
+			if _, ok := parseDateTime(s); ok {
+				return s, nil
+			}
+		}
+		return nil, bad("a dateTime such as \"2026-01-01T00:00:00Z\"")
+	}
+	return nil, bad("a simple value")
+}
+
+// isBase64 reports whether s is base64 (RFC 4648 §4), padded or not.
+func isBase64(s string) bool {
+	s = strings.TrimRight(s, "=")
+	_, err := base64.RawStdEncoding.DecodeString(s)
+	return err == nil
+}
+
+// sameScalar reports whether two simple values are equal for def: strings
+// by its caseExact characteristic, other types by value.
+func sameScalar(def *attrDef, a, b any) bool {
+	if def != nil && !def.caseExact {
+		if sa, ok := a.(string); ok {
+			sb, ok := b.(string)
+			return ok && strings.ToLower(sa) == strings.ToLower(sb)
+		}
+	}
+	return equalValues(a, b)
+}
+
+// sortedKeys returns the keys of m in a deterministic order.
+func sortedKeys(m map[string]any) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}

@@ -1,0 +1,19 @@
+package filter
+
+// normalize implements Normalize: the resource is built from nothing with the
+// rules of a path-less PATCH add, so POST, PUT and PATCH share one set of
+// coercions: canonical names, IdP leniencies ("True", "42", a single object
+// for a multi-valued attribute, dotted and URN-qualified keys), unknown and
+// readOnly attributes dropped (id, meta, schemas, groups), duplicates merged
+// and at most one primary element per multi-valued attribute (the first).
+// Required attributes are not checked.
+func normalize(rs *ResourceSchema, res map[string]any) (map[string]any, error) {
+	if rs == nil || rs.impl == nil {
+		return nil, internalError("filter: nil resource schema")
+	}
+	p := &patcher{rs: rs.impl, res: map[string]any{}}
+	if err := p.pathlessMap(OpAdd, res); err != nil {
+		return nil, err
+	}
+	return p.res, nil
+}

@@ -1,0 +1,205 @@
+package filter
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// PATCH operation names (RFC 7644 §3.5.2), as ParsePatch returns them.
+const (
+	OpAdd     = "add"
+	OpReplace = "replace"
+	OpRemove  = "remove"
+)
+
+// apply implements Apply on a deep copy; res itself is never written.
+func apply(rs *ResourceSchema, res map[string]any, ops []Operation) (map[string]any, bool, error) {
+	if rs == nil || rs.impl == nil {
+		return nil, false, internalError("filter: nil resource schema")
+	}
+	p := &patcher{rs: rs.impl, res: cloneMap(res)}
+	for i, op := range ops {
+		if err := p.apply(op); err != nil {
+			return nil, false, withPrefix(err, fmt.Sprintf("operation %d: ", i+1))
+		}
+	}
+	for _, d := range p.rs.required {
+		before, _ := getKey(res, d.name)
+		after, _ := getKey(p.res, d.name)
+		if isPresent(before) && !isPresent(after) {
+			return nil, false, errorf(ScimTypeInvalidValue, "attribute %s is required and cannot be removed", quote(d.name))
+		}
+	}
+	return p.res, !equalValues(p.res, res), nil
+}
+
+// patcher applies operations to its working copy of a resource.
+type patcher struct {
+	rs  *resourceSchema
+	res map[string]any
+}
+
+// apply applies one operation.
+func (p *patcher) apply(op Operation) error {
+	kind := strings.ToLower(op.Op)
+	switch kind {
+	case OpAdd, OpReplace, OpRemove:
+	default:
+		return errorf(ScimTypeInvalidSyntax, "unknown op %s (want add, replace or remove)", quote(op.Op))
+	}
+	if strings.Trim(op.Path, " \t\r\n") == "" {
+		if kind == OpRemove {
+			return errorf(ScimTypeNoTarget, "remove needs a path")
+		}
+		return p.pathless(kind, op.Value)
+	}
+	pp, err := p.rs.parsePatchPath(op.Path)
+	if err != nil {
+		return err
+	}
+	if pp.filter == nil {
+		return p.target(kind, pp.ref, op.Value)
+	}
+	return p.filtered(kind, pp, op.Value)
+}
+
+// pathless applies an add or replace without path: value holds attributes to
+// add or replace, keyed by plain, dotted ("name.givenName") or URN-qualified
+// names, or by an extension URN holding that extension's attributes. Unknown
+// and readOnly attributes (Okta sends "id") are ignored, as on POST and PUT.
+func (p *patcher) pathless(kind string, v any) error {
+	switch x := v.(type) {
+	case map[string]any:
+		return p.pathlessMap(kind, x)
+	case []any:
+		for _, e := range x {
+			m, ok := e.(map[string]any)
+			if !ok {
+				return errorf(ScimTypeInvalidValue, "value of a %s without path must be an object", kind)
+			}
+			if err := p.pathlessMap(kind, m); err != nil {
+				return err
+			}
+		}
+		return nil
+	case nil:
+		return errorf(ScimTypeInvalidValue, "%s needs a value", kind)
+	}
+	return errorf(ScimTypeInvalidValue, "value of a %s without path must be an object", kind)
+}
+
+func (p *patcher) pathlessMap(kind string, m map[string]any) error {
+	type entry struct {
+		key string
+		ref attrRef
+	}
+	entries := make([]entry, 0, len(m))
+	for k := range m {
+		ref, msg := p.rs.resolveName(k)
+		if msg != "" || (ref.attr != nil && ref.leaf().readOnly()) || (ref.attr != nil && ref.attr.readOnly()) {
+			continue
+		}
+		entries = append(entries, entry{k, ref})
+	}
+	// Whole attributes first, then sub-attributes, so that {"name": {...},
+	// "name.givenName": "x"} ends with the sub-attribute set.
+	slices.SortFunc(entries, func(a, b entry) int {
+		if (a.ref.sub == nil) != (b.ref.sub == nil) {
+			if a.ref.sub == nil {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(a.key, b.key)
+	})
+	for _, e := range entries {
+		if err := p.target(kind, e.ref, m[e.key]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// container returns the map holding the attributes of ext (the resource for
+// core attributes), creating the extension object when create is set.
+func (p *patcher) container(ext *extSchema, create bool) map[string]any {
+	if ext == nil {
+		return p.res
+	}
+	if v, ok := getKey(p.res, ext.id); ok {
+		if m, ok := v.(map[string]any); ok {
+			return m
+		}
+	}
+	if !create {
+		return nil
+	}
+	m := map[string]any{}
+	setKey(p.res, ext.id, m)
+	return m
+}
+
+// pruneExt drops the object of ext when an operation left it empty.
+func (p *patcher) pruneExt(ext *extSchema) {
+	if ext == nil {
+		return
+	}
+	if v, ok := getKey(p.res, ext.id); ok && !isPresent(v) {
+		deleteKey(p.res, ext.id)
+	}
+}
+
+// target applies an operation to an attribute path without value filter.
+func (p *patcher) target(kind string, ref attrRef, v any) error {
+	c := p.container(ref.ext, kind != OpRemove && v != nil)
+	if c == nil {
+		return nil
+	}
+	defer p.pruneExt(ref.ext)
+	if ref.attr == nil {
+		return p.extObject(kind, ref.ext, v)
+	}
+	if ref.sub != nil {
+		return p.subAttr(kind, c, ref.attr, ref.sub, v)
+	}
+	switch kind {
+	case OpRemove:
+		return p.removeAttr(c, ref.attr, v)
+	case OpAdd:
+		return p.addAttr(c, ref.attr, v)
+	default:
+		return p.replaceAttr(c, ref.attr, v)
+	}
+}
+
+// extObject applies an operation whose target is a whole extension object:
+// remove drops it, add and replace apply to each attribute given.
+func (p *patcher) extObject(kind string, ext *extSchema, v any) error {
+	if kind == OpRemove || v == nil {
+		if kind != OpAdd {
+			deleteKey(p.res, ext.id)
+		}
+		return nil
+	}
+	m, ok := v.(map[string]any)
+	if !ok {
+		return errorf(ScimTypeInvalidValue, "value for %s must be an object", quote(ext.id))
+	}
+	for _, k := range sortedKeys(m) {
+		ap, ok := splitAttrPath(k)
+		if !ok || ap.URIPrefix != nil {
+			continue
+		}
+		uri := ext.id
+		ap.URIPrefix = &uri
+		ref, msg := p.rs.resolve(ap, nil)
+		if msg != "" || ref.attr.readOnly() || ref.leaf().readOnly() {
+			continue
+		}
+		if err := p.target(kind, ref, m[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
