@@ -24,7 +24,7 @@ import (
 const (
 	DefaultMaxBodyBytes = 1 << 20
 	DefaultMaxResults   = 1000
-	DefaultWorkers      = 8
+	DefaultWorkers      = 32
 )
 
 // Options configure a Bridge.

@@ -40,6 +40,16 @@ func backoff(base time.Duration, n int) time.Duration {
 	return d + j
 }
 
+// spread returns a time shortly after until (up to a fifth of the wait, plus up to
+// 100 ms), so subjects held back by one Retry-After do not all come due at once.
+func spread(now, until time.Time) time.Time {
+	d := until.Sub(now)
+	if d < 0 {
+		d = 0
+	}
+	return until.Add(time.Duration(rand.Int64N(int64(d)/5 + int64(100*time.Millisecond))))
+}
+
 // syncHooks let tests stop a worker at each step of a convergence.
 type syncHooks struct {
 	beforeConverge func(tenant, connector, subject string) error
@@ -80,31 +90,26 @@ type job struct {
 	c store.Claim
 }
 
-// run claims and processes work until ctx is done.
+// run claims and processes work until ctx is done. It claims only as many keys
+// as it has idle workers, so a claimed key's lease starts when its work does;
+// leases are extended while a convergence runs.
 func (s *syncer) run(ctx context.Context, workers int) {
-	jobs := make(chan job)
+	busy := make(chan struct{}, workers) // one token per running job
+	freed := make(chan struct{}, 1)
 	var wg sync.WaitGroup
-	for i := 0; i < workers; i++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				s.process(ctx, j.t, j.c)
-			}
-		}()
-	}
-	defer func() {
-		close(jobs)
-		wg.Wait()
-	}()
+	defer wg.Wait()
 	owner := s.b.opts.InstanceID
 	for ctx.Err() == nil {
 		claimed := 0
 		for _, t := range s.b.order {
+			free := workers - len(busy)
+			if free <= 0 {
+				break
+			}
 			if len(t.connectors) == 0 {
 				continue
 			}
-			cs, err := s.b.store.Claim(ctx, t.id, owner, s.leaseTTL, claimBatch)
+			cs, err := s.b.store.Claim(ctx, t.id, owner, s.leaseTTL, min(free, claimBatch))
 			if err != nil {
 				if ctx.Err() == nil {
 					s.b.log.Error().Err(err).Str("tenant", t.id).Msg("claim work")
@@ -113,25 +118,34 @@ func (s *syncer) run(ctx context.Context, workers int) {
 			}
 			claimed += len(cs)
 			for _, c := range cs {
-				select {
-				case jobs <- job{t: t, c: c}:
-				case <-ctx.Done():
-					return
-				}
+				busy <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					s.process(ctx, t, c)
+					<-busy
+					select {
+					case freed <- struct{}{}:
+					default:
+					}
+				}()
 			}
 		}
-		if claimed > 0 {
+		if claimed > 0 && len(busy) < workers {
 			continue
 		}
-		wait := s.nextWait(ctx)
-		timer := time.NewTimer(wait)
+		var wait <-chan time.Time
+		if len(busy) < workers {
+			timer := time.NewTimer(s.nextWait(ctx))
+			wait = timer.C
+			defer timer.Stop()
+		}
 		select {
 		case <-ctx.Done():
-			timer.Stop()
 			return
 		case <-s.kick:
-			timer.Stop()
-		case <-timer.C:
+		case <-freed:
+		case <-wait:
 		}
 	}
 }
@@ -159,7 +173,9 @@ func (s *syncer) nextWait(ctx context.Context) time.Duration {
 // process converges every connector concerned by one claimed key, then acks it
 // or schedules its retry.
 func (s *syncer) process(ctx context.Context, t *tenant, c store.Claim) {
+	stop := s.keepLease(ctx, t, c)
 	retryAt, err := s.converge(ctx, t, c.Key)
+	stop()
 	if err != nil {
 		// The desired state could not even be read: try again soon.
 		s.b.log.Error().Err(err).Str("tenant", t.id).Str("subject", c.Key.Kind+"|"+c.Key.ID).Msg("sync: read desired state")
@@ -178,6 +194,30 @@ func (s *syncer) process(ctx context.Context, t *tenant, c store.Claim) {
 	if err != nil {
 		s.b.log.Warn().Err(err).Str("tenant", t.id).Str("subject", c.Key.Kind+"|"+c.Key.ID).Msg("sync: release lease")
 	}
+}
+
+// keepLease extends the lease of c every third of its TTL until the returned
+// stop is called, so a slow downstream never lets another replica take the key.
+func (s *syncer) keepLease(ctx context.Context, t *tenant, c store.Claim) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(s.leaseTTL / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := s.b.store.Extend(ctx, c, s.leaseTTL); err != nil && ctx.Err() == nil {
+					s.b.log.Warn().Err(err).Str("tenant", t.id).Str("subject", c.Key.Kind+"|"+c.Key.ID).Msg("sync: extend lease")
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
 }
 
 // target is one connector's share of a claimed key.
@@ -278,7 +318,7 @@ func (s *syncer) convergeOne(ctx context.Context, t *tenant, subject string, tg 
 		return st.NextRetry // an early mark: the retry is not due yet
 	}
 	if until := s.cooling(t.id, name); until.After(now) {
-		return until // the downstream asked us to back off (429)
+		return spread(now, until) // the downstream asked us to back off (429)
 	}
 	if st.InFlightHash != hash {
 		st.Attempts = 0 // a new desired state starts a new series of attempts
@@ -301,7 +341,7 @@ func (s *syncer) convergeOne(ctx context.Context, t *tenant, subject string, tg 
 		}
 	}
 	if ctx.Err() != nil && err != nil {
-		return now // shutting down: leave the state as it was; the lease will expire
+		return now // interrupted by shutdown: due again at once, state unchanged
 	}
 	if raw, merr := json.Marshal(rec); merr == nil && (err == nil || len(rec.IDs) > 0 || len(rec.State) > 0) {
 		st.Record = raw
@@ -331,7 +371,7 @@ func (s *syncer) convergeOne(ctx context.Context, t *tenant, subject string, tg 
 				s.coolDown(t.id, name, s.b.now().Add(delay))
 			}
 			st.Status = store.SyncRetrying
-			retryAt = s.b.now().Add(delay)
+			retryAt = spread(s.b.now(), s.b.now().Add(delay))
 		}
 		st.NextRetry = retryAt
 		ev = s.b.log.Warn().Str("class", class.String()).Str("error", st.LastError)
@@ -339,7 +379,10 @@ func (s *syncer) convergeOne(ctx context.Context, t *tenant, subject string, tg 
 	ev.Str("tenant", t.id).Str("connector", name).Str("subject", subject).
 		Str("outcome", st.Status).Int("attempt", st.Attempts).Int("writes", len(actions)).
 		Dur("duration", elapsed).Msg("converge")
-	if perr := s.b.store.PutSync(ctx, t.id, st); perr != nil {
+	// Record even when shutting down: the downstream already changed.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if perr := s.b.store.PutSync(rctx, t.id, st); perr != nil {
 		s.b.log.Error().Err(perr).Str("tenant", t.id).Str("connector", name).Str("subject", subject).Msg("record sync state")
 		if retryAt.IsZero() {
 			retryAt = s.b.now().Add(backoff(s.backoffBase, 1))

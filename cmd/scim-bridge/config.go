@@ -24,7 +24,7 @@ const (
 	DefaultListen            = "127.0.0.1:8080"
 	DefaultMaxBodyBytes      = 1 << 20 // 1 MiB
 	DefaultMaxResults        = 1000
-	DefaultWorkers           = 8
+	DefaultWorkers           = 32
 	DefaultLogLevel          = "info"
 	DefaultLogFormat         = "json"
 	DefaultDeletionThreshold = 500

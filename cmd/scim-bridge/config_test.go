@@ -142,7 +142,7 @@ func TestLoadDesignExample(t *testing.T) {
 		Redis:        "",
 		MaxBodyBytes: 1 << 20,
 		MaxResults:   1000,
-		Workers:      8,
+		Workers:      32,
 		Log:          LogConfig{Level: "info", Format: "json"},
 		Tenants: []TenantConfig{{
 			ID:                "acme",
@@ -828,7 +828,7 @@ func TestLoadInvalidFiles(t *testing.T) {
 			env:  map[string]string{"SHARED_TOKEN": "shared-SECRET-0123456789"},
 			want: []string{
 				":1: listen: " + msgListen,
-				":2: workers: must be positive (0 means the default, 8)",
+				":2: workers: must be positive (0 means the default, 32)",
 				":4: log.level: must be one of trace, debug, info, warn, error, fatal, panic, disabled",
 				`:5: tenantz: unknown key (did you mean "tenants"?)`,
 				":8: tenants[0].scim_tokens[0]: " + msgShort,

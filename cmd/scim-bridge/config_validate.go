@@ -53,7 +53,7 @@ func (l *configLoader) validate(c *Config) {
 		l.fail("max_results", "must be positive (0 means the default, 1000)")
 	}
 	if c.Workers < 0 {
-		l.fail("workers", "must be positive (0 means the default, 8)")
+		l.fail("workers", "must be positive (0 means the default, 32)")
 	}
 	if !slices.Contains(configLogLevels, c.Log.Level) {
 		l.fail("log.level", "must be one of "+strings.Join(configLogLevels, ", "))
