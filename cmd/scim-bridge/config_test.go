@@ -200,7 +200,7 @@ func TestLoadMinimalAndDefault(t *testing.T) {
 		t.Errorf("got %+v\nwant %+v", cfg, want)
 	}
 	d := Default()
-	if d.Listen != "127.0.0.1:8080" || d.MaxBodyBytes != 1<<20 || d.MaxResults != 1000 || d.Workers != 8 ||
+	if d.Listen != "127.0.0.1:8080" || d.MaxBodyBytes != 1<<20 || d.MaxResults != 1000 || d.Workers != 32 ||
 		d.Log != (LogConfig{Level: "info", Format: "json"}) || d.Redis != "" || d.AdminToken != "" || d.Tenants != nil {
 		t.Errorf("Default() = %+v", d)
 	}
