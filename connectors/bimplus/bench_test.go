@@ -45,3 +45,34 @@ func BenchmarkDesired(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkConvergeNewMembers adds 1000 new team members to one project, one
+// convergence each (the provisioning burst of a new tenant), and reports the
+// team listings read per user. Each iteration is the whole burst.
+func BenchmarkConvergeNewMembers(b *testing.B) {
+	const n = 1000
+	var teamGets, users float64
+	for b.Loop() {
+		b.StopTimer()
+		e := newEnv(b, func(c *Config) { c.RateLimit, c.Burst = 1e9, 1000 })
+		subjects := make([]connectors.Subject, n)
+		for i := range subjects {
+			s := alice("Design Team")
+			s.ID = fmt.Sprintf("u-%d", i)
+			s.User.ID, s.User.Email = s.ID, fmt.Sprintf("user%d@example.com", i)
+			e.srv.AddTeamMember(s.User.Email)
+			subjects[i] = s
+		}
+		b.StartTimer()
+		for _, s := range subjects {
+			if _, _, err := e.conn.Converge(context.Background(), s, connectors.Record{}, connectors.Options{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		teamGets += float64(e.count("GET", "/v2/acme/members"))
+		users += n
+		b.StartTimer()
+	}
+	b.ReportMetric(teamGets/users, "team-GETs/user")
+}

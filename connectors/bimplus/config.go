@@ -20,6 +20,8 @@ const (
 	DefaultName = "bimplus"
 	// DefaultRolesTTL is how long the team's role list is cached.
 	DefaultRolesTTL = 10 * time.Minute
+	// DefaultMembersTTL is how long the team's member list is cached.
+	DefaultMembersTTL = time.Minute
 )
 
 // Config is a bimplus connector entry (DESIGN.md configuration contract):
@@ -34,6 +36,7 @@ const (
 //	      "Design Team": [{project: b8615afc-99cc-4bcd-b0ca-ff0593ce15c6, role: Project_Editor}]
 //	    prune_unmanaged: false           # also remove memberships the bridge did not converge
 //	    roles_ttl: 10m                   # how long GET /roles is cached
+//	    members_ttl: 1m                  # how long GET /members is cached; 0s: not cached
 //
 // The Base keys rate_limit, burst and timeout apply as documented on
 // connectors.Base; webhook_secret is unused (Bimplus sends no webhooks here).
@@ -50,6 +53,12 @@ type Config struct {
 	// RolesTTL is how long the role list is cached, a Go duration; "" means
 	// DefaultRolesTTL. A configured name missing from the cache refreshes it early.
 	RolesTTL string `yaml:"roles_ttl"`
+	// MembersTTL is how long the team's member list (GET /{team}/members, email →
+	// member id) is cached, a Go duration; "" means DefaultMembersTTL, "0s" turns
+	// the cache off (every POST of a new membership reads the team first). An
+	// email missing from a listing older than one second refreshes it early, and
+	// so does a POST rejected for a member id taken from the cache.
+	MembersTTL string `yaml:"members_ttl"`
 }
 
 // Grant is one project role a group grants.
@@ -102,6 +111,11 @@ func (c *Config) Validate() error {
 			add("roles_ttl", "not a positive duration: %q", c.RolesTTL)
 		}
 	}
+	if c.MembersTTL != "" {
+		if d, err := time.ParseDuration(c.MembersTTL); err != nil || d < 0 {
+			add("members_ttl", "not a duration of 0s or more: %q", c.MembersTTL)
+		}
+	}
 	if len(c.Groups) == 0 {
 		add("groups", "at least one group mapping is required")
 	}
@@ -148,6 +162,10 @@ func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Conne
 	if c.RolesTTL != "" {
 		ttl, _ = time.ParseDuration(c.RolesTTL) // validated above
 	}
+	membersTTL := DefaultMembersTTL
+	if c.MembersTTL != "" {
+		membersTTL, _ = time.ParseDuration(c.MembersTTL) // validated above
+	}
 	token := c.Token
 	client, err := connectors.NewClient(c.Base, deps.Client, func(r *http.Request) {
 		r.Header.Set("Authorization", "BimPlus "+token)
@@ -165,12 +183,13 @@ func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Conne
 		groups[g] = slices.Clone(grants)
 	}
 	return &connector{
-		name:   name,
-		team:   c.Team,
-		groups: groups,
-		prune:  c.PruneUnmanaged,
-		api:    &api{c: client, team: url.PathEscape(c.Team)},
-		roles:  &roleCache{ttl: ttl, now: now},
-		log:    deps.Logger.With().Str("connector", name).Str("tenant", deps.Tenant).Logger(),
+		name:    name,
+		team:    c.Team,
+		groups:  groups,
+		prune:   c.PruneUnmanaged,
+		api:     &api{c: client, team: url.PathEscape(c.Team)},
+		roles:   &roleCache{ttl: ttl, now: now},
+		members: &memberCache{ttl: membersTTL, now: now},
+		log:     deps.Logger.With().Str("connector", name).Str("tenant", deps.Tenant).Logger(),
 	}, nil
 }

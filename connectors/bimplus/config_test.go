@@ -62,6 +62,9 @@ func TestValidate(t *testing.T) {
 		{"bad timeout", func(c *Config) { c.Timeout = "soon" }, []string{"timeout"}},
 		{"negative rate", func(c *Config) { c.RateLimit = -1; c.Burst = -2 }, []string{"burst", "rate_limit"}},
 		{"bad roles_ttl", func(c *Config) { c.RolesTTL = "-1m" }, []string{"roles_ttl"}},
+		{"negative members_ttl", func(c *Config) { c.MembersTTL = "-1s" }, []string{"members_ttl"}},
+		{"members_ttl not a duration", func(c *Config) { c.MembersTTL = "soon" }, []string{"members_ttl"}},
+		{"members_ttl 0s disables the cache", func(c *Config) { c.MembersTTL = "0s" }, nil},
 		{"no groups", func(c *Config) { c.Groups = nil }, []string{"groups"}},
 		{"empty group", func(c *Config) { c.Groups["Design Team"] = nil }, []string{`groups["Design Team"]`}},
 		{"blank group name", func(c *Config) { c.Groups[" "] = []Grant{{Project: projA, Role: "Project_Viewer"}} }, []string{`groups[" "]`}},
@@ -102,6 +105,7 @@ groups:
   "Design Team": [{project: b8615afc-99cc-4bcd-b0ca-ff0593ce15c6, role: Project_Editor}]
 prune_unmanaged: true
 roles_ttl: 90s
+members_ttl: 0s
 `
 	var c Config
 	if err := yaml.Unmarshal([]byte(doc), &c); err != nil {
@@ -111,7 +115,7 @@ roles_ttl: 90s
 		t.Fatal(err)
 	}
 	if c.Name != "bim" || c.URL != "http://127.0.0.1:9002/v2" || c.Token != "secret-token" || c.RateLimit != 5 ||
-		c.Team != "acme" || !c.PruneUnmanaged || c.RolesTTL != "90s" ||
+		c.Team != "acme" || !c.PruneUnmanaged || c.RolesTTL != "90s" || c.MembersTTL != "0s" ||
 		!slices.Equal(c.Groups["Design Team"], []Grant{{Project: projA, Role: "Project_Editor"}}) {
 		t.Fatalf("decoded %+v", c)
 	}
@@ -121,6 +125,9 @@ roles_ttl: 90s
 	}
 	if conn.Name() != "bim" {
 		t.Fatalf("name %q", conn.Name())
+	}
+	if ttl := conn.(*connector).members.ttl; ttl != 0 {
+		t.Fatalf("members_ttl 0s opened as %s", ttl)
 	}
 	if !conn.Handles(connectors.SubjectUser) || conn.Handles(connectors.SubjectTenant) || conn.Handles(connectors.SubjectObject) {
 		t.Fatal("Handles: want users only")
@@ -136,8 +143,8 @@ func TestOpenDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	impl := conn.(*connector)
-	if impl.name != DefaultName || impl.roles.ttl != DefaultRolesTTL || impl.prune {
-		t.Fatalf("defaults: name %q ttl %s prune %v", impl.name, impl.roles.ttl, impl.prune)
+	if impl.name != DefaultName || impl.roles.ttl != DefaultRolesTTL || impl.members.ttl != DefaultMembersTTL || impl.prune {
+		t.Fatalf("defaults: name %q roles ttl %s members ttl %s prune %v", impl.name, impl.roles.ttl, impl.members.ttl, impl.prune)
 	}
 	// Open keeps its own copy of the mapping.
 	c.Groups["Design Team"][0].Role = "Project_Admin"

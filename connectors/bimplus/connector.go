@@ -22,13 +22,14 @@ var (
 
 // connector is the opened adapter. It is safe for concurrent use.
 type connector struct {
-	name   string
-	team   string
-	groups map[string][]Grant
-	prune  bool
-	api    *api
-	roles  *roleCache
-	log    zerolog.Logger
+	name    string
+	team    string
+	groups  map[string][]Grant
+	prune   bool
+	api     *api
+	roles   *roleCache
+	members *memberCache
+	log     zerolog.Logger
 }
 
 // Name returns the configured connector name.
@@ -104,10 +105,15 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 	}
 	steps, next := c.plan(projects, listings, wants, roles, managed, email, memberID, absent)
 	needID := slices.ContainsFunc(steps, func(st step) bool { return st.op == "create" })
+	var cached *memberLookup // set when memberID comes from a team listing read before this call
 	if needID && memberID == "" {
-		memberID, err = c.findMember(ctx, email)
+		lk, err := c.findMember(ctx, email)
 		if err != nil {
 			return prev, nil, err
+		}
+		memberID = lk.id
+		if !lk.fresh {
+			cached = &lk
 		}
 	}
 	actions := make([]connectors.Action, 0, len(steps))
@@ -123,7 +129,7 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 	if opts.DryRun {
 		return prev, actions, nil
 	}
-	return c.apply(ctx, steps, managed, next, actions)
+	return c.apply(ctx, steps, managed, next, actions, email, cached)
 }
 
 // resolveRoles resolves every role name the user's groups mention; an unknown
@@ -215,29 +221,30 @@ func (c *connector) plan(projects []string, listings map[string][]membership, wa
 	return steps, next
 }
 
-// findMember finds the team member id of email (GET /{team}/members).
-func (c *connector) findMember(ctx context.Context, email string) (string, error) {
-	team, err := c.api.listTeam(ctx)
-	if err != nil {
-		return "", err
-	}
-	for _, m := range team {
-		if strings.EqualFold(strings.TrimSpace(m.Email), email) && m.ID != "" {
-			return m.ID, nil
-		}
-	}
-	return "", permanent("find member", "team %q has no member with email %q; invite the user to the team first", c.team, email)
-}
-
 // apply makes the planned writes in order. On error it returns the record as
 // known so far: projects whose writes all succeeded carry their new state.
-func (c *connector) apply(ctx context.Context, steps []step, managed, next map[string]managedMembership, actions []connectors.Action) (connectors.Record, []connectors.Action, error) {
+// cached, when set, is the cached team listing the member id of the create steps
+// came from: the first POST that fails as if the member were unknown re-reads
+// the team and, when the member's id changed, is retried once with the new id.
+func (c *connector) apply(ctx context.Context, steps []step, managed, next map[string]managedMembership, actions []connectors.Action,
+	email string, cached *memberLookup,
+) (connectors.Record, []connectors.Action, error) {
 	done := maps.Clone(managed)
 	for i, st := range steps {
 		var err error
 		switch st.op {
 		case "create":
 			err = c.api.addMember(ctx, st.project, st.member.ID, st.role.ID)
+			if err != nil && cached != nil && memberRejected(err) {
+				id, rerr := c.recheckMember(ctx, email, *cached, err)
+				if rerr != nil {
+					return encodeRecord(done), actions[:i], rerr
+				}
+				cached = nil
+				renameCreates(steps[i:], next, id)
+				st = steps[i]
+				err = c.api.addMember(ctx, st.project, st.member.ID, st.role.ID)
+			}
 		case "update":
 			err = c.api.updateMember(ctx, st.project, st.member, st.role)
 		case "delete":
@@ -254,6 +261,20 @@ func (c *connector) apply(ctx context.Context, steps []step, managed, next map[s
 		}
 	}
 	return encodeRecord(next), actions, nil
+}
+
+// renameCreates gives every create step, and the memberships they make, the
+// member id id.
+func renameCreates(steps []step, next map[string]managedMembership, id string) {
+	for i := range steps {
+		if steps[i].op != "create" {
+			continue
+		}
+		steps[i].member.ID = id
+		m := next[steps[i].project]
+		m.Member = id
+		next[steps[i].project] = m
+	}
 }
 
 // sameRole compares a listed role with the wanted one, by id when the listing

@@ -48,11 +48,20 @@
 //   - Member ids are found by email in the team's member list,
 //     GET {url}/{team}/members, whose entries carry "id" and "email" (the same
 //     shape as "member" in a project listing; entries nested under "member" are
-//     accepted too). Emails compare case-insensitively. The listing is read only
-//     when a POST is needed and no project listing already showed the user's
-//     member id. A user with no team member for its email cannot be added: that
-//     is a permanent error (the document allows assigning roles to existing team
-//     members only).
+//     accepted too). Emails compare case-insensitively. The listing is needed
+//     only when a POST is needed and no project listing already showed the
+//     user's member id. A user with no team member for its email cannot be
+//     added: that is a permanent error (the document allows assigning roles to
+//     existing team members only).
+//   - The team listing is cached per connector for Config.MembersTTL (default
+//     one minute; "0s" reads it for every lookup), shared by concurrent
+//     convergences, which wait for one request instead of sending their own.
+//     An email missing from a listing older than one second reads the team
+//     again once (a member invited since); a miss on a younger listing is final.
+//     A POST answered 400, 404 or 422 for a member id taken from a listing read
+//     before the convergence reads the team again: a member whose id changed is
+//     retried once with the new id, one no longer in the team is the permanent
+//     error above, and otherwise the POST's own error is reported.
 //   - DELETE names the member in a JSON body {"member":{"id"},"role":{"id"}},
 //     like POST and PUT on the same resource; a 404 answer means the membership
 //     is already gone.

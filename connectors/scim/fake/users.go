@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 )
@@ -43,14 +42,14 @@ func (s *Server) Seed(u User) User {
 	if !validID(u.ID) {
 		panic(fmt.Sprintf("fake: invalid id %q", u.ID))
 	}
-	if _, ok := s.users[u.ID]; ok {
+	if _, ok := s.users.byID[u.ID]; ok {
 		panic(fmt.Sprintf("fake: id %q taken", u.ID))
 	}
-	if s.byUserNameLocked(u.UserName) != nil {
+	if s.users.byUserName(u.UserName) != nil {
 		panic(fmt.Sprintf("fake: userName %q taken", u.UserName))
 	}
 	c := u
-	s.users[u.ID] = &c
+	s.users.insert(&c)
 	return u
 }
 
@@ -59,12 +58,14 @@ func (s *Server) Seed(u User) User {
 func (s *Server) Update(id string, fn func(*User)) bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[id]
+	u, ok := s.users.byID[id]
 	if !ok {
 		return false
 	}
+	before := *u
 	fn(u)
 	u.ID = id
+	s.users.changed(u, before)
 	return true
 }
 
@@ -72,7 +73,7 @@ func (s *Server) Update(id string, fn func(*User)) bool {
 func (s *Server) User(id string) (User, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[id]
+	u, ok := s.users.byID[id]
 	if !ok {
 		return User{}, false
 	}
@@ -83,7 +84,7 @@ func (s *Server) User(id string) (User, bool) {
 func (s *Server) UserByName(userName string) (User, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if u := s.byUserNameLocked(userName); u != nil {
+	if u := s.users.byUserName(userName); u != nil {
 		return *u, true
 	}
 	return User{}, false
@@ -93,8 +94,8 @@ func (s *Server) UserByName(userName string) (User, bool) {
 func (s *Server) Users() []User {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	out := make([]User, 0, len(s.users))
-	for _, u := range s.sortedLocked() {
+	out := make([]User, 0, len(s.users.order))
+	for _, u := range s.users.order {
 		out = append(out, *u)
 	}
 	return out
@@ -104,47 +105,10 @@ func (s *Server) newIDLocked() string {
 	for {
 		s.nextID++
 		id := strconv.FormatInt(s.nextID, 10)
-		if _, ok := s.users[id]; !ok {
+		if _, ok := s.users.byID[id]; !ok {
 			return id
 		}
 	}
-}
-
-func (s *Server) byUserNameLocked(name string) *User {
-	for _, u := range s.users {
-		if u.UserName == name {
-			return u
-		}
-	}
-	return nil
-}
-
-func (s *Server) byExternalIDLocked(ext string) *User {
-	if ext == "" {
-		return nil
-	}
-	for _, u := range s.users {
-		if u.ExternalID == ext {
-			return u
-		}
-	}
-	return nil
-}
-
-// sortedLocked orders users by numeric id (ids are decimal), so pages are stable.
-func (s *Server) sortedLocked() []*User {
-	out := make([]*User, 0, len(s.users))
-	for _, u := range s.users {
-		out = append(out, u)
-	}
-	sort.Slice(out, func(i, j int) bool {
-		a, b := out[i].ID, out[j].ID
-		if len(a) != len(b) {
-			return len(a) < len(b)
-		}
-		return a < b
-	})
-	return out
 }
 
 // visible reports whether GET and the list show u.
@@ -267,8 +231,8 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur := s.byUserNameLocked(next.UserName)
-	if holder := s.byExternalIDLocked(next.ExternalID); holder != nil && holder != cur {
+	cur := s.users.byUserName(next.UserName)
+	if s.users.otherExternalID(next.ExternalID, cur) != nil {
 		writeError(w, http.StatusConflict, "uniqueness", "externalId is already used by another user")
 		return
 	}
@@ -281,11 +245,13 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		if s.visible(cur) || next == *cur {
 			s.duplicates++
 		}
+		before := *cur
 		*cur = next
+		s.users.changed(cur, before)
 	} else {
 		next.ID = s.newIDLocked()
 		cur = &next
-		s.users[next.ID] = cur
+		s.users.insert(cur)
 	}
 	s.writes++
 	out := s.wire(r, cur)
@@ -302,7 +268,7 @@ func (s *Server) getUser(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[id]
+	u, ok := s.users.byID[id]
 	if !ok || !s.visible(u) {
 		writeError(w, http.StatusNotFound, "", "There are no available users with the specified id.")
 		return
@@ -349,23 +315,43 @@ func (s *Server) findUsers(w http.ResponseWriter, r *http.Request) {
 	if s.opts.MaxPageSize > 0 && count > s.opts.MaxPageSize {
 		count = s.opts.MaxPageSize
 	}
+	out := listResponse{Schemas: []string{SchemaList}, StartIndex: start, Resources: []wireUser{}}
 	s.mu.Lock()
-	defer s.mu.Unlock()
-	var matched []*User
-	for _, u := range s.sortedLocked() {
-		if !s.visible(u) {
-			continue
-		}
-		if f == nil || f.match(u) {
-			matched = append(matched, u)
-		}
-	}
-	out := listResponse{Schemas: []string{SchemaList}, TotalResults: len(matched), StartIndex: start, Resources: []wireUser{}}
-	for i := start - 1; i < len(matched) && len(out.Resources) < count; i++ {
-		out.Resources = append(out.Resources, s.wire(r, matched[i]))
-	}
+	out.TotalResults, out.Resources = s.pageLocked(r, f, start, count)
+	s.mu.Unlock()
 	out.ItemsPerPage = len(out.Resources)
 	writeJSON(w, http.StatusOK, out)
+}
+
+// pageLocked returns how many visible users match f (nil: every visible user)
+// and the count of them from the 1-based start, in id order. It reads the
+// indexes: an indexed `eq` costs the size of its holder list, an unfiltered
+// list with every user visible costs the page; anything else scans the users
+// once, in order, without sorting. s.mu must be held.
+func (s *Server) pageLocked(r *http.Request, f expr, start, count int) (int, []wireUser) {
+	page := []wireUser{}
+	users := s.users.order
+	if f != nil {
+		if c, ok := s.users.candidates(f); ok {
+			users = c
+		}
+	} else if s.opts.ShowInactive || s.users.inactive == 0 {
+		for i := start - 1; i < len(users) && len(page) < count; i++ {
+			page = append(page, s.wire(r, users[i]))
+		}
+		return len(users), page
+	}
+	total := 0
+	for _, u := range users {
+		if !s.visible(u) || (f != nil && !f.match(u)) {
+			continue
+		}
+		total++
+		if total >= start && len(page) < count {
+			page = append(page, s.wire(r, u))
+		}
+	}
+	return total, page
 }
 
 // patchUser: PATCH /Users/{id}. 200 with the updated user.
@@ -382,7 +368,7 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur, ok := s.users[id]
+	cur, ok := s.users.byID[id]
 	if !ok {
 		writeError(w, http.StatusNotFound, "", "There are no users with the specified id.")
 		return
@@ -397,18 +383,20 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 		}
 		return
 	}
-	if holder := s.byUserNameLocked(next.UserName); holder != nil && holder != cur {
+	if s.users.otherUserName(next.UserName, cur) != nil {
 		writeError(w, http.StatusBadRequest, "uniqueness", "userName is already used by another user")
 		return
 	}
-	if holder := s.byExternalIDLocked(next.ExternalID); holder != nil && holder != cur {
+	if s.users.otherExternalID(next.ExternalID, cur) != nil {
 		writeError(w, http.StatusBadRequest, "uniqueness", "externalId is already used by another user")
 		return
 	}
 	if next == *cur {
 		s.duplicates++
 	}
+	before := *cur
 	*cur = next
+	s.users.changed(cur, before)
 	s.writes++
 	writeJSON(w, http.StatusOK, s.wire(r, cur))
 }
@@ -422,7 +410,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	u, ok := s.users[id]
+	u, ok := s.users.byID[id]
 	if !ok {
 		writeError(w, http.StatusNotFound, "", "There are no users with the specified id.")
 		return
@@ -430,7 +418,9 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 	if !u.Active {
 		s.duplicates++
 	}
+	before := *u
 	u.Active = false
+	s.users.changed(u, before)
 	s.writes++
 	w.Header().Set("Content-Type", ContentType)
 	w.WriteHeader(http.StatusNoContent)

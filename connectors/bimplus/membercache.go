@@ -1,0 +1,181 @@
+package bimplus
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/connectors"
+)
+
+// memberRecheckAfter is how old a cached team listing must be before an email
+// missing from it makes the cache read the team again. A miss on a younger
+// listing is final: the user is not a team member.
+const memberRecheckAfter = time.Second
+
+// memberCache maps the team's member emails to member ids, read from
+// GET /{team}/members and shared by every convergence of one connector. A
+// listing serves for ttl; an email it does not hold refreshes it once, unless
+// it is younger than memberRecheckAfter. Concurrent refreshes share one request.
+// A ttl of 0 turns the cache off: every lookup reads the team.
+type memberCache struct {
+	ttl time.Duration
+	now func() time.Time
+
+	mu      sync.Mutex
+	ids     map[string]string // memberKey(email) → member id; nil until the first listing
+	fetched time.Time         // when the request of the current listing started
+	gen     uint64            // counts the listings read; 0 means none
+	flight  *memberFlight     // the listing being read, if any
+}
+
+// memberFlight is one GET /{team}/members in progress; done is closed when it
+// ends, and err is its outcome. waiters counts the callers that joined it
+// (guarded by memberCache.mu).
+type memberFlight struct {
+	done    chan struct{}
+	err     error
+	waiters int
+}
+
+// memberLookup is the answer of memberCache.find.
+type memberLookup struct {
+	id string // "" when the team has no member with the email
+	// gen is the generation of the listing read; pass it to find to get a newer one.
+	gen uint64
+	// fresh reports that the listing was read during this call (by it, or by a
+	// request it waited for): a newer one cannot be had now.
+	fresh bool
+}
+
+// memberKey is how emails are compared: trimmed and lower-cased.
+func memberKey(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
+
+// find returns the member id of email. With stale > 0, a listing of that
+// generation or older is not used: it is read again (once, even when several
+// callers ask at the same time).
+func (c *memberCache) find(ctx context.Context, a *api, email string, stale uint64) (memberLookup, error) {
+	key := memberKey(email)
+	if c.ttl <= 0 {
+		ids, err := readTeam(ctx, a)
+		if err != nil {
+			return memberLookup{}, err
+		}
+		return memberLookup{id: ids[key], fresh: true}, nil
+	}
+	joined := false // this call read, or waited for, a listing
+	for {
+		c.mu.Lock()
+		if c.ids != nil && c.gen > stale {
+			now := c.now()
+			age := now.Sub(c.fetched)
+			id, ok := c.ids[key]
+			if joined || (age < c.ttl && (ok || age < memberRecheckAfter)) {
+				out := memberLookup{id: id, gen: c.gen, fresh: joined}
+				c.mu.Unlock()
+				return out, nil
+			}
+		}
+		if f := c.flight; f != nil {
+			f.waiters++
+			c.mu.Unlock()
+			select {
+			case <-f.done:
+			case <-ctx.Done():
+				return memberLookup{}, fmt.Errorf("list team members: %w", ctx.Err())
+			}
+			if f.err != nil {
+				return memberLookup{}, f.err
+			}
+			joined = true
+			continue
+		}
+		f := &memberFlight{done: make(chan struct{})}
+		c.flight = f
+		start := c.now()
+		c.mu.Unlock()
+
+		ids, err := readTeam(ctx, a)
+		c.mu.Lock()
+		if err == nil {
+			c.ids, c.fetched = ids, start
+			c.gen++
+		}
+		f.err = err
+		c.flight = nil
+		close(f.done)
+		c.mu.Unlock()
+		if err != nil {
+			return memberLookup{}, err
+		}
+		joined = true
+	}
+}
+
+// readTeam reads the team and indexes it by memberKey; when several entries
+// share an email, the first one listed with an id wins.
+func readTeam(ctx context.Context, a *api) (map[string]string, error) {
+	team, err := a.listTeam(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ids := make(map[string]string, len(team))
+	for _, m := range team {
+		k := memberKey(m.Email)
+		if _, dup := ids[k]; dup || m.ID == "" || k == "" {
+			continue
+		}
+		ids[k] = m.ID
+	}
+	return ids, nil
+}
+
+// findMember returns the team member id of email from the member cache; a user
+// who is not a team member is a permanent error.
+func (c *connector) findMember(ctx context.Context, email string) (memberLookup, error) {
+	lk, err := c.members.find(ctx, c.api, email, 0)
+	if err != nil {
+		return memberLookup{}, err
+	}
+	if lk.id == "" {
+		return memberLookup{}, c.notTeamMember(email)
+	}
+	return lk, nil
+}
+
+// recheckMember runs after a POST with a member id taken from a cached listing
+// failed with postErr, as when the member left the team or was re-created under
+// a new id since the listing. It reads the team again and returns the member's
+// current id when it differs, so the caller can retry once; otherwise the error
+// to report: the user is not a team member any more, or postErr itself.
+func (c *connector) recheckMember(ctx context.Context, email string, was memberLookup, postErr error) (string, error) {
+	lk, err := c.members.find(ctx, c.api, email, was.gen)
+	switch {
+	case err != nil:
+		return "", err
+	case lk.id == "":
+		return "", c.notTeamMember(email)
+	case lk.id == was.id:
+		return "", postErr
+	}
+	c.log.Debug().Str("member", was.id).Str("now", lk.id).Msg("bimplus member id changed since the cached team listing")
+	return lk.id, nil
+}
+
+func (c *connector) notTeamMember(email string) error {
+	return permanent("find member", "team %q has no member with email %q; invite the user to the team first", c.team, email)
+}
+
+// memberRejected reports whether a failed POST may mean that the member id is
+// unknown downstream: 400 (what the fake answers for a member outside the team;
+// the vendor document names no status), 404 or 422.
+func memberRejected(err error) bool {
+	switch connectors.StatusOf(err) {
+	case http.StatusBadRequest, http.StatusNotFound, http.StatusUnprocessableEntity:
+		return true
+	}
+	return false
+}
