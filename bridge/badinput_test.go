@@ -32,6 +32,7 @@ var badResourceBodies = []rejectedWrite{
 	{"active maybe", map[string]any{"userName": "x", "active": "maybe"}, 400, "invalidValue"},
 	{"emails a number", map[string]any{"userName": "x", "emails": 5}, 400, "invalidValue"},
 	{"emails of numbers", map[string]any{"userName": "x", "emails": []any{5}}, 400, "invalidValue"},
+	{"emails a string", map[string]any{"userName": "x", "emails": "x@example.com"}, 400, "invalidValue"},
 	{"email value a number", map[string]any{"userName": "x", "emails": []any{map[string]any{"value": 5}}}, 400, "invalidValue"},
 	{"name a string", map[string]any{"userName": "x", "name": "x"}, 400, "invalidValue"},
 	{"unknown schema", map[string]any{"schemas": []string{"urn:example:params:scim:schemas:core:2.0:Widget"}, "userName": "x"}, 400, "invalidValue"},

@@ -36,6 +36,10 @@ func coerceList(def *attrDef, v any) ([]any, error) {
 		if v == nil {
 			return nil, nil
 		}
+		if _, isObject := v.(map[string]any); def.typ == typeComplex && !isObject {
+			// One object is taken as a list of one; a bare scalar is a wrong type.
+			return nil, errorf(ScimTypeInvalidValue, "attribute %s must be an array of objects", quote(def.fullPath()))
+		}
 		elems = []any{v}
 	}
 	out := make([]any, 0, len(elems))

@@ -15,6 +15,12 @@ import (
 // Prefix starts every key the bridge writes.
 const Prefix = "sb"
 
+// noRetries turns off go-redis's own retries: a write script whose reply was lost
+// may have run, and running it again would answer a successful create with a
+// conflict. Callers retry at a level that knows what happened (the IdP on a 5xx,
+// the sync worker with backoff).
+const noRetries = -1
+
 // Store is the Redis-backed persistence of the bridge. It is safe for concurrent use.
 type Store struct {
 	rdb      redis.UniversalClient
@@ -48,7 +54,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 			return nil, fmt.Errorf("start embedded store: %w", err)
 		}
 		s.embedded = mr
-		s.rdb = redis.NewClient(&redis.Options{Addr: mr.Addr(), PoolSize: 64})
+		s.rdb = redis.NewClient(&redis.Options{Addr: mr.Addr(), PoolSize: 64, MaxRetries: noRetries})
 		// miniredis TTLs do not count down by themselves: advance them on a ticker.
 		s.wg.Add(1)
 		go s.fastForward()
@@ -60,6 +66,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		if o.PoolSize < 64 {
 			o.PoolSize = 64
 		}
+		o.MaxRetries = noRetries
 		s.rdb = redis.NewClient(o)
 	}
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
