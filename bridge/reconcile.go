@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/connectors"
@@ -16,6 +18,8 @@ const (
 	reconcileLockName = "reconcile"
 	reconcileLockTTL  = 30 * time.Second
 	reconcileBatch    = 500
+	// reconcileParallel bounds the subjects checked at once within a batch.
+	reconcileParallel = 16
 )
 
 // ErrTooManyDeletions is returned (with the plan) when a run would delete or
@@ -104,6 +108,7 @@ func (b *Bridge) Reconcile(ctx context.Context, tenantID string, opts ReconcileO
 	// object (a user and its pending invitation); converging both would make the
 	// same write twice.
 	planned := map[string]bool{}
+	var mu sync.Mutex // guards plan and planned: users are checked concurrently
 	check := func(c connectors.Connector, key store.WorkKey, s connectors.Subject) error {
 		subject := key.Kind + "|" + key.ID
 		var prev connectors.Record
@@ -113,6 +118,8 @@ func (b *Bridge) Reconcile(ctx context.Context, tenantID string, opts ReconcileO
 			return fmt.Errorf("read sync state: %w", err)
 		}
 		_, actions, err := c.Converge(ctx, s, prev, dry)
+		mu.Lock()
+		defer mu.Unlock()
 		plan.Checked++
 		if err != nil {
 			if ctx.Err() != nil {
@@ -141,11 +148,10 @@ func (b *Bridge) Reconcile(ctx context.Context, tenantID string, opts ReconcileO
 	}
 
 	for _, c := range conns {
-		done := 0
+		var done atomic.Int64
 		progress := func() {
-			done++
-			if opts.Progress != nil && done%100 == 0 {
-				opts.Progress(c.Name(), done)
+			if n := done.Add(1); opts.Progress != nil && n%100 == 0 {
+				opts.Progress(c.Name(), int(n))
 			}
 		}
 		if c.Handles(connectors.SubjectUser) {
@@ -158,15 +164,30 @@ func (b *Bridge) Reconcile(ctx context.Context, tenantID string, opts ReconcileO
 				if err != nil {
 					return fmt.Errorf("groups of users: %w", err)
 				}
+				// Each check is a round trip to Redis and one or two to the
+				// downstream: run a bounded number at once.
+				var (
+					wg       sync.WaitGroup
+					sem      = make(chan struct{}, reconcileParallel)
+					errOnce  sync.Once
+					firstErr error
+				)
 				for _, r := range rs {
-					u := connectorUser(r, groups[r.ID])
-					key := store.WorkKey{Tenant: tenantID, Kind: store.WorkUser, ID: r.ID}
-					if err := check(c, key, connectors.Subject{Kind: connectors.SubjectUser, ID: r.ID, User: u}); err != nil {
-						return err
-					}
-					progress()
+					sem <- struct{}{}
+					wg.Add(1)
+					go func() {
+						defer wg.Done()
+						defer func() { <-sem }()
+						u := connectorUser(r, groups[r.ID])
+						key := store.WorkKey{Tenant: tenantID, Kind: store.WorkUser, ID: r.ID}
+						if err := check(c, key, connectors.Subject{Kind: connectors.SubjectUser, ID: r.ID, User: u}); err != nil {
+							errOnce.Do(func() { firstErr = err })
+						}
+						progress()
+					}()
 				}
-				return nil
+				wg.Wait()
+				return firstErr
 			})
 			if err != nil {
 				return nil, fmt.Errorf("reconcile %s: %w", c.Name(), err)
@@ -185,10 +206,19 @@ func (b *Bridge) Reconcile(ctx context.Context, tenantID string, opts ReconcileO
 			}
 		}
 		if opts.Progress != nil {
-			opts.Progress(c.Name(), done)
+			opts.Progress(c.Name(), int(done.Load()))
 		}
 	}
-	sort.SliceStable(plan.Items, func(i, j int) bool { return plan.Items[i].Connector < plan.Items[j].Connector })
+	sort.SliceStable(plan.Items, func(i, j int) bool {
+		a, b := plan.Items[i], plan.Items[j]
+		if a.Connector != b.Connector {
+			return a.Connector < b.Connector
+		}
+		if a.Subject != b.Subject {
+			return a.Subject < b.Subject
+		}
+		return a.Op+a.Object < b.Op+b.Object
+	})
 	if plan.Deletions > t.deletionThreshold && !opts.Force {
 		plan.Refused = true
 		return plan, fmt.Errorf("%w: %d deletions planned, threshold %d (use --force)", ErrTooManyDeletions, plan.Deletions, t.deletionThreshold)
