@@ -137,11 +137,8 @@ func (b *Bridge) create(w http.ResponseWriter, r *http.Request, t *tenant, rt *r
 // get serves GET /Users/{id} and /Groups/{id} (RFC 7644 §3.4.1), honouring
 // If-None-Match (304) and attributes / excludedAttributes.
 func (b *Bridge) get(w http.ResponseWriter, r *http.Request, t *tenant, rt *resourceType, id string) error {
-	res, err := b.store.Get(r.Context(), t.id, rt.kind, id)
+	res, err := b.load(r.Context(), t, rt, id, 0)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return errNotFound(rt.kind, id)
-		}
 		return err
 	}
 	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, res.Version) {
@@ -155,6 +152,22 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, t *tenant, rt *reso
 		return err
 	}
 	return writeResource(w, http.StatusOK, res, b.view(rt, res, groups[res.ID], o))
+}
+
+// load reads a resource for a request: 404 when it does not exist, 412 when
+// ifVersion is set and is not the stored version.
+func (b *Bridge) load(ctx context.Context, t *tenant, rt *resourceType, id string, ifVersion int64) (*store.Resource, error) {
+	res, err := b.store.Get(ctx, t.id, rt.kind, id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errNotFound(rt.kind, id)
+		}
+		return nil, err
+	}
+	if ifVersion != 0 && ifVersion != res.Version {
+		return nil, asHTTPError(store.ErrPrecondition)
+	}
+	return res, nil
 }
 
 // groupsFor derives the read-only "groups" of users when the response includes it.
@@ -188,15 +201,9 @@ func (b *Bridge) replace(w http.ResponseWriter, r *http.Request, t *tenant, rt *
 		return err
 	}
 	ctx := r.Context()
-	cur, err := b.store.Get(ctx, t.id, rt.kind, id)
+	cur, err := b.load(ctx, t, rt, id, ifVersion)
 	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return errNotFound(rt.kind, id)
-		}
 		return err
-	}
-	if ifVersion != 0 && ifVersion != cur.Version {
-		return asHTTPError(store.ErrPrecondition)
 	}
 	if rt.kind == store.KindGroup {
 		if err := b.resolveMembers(ctx, t, attrs, cur.Attrs); err != nil {
@@ -241,15 +248,9 @@ func (b *Bridge) patch(w http.ResponseWriter, r *http.Request, t *tenant, rt *re
 	}
 	ctx := r.Context()
 	for attempt := 0; ; attempt++ {
-		cur, err := b.store.Get(ctx, t.id, rt.kind, id)
+		cur, err := b.load(ctx, t, rt, id, ifVersion)
 		if err != nil {
-			if errors.Is(err, store.ErrNotFound) {
-				return errNotFound(rt.kind, id)
-			}
 			return err
-		}
-		if ifVersion != 0 && ifVersion != cur.Version {
-			return asHTTPError(store.ErrPrecondition)
 		}
 		out, changed, err := filter.Apply(rt.rs, cur.Attrs, ops)
 		if err != nil {
