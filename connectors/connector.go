@@ -183,11 +183,6 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Key + ": " + e.Msg }
 
-// Common returns the keys every connector entry has. It is promoted to every
-// adapter Config that embeds Base, so the bridge can read name, type and
-// webhook_secret without knowing the adapter.
-func (b Base) Common() Base { return b }
-
 // CommonConfig is implemented by every Config that embeds Base.
 type CommonConfig interface {
 	Common() Base

@@ -9,7 +9,6 @@ import (
 	"net/url"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/scim-bridge/scim-bridge/connectors"
 )
@@ -114,34 +113,9 @@ type DefaultsSpec struct {
 // Validate checks the configuration and returns every problem at once, each a
 // *connectors.FieldError naming the YAML key.
 func (c *Config) Validate() error {
-	var errs []error
+	errs := c.Base.Validate(Type, "name", "url", "token")
 	add := func(key, format string, args ...any) {
 		errs = append(errs, &connectors.FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
-	}
-	if strings.TrimSpace(c.Name) == "" {
-		add("name", "required")
-	}
-	if c.Type != "" && c.Type != Type {
-		add("type", "must be %q, got %q", Type, c.Type)
-	}
-	if c.URL == "" {
-		add("url", "required")
-	} else if msg := checkURL(c.URL); msg != "" {
-		add("url", "%s", msg)
-	}
-	if c.Token == "" {
-		add("token", "required (the service client access key)")
-	}
-	if c.Timeout != "" {
-		if d, err := time.ParseDuration(c.Timeout); err != nil || d <= 0 {
-			add("timeout", "not a positive duration: %q", c.Timeout)
-		}
-	}
-	if c.RateLimit < 0 {
-		add("rate_limit", "must not be negative")
-	}
-	if c.Burst < 0 {
-		add("burst", "must not be negative")
 	}
 	if c.PageSize < 0 {
 		add("page_size", "must not be negative")

@@ -28,6 +28,8 @@ func TestValidate(t *testing.T) {
 		{"missing base keys", func(c *authress.Config) { c.Name, c.URL, c.Token = "", "", "" }, []string{"name", "url", "token"}},
 		{"wrong type", func(c *authress.Config) { c.Type = "bimdata" }, []string{"type"}},
 		{"relative url", func(c *authress.Config) { c.URL = "/v1" }, []string{"url"}},
+		{"url with query", func(c *authress.Config) { c.URL = "https://acme.api.authress.io/?a=1" }, []string{"url"}},
+		{"blank token", func(c *authress.Config) { c.Token = " " }, []string{"token"}},
 		{"bad limits", func(c *authress.Config) { c.Timeout, c.RateLimit, c.Burst, c.PageSize = "soon", -1, -1, -1 },
 			[]string{"timeout", "rate_limit", "burst", "page_size"}},
 		{"bad connection_id", func(c *authress.Config) { c.ConnectionID = "a/b" }, []string{"connection_id"}},

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
@@ -54,36 +53,9 @@ type Config struct {
 // Validate reports every problem at once, each a *connectors.FieldError naming
 // the YAML key.
 func (c *Config) Validate() error {
-	var errs []error
+	errs := c.Base.Validate(Type, "name", "url", "token")
 	bad := func(key, format string, args ...any) {
 		errs = append(errs, &connectors.FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
-	}
-	if strings.TrimSpace(c.Name) == "" {
-		bad("name", "is required")
-	}
-	if c.Type != "" && c.Type != Type {
-		bad("type", "must be %q, got %q", Type, c.Type)
-	}
-	if c.URL == "" {
-		bad("url", "is required")
-	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("url", "must be an absolute http(s) URL")
-	} else if u.RawQuery != "" || u.Fragment != "" {
-		bad("url", "must not carry a query or fragment")
-	}
-	if strings.TrimSpace(c.Token) == "" {
-		bad("token", "is required")
-	}
-	if c.RateLimit < 0 {
-		bad("rate_limit", "must not be negative")
-	}
-	if c.Burst < 0 {
-		bad("burst", "must not be negative")
-	}
-	if c.Timeout != "" {
-		if d, err := time.ParseDuration(c.Timeout); err != nil || d <= 0 {
-			bad("timeout", "must be a positive Go duration, got %q", c.Timeout)
-		}
 	}
 	switch c.UnknownInvitations {
 	case "", PolicyDeny, PolicyIgnore:

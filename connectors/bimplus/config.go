@@ -14,6 +14,9 @@ import (
 	"github.com/scim-bridge/scim-bridge/connectors"
 )
 
+// Type is the connector type this package implements (the `type:` key).
+const Type = "bimplus"
+
 // Defaults applied by Open.
 const (
 	// DefaultName is the connector name when the entry has none.
@@ -75,36 +78,16 @@ func groupKey(group string) string { return "groups[" + strconv.Quote(group) + "
 // Validate reports every configuration problem at once, each a
 // *connectors.FieldError naming its YAML key.
 func (c *Config) Validate() error {
-	var errs []error
+	// name may stay empty: Open falls back to DefaultName.
+	errs := c.Base.Validate(Type, "url", "token")
 	add := func(key, format string, args ...any) {
 		errs = append(errs, &connectors.FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
-	}
-	if c.URL == "" {
-		add("url", "required")
-	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		add("url", "not an absolute http(s) URL: %q", c.URL)
-	} else if u.RawQuery != "" || u.Fragment != "" {
-		add("url", "must not carry a query or fragment")
-	}
-	if c.Token == "" {
-		add("token", "required")
 	}
 	switch {
 	case c.Team == "":
 		add("team", "required")
 	case strings.ContainsAny(c.Team, "/?# \t"):
 		add("team", "not a team slug: %q", c.Team)
-	}
-	if c.Timeout != "" {
-		if d, err := time.ParseDuration(c.Timeout); err != nil || d <= 0 {
-			add("timeout", "not a positive duration: %q", c.Timeout)
-		}
-	}
-	if c.RateLimit < 0 {
-		add("rate_limit", "must not be negative")
-	}
-	if c.Burst < 0 {
-		add("burst", "must not be negative")
 	}
 	if c.RolesTTL != "" {
 		if d, err := time.ParseDuration(c.RolesTTL); err != nil || d <= 0 {

@@ -57,6 +57,9 @@ func TestValidate(t *testing.T) {
 		{"ftp url", func(c *Config) { c.URL = "ftp://host/v2" }, []string{"url"}},
 		{"url with query", func(c *Config) { c.URL = "http://host/v2?x=1" }, []string{"url"}},
 		{"missing token", func(c *Config) { c.Token = "" }, []string{"token"}},
+		{"blank token", func(c *Config) { c.Token = " " }, []string{"token"}},
+		{"wrong type", func(c *Config) { c.Type = "bimdata" }, []string{"type"}},
+		{"no name (Open uses DefaultName)", func(c *Config) { c.Name = "" }, nil},
 		{"missing team", func(c *Config) { c.Team = "" }, []string{"team"}},
 		{"team with slash", func(c *Config) { c.Team = "a/b" }, []string{"team"}},
 		{"bad timeout", func(c *Config) { c.Timeout = "soon" }, []string{"timeout"}},
@@ -151,7 +154,7 @@ func TestOpenDefaults(t *testing.T) {
 	if impl.groups["Design Team"][0].Role != "Project_Editor" {
 		t.Fatal("Open shares the caller's mapping")
 	}
-	if err := (&Config{}).Validate(); err == nil || !strings.Contains(err.Error(), "url: required") {
+	if err := (&Config{}).Validate(); err == nil || !strings.Contains(err.Error(), "url: is required") {
 		t.Fatalf("empty config: %v", err)
 	}
 }

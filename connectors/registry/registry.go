@@ -17,7 +17,7 @@ import (
 func Builtin() map[string]func() connectors.Config {
 	return map[string]func() connectors.Config{
 		bimdata.Type:  func() connectors.Config { return &bimdata.Config{} },
-		"bimplus":     func() connectors.Config { return &bimplus.Config{} },
+		bimplus.Type:  func() connectors.Config { return &bimplus.Config{} },
 		authress.Type: func() connectors.Config { return &authress.Config{} },
 		scim.Type:     func() connectors.Config { return &scim.Config{} },
 	}

@@ -41,9 +41,14 @@ func TestDependencyDirection(t *testing.T) {
 		}
 	}
 	for _, d := range []string{"..", "../bimdata", "../bimdata/fake", "../bimplus", "../bimplus/fake",
-		"../authress", "../authress/fake", "../scim", "../scim/fake", "../conntest", "."} {
+		"../authress", "../authress/fake", "../scim", "../scim/fake", "../conntest", "../fakeserver", "."} {
 		check(d, "bridge", "store", "filter", "cmd")
 	}
+	// The shared fake-server machinery is for the fakes only, never an adapter's code.
+	for _, d := range []string{"..", "../bimdata", "../bimplus", "../authress", "../scim", "../conntest", "."} {
+		check(d, "connectors/fakeserver")
+	}
+	check("../fakeserver", "connectors/bimdata", "connectors/bimplus", "connectors/authress", "connectors/scim")
 	check("../../filter", "bridge", "store", "connectors", "cmd")
 	check("../../store", "bridge", "connectors", "cmd")
 }

@@ -5,9 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"strings"
-	"time"
 
 	"github.com/scim-bridge/scim-bridge/connectors"
 )
@@ -48,39 +46,10 @@ type Config struct {
 // Validate reports every problem at once, each a *connectors.FieldError naming
 // the YAML key.
 func (c *Config) Validate() error {
-	var errs []error
-	bad := func(key, format string, args ...any) {
-		errs = append(errs, &connectors.FieldError{Key: key, Msg: fmt.Sprintf(format, args...)})
-	}
-	if strings.TrimSpace(c.Name) == "" {
-		bad("name", "is required")
-	}
-	if c.Type != "" && c.Type != Type {
-		bad("type", "must be %q, got %q", Type, c.Type)
-	}
-	if c.URL == "" {
-		bad("url", "is required")
-	} else if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		bad("url", "must be an absolute http(s) URL, e.g. https://odm.example.com/api/v1/scim")
-	} else if u.RawQuery != "" || u.Fragment != "" {
-		bad("url", "must not carry a query or fragment")
-	}
-	if strings.TrimSpace(c.Token) == "" {
-		bad("token", "is required")
-	}
-	if c.RateLimit < 0 {
-		bad("rate_limit", "must not be negative")
-	}
-	if c.Burst < 0 {
-		bad("burst", "must not be negative")
-	}
-	if c.Timeout != "" {
-		if d, err := time.ParseDuration(c.Timeout); err != nil || d <= 0 {
-			bad("timeout", "must be a positive Go duration such as 15s")
-		}
-	}
+	errs := c.Base.Validate(Type, "name", "url", "token")
 	if _, ok := matchBy(c.MatchBy); !ok {
-		bad("match_by", "must be %q or %q, got %q", MatchByUserName, MatchByExternalID, c.MatchBy)
+		errs = append(errs, &connectors.FieldError{Key: "match_by",
+			Msg: fmt.Sprintf("must be %q or %q, got %q", MatchByUserName, MatchByExternalID, c.MatchBy)})
 	}
 	return errors.Join(errs...)
 }

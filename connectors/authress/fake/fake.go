@@ -30,6 +30,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/scim-bridge/scim-bridge/connectors/fakeserver"
 )
 
 // DefaultToken is the service client access key the fake accepts when
@@ -64,19 +66,15 @@ type Server struct {
 	tokenSum [32]byte
 	roSum    [32]byte
 
-	mu          sync.Mutex
-	conns       map[string]*stored
-	seq         int64             // creation order
-	idSeq       int64             // id counter
-	creds       map[string]string // connectionId + "\x00" + userId -> access token
-	log         []Request
-	writes      int
-	duplicates  int
-	failNext    []int // statuses answered before handling
-	failAfter   []int // statuses answered after applying a write
-	rateLimited int
-	retryAfter  time.Duration
-	latency     time.Duration
+	mu    sync.Mutex
+	conns map[string]*stored
+	seq   int64             // creation order
+	idSeq int64             // id counter
+	creds map[string]string // connectionId + "\x00" + userId -> access token
+
+	faults     fakeserver.Faults // answered before handling
+	afterWrite fakeserver.Faults // answered after applying a write
+	log        fakeserver.Log[Request]
 }
 
 // stored is a connection with its position in creation order.
@@ -245,26 +243,14 @@ func (s *Server) SetCredentials(connectionID, userID, accessToken string) {
 }
 
 // Requests returns a copy of the request log.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.log...)
-}
+func (s *Server) Requests() []Request { return s.log.Requests() }
 
 // Writes counts the state-changing requests that succeeded (the change was applied).
-func (s *Server) Writes() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.writes
-}
+func (s *Server) Writes() int { return s.log.Writes() }
 
 // DuplicateWrites counts the writes a correct client would never make (see the
 // package doc).
-func (s *Server) DuplicateWrites() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.duplicates
-}
+func (s *Server) DuplicateWrites() int { return s.log.DuplicateWrites() }
 
 func (s *Server) nextIDLocked() string {
 	for {

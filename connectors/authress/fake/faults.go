@@ -2,118 +2,64 @@ package fake
 
 import (
 	"net/http"
-	"strconv"
 	"time"
+
+	"github.com/scim-bridge/scim-bridge/connectors/fakeserver"
 )
 
 // FailNext makes the next n requests (any route, before authentication) answer
-// status without being handled, e.g. 500 or 503 for a flaky upstream.
-func (s *Server) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := 0; i < n; i++ {
-		s.failNext = append(s.failNext, status)
-	}
-}
+// status without being handled, e.g. 500 or 503 for a flaky upstream. Faults
+// are queued with those of RateLimitNext and answered in the order injected.
+func (s *Server) FailNext(n, status int) { s.faults.FailNext(n, status) }
 
 // RateLimitNext makes the next n requests answer 429 with a Retry-After of
 // retryAfter (whole seconds, rounded up).
 func (s *Server) RateLimitNext(n int, retryAfter time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.rateLimited += n
-	s.retryAfter = retryAfter
+	s.faults.RateLimitNext(n, retryAfter)
 }
 
 // FailAfterWriteNext makes the next n state-changing requests apply their change
 // and then answer status instead of their success answer: the client cannot know
 // whether its write happened (a lost answer, a crash after the call).
-func (s *Server) FailAfterWriteNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for i := 0; i < n; i++ {
-		s.failAfter = append(s.failAfter, status)
-	}
-}
+func (s *Server) FailAfterWriteNext(n, status int) { s.afterWrite.FailNext(n, status) }
 
 // Latency delays every request by d (cut short when the client gives up).
-func (s *Server) Latency(d time.Duration) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.latency = d
-}
+func (s *Server) Latency(d time.Duration) { s.faults.Latency(d) }
 
-// takeFault pops the next injected failure: a status (and Retry-After for 429).
-func (s *Server) takeFault() (status int, retryAfter time.Duration, ok bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.rateLimited > 0 {
-		s.rateLimited--
-		return http.StatusTooManyRequests, s.retryAfter, true
+// answerWrite answers a write that was applied (and counted): the next
+// after-write failure when one is pending (FailAfterWriteNext), else status with
+// body as JSON (nil: no body).
+func (s *Server) answerWrite(w http.ResponseWriter, status int, body any) {
+	if f, lost := s.afterWrite.Take("", ""); lost {
+		writeError(w, f.Status, "InjectedFailure", "injected failure after the write")
+		return
 	}
-	if len(s.failNext) > 0 {
-		status = s.failNext[0]
-		s.failNext = s.failNext[1:]
-		return status, 0, true
+	if body == nil {
+		w.WriteHeader(status)
+		return
 	}
-	return 0, 0, false
-}
-
-// takeFailAfterLocked pops the next after-write failure. The caller holds s.mu.
-func (s *Server) takeFailAfterLocked() (int, bool) {
-	if len(s.failAfter) == 0 {
-		return 0, false
-	}
-	status := s.failAfter[0]
-	s.failAfter = s.failAfter[1:]
-	return status, true
-}
-
-func (s *Server) latencyValue() time.Duration {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.latency
-}
-
-// statusRecorder remembers the status of an answer for the request log.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(status int) {
-	r.status = status
-	r.ResponseWriter.WriteHeader(status)
+	writeJSON(w, status, body)
 }
 
 // middleware logs every request, applies latency and injected faults, and
 // authenticates.
 func (s *Server) middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w, status: http.StatusOK}
-		defer func() {
-			s.mu.Lock()
-			s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, Status: rec.status})
-			s.mu.Unlock()
-		}()
-		if d := s.latencyValue(); d > 0 {
-			t := time.NewTimer(d)
-			select {
-			case <-t.C:
-			case <-r.Context().Done():
-				t.Stop()
-				rec.status = 0 // the client went away; nothing was answered
-				return
-			}
+		if !s.faults.Delay(r) {
+			// The client went away; nothing was answered.
+			s.log.Add(Request{Method: r.Method, Path: r.URL.Path, Status: 0})
+			return
 		}
-		if status, retryAfter, ok := s.takeFault(); ok {
-			if status == http.StatusTooManyRequests {
-				secs := int64((retryAfter + time.Second - 1) / time.Second)
-				rec.Header().Set("Retry-After", strconv.FormatInt(secs, 10))
-				writeError(rec, status, "TooManyRequests", "rate limit exceeded")
+		rec := fakeserver.NewStatusWriter(w)
+		rec.OnStatus = func(code int) { s.log.Add(Request{Method: r.Method, Path: r.URL.Path, Status: code}) }
+		defer rec.Finish()
+		if f, ok := s.faults.Take(r.Method, r.URL.Path); ok {
+			if f.Status == http.StatusTooManyRequests {
+				rec.Header().Set("Retry-After", fakeserver.RetryAfterSeconds(f.RetryAfter))
+				writeError(rec, f.Status, "TooManyRequests", "rate limit exceeded")
 				return
 			}
-			writeError(rec, status, "InjectedFailure", "injected failure")
+			writeError(rec, f.Status, "InjectedFailure", "injected failure")
 			return
 		}
 		switch s.authorize(r) {

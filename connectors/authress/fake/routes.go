@@ -74,21 +74,16 @@ func (s *Server) createConnection(w http.ResponseWriter, r *http.Request) {
 	}
 	for _, st := range s.conns {
 		if st.conn.identity() == c.identity() {
-			s.duplicates++
+			s.log.CountDuplicate()
 			break
 		}
 	}
 	s.seq++
 	s.conns[c.ConnectionID] = &stored{seq: s.seq, conn: c.clone()}
-	s.writes++
-	status, failed := s.takeFailAfterLocked()
+	s.log.CountWrite()
 	out := s.view(c)
 	s.mu.Unlock()
-	if failed {
-		writeError(w, status, "InjectedFailure", "injected failure after the write")
-		return
-	}
-	writeJSON(w, http.StatusCreated, out)
+	s.answerWrite(w, http.StatusCreated, out)
 }
 
 // getConnection: GET /v1/connections/{connectionId} → 200, or 404.
@@ -135,18 +130,13 @@ func (s *Server) updateConnection(w http.ResponseWriter, r *http.Request) {
 	}
 	// Re-sending a write-only secret is not a duplicate: the client cannot read it.
 	if c.equal(st.conn) && (s.opts.ExposeSecrets || !sentSecret) {
-		s.duplicates++
+		s.log.CountDuplicate()
 	}
 	st.conn = c.clone()
-	s.writes++
-	status, failed := s.takeFailAfterLocked()
+	s.log.CountWrite()
 	out := s.view(c)
 	s.mu.Unlock()
-	if failed {
-		writeError(w, status, "InjectedFailure", "injected failure after the write")
-		return
-	}
-	writeJSON(w, http.StatusOK, out)
+	s.answerWrite(w, http.StatusOK, out)
 }
 
 // deleteConnection: DELETE /v1/connections/{connectionId} → 204, or 404.
@@ -154,7 +144,7 @@ func (s *Server) deleteConnection(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("connectionId")
 	s.mu.Lock()
 	if _, ok := s.conns[id]; !ok {
-		s.duplicates++
+		s.log.CountDuplicate()
 		s.mu.Unlock()
 		writeError(w, http.StatusNotFound, "NotFound", "the connection does not exist")
 		return
@@ -165,14 +155,9 @@ func (s *Server) deleteConnection(w http.ResponseWriter, r *http.Request) {
 			delete(s.creds, k)
 		}
 	}
-	s.writes++
-	status, failed := s.takeFailAfterLocked()
+	s.log.CountWrite()
 	s.mu.Unlock()
-	if failed {
-		writeError(w, status, "InjectedFailure", "injected failure after the write")
-		return
-	}
-	w.WriteHeader(http.StatusNoContent)
+	s.answerWrite(w, http.StatusNoContent, nil)
 }
 
 // getCredentials: GET /v1/connections/{connectionId}/users/{userId}/credentials

@@ -37,7 +37,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
+
+	"github.com/scim-bridge/scim-bridge/connectors/fakeserver"
 )
 
 // Invitation statuses, as the document lists them.
@@ -97,15 +98,9 @@ type Server struct {
 	users       map[string]*User // by lower-cased email
 	nextInvID   int
 	nextUserID  int
-	writes      int
-	duplicates  int
-	log         []Request
-	failN       int
-	failStatus  int
-	limitN      int
-	retryAfter  time.Duration
-	latency     time.Duration
-	routeFaults []routeFault
+
+	faults fakeserver.Faults
+	log    fakeserver.Log[Request]
 }
 
 // New returns an empty server.
@@ -212,30 +207,14 @@ func (s *Server) Users() []User {
 }
 
 // Writes returns the number of write requests (POST, DELETE) answered 2xx.
-func (s *Server) Writes() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.writes
-}
+func (s *Server) Writes() int { return s.log.Writes() }
 
 // DuplicateWrites returns the number of writes that changed nothing (see the
 // package doc for what counts).
-func (s *Server) DuplicateWrites() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.duplicates
-}
+func (s *Server) DuplicateWrites() int { return s.log.DuplicateWrites() }
 
 // Requests returns a copy of the request log, oldest first.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.log)
-}
+func (s *Server) Requests() []Request { return s.log.Requests() }
 
 // ResetCounters zeroes Writes, DuplicateWrites and the request log, keeping the state.
-func (s *Server) ResetCounters() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.writes, s.duplicates, s.log = 0, 0, nil
-}
+func (s *Server) ResetCounters() { s.log.Reset() }

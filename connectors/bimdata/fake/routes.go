@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+
+	"github.com/scim-bridge/scim-bridge/connectors/fakeserver"
 )
 
 const maxBody = 1 << 20
@@ -25,16 +27,15 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("DELETE /identity-provider/user"+sfx, s.deleteUser)
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w}
-		defer func() {
-			s.mu.Lock()
-			s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: rec.status()})
-			if (r.Method == http.MethodPost || r.Method == http.MethodDelete) && rec.status() < 300 {
-				s.writes++
+		rec := fakeserver.NewStatusWriter(w)
+		rec.OnStatus = func(code int) {
+			s.log.Add(Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: code})
+			if (r.Method == http.MethodPost || r.Method == http.MethodDelete) && code < 300 {
+				s.log.CountWrite()
 			}
-			s.mu.Unlock()
-		}()
-		s.delay(r)
+		}
+		defer rec.Finish()
+		s.faults.Delay(r) // a client that gave up still gets its answer written
 		if s.fault(rec, r) {
 			return
 		}
@@ -100,7 +101,7 @@ func (s *Server) setStatus(to string) http.HandlerFunc {
 		inv, ok := s.invitations[id]
 		if ok {
 			if inv.Status == to {
-				s.duplicates++
+				s.log.CountDuplicate()
 			}
 			inv.Status = to
 		}
@@ -146,7 +147,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	s.mu.Lock()
 	u, exists := s.users[key]
 	if exists {
-		s.duplicates++
+		s.log.CountDuplicate()
 	} else {
 		u = &User{ID: s.nextUserID, Email: email, Firstname: req.Firstname, Lastname: req.Lastname, ProfilePicture: req.ProfilePicture}
 		s.nextUserID++
@@ -178,7 +179,7 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 	_, exists := s.users[key]
 	delete(s.users, key)
 	if !exists && s.opts.DeleteAbsentStatus < 300 {
-		s.duplicates++
+		s.log.CountDuplicate()
 	}
 	s.mu.Unlock()
 	if !exists {
@@ -242,31 +243,4 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
-}
-
-// statusRecorder remembers the status written through it.
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.code == 0 {
-		r.code = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.code == 0 {
-		r.code = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-func (r *statusRecorder) status() int {
-	if r.code == 0 {
-		return http.StatusOK
-	}
-	return r.code
 }

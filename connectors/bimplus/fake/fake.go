@@ -45,7 +45,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
-	"time"
+
+	"github.com/scim-bridge/scim-bridge/connectors/fakeserver"
 )
 
 // Resource is one entry of a role's "resources" list.
@@ -144,11 +145,9 @@ type Server struct {
 	team     map[string]TeamMember        // by member id
 	projects map[string]map[string]string // project id → member id → role id
 	nextID   int
-	writes   int
-	dups     int
-	log      []Request
-	faults   []fault
-	latency  time.Duration
+
+	faults fakeserver.Faults
+	log    fakeserver.Log[Request]
 }
 
 // New returns a server with the configured roles and no members or projects.
@@ -274,33 +273,17 @@ func (s *Server) RoleID(name string) string {
 }
 
 // Writes returns the number of POST, PUT and DELETE requests answered 2xx.
-func (s *Server) Writes() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.writes
-}
+func (s *Server) Writes() int { return s.log.Writes() }
 
 // DuplicateWrites returns the number of writes a client that knew the state would
 // never make (see the package doc).
-func (s *Server) DuplicateWrites() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.dups
-}
+func (s *Server) DuplicateWrites() int { return s.log.DuplicateWrites() }
 
 // Requests returns a copy of the request log, oldest first.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return slices.Clone(s.log)
-}
+func (s *Server) Requests() []Request { return s.log.Requests() }
 
 // ResetCounters zeroes Writes, DuplicateWrites and the request log, keeping the state.
-func (s *Server) ResetCounters() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.writes, s.dups, s.log = 0, 0, nil
-}
+func (s *Server) ResetCounters() { s.log.Reset() }
 
 // memberships lists a project; s.mu must be held.
 func (s *Server) memberships(project string) []Membership {

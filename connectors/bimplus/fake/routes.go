@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+
+	"github.com/scim-bridge/scim-bridge/connectors/fakeserver"
 )
 
 // errorBody is the JSON of every error answer.
@@ -21,33 +23,6 @@ type memberBody struct {
 	Role   *RoleRef   `json:"role"`
 }
 
-// statusRecorder remembers the status written, for the request log.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-// discardWriter swallows an answer (for faults that apply the request first).
-type discardWriter struct{ h http.Header }
-
-func (d *discardWriter) Header() http.Header         { return d.h }
-func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discardWriter) WriteHeader(int)             {}
-
 // Handler returns the HTTP handler serving the API below "/v2".
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
@@ -58,19 +33,18 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("PUT /v2/{team}/projects/{project}/members", s.updateMember)
 	mux.HandleFunc("DELETE /v2/{team}/projects/{project}/members", s.removeMember)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := fakeserver.NewStatusWriter(w)
+		rec.OnStatus = func(code int) { s.log.Add(Request{Method: r.Method, Path: r.URL.Path, Status: code}) }
 		s.serve(rec, r, mux)
-		s.mu.Lock()
-		s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, Status: rec.status})
-		s.mu.Unlock()
+		rec.Finish()
 	})
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, mux *http.ServeMux) {
-	s.delay(r)
-	if f, ok := s.takeFault(r.Method); ok {
-		if f.afterApply && s.authorized(r) {
-			mux.ServeHTTP(&discardWriter{h: http.Header{}}, r)
+	s.faults.Delay(r) // a client that gave up still gets its answer written
+	if f, ok := s.faults.Take(r.Method, r.URL.Path); ok {
+		if f.AfterApply && s.authorized(r) {
+			mux.ServeHTTP(fakeserver.Discard(), r)
 		}
 		writeFault(w, f)
 		return
@@ -171,12 +145,12 @@ func (s *Server) addMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, exists := members[tm.ID]; exists {
-		s.dups++
+		s.log.CountDuplicate()
 		writeJSON(w, http.StatusConflict, errorBody{Message: "The member is already assigned to the project."})
 		return
 	}
 	members[tm.ID] = role.ID
-	s.writes++
+	s.log.CountWrite()
 	writeJSON(w, http.StatusCreated, Membership{
 		Member: MemberRef{ID: tm.ID, Email: tm.Email},
 		Role:   RoleRef{ID: role.ID, Name: role.Name},
@@ -207,10 +181,10 @@ func (s *Server) updateMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if cur == role.ID {
-		s.dups++
+		s.log.CountDuplicate()
 	}
 	members[body.Member.ID] = role.ID
-	s.writes++
+	s.log.CountWrite()
 	w.WriteHeader(http.StatusOK)
 }
 
@@ -228,12 +202,12 @@ func (s *Server) removeMember(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if _, ok := members[body.Member.ID]; !ok {
-		s.dups++
+		s.log.CountDuplicate()
 		writeJSON(w, http.StatusNotFound, errorBody{Message: "The member is not assigned to the project."})
 		return
 	}
 	delete(members, body.Member.ID)
-	s.writes++
+	s.log.CountWrite()
 	w.WriteHeader(http.StatusOK)
 }
 

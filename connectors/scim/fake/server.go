@@ -41,10 +41,11 @@ import (
 	"crypto/subtle"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/scim-bridge/scim-bridge/connectors/fakeserver"
 )
 
 // DefaultBasePath is where the UsersApi lives on an ODM server.
@@ -77,26 +78,17 @@ type Request struct {
 	Status int
 }
 
-type fault struct {
-	method     string // "" matches every request
-	status     int
-	retryAfter string
-	afterApply bool // handle the request, then answer status instead
-}
-
 // Server is the fake. Create it with New.
 type Server struct {
 	opts Options
 	mux  *http.ServeMux
 
-	mu         sync.Mutex
-	users      userIndex
-	nextID     int64
-	faults     []fault
-	latency    time.Duration
-	log        []Request
-	writes     int
-	duplicates int
+	mu     sync.Mutex
+	users  userIndex
+	nextID int64
+
+	faults fakeserver.Faults
+	log    fakeserver.Log[Request]
 }
 
 // New returns an empty server.
@@ -124,24 +116,14 @@ func New(opts Options) *Server {
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serve) }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
-	rec := &statusRecorder{ResponseWriter: w}
-	defer func() {
-		s.mu.Lock()
-		s.log = append(s.log, Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: rec.code()})
-		s.mu.Unlock()
-	}()
-	s.mu.Lock()
-	lat := s.latency
-	s.mu.Unlock()
-	if lat > 0 {
-		t := time.NewTimer(lat)
-		select {
-		case <-t.C:
-		case <-r.Context().Done():
-			t.Stop()
-			writeError(rec, http.StatusServiceUnavailable, "", "request cancelled")
-			return
-		}
+	rec := fakeserver.NewStatusWriter(w)
+	rec.OnStatus = func(code int) {
+		s.log.Add(Request{Method: r.Method, Path: r.URL.Path, Query: r.URL.RawQuery, Status: code})
+	}
+	defer rec.Finish()
+	if !s.faults.Delay(r) {
+		writeError(rec, http.StatusServiceUnavailable, "", "request cancelled")
+		return
 	}
 	switch s.authenticate(r) {
 	case authNone:
@@ -155,34 +137,19 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		s.noRoute(rec, r)
 		return
 	}
-	s.mu.Lock()
-	var f *fault
-	for i, ff := range s.faults {
-		if ff.method == "" || ff.method == r.Method {
-			f = &ff
-			s.faults = append(s.faults[:i:i], s.faults[i+1:]...)
-			break
-		}
-	}
-	s.mu.Unlock()
-	if f != nil && !f.afterApply {
-		if f.retryAfter != "" {
-			rec.Header().Set("Retry-After", f.retryAfter)
-		}
-		writeError(rec, f.status, "", fmt.Sprintf("injected failure %d", f.status))
-		return
-	}
-	if f != nil {
+	f, ok := s.faults.Take(r.Method, r.URL.Path)
+	switch {
+	case !ok:
+		s.mux.ServeHTTP(rec, r)
+	case f.AfterApply:
 		// Apply the request, drop its answer, answer the injected status.
-		d := &discardWriter{header: http.Header{}}
-		s.mux.ServeHTTP(d, r)
-		if f.retryAfter != "" {
-			rec.Header().Set("Retry-After", f.retryAfter)
-		}
-		writeError(rec, f.status, "", fmt.Sprintf("injected failure %d after the request was applied", f.status))
-		return
+		s.mux.ServeHTTP(fakeserver.Discard(), r)
+		f.SetRetryAfter(rec.Header())
+		writeError(rec, f.Status, "", fmt.Sprintf("injected failure %d after the request was applied", f.Status))
+	default:
+		f.SetRetryAfter(rec.Header())
+		writeError(rec, f.Status, "", fmt.Sprintf("injected failure %d", f.Status))
 	}
-	s.mux.ServeHTTP(rec, r)
 }
 
 // noRoute answers a request no route takes: 405 on a known path, else 404.
@@ -232,109 +199,37 @@ func (s *Server) authenticate(r *http.Request) authResult {
 
 // FailNext makes the next n authenticated requests answer status (e.g. 503)
 // without touching any state.
-func (s *Server) FailNext(n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.faults = append(s.faults, fault{status: status})
-	}
-}
+func (s *Server) FailNext(n, status int) { s.faults.FailNext(n, status) }
 
 // FailNextAfterApply makes the next n authenticated requests with that method
 // ("" for any) take effect and then answer status instead of their real answer:
 // a lost response, as when a proxy times out after the downstream committed.
 // Requests with other methods pass untouched.
 func (s *Server) FailNextAfterApply(method string, n, status int) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.faults = append(s.faults, fault{method: method, status: status, afterApply: true})
-	}
+	s.faults.Inject(n, fakeserver.Fault{Method: method, Status: status, AfterApply: true})
 }
 
 // RateLimitNext makes the next n authenticated requests answer 429 with a
 // Retry-After of the given delay (whole seconds, at least 1).
 func (s *Server) RateLimitNext(n int, retryAfter time.Duration) {
-	secs := int(retryAfter / time.Second)
-	if secs < 1 {
-		secs = 1
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for range n {
-		s.faults = append(s.faults, fault{status: http.StatusTooManyRequests, retryAfter: strconv.Itoa(secs)})
-	}
+	s.faults.RateLimitNext(n, max(retryAfter.Truncate(time.Second), time.Second))
 }
 
 // Latency delays every answer by d (0 turns it off).
-func (s *Server) Latency(d time.Duration) {
-	s.mu.Lock()
-	s.latency = d
-	s.mu.Unlock()
-}
+func (s *Server) Latency(d time.Duration) { s.faults.Latency(d) }
 
 // Requests returns a copy of the request log, oldest first.
-func (s *Server) Requests() []Request {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return append([]Request(nil), s.log...)
-}
+func (s *Server) Requests() []Request { return s.log.Requests() }
 
 // Writes counts the state-changing requests (POST, PATCH, DELETE) that succeeded,
 // including those whose answer was replaced by FailNextAfterApply.
-func (s *Server) Writes() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.writes
-}
+func (s *Server) Writes() int { return s.log.Writes() }
 
 // DuplicateWrites counts the successful writes a correct client never makes: a
 // POST for a login a lookup would have found, or that changes nothing; a PATCH
 // that changes nothing; a DELETE of a user that is already inactive.
-func (s *Server) DuplicateWrites() int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.duplicates
-}
+func (s *Server) DuplicateWrites() int { return s.log.DuplicateWrites() }
 
 // ResetCounters zeroes Writes, DuplicateWrites and the request log (e.g. after
 // seeding a starting state over HTTP).
-func (s *Server) ResetCounters() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.writes, s.duplicates, s.log = 0, 0, nil
-}
-
-// statusRecorder remembers the status written.
-type statusRecorder struct {
-	http.ResponseWriter
-	status int
-}
-
-func (r *statusRecorder) WriteHeader(code int) {
-	if r.status == 0 {
-		r.status = code
-	}
-	r.ResponseWriter.WriteHeader(code)
-}
-
-func (r *statusRecorder) Write(b []byte) (int, error) {
-	if r.status == 0 {
-		r.status = http.StatusOK
-	}
-	return r.ResponseWriter.Write(b)
-}
-
-func (r *statusRecorder) code() int {
-	if r.status == 0 {
-		return http.StatusOK
-	}
-	return r.status
-}
-
-// discardWriter swallows an answer.
-type discardWriter struct{ header http.Header }
-
-func (d *discardWriter) Header() http.Header         { return d.header }
-func (d *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
-func (d *discardWriter) WriteHeader(int)             {}
+func (s *Server) ResetCounters() { s.log.Reset() }

@@ -243,7 +243,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 			next.Email = cur.Email
 		}
 		if s.visible(cur) || next == *cur {
-			s.duplicates++
+			s.log.CountDuplicate()
 		}
 		before := *cur
 		*cur = next
@@ -253,7 +253,7 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 		cur = &next
 		s.users.insert(cur)
 	}
-	s.writes++
+	s.log.CountWrite()
 	out := s.wire(r, cur)
 	w.Header().Set("Location", out.Meta.Location)
 	writeJSON(w, status, out)
@@ -392,12 +392,12 @@ func (s *Server) patchUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if next == *cur {
-		s.duplicates++
+		s.log.CountDuplicate()
 	}
 	before := *cur
 	*cur = next
 	s.users.changed(cur, before)
-	s.writes++
+	s.log.CountWrite()
 	writeJSON(w, http.StatusOK, s.wire(r, cur))
 }
 
@@ -416,12 +416,12 @@ func (s *Server) deleteUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if !u.Active {
-		s.duplicates++
+		s.log.CountDuplicate()
 	}
 	before := *u
 	u.Active = false
 	s.users.changed(u, before)
-	s.writes++
+	s.log.CountWrite()
 	w.Header().Set("Content-Type", ContentType)
 	w.WriteHeader(http.StatusNoContent)
 }
