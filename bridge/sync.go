@@ -176,7 +176,10 @@ func (s *syncer) process(ctx context.Context, t *tenant, c store.Claim) {
 	stop := s.keepLease(ctx, t, c)
 	retryAt, err := s.converge(ctx, t, c.Key)
 	stop()
-	if err != nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		retryAt = s.b.now() // interrupted by shutdown: due again at once
+	case err != nil:
 		// The desired state could not even be read: try again soon.
 		s.b.log.Error().Err(err).Str("tenant", t.id).Str("subject", c.Key.Kind+"|"+c.Key.ID).Msg("sync: read desired state")
 		retryAt = s.b.now().Add(backoff(s.backoffBase, 1))
