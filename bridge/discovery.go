@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"sync"
@@ -83,5 +84,61 @@ func (b *Bridge) serveDiscovery(w http.ResponseWriter, r *http.Request, path str
 	}
 	r2 := r.Clone(r.Context())
 	r2.URL.Path = "/v2" + path
-	d.srv.ServeHTTP(w, r2)
+	rec := &bufferedResponse{header: http.Header{}, code: http.StatusOK}
+	d.srv.ServeHTTP(rec, r2)
+	body := rec.body.Bytes()
+	if rec.code == http.StatusOK {
+		body = withDiscoveryMeta(body, b.baseURL(r))
+	}
+	w.Header().Set("Content-Type", contentTypeSCIM)
+	w.WriteHeader(rec.code)
+	_, _ = w.Write(body)
+}
+
+// bufferedResponse holds the library's answer so it can be completed.
+type bufferedResponse struct {
+	header http.Header
+	code   int
+	body   bytes.Buffer
+}
+
+func (b *bufferedResponse) Header() http.Header         { return b.header }
+func (b *bufferedResponse) Write(p []byte) (int, error) { return b.body.Write(p) }
+func (b *bufferedResponse) WriteHeader(code int)        { b.code = code }
+
+// withDiscoveryMeta adds what RFC 7643 §6 and §7 require of Schema and
+// ResourceType resources and the library leaves out: "schemas" and "meta"
+// (resourceType, location).
+func withDiscoveryMeta(body []byte, base string) []byte {
+	var doc map[string]any
+	if json.Unmarshal(body, &doc) != nil {
+		return body
+	}
+	decorate := func(res map[string]any) {
+		id, _ := res["id"].(string)
+		if _, isType := res["endpoint"]; isType {
+			res["schemas"] = []any{"urn:ietf:params:scim:schemas:core:2.0:ResourceType"}
+			res["meta"] = map[string]any{"resourceType": "ResourceType", "location": base + "/ResourceTypes/" + id}
+			return
+		}
+		res["schemas"] = []any{"urn:ietf:params:scim:schemas:core:2.0:Schema"}
+		res["meta"] = map[string]any{"resourceType": "Schema", "location": base + "/Schemas/" + id}
+	}
+	if list, ok := doc["Resources"].([]any); ok {
+		for _, e := range list {
+			if m, ok := e.(map[string]any); ok {
+				decorate(m)
+			}
+		}
+		if _, ok := doc["itemsPerPage"]; ok {
+			doc["itemsPerPage"] = len(list)
+		}
+	} else if _, ok := doc["id"]; ok {
+		decorate(doc)
+	}
+	out, err := json.Marshal(doc)
+	if err != nil {
+		return body
+	}
+	return out
 }

@@ -87,12 +87,12 @@ func (b *Bridge) routeResource(w http.ResponseWriter, r *http.Request, t *tenant
 	}
 	if !hasID {
 		switch r.Method {
-		case http.MethodGet:
+		case http.MethodGet, http.MethodHead:
 			return b.list(w, r, t, rt)
 		case http.MethodPost:
 			return b.create(w, r, t, rt)
 		}
-		return methodNotAllowed(w, "GET, POST")
+		return methodNotAllowed(w, "GET, HEAD, POST")
 	}
 	if id == ".search" {
 		if r.Method != http.MethodPost {
@@ -114,7 +114,7 @@ func (b *Bridge) routeResource(w http.ResponseWriter, r *http.Request, t *tenant
 	case http.MethodDelete:
 		return b.delete(w, r, t, rt, id)
 	}
-	return methodNotAllowed(w, "GET, PUT, PATCH, DELETE")
+	return methodNotAllowed(w, "GET, HEAD, PUT, PATCH, DELETE")
 }
 
 func methodNotAllowed(w http.ResponseWriter, allow string) error {

@@ -566,6 +566,17 @@ func TestDiscovery(t *testing.T) {
 		if jstr(one.Body, "schema") != GroupSchema {
 			t.Errorf("/ResourceTypes/Group: %s", one.Raw)
 		}
+		// RFC 7643 §6: a ResourceType carries its schemas and meta.
+		for _, rt := range []map[string]any{u, g, one.Body} {
+			meta, _ := rt["meta"].(map[string]any)
+			loc, _ := meta["location"].(string)
+			if jstr(meta, "resourceType") != "ResourceType" || !strings.HasSuffix(loc, "/scim/v2/ResourceTypes/"+jstr(rt, "id")) {
+				t.Errorf("resource type meta %v", meta)
+			}
+			if s := jlist(rt, "schemas"); len(s) != 1 || s[0] != "urn:ietf:params:scim:schemas:core:2.0:ResourceType" {
+				t.Errorf("resource type schemas %v", s)
+			}
+		}
 	})
 	t.Run("schemas", func(t *testing.T) {
 		r := ts.callSCIM(t, "", http.MethodGet, "/Schemas", nil).expect(t, http.StatusOK)
@@ -585,6 +596,14 @@ func TestDiscovery(t *testing.T) {
 		}
 		if !slices.Contains(attrs, "userName") || !slices.Contains(attrs, "emails") {
 			t.Errorf("User schema attributes %v", attrs)
+		}
+		// RFC 7643 §7: a Schema resource carries its schemas and meta.
+		meta, _ := one.Body["meta"].(map[string]any)
+		if jstr(meta, "resourceType") != "Schema" || !strings.HasSuffix(jstr(meta, "location"), "/Schemas/"+UserSchema) {
+			t.Errorf("schema meta %v", meta)
+		}
+		if s := jlist(one.Body, "schemas"); len(s) != 1 || s[0] != "urn:ietf:params:scim:schemas:core:2.0:Schema" {
+			t.Errorf("schema schemas %v", s)
 		}
 	})
 	t.Run("answer with a token too", func(t *testing.T) {
