@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"net/http"
 	"regexp"
+	"strconv"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -86,6 +87,7 @@ type Bridge struct {
 
 	discovery discovery
 	sync      *syncer
+	metrics   *metrics
 }
 
 var tenantIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
@@ -147,12 +149,14 @@ func New(opts Options) (*Bridge, error) {
 		b.admin = newTokenIndex([]*tenant{{id: "admin", tokens: []string{opts.AdminToken}}})
 	}
 	b.sync = newSyncer(b)
+	b.metrics = newMetrics()
 	b.handler = b.routes()
 	return b, nil
 }
 
 // Handler returns the bridge's HTTP handler: SCIM at /scim/v2, health at /healthz
-// and /readyz, webhooks at /webhooks/{tenant}/{connector}, admin at /admin/.
+// and /readyz, Prometheus metrics at /metrics, webhooks at
+// /webhooks/{tenant}/{connector}, admin at /admin/.
 func (b *Bridge) Handler() http.Handler { return b.handler }
 
 // Store returns the bridge's store.
@@ -160,7 +164,15 @@ func (b *Bridge) Store() *store.Store { return b.store }
 
 func (b *Bridge) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/scim/", http.HandlerFunc(b.serveSCIM))
+	mux.Handle("/scim/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		rec := &statusRecorder{ResponseWriter: w}
+		b.serveSCIM(rec, r)
+		if rec.code == 0 {
+			rec.code = http.StatusOK
+		}
+		b.metrics.inc("scim_bridge_scim_requests_total", "method", methodLabel(r.Method), "code", strconv.Itoa(rec.code))
+	}))
+	mux.HandleFunc("GET /metrics", b.serveMetrics)
 	mux.HandleFunc("POST /webhooks/{tenant}/{connector}", b.serveWebhook)
 	b.adminRoutes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
@@ -216,3 +228,12 @@ func (b *Bridge) Run(ctx context.Context) error {
 // written is called after every accepted SCIM write: its dirty mark is already in
 // the store; this only wakes the local dispatcher early.
 func (b *Bridge) written() { b.sync.Kick() }
+
+// methodLabel bounds the method label to the methods SCIM uses.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return m
+	}
+	return "other"
+}

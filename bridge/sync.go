@@ -379,6 +379,7 @@ func (s *syncer) convergeOne(ctx context.Context, t *tenant, subject string, tg 
 		st.NextRetry = retryAt
 		ev = s.b.log.Warn().Str("class", class.String()).Str("error", st.LastError)
 	}
+	s.b.metrics.inc("scim_bridge_convergences_total", "tenant", t.id, "connector", name, "outcome", st.Status)
 	ev.Str("tenant", t.id).Str("connector", name).Str("subject", subject).
 		Str("outcome", st.Status).Int("attempt", st.Attempts).Int("writes", len(actions)).
 		Dur("duration", elapsed).Msg("converge")

@@ -51,6 +51,21 @@ func writeWebhook(w http.ResponseWriter, status int, state, detail string) {
 // in constant time before the body is parsed; stale timestamps and replays are
 // rejected; an accepted event only marks subjects dirty (2xx once recorded).
 func (b *Bridge) serveWebhook(w http.ResponseWriter, r *http.Request) {
+	rec := &statusRecorder{ResponseWriter: w}
+	b.handleWebhook(rec, r)
+	// Labels only from configuration: a path of the caller's choosing must not
+	// grow the metric set.
+	tenantLabel, connLabel := "unknown", "unknown"
+	if t := b.tenants[r.PathValue("tenant")]; t != nil {
+		tenantLabel = t.id
+		if c := t.byName[r.PathValue("connector")]; c != nil {
+			connLabel = c.Name()
+		}
+	}
+	b.metrics.inc("scim_bridge_webhooks_total", "tenant", tenantLabel, "connector", connLabel, "code", strconv.Itoa(rec.code))
+}
+
+func (b *Bridge) handleWebhook(w http.ResponseWriter, r *http.Request) {
 	t := b.tenants[r.PathValue("tenant")]
 	var (
 		conn   connectors.Connector
