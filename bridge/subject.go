@@ -60,15 +60,15 @@ func connectorUser(res *store.Resource, groups []store.GroupRef) *connectors.Use
 }
 
 // loadUser returns the desired state of a user, nil when it no longer exists.
-func (b *Bridge) loadUser(ctx context.Context, tenantID, id string) (*connectors.User, error) {
-	res, err := b.store.Get(ctx, tenantID, store.KindUser, id)
+func loadUser(ctx context.Context, st *store.Store, tenantID, id string) (*connectors.User, error) {
+	res, err := st.Get(ctx, tenantID, store.KindUser, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load user %s: %w", id, err)
 	}
-	groups, err := b.store.GroupsOf(ctx, tenantID, []string{id})
+	groups, err := st.GroupsOf(ctx, tenantID, []string{id})
 	if err != nil {
 		return nil, fmt.Errorf("load groups of user %s: %w", id, err)
 	}
@@ -92,25 +92,25 @@ func desiredHash(c connectors.Connector, s connectors.Subject) string {
 
 // directory implements connectors.Directory on the store for one tenant.
 type directory struct {
-	b      *Bridge
+	st     *store.Store
 	tenant string
 }
 
 // NewDirectory returns the user directory connectors of tenant use (look-ups by
 // email), backed by st.
 func NewDirectory(st *store.Store, tenantID string) connectors.Directory {
-	return &directory{b: &Bridge{store: st}, tenant: tenantID}
+	return &directory{st: st, tenant: tenantID}
 }
 
 // UserByEmail returns the user with that email, preferring an active one.
 func (d *directory) UserByEmail(ctx context.Context, email string) (*connectors.User, error) {
-	ids, err := d.b.store.FindUserIDsByEmail(ctx, d.tenant, email)
+	ids, err := d.st.FindUserIDsByEmail(ctx, d.tenant, email)
 	if err != nil {
 		return nil, fmt.Errorf("find user by email: %w", err)
 	}
 	var found *connectors.User
 	for _, id := range ids {
-		u, err := d.b.loadUser(ctx, d.tenant, id)
+		u, err := loadUser(ctx, d.st, d.tenant, id)
 		if err != nil {
 			return nil, err
 		}

@@ -234,7 +234,7 @@ func (s *syncer) targets(ctx context.Context, t *tenant, k store.WorkKey) ([]tar
 	var out []target
 	switch k.Kind {
 	case store.WorkUser:
-		u, err := s.b.loadUser(ctx, t.id, k.ID)
+		u, err := loadUser(ctx, s.b.store, t.id, k.ID)
 		if err != nil {
 			return nil, err
 		}
