@@ -82,6 +82,12 @@ func (b *Bridge) serveDiscovery(w http.ResponseWriter, r *http.Request, path str
 		writeError(w, &HTTPError{Status: http.StatusInternalServerError, Detail: "internal error"})
 		return
 	}
+	if (path == "/Schemas" || path == "/ResourceTypes") && r.URL.Query().Has("filter") {
+		// RFC 7644 §4: a filter on the discovery endpoints SHOULD be refused with
+		// 403, so clients never assume that matching conditions held.
+		writeError(w, &HTTPError{Status: http.StatusForbidden, Detail: "filtering is not supported on " + path[1:]})
+		return
+	}
 	r2 := r.Clone(r.Context())
 	r2.URL.Path = "/v2" + path
 	rec := &bufferedResponse{header: http.Header{}, code: http.StatusOK}
@@ -124,15 +130,21 @@ func withDiscoveryMeta(body []byte, base string) []byte {
 		res["schemas"] = []any{"urn:ietf:params:scim:schemas:core:2.0:Schema"}
 		res["meta"] = map[string]any{"resourceType": "Schema", "location": base + "/Schemas/" + id}
 	}
-	if list, ok := doc["Resources"].([]any); ok {
+	if _, isList := doc["totalResults"]; isList {
+		// A page past the end (or count=0) comes back from the library as
+		// "Resources": null with itemsPerPage echoing count; RFC 7644 §3.4.2
+		// wants itemsPerPage to be the number of resources returned.
+		list, _ := doc["Resources"].([]any)
+		if list == nil {
+			list = []any{}
+		}
 		for _, e := range list {
 			if m, ok := e.(map[string]any); ok {
 				decorate(m)
 			}
 		}
-		if _, ok := doc["itemsPerPage"]; ok {
-			doc["itemsPerPage"] = len(list)
-		}
+		doc["Resources"] = list
+		doc["itemsPerPage"] = len(list)
 	} else if _, ok := doc["id"]; ok {
 		decorate(doc)
 	}
