@@ -46,7 +46,13 @@ func (rs *resourceSchema) compileFilter(expr string) (*node, error) {
 	ast, ok := fastFilter(s)
 	if !ok {
 		if ast, err = slowFilter(s); err != nil {
-			return nil, errorf(ScimTypeInvalidFilter, "malformed filter %s: %v", quote(s), err)
+			rw, ok := rewriteValuePathSub(s)
+			if !ok {
+				return nil, errorf(ScimTypeInvalidFilter, "malformed filter %s: %v", quote(s), err)
+			}
+			if ast, err = slowFilter(rw); err != nil {
+				return nil, errorf(ScimTypeInvalidFilter, "malformed filter %s: %v", quote(s), err)
+			}
 		}
 	}
 	c := compiler{rs: rs, scimType: ScimTypeInvalidFilter}
