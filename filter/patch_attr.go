@@ -19,12 +19,22 @@ func (p *patcher) removeAttr(c map[string]any, def *attrDef, v any) error {
 		return nil
 	}
 	if !def.multi {
-		w, err := coerceOne(def, v)
-		if err != nil {
-			return err
+		// A single-valued attribute goes when the value given designates it. Entra
+		// may wrap it in a list like members ("value":[{"value":"mgr-id"}]); an
+		// element without any value ({"value": null}) designates whatever is there.
+		given := listOf(v)
+		wrapped := given != nil
+		if !wrapped {
+			given = []any{v}
 		}
-		if w != nil && matchesGiven(def, cur, w) {
-			return p.removeAttr(c, def, nil)
+		for _, g := range given {
+			w, err := coerceOne(def, g)
+			if err != nil {
+				return err
+			}
+			if (w == nil && wrapped) || (w != nil && matchesGiven(def, cur, w)) {
+				return p.removeAttr(c, def, nil)
+			}
 		}
 		return nil
 	}

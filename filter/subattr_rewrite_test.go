@@ -58,3 +58,36 @@ func TestValuePathSubAttributeFilter(t *testing.T) {
 		t.Fatal("a trailing clause after the rewritten comparison must stay a syntax error")
 	}
 }
+
+// TestRemoveManagerWithListValue: Entra's list-wrapped value removes a
+// single-valued complex attribute when it designates the current value.
+func TestRemoveManagerWithListValue(t *testing.T) {
+	t.Parallel()
+	rs := NewResourceSchema(schema.CoreUserSchema(), schema.ExtensionEnterpriseUser())
+	const ext = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User"
+	user := func() map[string]any {
+		return map[string]any{"userName": "ada", ext: map[string]any{"department": "R&D", "manager": map[string]any{"value": "m1"}}}
+	}
+	for _, tc := range []struct {
+		name    string
+		value   any
+		removed bool
+	}{
+		{"list naming the manager", []any{map[string]any{"value": "m1"}}, true},
+		{"list naming another", []any{map[string]any{"value": "m2"}}, false},
+		{"list with a null value", []any{map[string]any{"value": nil}}, true},
+		{"plain object", map[string]any{"value": "m1"}, true},
+		{"plain string", "m1", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			out, changed, err := Apply(rs, user(), []Operation{{Op: "Remove", Path: ext + ":manager", Value: tc.value}})
+			if err != nil {
+				t.Fatalf("apply: %v", err)
+			}
+			_, has := out[ext].(map[string]any)["manager"]
+			if changed != tc.removed || has == tc.removed {
+				t.Fatalf("changed %v, manager present %v; want removed %v", changed, has, tc.removed)
+			}
+		})
+	}
+}
