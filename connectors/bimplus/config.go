@@ -172,7 +172,7 @@ func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Conne
 		prune:   c.PruneUnmanaged,
 		api:     &api{c: client, team: url.PathEscape(c.Team)},
 		roles:   &roleCache{ttl: ttl, now: now},
-		members: &memberCache{ttl: membersTTL, now: now},
+		members: &memberCache{ttl: membersTTL, now: now, projects: mappedProjects(groups)},
 		log:     deps.Logger.With().Str("connector", name).Str("tenant", deps.Tenant).Logger(),
 	}, nil
 }

@@ -52,7 +52,10 @@
 //     only when a POST is needed and no project listing already showed the
 //     user's member id. A user with no team member for its email cannot be
 //     added: that is a permanent error (the document allows assigning roles to
-//     existing team members only).
+//     existing team members only). An API without that route (it answers 404:
+//     the vendor document does not list it) is served from the member lists of
+//     the mapped projects instead: a user already on one mapped project can be
+//     given roles on the others.
 //   - The team listing is cached per connector for Config.MembersTTL (default
 //     one minute; "0s" reads it for every lookup), shared by concurrent
 //     convergences, which wait for one request instead of sending their own.

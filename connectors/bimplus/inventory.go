@@ -28,9 +28,12 @@ func parseObjectID(id string) (project, member string, ok bool) {
 }
 
 // mappedProjects returns every project the configuration maps, sorted.
-func (c *connector) mappedProjects() []string {
+func (c *connector) mappedProjects() []string { return mappedProjects(c.groups) }
+
+// mappedProjects lists, sorted and once each, the projects groups map to.
+func mappedProjects(groups map[string][]Grant) []string {
 	var ps []string
-	for _, grants := range c.groups {
+	for _, grants := range groups {
 		for _, g := range grants {
 			ps = append(ps, g.Project)
 		}

@@ -24,6 +24,10 @@ const memberRecheckAfter = time.Second
 type memberCache struct {
 	ttl time.Duration
 	now func() time.Time
+	// projects are the mapped projects, read instead of the team when the API
+	// has no GET /{team}/members (it answers 404): their member listings carry
+	// the same {"id","email"} of the team members already on them.
+	projects []string
 
 	mu      sync.Mutex
 	ids     map[string]string // memberKey(email) → member id; nil until the first listing
@@ -60,7 +64,7 @@ func memberKey(email string) string { return strings.ToLower(strings.TrimSpace(e
 func (c *memberCache) find(ctx context.Context, a *api, email string, stale uint64) (memberLookup, error) {
 	key := memberKey(email)
 	if c.ttl <= 0 {
-		ids, err := readTeam(ctx, a)
+		ids, err := readTeam(ctx, a, c.projects)
 		if err != nil {
 			return memberLookup{}, err
 		}
@@ -98,7 +102,7 @@ func (c *memberCache) find(ctx context.Context, a *api, email string, stale uint
 		start := c.now()
 		c.mu.Unlock()
 
-		ids, err := readTeam(ctx, a)
+		ids, err := readTeam(ctx, a, c.projects)
 		c.mu.Lock()
 		if err == nil {
 			c.ids, c.fetched = ids, start
@@ -117,8 +121,11 @@ func (c *memberCache) find(ctx context.Context, a *api, email string, stale uint
 
 // readTeam reads the team and indexes it by memberKey; when several entries
 // share an email, the first one listed with an id wins.
-func readTeam(ctx context.Context, a *api) (map[string]string, error) {
+func readTeam(ctx context.Context, a *api, projects []string) (map[string]string, error) {
 	team, err := a.listTeam(ctx)
+	if connectors.IsNotFound(err) {
+		team, err = projectsMembers(ctx, a, projects)
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -131,6 +138,26 @@ func readTeam(ctx context.Context, a *api) (map[string]string, error) {
 		ids[k] = m.ID
 	}
 	return ids, nil
+}
+
+// projectsMembers gathers the members of the given projects, for an API without
+// a team member listing: a user can then be given a role on one mapped project
+// once they are a member of another (a project admin invited them).
+func projectsMembers(ctx context.Context, a *api, projects []string) ([]memberRef, error) {
+	var out []memberRef
+	for _, p := range projects {
+		ms, err := a.listMembers(ctx, p)
+		if connectors.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ms {
+			out = append(out, m.Member)
+		}
+	}
+	return out, nil
 }
 
 // findMember returns the team member id of email from the member cache; a user
