@@ -106,6 +106,7 @@ func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Conne
 		deleteOnDeac: c.OnDeactivate != PolicyIgnore,
 	}
 	conn.cache = newInvitationCache(ttl, now, conn.fetchPending)
+	conn.now = now
 	return conn, nil
 }
 

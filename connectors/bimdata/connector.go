@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -20,6 +21,8 @@ type connector struct {
 	denyUnknown  bool // unknown_invitations: deny
 	deleteOnDeac bool // on_deactivate: delete
 	cache        *invitationCache
+	answering    answered
+	now          func() time.Time
 }
 
 var (

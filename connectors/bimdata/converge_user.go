@@ -189,6 +189,9 @@ func (c *connector) deprovision(ctx context.Context, s connectors.Subject, st us
 // answer accepts or denies one invitation and keeps the cache truthful. A 404
 // means the invitation is gone: nothing left to answer.
 func (c *connector) answer(ctx context.Context, id flexID, accept bool) error {
+	if !c.answering.claim(id, c.now()) {
+		return nil // another convergence of this connector answers it
+	}
 	var err error
 	if accept {
 		err = c.api.acceptInvitation(ctx, id)
@@ -198,9 +201,11 @@ func (c *connector) answer(ctx context.Context, id flexID, accept bool) error {
 	switch {
 	case err == nil || connectors.IsNotFound(err):
 		c.cache.remove(id)
+		c.answering.done(id, c.now())
 		return nil
 	default:
 		c.cache.invalidate() // the write may or may not have happened
+		c.answering.release(id)
 		return err
 	}
 }
