@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -59,21 +61,68 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.wg.Add(1)
 		go s.fastForward()
 	} else {
-		o, err := redis.ParseURL(opts.URL)
+		rdb, err := newClient(opts.URL)
 		if err != nil {
-			return nil, fmt.Errorf("parse redis url: %w", err)
+			return nil, err
 		}
-		if o.PoolSize < 64 {
-			o.PoolSize = 64
-		}
-		o.MaxRetries = noRetries
-		s.rdb = redis.NewClient(o)
+		s.rdb = rdb
 	}
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
 		s.Close()
 		return nil, fmt.Errorf("ping redis: %w", err)
 	}
 	return s, nil
+}
+
+// newClient connects by URL (go-redis URL syntax):
+//
+//	redis://[user:pass@]host:port/db                       one server
+//	redis://[user:pass@]host:port?addr=host2:port2&...     Redis Cluster, seeds host, host2, ...
+//	redis://[user:pass@]host:port?master_name=M&addr=...   Sentinel: the sentinels, master M
+//
+// rediss:// turns TLS on. Every key of a tenant carries its hash tag, so a
+// tenant's scripts and transactions stay on one cluster slot.
+func newClient(rawURL string) (redis.UniversalClient, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse redis url: %w", redactURLError(err))
+	}
+	q := u.Query()
+	switch {
+	case q.Has("master_name"):
+		o, err := redis.ParseFailoverURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("parse redis sentinel url: %w", redactURLError(err))
+		}
+		o.PoolSize = max(o.PoolSize, 64)
+		o.MaxRetries = noRetries
+		return redis.NewFailoverClient(o), nil
+	case q.Has("addr"):
+		o, err := redis.ParseClusterURL(rawURL)
+		if err != nil {
+			return nil, fmt.Errorf("parse redis cluster url: %w", redactURLError(err))
+		}
+		o.PoolSize = max(o.PoolSize, 64)
+		o.MaxRetries = noRetries
+		return redis.NewClusterClient(o), nil
+	}
+	o, err := redis.ParseURL(rawURL)
+	if err != nil {
+		return nil, fmt.Errorf("parse redis url: %w", redactURLError(err))
+	}
+	o.PoolSize = max(o.PoolSize, 64)
+	o.MaxRetries = noRetries
+	return redis.NewClient(o), nil
+}
+
+// redactURLError keeps a URL parse error from echoing the URL, which may carry
+// a password.
+func redactURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) {
+		return ue.Err
+	}
+	return err
 }
 
 // NewFromClient wraps an existing client (Cluster, Sentinel or plain).
