@@ -83,6 +83,22 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 // rediss:// turns TLS on. Every key of a tenant carries its hash tag, so a
 // tenant's scripts and transactions stay on one cluster slot.
 func newClient(rawURL string) (redis.UniversalClient, error) {
+	connect, err := parseURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	return connect(), nil
+}
+
+// CheckURL reports whether rawURL is a Redis URL Open accepts, without
+// connecting. Its error never quotes the URL (it may carry a password).
+func CheckURL(rawURL string) error {
+	_, err := parseURL(rawURL)
+	return err
+}
+
+// parseURL parses rawURL and returns how to connect.
+func parseURL(rawURL string) (func() redis.UniversalClient, error) {
 	u, err := url.Parse(rawURL)
 	if err != nil {
 		return nil, fmt.Errorf("parse redis url: %w", redactURLError(err))
@@ -96,7 +112,7 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 		}
 		o.PoolSize = max(o.PoolSize, 64)
 		o.MaxRetries = noRetries
-		return redis.NewFailoverClient(o), nil
+		return func() redis.UniversalClient { return redis.NewFailoverClient(o) }, nil
 	case q.Has("addr"):
 		o, err := redis.ParseClusterURL(rawURL)
 		if err != nil {
@@ -104,7 +120,7 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 		}
 		o.PoolSize = max(o.PoolSize, 64)
 		o.MaxRetries = noRetries
-		return redis.NewClusterClient(o), nil
+		return func() redis.UniversalClient { return redis.NewClusterClient(o) }, nil
 	}
 	o, err := redis.ParseURL(rawURL)
 	if err != nil {
@@ -112,7 +128,7 @@ func newClient(rawURL string) (redis.UniversalClient, error) {
 	}
 	o.PoolSize = max(o.PoolSize, 64)
 	o.MaxRetries = noRetries
-	return redis.NewClient(o), nil
+	return func() redis.UniversalClient { return redis.NewClient(o) }, nil
 }
 
 // redactURLError keeps a URL parse error from echoing the URL, which may carry

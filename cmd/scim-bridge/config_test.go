@@ -562,7 +562,7 @@ public_url: "https://user:pw-secret@scim.example.com"
 ` + okTenant,
 			want: []string{
 				"b.yaml:1: listen: the port must be a number from 0 to 65535",
-				"b.yaml:2: redis: is not a valid Redis URL: redis://[user:password@]host:port[/db][?options], rediss://... or unix:///path/to/socket",
+				"b.yaml:2: redis: is not a valid Redis URL: redis://[user:password@]host:port[/db][?options], with ?addr=host2:port&addr=... for a cluster or ?master_name=M&addr=... for Sentinel; rediss://... or unix:///path/to/socket",
 				"b.yaml:3: public_url: must not contain credentials",
 			},
 			secrets: []string{"hunter2-pass", "not-a-db", "pw-secret"},

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/scim-bridge/scim-bridge/store"
 	"gopkg.in/yaml.v3"
 )
 
@@ -84,9 +84,9 @@ func (l *configLoader) validateRedis(raw string) {
 		l.fail("redis", "the scheme must be redis://, rediss:// or unix:// (empty: embedded store)")
 		return
 	}
-	if _, err := redis.ParseURL(raw); err != nil {
+	if err := store.CheckURL(raw); err != nil {
 		// go-redis messages may quote parts of the URL; say what is expected instead.
-		l.fail("redis", "is not a valid Redis URL: redis://[user:password@]host:port[/db][?options], rediss://... or unix:///path/to/socket")
+		l.fail("redis", "is not a valid Redis URL: redis://[user:password@]host:port[/db][?options], with ?addr=host2:port&addr=... for a cluster or ?master_name=M&addr=... for Sentinel; rediss://... or unix:///path/to/socket")
 	}
 }
 
