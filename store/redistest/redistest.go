@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -45,12 +46,11 @@ func Start(tb testing.TB) string {
 		cancel()
 		tb.Fatalf("start redis-server: %v", err)
 	}
-	var out strings.Builder
+	var out lockedBuffer
 	go func() {
 		sc := bufio.NewScanner(stdout)
 		for sc.Scan() {
-			out.WriteString(sc.Text())
-			out.WriteByte('\n')
+			out.add(sc.Text())
 		}
 	}()
 	tb.Cleanup(func() {
@@ -58,24 +58,7 @@ func Start(tb testing.TB) string {
 		_ = cmd.Wait()
 	})
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			_, _ = c.Write([]byte("PING\r\n"))
-			buf := make([]byte, 7)
-			_ = c.SetReadDeadline(time.Now().Add(time.Second))
-			n, _ := c.Read(buf)
-			c.Close()
-			if strings.HasPrefix(string(buf[:n]), "+PONG") {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("redis-server on %s did not answer: %s", addr, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	waitPong(tb, addr, out.String)
 	return "redis://" + addr + "/0"
 }
 
@@ -124,7 +107,7 @@ func StartCluster(tb testing.TB) string {
 			_ = cmd.Wait()
 		})
 		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		waitPong(tb, addr)
+		waitPong(tb, addr, func() string { return "" })
 		addrs = append(addrs, addr)
 	}
 	args := append([]string{"--cluster", "create"}, addrs...)
@@ -166,8 +149,9 @@ func clusterPort() (int, error) {
 	return 0, fmt.Errorf("no free port pair")
 }
 
-// waitPong waits until a redis-server answers PING on addr.
-func waitPong(tb testing.TB, addr string) {
+// waitPong waits until a redis-server answers PING on addr; output tells what
+// the server printed, for the failure message.
+func waitPong(tb testing.TB, addr string, output func() string) {
 	tb.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -183,8 +167,27 @@ func waitPong(tb testing.TB, addr string) {
 			}
 		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("redis-server on %s did not answer", addr)
+			tb.Fatalf("redis-server on %s did not answer: %s", addr, output())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// lockedBuffer collects a server's output lines for failure messages.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedBuffer) add(line string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.b.WriteString(line)
+	l.b.WriteByte('\n')
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
