@@ -25,7 +25,7 @@ func (b *Bridge) scheduleReconcile(ctx context.Context, t *tenant) {
 			return
 		case <-timer.C:
 		}
-		if err := b.reconcileLocked(ctx, t.id, ReconcileOptions{}); err != nil && ctx.Err() == nil {
+		if _, err := b.ReconcileLocked(ctx, t.id, ReconcileOptions{}); err != nil && ctx.Err() == nil {
 			if errors.Is(err, store.ErrLocked) {
 				b.log.Debug().Str("tenant", t.id).Msg("reconcile: another replica holds the lock")
 			} else {
@@ -34,12 +34,6 @@ func (b *Bridge) scheduleReconcile(ctx context.Context, t *tenant) {
 		}
 		timer.Reset(t.reconcileEvery)
 	}
-}
-
-// reconcileLocked runs Reconcile while holding the tenant's reconcile lock.
-func (b *Bridge) reconcileLocked(ctx context.Context, tenantID string, opts ReconcileOptions) error {
-	_, err := b.ReconcileLocked(ctx, tenantID, opts)
-	return err
 }
 
 // ReconcileLocked is Reconcile under the tenant's reconcile lock (store.ErrLocked
