@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"strconv"
@@ -102,34 +101,35 @@ func (b *Bridge) handleWebhook(w http.ResponseWriter, r *http.Request) {
 		writeWebhook(w, http.StatusBadRequest, "rejected", `body must be {"id": "...", "type": "...", "data": {...}}`)
 		return
 	}
-	ctx := r.Context()
 	ns := webhookNamespace + ":" + conn.Name()
-	first, err := b.store.Once(ctx, t.id, ns, ev.ID, webhookDedupTTL)
-	if err != nil {
-		b.log.Error().Err(err).Str("tenant", t.id).Msg("webhook: record event id")
+	if seen, err := b.store.Seen(r.Context(), t.id, ns, ev.ID); err != nil {
+		b.log.Error().Err(err).Str("tenant", t.id).Str("connector", conn.Name()).Msg("webhook: look up event id")
 		writeWebhook(w, http.StatusServiceUnavailable, "error", "could not record the event; retry")
 		return
-	}
-	if !first {
+	} else if seen {
 		writeWebhook(w, http.StatusOK, "duplicate", "")
 		return
 	}
 	keys, err := b.eventKeys(r, t, conn, ev)
-	if err == nil && len(keys) > 0 {
-		err = b.store.MarkDirty(ctx, t.id, keys...)
-		if err != nil {
-			err = fmt.Errorf("mark dirty: %w", err)
-		}
-	}
 	if err != nil {
-		_ = b.store.Forget(ctx, t.id, ns, ev.ID) // let the sender's retry through
 		var he *HTTPError
 		if errors.As(err, &he) {
 			writeWebhook(w, he.Status, "rejected", he.Detail)
 			return
 		}
+		writeWebhook(w, http.StatusBadRequest, "rejected", "malformed event")
+		return
+	}
+	// The event id and the marks it causes are recorded in one atomic step: a
+	// crash cannot keep one without the other, and a replay marks nothing.
+	first, err := b.store.MarkDirtyOnce(r.Context(), t.id, ns, ev.ID, webhookDedupTTL, keys...)
+	if err != nil {
 		b.log.Error().Err(err).Str("tenant", t.id).Str("connector", conn.Name()).Msg("webhook: record event")
 		writeWebhook(w, http.StatusServiceUnavailable, "error", "could not record the event; retry")
+		return
+	}
+	if !first {
+		writeWebhook(w, http.StatusOK, "duplicate", "")
 		return
 	}
 	b.log.Info().Str("tenant", t.id).Str("connector", conn.Name()).Str("event", ev.ID).Str("type", ev.Type).

@@ -122,3 +122,44 @@ func TestOnceRejectsBadInput(t *testing.T) {
 		}
 	})
 }
+
+func TestMarkDirtyOnce(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		keys := []WorkKey{{Tenant: "acme", Kind: WorkObject, ID: "bimdata/invitation:1"}, {Tenant: "acme", Kind: WorkUser, ID: "u1"}}
+		first, err := s.MarkDirtyOnce(ctx, "acme", "webhook:bimdata", "evt-1", time.Hour, keys...)
+		if err != nil || !first {
+			t.Fatalf("first delivery: first=%v err=%v", first, err)
+		}
+		qs, err := s.QueueStats(ctx, "acme")
+		if err != nil || qs.Pending != 2 {
+			t.Fatalf("after first delivery: %+v, %v", qs, err)
+		}
+		claims, err := s.Claim(ctx, "acme", "w", time.Minute, 10)
+		if err != nil || len(claims) != 2 {
+			t.Fatalf("claim: %v, %v", claims, err)
+		}
+		for _, c := range claims {
+			if err := s.Ack(ctx, c); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if seen, err := s.Seen(ctx, "acme", "webhook:bimdata", "evt-1"); err != nil || !seen {
+			t.Fatalf("Seen after first delivery: %v, %v", seen, err)
+		}
+		if seen, err := s.Seen(ctx, "acme", "webhook:bimdata", "evt-9"); err != nil || seen {
+			t.Fatalf("Seen of a new id: %v, %v", seen, err)
+		}
+		again, err := s.MarkDirtyOnce(ctx, "acme", "webhook:bimdata", "evt-1", time.Hour, keys...)
+		if err != nil || again {
+			t.Fatalf("replay: first=%v err=%v", again, err)
+		}
+		if qs, _ := s.QueueStats(ctx, "acme"); qs.Pending != 0 {
+			t.Fatalf("a replay marked work: %+v", qs)
+		}
+		if _, err := s.MarkDirtyOnce(ctx, "acme", "webhook:bimdata", "evt-2", time.Hour, WorkKey{Tenant: "globex", Kind: WorkUser, ID: "x"}); err == nil {
+			t.Fatal("a key of another tenant must be refused")
+		}
+	})
+}
