@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/scim-bridge/scim-bridge/filter"
 	"github.com/scim-bridge/scim-bridge/store"
@@ -15,7 +17,7 @@ import (
 
 // maxOptimisticRetries bounds read-modify-write retries of a PATCH that races
 // another writer of the same resource.
-const maxOptimisticRetries = 8
+const maxOptimisticRetries = 16
 
 func renderOptsFor(b *Bridge, r *http.Request) renderOpts {
 	q := r.URL.Query()
@@ -268,8 +270,16 @@ func (b *Bridge) patch(w http.ResponseWriter, r *http.Request, t *tenant, rt *re
 			}
 			res = &store.Resource{ID: id, Kind: rt.kind, Created: cur.Created, LastModified: nowUTC(b.now), Attrs: out}
 			if err := b.store.Replace(ctx, t.id, res, cur.Version); err != nil {
-				if errors.Is(err, store.ErrPrecondition) && ifVersion == 0 && attempt < maxOptimisticRetries {
-					continue
+				if errors.Is(err, store.ErrPrecondition) && ifVersion == 0 {
+					if attempt < maxOptimisticRetries {
+						// De-correlate from the other writers before reading again.
+						time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 4))))
+						continue
+					}
+					// The client asked for no precondition: a 412 would confuse it.
+					w.Header().Set("Retry-After", "1")
+					return &HTTPError{Status: http.StatusServiceUnavailable,
+						Detail: "the resource is being modified by other requests; retry", Err: err}
 				}
 				return err
 			}
