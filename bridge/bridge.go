@@ -205,7 +205,8 @@ func (b *Bridge) Run(ctx context.Context) error {
 			if c.Handles(connectors.SubjectTenant) {
 				key := store.WorkKey{Tenant: t.id, Kind: store.WorkTenant, ID: t.id}
 				if err := b.store.MarkDirty(ctx, t.id, key); err != nil {
-					return fmt.Errorf("mark tenant %s: %w", t.id, err)
+					// The scheduled reconciliation repairs it; the workers must run anyway.
+					b.log.Error().Err(err).Str("tenant", t.id).Msg("mark tenant subjects at start")
 				}
 				break
 			}
