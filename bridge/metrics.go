@@ -19,29 +19,22 @@ import (
 // the store at scrape time, so every replica reports the shared truth.
 type metrics struct {
 	mu       sync.RWMutex
-	counters map[string]*atomic.Int64 // "name{labels}" → value
+	counters map[series]*atomic.Int64
 }
 
-func newMetrics() *metrics { return &metrics{counters: map[string]*atomic.Int64{}} }
+// series names one counter: a metric and up to three label pairs. Formatting
+// and escaping happen at scrape time, never on the request path.
+type series struct {
+	name string
+	l    [6]string // key, value, key, value, key, value
+}
+
+func newMetrics() *metrics { return &metrics{counters: map[series]*atomic.Int64{}} }
 
 // inc adds one to the counter name with the given label pairs (key, value, ...).
 func (m *metrics) inc(name string, labels ...string) {
-	var b strings.Builder
-	b.WriteString(name)
-	if len(labels) > 0 {
-		b.WriteByte('{')
-		for i := 0; i+1 < len(labels); i += 2 {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteString(labels[i])
-			b.WriteString(`="`)
-			b.WriteString(escapeLabel(labels[i+1]))
-			b.WriteByte('"')
-		}
-		b.WriteByte('}')
-	}
-	k := b.String()
+	k := series{name: name}
+	copy(k.l[:], labels)
 	m.mu.RLock()
 	c := m.counters[k]
 	m.mu.RUnlock()
@@ -56,9 +49,30 @@ func (m *metrics) inc(name string, labels ...string) {
 	c.Add(1)
 }
 
-func escapeLabel(v string) string {
-	return strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`).Replace(v)
+// String formats the series as in the exposition format.
+func (k series) String() string {
+	var b strings.Builder
+	b.WriteString(k.name)
+	if k.l[0] != "" {
+		b.WriteByte('{')
+		for i := 0; i+1 < len(k.l) && k.l[i] != ""; i += 2 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(k.l[i])
+			b.WriteString(`="`)
+			b.WriteString(labelEscaper.Replace(k.l[i+1]))
+			b.WriteByte('"')
+		}
+		b.WriteByte('}')
+	}
+	return b.String()
 }
+
+// labelEscaper escapes a label value (exposition format 0.0.4).
+var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
+
+func escapeLabel(v string) string { return labelEscaper.Replace(v) }
 
 // metricHelp documents every family the endpoint writes.
 var metricHelp = []struct{ name, typ, help string }{
@@ -77,11 +91,7 @@ func (b *Bridge) serveMetrics(w http.ResponseWriter, r *http.Request) {
 	lines := map[string][]string{}
 	b.metrics.mu.RLock()
 	for k, v := range b.metrics.counters {
-		name := k
-		if i := strings.IndexByte(k, '{'); i >= 0 {
-			name = k[:i]
-		}
-		lines[name] = append(lines[name], k+" "+strconv.FormatInt(v.Load(), 10))
+		lines[k.name] = append(lines[k.name], k.String()+" "+strconv.FormatInt(v.Load(), 10))
 	}
 	b.metrics.mu.RUnlock()
 	for _, t := range b.order {

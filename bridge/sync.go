@@ -134,18 +134,22 @@ func (s *syncer) run(ctx context.Context, workers int) {
 		if claimed > 0 && len(busy) < workers {
 			continue
 		}
-		var wait <-chan time.Time
+		var (
+			wait  <-chan time.Time
+			timer *time.Timer
+		)
 		if len(busy) < workers {
-			timer := time.NewTimer(s.nextWait(ctx))
+			timer = time.NewTimer(s.nextWait(ctx))
 			wait = timer.C
-			defer timer.Stop()
 		}
 		select {
 		case <-ctx.Done():
-			return
 		case <-s.kick:
 		case <-freed:
 		case <-wait:
+		}
+		if timer != nil {
+			timer.Stop()
 		}
 	}
 }
