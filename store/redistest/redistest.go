@@ -1,11 +1,13 @@
-// Package redistest starts a throw-away redis-server on a random loopback port for
-// tests. When the binary is not on PATH the test is skipped, except under CI=true,
-// where real-Redis tests must run and a missing binary fails the test.
+// Package redistest starts throw-away redis-server processes on random loopback
+// ports for tests: a single server (Start) or a three-node Redis Cluster
+// (StartCluster). When the binaries are not on PATH the test is skipped, except
+// under CI=true, where real-Redis tests must run and a missing binary fails.
 package redistest
 
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -16,99 +18,26 @@ import (
 	"time"
 )
 
-// Start runs redis-server for the lifetime of t and returns its redis:// URL.
+// launchAttempts bounds the retries when a random port is taken between the
+// moment it was found free and the moment redis-server binds it.
+const launchAttempts = 5
+
+// Start runs redis-server for the lifetime of tb and returns its redis:// URL.
 func Start(tb testing.TB) string {
 	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("redis-server not on PATH: real-Redis tests must run in CI")
-		}
-		tb.Skip("redis-server not on PATH")
-	}
-	port, err := freePort()
-	if err != nil {
-		tb.Fatalf("find a free port: %v", err)
-	}
-	dir := tb.TempDir()
-	ctx, cancel := context.WithCancel(context.Background())
-	cmd := exec.CommandContext(ctx, bin,
-		"--port", fmt.Sprint(port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--dir", dir,
-		"--protected-mode", "yes", "--loglevel", "warning")
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		cancel()
-		tb.Fatalf("redis-server pipe: %v", err)
-	}
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
-		cancel()
-		tb.Fatalf("start redis-server: %v", err)
-	}
-	var out lockedBuffer
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			out.add(sc.Text())
-		}
-	}()
-	tb.Cleanup(func() {
-		cancel()
-		_ = cmd.Wait()
-	})
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	waitPong(tb, addr, out.String)
-	return "redis://" + addr + "/0"
-}
-
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
+	bin := lookPath(tb, "redis-server")
+	return "redis://" + launch(tb, bin, false) + "/0"
 }
 
 // StartCluster runs a three-node Redis Cluster (masters only) for the lifetime
-// of tb and returns a go-redis cluster URL ("redis://a?addr=b&addr=c"). Like
-// Start, it skips without redis-server and redis-cli on PATH, except under
-// CI=true, where it fails.
+// of tb and returns a go-redis cluster URL ("redis://a?addr=b&addr=c").
 func StartCluster(tb testing.TB) string {
 	tb.Helper()
-	bin, err := exec.LookPath("redis-server")
-	cli, cliErr := exec.LookPath("redis-cli")
-	if err != nil || cliErr != nil {
-		if os.Getenv("CI") == "true" {
-			tb.Fatalf("redis-server and redis-cli must be on PATH: cluster tests must run in CI")
-		}
-		tb.Skip("redis-server or redis-cli not on PATH")
-	}
+	bin := lookPath(tb, "redis-server")
+	cli := lookPath(tb, "redis-cli")
 	var addrs []string
 	for range 3 {
-		port, err := clusterPort()
-		if err != nil {
-			tb.Fatalf("find a free port pair: %v", err)
-		}
-		dir := tb.TempDir()
-		ctx, cancel := context.WithCancel(context.Background())
-		cmd := exec.CommandContext(ctx, bin,
-			"--port", fmt.Sprint(port), "--bind", "127.0.0.1",
-			"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-			"--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning")
-		cmd.Dir = dir
-		if err := cmd.Start(); err != nil {
-			cancel()
-			tb.Fatalf("start redis-server: %v", err)
-		}
-		tb.Cleanup(func() {
-			cancel()
-			_ = cmd.Wait()
-		})
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		waitPong(tb, addr, func() string { return "" })
-		addrs = append(addrs, addr)
+		addrs = append(addrs, launch(tb, bin, true))
 	}
 	args := append([]string{"--cluster", "create"}, addrs...)
 	args = append(args, "--cluster-replicas", "0", "--cluster-yes")
@@ -118,7 +47,8 @@ func StartCluster(tb testing.TB) string {
 	deadline := time.Now().Add(15 * time.Second)
 	for _, a := range addrs {
 		for {
-			out, _ := exec.Command(cli, "-h", "127.0.0.1", "-p", strings.TrimPrefix(a, "127.0.0.1:"), "cluster", "info").Output()
+			_, port, _ := net.SplitHostPort(a)
+			out, _ := exec.Command(cli, "-h", "127.0.0.1", "-p", port, "cluster", "info").Output()
 			if strings.Contains(string(out), "cluster_state:ok") {
 				break
 			}
@@ -131,28 +61,110 @@ func StartCluster(tb testing.TB) string {
 	return "redis://" + addrs[0] + "?addr=" + addrs[1] + "&addr=" + addrs[2]
 }
 
-// clusterPort finds a free port whose cluster bus port (+10000) is free too.
-func clusterPort() (int, error) {
+func lookPath(tb testing.TB, name string) string {
+	tb.Helper()
+	p, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			tb.Fatalf("%s not on PATH: real-Redis tests must run in CI", name)
+		}
+		tb.Skipf("%s not on PATH", name)
+	}
+	return p
+}
+
+// launch starts one redis-server (a cluster node when cluster is set) and
+// returns its address once it answers PING, trying again on another port when
+// the one it picked was taken meanwhile. The server stops with tb.
+func launch(tb testing.TB, bin string, cluster bool) string {
+	tb.Helper()
+	var lastErr error
+	for range launchAttempts {
+		addr, stop, err := tryLaunch(tb, bin, cluster)
+		if err == nil {
+			tb.Cleanup(stop)
+			return addr
+		}
+		stop()
+		lastErr = err
+	}
+	tb.Fatalf("start redis-server: %v", lastErr)
+	return ""
+}
+
+func tryLaunch(tb testing.TB, bin string, cluster bool) (addr string, stop func(), err error) {
+	port, err := freePort(cluster)
+	if err != nil {
+		return "", func() {}, err
+	}
+	dir := tb.TempDir()
+	args := []string{"--port", fmt.Sprint(port), "--bind", "127.0.0.1",
+		"--save", "", "--appendonly", "no", "--dir", dir, "--loglevel", "warning"}
+	if cluster {
+		args = append(args, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	} else {
+		args = append(args, "--protected-mode", "yes")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = dir
+	pipe, err := cmd.StdoutPipe()
+	if err != nil {
+		cancel()
+		return "", func() {}, fmt.Errorf("redis-server pipe: %w", err)
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		cancel()
+		return "", func() {}, fmt.Errorf("start redis-server: %w", err)
+	}
+	var out lockedBuffer
+	exited := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(pipe)
+		for sc.Scan() {
+			out.add(sc.Text())
+		}
+		close(exited)
+	}()
+	stop = func() {
+		cancel()
+		<-exited
+		_ = cmd.Wait()
+	}
+	addr = fmt.Sprintf("127.0.0.1:%d", port)
+	if err := waitPong(addr, exited); err != nil {
+		return "", stop, fmt.Errorf("redis-server on %s: %w: %s", addr, err, out.String())
+	}
+	return addr, stop, nil
+}
+
+// freePort finds a free loopback port; for a cluster node its bus port (+10000)
+// must be free too.
+func freePort(cluster bool) (int, error) {
 	for range 50 {
-		p, err := freePort()
+		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			return 0, err
+		}
+		p := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if !cluster {
+			return p, nil
 		}
 		if p+10000 > 65535 {
 			continue
 		}
-		if l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+10000)); err == nil {
-			l.Close()
+		if bus, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+10000)); err == nil {
+			bus.Close()
 			return p, nil
 		}
 	}
-	return 0, fmt.Errorf("no free port pair")
+	return 0, errors.New("no free port pair")
 }
 
-// waitPong waits until a redis-server answers PING on addr; output tells what
-// the server printed, for the failure message.
-func waitPong(tb testing.TB, addr string, output func() string) {
-	tb.Helper()
+// waitPong waits until the server at addr answers PING, or exited closes.
+func waitPong(addr string, exited <-chan struct{}) error {
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		c, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
@@ -163,11 +175,16 @@ func waitPong(tb testing.TB, addr string, output func() string) {
 			n, _ := c.Read(buf)
 			c.Close()
 			if strings.HasPrefix(string(buf[:n]), "+PONG") {
-				return
+				return nil
 			}
 		}
+		select {
+		case <-exited:
+			return errors.New("exited before answering")
+		default:
+		}
 		if time.Now().After(deadline) {
-			tb.Fatalf("redis-server on %s did not answer: %s", addr, output())
+			return errors.New("did not answer PING in 10s")
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
