@@ -139,7 +139,21 @@ func (b *Bridge) create(w http.ResponseWriter, r *http.Request, t *tenant, rt *r
 // get serves GET /Users/{id} and /Groups/{id} (RFC 7644 §3.4.1), honouring
 // If-None-Match (304) and attributes / excludedAttributes.
 func (b *Bridge) get(w http.ResponseWriter, r *http.Request, t *tenant, rt *resourceType, id string) error {
-	res, err := b.load(r.Context(), t, rt, id, 0)
+	o := renderOptsFor(b, r)
+	var (
+		res    *store.Resource
+		groups []store.GroupRef
+		err    error
+	)
+	if rt.kind == store.KindUser && o.wants("groups") {
+		// The user and its derived groups in one round trip.
+		res, groups, err = b.store.GetUserWithGroups(r.Context(), t.id, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound(rt.kind, id)
+		}
+	} else {
+		res, err = b.load(r.Context(), t, rt, id, 0)
+	}
 	if err != nil {
 		return err
 	}
@@ -148,12 +162,7 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, t *tenant, rt *reso
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	o := renderOptsFor(b, r)
-	groups, err := b.groupsFor(r.Context(), t, rt, []*store.Resource{res}, o)
-	if err != nil {
-		return err
-	}
-	return writeResource(w, http.StatusOK, res, b.view(rt, res, groups[res.ID], o))
+	return writeResource(w, http.StatusOK, res, b.view(rt, res, groups, o))
 }
 
 // load reads a resource for a request: 404 when it does not exist, 412 when

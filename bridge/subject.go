@@ -61,18 +61,14 @@ func connectorUser(res *store.Resource, groups []store.GroupRef) *connectors.Use
 
 // loadUser returns the desired state of a user, nil when it no longer exists.
 func loadUser(ctx context.Context, st *store.Store, tenantID, id string) (*connectors.User, error) {
-	res, err := st.Get(ctx, tenantID, store.KindUser, id)
+	res, groups, err := st.GetUserWithGroups(ctx, tenantID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("load user %s: %w", id, err)
 	}
-	groups, err := st.GroupsOf(ctx, tenantID, []string{id})
-	if err != nil {
-		return nil, fmt.Errorf("load groups of user %s: %w", id, err)
-	}
-	return connectorUser(res, groups[id]), nil
+	return connectorUser(res, groups), nil
 }
 
 // desiredHash hashes what a connector depends on in a subject, so a convergence

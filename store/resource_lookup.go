@@ -35,10 +35,22 @@ func (s *Store) GroupsOf(ctx context.Context, tenant string, userIDs []string) (
 	if _, err := pipe.Exec(ctx); err != nil {
 		return nil, fmt.Errorf("groups of: read memberships: %w", err)
 	}
+	memberships := make(map[string][]string, len(cmds))
+	for uid, c := range cmds {
+		memberships[uid] = c.ids()
+	}
+	return s.groupRefs(ctx, tenant, memberships)
+}
+
+// groupRefs names the groups of each user (user id → group ids): one HMGET of
+// the group names, groups sorted by displayName then id; users without groups
+// are left out.
+func (s *Store) groupRefs(ctx context.Context, tenant string, memberships map[string][]string) (map[string][]GroupRef, error) {
+	out := make(map[string][]GroupRef)
 	var gids []string
 	seen := make(map[string]bool)
-	for _, c := range cmds {
-		for _, g := range c.ids() {
+	for _, ids := range memberships {
+		for _, g := range ids {
 			if !seen[g] {
 				seen[g] = true
 				gids = append(gids, g)
@@ -58,9 +70,9 @@ func (s *Store) GroupsOf(ctx context.Context, tenant string, userIDs []string) (
 			nameOf[g] = n
 		}
 	}
-	for uid, c := range cmds {
+	for uid, ids := range memberships {
 		var refs []GroupRef
-		for _, g := range c.ids() {
+		for _, g := range ids {
 			if n, ok := nameOf[g]; ok {
 				refs = append(refs, GroupRef{ID: g, DisplayName: n})
 			}
@@ -77,6 +89,40 @@ func (s *Store) GroupsOf(ctx context.Context, tenant string, userIDs []string) (
 		out[uid] = refs
 	}
 	return out, nil
+}
+
+// GetUserWithGroups is Get of a user and GroupsOf it in one round trip (two when
+// the user belongs to a group: the group names are a second read).
+func (s *Store) GetUserWithGroups(ctx context.Context, tenant, id string) (*Resource, []GroupRef, error) {
+	if err := checkResourceKey(tenant, KindUser, &id); err != nil {
+		return nil, nil, fmt.Errorf("get: %w", err)
+	}
+	pipe := s.rdb.Pipeline()
+	docCmd := pipe.Get(ctx, docKey(tenant, KindUser, id))
+	member := lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkUser, id))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, nil, fmt.Errorf("get %s %s: %w", KindUser, id, err)
+	}
+	doc, err := docCmd.Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, nil, fmt.Errorf("get %s %s: %w", KindUser, id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("get %s %s: %w", KindUser, id, err)
+	}
+	r, _, err := decodeDoc(new(jsonDecoder), KindUser, id, doc)
+	if err != nil {
+		return nil, nil, fmt.Errorf("get: %w", err)
+	}
+	gids := member.ids()
+	if len(gids) == 0 {
+		return r, nil, nil
+	}
+	refs, err := s.groupRefs(ctx, tenant, map[string][]string{id: gids})
+	if err != nil {
+		return nil, nil, err
+	}
+	return r, refs[id], nil
 }
 
 // FindUserIDsByEmail returns the ids of the users having email among their

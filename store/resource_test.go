@@ -975,3 +975,34 @@ func TestResourceHonoursContext(t *testing.T) {
 		}
 	})
 }
+
+func TestGetUserWithGroups(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		resCreate(t, s, "acme", resUser("u1", "ada", nil))
+		resCreate(t, s, "acme", resUser("u2", "bob", nil))
+		resCreate(t, s, "acme", resGroup("g2", "Zeta", "u1"))
+		resCreate(t, s, "acme", resGroup("g1", "alpha", "u1"))
+		for _, id := range []string{"u1", "u2"} {
+			got, groups, err := s.GetUserWithGroups(ctx, "acme", id)
+			if err != nil {
+				t.Fatalf("%s: %v", id, err)
+			}
+			want := resGet(t, s, "acme", KindUser, id)
+			wantGroups, err := s.GroupsOf(ctx, "acme", []string{id})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !reflect.DeepEqual(got, want) || !reflect.DeepEqual(groups, wantGroups[id]) {
+				t.Fatalf("%s: got %+v %v, want %+v %v", id, got, groups, want, wantGroups[id])
+			}
+		}
+		if _, _, err := s.GetUserWithGroups(ctx, "acme", "nobody"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("missing user: %v", err)
+		}
+		if _, _, err := s.GetUserWithGroups(ctx, "globex", "u1"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("another tenant's user: %v", err)
+		}
+	})
+}
