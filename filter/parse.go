@@ -79,21 +79,8 @@ func checkLimits(expr, what, scimType string) (string, error) {
 // string literals.
 func nesting(s string) int {
 	depth, max := 0, 0
-	inString := false
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
+	forEachOutsideStrings(s, func(_ int, c byte) bool {
 		switch c {
-		case '"':
-			inString = true
 		case '(', '[':
 			depth++
 			if depth > max {
@@ -104,6 +91,30 @@ func nesting(s string) int {
 				depth--
 			}
 		}
-	}
+		return true
+	})
 	return max
+}
+
+// forEachOutsideStrings calls fn with the index and value of every byte of s
+// that lies outside JSON string literals (the quotes themselves excluded), until
+// fn returns false.
+func forEachOutsideStrings(s string, fn func(i int, c byte) bool) {
+	inString := false
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case inString && c == '\\':
+			i++
+		case inString && c == '"':
+			inString = false
+		case inString:
+		case c == '"':
+			inString = true
+		default:
+			if !fn(i, c) {
+				return
+			}
+		}
+	}
 }

@@ -92,37 +92,31 @@ const valueFilterPlaceholder = "x pr"
 // false when brackets nest or do not balance, or when there are none.
 func splitValueFilters(s string) (outer string, inners []string, ok bool) {
 	var b strings.Builder
-	inString := false
 	open := -1 // index after the current '[', or -1
 	last := 0  // start of the part of s not yet copied to b
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if inString {
-			switch c {
-			case '\\':
-				i++
-			case '"':
-				inString = false
-			}
-			continue
-		}
+	ok = true
+	forEachOutsideStrings(s, func(i int, c byte) bool {
 		switch c {
-		case '"':
-			inString = true
 		case '[':
 			if open >= 0 {
-				return "", nil, false
+				ok = false
+				return false
 			}
 			open = i + 1
 		case ']':
 			if open < 0 {
-				return "", nil, false
+				ok = false
+				return false
 			}
 			b.WriteString(s[last:open])
 			b.WriteString(valueFilterPlaceholder)
 			inners = append(inners, strings.Trim(s[open:i], " "))
 			last, open = i, -1
 		}
+		return true
+	})
+	if !ok {
+		return "", nil, false
 	}
 	if open >= 0 || len(inners) == 0 {
 		return "", nil, false

@@ -45,25 +45,21 @@ func rewriteValuePathSub(s string) (string, bool) {
 // matchingBracket returns the index of the ']' closing the '[' at open, outside
 // string literals, or -1.
 func matchingBracket(s string, open int) int {
-	depth, inString := 0, false
-	for i := open; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case inString && c == '\\':
-			i++
-		case c == '"':
-			inString = !inString
-		case inString:
-		case c == '[':
+	depth, at := 0, -1
+	forEachOutsideStrings(s[open:], func(i int, c byte) bool {
+		switch c {
+		case '[':
 			depth++
-		case c == ']':
+		case ']':
 			depth--
 			if depth == 0 {
-				return i
+				at = open + i
+				return false
 			}
 		}
-	}
-	return -1
+		return true
+	})
+	return at
 }
 
 // singleValue reports whether v is one comparison value: a JSON string literal
