@@ -9,6 +9,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/scim-bridge/scim-bridge/bridge/config"
 )
 
 // adminClient talks to a running server's admin endpoints: the only way to see
@@ -62,8 +64,8 @@ func (a *adminClient) call(ctx context.Context, method, path string, q url.Value
 
 // target says where an operator command finds the bridge's state.
 type target struct {
-	cfg   *Config      // set when the command reads the store itself
-	admin *adminClient // set when it asks a running server
+	cfg   *config.Config // set when the command reads the store itself
+	admin *adminClient   // set when it asks a running server
 }
 
 // resolveTarget: --url asks that server; a configuration with a Redis URL reads

@@ -254,3 +254,15 @@ func TestRunFlagErrors(t *testing.T) {
 		})
 	}
 }
+
+// envFunc is a getenv over the maps, the first holding a name winning.
+func envFunc(envs ...map[string]string) func(string) string {
+	return func(k string) string {
+		for _, e := range envs {
+			if v, ok := e[k]; ok {
+				return v
+			}
+		}
+		return ""
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/bridge"
+	"github.com/scim-bridge/scim-bridge/bridge/config"
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
@@ -91,7 +92,7 @@ func reconcileCmd(ctx context.Context, e env, args []string) int {
 // reconcileDirect runs the reconciliation against Redis itself, then — unless a
 // dry run — runs sync workers until the queued repairs converged, and reports
 // whether any drift is left.
-func reconcileDirect(ctx context.Context, e env, b *bridge.Bridge, cfg *Config, tenant string, opts bridge.ReconcileOptions) ([]*bridge.Plan, bool, error) {
+func reconcileDirect(ctx context.Context, e env, b *bridge.Bridge, cfg *config.Config, tenant string, opts bridge.ReconcileOptions) ([]*bridge.Plan, bool, error) {
 	progress := newProgress(e)
 	opts.Progress = progress.update
 	var plans []*bridge.Plan

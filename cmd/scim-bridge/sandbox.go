@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/bridge/config"
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/connectors/authress"
 	authressfake "github.com/scim-bridge/scim-bridge/connectors/authress/fake"
@@ -32,7 +33,7 @@ const sandboxProject = "b8615afc-99cc-4bcd-b0ca-ff0593ce15c6"
 func sandboxCmd(ctx context.Context, e env, args []string) int {
 	fs := flag.NewFlagSet("sandbox", flag.ContinueOnError)
 	fs.SetOutput(e.stderr)
-	listen := fs.String("listen", DefaultListen, "address of the SCIM endpoint")
+	listen := fs.String("listen", config.DefaultListen, "address of the SCIM endpoint")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -51,14 +52,14 @@ func sandboxCmd(ctx context.Context, e env, args []string) int {
 	}
 	defer fk.close()
 
-	cfg := Default()
+	cfg := config.Default()
 	cfg.Listen = *listen
 	cfg.AdminToken = adminToken
 	cfg.Log.Format = "console"
-	cfg.Tenants = []TenantConfig{{
-		ID: "sandbox", SCIMTokens: []string{token}, ReconcileEvery: Duration(time.Hour),
-		DeletionThreshold: DefaultDeletionThreshold,
-		Connectors: []ConnectorConfig{
+	cfg.Tenants = []config.TenantConfig{{
+		ID: "sandbox", SCIMTokens: []string{token}, ReconcileEvery: config.Duration(time.Hour),
+		DeletionThreshold: config.DefaultDeletionThreshold,
+		Connectors: []config.ConnectorConfig{
 			{Name: "bimdata", Type: bimdata.Type, Config: &bimdata.Config{Base: fk.base("bimdata", fk.bimdataURL)}},
 			{Name: "bimplus", Type: "bimplus", Config: &bimplus.Config{Base: fk.base("bimplus", fk.bimplusURL+"/v2"), Team: "acme",
 				Groups: map[string][]bimplus.Grant{
@@ -92,7 +93,7 @@ groups "Design Team" and "Admins" map to Bimplus project %[7]s (editor, admin)
 	return serveSandbox(ctx, e, cfg, fk, ready)
 }
 
-func serveSandbox(ctx context.Context, e env, cfg *Config, fk *sandboxFakes, ready func(string)) int {
+func serveSandbox(ctx context.Context, e env, cfg *config.Config, fk *sandboxFakes, ready func(string)) int {
 	log := newLogger(e.stderr, cfg.Log)
 	cfg.Tenants[0].Connectors[0].Config.(*bimdata.Config).WebhookSecret = fk.webhookSecret
 	return serveConfigWrapped(ctx, e, cfg, log, ready, fk.teamMembership)

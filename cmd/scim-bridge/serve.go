@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/scim-bridge/scim-bridge/bridge/config"
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
@@ -32,7 +33,7 @@ func serveCmd(ctx context.Context, e env, args []string) int {
 		if generated {
 			token = randomToken()
 		}
-		cfg.Tenants = []TenantConfig{{ID: "default", SCIMTokens: []string{token}, DeletionThreshold: DefaultDeletionThreshold}}
+		cfg.Tenants = []config.TenantConfig{{ID: "default", SCIMTokens: []string{token}, DeletionThreshold: config.DefaultDeletionThreshold}}
 		if generated {
 			// Printed once, to the terminal only: it is the credential to paste into the IdP.
 			fmt.Fprintf(e.stderr, "no tenants configured: serving tenant \"default\" with the generated SCIM bearer token\n  %s\n(set SCIM_BRIDGE_TOKEN to choose it)\n", token)
@@ -45,12 +46,12 @@ func serveCmd(ctx context.Context, e env, args []string) int {
 
 // serveConfig runs the bridge described by cfg until ctx is done. ready, when
 // set, is called with the listener's address once serving.
-func serveConfig(ctx context.Context, e env, cfg *Config, log zerolog.Logger, ready func(addr string)) int {
+func serveConfig(ctx context.Context, e env, cfg *config.Config, log zerolog.Logger, ready func(addr string)) int {
 	return serveConfigWrapped(ctx, e, cfg, log, ready, nil)
 }
 
 // serveConfigWrapped is serveConfig with an optional wrapper around the HTTP handler.
-func serveConfigWrapped(ctx context.Context, e env, cfg *Config, log zerolog.Logger, ready func(addr string), wrap func(http.Handler) http.Handler) int {
+func serveConfigWrapped(ctx context.Context, e env, cfg *config.Config, log zerolog.Logger, ready func(addr string), wrap func(http.Handler) http.Handler) int {
 	st, err := store.Open(ctx, store.Options{URL: cfg.Redis, Logger: log})
 	if err != nil {
 		log.Error().Err(err).Msg("open store")

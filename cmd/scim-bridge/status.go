@@ -12,12 +12,13 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/scim-bridge/scim-bridge/bridge"
+	"github.com/scim-bridge/scim-bridge/bridge/config"
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
 // withBridge opens the store and the configured bridge (no workers) for a
 // command that reads Redis directly.
-func withBridge(ctx context.Context, cfg *Config, fn func(*bridge.Bridge) error) error {
+func withBridge(ctx context.Context, cfg *config.Config, fn func(*bridge.Bridge) error) error {
 	log := zerolog.Nop()
 	st, err := store.Open(ctx, store.Options{URL: cfg.Redis, Logger: log})
 	if err != nil {

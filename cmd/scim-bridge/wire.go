@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/scim-bridge/scim-bridge/bridge"
+	"github.com/scim-bridge/scim-bridge/bridge/config"
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/connectors/registry"
 	"github.com/scim-bridge/scim-bridge/store"
@@ -18,18 +19,18 @@ import (
 
 // loadConfig reads FILE, or — without one — builds the configuration from the
 // environment alone.
-func loadConfig(e env, path string) (*Config, error) {
+func loadConfig(e env, path string) (*config.Config, error) {
 	if path == "" {
 		path = e.getenv("SCIM_BRIDGE_CONFIG")
 	}
 	if path == "" {
-		return LoadBytes("(environment)", nil, e.getenv, registry.Builtin())
+		return config.LoadBytes("(environment)", nil, e.getenv, registry.Builtin())
 	}
-	return Load(path, e.getenv, registry.Builtin())
+	return config.Load(path, e.getenv, registry.Builtin())
 }
 
 // newLogger builds the process logger from the log keys.
-func newLogger(w io.Writer, lc LogConfig) zerolog.Logger {
+func newLogger(w io.Writer, lc config.LogConfig) zerolog.Logger {
 	level, err := zerolog.ParseLevel(lc.Level)
 	if err != nil {
 		level = zerolog.InfoLevel
@@ -48,7 +49,7 @@ func randomToken() string {
 }
 
 // buildBridge opens every tenant's connectors on st and builds the bridge.
-func buildBridge(ctx context.Context, cfg *Config, st *store.Store, log zerolog.Logger) (*bridge.Bridge, error) {
+func buildBridge(ctx context.Context, cfg *config.Config, st *store.Store, log zerolog.Logger) (*bridge.Bridge, error) {
 	opts := bridge.Options{
 		Store:        st,
 		Logger:       log,
