@@ -143,14 +143,14 @@ func TestLoadDesignExample(t *testing.T) {
 		MaxBodyBytes: 1 << 20,
 		MaxResults:   1000,
 		Workers:      32,
-		Log:          LogConfig{Level: "info", Format: "json"},
-		Tenants: []TenantConfig{{
+		Log:          Log{Level: "info", Format: "json"},
+		Tenants: []Tenant{{
 			ID:                "acme",
 			SCIMTokens:        []string{exampleEnv["ACME_SCIM_TOKEN"]},
 			ReconcileEvery:    Duration(time.Hour),
 			DeletionThreshold: 500,
 			Line:              28,
-			Connectors: []ConnectorConfig{
+			Connectors: []Connector{
 				{Name: "bimdata", Type: "bimdata", Line: 32, Config: &fakeConfig{Base: bimdata}},
 				{Name: "bimplus", Type: "bimplus", Line: 37, Config: &fakeConfig{
 					Base: base("bimplus", "bimplus", "http://127.0.0.1:9002/v2", exampleEnv["BIMPLUS_TOKEN"]),
@@ -195,13 +195,13 @@ func TestLoadMinimalAndDefault(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	want := Default()
-	want.Tenants = []TenantConfig{{ID: "demo", SCIMTokens: []string{"demo-token-0123456789"}, DeletionThreshold: DefaultDeletionThreshold, Line: 4}}
+	want.Tenants = []Tenant{{ID: "demo", SCIMTokens: []string{"demo-token-0123456789"}, DeletionThreshold: DefaultDeletionThreshold, Line: 4}}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got %+v\nwant %+v", cfg, want)
 	}
 	d := Default()
 	if d.Listen != "127.0.0.1:8080" || d.MaxBodyBytes != 1<<20 || d.MaxResults != 1000 || d.Workers != 32 ||
-		d.Log != (LogConfig{Level: "info", Format: "json"}) || d.Redis != "" || d.AdminToken != "" || d.Tenants != nil {
+		d.Log != (Log{Level: "info", Format: "json"}) || d.Redis != "" || d.AdminToken != "" || d.Tenants != nil {
 		t.Errorf("Default() = %+v", d)
 	}
 }
@@ -364,7 +364,7 @@ log: {level: debug, format: console}
 				want := Config{
 					Listen: ":9090", Redis: "rediss://env:6380/1", PublicURL: "https://env.example.com/scim/v2",
 					MaxBodyBytes: 4096, MaxResults: 50, Workers: 3, AdminToken: "env-admin-token-0123456789",
-					Log: LogConfig{Level: "warn", Format: "json"},
+					Log: Log{Level: "warn", Format: "json"},
 				}
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("got %+v\nwant %+v", got, want)
@@ -435,10 +435,12 @@ tenants:
 	}
 }
 
+// The messages are spelled out here (not taken from rules.go) so that a
+// changed message fails a test.
 const (
-	msgListen = "must be host:port, e.g. 127.0.0.1:8080 (or :8080 for every interface)"
-	msgIDRule = "must be 1 to 64 letters, digits, '.', '_' or '-'"
-	msgShort  = "is too short: a token needs at least 16 characters"
+	wantListen = "must be host:port, e.g. 127.0.0.1:8080 (or :8080 for every interface)"
+	wantIDRule = "must be 1 to 64 letters, digits, '.', '_' or '-'"
+	wantShort  = "is too short: a token needs at least 16 characters"
 )
 
 func TestLoadErrors(t *testing.T) {
@@ -542,13 +544,13 @@ log:
   format: text
 ` + okTenant,
 			want: []string{
-				"b.yaml:1: listen: " + msgListen,
+				"b.yaml:1: listen: " + wantListen,
 				"b.yaml:2: redis: the scheme must be redis://, rediss:// or unix:// (empty: embedded store)",
 				"b.yaml:3: public_url: must be an absolute http(s) URL, e.g. https://scim.example.com/scim/v2",
 				"b.yaml:4: max_body_bytes: must be positive (0 means the default, 1048576)",
 				"b.yaml:5: max_results: must be an integer",
 				"b.yaml:6: workers: must be an integer, not a list",
-				"b.yaml:7: admin_token: " + msgShort,
+				"b.yaml:7: admin_token: " + wantShort,
 				"b.yaml:9: log.level: must be one of trace, debug, info, warn, error, fatal, panic, disabled",
 				"b.yaml:10: log.format: must be json or console",
 			},
@@ -592,14 +594,14 @@ public_url: "https://user:pw-secret@scim.example.com"
 `,
 			want: []string{
 				`b.yaml:4: tenants[1].id: duplicate tenant id "ACME" (first at line 2; ids are compared ignoring case)`,
-				"b.yaml:6: tenants[2].id: " + msgIDRule,
+				"b.yaml:6: tenants[2].id: " + wantIDRule,
 				"b.yaml:8: tenants[3].id: is required",
 				`b.yaml:9: tenants[4].id: must not be "." or ".."`,
 				"b.yaml:11: tenants[5].scim_tokens: at least one token is required (the bearer token this tenant's IdP sends)",
 				"b.yaml:13: tenants[6].scim_tokens: at least one token is required (the bearer token this tenant's IdP sends)",
 				"b.yaml:15: tenants[7].scim_tokens[0]: must not be empty",
 				"b.yaml:15: tenants[7].scim_tokens[1]: must not start or end with white space",
-				"b.yaml:15: tenants[7].scim_tokens[2]: " + msgShort,
+				"b.yaml:15: tenants[7].scim_tokens[2]: " + wantShort,
 				"b.yaml:16: tenants[7].deletion_threshold: must be positive (0 means the default, 500)",
 				"b.yaml:17: tenants[7].reconcile_every: must be a duration such as 30m or 1h",
 				`b.yaml:19: tenants[8].scim_tokens[0]: this token is also a token of tenant "acme" (line 3); a token must resolve to exactly one tenant`,
@@ -632,7 +634,7 @@ admin_token: "${SHARED}"
     scim_tokens: ["${SHORT}"]
 `,
 			env:  map[string]string{"SHORT": "abc123"},
-			want: []string{"b.yaml:3: tenants[0].scim_tokens[0]: " + msgShort},
+			want: []string{"b.yaml:3: tenants[0].scim_tokens[0]: " + wantShort},
 		},
 		{
 			name: "tenant id from the environment is not shown",
@@ -685,7 +687,7 @@ admin_token: "${SHARED}"
 				`b.yaml:7: tenants[0].connectors[1].name: duplicate connector name "BIMDATA" in this tenant (first at line 5; names are compared ignoring case)`,
 				"b.yaml:10: tenants[0].connectors[2].name: is required",
 				"b.yaml:12: tenants[0].connectors[3].type: is required (one of: " + knownTypes + ")",
-				"b.yaml:14: tenants[0].connectors[4].name: " + msgIDRule,
+				"b.yaml:14: tenants[0].connectors[4].name: " + wantIDRule,
 				"b.yaml:17: tenants[0].connectors[5]: must be a mapping with at least name and type, not a string",
 				"b.yaml:21: tenants[0].connectors[6].connection.clientId: is required",
 				`b.yaml:25: tenants[0].connectors[6].groups["Design Team"][1].role: must be a Project_* role`,
@@ -775,9 +777,9 @@ tenants:
 			},
 			want: []string{
 				"$SCIM_BRIDGE_WORKERS: workers: must be an integer",
-				"$SCIM_BRIDGE_LISTEN: listen: " + msgListen,
+				"$SCIM_BRIDGE_LISTEN: listen: " + wantListen,
 				"$SCIM_BRIDGE_REDIS: redis: must be a URL: redis://[user:password@]host:port[/db], rediss://... or unix:///path/to/socket (empty: embedded store)",
-				"$SCIM_BRIDGE_ADMIN_TOKEN: admin_token: " + msgShort,
+				"$SCIM_BRIDGE_ADMIN_TOKEN: admin_token: " + wantShort,
 			},
 			secrets: []string{"pw-SECRET"},
 		},
@@ -827,18 +829,18 @@ func TestLoadInvalidFiles(t *testing.T) {
 			file: "invalid/many-errors.yaml",
 			env:  map[string]string{"SHARED_TOKEN": "shared-SECRET-0123456789"},
 			want: []string{
-				":1: listen: " + msgListen,
+				":1: listen: " + wantListen,
 				":2: workers: must be positive (0 means the default, 32)",
 				":4: log.level: must be one of trace, debug, info, warn, error, fatal, panic, disabled",
 				`:5: tenantz: unknown key (did you mean "tenants"?)`,
-				":8: tenants[0].scim_tokens[0]: " + msgShort,
+				":8: tenants[0].scim_tokens[0]: " + wantShort,
 				":9: tenants[0].reconcile_every: must be a duration such as 30m or 1h",
 				":11: tenants[0].connectors[0].url: is required",
-				":11: tenants[0].connectors[0].name: " + msgIDRule,
+				":11: tenants[0].connectors[0].name: " + wantIDRule,
 				`:13: tenants[0].connectors[0].ulr: unknown key (did you mean "url"?)`,
 				`:15: tenants[0].connectors[1].type: unknown connector type "sap" (known: ` + knownTypes + `)`,
 				`:16: tenants[1].id: duplicate tenant id "ACME" (first at line 7; ids are compared ignoring case)`,
-				":18: tenants[2].id: " + msgIDRule,
+				":18: tenants[2].id: " + wantIDRule,
 				`:19: tenants[2].scim_tokens[0]: this token is also a token of tenant "ACME" (line 17); a token must resolve to exactly one tenant`,
 			},
 		},

@@ -5,15 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
 	"gopkg.in/yaml.v3"
-
-	"github.com/scim-bridge/scim-bridge/connectors"
 )
 
 // The decoder walks the YAML tree and the Go value together, so that every
@@ -22,7 +18,7 @@ import (
 // decode themselves) go through yaml.v3 after ${VAR} expansion.
 
 // decode fills v from n; path is the key path of n.
-func (l *configLoader) decode(n *yaml.Node, v reflect.Value, path string) {
+func (l *loader) decode(n *yaml.Node, v reflect.Value, path string) {
 	n = l.deref(n, path)
 	if n == nil {
 		return
@@ -31,8 +27,8 @@ func (l *configLoader) decode(n *yaml.Node, v reflect.Value, path string) {
 		l.nodes[path] = n
 	}
 	t := v.Type()
-	if t == reflect.TypeFor[ConnectorConfig]() {
-		l.decodeConnector(n, v.Addr().Interface().(*ConnectorConfig), path)
+	if t == reflect.TypeFor[Connector]() {
+		l.decodeConnector(n, v.Addr().Interface().(*Connector), path)
 		return
 	}
 	if isLeaf(t) {
@@ -78,20 +74,21 @@ func (l *configLoader) decode(n *yaml.Node, v reflect.Value, path string) {
 
 // decodeStruct fills the struct v from the mapping n. Keys in extra are
 // accepted even when the struct has no field for them.
-func (l *configLoader) decodeStruct(n *yaml.Node, v reflect.Value, path string, extra map[string]bool) {
+func (l *loader) decodeStruct(n *yaml.Node, v reflect.Value, path string, extra map[string]bool) {
 	l.decodeStructKeys(n, v, path, extra, map[string]bool{})
 }
 
 // decodeStructKeys decodes the keys of n not yet taken by a mapping of higher
 // precedence: a mapping's own keys win over what its merge keys (<<: *anchor)
 // bring in, and earlier merge sources win over later ones.
-func (l *configLoader) decodeStructKeys(n *yaml.Node, v reflect.Value, path string, extra, taken map[string]bool) {
+func (l *loader) decodeStructKeys(n *yaml.Node, v reflect.Value, path string, extra, taken map[string]bool) {
 	n = l.deref(n, path)
 	if n == nil || isNull(n) {
 		return
 	}
 	if n.Kind != yaml.MappingNode {
 		l.addLine(n.Line, path, n, "must be a mapping, not "+nodeKind(n))
+		l.unreadable[path] = true
 		return
 	}
 	fields, inline := structFields(v.Type())
@@ -119,6 +116,9 @@ func (l *configLoader) decodeStructKeys(n *yaml.Node, v reflect.Value, path stri
 		switch {
 		case ok:
 			l.setLine(kp, k.Line)
+			if f.secret {
+				l.secretKeys[kp] = true
+			}
 			l.decode(val, v.FieldByIndex(f.index), kp)
 		case inline != nil:
 			m := v.FieldByIndex(inline.index)
@@ -143,7 +143,7 @@ func (l *configLoader) decodeStructKeys(n *yaml.Node, v reflect.Value, path stri
 
 // decodeMapKeys adds the pairs of the mapping n not yet taken to the map v
 // (same precedence as decodeStructKeys).
-func (l *configLoader) decodeMapKeys(n *yaml.Node, v reflect.Value, path string, taken map[string]bool) {
+func (l *loader) decodeMapKeys(n *yaml.Node, v reflect.Value, path string, taken map[string]bool) {
 	kt, et := v.Type().Key(), v.Type().Elem()
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
@@ -181,230 +181,40 @@ func (l *configLoader) decodeMapKeys(n *yaml.Node, v reflect.Value, path string,
 }
 
 // decodeLeaf expands n and decodes it with yaml.v3.
-func (l *configLoader) decodeLeaf(n *yaml.Node, v reflect.Value, path string) {
+func (l *loader) decodeLeaf(n *yaml.Node, v reflect.Value, path string) {
 	l.expand(n, path)
 	t := v.Type()
 	if d := describeType(t); d != "" && isBasic(t) && n.Kind != yaml.ScalarNode {
 		l.addLine(n.Line, path, n, "must be "+d+", not "+nodeKind(n))
 		return
 	}
-	if err := n.Decode(v.Addr().Interface()); err != nil {
-		l.addLine(n.Line, path, n, leafMessage(err, t))
+	if msg, ok := decodeScalar(n, v); !ok {
+		l.addLine(n.Line, path, n, msg)
 		return
 	}
-	if t.Kind() == reflect.String && isSecretKey(path) {
-		l.addSecret(v.String(), 4)
+	if t.Kind() == reflect.String {
+		l.noteString(path, v.String())
 	}
 }
 
-// decodeConnector decodes one connector entry in two steps: name and type, then
-// the whole entry into the Config the registry makes for the type, then Validate.
-func (l *configLoader) decodeConnector(n *yaml.Node, cc *ConnectorConfig, path string) {
-	cc.Line = n.Line
-	if n.Kind != yaml.MappingNode {
-		l.addLine(n.Line, path, n, "must be a mapping with at least name and type, not "+nodeKind(n))
-		return
-	}
-	cc.Name = l.connectorString(n, path, "name")
-	cc.Type = l.connectorString(n, path, "type")
-	typePath := fieldPath(path, "type")
-	known := slices.Sorted(func(yield func(string) bool) {
-		for k := range l.registry {
-			if !yield(k) {
-				return
-			}
-		}
-	})
-	if cc.Type == "" {
-		// A non-scalar type was reported by connectorString; an unset variable
-		// is filtered out by its node.
-		if tn := l.nodes[typePath]; tn == nil || tn.Kind == yaml.ScalarNode {
-			l.fail(typePath, "is required (one of: "+strings.Join(known, ", ")+")")
-		}
-		l.expand(n, path) // report unset variables of the entry all the same
-		return
-	}
-	newConfig, ok := l.registry[cc.Type]
-	if !ok || newConfig == nil {
-		l.fail(typePath, fmt.Sprintf("unknown connector type %s (known: %s)", l.show(typePath, cc.Type), strings.Join(known, ", ")))
-		l.expand(n, path)
-		return
-	}
-	cfg := newConfig()
-	rv := reflect.ValueOf(cfg)
-	if cfg == nil || rv.Kind() != reflect.Pointer || rv.IsNil() || rv.Elem().Kind() != reflect.Struct {
-		l.fail(typePath, fmt.Sprintf("connector type %q is registered without a pointer to a config struct", cc.Type))
-		return
-	}
-	l.decodeStruct(n, rv.Elem(), path, map[string]bool{"name": true, "type": true})
-	cc.Config = cfg
-	for _, e := range flattenErrors(cfg.Validate()) {
-		var fe *connectors.FieldError
-		if !errors.As(e, &fe) {
-			l.addLine(n.Line, path, nil, e.Error())
-			continue
-		}
-		line, node := resolveKey(n, fe.Key)
-		p := path
-		switch {
-		case fe.Key == "":
-		case strings.HasPrefix(fe.Key, "["):
-			p += fe.Key
-		default:
-			p += "." + fe.Key
-		}
-		l.addLine(line, p, node, fe.Msg)
-	}
-}
-
-// connectorString reads the string at key of a connector entry ("" if absent).
-func (l *configLoader) connectorString(n *yaml.Node, path, key string) string {
-	kp := fieldPath(path, key)
-	k, val := lookupKey(n, key)
-	if k == nil {
-		return ""
-	}
-	l.setLine(kp, k.Line)
-	if val = l.deref(val, kp); val == nil {
-		return ""
-	}
-	l.nodes[kp] = val
-	l.expand(val, kp)
-	if val.Kind != yaml.ScalarNode {
-		l.addLine(val.Line, kp, val, "must be a string, not "+nodeKind(val))
-		return ""
-	}
-	if isNull(val) || l.failed[val] {
-		return ""
-	}
-	return strings.TrimSpace(val.Value)
-}
-
-// lookupKey finds key in the mapping n, then in what its merge keys (<<) bring
-// in; it returns the key and value nodes, or nils.
-func lookupKey(n *yaml.Node, key string) (k, v *yaml.Node) {
-	return lookupKeyDepth(followAlias(n), key, 0)
-}
-
-func lookupKeyDepth(n *yaml.Node, key string, depth int) (k, v *yaml.Node) {
-	if n.Kind != yaml.MappingNode || depth > 10 {
-		return nil, nil
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if c := n.Content[i]; c.Kind == yaml.ScalarNode && c.Value == key && !isMerge(c) {
-			return c, n.Content[i+1]
-		}
-	}
-	for i := 0; i+1 < len(n.Content); i += 2 {
-		if !isMerge(n.Content[i]) {
-			continue
-		}
-		src := followAlias(n.Content[i+1])
-		srcs := []*yaml.Node{src}
-		if src.Kind == yaml.SequenceNode {
-			srcs = src.Content
-		}
-		for _, m := range srcs {
-			if k, v := lookupKeyDepth(followAlias(m), key, depth+1); k != nil {
-				return k, v
-			}
-		}
-	}
-	return nil, nil
-}
-
-// flattenErrors returns the leaves of a tree of joined errors.
-func flattenErrors(err error) []error {
+// decodeScalar decodes n into v with yaml.v3; on failure it returns the
+// message to show, which never quotes the value (it may be a secret).
+func decodeScalar(n *yaml.Node, v reflect.Value) (msg string, ok bool) {
+	err := n.Decode(v.Addr().Interface())
 	if err == nil {
-		return nil
+		return "", true
 	}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		var out []error
-		for _, e := range j.Unwrap() {
-			out = append(out, flattenErrors(e)...)
-		}
-		return out
+	t := v.Type()
+	if isBasic(t) || t == reflect.TypeFor[time.Time]() {
+		return "must be " + describeType(t), false
 	}
-	return []error{err}
-}
-
-// resolveKey finds the line of a FieldError key such as `connection.clientId` or
-// `groups["Design Team"][0].role` inside the connector entry n: the line of the
-// key itself when it exists, else of its deepest existing parent, else of the
-// entry. node is the key's value when it exists.
-func resolveKey(n *yaml.Node, key string) (line int, node *yaml.Node) {
-	line, cur := n.Line, n
-	for _, s := range parseKey(key) {
-		cur = followAlias(cur)
-		switch {
-		case cur.Kind == yaml.MappingNode:
-			name := s.name
-			if s.isIndex {
-				name = strconv.Itoa(s.index)
-			}
-			k, v := lookupKey(cur, name)
-			if k == nil {
-				return line, nil
-			}
-			line, cur = k.Line, v
-		case cur.Kind == yaml.SequenceNode && s.isIndex && s.index < len(cur.Content):
-			cur = cur.Content[s.index]
-			line = cur.Line
-		default:
-			return line, nil
-		}
+	if _, isTypeError := errors.AsType[*yaml.TypeError](err); isTypeError {
+		// yaml.v3's own wording quotes the value: say less.
+		return "has an invalid value", false
 	}
-	return line, followAlias(cur)
-}
-
-// keySegment is one step of a key path: a name or an index.
-type keySegment struct {
-	name    string
-	index   int
-	isIndex bool
-}
-
-// parseKey splits `a.b["c d"][0].e` into segments; it stops at the first
-// malformed part and returns what it parsed.
-func parseKey(key string) []keySegment {
-	var segs []keySegment
-	for i := 0; i < len(key); {
-		switch key[i] {
-		case '.':
-			i++
-		case '[':
-			rest := key[i+1:]
-			if strings.HasPrefix(rest, `"`) {
-				q, err := strconv.QuotedPrefix(rest)
-				if err != nil || !strings.HasPrefix(rest[len(q):], "]") {
-					return segs
-				}
-				name, _ := strconv.Unquote(q)
-				segs = append(segs, keySegment{name: name})
-				i += 1 + len(q) + 1
-				continue
-			}
-			end := strings.IndexByte(rest, ']')
-			if end < 0 {
-				return segs
-			}
-			inner := strings.Trim(rest[:end], `'`)
-			if idx, err := strconv.Atoi(inner); err == nil && idx >= 0 {
-				segs = append(segs, keySegment{index: idx, isIndex: true})
-			} else {
-				segs = append(segs, keySegment{name: inner})
-			}
-			i += 1 + end + 1
-		default:
-			end := strings.IndexAny(key[i:], ".[")
-			if end < 0 {
-				end = len(key) - i
-			}
-			segs = append(segs, keySegment{name: key[i : i+end]})
-			i += end
-		}
-	}
-	return segs
+	// A type that decodes itself (yaml.Unmarshaler, encoding.TextUnmarshaler)
+	// returns its message as a plain error.
+	return err.Error(), false
 }
 
 // follow resolves aliases for read-only lookups (bounded, aliases may be cyclic).
@@ -415,8 +225,11 @@ func followAlias(n *yaml.Node) *yaml.Node {
 	return n
 }
 
+// maxAliases bounds alias expansion (a "billion laughs" document).
+const maxAliases = 10000
+
 // deref resolves aliases, counting expansions against maxAliases.
-func (l *configLoader) deref(n *yaml.Node, path string) *yaml.Node {
+func (l *loader) deref(n *yaml.Node, path string) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode {
 		l.aliases++
 		if l.aliases > maxAliases {
@@ -431,7 +244,7 @@ func (l *configLoader) deref(n *yaml.Node, path string) *yaml.Node {
 }
 
 // mergeSources returns the mappings a merge key (<<) refers to.
-func (l *configLoader) mergeSources(val *yaml.Node, path string) []*yaml.Node {
+func (l *loader) mergeSources(val *yaml.Node, path string) []*yaml.Node {
 	val = l.deref(val, path)
 	if val == nil {
 		return nil
@@ -455,7 +268,7 @@ func (l *configLoader) mergeSources(val *yaml.Node, path string) []*yaml.Node {
 }
 
 // setLine records the line of a key path (the first record wins).
-func (l *configLoader) setLine(path string, line int) {
+func (l *loader) setLine(path string, line int) {
 	if _, ok := l.lines[path]; !ok {
 		l.lines[path] = line
 	}
@@ -467,8 +280,9 @@ func isNull(n *yaml.Node) bool { return n.Kind == yaml.ScalarNode && n.ShortTag(
 
 // yamlField is a decodable struct field.
 type yamlField struct {
-	index []int
-	typ   reflect.Type
+	index  []int
+	typ    reflect.Type
+	secret bool // tagged config:"secret"
 }
 
 // structFields lists the keys of a struct the way yaml.v3 does (tag name, else
@@ -504,7 +318,7 @@ func structFields(t reflect.Type) (map[string]yamlField, *yamlField) {
 				name = strings.ToLower(f.Name)
 			}
 			if _, dup := fields[name]; !dup {
-				fields[name] = yamlField{index: idx, typ: f.Type}
+				fields[name] = yamlField{index: idx, typ: f.Type, secret: f.Tag.Get("config") == "secret"}
 			}
 		}
 	}
@@ -547,10 +361,13 @@ func isBasic(t reflect.Type) bool {
 	return false
 }
 
-// describe names what a value of t looks like in YAML ("" when unsure).
+// describeType names what a value of t looks like in YAML ("" when unsure).
 func describeType(t reflect.Type) string {
-	if t == reflect.TypeFor[time.Duration]() {
+	switch t {
+	case reflect.TypeFor[time.Duration]():
 		return "a duration such as 30s or 1h"
+	case reflect.TypeFor[time.Time]():
+		return "a timestamp such as 2026-01-31T09:00:00Z"
 	}
 	switch t.Kind() {
 	case reflect.String:
@@ -592,31 +409,6 @@ func nodeKind(n *yaml.Node) string {
 		return "null"
 	}
 	return "a string"
-}
-
-var yamlLinePrefix = regexp.MustCompile(`^line \d+: `)
-
-// leafMessage turns a yaml.v3 decoding error into a message that never quotes
-// the value (it may be a secret).
-func leafMessage(err error, t reflect.Type) string {
-	if isBasic(t) {
-		return "must be " + describeType(t)
-	}
-	var msgs []string
-	var te *yaml.TypeError
-	if errors.As(err, &te) {
-		msgs = te.Errors
-	} else {
-		msgs = []string{strings.TrimPrefix(err.Error(), "yaml: ")}
-	}
-	for i, m := range msgs {
-		m = yamlLinePrefix.ReplaceAllString(m, "")
-		if strings.Contains(m, "`") {
-			m = "has an invalid value"
-		}
-		msgs[i] = m
-	}
-	return strings.Join(msgs, "; ")
 }
 
 // suggest returns ` (did you mean "x"?)` for a near miss among the known keys.

@@ -1,175 +1,61 @@
 package config
 
 import (
-	"errors"
-	"fmt"
-	"strconv"
+	"reflect"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
 )
 
-// expand replaces ${VAR} references and $$ escapes in every scalar value of n's
-// subtree (mapping keys are left alone). Each node is expanded once, even when
-// aliases reach it again. An unset (or empty) variable is reported at the
-// value's line and key path, and the value becomes empty; the variable's value
-// is never part of a message.
-func (l *configLoader) expand(n *yaml.Node, path string) {
-	if n == nil || l.done[n] {
-		return
-	}
-	l.done[n] = true
-	switch n.Kind {
-	case yaml.ScalarNode:
-		l.expandScalar(n, path)
-	case yaml.SequenceNode:
-		for i, c := range n.Content {
-			l.expand(c, indexPath(path, i))
-		}
-	case yaml.MappingNode:
-		for i := 0; i+1 < len(n.Content); i += 2 {
-			l.expand(n.Content[i+1], anyKeyPath(path, n.Content[i].Value))
-		}
-	}
-}
+// envPrefix starts the name of every variable that overrides a key.
+const envPrefix = "SCIM_BRIDGE_"
 
-func (l *configLoader) expandScalar(n *yaml.Node, path string) {
-	if !strings.Contains(n.Value, "$") {
-		return
-	}
-	out, values, problems := expandVars(n.Value, l.getenv)
-	for _, v := range values {
-		l.addSecret(v, minRedact)
-	}
-	if len(problems) > 0 {
-		for _, p := range problems {
-			l.addLine(n.Line, path, nil, p)
-		}
-		l.failed[n] = true
-		n.Value, n.Tag, n.Style = "", "!!str", 0
-		return
-	}
-	n.Value = out
-	if len(values) == 0 {
-		return
-	}
-	l.fromEnv[n] = true
-	// The expanded text is typed like a plain scalar, so that "${WORKERS}" fills
-	// an integer key; string keys receive the text verbatim either way. An
-	// explicit tag (!!str "${X}") keeps the value a string.
-	if n.Style&yaml.TaggedStyle != 0 {
-		return
-	}
-	probe := yaml.Node{Kind: yaml.ScalarNode, Value: out}
-	var x any
-	if probe.Decode(&x) == nil {
-		switch x.(type) {
-		case int, int64, uint64, float64, bool:
-			n.Tag, n.Style = "", 0
-			return
-		}
-	}
-	n.Tag = "!!str"
-}
-
-// expandVars expands ${NAME} with getenv and $$ to $ in s; a $ followed by
-// anything else is kept as is. It returns the result, the values substituted,
-// and one message per unset variable or malformed reference (never a value).
-func expandVars(s string, getenv func(string) string) (out string, values, problems []string) {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if c != '$' || i+1 == len(s) {
-			b.WriteByte(c)
-			continue
-		}
-		switch s[i+1] {
-		case '$':
-			b.WriteByte('$')
-			i++
-		case '{':
-			end := strings.IndexByte(s[i+2:], '}')
-			if end < 0 {
-				problems = append(problems, "unterminated ${ reference (write $$ for a literal $)")
-				return b.String(), values, problems
-			}
-			name := s[i+2 : i+2+end]
-			i += 2 + end
-			if !validVarName(name) {
-				problems = append(problems, "malformed ${...} reference: a variable name is letters, digits and _, not starting with a digit (write $$ for a literal $)")
-				continue
-			}
-			v := getenv(name)
-			if v == "" {
-				problems = append(problems, fmt.Sprintf("environment variable %s is not set", name))
-				continue
-			}
-			values = append(values, v)
-			b.WriteString(v)
-		default:
-			b.WriteByte('$')
-		}
-	}
-	return b.String(), values, problems
-}
-
-func validVarName(name string) bool {
-	if name == "" || (name[0] >= '0' && name[0] <= '9') {
-		return false
-	}
-	for _, c := range []byte(name) {
-		if !(c == '_' || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')) {
-			return false
-		}
-	}
-	return true
-}
-
-// envOverride is an environment variable that overrides a top-level key.
+// envOverride is an environment variable that overrides a key of the file.
 type envOverride struct {
-	name   string // SCIM_BRIDGE_...
-	path   string // key path it sets
-	secret bool
-	set    func(c *Config, v string) error
+	name   string       // SCIM_BRIDGE_...
+	path   string       // key path it sets
+	index  []int        // field of Config it sets
+	typ    reflect.Type // type of that field
+	secret bool         // tagged config:"secret"
 }
 
-// envOverrides lists the SCIM_BRIDGE_* variables; a variable that is unset or
-// empty leaves the file's value alone.
+// envOverrides lists the SCIM_BRIDGE_* variables, derived from Config: one
+// per top-level key holding a single value (SCIM_BRIDGE_LISTEN) and per key of
+// a top-level mapping (SCIM_BRIDGE_LOG_LEVEL), in field order. Lists and maps
+// (tenants) come from the file only.
 func envOverrides() []envOverride {
-	str := func(field func(*Config) *string) func(*Config, string) error {
-		return func(c *Config, v string) error { *field(c) = strings.TrimSpace(v); return nil }
-	}
-	integer := func(set func(*Config, int64)) func(*Config, string) error {
-		return func(c *Config, v string) error {
-			n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
-			if err != nil {
-				return errors.New("must be an integer")
+	var out []envOverride
+	var walk func(t reflect.Type, prefix string, index []int, depth int)
+	walk = func(t reflect.Type, prefix string, index []int, depth int) {
+		fields, _ := structFields(t)
+		for key, f := range fields {
+			path := fieldPath(prefix, key)
+			idx := append(append([]int(nil), index...), f.index...)
+			switch {
+			case isLeaf(f.typ) && f.typ.Kind() != reflect.Slice:
+				out = append(out, envOverride{name: envName(path), path: path, index: idx, typ: f.typ, secret: f.secret})
+			case f.typ.Kind() == reflect.Struct && depth == 0:
+				walk(f.typ, path, idx, depth+1)
 			}
-			set(c, n)
-			return nil
 		}
 	}
-	return []envOverride{
-		{name: "SCIM_BRIDGE_LISTEN", path: "listen", set: str(func(c *Config) *string { return &c.Listen })},
-		{name: "SCIM_BRIDGE_REDIS", path: "redis", secret: true, set: str(func(c *Config) *string { return &c.Redis })},
-		{name: "SCIM_BRIDGE_PUBLIC_URL", path: "public_url", set: str(func(c *Config) *string { return &c.PublicURL })},
-		{name: "SCIM_BRIDGE_MAX_BODY_BYTES", path: "max_body_bytes", set: integer(func(c *Config, n int64) { c.MaxBodyBytes = n })},
-		{name: "SCIM_BRIDGE_MAX_RESULTS", path: "max_results", set: integer(func(c *Config, n int64) { c.MaxResults = clampInt(n) })},
-		{name: "SCIM_BRIDGE_WORKERS", path: "workers", set: integer(func(c *Config, n int64) { c.Workers = clampInt(n) })},
-		{name: "SCIM_BRIDGE_ADMIN_TOKEN", path: "admin_token", secret: true, set: func(c *Config, v string) error { c.AdminToken = v; return nil }},
-		{name: "SCIM_BRIDGE_LOG_LEVEL", path: "log.level", set: str(func(c *Config) *string { return &c.Log.Level })},
-		{name: "SCIM_BRIDGE_LOG_FORMAT", path: "log.format", set: str(func(c *Config) *string { return &c.Log.Format })},
-	}
+	walk(reflect.TypeFor[Config](), "", nil, 0)
+	slices.SortFunc(out, func(a, b envOverride) int { return slices.Compare(a.index, b.index) })
+	return out
 }
 
-// clampInt converts to int, saturating, so that range checks still see the sign.
-func clampInt(n int64) int {
-	const maxInt, minInt = int64(^uint(0) >> 1), -int64(^uint(0)>>1) - 1
-	return int(max(min(n, maxInt), minInt))
+// envName is the variable of a key path: log.level -> SCIM_BRIDGE_LOG_LEVEL.
+func envName(path string) string {
+	return envPrefix + strings.ToUpper(strings.ReplaceAll(path, ".", "_"))
 }
 
-// applyEnv applies the SCIM_BRIDGE_* overrides (environment over file).
-func (l *configLoader) applyEnv(c *Config) {
+// applyEnv applies the SCIM_BRIDGE_* overrides (environment over file); a
+// variable that is unset or empty leaves the file's value alone. The value is
+// decoded like a plain YAML scalar of the key's type; a string is taken
+// verbatim for a credential and without surrounding white space otherwise.
+func (l *loader) applyEnv(c *Config) {
+	root := reflect.ValueOf(c).Elem()
 	for _, o := range envOverrides() {
 		v := l.getenv(o.name)
 		if v == "" {
@@ -177,10 +63,22 @@ func (l *configLoader) applyEnv(c *Config) {
 		}
 		l.envSrc[o.path] = o.name
 		if o.secret {
-			l.addSecret(v, 4)
+			l.secretKeys[o.path] = true
 		}
-		if err := o.set(c, v); err != nil {
-			l.fail(o.path, err.Error())
+		n := &yaml.Node{Kind: yaml.ScalarNode, Value: v}
+		if o.typ.Kind() == reflect.String {
+			n.Tag = "!!str"
+		}
+		if !l.isSecret(o.path) {
+			n.Value = strings.TrimSpace(v)
+		}
+		field := root.FieldByIndex(o.index)
+		if msg, ok := decodeScalar(n, field); !ok {
+			l.fail(o.path, msg)
+			continue
+		}
+		if field.Kind() == reflect.String {
+			l.noteString(o.path, field.String())
 		}
 	}
 }

@@ -2,189 +2,166 @@ package config
 
 import (
 	"fmt"
-	"net"
-	"net/url"
-	"regexp"
+	"reflect"
 	"slices"
-	"strconv"
 	"strings"
-	"unicode/utf8"
-
-	"github.com/scim-bridge/scim-bridge/store"
-	"gopkg.in/yaml.v3"
 )
 
-// MinTokenLength is the shortest bearer token accepted (SCIM tokens and the admin token).
-const MinTokenLength = 16
+// Validation runs the table of rules (rules.go) over the decoded
+// configuration, defaults applied. Each rule names a key path where [*] stands
+// for every item of a list (or every entry of a map); it is checked at every
+// concrete key the path matches, in table order, and reports its message at
+// that key when the check fails. The first failing rule of a key wins: later
+// rules of the same key assume the earlier ones hold (an id is checked for
+// uniqueness only once it is well formed). Every key is checked, so that one
+// load reports every problem at once.
 
-// configIDPattern is the shape of tenant ids and connector names: they become Redis
-// hash tags and URL path segments.
-var configIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+// rule is one check of the configuration.
+type rule struct {
+	// key is the key path checked, e.g. tenants[*].scim_tokens[*].
+	key string
+	// check reports whether the value at a key is acceptable.
+	check check
+	// msg is reported at the key when check fails. It may name {value} (the
+	// value, quoted, unless it came from the environment: never for a
+	// credential), {line} (the line of the key a uniqueness check found it
+	// clashing with) and {tenant} (the id of that key's tenant).
+	msg string
+}
 
-const configIDRule = "must be 1 to 64 letters, digits, '.', '_' or '-'"
+// check reports whether the value at one key is acceptable.
+type check func(v *value) bool
 
-var configLogLevels = []string{"trace", "debug", "info", "warn", "error", "fatal", "panic", "disabled"}
+// value is what a check sees: one concrete key and its decoded value.
+type value struct {
+	path  string        // e.g. tenants[2].scim_tokens[0]
+	v     reflect.Value // the decoded value
+	run   *validation
+	other string // key path a uniqueness check found this value clashing with
+}
 
-// validate checks the decoded configuration (defaults applied).
-func (l *configLoader) validate(c *Config) {
-	if host, port, err := net.SplitHostPort(c.Listen); err != nil {
-		l.fail("listen", "must be host:port, e.g. 127.0.0.1:8080 (or :8080 for every interface)")
-	} else if _, err := strconv.ParseUint(port, 10, 16); err != nil {
-		l.fail("listen", "the port must be a number from 0 to 65535")
-	} else if strings.ContainsAny(host, " /") {
-		l.fail("listen", "must be host:port, e.g. 127.0.0.1:8080 (or :8080 for every interface)")
+// validation is the state of one run of the rules.
+type validation struct {
+	l    *loader
+	root reflect.Value                // the *Config being checked
+	sets map[string]map[string]string // set name -> scope and value -> first key path
+}
+
+// validate checks c with every rule and records the failures.
+func (l *loader) validate(c *Config) {
+	run := &validation{l: l, root: reflect.ValueOf(c).Elem(), sets: map[string]map[string]string{}}
+	failed := map[string]bool{} // key paths with a failed rule
+	for _, r := range rules() {
+		run.each(r.key, func(path string, v reflect.Value) {
+			if failed[path] {
+				return
+			}
+			val := &value{path: path, v: v, run: run}
+			if r.check(val) {
+				return
+			}
+			failed[path] = true
+			l.fail(path, val.message(r.msg))
+		})
 	}
-	l.validateRedis(c.Redis)
-	if c.PublicURL != "" {
-		u, err := url.Parse(c.PublicURL)
+}
+
+// each calls fn with every concrete key path key matches and its value. Keys
+// below an entry that is not a mapping (reported by the decoder) are skipped.
+// A key naming no field panics: the rule table is wrong.
+func (run *validation) each(key string, fn func(path string, v reflect.Value)) {
+	var walk func(v reflect.Value, path string, segs []keySegment)
+	walk = func(v reflect.Value, path string, segs []keySegment) {
+		if run.l.unreadable[path] {
+			return
+		}
+		if len(segs) == 0 {
+			fn(path, v)
+			return
+		}
+		s, rest := segs[0], segs[1:]
 		switch {
-		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-			l.fail("public_url", "must be an absolute http(s) URL, e.g. https://scim.example.com/scim/v2")
-		case u.User != nil:
-			l.fail("public_url", "must not contain credentials")
-		case u.RawQuery != "" || u.Fragment != "":
-			l.fail("public_url", "must not have a query or a fragment")
+		case v.Kind() == reflect.Slice && s.isIndex:
+			for i := range v.Len() {
+				if s.index < 0 || s.index == i {
+					walk(v.Index(i), indexPath(path, i), rest)
+				}
+			}
+		case v.Kind() == reflect.Map && (s.isIndex && s.index < 0 || !s.isIndex):
+			keys := v.MapKeys()
+			slices.SortFunc(keys, func(a, b reflect.Value) int { return strings.Compare(fmt.Sprint(a), fmt.Sprint(b)) })
+			for _, k := range keys {
+				if s.isIndex || fmt.Sprint(k) == s.name {
+					walk(v.MapIndex(k), mapKeyPath(path, fmt.Sprint(k)), rest)
+				}
+			}
+		case v.Kind() == reflect.Struct && !s.isIndex:
+			fields, _ := structFields(v.Type())
+			f, ok := fields[s.name]
+			if !ok {
+				panic(fmt.Sprintf("config: rule key %s: %s has no key %q", key, v.Type(), s.name))
+			}
+			walk(v.FieldByIndex(f.index), fieldPath(path, s.name), rest)
+		default:
+			panic(fmt.Sprintf("config: rule key %s: cannot step into %s with %+v", key, v.Type(), s))
 		}
 	}
-	if c.MaxBodyBytes < 0 {
-		l.fail("max_body_bytes", "must be positive (0 means the default, 1048576)")
-	}
-	if c.MaxResults < 0 {
-		l.fail("max_results", "must be positive (0 means the default, 1000)")
-	}
-	if c.Workers < 0 {
-		l.fail("workers", "must be positive (0 means the default, 32)")
-	}
-	if !slices.Contains(configLogLevels, c.Log.Level) {
-		l.fail("log.level", "must be one of "+strings.Join(configLogLevels, ", "))
-	}
-	if c.Log.Format != "json" && c.Log.Format != "console" {
-		l.fail("log.format", "must be json or console")
-	}
-	if c.AdminToken != "" {
-		l.addSecret(c.AdminToken, 1)
-		l.checkToken("admin_token", c.AdminToken)
-	}
-	l.validateTenants(c)
+	walk(run.root, "", parseKey(key))
 }
 
-func (l *configLoader) validateRedis(raw string) {
-	if raw == "" {
-		return
-	}
-	u, err := url.Parse(raw)
-	if err != nil {
-		l.fail("redis", "must be a URL: redis://[user:password@]host:port[/db], rediss://... or unix:///path/to/socket (empty: embedded store)")
-		return
-	}
-	if p, ok := u.User.Password(); ok {
-		l.addSecret(p, 1)
-	}
-	if u.Scheme != "redis" && u.Scheme != "rediss" && u.Scheme != "unix" {
-		l.fail("redis", "the scheme must be redis://, rediss:// or unix:// (empty: embedded store)")
-		return
-	}
-	if err := store.CheckURL(raw); err != nil {
-		// go-redis messages may quote parts of the URL; say what is expected instead.
-		l.fail("redis", "is not a valid Redis URL: redis://[user:password@]host:port[/db][?options], with ?addr=host2:port&addr=... for a cluster or ?master_name=M&addr=... for Sentinel; rediss://... or unix:///path/to/socket")
-	}
+// lookup returns the value at a concrete key path (invalid when absent).
+func (run *validation) lookup(path string) reflect.Value {
+	var out reflect.Value
+	run.each(path, func(_ string, v reflect.Value) { out = v })
+	return out
 }
 
-// checkToken applies the rules every bearer token follows; messages never quote it.
-func (l *configLoader) checkToken(path, tok string) bool {
-	switch {
-	case strings.TrimSpace(tok) == "":
-		l.fail(path, "must not be empty")
-	case strings.TrimSpace(tok) != tok:
-		l.fail(path, "must not start or end with white space")
-	case utf8.RuneCountInString(tok) < MinTokenLength:
-		l.fail(path, fmt.Sprintf("is too short: a token needs at least %d characters", MinTokenLength))
-	default:
-		return true
+// message fills the placeholders of a rule's message.
+func (v *value) message(msg string) string {
+	if !strings.Contains(msg, "{") {
+		return msg
 	}
-	return false
-}
-
-// checkID applies the tenant id / connector name rules to the value at path.
-func (l *configLoader) checkID(path, id string) bool {
-	switch {
-	case id == "":
-		l.fail(path, "is required")
-	case !configIDPattern.MatchString(id):
-		l.fail(path, configIDRule)
-	case id == "." || id == "..":
-		l.fail(path, `must not be "." or ".."`)
-	default:
-		return true
+	l := v.run.l
+	r := []string{"{line}", fmt.Sprint(l.lineOf(v.other))}
+	if v.v.Kind() == reflect.String {
+		r = append(r, "{value}", l.show(v.path, v.v.String()))
 	}
-	return false
-}
-
-func (l *configLoader) validateTenants(c *Config) {
-	type owner struct {
-		tenant int
-		path   string
-	}
-	tenantIDs := map[string]string{} // lower-case id -> path of its first use
-	tokens := map[string]owner{}     // token -> first use
-	for i := range c.Tenants {
-		t := &c.Tenants[i]
-		tp := indexPath("tenants", i)
+	if tp := tenantPath(v.other); tp != "" {
 		idPath := fieldPath(tp, "id")
-		if l.checkID(idPath, t.ID) {
-			key := strings.ToLower(t.ID)
-			if first, dup := tenantIDs[key]; dup {
-				l.fail(idPath, fmt.Sprintf("duplicate tenant id %s (first at line %d; ids are compared ignoring case)", l.show(idPath, t.ID), l.lineOf(first)))
-			} else {
-				tenantIDs[key] = idPath
-			}
-		}
-		tokPath := fieldPath(tp, "scim_tokens")
-		if len(t.SCIMTokens) == 0 {
-			l.fail(tokPath, "at least one token is required (the bearer token this tenant's IdP sends)")
-		}
-		for j, tok := range t.SCIMTokens {
-			l.addSecret(tok, 1)
-			p := indexPath(tokPath, j)
-			if !l.checkToken(p, tok) {
-				continue
-			}
-			first, dup := tokens[tok]
-			switch {
-			case !dup:
-				tokens[tok] = owner{tenant: i, path: p}
-			case first.tenant == i:
-				l.fail(p, fmt.Sprintf("duplicate token (also at line %d)", l.lineOf(first.path)))
-			default:
-				l.fail(p, fmt.Sprintf("this token is also a token of tenant %s (line %d); a token must resolve to exactly one tenant",
-					l.show(fieldPath(indexPath("tenants", first.tenant), "id"), c.Tenants[first.tenant].ID), l.lineOf(first.path)))
-			}
-		}
-		if t.DeletionThreshold < 0 {
-			l.fail(fieldPath(tp, "deletion_threshold"), "must be positive (0 means the default, 500)")
-		}
-		names := map[string]string{}
-		for j := range t.Connectors {
-			entry := indexPath(fieldPath(tp, "connectors"), j)
-			if n := l.nodes[entry]; n == nil || n.Kind != yaml.MappingNode {
-				continue // reported by the decoder
-			}
-			namePath := fieldPath(entry, "name")
-			name := t.Connectors[j].Name
-			if !l.checkID(namePath, name) {
-				continue
-			}
-			key := strings.ToLower(name)
-			if first, dup := names[key]; dup {
-				l.fail(namePath, fmt.Sprintf("duplicate connector name %s in this tenant (first at line %d; names are compared ignoring case)", l.show(namePath, name), l.lineOf(first)))
-			} else {
-				names[key] = namePath
-			}
+		if id := v.run.lookup(idPath); id.IsValid() {
+			r = append(r, "{tenant}", l.show(idPath, id.String()))
 		}
 	}
-	if c.AdminToken != "" {
-		if first, ok := tokens[c.AdminToken]; ok {
-			l.fail("admin_token", fmt.Sprintf("must differ from every SCIM token (it equals one at line %d)", l.lineOf(first.path)))
-		}
+	return strings.NewReplacer(r...).Replace(msg)
+}
+
+// set is a group of keys whose values must differ (see distinct).
+type set struct {
+	name      string
+	fold      bool // compare ignoring case
+	perTenant bool // values only clash within one tenant
+}
+
+// first returns the first key path of s holding v's value, recording v's key
+// when it is the first; with record false it only looks.
+func (run *validation) first(s set, v *value, record bool) (string, bool) {
+	m := run.sets[s.name]
+	if m == nil {
+		m = map[string]string{}
+		run.sets[s.name] = m
 	}
+	key := v.v.String()
+	if s.fold {
+		key = strings.ToLower(key)
+	}
+	if s.perTenant {
+		key = tenantPath(v.path) + "\x00" + key
+	}
+	if p, ok := m[key]; ok {
+		return p, true
+	}
+	if record {
+		m[key] = v.path
+	}
+	return "", false
 }

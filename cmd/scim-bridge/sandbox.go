@@ -56,10 +56,10 @@ func sandboxCmd(ctx context.Context, e env, args []string) int {
 	cfg.Listen = *listen
 	cfg.AdminToken = adminToken
 	cfg.Log.Format = "console"
-	cfg.Tenants = []config.TenantConfig{{
+	cfg.Tenants = []config.Tenant{{
 		ID: "sandbox", SCIMTokens: []string{token}, ReconcileEvery: config.Duration(time.Hour),
 		DeletionThreshold: config.DefaultDeletionThreshold,
-		Connectors: []config.ConnectorConfig{
+		Connectors: []config.Connector{
 			{Name: "bimdata", Type: bimdata.Type, Config: &bimdata.Config{Base: fk.base("bimdata", fk.bimdataURL)}},
 			{Name: "bimplus", Type: "bimplus", Config: &bimplus.Config{Base: fk.base("bimplus", fk.bimplusURL+"/v2"), Team: "acme",
 				Groups: map[string][]bimplus.Grant{

@@ -33,7 +33,7 @@ func serveCmd(ctx context.Context, e env, args []string) int {
 		if generated {
 			token = randomToken()
 		}
-		cfg.Tenants = []config.TenantConfig{{ID: "default", SCIMTokens: []string{token}, DeletionThreshold: config.DefaultDeletionThreshold}}
+		cfg.Tenants = []config.Tenant{{ID: "default", SCIMTokens: []string{token}, DeletionThreshold: config.DefaultDeletionThreshold}}
 		if generated {
 			// Printed once, to the terminal only: it is the credential to paste into the IdP.
 			fmt.Fprintf(e.stderr, "no tenants configured: serving tenant \"default\" with the generated SCIM bearer token\n  %s\n(set SCIM_BRIDGE_TOKEN to choose it)\n", token)

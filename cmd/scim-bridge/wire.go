@@ -30,7 +30,7 @@ func loadConfig(e env, path string) (*config.Config, error) {
 }
 
 // newLogger builds the process logger from the log keys.
-func newLogger(w io.Writer, lc config.LogConfig) zerolog.Logger {
+func newLogger(w io.Writer, lc config.Log) zerolog.Logger {
 	level, err := zerolog.ParseLevel(lc.Level)
 	if err != nil {
 		level = zerolog.InfoLevel
