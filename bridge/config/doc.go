@@ -11,8 +11,8 @@
 //
 // # How a file is read
 //
-//  1. load.go parses the file into yaml.v3 nodes (one document; a syntax error
-//     is located by parsing, never by reading the library's message).
+//  1. load.go parses the file into yaml.v3 nodes (one document; the line of a
+//     syntax error is found by parsing, not read from the library's message).
 //  2. decode.go walks the nodes and the Go value together: strict (an unknown
 //     key is an error, with a "did you mean"), duplicate keys, wrong kinds,
 //     aliases and merge keys, each problem at the node's line and key path.

@@ -278,3 +278,41 @@ func TestSecretTag(t *testing.T) {
 		t.Errorf("got %v", err)
 	}
 }
+
+// TestSecretTagOnAnyKey checks that config:"secret" marks a key, and every
+// item below it, as a credential whatever its name.
+func TestSecretTagOnAnyKey(t *testing.T) {
+	t.Parallel()
+	type entry struct {
+		Name  string   `yaml:"name"`
+		Value string   `yaml:"value" config:"secret"`
+		Pins  []string `yaml:"pins" config:"secret"`
+	}
+	var got struct {
+		Entries []entry `yaml:"entries"`
+	}
+	l := newLoader("b.yaml", nil, nil)
+	root := l.parse([]byte("entries:\n  - name: first\n    value: hunter2-value\n    pins: [pin-0123, pin-4567]\n"))
+	l.decodeStruct(root, reflect.ValueOf(&got).Elem(), "", nil)
+	if err := l.result(); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"hunter2-value", "pin-0123", "pin-4567"} {
+		if !l.secrets[s] {
+			t.Errorf("%q is not a secret", s)
+		}
+	}
+	if l.secrets["first"] {
+		t.Error("a name became a secret")
+	}
+}
+
+// TestEntryNotAMapping checks that an entry that is not a mapping is reported
+// once, without the rules of its keys piling up.
+func TestEntryNotAMapping(t *testing.T) {
+	t.Parallel()
+	_, err := LoadBytes("b.yaml", []byte("tenants:\n  - acme\n"), nil, nil)
+	if got := err.Error(); got != "b.yaml:2: tenants[0]: must be a mapping, not a string" {
+		t.Errorf("got %q", got)
+	}
+}
