@@ -91,7 +91,7 @@ func (l *loader) decodeStructKeys(n *yaml.Node, v reflect.Value, path string, ex
 		l.unreadable[path] = true
 		return
 	}
-	fields, inline := structFields(v.Type())
+	fields, inline := l.fieldsOf(v.Type())
 	seen := map[string]int{}
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		k, val := n.Content[i], n.Content[i+1]
@@ -283,6 +283,22 @@ type yamlField struct {
 	index  []int
 	typ    reflect.Type
 	secret bool // tagged config:"secret"
+}
+
+// structKeys is what structFields returns.
+type structKeys struct {
+	fields map[string]yamlField
+	inline *yamlField
+}
+
+// fieldsOf is structFields, cached for the load.
+func (l *loader) fieldsOf(t reflect.Type) (map[string]yamlField, *yamlField) {
+	k, ok := l.structs[t]
+	if !ok {
+		k.fields, k.inline = structFields(t)
+		l.structs[t] = k
+	}
+	return k.fields, k.inline
 }
 
 // structFields lists the keys of a struct the way yaml.v3 does (tag name, else

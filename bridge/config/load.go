@@ -70,6 +70,7 @@ type loader struct {
 	envSrc     map[string]string     // key path -> SCIM_BRIDGE_* variable that set it
 	unreadable map[string]bool       // key paths of entries that are not mappings
 	secretKeys map[string]bool       // key paths of fields tagged config:"secret"
+	structs    map[reflect.Type]structKeys
 
 	done    map[*yaml.Node]bool // scalars already expanded
 	failed  map[*yaml.Node]bool // scalars whose expansion failed
@@ -89,6 +90,7 @@ func newLoader(file string, getenv func(string) string, registry Registry) *load
 		envSrc:     map[string]string{},
 		unreadable: map[string]bool{},
 		secretKeys: map[string]bool{},
+		structs:    map[reflect.Type]structKeys{},
 		done:       map[*yaml.Node]bool{},
 		failed:     map[*yaml.Node]bool{},
 		fromEnv:    map[*yaml.Node]bool{},

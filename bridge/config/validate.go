@@ -96,7 +96,7 @@ func (run *validation) each(key string, fn func(path string, v reflect.Value)) {
 				}
 			}
 		case v.Kind() == reflect.Struct && !s.isIndex:
-			fields, _ := structFields(v.Type())
+			fields, _ := run.l.fieldsOf(v.Type())
 			f, ok := fields[s.name]
 			if !ok {
 				panic(fmt.Sprintf("config: rule key %s: %s has no key %q", key, v.Type(), s.name))
