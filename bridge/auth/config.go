@@ -212,21 +212,7 @@ func (c *Credentials) validateInto(e *errs) {
 	if len(c.Tokens) == 0 && len(c.Basic) == 0 && c.Entra == nil {
 		e.add("scim_tokens", "at least one credential is required: scim_tokens, basic_auth or entra")
 	}
-	names := map[string]string{} // name -> key of first use
-	checkName := func(key, name string) {
-		if name == "" {
-			return
-		}
-		if !namePattern.MatchString(name) {
-			e.add(joinKey(key, "name"), nameRule)
-			return
-		}
-		if first, dup := names[name]; dup {
-			e.add(joinKey(key, "name"), "duplicate name %q (also at %s)", name, first)
-			return
-		}
-		names[name] = joinKey(key, "name")
-	}
+	checkName := nameChecker(e)
 	validateTokens(e, "scim_tokens", c.Tokens, checkName)
 	// One username may have several passwords: that is how Basic rotates.
 	for i, b := range c.Basic {
@@ -255,8 +241,15 @@ func (c *Credentials) validateInto(e *errs) {
 // ("[0].token"). An empty list is valid (it disables what the tokens guard).
 func ValidateTokens(tokens []Token) error {
 	var e errs
-	names := map[string]string{}
-	validateTokens(&e, "", tokens, func(key, name string) {
+	validateTokens(&e, "", tokens, nameChecker(&e))
+	return e.join()
+}
+
+// nameChecker returns a function checking the optional name of the entry at
+// key: well formed, and unique among the names it has seen.
+func nameChecker(e *errs) func(key, name string) {
+	names := map[string]string{} // name -> key of first use
+	return func(key, name string) {
 		if name == "" {
 			return
 		}
@@ -269,8 +262,7 @@ func ValidateTokens(tokens []Token) error {
 			return
 		}
 		names[name] = joinKey(key, "name")
-	})
-	return e.join()
+	}
 }
 
 func validateTokens(e *errs, prefix string, tokens []Token, checkName func(key, name string)) {
