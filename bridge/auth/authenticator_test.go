@@ -137,7 +137,7 @@ func TestAuthenticateTenant(t *testing.T) {
 		{"acme", "Bearer " + acmeOld, true, false},
 		{"globex", "Bearer " + globexTok, true, true},
 		{"globex", basicHeader("okta", oktaPass), true, true},
-		{"acme", "Bearer " + globexTok, false, false},        // another tenant's token
+		{"acme", "Bearer " + globexTok, false, false},         // another tenant's token
 		{"acme", basicHeader("okta", oktaPass), false, false}, // acme has no Basic
 		{"nobody", "Bearer " + acmeOld, false, true},          // unknown tenant
 	}
