@@ -366,8 +366,12 @@ func (a *Authenticator) accept(s *scope, m Method, tenant int, name string, w Wi
 	default:
 		return Identity{Tenant: a.tenants[tenant], Method: m, Name: name, Expires: w.Expires}, nil
 	}
-	cause := fmt.Errorf("%s %q of tenant %q (%s)", m, name, a.tenants[tenant], at.UTC().Format(time.RFC3339))
-	a.logRefused(a.tenants[tenant], name, &wrapped{kind: kind, err: cause})
+	bound := "expired at"
+	if kind == ErrNotYetValid {
+		bound = "valid from"
+	}
+	cause := fmt.Errorf("%w: %s credential %q of tenant %q, %s %s", kind, m, name, a.tenants[tenant], bound, at.UTC().Format(time.RFC3339))
+	a.logRefused(a.tenants[tenant], name, cause)
 	return Identity{}, s.ch.failure(kind, cause)
 }
 

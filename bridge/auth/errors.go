@@ -124,10 +124,13 @@ func (c challenger) failure(kind error, cause error) *Error {
 		e.Detail = "invalid credentials"
 	}
 	e.challenges = c.challenges(code, e.Detail)
-	if cause != nil {
-		e.cause = &wrapped{kind: kind, err: cause}
-	} else {
+	switch {
+	case cause == nil:
 		e.cause = kind
+	case errors.Is(cause, kind):
+		e.cause = cause
+	default:
+		e.cause = &wrapped{kind: kind, err: cause}
 	}
 	return e
 }
