@@ -45,8 +45,8 @@ type Identity struct {
 	Method Method
 	// Name labels the credential used.
 	Name string
-	// Expires is when the credential stops being accepted (zero: never
-	// configured), for "expires soon" warnings.
+	// Expires is when the credential stops being accepted: its configured
+	// expires (zero when none) or a JWT's exp. For "expires soon" warnings.
 	Expires time.Time
 }
 
@@ -58,7 +58,8 @@ type Options struct {
 	// used, which needs every credential to belong to one tenant; see
 	// ValidateTenants. AuthenticateTenant works either way.
 	ByCredential bool
-	// Realm of the challenges; default DefaultRealm.
+	// Realm of the challenges (printable ASCII without '"' or '\\');
+	// default DefaultRealm.
 	Realm string
 	// HTTPClient fetches JWT signing keys; required when a tenant accepts
 	// Entra JWTs (never http.DefaultClient).
@@ -157,6 +158,9 @@ func New(opts Options) (*Authenticator, error) {
 	realm := opts.Realm
 	if realm == "" {
 		realm = DefaultRealm
+	}
+	if strings.ContainsAny(realm, "\"\\") || !isPrintableASCII(realm) {
+		return nil, fmt.Errorf("auth: realm %q must be printable ASCII without quotes or backslashes", realm)
 	}
 	ttl, minRefresh := opts.KeysTTL, opts.KeysMinRefresh
 	if ttl <= 0 {
@@ -291,9 +295,6 @@ func (a *Authenticator) check(r *http.Request, s *scope) (Identity, error) {
 	case strings.EqualFold(scheme, "Bearer") && cred != "":
 		return a.checkBearer(r, s, cred)
 	case strings.EqualFold(scheme, "Basic") && cred != "":
-		if len(s.basics) == 0 {
-			return Identity{}, s.ch.failure(ErrNoCredentials, errors.New("basic authentication is not configured"))
-		}
 		return a.checkBasic(s, cred)
 	case strings.EqualFold(scheme, "Bearer"), strings.EqualFold(scheme, "Basic"):
 		return Identity{}, s.ch.failure(ErrMalformed, nil)
@@ -315,10 +316,10 @@ func (a *Authenticator) checkBearer(r *http.Request, s *scope, tok string) (Iden
 	if len(s.entras) == 0 || !looksLikeJWT(tok) {
 		return Identity{}, s.ch.failure(ErrInvalid, nil)
 	}
-	entry, label, err := verifyJWT(r.Context(), tok, s.entras, a.now(), a.skew)
+	entry, label, exp, err := verifyJWT(r.Context(), tok, s.entras, a.now(), a.skew)
 	switch {
 	case err == nil:
-		return Identity{Tenant: a.tenants[entry.tenant], Method: MethodJWT, Name: label}, nil
+		return Identity{Tenant: a.tenants[entry.tenant], Method: MethodJWT, Name: label, Expires: exp}, nil
 	case entry != nil: // expired or not yet valid, signature verified
 		kind := ErrExpired
 		if errors.Is(err, ErrNotYetValid) {
@@ -403,4 +404,13 @@ func remoteAddr(r *http.Request) netip.Addr {
 	}
 	a, _ := netip.ParseAddr(host)
 	return a
+}
+
+func isPrintableASCII(s string) bool {
+	for i := range len(s) {
+		if s[i] < 0x20 || s[i] > 0x7e {
+			return false
+		}
+	}
+	return true
 }

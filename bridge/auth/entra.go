@@ -45,25 +45,25 @@ func looksLikeJWT(s string) bool {
 }
 
 // verifyJWT verifies an Entra-issued token against the Entra entries of the
-// scope and returns the matching entry and the client's label. The returned
-// error wraps ErrInvalid, ErrExpired or ErrNotYetValid.
+// scope and returns the matching entry, the client's label and the token's
+// expiry. The error wraps ErrInvalid, ErrExpired or ErrNotYetValid; with the
+// latter two (signature verified) the entry and label are returned too.
 //
 // Routing reads iss and aud before the signature is checked, only to choose
 // which entry (issuer, audiences, key set) to verify against; everything is
 // then checked again on the verified claims.
-func verifyJWT(ctx context.Context, raw string, entries []*entraEntry, now time.Time, skew time.Duration) (*entraEntry, string, error) {
-	tok, err := jwt.ParseSigned(raw, allowedAlgs)
-	if err != nil {
-		return nil, "", fmt.Errorf("%w: jwt: %v", ErrInvalid, err)
+func verifyJWT(ctx context.Context, raw string, entries []*entraEntry, now time.Time, skew time.Duration) (entry *entraEntry, label string, exp time.Time, err error) {
+	tok, perr := jwt.ParseSigned(raw, allowedAlgs)
+	if perr != nil {
+		return nil, "", time.Time{}, fmt.Errorf("%w: jwt: %v", ErrInvalid, perr)
 	}
 	if len(tok.Headers) != 1 || tok.Headers[0].KeyID == "" {
-		return nil, "", fmt.Errorf("%w: jwt: one signature with a kid is required", ErrInvalid)
+		return nil, "", time.Time{}, fmt.Errorf("%w: jwt: one signature with a kid is required", ErrInvalid)
 	}
 	var unverified jwt.Claims
-	if err := tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
-		return nil, "", fmt.Errorf("%w: jwt: claims: %v", ErrInvalid, err)
+	if err = tok.UnsafeClaimsWithoutVerification(&unverified); err != nil {
+		return nil, "", time.Time{}, fmt.Errorf("%w: jwt: claims: %v", ErrInvalid, err)
 	}
-	var entry *entraEntry
 	for _, e := range entries {
 		if e.issuer == unverified.Issuer && slices.ContainsFunc(e.audiences, unverified.Audience.Contains) {
 			entry = e
@@ -71,30 +71,31 @@ func verifyJWT(ctx context.Context, raw string, entries []*entraEntry, now time.
 		}
 	}
 	if entry == nil {
-		return nil, "", fmt.Errorf("%w: jwt: issuer %q with audience %q is not accepted", ErrInvalid,
+		return nil, "", time.Time{}, fmt.Errorf("%w: jwt: issuer %q with audience %q is not accepted", ErrInvalid,
 			truncate(unverified.Issuer, 100), truncate(strings.Join(unverified.Audience, ","), 100))
 	}
 	key, err := entry.keys.key(ctx, tok.Headers[0].KeyID)
 	if err != nil {
-		return nil, "", fmt.Errorf("%w: jwt: %v", ErrInvalid, err)
+		return nil, "", time.Time{}, fmt.Errorf("%w: jwt: %v", ErrInvalid, err)
 	}
 	var claims entraClaims
-	if err := tok.Claims(key, &claims); err != nil {
-		return nil, "", fmt.Errorf("%w: jwt: signature: %v", ErrInvalid, err)
+	if err = tok.Claims(key, &claims); err != nil {
+		return nil, "", time.Time{}, fmt.Errorf("%w: jwt: signature: %v", ErrInvalid, err)
 	}
 	if claims.Expiry == nil {
-		return nil, "", fmt.Errorf("%w: jwt: no exp claim", ErrInvalid)
+		return nil, "", time.Time{}, fmt.Errorf("%w: jwt: no exp claim", ErrInvalid)
 	}
+	label, exp = clientLabel(&claims), claims.Expiry.Time()
 	err = claims.ValidateWithLeeway(jwt.Expected{Issuer: entry.issuer, AnyAudience: entry.audiences, Time: now}, skew)
 	switch {
 	case errors.Is(err, jwt.ErrExpired):
-		return entry, clientLabel(&claims), fmt.Errorf("%w: jwt expired at %s", ErrExpired, claims.Expiry.Time().UTC().Format(time.RFC3339))
+		return entry, label, exp, fmt.Errorf("%w: jwt expired at %s", ErrExpired, exp.UTC().Format(time.RFC3339))
 	case errors.Is(err, jwt.ErrNotValidYet):
-		return entry, clientLabel(&claims), fmt.Errorf("%w: jwt not valid before %s", ErrNotYetValid, claims.NotBefore.Time().UTC().Format(time.RFC3339))
+		return entry, label, exp, fmt.Errorf("%w: jwt not valid before %s", ErrNotYetValid, claims.NotBefore.Time().UTC().Format(time.RFC3339))
 	case err != nil:
-		return nil, "", fmt.Errorf("%w: jwt: %v", ErrInvalid, err)
+		return nil, "", time.Time{}, fmt.Errorf("%w: jwt: %v", ErrInvalid, err)
 	}
-	return entry, clientLabel(&claims), nil
+	return entry, label, exp, nil
 }
 
 // clientLabel names the verified client: "jwt:" and its application id

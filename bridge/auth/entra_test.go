@@ -30,7 +30,7 @@ type entraFixture struct {
 	logs  *syncBuffer
 }
 
-func newEntraFixture(t *testing.T) *entraFixture {
+func newEntraFixture(t testing.TB) *entraFixture {
 	t.Helper()
 	f := &entraFixture{clock: newClock(), jwks: newJWKSServer(t), keys: rsaKeys(), logs: &syncBuffer{}}
 	f.jwks.publish(map[string]*rsa.PrivateKey{"k1": f.keys[0]})
@@ -53,6 +53,22 @@ func newEntraFixture(t *testing.T) *entraFixture {
 
 func (f *entraFixture) auth(tok string) (Identity, error) {
 	return f.a.Authenticate(request("Bearer "+tok, ""))
+}
+
+// mustAccept checks a fresh token signed with key under kid is accepted.
+func (f *entraFixture) mustAccept(t *testing.T, key *rsa.PrivateKey, kid string) {
+	t.Helper()
+	if _, err := f.auth(signRS256(t, key, kid, validClaims(f.clock.Now()))); err != nil {
+		t.Fatalf("token signed by %s: %v", kid, err)
+	}
+}
+
+// wantHits checks the number of key set fetches so far.
+func (f *entraFixture) wantHits(t *testing.T, n int64) {
+	t.Helper()
+	if h := f.jwks.hits.Load(); h != n {
+		t.Fatalf("key set fetched %d times, want %d", h, n)
+	}
 }
 
 func TestEntraJWT(t *testing.T) {
@@ -111,6 +127,10 @@ func TestEntraJWT(t *testing.T) {
 					t.Fatalf("err = %v", err)
 				}
 				want := Identity{Tenant: "contoso", Method: MethodJWT, Name: "jwt:00000014-0000-0000-c000-000000000000"}
+				if id.Expires.IsZero() || id.Expires.After(now.Add(time.Hour)) {
+					t.Fatalf("expires %s", id.Expires)
+				}
+				id.Expires = time.Time{}
 				if id != want {
 					t.Fatalf("identity %+v, want %+v", id, want)
 				}
@@ -159,30 +179,18 @@ func TestEntraKeyRotation(t *testing.T) {
 	t.Parallel()
 	f := newEntraFixture(t)
 	k1, k2 := f.keys[0], f.keys[1]
-	if _, err := f.auth(signRS256(t, k1, "k1", validClaims(f.clock.Now()))); err != nil {
-		t.Fatal(err)
-	}
-	if h := f.jwks.hits.Load(); h != 1 {
-		t.Fatalf("hits = %d, want 1", h)
-	}
+	f.mustAccept(t, k1, "k1")
+	f.wantHits(t, 1)
 	// Entra starts signing with a new key, published beside the old one.
 	f.jwks.publish(map[string]*rsa.PrivateKey{"k1": k1, "k2": k2})
 	f.clock.Advance(DefaultKeysMinRefresh)
-	if _, err := f.auth(signRS256(t, k2, "k2", validClaims(f.clock.Now()))); err != nil {
-		t.Fatalf("token of the new key: %v", err)
-	}
-	if h := f.jwks.hits.Load(); h != 2 {
-		t.Fatalf("hits = %d, want 2 (one refresh for the unknown kid)", h)
-	}
+	f.mustAccept(t, k2, "k2")
+	f.wantHits(t, 2)
 	// Known kids are served from the cache.
 	for range 5 {
-		if _, err := f.auth(signRS256(t, k1, "k1", validClaims(f.clock.Now()))); err != nil {
-			t.Fatal(err)
-		}
+		f.mustAccept(t, k1, "k1")
 	}
-	if h := f.jwks.hits.Load(); h != 2 {
-		t.Fatalf("hits = %d, want 2", h)
-	}
+	f.wantHits(t, 2)
 	// The old key is withdrawn; after the TTL the set is fetched again and
 	// tokens of the old key fail.
 	f.jwks.publish(map[string]*rsa.PrivateKey{"k2": k2})
@@ -190,21 +198,15 @@ func TestEntraKeyRotation(t *testing.T) {
 	if _, err := f.auth(signRS256(t, k1, "k1", validClaims(f.clock.Now()))); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("withdrawn key accepted: %v", err)
 	}
-	if _, err := f.auth(signRS256(t, k2, "k2", validClaims(f.clock.Now()))); err != nil {
-		t.Fatal(err)
-	}
-	if h := f.jwks.hits.Load(); h != 3 {
-		t.Fatalf("hits = %d, want 3", h)
-	}
+	f.mustAccept(t, k2, "k2")
+	f.wantHits(t, 3)
 }
 
 func TestEntraRefreshRateLimit(t *testing.T) {
 	t.Parallel()
 	f := newEntraFixture(t)
 	k1, k3 := f.keys[0], f.keys[2]
-	if _, err := f.auth(signRS256(t, k1, "k1", validClaims(f.clock.Now()))); err != nil {
-		t.Fatal(err)
-	}
+	f.mustAccept(t, k1, "k1")
 	// A flood of tokens with made-up kids costs no fetch within the interval...
 	for i := range 20 {
 		tok := signRS256(t, k3, "made-up-"+string(rune('a'+i)), validClaims(f.clock.Now()))
@@ -213,17 +215,13 @@ func TestEntraRefreshRateLimit(t *testing.T) {
 		}
 		f.clock.Advance(time.Second)
 	}
-	if h := f.jwks.hits.Load(); h != 1 {
-		t.Fatalf("hits = %d within %s, want 1", h, DefaultKeysMinRefresh)
-	}
+	f.wantHits(t, 1)
 	// ...and one per interval after it.
 	f.clock.Advance(DefaultKeysMinRefresh)
 	for range 5 {
 		_, _ = f.auth(signRS256(t, k3, "made-up", validClaims(f.clock.Now())))
 	}
-	if h := f.jwks.hits.Load(); h != 2 {
-		t.Fatalf("hits = %d, want 2", h)
-	}
+	f.wantHits(t, 2)
 	// A new key published during the interval is found once it ends.
 	f.jwks.publish(map[string]*rsa.PrivateKey{"k1": k1, "k3": k3})
 	tok := signRS256(t, k3, "k3", validClaims(f.clock.Now()))
@@ -231,9 +229,7 @@ func TestEntraRefreshRateLimit(t *testing.T) {
 		t.Fatalf("k3 before the interval ended: %v", err)
 	}
 	f.clock.Advance(DefaultKeysMinRefresh)
-	if _, err := f.auth(signRS256(t, k3, "k3", validClaims(f.clock.Now()))); err != nil {
-		t.Fatalf("k3 after the interval: %v", err)
-	}
+	f.mustAccept(t, k3, "k3")
 }
 
 // TestEntraSingleFetch checks that concurrent requests naming an unknown kid
@@ -270,24 +266,18 @@ func TestEntraSingleFetch(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if h := f.jwks.hits.Load(); h != 1 {
-		t.Fatalf("hits = %d, want 1", h)
-	}
+	f.wantHits(t, 1)
 }
 
 func TestEntraKeysUnavailable(t *testing.T) {
 	t.Parallel()
 	f := newEntraFixture(t)
 	k1 := f.keys[0]
-	if _, err := f.auth(signRS256(t, k1, "k1", validClaims(f.clock.Now()))); err != nil {
-		t.Fatal(err)
-	}
+	f.mustAccept(t, k1, "k1")
 	// The key server fails: known keys stay in use past the TTL.
 	f.jwks.Close()
 	f.clock.Advance(DefaultKeysTTL + time.Minute)
-	if _, err := f.auth(signRS256(t, k1, "k1", validClaims(f.clock.Now()))); err != nil {
-		t.Fatalf("known key refused while the key server is down: %v", err)
-	}
+	f.mustAccept(t, k1, "k1")
 	if !strings.Contains(f.logs.String(), "fetching the JWT signing keys failed") {
 		t.Fatalf("fetch failure not logged: %s", f.logs.String())
 	}

@@ -83,7 +83,7 @@ type jwksServer struct {
 	gate chan struct{} // when not nil, each request waits for it to close
 }
 
-func newJWKSServer(t *testing.T) *jwksServer {
+func newJWKSServer(t testing.TB) *jwksServer {
 	t.Helper()
 	s := &jwksServer{}
 	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -144,7 +144,7 @@ func validClaims(now time.Time) entraToken {
 }
 
 // signRS256 signs claims with key under kid.
-func signRS256(t *testing.T, key *rsa.PrivateKey, kid string, claims any) string {
+func signRS256(t testing.TB, key *rsa.PrivateKey, kid string, claims any) string {
 	t.Helper()
 	sig, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.RS256, Key: jose.JSONWebKey{Key: key, KeyID: kid}},
 		(&jose.SignerOptions{}).WithType("JWT"))
