@@ -359,3 +359,15 @@ func TestNewToken(t *testing.T) {
 		t.Fatal("Digest is not SHA-256 hex (FIPS 180-2 test vector)")
 	}
 }
+
+func TestContext(t *testing.T) {
+	t.Parallel()
+	want := Identity{Tenant: "acme", Method: MethodBasic, Name: "okta"}
+	got, ok := FromContext(NewContext(t.Context(), want))
+	if !ok || got != want {
+		t.Fatalf("got %+v %v", got, ok)
+	}
+	if _, ok := FromContext(t.Context()); ok {
+		t.Fatal("identity in an empty context")
+	}
+}
