@@ -244,10 +244,12 @@ const (
 // Authenticate authenticates r and resolves its tenant from the credential:
 // the tenant owning the token, the Basic user and password, or the Entra
 // issuer and audience. The Authenticator must have been made with
-// ByCredential. A failure is an *Error (see Error for how to render it).
+// ByCredential (else every call fails with status 500). Every error is an
+// *Error (see Error for how to render it).
 func (a *Authenticator) Authenticate(r *http.Request) (Identity, error) {
 	if !a.byCred {
-		return Identity{}, errors.New("auth: Authenticate needs Options.ByCredential; use AuthenticateTenant")
+		return Identity{}, &Error{Status: http.StatusInternalServerError, Detail: "internal error",
+			cause: errors.New("auth: Authenticate needs Options.ByCredential; use AuthenticateTenant")}
 	}
 	return a.authenticate(r, a.all, "")
 }
@@ -255,7 +257,8 @@ func (a *Authenticator) Authenticate(r *http.Request) (Identity, error) {
 // AuthenticateTenant authenticates r for the tenant named by the URL: only
 // that tenant's credentials are candidates, so a valid credential of another
 // tenant fails like an unknown one. An unknown tenant id fails as invalid
-// credentials (nothing tells a client which tenants exist).
+// credentials (nothing tells a client which tenants exist). Every error is an
+// *Error.
 func (a *Authenticator) AuthenticateTenant(r *http.Request, tenant string) (Identity, error) {
 	s, ok := a.scopes[tenant]
 	if !ok {

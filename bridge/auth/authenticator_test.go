@@ -2,9 +2,12 @@ package auth
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 )
@@ -191,8 +194,10 @@ func TestByCredentialRequired(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := a.Authenticate(request("Bearer "+acmeOld, "")); err == nil {
-		t.Fatal("Authenticate without ByCredential succeeded")
+	_, err = a.Authenticate(request("Bearer "+acmeOld, ""))
+	var ae *Error
+	if !errors.As(err, &ae) || ae.Status != http.StatusInternalServerError {
+		t.Fatalf("Authenticate without ByCredential: %v", err)
 	}
 	if _, err := a.AuthenticateTenant(request("Bearer "+acmeOld, ""), "acme"); err != nil {
 		t.Fatal(err)
@@ -369,5 +374,39 @@ func TestContext(t *testing.T) {
 	}
 	if _, ok := FromContext(t.Context()); ok {
 		t.Fatal("identity in an empty context")
+	}
+}
+
+// TestConcurrentFailuresDoNotBlockOthers hammers the authenticator from
+// attackers and IdPs at once: no IdP request may fail.
+func TestConcurrentFailuresDoNotBlockOthers(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	lim := NewLimiter(LimiterOptions{MaxFailures: 5, MaxAddresses: 64, Now: c.Now})
+	a := fixture(t, c, Options{Limiter: lim})
+	var wg sync.WaitGroup
+	idpErrs := make(chan error, 4*200)
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				if g%2 == 0 { // attackers, each on many addresses
+					addr := fmt.Sprintf("203.0.%d.%d", g, i%100)
+					_, _ = a.Authenticate(request("Bearer guess-"+strconv.Itoa(i)+"-guess-guess", addr))
+					continue
+				}
+				addr := fmt.Sprintf("198.51.100.%d", g)
+				if _, err := a.Authenticate(request("Bearer "+acmeNew, addr)); err != nil {
+					idpErrs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(idpErrs)
+	for err := range idpErrs {
+		t.Fatalf("IdP refused: %v", err)
+	}
+	if n := lim.Len(); n > 64 {
+		t.Fatalf("limiter holds %d addresses", n)
 	}
 }

@@ -27,14 +27,15 @@ var (
 	ErrRateLimited = errors.New("too many failed attempts")
 )
 
-// Error is a failed authentication as the HTTP layer renders it: Status (401,
-// or 429 when the source address is rate limited), the headers SetHeaders
+// Error is a failed authentication as the HTTP layer renders it: Status (401;
+// 429 when the source address is rate limited; 500 for a misuse of the API), the headers SetHeaders
 // writes (WWW-Authenticate challenges per RFC 9110 §11.6.1, RFC 6750 §3 and
 // RFC 7617 §2; Retry-After for 429) and Detail, a short text for the client
 // (the SCIM error body's "detail", RFC 7644 §3.12). Error() adds the cause for
 // the log. Neither ever contains a token, password or JWT.
 type Error struct {
-	// Status is http.StatusUnauthorized or http.StatusTooManyRequests.
+	// Status is http.StatusUnauthorized, http.StatusTooManyRequests or
+	// http.StatusInternalServerError.
 	Status int
 	// Detail is safe to show to the client.
 	Detail string

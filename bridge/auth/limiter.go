@@ -44,7 +44,7 @@ type Limiter struct {
 	exempt []netip.Prefix
 	now    func() time.Time
 
-	mu      sync.Mutex
+	mu      sync.RWMutex // Check, on every request, only reads
 	entries map[netip.Prefix]*list.Element
 	lru     list.List // of *limitEntry, most recent at the front
 }
@@ -107,8 +107,8 @@ func (l *Limiter) Check(addr netip.Addr) (retryAfter time.Duration, ok bool) {
 		return 0, true
 	}
 	now := l.now()
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	el, found := l.entries[limitKey(addr)]
 	if !found {
 		return 0, true
@@ -153,7 +153,7 @@ func (l *Limiter) Fail(addr netip.Addr) (blocked bool) {
 
 // Len returns the number of addresses remembered.
 func (l *Limiter) Len() int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	l.mu.RLock()
+	defer l.mu.RUnlock()
 	return l.lru.Len()
 }
