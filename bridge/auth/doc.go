@@ -19,6 +19,32 @@
 //
 // The admin endpoints use bearer tokens with the same treatment (NewAdmin).
 //
+// # Configuration
+//
+// Credentials carries YAML tags meant to sit inline in a tenant's entry; a
+// plain string in scim_tokens is still a token, so existing files keep
+// working:
+//
+//	tenants:
+//	  - id: acme
+//	    scim_tokens:
+//	      - "${ACME_SCIM_TOKEN}"                # plaintext, as before
+//	      - name: okta-2027                     # shown in logs and audit
+//	        token: sha256:9f86d081884c7d65...   # 64 hex digits; from NewToken
+//	        not_before: 2026-12-01T00:00:00Z
+//	        expires: 2027-12-01T00:00:00Z
+//	    basic_auth:                             # Okta "Basic Auth"
+//	      - username: okta
+//	        password: sha256:5e884898da280471...
+//	    entra:                                  # Entra, Secret Token left blank
+//	      tenant_id: 11111111-2222-3333-4444-555555555555
+//	      audiences: [8adf8e6e-67b2-4cf2-a259-e3dc5476c621]  # the default
+//	      jwks_url: https://login.microsoftonline.com/common/discovery/keys  # the default
+//
+// Validation (Credentials.Validate, ValidateTokens, ValidateTenants) returns
+// *FieldError values naming the key relative to what was validated; the
+// configuration loader adds its path and the file line.
+//
 // # What an Entra JWT must carry
 //
 // Microsoft's provisioning documentation ("Tutorial: Develop and plan
@@ -30,10 +56,10 @@
 // app of one Entra tenant receives the same issuer, so issuer and audience
 // identify "a provisioning job of that Entra tenant", not one app; a bridge
 // tenant per Entra tenant is therefore the unit. The signing keys are those
-// of Microsoft's v1 endpoint, published at EntraDefaultJWKSURL. Microsoft
-// has presented the Entra-issued token as suited to testing rather than
-// production; a long random secret token is the documented production path,
-// and both work side by side here.
+// of Microsoft's v1 endpoint, published at EntraDefaultJWKSURL. Some
+// versions of that page call the Entra-issued token fit for testing only; a
+// long random secret token (or Entra's OAuth client-credentials option) is the
+// production path there, and all of them work side by side here.
 //
 // This package relies on exactly: header alg = RS256 (pinned: "none", HS*,
 // ES* and everything else fail before a key is looked at) and kid (the
