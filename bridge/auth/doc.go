@@ -58,8 +58,8 @@
 // tenant per Entra tenant is therefore the unit. The signing keys are those
 // of Microsoft's v1 endpoint, published at EntraDefaultJWKSURL. Some
 // versions of that page call the Entra-issued token fit for testing only; a
-// long random secret token (or Entra's OAuth client-credentials option) is the
-// production path there, and all of them work side by side here.
+// long random secret token is the production path there; both work side by
+// side here.
 //
 // This package relies on exactly: header alg = RS256 (pinned: "none", HS*,
 // ES* and everything else fail before a key is looked at) and kid (the
