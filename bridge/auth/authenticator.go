@@ -107,6 +107,35 @@ type Authenticator struct {
 	loggedAt map[string]time.Time // tenant + name -> last expired line
 }
 
+// CredentialInfo describes one configured credential without its secret,
+// for status pages and "expires soon" warnings.
+type CredentialInfo struct {
+	Tenant string
+	Method Method
+	// Name is what Identity.Name says when the credential is used; for an
+	// Entra configuration, "entra:" and the issuer.
+	Name string
+	Window
+}
+
+// Inventory lists the configured credentials in configuration order.
+func (a *Authenticator) Inventory() []CredentialInfo {
+	var out []CredentialInfo
+	for _, id := range a.tenants {
+		s := a.scopes[id]
+		for _, t := range s.tokens {
+			out = append(out, CredentialInfo{Tenant: id, Method: MethodBearer, Name: t.name, Window: t.Window})
+		}
+		for _, b := range s.basics {
+			out = append(out, CredentialInfo{Tenant: id, Method: MethodBasic, Name: b.name, Window: b.Window})
+		}
+		for _, e := range s.entras {
+			out = append(out, CredentialInfo{Tenant: id, Method: MethodJWT, Name: "entra:" + e.issuer})
+		}
+	}
+	return out
+}
+
 type tokenEntry struct {
 	digest [32]byte
 	tenant int
@@ -278,8 +307,11 @@ func (a *Authenticator) authenticate(r *http.Request, s *scope, urlTenant string
 	id, err := a.check(r, s)
 	if err != nil {
 		if a.limiter != nil && a.limiter.Fail(addr) {
-			a.log.Warn().Str("addr", addr.String()).Str("tenant", urlTenant).
-				Msg("too many failed authentication attempts from this address; refusing it for the rest of the window")
+			ev := a.log.Warn().Str("addr", addr.String())
+			if urlTenant != "" {
+				ev = ev.Str("tenant", urlTenant)
+			}
+			ev.Msg("too many failed authentication attempts from this address; refusing it for the rest of the window")
 		}
 		return Identity{}, err
 	}

@@ -410,3 +410,20 @@ func TestConcurrentFailuresDoNotBlockOthers(t *testing.T) {
 		t.Fatalf("limiter holds %d addresses", n)
 	}
 }
+
+func TestInventory(t *testing.T) {
+	t.Parallel()
+	c := newClock()
+	a := fixture(t, c, Options{})
+	var got []string
+	for _, ci := range a.Inventory() {
+		got = append(got, fmt.Sprintf("%s %s %s %v", ci.Tenant, ci.Method, ci.Name, !ci.Expires.IsZero()))
+	}
+	want := []string{
+		"acme bearer okta-2026 true", "acme bearer okta-2027 false", "acme bearer old true", "acme bearer next false",
+		"globex bearer " + defaultName(mustDigest(t, globexTok)) + " false", "globex basic okta-basic false", "globex basic basic:okta false",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("inventory:\n%s", strings.Join(got, "\n"))
+	}
+}
