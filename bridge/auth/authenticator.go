@@ -35,9 +35,11 @@ const (
 )
 
 // Identity is an authenticated client. It never holds a secret: Name is the
-// configured name of the token or Basic credential (or a label derived from
-// the digest or username), or "jwt:<appid>" for an Entra JWT, fit for logs,
-// status and the audit trail.
+// configured name of the token or Basic credential, or a label derived from
+// the digest ("sha256:1a2b3c4d", the first 8 hex digits) or the username
+// ("basic:okta", plus "/sha256:1a2b3c4d" when one user has several
+// passwords), or "jwt:<appid>" for an Entra JWT; fit for logs, status and the
+// audit trail.
 type Identity struct {
 	// Tenant is the id of the tenant the client belongs to.
 	Tenant string
@@ -211,10 +213,18 @@ func New(opts Options) (*Authenticator, error) {
 			}
 			s.tokens = append(s.tokens, tokenEntry{digest: d, tenant: i, name: name, Window: tok.Window})
 		}
+		users := map[string]int{}
+		for _, b := range t.Credentials.Basic {
+			users[b.Username]++
+		}
 		for _, b := range t.Credentials.Basic {
 			d, _ := parseSecret(b.Password)
 			name := b.Name
-			if name == "" {
+			switch {
+			case name != "":
+			case users[b.Username] > 1: // rotation: tell the passwords apart
+				name = "basic:" + b.Username + "/" + defaultName(d)
+			default:
 				name = "basic:" + b.Username
 			}
 			s.basics = append(s.basics, basicEntry{user: sha256.Sum256([]byte(b.Username)), pass: d, tenant: i, name: name, Window: b.Window})

@@ -69,7 +69,7 @@ func TestBearerAndBasic(t *testing.T) {
 		{"scheme is case-insensitive", "bEaReR " + acmeNew, Identity{Tenant: "acme", Method: MethodBearer, Name: "okta-2027"}, nil, ""},
 		{"other tenant, unnamed", "Bearer " + globexTok, Identity{Tenant: "globex", Method: MethodBearer, Name: globexName}, nil, ""},
 		{"basic digest password", basicHeader("okta", oktaPass), Identity{Tenant: "globex", Method: MethodBasic, Name: "okta-basic"}, nil, ""},
-		{"basic plaintext password (rotated)", basicHeader("okta", oktaPass2), Identity{Tenant: "globex", Method: MethodBasic, Name: "basic:okta"}, nil, ""},
+		{"basic plaintext password (rotated)", basicHeader("okta", oktaPass2), Identity{Tenant: "globex", Method: MethodBasic, Name: "basic:okta/" + defaultName(mustDigest(t, oktaPass2))}, nil, ""},
 		{"expired token", "Bearer " + expiredTok, Identity{}, ErrExpired, `error="invalid_token", error_description="the credential has expired"`},
 		{"not yet valid token", "Bearer " + futureTok, Identity{}, ErrNotYetValid, `error="invalid_token"`},
 		{"unknown token", "Bearer nope-nope-nope-nope-nope", Identity{}, ErrInvalid, `error="invalid_token"`},
@@ -421,7 +421,7 @@ func TestInventory(t *testing.T) {
 	}
 	want := []string{
 		"acme bearer okta-2026 true", "acme bearer okta-2027 false", "acme bearer old true", "acme bearer next false",
-		"globex bearer " + defaultName(mustDigest(t, globexTok)) + " false", "globex basic okta-basic false", "globex basic basic:okta false",
+		"globex bearer " + defaultName(mustDigest(t, globexTok)) + " false", "globex basic okta-basic false", "globex basic basic:okta/" + defaultName(mustDigest(t, oktaPass2)) + " false",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("inventory:\n%s", strings.Join(got, "\n"))

@@ -200,7 +200,8 @@ func indexKey(prefix string, i int) string { return prefix + "[" + strconv.Itoa(
 // tokens and passwords well formed (plaintext without surrounding white space
 // and at least MinTokenLength characters, or sha256: and 64 hex digits); names
 // well formed and unique; not_before before expires; no token twice; Basic
-// usernames present, without ':' and unique; the Entra tenant id a GUID,
+// usernames present and without ':', no username and password twice (one
+// username with two passwords is how Basic rotates); the Entra tenant id a GUID,
 // audiences not blank, jwks_url and issuer absolute URLs.
 func (c *Credentials) Validate() error {
 	var e errs
@@ -215,6 +216,11 @@ func (c *Credentials) validateInto(e *errs) {
 	checkName := nameChecker(e)
 	validateTokens(e, "scim_tokens", c.Tokens, checkName)
 	// One username may have several passwords: that is how Basic rotates.
+	type pair struct {
+		user   string
+		digest [32]byte
+	}
+	pairs := map[pair]string{}
 	for i, b := range c.Basic {
 		key := indexKey("basic_auth", i)
 		checkName(key, b.Name)
@@ -228,6 +234,12 @@ func (c *Credentials) validateInto(e *errs) {
 		}
 		if msg := checkSecret(b.Password, "password"); msg != "" {
 			e.add(joinKey(key, "password"), "%s", msg)
+		} else if d, err := parseSecret(b.Password); err == nil {
+			if first, dup := pairs[pair{b.Username, d}]; dup {
+				e.add(key, "duplicate username and password (same as %s)", first)
+			} else {
+				pairs[pair{b.Username, d}] = key
+			}
 		}
 		checkWindow(e, key, b.Window)
 	}

@@ -110,6 +110,8 @@ func TestCredentialsValidate(t *testing.T) {
 			[]string{"basic_auth[0].username: is required", "basic_auth[1].username: must not contain ':' (RFC 7617)",
 				"basic_auth[1].password: is too short: a password needs at least 16 characters (or give its sha256: digest)", "basic_auth[2].password: is required"}},
 		{"basic rotation: one user, two passwords", Credentials{Basic: []BasicCredential{{Username: "u", Password: Digest("1")}, {Username: "u", Password: Digest("2")}}}, nil},
+		{"basic twice", Credentials{Basic: []BasicCredential{{Username: "u", Password: Digest("1")}, {Username: "u", Password: Digest("1")}}},
+			[]string{"basic_auth[1]: duplicate username and password (same as basic_auth[0])"}},
 		{"entra problems", Credentials{Entra: &EntraConfig{TenantID: "contoso.onmicrosoft.com", Audiences: []string{""}, JWKSURL: "http://keys.example.com/keys", Issuer: "sts.windows.net"}},
 			[]string{"entra.tenant_id: must be the Entra tenant id, a GUID such as 00000000-0000-0000-0000-000000000000",
 				"entra.audiences[0]: must not be blank or start or end with white space",
