@@ -18,10 +18,6 @@ const DefaultClockSkew = time.Minute
 // maxJWTBytes bounds what is parsed at all; Entra's tokens are ~1.5 KB.
 const maxJWTBytes = 16 << 10
 
-// allowedAlgs pins the signature algorithm: a token whose header names any
-// other ("none", HS256, ES256...) fails to parse before any key is looked at.
-var allowedAlgs = []jose.SignatureAlgorithm{jose.RS256}
-
 // entraEntry is the Entra configuration of one tenant, resolved.
 type entraEntry struct {
 	tenant    int
@@ -53,7 +49,9 @@ func looksLikeJWT(s string) bool {
 // which entry (issuer, audiences, key set) to verify against; everything is
 // then checked again on the verified claims.
 func verifyJWT(ctx context.Context, raw string, entries []*entraEntry, now time.Time, skew time.Duration) (entry *entraEntry, label string, exp time.Time, err error) {
-	tok, perr := jwt.ParseSigned(raw, allowedAlgs)
+	// The algorithm is pinned: a token whose header names any other ("none",
+	// HS256, ES256...) fails to parse before any key is looked at.
+	tok, perr := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
 	if perr != nil {
 		return nil, "", time.Time{}, fmt.Errorf("%w: jwt: %v", ErrInvalid, perr)
 	}
