@@ -32,14 +32,21 @@ func TestMetricsEndpoint(t *testing.T) {
 		if resp.StatusCode != http.StatusOK || !strings.HasPrefix(resp.Header.Get("Content-Type"), "text/plain") {
 			t.Fatalf("metrics: %d %s", resp.StatusCode, resp.Header.Get("Content-Type"))
 		}
+		// The exposition writes labels in name order.
 		for _, want := range []string{
 			"# TYPE scim_bridge_scim_requests_total counter",
-			`scim_bridge_scim_requests_total{method="POST",code="201"} 1`,
-			`scim_bridge_scim_requests_total{method="GET",code="401"} 1`,
-			`scim_bridge_scim_requests_total{method="other",code="405"} 1`,
-			`scim_bridge_webhooks_total{tenant="unknown",connector="unknown",code="404"} 1`,
+			`scim_bridge_scim_requests_total{code="201",method="POST"} 1`,
+			`scim_bridge_scim_requests_total{code="401",method="GET"} 1`,
+			`scim_bridge_scim_requests_total{code="405",method="other"} 1`,
+			`scim_bridge_webhooks_total{code="404",connector="unknown",tenant="unknown"} 1`,
 			`scim_bridge_queue_pending{tenant="acme"} 1`,
 			`scim_bridge_queue_pending{tenant="globex"} 0`,
+			`scim_bridge_queue_leased{tenant="acme"} 0`,
+			"# TYPE scim_bridge_scim_request_duration_seconds histogram",
+			`scim_bridge_scim_request_duration_seconds_count{code="201",method="POST",route="/Users"} 1`,
+			`scim_bridge_scim_request_duration_seconds_count{code="401",method="GET",route="/Users"} 1`,
+			`scim_bridge_scim_request_duration_seconds_count{code="405",method="other",route="/Users"} 1`,
+			"# TYPE go_goroutines gauge",
 		} {
 			if !strings.Contains(text, want+"\n") {
 				t.Errorf("metrics lack %q:\n%s", want, text)

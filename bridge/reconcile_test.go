@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/bridge/reconcile"
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/connectors/authress"
 	authressfake "github.com/scim-bridge/scim-bridge/connectors/authress/fake"
@@ -442,9 +443,9 @@ func (g *rcGate) stats() (maxIn, runs int) {
 
 // rcReplicas builds n bridges on one store, each with its own InstanceID and a
 // gate connector sharing g.
-func rcReplicas(t *testing.T, url string, g *rcGate, n int, every time.Duration) []*fanout {
+func rcReplicas(t *testing.T, url string, g *rcGate, n int, every time.Duration) []*fanEnv {
 	st := openStore(t, url)
-	var out []*fanout
+	var out []*fanEnv
 	for i := range n {
 		instance := fmt.Sprintf("replica-%d", i)
 		ts := newTestServer(t, url, func(o *Options) {
@@ -453,7 +454,7 @@ func rcReplicas(t *testing.T, url string, g *rcGate, n int, every time.Duration)
 			o.Tenants[0].Connectors = []connectors.Connector{&rcGateConn{g: g, instance: instance}}
 			o.Tenants[0].ReconcileEvery = every
 		})
-		out = append(out, &fanout{testServer: ts, st: st})
+		out = append(out, &fanEnv{testServer: ts, st: st})
 	}
 	return out
 }
@@ -496,7 +497,7 @@ func TestReconcileOneReplicaAtATime(t *testing.T) {
 			if !errors.Is(loser.err, store.ErrLocked) || loser.plan != nil {
 				t.Errorf("second replica: plan %v err %v; want ErrLocked", loser.plan, loser.err)
 			}
-			if owner, _, err := rs[0].st.LockHolder(ctx, "acme", reconcileLockName); err != nil || owner != winner {
+			if owner, _, err := rs[0].st.LockHolder(ctx, "acme", reconcile.LockName); err != nil || owner != winner {
 				t.Errorf("lock holder %q (err %v), want %q", owner, err, winner)
 			}
 			close(g.hold)

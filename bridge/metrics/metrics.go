@@ -1,157 +1,225 @@
-package bridge
+// Package metrics holds every Prometheus series of the bridge, on a registry of
+// its own (never the global default registry): SCIM requests, convergences,
+// webhook deliveries and downstream HTTP calls as counters and histograms, the
+// queue and sync-state gauges read from the store at scrape time (so every
+// replica reports the shared truth), and the Go runtime and process collectors.
+//
+// A new metric is declared here, in New, and recorded through a method whose
+// caller sees it only as the narrow interface the caller declares (for example
+// fanout.Metrics). Series names are a contract with alert rules and dashboards:
+// never rename one.
+package metrics
 
 import (
 	"context"
-	"fmt"
 	"net/http"
-	"sort"
 	"strconv"
-	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/common/expfmt"
+
+	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
-// metrics are the bridge's counters, exposed at /metrics in the Prometheus text
-// format (version 0.0.4). Gauges of the queue and of sync states are read from
-// the store at scrape time, so every replica reports the shared truth.
-type metrics struct {
-	mu       sync.RWMutex
-	counters map[series]*atomic.Int64
+// Series names (a contract with deploy/ alert rules and dashboards).
+const (
+	SCIMRequests       = "scim_bridge_scim_requests_total"
+	SCIMDuration       = "scim_bridge_scim_request_duration_seconds"
+	Convergences       = "scim_bridge_convergences_total"
+	ConvergenceSeconds = "scim_bridge_convergence_duration_seconds"
+	Webhooks           = "scim_bridge_webhooks_total"
+	DownstreamSeconds  = "scim_bridge_downstream_request_duration_seconds"
+	QueuePending       = "scim_bridge_queue_pending"
+	QueueLeased        = "scim_bridge_queue_leased"
+	SyncSubjects       = "scim_bridge_sync_subjects"
+)
+
+// scrapeTimeout bounds the store reads of one scrape.
+const scrapeTimeout = 5 * time.Second
+
+// Metrics is the bridge's registry and its series. Its methods are safe for
+// concurrent use.
+type Metrics struct {
+	reg *prometheus.Registry
+
+	scimRequests *prometheus.CounterVec
+	scimDuration *prometheus.HistogramVec
+	convergences *prometheus.CounterVec
+	convDuration *prometheus.HistogramVec
+	webhooks     *prometheus.CounterVec
+	downstream   *prometheus.HistogramVec
 }
 
-// series names one counter: a metric and up to three label pairs. Formatting
-// and escaping happen at scrape time, never on the request path.
-type series struct {
-	name string
-	l    [6]string // key, value, key, value, key, value
-}
-
-func newMetrics() *metrics { return &metrics{counters: map[series]*atomic.Int64{}} }
-
-// inc adds one to the counter name with the given label pairs (key, value, ...).
-func (m *metrics) inc(name string, labels ...string) {
-	k := series{name: name}
-	copy(k.l[:], labels)
-	m.mu.RLock()
-	c := m.counters[k]
-	m.mu.RUnlock()
-	if c == nil {
-		m.mu.Lock()
-		if c = m.counters[k]; c == nil {
-			c = new(atomic.Int64)
-			m.counters[k] = c
-		}
-		m.mu.Unlock()
+// New builds the registry with every series of the bridge and the Go runtime
+// and process collectors. Store gauges are added by WatchStore.
+func New() *Metrics {
+	m := &Metrics{
+		reg: prometheus.NewRegistry(),
+		scimRequests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: SCIMRequests, Help: "SCIM requests by method and status code.",
+		}, []string{"method", "code"}),
+		scimDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: SCIMDuration, Help: "Duration of SCIM requests by method, route template and status code.",
+			Buckets: []float64{.001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}, []string{"method", "route", "code"}),
+		convergences: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: Convergences, Help: "Connector convergences by tenant, connector and outcome.",
+		}, []string{"tenant", "connector", "outcome"}),
+		convDuration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: ConvergenceSeconds, Help: "Duration of connector convergences by tenant, connector and outcome.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60},
+		}, []string{"tenant", "connector", "outcome"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: Webhooks, Help: "Webhook deliveries by tenant, connector and result.",
+		}, []string{"tenant", "connector", "code"}),
+		downstream: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: DownstreamSeconds, Help: "Duration of downstream HTTP requests by connector and status class (2xx, 3xx, 4xx, 5xx, error).",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"connector", "status_class"}),
 	}
-	c.Add(1)
+	m.reg.MustRegister(m.scimRequests, m.scimDuration, m.convergences, m.convDuration, m.webhooks, m.downstream,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
 }
 
-// String formats the series as in the exposition format.
-func (k series) String() string {
-	var b strings.Builder
-	b.WriteString(k.name)
-	if k.l[0] != "" {
-		b.WriteByte('{')
-		for i := 0; i+1 < len(k.l) && k.l[i] != ""; i += 2 {
-			if i > 0 {
-				b.WriteByte(',')
+// Registry returns the registry, to register more collectors or gather in tests.
+func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
+
+// SCIMRequest records one SCIM request. route is a route template, never a raw
+// path; a method SCIM does not use is counted as "other".
+func (m *Metrics) SCIMRequest(method, route string, code int, d time.Duration) {
+	method = methodLabel(method)
+	c := strconv.Itoa(code)
+	m.scimRequests.WithLabelValues(method, c).Inc()
+	m.scimDuration.WithLabelValues(method, route, c).Observe(d.Seconds())
+}
+
+// Converged records one convergence of a connector and how long it took.
+func (m *Metrics) Converged(tenant, connector, outcome string, d time.Duration) {
+	m.convergences.WithLabelValues(tenant, connector, outcome).Inc()
+	m.convDuration.WithLabelValues(tenant, connector, outcome).Observe(d.Seconds())
+}
+
+// Webhook records the answer to one webhook delivery.
+func (m *Metrics) Webhook(tenant, connector string, code int) {
+	m.webhooks.WithLabelValues(tenant, connector, strconv.Itoa(code)).Inc()
+}
+
+// Downstream returns the observer to hand a connector in connectors.Deps, which
+// records the duration of its HTTP requests under its name.
+func (m *Metrics) Downstream(connector string) connectors.HTTPObserver {
+	return func(status int, d time.Duration) {
+		m.downstream.WithLabelValues(connector, statusClass(status)).Observe(d.Seconds())
+	}
+}
+
+// statusClass is "2xx" … "5xx", or "error" when no response arrived.
+func statusClass(status int) string {
+	switch {
+	case status >= 200 && status < 300:
+		return "2xx"
+	case status >= 300 && status < 400:
+		return "3xx"
+	case status >= 400 && status < 500:
+		return "4xx"
+	case status >= 500 && status < 600:
+		return "5xx"
+	}
+	return "error"
+}
+
+// methodLabel bounds the method label to the methods SCIM uses.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
+		return m
+	}
+	return "other"
+}
+
+// StoreStats is what the store gauges read at scrape time.
+type StoreStats interface {
+	QueueStats(ctx context.Context, tenant string) (store.QueueStats, error)
+	SyncCounts(ctx context.Context, tenant string) (map[string]map[string]int, error)
+}
+
+// TenantConnectors names a tenant and its connectors, for the store gauges.
+type TenantConnectors struct {
+	Tenant     string
+	Connectors []string
+}
+
+// WatchStore adds the gauges of the work queue (pending, leased) and of sync
+// states (subjects by tenant, connector and status), read from st at each scrape.
+func (m *Metrics) WatchStore(st StoreStats, tenants []TenantConnectors) {
+	m.reg.MustRegister(&storeCollector{st: st, tenants: tenants})
+}
+
+// Handler serves the registry in the Prometheus exposition format the scraper
+// asks for. When the store gauges cannot be read the scrape fails with 503.
+func (m *Metrics) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mfs, err := m.reg.Gather()
+		if err != nil {
+			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			return
+		}
+		format := expfmt.Negotiate(r.Header)
+		w.Header().Set("Content-Type", string(format))
+		enc := expfmt.NewEncoder(w, format)
+		for _, mf := range mfs {
+			if err := enc.Encode(mf); err != nil {
+				return // the client went away
 			}
-			b.WriteString(k.l[i])
-			b.WriteString(`="`)
-			b.WriteString(labelEscaper.Replace(k.l[i+1]))
-			b.WriteByte('"')
 		}
-		b.WriteByte('}')
-	}
-	return b.String()
+		if c, ok := enc.(expfmt.Closer); ok {
+			_ = c.Close()
+		}
+	})
 }
 
-// labelEscaper escapes a label value (exposition format 0.0.4).
-var labelEscaper = strings.NewReplacer(`\`, `\\`, `"`, `\"`, "\n", `\n`)
-
-func escapeLabel(v string) string { return labelEscaper.Replace(v) }
-
-// metricHelp documents every family the endpoint writes.
-var metricHelp = []struct{ name, typ, help string }{
-	{"scim_bridge_scim_requests_total", "counter", "SCIM requests by method and status code."},
-	{"scim_bridge_convergences_total", "counter", "Connector convergences by tenant, connector and outcome."},
-	{"scim_bridge_webhooks_total", "counter", "Webhook deliveries by tenant, connector and result."},
-	{"scim_bridge_queue_pending", "gauge", "Keys waiting in a tenant's work queue."},
-	{"scim_bridge_queue_leased", "gauge", "Keys being converged right now in a tenant."},
-	{"scim_bridge_sync_subjects", "gauge", "Subjects by tenant, connector and sync status."},
+// storeCollector reads the queue and sync-state gauges from the store.
+type storeCollector struct {
+	st      StoreStats
+	tenants []TenantConnectors
 }
 
-// serveMetrics writes the counters and the store-derived gauges.
-func (b *Bridge) serveMetrics(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 5*time.Second)
+var (
+	pendingDesc = prometheus.NewDesc(QueuePending, "Keys waiting in a tenant's work queue.", []string{"tenant"}, nil)
+	leasedDesc  = prometheus.NewDesc(QueueLeased, "Keys being converged right now in a tenant.", []string{"tenant"}, nil)
+	syncDesc    = prometheus.NewDesc(SyncSubjects, "Subjects by tenant, connector and sync status.", []string{"tenant", "connector", "status"}, nil)
+)
+
+func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- pendingDesc
+	ch <- leasedDesc
+	ch <- syncDesc
+}
+
+func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
 	defer cancel()
-	lines := map[string][]string{}
-	b.metrics.mu.RLock()
-	for k, v := range b.metrics.counters {
-		lines[k.name] = append(lines[k.name], k.String()+" "+strconv.FormatInt(v.Load(), 10))
-	}
-	b.metrics.mu.RUnlock()
-	for _, t := range b.order {
-		qs, err := b.store.QueueStats(ctx, t.id)
+	for _, t := range c.tenants {
+		qs, err := c.st.QueueStats(ctx, t.Tenant)
 		if err != nil {
-			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			ch <- prometheus.NewInvalidMetric(pendingDesc, err)
 			return
 		}
-		lines["scim_bridge_queue_pending"] = append(lines["scim_bridge_queue_pending"],
-			fmt.Sprintf(`scim_bridge_queue_pending{tenant="%s"} %d`, escapeLabel(t.id), qs.Pending))
-		lines["scim_bridge_queue_leased"] = append(lines["scim_bridge_queue_leased"],
-			fmt.Sprintf(`scim_bridge_queue_leased{tenant="%s"} %d`, escapeLabel(t.id), qs.Leased))
-		counts, err := b.store.SyncCounts(ctx, t.id)
+		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(qs.Pending), t.Tenant)
+		ch <- prometheus.MustNewConstMetric(leasedDesc, prometheus.GaugeValue, float64(qs.Leased), t.Tenant)
+		counts, err := c.st.SyncCounts(ctx, t.Tenant)
 		if err != nil {
-			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
+			ch <- prometheus.NewInvalidMetric(syncDesc, err)
 			return
 		}
-		for _, c := range t.connectors {
+		for _, name := range t.Connectors {
 			for _, s := range []string{store.SyncSynced, store.SyncPending, store.SyncRetrying, store.SyncDead} {
-				lines["scim_bridge_sync_subjects"] = append(lines["scim_bridge_sync_subjects"],
-					fmt.Sprintf(`scim_bridge_sync_subjects{tenant="%s",connector="%s",status="%s"} %d`,
-						escapeLabel(t.id), escapeLabel(c.Name()), s, counts[c.Name()][s]))
+				ch <- prometheus.MustNewConstMetric(syncDesc, prometheus.GaugeValue, float64(counts[name][s]), t.Tenant, name, s)
 			}
 		}
 	}
-	w.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-	var out strings.Builder
-	for _, f := range metricHelp {
-		ls := lines[f.name]
-		if len(ls) == 0 {
-			continue
-		}
-		sort.Strings(ls)
-		fmt.Fprintf(&out, "# HELP %s %s\n# TYPE %s %s\n", f.name, f.help, f.name, f.typ)
-		for _, l := range ls {
-			out.WriteString(l)
-			out.WriteByte('\n')
-		}
-	}
-	_, _ = w.Write([]byte(out.String()))
 }
-
-// statusRecorder remembers the status a handler answered, for the request counter.
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(p []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(p)
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

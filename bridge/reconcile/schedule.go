@@ -1,23 +1,43 @@
-package bridge
+package reconcile
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
-// scheduleReconcile runs a reconciliation of t every t.reconcileEvery until ctx is
-// done. With several replicas on one Redis, a lock elects one runner per tenant
-// at a time; the lock is renewed while the run lasts and checked again before the
-// plan is applied, so a replica that lost it (paused, partitioned) does not act.
-func (b *Bridge) scheduleReconcile(ctx context.Context, t *tenant) {
-	if t.reconcileEvery <= 0 || len(t.connectors) == 0 {
+// Schedule runs a reconciliation of every tenant that has a reconcile_every,
+// each on its own timer, until ctx is done.
+func (rc *Reconciler) Schedule(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, t := range rc.tenants.All() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rc.schedule(ctx, t)
+		}()
+	}
+	wg.Wait()
+}
+
+// schedule runs a reconciliation of t every t.ReconcileEvery until ctx is done.
+// With several replicas on one Redis, a lock elects one runner per tenant at a
+// time. The lock is renewed while the run lasts; when a renewal fails the run's
+// context is cancelled, so a replica that lost the lock (paused, partitioned)
+// stops checking and marking at its next store or downstream call. There is no
+// separate check of the lock between planning and applying: a plan interrupted
+// that way may be partly applied, which is harmless because applying only marks
+// subjects dirty and the next run finds what is left.
+func (rc *Reconciler) schedule(ctx context.Context, t *tenant.Tenant) {
+	if t.ReconcileEvery <= 0 || len(t.Connectors) == 0 {
 		return
 	}
-	timer := time.NewTimer(t.reconcileEvery)
+	timer := time.NewTimer(t.ReconcileEvery)
 	defer timer.Stop()
 	for {
 		select {
@@ -25,21 +45,21 @@ func (b *Bridge) scheduleReconcile(ctx context.Context, t *tenant) {
 			return
 		case <-timer.C:
 		}
-		if _, err := b.ReconcileLocked(ctx, t.id, ReconcileOptions{}); err != nil && ctx.Err() == nil {
+		if _, err := rc.ReconcileLocked(ctx, t.ID, RunOptions{}); err != nil && ctx.Err() == nil {
 			if errors.Is(err, store.ErrLocked) {
-				b.log.Debug().Str("tenant", t.id).Msg("reconcile: another replica holds the lock")
+				rc.log.Debug().Str("tenant", t.ID).Msg("reconcile: another replica holds the lock")
 			} else {
-				b.log.Error().Err(err).Str("tenant", t.id).Msg("scheduled reconcile")
+				rc.log.Error().Err(err).Str("tenant", t.ID).Msg("scheduled reconcile")
 			}
 		}
-		timer.Reset(t.reconcileEvery)
+		timer.Reset(t.ReconcileEvery)
 	}
 }
 
 // ReconcileLocked is Reconcile under the tenant's reconcile lock (store.ErrLocked
 // when another replica is running one).
-func (b *Bridge) ReconcileLocked(ctx context.Context, tenantID string, opts ReconcileOptions) (*Plan, error) {
-	lock, err := b.store.AcquireLock(ctx, tenantID, reconcileLockName, b.opts.InstanceID, reconcileLockTTL)
+func (rc *Reconciler) ReconcileLocked(ctx context.Context, tenantID string, opts RunOptions) (*Plan, error) {
+	lock, err := rc.store.AcquireLock(ctx, tenantID, LockName, rc.opts.Owner, reconcileLockTTL)
 	if err != nil {
 		return nil, fmt.Errorf("reconcile lock: %w", err)
 	}
@@ -54,9 +74,9 @@ func (b *Bridge) ReconcileLocked(ctx context.Context, tenantID string, opts Reco
 			case <-runCtx.Done():
 				return
 			case <-tick.C:
-				if err := b.store.RenewLock(runCtx, lock, reconcileLockTTL); err != nil {
+				if err := rc.store.RenewLock(runCtx, lock, reconcileLockTTL); err != nil {
 					if runCtx.Err() == nil {
-						b.log.Warn().Err(err).Str("tenant", tenantID).Msg("reconcile lock lost; stopping the run")
+						rc.log.Warn().Err(err).Str("tenant", tenantID).Msg("reconcile lock lost; stopping the run")
 						close(lost)
 						cancel()
 					}
@@ -65,18 +85,18 @@ func (b *Bridge) ReconcileLocked(ctx context.Context, tenantID string, opts Reco
 			}
 		}
 	}()
-	defer func() { _ = b.store.ReleaseLock(context.WithoutCancel(ctx), lock) }()
-	start := b.now()
-	plan, err := b.Reconcile(runCtx, tenantID, opts)
+	defer func() { _ = rc.store.ReleaseLock(context.WithoutCancel(ctx), lock) }()
+	start := rc.now()
+	plan, err := rc.Reconcile(runCtx, tenantID, opts)
 	select {
 	case <-lost:
 		return plan, fmt.Errorf("reconcile %s: %w", tenantID, store.ErrLockLost)
 	default:
 	}
 	if plan != nil {
-		b.log.Info().Str("tenant", tenantID).Int("checked", plan.Checked).Int("changes", len(plan.Items)).
+		rc.log.Info().Str("tenant", tenantID).Int("checked", plan.Checked).Int("changes", len(plan.Items)).
 			Int("deletions", plan.Deletions).Bool("dry_run", plan.DryRun).Bool("refused", plan.Refused).
-			Int("errors", len(plan.Errors)).Dur("duration", b.now().Sub(start)).Msg("reconcile run")
+			Int("errors", len(plan.Errors)).Dur("duration", rc.now().Sub(start)).Msg("reconcile run")
 	}
 	return plan, err
 }

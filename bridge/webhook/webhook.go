@@ -1,30 +1,77 @@
-package bridge
+// Package webhook is the bridge's receiver of downstream events:
+// POST /webhooks/{tenant}/{connector}, signed with the connector's webhook
+// secret (header "X-Bridge-Signature: t=<unix>,v1=<hex HMAC-SHA256>", see
+// signature.go), verified in constant time before the body is parsed, rejected
+// outside a 5 minute window, de-duplicated by event id. An accepted event only
+// marks subjects dirty; the fan-out worker does the rest.
+//
+// A new webhook type is handled by the connector it belongs to: its
+// connectors.EventHandler maps the event type to the subjects to mark. This
+// package needs no change for it.
+package webhook
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/hex"
+	"context"
 	"encoding/json"
 	"errors"
 	"io"
 	"net/http"
-	"strconv"
-	"strings"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/scim-bridge/scim-bridge/bridge/internal/subject"
+	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
+// Store is what the receiver needs: the event-id de-duplication and the dirty
+// marks, recorded in one atomic step.
+type Store interface {
+	Seen(ctx context.Context, tenant, namespace, id string) (bool, error)
+	MarkDirtyOnce(ctx context.Context, tenant, namespace, id string, ttl time.Duration, keys ...store.WorkKey) (first bool, err error)
+}
+
+// Metrics is told the answer to every delivery. tenant and connector are
+// configured names, or "unknown": a path of the caller's choosing never becomes
+// a label value.
+type Metrics interface {
+	Webhook(tenant, connector string, code int)
+}
+
+// Options configure a Receiver. Store, Tenants and Now are required.
+type Options struct {
+	Store   Store
+	Tenants *tenant.Set
+	Logger  zerolog.Logger
+	Now     func() time.Time
+	// OnMark, when set, is called after an accepted event marked subjects dirty.
+	OnMark func()
+	// Metrics, when set, is told about every delivery.
+	Metrics Metrics
+}
+
+// Receiver serves POST /webhooks/{tenant}/{connector}.
+type Receiver struct {
+	opts    Options
+	store   Store
+	tenants *tenant.Set
+	log     zerolog.Logger
+	now     func() time.Time
+}
+
+// New builds a Receiver.
+func New(opts Options) *Receiver {
+	return &Receiver{opts: opts, store: opts.Store, tenants: opts.Tenants, log: opts.Logger, now: opts.Now}
+}
+
 // Webhook receiver limits (DESIGN.md "Webhooks").
 const (
-	// SignatureHeader carries "t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>".
-	SignatureHeader   = "X-Bridge-Signature"
-	webhookTolerance  = 5 * time.Minute
-	webhookMaxBody    = 256 << 10
-	webhookDedupTTL   = 72 * time.Hour
-	webhookNamespace  = "webhook"
-	maxSignatureParts = 16
+	// MaxBody is the largest body accepted (413 above it).
+	MaxBody          = 256 << 10
+	webhookDedupTTL  = 72 * time.Hour
+	webhookNamespace = "webhook"
 )
 
 // webhookEvent is the envelope every webhook carries.
@@ -39,195 +86,124 @@ type webhookReply struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-func writeWebhook(w http.ResponseWriter, status int, state, detail string) {
+// reply writes the receiver's JSON answer and returns its status.
+func reply(w http.ResponseWriter, status int, state, detail string) int {
 	body, _ := json.Marshal(webhookReply{Status: state, Detail: detail})
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+	return status
 }
 
-// serveWebhook is POST /webhooks/{tenant}/{connector}. The signature is verified
-// in constant time before the body is parsed; stale timestamps and replays are
-// rejected; an accepted event only marks subjects dirty (2xx once recorded).
-func (b *Bridge) serveWebhook(w http.ResponseWriter, r *http.Request) {
-	rec := &statusRecorder{ResponseWriter: w}
-	b.handleWebhook(rec, r)
+// ServeHTTP is POST /webhooks/{tenant}/{connector} (the pattern's wildcards
+// carry tenant and connector). The signature is verified in constant time before
+// the body is parsed; stale timestamps and replays are rejected; an accepted
+// event only marks subjects dirty (2xx once recorded).
+func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	code := rc.handle(w, r)
+	if rc.opts.Metrics == nil {
+		return
+	}
 	// Labels only from configuration: a path of the caller's choosing must not
 	// grow the metric set.
 	tenantLabel, connLabel := "unknown", "unknown"
-	if t := b.tenants[r.PathValue("tenant")]; t != nil {
-		tenantLabel = t.id
-		if c := t.byName[r.PathValue("connector")]; c != nil {
+	if t := rc.tenants.Get(r.PathValue("tenant")); t != nil {
+		tenantLabel = t.ID
+		if c := t.Connector(r.PathValue("connector")); c != nil {
 			connLabel = c.Name()
 		}
 	}
-	b.metrics.inc("scim_bridge_webhooks_total", "tenant", tenantLabel, "connector", connLabel, "code", strconv.Itoa(rec.code))
+	rc.opts.Metrics.Webhook(tenantLabel, connLabel, code)
 }
 
-func (b *Bridge) handleWebhook(w http.ResponseWriter, r *http.Request) {
-	t := b.tenants[r.PathValue("tenant")]
+// handle answers one delivery and returns the status it answered.
+func (rc *Receiver) handle(w http.ResponseWriter, r *http.Request) int {
+	t := rc.tenants.Get(r.PathValue("tenant"))
 	var (
 		conn   connectors.Connector
 		secret string
 	)
 	if t != nil {
-		conn = t.byName[r.PathValue("connector")]
-		secret = t.webhookSecrets[r.PathValue("connector")]
+		conn = t.Connector(r.PathValue("connector"))
+		secret = t.WebhookSecrets[r.PathValue("connector")]
 	}
 	if conn == nil || secret == "" {
-		writeWebhook(w, http.StatusNotFound, "rejected", "unknown tenant or connector, or webhooks not enabled for it")
-		return
+		return reply(w, http.StatusNotFound, "rejected", "unknown tenant or connector, or webhooks not enabled for it")
 	}
-	if r.ContentLength > webhookMaxBody {
-		writeWebhook(w, http.StatusRequestEntityTooLarge, "rejected", "body too large")
-		return
+	if r.ContentLength > MaxBody {
+		return reply(w, http.StatusRequestEntityTooLarge, "rejected", "body too large")
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, webhookMaxBody+1))
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxBody+1))
 	if err != nil {
-		writeWebhook(w, http.StatusBadRequest, "rejected", "could not read body")
-		return
+		return reply(w, http.StatusBadRequest, "rejected", "could not read body")
 	}
-	if len(body) > webhookMaxBody {
-		writeWebhook(w, http.StatusRequestEntityTooLarge, "rejected", "body too large")
-		return
+	if len(body) > MaxBody {
+		return reply(w, http.StatusRequestEntityTooLarge, "rejected", "body too large")
 	}
-	if err := verifySignature(r.Header.Get(SignatureHeader), body, secret, b.now()); err != nil {
-		b.log.Warn().Str("tenant", t.id).Str("connector", conn.Name()).Str("reason", err.Error()).Msg("webhook rejected")
-		writeWebhook(w, http.StatusUnauthorized, "rejected", err.Error())
-		return
+	if err := verify(r.Header.Get(SignatureHeader), body, secret, rc.now()); err != nil {
+		rc.log.Warn().Str("tenant", t.ID).Str("connector", conn.Name()).Str("reason", err.Error()).Msg("webhook rejected")
+		return reply(w, http.StatusUnauthorized, "rejected", err.Error())
 	}
 	var ev webhookEvent
 	if err := json.Unmarshal(body, &ev); err != nil || ev.ID == "" || ev.Type == "" {
-		writeWebhook(w, http.StatusBadRequest, "rejected", `body must be {"id": "...", "type": "...", "data": {...}}`)
-		return
+		return reply(w, http.StatusBadRequest, "rejected", `body must be {"id": "...", "type": "...", "data": {...}}`)
 	}
 	ns := webhookNamespace + ":" + conn.Name()
-	if seen, err := b.store.Seen(r.Context(), t.id, ns, ev.ID); err != nil {
-		b.log.Error().Err(err).Str("tenant", t.id).Str("connector", conn.Name()).Msg("webhook: look up event id")
-		writeWebhook(w, http.StatusServiceUnavailable, "error", "could not record the event; retry")
-		return
+	if seen, err := rc.store.Seen(r.Context(), t.ID, ns, ev.ID); err != nil {
+		rc.log.Error().Err(err).Str("tenant", t.ID).Str("connector", conn.Name()).Msg("webhook: look up event id")
+		return reply(w, http.StatusServiceUnavailable, "error", "could not record the event; retry")
 	} else if seen {
-		writeWebhook(w, http.StatusOK, "duplicate", "")
-		return
+		return reply(w, http.StatusOK, "duplicate", "")
 	}
-	keys, err := b.eventKeys(r, t, conn, ev)
+	keys, err := rc.eventKeys(r, t, conn, ev)
 	if err != nil {
-		var he *HTTPError
-		if errors.As(err, &he) {
-			writeWebhook(w, he.Status, "rejected", he.Detail)
-			return
+		var be *badEvent
+		if errors.As(err, &be) {
+			return reply(w, http.StatusBadRequest, "rejected", "malformed event data")
 		}
-		writeWebhook(w, http.StatusBadRequest, "rejected", "malformed event")
-		return
+		return reply(w, http.StatusBadRequest, "rejected", "malformed event")
 	}
 	// The event id and the marks it causes are recorded in one atomic step: a
 	// crash cannot keep one without the other, and a replay marks nothing.
-	first, err := b.store.MarkDirtyOnce(r.Context(), t.id, ns, ev.ID, webhookDedupTTL, keys...)
+	first, err := rc.store.MarkDirtyOnce(r.Context(), t.ID, ns, ev.ID, webhookDedupTTL, keys...)
 	if err != nil {
-		b.log.Error().Err(err).Str("tenant", t.id).Str("connector", conn.Name()).Msg("webhook: record event")
-		writeWebhook(w, http.StatusServiceUnavailable, "error", "could not record the event; retry")
-		return
+		rc.log.Error().Err(err).Str("tenant", t.ID).Str("connector", conn.Name()).Msg("webhook: record event")
+		return reply(w, http.StatusServiceUnavailable, "error", "could not record the event; retry")
 	}
 	if !first {
-		writeWebhook(w, http.StatusOK, "duplicate", "")
-		return
+		return reply(w, http.StatusOK, "duplicate", "")
 	}
-	b.log.Info().Str("tenant", t.id).Str("connector", conn.Name()).Str("event", ev.ID).Str("type", ev.Type).
+	rc.log.Info().Str("tenant", t.ID).Str("connector", conn.Name()).Str("event", ev.ID).Str("type", ev.Type).
 		Int("subjects", len(keys)).Msg("webhook accepted")
-	b.written()
-	writeWebhook(w, http.StatusAccepted, "accepted", "")
+	if rc.opts.OnMark != nil {
+		rc.opts.OnMark()
+	}
+	return reply(w, http.StatusAccepted, "accepted", "")
 }
 
 // eventKeys maps an event to the work keys to mark dirty.
-func (b *Bridge) eventKeys(r *http.Request, t *tenant, conn connectors.Connector, ev webhookEvent) ([]store.WorkKey, error) {
+func (rc *Receiver) eventKeys(r *http.Request, t *tenant.Tenant, conn connectors.Connector, ev webhookEvent) ([]store.WorkKey, error) {
 	h, ok := conn.(connectors.EventHandler)
 	if !ok {
-		b.log.Info().Str("tenant", t.id).Str("connector", conn.Name()).Str("type", ev.Type).Msg("webhook: connector handles no events; acknowledged")
+		rc.log.Info().Str("tenant", t.ID).Str("connector", conn.Name()).Str("type", ev.Type).Msg("webhook: connector handles no events; acknowledged")
 		return nil, nil
 	}
 	subjects, err := h.HandleEvent(r.Context(), ev.Type, ev.Data)
 	if err != nil {
-		return nil, &HTTPError{Status: http.StatusBadRequest, Detail: "malformed event data", Err: err}
+		return nil, &badEvent{err: err}
 	}
 	if subjects == nil {
-		b.log.Info().Str("tenant", t.id).Str("connector", conn.Name()).Str("type", ev.Type).Msg("webhook: unknown event type; acknowledged")
+		rc.log.Info().Str("tenant", t.ID).Str("connector", conn.Name()).Str("type", ev.Type).Msg("webhook: unknown event type; acknowledged")
 	}
 	keys := make([]store.WorkKey, 0, len(subjects))
 	for _, s := range subjects {
-		keys = append(keys, workKeyOf(t.id, conn.Name(), s))
+		keys = append(keys, subject.WorkKey(t.ID, conn.Name(), s))
 	}
 	return keys, nil
 }
 
-// workKeyOf maps a connector subject to the queue key that converges it.
-func workKeyOf(tenantID, connector string, s connectors.Subject) store.WorkKey {
-	switch s.Kind {
-	case connectors.SubjectUser:
-		return store.WorkKey{Tenant: tenantID, Kind: store.WorkUser, ID: s.ID}
-	case connectors.SubjectTenant:
-		return store.WorkKey{Tenant: tenantID, Kind: store.WorkTenant, ID: tenantID}
-	default:
-		return store.WorkKey{Tenant: tenantID, Kind: store.WorkObject, ID: connector + "/" + s.ID}
-	}
-}
+// badEvent is an event whose data its connector could not read.
+type badEvent struct{ err error }
 
-// verifySignature checks header "t=<unix>,v1=<hex>[,v1=<hex>...]" against body
-// with secret: HMAC-SHA256 over "<t>.<body>", compared in constant time, and the
-// timestamp within webhookTolerance of now. Error texts are safe to return.
-func verifySignature(header string, body []byte, secret string, now time.Time) error {
-	if header == "" {
-		return errors.New("missing " + SignatureHeader + " header")
-	}
-	var ts string
-	var sigs [][]byte
-	for i, part := range strings.Split(header, ",") {
-		if i >= maxSignatureParts {
-			break
-		}
-		k, v, ok := strings.Cut(strings.TrimSpace(part), "=")
-		if !ok {
-			continue
-		}
-		switch k {
-		case "t":
-			ts = v
-		case "v1":
-			if sig, err := hex.DecodeString(v); err == nil && len(sig) == sha256.Size {
-				sigs = append(sigs, sig)
-			}
-		}
-	}
-	sec, err := strconv.ParseInt(ts, 10, 64)
-	if err != nil || len(sigs) == 0 {
-		return errors.New("malformed signature header")
-	}
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(ts))
-	mac.Write([]byte{'.'})
-	mac.Write(body)
-	want := mac.Sum(nil)
-	valid := false
-	for _, sig := range sigs {
-		if hmac.Equal(sig, want) {
-			valid = true
-		}
-	}
-	if !valid {
-		return errors.New("signature does not match")
-	}
-	age := now.Sub(time.Unix(sec, 0))
-	if age > webhookTolerance || age < -webhookTolerance {
-		return errors.New("timestamp outside the 5 minute tolerance")
-	}
-	return nil
-}
-
-// Sign returns the X-Bridge-Signature value for body at time t (for senders and tests).
-func Sign(secret string, body []byte, t time.Time) string {
-	ts := strconv.FormatInt(t.Unix(), 10)
-	mac := hmac.New(sha256.New, []byte(secret))
-	mac.Write([]byte(ts))
-	mac.Write([]byte{'.'})
-	mac.Write(body)
-	return "t=" + ts + ",v1=" + hex.EncodeToString(mac.Sum(nil))
-}
+func (e *badEvent) Error() string { return "malformed event data: " + e.err.Error() }
+func (e *badEvent) Unwrap() error { return e.err }

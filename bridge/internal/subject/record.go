@@ -1,25 +1,23 @@
-package bridge
+package subject
 
 import (
 	"encoding/json"
-	"strings"
+	"fmt"
 
 	"github.com/scim-bridge/scim-bridge/connectors"
-	"github.com/scim-bridge/scim-bridge/filter"
+	"github.com/scim-bridge/scim-bridge/store"
 )
 
-func decodeRecord(raw []byte, rec *connectors.Record) error {
-	if len(raw) == 0 {
-		return nil
+// Record decodes the connector record kept in a sync state (nil or empty: the
+// zero record). A record is only a hint to the adapter, so callers that get an
+// error log it and converge from the zero record rather than stop.
+func Record(st *store.SyncState) (connectors.Record, error) {
+	var rec connectors.Record
+	if st == nil || len(st.Record) == 0 {
+		return rec, nil
 	}
-	return json.Unmarshal(raw, rec)
-}
-
-// compileEq builds the filter `attr eq "value"` with the value safely quoted.
-func compileEq(rt *resourceType, attr, value string) (*filter.Filter, error) {
-	q, err := json.Marshal(strings.ToValidUTF8(value, ""))
-	if err != nil {
-		return nil, err
+	if err := json.Unmarshal(st.Record, &rec); err != nil {
+		return connectors.Record{}, fmt.Errorf("decode record of %s %s: %w", st.Connector, st.Subject, err)
 	}
-	return filter.Compile(rt.rs, attr+" eq "+string(q))
+	return rec, nil
 }
