@@ -24,6 +24,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/scim-bridge/scim-bridge/bridge/fanout"
+	"github.com/scim-bridge/scim-bridge/bridge/internal/fakeconn"
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/connectors/authress"
 	authressfake "github.com/scim-bridge/scim-bridge/connectors/authress/fake"
@@ -735,10 +736,20 @@ func newConvergeLog() *convergeLog {
 	}
 }
 
-// wrapper returns a Wrap function for fanoutConfig that records into l as instance.
+// wrapper returns a Wrap function for fanoutConfig that records into l as
+// instance. The wrapper forwards Project, so the bridge's desired-state hash is
+// the adapter's own.
 func (l *convergeLog) wrapper(instance string) func(connectors.Connector) connectors.Connector {
 	return func(c connectors.Connector) connectors.Connector {
-		return &countingConnector{Connector: c, instance: instance, log: l}
+		f := fakeconn.Wrap(c)
+		converge := f.ConvergeFunc
+		f.ConvergeFunc = func(ctx context.Context, s connectors.Subject, prev connectors.Record, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
+			key := c.Name() + "|" + s.ID
+			l.enter(instance, key, s)
+			defer l.exit(key)
+			return converge(ctx, s, prev, opts)
+		}
+		return f
 	}
 }
 
@@ -766,30 +777,6 @@ func (l *convergeLog) callsOf(connector, subject string) int {
 	defer l.mu.Unlock()
 	return l.calls[connector+"|"+subject]
 }
-
-// countingConnector wraps an adapter and records its convergences. It forwards
-// Project so the bridge's desired-state hash is the adapter's own.
-type countingConnector struct {
-	connectors.Connector
-	instance string
-	log      *convergeLog
-}
-
-func (c *countingConnector) Converge(ctx context.Context, s connectors.Subject, prev connectors.Record, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
-	key := c.Name() + "|" + s.ID
-	c.log.enter(c.instance, key, s)
-	defer c.log.exit(key)
-	return c.Connector.Converge(ctx, s, prev, opts)
-}
-
-func (c *countingConnector) Project(s connectors.Subject) any {
-	if p, ok := c.Connector.(connectors.Projector); ok {
-		return p.Project(s)
-	}
-	return s
-}
-
-var _ connectors.Projector = (*countingConnector)(nil)
 
 // redisDB returns url with its database number replaced by n, so that
 // parallel subtests can share one redis-server.

@@ -16,41 +16,24 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/scim-bridge/scim-bridge/bridge/internal/fakeconn"
 	"github.com/scim-bridge/scim-bridge/bridge/webhook"
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
-// hookConnector is a fake connector that maps webhook events to subjects:
+// newHookConnector is a fake connector that maps webhook events to subjects:
 //
 //	user.changed       {"user": "<id>"}   -> the user
 //	invitation.created {"id": <n>}        -> object "invitation:<n>"
 //	tenant.changed     {}                 -> the tenant
 //
 // and any other type to nothing. Malformed data is an error.
-type hookConnector struct {
-	name string
-
-	mu     sync.Mutex
-	events []string
+func newHookConnector(name string) *fakeconn.EventConnector {
+	return &fakeconn.EventConnector{Connector: &fakeconn.Connector{ConnName: name}, HandleEventFunc: hookEvents}
 }
 
-var (
-	_ connectors.Connector    = (*hookConnector)(nil)
-	_ connectors.EventHandler = (*hookConnector)(nil)
-)
-
-func (c *hookConnector) Name() string                        { return c.name }
-func (c *hookConnector) Handles(connectors.SubjectKind) bool { return true }
-
-func (c *hookConnector) Converge(_ context.Context, _ connectors.Subject, prev connectors.Record, _ connectors.Options) (connectors.Record, []connectors.Action, error) {
-	return prev, nil, nil
-}
-
-func (c *hookConnector) HandleEvent(_ context.Context, eventType string, data json.RawMessage) ([]connectors.Subject, error) {
-	c.mu.Lock()
-	c.events = append(c.events, eventType)
-	c.mu.Unlock()
+func hookEvents(_ context.Context, eventType string, data json.RawMessage) ([]connectors.Subject, error) {
 	switch eventType {
 	case "user.changed":
 		var d struct {
@@ -72,21 +55,6 @@ func (c *hookConnector) HandleEvent(_ context.Context, eventType string, data js
 		return []connectors.Subject{{Kind: connectors.SubjectTenant}}, nil
 	}
 	return nil, nil
-}
-
-func (c *hookConnector) handled() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.events)
-}
-
-// plainConnector handles no events.
-type plainConnector struct{ name string }
-
-func (c plainConnector) Name() string                        { return c.name }
-func (c plainConnector) Handles(connectors.SubjectKind) bool { return true }
-func (c plainConnector) Converge(_ context.Context, _ connectors.Subject, prev connectors.Record, _ connectors.Options) (connectors.Record, []connectors.Action, error) {
-	return prev, nil, nil
 }
 
 // syncBuffer is a goroutine-safe log sink.
@@ -116,13 +84,13 @@ func TestWebhookReceiver(t *testing.T) {
 	)
 	backends(t, func(t *testing.T, redisURL string) {
 		now := time.Now().UTC()
-		acmeHooks := &hookConnector{name: "hooks"}
-		globexHooks := &hookConnector{name: "hooks"}
+		acmeHooks := newHookConnector("hooks")
+		globexHooks := newHookConnector("hooks")
 		logs := &syncBuffer{}
 		ts := newTestServer(t, redisURL, func(o *Options) {
 			o.Now = func() time.Time { return now }
 			o.Logger = zerolog.New(logs)
-			o.Tenants[0].Connectors = []connectors.Connector{acmeHooks, &hookConnector{name: "nosecret"}, plainConnector{name: "plain"}}
+			o.Tenants[0].Connectors = []connectors.Connector{acmeHooks, newHookConnector("nosecret"), &fakeconn.Connector{ConnName: "plain"}}
 			o.Tenants[0].WebhookSecrets = map[string]string{"hooks": secret, "plain": plainSecret}
 			o.Tenants[1].Connectors = []connectors.Connector{globexHooks}
 			o.Tenants[1].WebhookSecrets = map[string]string{"hooks": globexSecret}
@@ -239,7 +207,7 @@ func TestWebhookReceiver(t *testing.T) {
 					}
 				})
 			}
-			if n := acmeHooks.handled(); n != 0 {
+			if n := acmeHooks.Events(); n != 0 {
 				t.Errorf("the connector saw %d events that failed verification", n)
 			}
 			if n := pending(t, "acme"); n != 0 {
@@ -294,7 +262,7 @@ func TestWebhookReceiver(t *testing.T) {
 			if !slices.Equal(keys, []store.WorkKey{{Tenant: "acme", Kind: store.WorkUser, ID: "u-1"}}) {
 				t.Errorf("queued %v, want the user u-1", keys)
 			}
-			seen := acmeHooks.handled()
+			seen := acmeHooks.Events()
 			// The same event again, even freshly signed, is a duplicate: no second mark.
 			for i := range 2 {
 				r := post(t, "/webhooks/acme/hooks", bytes.NewReader(userEvent), Sign(secret, userEvent, now.Add(time.Duration(i)*time.Second)))
@@ -305,7 +273,7 @@ func TestWebhookReceiver(t *testing.T) {
 			if n := pending(t, "acme"); n != 0 {
 				t.Errorf("replay queued %d keys", n)
 			}
-			if acmeHooks.handled() != seen {
+			if acmeHooks.Events() != seen {
 				t.Errorf("replay reached the connector")
 			}
 			// The id is de-duplicated per connector and per tenant, not globally.

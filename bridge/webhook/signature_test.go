@@ -65,3 +65,25 @@ func TestVerifySignature(t *testing.T) {
 		})
 	}
 }
+
+// TestSignatureKnownAnswer fixes one signature computed outside this package
+// (openssl dgst -sha256 -hmac <secret> over "<t>.<body>"), so Sign and the
+// verifier cannot drift together: both must agree with it.
+func TestSignatureKnownAnswer(t *testing.T) {
+	t.Parallel()
+	const (
+		secret = "whsec-known-answer-0123456789"
+		body   = `{"id":"evt_1","type":"invitation.created","data":{"id":42}}`
+		header = "t=1767225600,v1=67da630b63d544d4fcc3726eadc13a7f2ec6cce285be4c82a97dbe2428d38c43"
+	)
+	at := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) // 1767225600
+	if got := Sign(secret, []byte(body), at); got != header {
+		t.Errorf("Sign = %q, want %q", got, header)
+	}
+	if err := verify(header, []byte(body), secret, at.Add(time.Minute)); err != nil {
+		t.Errorf("verify of the known header: %v", err)
+	}
+	if err := verify(header, []byte(body+" "), secret, at); err == nil {
+		t.Error("verify accepted the known header for another body")
+	}
+}
