@@ -104,9 +104,9 @@ type Bridge struct {
 	admin      *admin.API
 	metrics    *metrics.Metrics
 
-	closing   chan struct{} // closed by Close
-	closeOnce sync.Once
-	running   sync.WaitGroup // one per Run in progress
+	mu      sync.Mutex     // orders Run's registration before Close's wait
+	closing chan struct{}  // closed by Close
+	running sync.WaitGroup // one per Run in progress
 }
 
 // New validates opts and builds the bridge.
@@ -224,7 +224,15 @@ func (b *Bridge) routes() http.Handler {
 // until ctx is done or Close is called. The HTTP side is served by Serve or by
 // mounting Handler.
 func (b *Bridge) Run(ctx context.Context) error {
+	b.mu.Lock()
+	select {
+	case <-b.closing:
+		b.mu.Unlock()
+		return nil
+	default:
+	}
 	b.running.Add(1)
+	b.mu.Unlock()
 	defer b.running.Done()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -261,9 +269,16 @@ func (b *Bridge) Run(ctx context.Context) error {
 
 // Close stops every Run of the bridge and waits for them to return: claimed
 // work is released or recorded first, as on cancellation of Run's context. The
-// store belongs to the caller and stays open. Close may be called more than once.
+// store belongs to the caller and stays open. Close may be called more than
+// once; a Run started after Close returns at once.
 func (b *Bridge) Close() error {
-	b.closeOnce.Do(func() { close(b.closing) })
+	b.mu.Lock()
+	select {
+	case <-b.closing:
+	default:
+		close(b.closing)
+	}
+	b.mu.Unlock()
 	b.running.Wait()
 	return nil
 }

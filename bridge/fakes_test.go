@@ -25,6 +25,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/bridge/fanout"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/fakeconn"
+	"github.com/scim-bridge/scim-bridge/bridge/metrics"
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/connectors/authress"
 	authressfake "github.com/scim-bridge/scim-bridge/connectors/authress/fake"
@@ -161,13 +162,24 @@ func (d *downstream) configs(names ...string) []connectors.Config {
 // open opens fresh adapters (as a new process would) for tenant on st.
 func (d *downstream) open(tb testing.TB, st *store.Store, tenantID string, names ...string) []connectors.Connector {
 	tb.Helper()
+	return d.openObserved(tb, st, tenantID, nil, names...)
+}
+
+// openObserved is open with the adapters' HTTP requests recorded in m (when
+// not nil), as the binary wires them.
+func (d *downstream) openObserved(tb testing.TB, st *store.Store, tenantID string, m *metrics.Metrics, names ...string) []connectors.Connector {
+	tb.Helper()
 	var out []connectors.Connector
 	for _, cfg := range d.configs(names...) {
-		c, err := cfg.Open(context.Background(), connectors.Deps{
+		deps := connectors.Deps{
 			Tenant:    tenantID,
 			Directory: NewDirectory(st, tenantID),
 			Logger:    zerolog.Nop(),
-		})
+		}
+		if m != nil {
+			deps.ObserveHTTP = m.Downstream(cfg.(connectors.CommonConfig).Common().Name)
+		}
+		c, err := cfg.Open(context.Background(), deps)
 		if err != nil {
 			tb.Fatalf("open connector: %v", err)
 		}
@@ -420,7 +432,8 @@ func newFanout(tb testing.TB, url string, ds *downstream, cfg fanoutConfig) *fan
 		st = o.Store
 		o.InstanceID = cfg.InstanceID
 		o.Workers = cfg.Workers
-		conns := ds.open(tb, o.Store, "acme", names...)
+		o.Metrics = metrics.New()
+		conns := ds.openObserved(tb, o.Store, "acme", o.Metrics, names...)
 		if cfg.Wrap != nil {
 			for i, c := range conns {
 				conns[i] = cfg.Wrap(c)

@@ -3,8 +3,10 @@ package bridge
 import (
 	"io"
 	"net/http"
+	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestMetricsEndpoint(t *testing.T) {
@@ -56,4 +58,44 @@ func TestMetricsEndpoint(t *testing.T) {
 			t.Errorf("metrics carry caller-chosen or secret text:\n%s", text)
 		}
 	})
+}
+
+// TestMetricsOfFanout: convergences and the connectors' downstream requests
+// land in the histograms of the bridge's registry.
+func TestMetricsOfFanout(t *testing.T) {
+	t.Parallel()
+	ds := startDownstream(t)
+	f := newFanout(t, "", ds, fanoutConfig{})
+	f.run(t)
+	ds.memberOf("metrics@example.com")
+	id := f.mustCreateID(t, "/Users", scimUser("metrics@example.com", "Met", "Rics"))
+	f.mustCreateID(t, "/Groups", scimGroup(groupDesign, id)) // so Bimplus gets a call too
+	eventually(t, 10*time.Second, func() error {
+		return f.allSynced(t, map[string]int{connBIMData: 1, connBimplus: 1, connAuthress: 1, connODM: 1})
+	})
+
+	resp, err := f.srv.Client().Get(f.srv.URL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	text := string(body)
+	for _, c := range allConnectors {
+		for _, re := range []string{
+			`(?m)^scim_bridge_downstream_request_duration_seconds_count\{connector="` + c + `",status_class="2xx"\} [1-9]`,
+			`(?m)^scim_bridge_convergence_duration_seconds_count\{connector="` + c + `",outcome="synced",tenant="acme"\} [1-9]`,
+			`(?m)^scim_bridge_convergences_total\{connector="` + c + `",outcome="synced",tenant="acme"\} [1-9]`,
+			`(?m)^scim_bridge_sync_subjects\{connector="` + c + `",status="synced",tenant="acme"\} 1$`,
+		} {
+			if !regexp.MustCompile(re).MatchString(text) {
+				t.Errorf("metrics lack %s:\n%s", re, text)
+			}
+		}
+	}
+	for _, want := range []string{"# TYPE go_goroutines gauge", "# TYPE process_cpu_seconds_total counter"} {
+		if !strings.Contains(text, want+"\n") {
+			t.Errorf("metrics lack %q", want)
+		}
+	}
 }
