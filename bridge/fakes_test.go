@@ -410,7 +410,7 @@ type fanoutConfig struct {
 	InstanceID string
 	// Workers is the sync concurrency; 0 means the default.
 	Workers int
-	// BackoffBase and LeaseTTL shorten the syncer's retry backoff and leases.
+	// BackoffBase and LeaseTTL shorten the fan-out worker's retry backoff and leases.
 	BackoffBase time.Duration
 	LeaseTTL    time.Duration
 	Hooks       fanout.Hooks

@@ -98,9 +98,9 @@ func (w *Worker) Kick() {
 	}
 }
 
-// Run claims and processes work with that many workers until ctx is done. It claims only as many keys
-// as it has idle workers, so a claimed key's lease starts when its work does;
-// leases are extended while a convergence runs.
+// Run claims and processes work with that many workers until ctx is done. It
+// claims only as many keys as it has idle workers, so a claimed key's lease
+// starts when its work does; leases are extended while a convergence runs.
 func (w *Worker) Run(ctx context.Context, workers int) {
 	busy := make(chan struct{}, workers) // one token per running job
 	freed := make(chan struct{}, 1)

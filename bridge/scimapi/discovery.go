@@ -42,7 +42,7 @@ func (srv *Server) serveServiceProviderConfig(w http.ResponseWriter, r *http.Req
 
 // discovery serves /Schemas and /ResourceTypes through elimity-com/scim, from the
 // same schema definitions the resource handlers validate and filter with. The
-// resource routes themselves are served by the bridge (see scim.go): they need
+// resource routes themselves are served by this package (see scim.go): they need
 // If-Match, sorting, projection and PATCH semantics the library leaves to handlers,
 // and a fast path around its per-request filter and PATCH validation.
 type discovery struct {
