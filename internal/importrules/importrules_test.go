@@ -49,7 +49,7 @@ var (
 		"bridge/webhook", "bridge/internal", "bridge/config", "connectors", "store", "filter",
 	}
 	// testOnly may be imported by any package's tests, and only by tests.
-	testOnly = []string{"internal/fakeclock"}
+	testOnly = []string{"internal/fakeclock", "bridge/internal/fakeconn"}
 )
 
 // under reports whether pkg is prefix or below it.
@@ -250,6 +250,8 @@ func TestRules(t *testing.T) {
 		{"filter", "store", false, false},
 		{"filter", "connectors", false, false},
 		{"store", "internal/fakeclock", true, true},
+		{"bridge", "bridge/internal/fakeconn", true, true},
+		{"bridge/fanout", "bridge/internal/fakeconn", false, false},
 		{"store", "internal/fakeclock", false, false},
 		{"internal/fakeclock", "filter", false, false},
 		{"newfolder", "filter", false, false},
