@@ -70,6 +70,7 @@ type Options struct {
 	// Metrics is the registry the bridge records into; nil means a new one. Pass
 	// the one whose Downstream observers the connectors were opened with
 	// (connectors.Deps.ObserveHTTP), so downstream latency lands beside the rest.
+	// One registry serves one bridge.
 	Metrics *metrics.Metrics
 
 	// fanout tunes the worker's retry schedule and leases and sets its hooks
@@ -170,10 +171,12 @@ func New(opts Options) (*Bridge, error) {
 		Store: st, Tenants: set, Logger: log, Now: now, OnMark: b.fanout.Kick, Metrics: opts.Metrics,
 	})
 	b.admin = admin.New(admin.Options{
-		Store: st, Tenants: set, Logger: log, Now: now, Reconciler: b.reconciler,
+		Store: st, Tenants: set, Now: now, Reconciler: b.reconciler,
 		Token: opts.AdminToken, OnMark: b.fanout.Kick,
 	})
-	opts.Metrics.WatchStore(st, watched)
+	if err := opts.Metrics.WatchStore(st, watched); err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
 	b.handler = b.routes()
 	return b, nil
 }

@@ -13,8 +13,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/rs/zerolog"
-
 	"github.com/scim-bridge/scim-bridge/bridge/internal/bearer"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
 	"github.com/scim-bridge/scim-bridge/bridge/reconcile"
@@ -40,7 +38,6 @@ type Reconciler interface {
 type Options struct {
 	Store      Store
 	Tenants    *tenant.Set
-	Logger     zerolog.Logger
 	Now        func() time.Time
 	Reconciler Reconciler
 	// Token is the admin bearer token; empty disables the endpoints (404).

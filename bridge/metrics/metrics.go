@@ -12,6 +12,7 @@ package metrics
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -154,9 +155,13 @@ type TenantConnectors struct {
 }
 
 // WatchStore adds the gauges of the work queue (pending, leased) and of sync
-// states (subjects by tenant, connector and status), read from st at each scrape.
-func (m *Metrics) WatchStore(st StoreStats, tenants []TenantConnectors) {
-	m.reg.MustRegister(&storeCollector{st: st, tenants: tenants})
+// states (subjects by tenant, connector and status), read from st at each
+// scrape. A registry watches one store: a second call is an error.
+func (m *Metrics) WatchStore(st StoreStats, tenants []TenantConnectors) error {
+	if err := m.reg.Register(&storeCollector{st: st, tenants: tenants}); err != nil {
+		return fmt.Errorf("register the store gauges (one registry per bridge): %w", err)
+	}
+	return nil
 }
 
 // Handler serves the registry in the Prometheus exposition format the scraper

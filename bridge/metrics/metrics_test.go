@@ -43,7 +43,12 @@ func scrape(t *testing.T, m *Metrics) (int, string) {
 func TestHandler(t *testing.T) {
 	t.Parallel()
 	m := New()
-	m.WatchStore(fakeStats{}, []TenantConnectors{{Tenant: "acme", Connectors: []string{"c1"}}})
+	if err := m.WatchStore(fakeStats{}, []TenantConnectors{{Tenant: "acme", Connectors: []string{"c1"}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.WatchStore(fakeStats{}, nil); err == nil {
+		t.Error("a second WatchStore on one registry succeeded")
+	}
 	m.SCIMRequest("BREW", "/Users", 405, time.Millisecond)
 	m.Downstream("c1")(0, time.Second)
 	code, text := scrape(t, m)
@@ -68,7 +73,9 @@ func TestHandler(t *testing.T) {
 func TestHandlerStoreDown(t *testing.T) {
 	t.Parallel()
 	m := New()
-	m.WatchStore(fakeStats{err: errors.New("redis down")}, []TenantConnectors{{Tenant: "acme"}})
+	if err := m.WatchStore(fakeStats{err: errors.New("redis down")}, []TenantConnectors{{Tenant: "acme"}}); err != nil {
+		t.Fatal(err)
+	}
 	if code, body := scrape(t, m); code != http.StatusServiceUnavailable || strings.Contains(body, "redis down") {
 		t.Errorf("scrape with the store down: %d %q, want 503 without the cause", code, body)
 	}
