@@ -34,12 +34,12 @@ var rules = []rule{
 	{"bridge/reconcile", bridgeSub, "reconciliation"},
 	{"bridge/scimapi", bridgeSub, "SCIM endpoint"},
 	{"bridge/webhook", bridgeSub, "webhook receiver"},
-	{"bridge/internal", []string{"bridge/internal", "connectors", "store", "filter"}, "helpers of the bridge's concerns"},
+	{"bridge/internal", []string{"bridge/internal", "connectors", "store", "filter"}, "pieces shared by the bridge's concerns"},
 	{"bridge/config", append([]string{"bridge/config"}, bridgeLeaves...), "configuration"},
 	{"connectors", []string{"connectors", "filter"}, "adapters know nothing of Redis or the SCIM endpoint"},
 	{"store", []string{"store", "filter"}, "persistence knows nothing of HTTP or connectors"},
 	{"filter", []string{"filter"}, "SCIM semantics on plain resources"},
-	{"internal", nil, "leaf helpers of the tests"},
+	{"internal", nil, "leaf packages the tests share"},
 }
 
 var (
