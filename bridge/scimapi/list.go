@@ -1,4 +1,4 @@
-package bridge
+package scimapi
 
 import (
 	"encoding/json"
@@ -30,22 +30,22 @@ type listResponse struct {
 }
 
 // list serves GET /Users and GET /Groups.
-func (b *Bridge) list(w http.ResponseWriter, r *http.Request, t *tenant, rt *resourceType) error {
+func (srv *Server) list(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType) error {
 	q := r.URL.Query()
 	p := listParams{
 		filter:    q.Get("filter"),
 		sortBy:    q.Get("sortBy"),
 		sortOrder: q.Get("sortOrder"),
-		o:         renderOptsFor(b, r),
+		o:         renderOptsFor(srv, r),
 	}
 	var err error
 	if p.startIndex, err = intParam("startIndex", q.Get("startIndex"), 1); err != nil {
 		return err
 	}
-	if p.count, err = intParam("count", q.Get("count"), b.opts.MaxResults); err != nil {
+	if p.count, err = intParam("count", q.Get("count"), srv.opts.MaxResults); err != nil {
 		return err
 	}
-	return b.runList(w, r, t, rt, p)
+	return srv.runList(w, r, tenant, rt, p)
 }
 
 // searchRequest is urn:ietf:params:scim:api:messages:2.0:SearchRequest (RFC 7644 §3.4.3).
@@ -61,8 +61,8 @@ type searchRequest struct {
 }
 
 // search serves POST /Users/.search and /Groups/.search.
-func (b *Bridge) search(w http.ResponseWriter, r *http.Request, t *tenant, rt *resourceType) error {
-	body, err := b.readBody(r)
+func (srv *Server) search(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType) error {
+	body, err := srv.readBody(r)
 	if err != nil {
 		return err
 	}
@@ -79,8 +79,8 @@ func (b *Bridge) search(w http.ResponseWriter, r *http.Request, t *tenant, rt *r
 	}
 	p := listParams{
 		filter: sr.Filter, sortBy: sr.SortBy, sortOrder: sr.SortOrder,
-		startIndex: 1, count: b.opts.MaxResults,
-		o: renderOpts{base: b.baseURL(r), attributes: sr.Attributes, excluded: sr.ExcludedAttributes},
+		startIndex: 1, count: srv.opts.MaxResults,
+		o: renderOpts{base: srv.baseURL(r), attributes: sr.Attributes, excluded: sr.ExcludedAttributes},
 	}
 	if sr.StartIndex != nil {
 		p.startIndex = *sr.StartIndex
@@ -88,10 +88,10 @@ func (b *Bridge) search(w http.ResponseWriter, r *http.Request, t *tenant, rt *r
 	if sr.Count != nil {
 		p.count = *sr.Count
 	}
-	return b.runList(w, r, t, rt, p)
+	return srv.runList(w, r, tenant, rt, p)
 }
 
-func (b *Bridge) runList(w http.ResponseWriter, r *http.Request, t *tenant, rt *resourceType, p listParams) error {
+func (srv *Server) runList(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType, p listParams) error {
 	q := store.Query{StartIndex: p.startIndex, Count: p.count}
 	if q.StartIndex < 1 {
 		q.StartIndex = 1 // RFC 7644 §3.4.2.4: less than 1 is interpreted as 1
@@ -99,8 +99,8 @@ func (b *Bridge) runList(w http.ResponseWriter, r *http.Request, t *tenant, rt *
 	if q.Count < 0 {
 		q.Count = 0 // negative is interpreted as 0
 	}
-	if q.Count > b.opts.MaxResults {
-		q.Count = b.opts.MaxResults // never more than maxResults (ServiceProviderConfig)
+	if q.Count > srv.opts.MaxResults {
+		q.Count = srv.opts.MaxResults // never more than maxResults (ServiceProviderConfig)
 	}
 	if f := strings.TrimSpace(p.filter); f != "" {
 		cf, err := filter.Compile(rt.rs, f)
@@ -123,11 +123,11 @@ func (b *Bridge) runList(w http.ResponseWriter, r *http.Request, t *tenant, rt *
 	default:
 		return errBadRequest("invalidValue", `sortOrder must be "ascending" or "descending"`)
 	}
-	page, err := b.store.Query(r.Context(), t.id, rt.kind, q)
+	page, err := srv.store.Query(r.Context(), tenant, rt.kind, q)
 	if err != nil {
 		return err
 	}
-	groups, err := b.groupsFor(r.Context(), t, rt, page.Resources, p.o)
+	groups, err := srv.groupsFor(r.Context(), tenant, rt, page.Resources, p.o)
 	if err != nil {
 		return err
 	}
@@ -139,7 +139,7 @@ func (b *Bridge) runList(w http.ResponseWriter, r *http.Request, t *tenant, rt *
 		Resources:    make([]map[string]any, 0, len(page.Resources)),
 	}
 	for _, res := range page.Resources {
-		lr.Resources = append(lr.Resources, b.view(rt, res, groups[res.ID], p.o))
+		lr.Resources = append(lr.Resources, srv.view(rt, res, groups[res.ID], p.o))
 	}
 	out, err := json.Marshal(lr)
 	if err != nil {

@@ -1,4 +1,4 @@
-package bridge
+package scimapi
 
 import (
 	"encoding/json"

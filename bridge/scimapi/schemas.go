@@ -1,4 +1,4 @@
-package bridge
+package scimapi
 
 import (
 	"github.com/elimity-com/scim/schema"
@@ -61,11 +61,4 @@ func (rts *resourceTypes) byEndpoint(ep string) *resourceType {
 		return rts.group
 	}
 	return nil
-}
-
-func (rts *resourceTypes) byKind(k store.Kind) *resourceType {
-	if k == store.KindGroup {
-		return rts.group
-	}
-	return rts.user
 }

@@ -1,4 +1,4 @@
-package bridge
+package scimapi
 
 import (
 	"encoding/json"
@@ -22,9 +22,9 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 func etag(version int64) string { return `W/"` + itoa(version) + `"` }
 
 // baseURL is the absolute URL of the SCIM endpoint for this request.
-func (b *Bridge) baseURL(r *http.Request) string {
-	if b.opts.PublicURL != "" {
-		return strings.TrimRight(b.opts.PublicURL, "/")
+func (srv *Server) baseURL(r *http.Request) string {
+	if srv.opts.PublicURL != "" {
+		return strings.TrimRight(srv.opts.PublicURL, "/")
 	}
 	scheme := "http"
 	if r.TLS != nil {
@@ -69,7 +69,7 @@ func (o renderOpts) wants(name string) bool {
 }
 
 // view builds the full SCIM representation of a stored resource.
-func (b *Bridge) view(rt *resourceType, res *store.Resource, groups []store.GroupRef, o renderOpts) map[string]any {
+func (srv *Server) view(rt *resourceType, res *store.Resource, groups []store.GroupRef, o renderOpts) map[string]any {
 	v := make(map[string]any, len(res.Attrs)+4)
 	for k, val := range res.Attrs {
 		v[k] = val
@@ -97,7 +97,7 @@ func (b *Bridge) view(rt *resourceType, res *store.Resource, groups []store.Grou
 				gs = append(gs, map[string]any{
 					"value":   g.ID,
 					"display": g.DisplayName,
-					"$ref":    location(o.base, b.types.group, g.ID),
+					"$ref":    location(o.base, srv.types.group, g.ID),
 					"type":    "direct",
 				})
 			}
@@ -116,9 +116,9 @@ func (b *Bridge) view(rt *resourceType, res *store.Resource, groups []store.Grou
 					c[k] = x
 				}
 				if id, ok := mm["value"].(string); ok {
-					target := b.types.user
+					target := srv.types.user
 					if t, _ := mm["type"].(string); t == "Group" {
-						target = b.types.group
+						target = srv.types.group
 					}
 					c["$ref"] = location(o.base, target, id)
 				}

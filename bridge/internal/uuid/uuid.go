@@ -1,12 +1,14 @@
-package bridge
+// Package uuid makes the random identifiers of the bridge: SCIM resource ids and
+// replica names.
+package uuid
 
 import (
 	"crypto/rand"
 	"encoding/hex"
 )
 
-// newID returns a random RFC 9562 version 4 UUID string.
-func newID() string {
+// New returns a random RFC 9562 version 4 UUID string.
+func New() string {
 	var u [16]byte
 	_, _ = rand.Read(u[:])
 	u[6] = (u[6] & 0x0f) | 0x40

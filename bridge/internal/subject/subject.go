@@ -1,4 +1,9 @@
-package bridge
+// Package subject maps between what the store keeps and what connectors
+// converge: a stored SCIM user becomes a connectors.User, a connector subject
+// becomes the work key that converges it, a subject's desired state is hashed,
+// and a recorded sync state yields the connector's record. The fan-out worker,
+// the reconciler and the webhook receiver share these rules.
+package subject
 
 import (
 	"context"
@@ -14,8 +19,8 @@ import (
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
-// connectorUser is the connector-facing view of a stored SCIM user.
-func connectorUser(res *store.Resource, groups []store.GroupRef) *connectors.User {
+// User is the connector-facing view of a stored SCIM user and its groups.
+func User(res *store.Resource, groups []store.GroupRef) *connectors.User {
 	a := res.Attrs
 	u := &connectors.User{ID: res.ID, Active: true}
 	u.UserName, _ = a["userName"].(string)
@@ -59,8 +64,13 @@ func connectorUser(res *store.Resource, groups []store.GroupRef) *connectors.Use
 	return u
 }
 
-// loadUser returns the desired state of a user, nil when it no longer exists.
-func loadUser(ctx context.Context, st *store.Store, tenantID, id string) (*connectors.User, error) {
+// UserReader reads a user document with the groups it belongs to.
+type UserReader interface {
+	GetUserWithGroups(ctx context.Context, tenant, id string) (*store.Resource, []store.GroupRef, error)
+}
+
+// LoadUser returns the desired state of a user, nil when it no longer exists.
+func LoadUser(ctx context.Context, st UserReader, tenantID, id string) (*connectors.User, error) {
 	res, groups, err := st.GetUserWithGroups(ctx, tenantID, id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
@@ -68,12 +78,12 @@ func loadUser(ctx context.Context, st *store.Store, tenantID, id string) (*conne
 	if err != nil {
 		return nil, fmt.Errorf("load user %s: %w", id, err)
 	}
-	return connectorUser(res, groups), nil
+	return User(res, groups), nil
 }
 
-// desiredHash hashes what a connector depends on in a subject, so a convergence
+// DesiredHash hashes what a connector depends on in a subject, so a convergence
 // whose input did not change since the last success is skipped.
-func desiredHash(c connectors.Connector, s connectors.Subject) string {
+func DesiredHash(c connectors.Connector, s connectors.Subject) string {
 	var v any = s
 	if p, ok := c.(connectors.Projector); ok {
 		v = p.Project(s)
@@ -86,15 +96,21 @@ func desiredHash(c connectors.Connector, s connectors.Subject) string {
 	return hex.EncodeToString(sum[:16])
 }
 
+// DirectoryStore is what a Directory reads.
+type DirectoryStore interface {
+	UserReader
+	FindUserIDsByEmail(ctx context.Context, tenant, email string) ([]string, error)
+}
+
 // directory implements connectors.Directory on the store for one tenant.
 type directory struct {
-	st     *store.Store
+	st     DirectoryStore
 	tenant string
 }
 
 // NewDirectory returns the user directory connectors of tenant use (look-ups by
 // email), backed by st.
-func NewDirectory(st *store.Store, tenantID string) connectors.Directory {
+func NewDirectory(st DirectoryStore, tenantID string) connectors.Directory {
 	return &directory{st: st, tenant: tenantID}
 }
 
@@ -106,7 +122,7 @@ func (d *directory) UserByEmail(ctx context.Context, email string) (*connectors.
 	}
 	var found *connectors.User
 	for _, id := range ids {
-		u, err := loadUser(ctx, d.st, d.tenant, id)
+		u, err := LoadUser(ctx, d.st, d.tenant, id)
 		if err != nil {
 			return nil, err
 		}
@@ -121,4 +137,16 @@ func (d *directory) UserByEmail(ctx context.Context, email string) (*connectors.
 		}
 	}
 	return found, nil
+}
+
+// WorkKey maps a connector subject to the queue key that converges it.
+func WorkKey(tenantID, connector string, s connectors.Subject) store.WorkKey {
+	switch s.Kind {
+	case connectors.SubjectUser:
+		return store.WorkKey{Tenant: tenantID, Kind: store.WorkUser, ID: s.ID}
+	case connectors.SubjectTenant:
+		return store.WorkKey{Tenant: tenantID, Kind: store.WorkTenant, ID: tenantID}
+	default:
+		return store.WorkKey{Tenant: tenantID, Kind: store.WorkObject, ID: connector + "/" + s.ID}
+	}
 }

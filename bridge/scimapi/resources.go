@@ -1,4 +1,4 @@
-package bridge
+package scimapi
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/bridge/internal/uuid"
 	"github.com/scim-bridge/scim-bridge/filter"
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -19,10 +20,10 @@ import (
 // another writer of the same resource.
 const maxOptimisticRetries = 16
 
-func renderOptsFor(b *Bridge, r *http.Request) renderOpts {
+func renderOptsFor(srv *Server, r *http.Request) renderOpts {
 	q := r.URL.Query()
 	return renderOpts{
-		base:       b.baseURL(r),
+		base:       srv.baseURL(r),
 		attributes: splitAttrs(q.Get("attributes")),
 		excluded:   splitAttrs(q.Get("excludedAttributes")),
 	}
@@ -31,7 +32,7 @@ func renderOptsFor(b *Bridge, r *http.Request) renderOpts {
 // decodeResource parses a POST or PUT body: a JSON object whose "schemas" (when
 // given) names only this resource type's schemas, normalized against the schema,
 // with the required attribute present (RFC 7643 §4.1.1 userName, §4.2 displayName).
-func (b *Bridge) decodeResource(rt *resourceType, body []byte) (map[string]any, error) {
+func (srv *Server) decodeResource(rt *resourceType, body []byte) (map[string]any, error) {
 	var raw map[string]any
 	if err := json.Unmarshal(body, &raw); err != nil {
 		return nil, errBadRequest("invalidSyntax", "request body is not a JSON object: %s", jsonErrorDetail(err))
@@ -112,34 +113,34 @@ func checkRequired(rt *resourceType, attrs map[string]any) error {
 }
 
 // create serves POST /Users and POST /Groups (RFC 7644 §3.3).
-func (b *Bridge) create(w http.ResponseWriter, r *http.Request, t *tenant, rt *resourceType) error {
-	body, err := b.readBody(r)
+func (srv *Server) create(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType) error {
+	body, err := srv.readBody(r)
 	if err != nil {
 		return err
 	}
-	attrs, err := b.decodeResource(rt, body)
+	attrs, err := srv.decodeResource(rt, body)
 	if err != nil {
 		return err
 	}
 	if rt.kind == store.KindGroup {
-		if err := b.resolveMembers(r.Context(), t, attrs, nil); err != nil {
+		if err := srv.resolveMembers(r.Context(), tenant, attrs, nil); err != nil {
 			return err
 		}
 	}
-	now := nowUTC(b.now)
-	res := &store.Resource{ID: newID(), Kind: rt.kind, Created: now, LastModified: now, Attrs: attrs}
-	if err := b.store.Create(r.Context(), t.id, res); err != nil {
+	now := nowUTC(srv.now)
+	res := &store.Resource{ID: uuid.New(), Kind: rt.kind, Created: now, LastModified: now, Attrs: attrs}
+	if err := srv.store.Create(r.Context(), tenant, res); err != nil {
 		return err
 	}
-	b.written()
-	o := renderOptsFor(b, r)
-	return writeResource(w, http.StatusCreated, res, b.view(rt, res, nil, o))
+	srv.written()
+	o := renderOptsFor(srv, r)
+	return writeResource(w, http.StatusCreated, res, srv.view(rt, res, nil, o))
 }
 
 // get serves GET /Users/{id} and /Groups/{id} (RFC 7644 §3.4.1), honouring
 // If-None-Match (304) and attributes / excludedAttributes.
-func (b *Bridge) get(w http.ResponseWriter, r *http.Request, t *tenant, rt *resourceType, id string) error {
-	o := renderOptsFor(b, r)
+func (srv *Server) get(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType, id string) error {
+	o := renderOptsFor(srv, r)
 	var (
 		res    *store.Resource
 		groups []store.GroupRef
@@ -147,12 +148,12 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, t *tenant, rt *reso
 	)
 	if rt.kind == store.KindUser && o.wants("groups") {
 		// The user and its derived groups in one round trip.
-		res, groups, err = b.store.GetUserWithGroups(r.Context(), t.id, id)
+		res, groups, err = srv.store.GetUserWithGroups(r.Context(), tenant, id)
 		if errors.Is(err, store.ErrNotFound) {
 			return errNotFound(rt.kind, id)
 		}
 	} else {
-		res, err = b.load(r.Context(), t, rt, id, 0)
+		res, err = srv.load(r.Context(), tenant, rt, id, 0)
 	}
 	if err != nil {
 		return err
@@ -162,13 +163,13 @@ func (b *Bridge) get(w http.ResponseWriter, r *http.Request, t *tenant, rt *reso
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	return writeResource(w, http.StatusOK, res, b.view(rt, res, groups, o))
+	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o))
 }
 
 // load reads a resource for a request: 404 when it does not exist, 412 when
 // ifVersion is set and is not the stored version.
-func (b *Bridge) load(ctx context.Context, t *tenant, rt *resourceType, id string, ifVersion int64) (*store.Resource, error) {
-	res, err := b.store.Get(ctx, t.id, rt.kind, id)
+func (srv *Server) load(ctx context.Context, tenant string, rt *resourceType, id string, ifVersion int64) (*store.Resource, error) {
+	res, err := srv.store.Get(ctx, tenant, rt.kind, id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, errNotFound(rt.kind, id)
@@ -182,7 +183,7 @@ func (b *Bridge) load(ctx context.Context, t *tenant, rt *resourceType, id strin
 }
 
 // groupsFor derives the read-only "groups" of users when the response includes it.
-func (b *Bridge) groupsFor(ctx context.Context, t *tenant, rt *resourceType, rs []*store.Resource, o renderOpts) (map[string][]store.GroupRef, error) {
+func (srv *Server) groupsFor(ctx context.Context, tenant string, rt *resourceType, rs []*store.Resource, o renderOpts) (map[string][]store.GroupRef, error) {
 	if rt.kind != store.KindUser || len(rs) == 0 || !o.wants("groups") {
 		return nil, nil
 	}
@@ -190,7 +191,7 @@ func (b *Bridge) groupsFor(ctx context.Context, t *tenant, rt *resourceType, rs 
 	for i, r := range rs {
 		ids[i] = r.ID
 	}
-	g, err := b.store.GroupsOf(ctx, t.id, ids)
+	g, err := srv.store.GroupsOf(ctx, tenant, ids)
 	if err != nil {
 		return nil, fmt.Errorf("groups of users: %w", err)
 	}
@@ -198,12 +199,12 @@ func (b *Bridge) groupsFor(ctx context.Context, t *tenant, rt *resourceType, rs 
 }
 
 // replace serves PUT (RFC 7644 §3.5.1): the resource's attributes become the body's.
-func (b *Bridge) replace(w http.ResponseWriter, r *http.Request, t *tenant, rt *resourceType, id string) error {
-	body, err := b.readBody(r)
+func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType, id string) error {
+	body, err := srv.readBody(r)
 	if err != nil {
 		return err
 	}
-	attrs, err := b.decodeResource(rt, body)
+	attrs, err := srv.decodeResource(rt, body)
 	if err != nil {
 		return err
 	}
@@ -212,40 +213,40 @@ func (b *Bridge) replace(w http.ResponseWriter, r *http.Request, t *tenant, rt *
 		return err
 	}
 	ctx := r.Context()
-	cur, err := b.load(ctx, t, rt, id, ifVersion)
+	cur, err := srv.load(ctx, tenant, rt, id, ifVersion)
 	if err != nil {
 		return err
 	}
 	if rt.kind == store.KindGroup {
-		if err := b.resolveMembers(ctx, t, attrs, cur.Attrs); err != nil {
+		if err := srv.resolveMembers(ctx, tenant, attrs, cur.Attrs); err != nil {
 			return err
 		}
 	}
-	res := &store.Resource{ID: id, Kind: rt.kind, Created: cur.Created, LastModified: nowUTC(b.now), Attrs: attrs}
-	if err := b.store.Replace(ctx, t.id, res, cur.Version); err != nil {
+	res := &store.Resource{ID: id, Kind: rt.kind, Created: cur.Created, LastModified: nowUTC(srv.now), Attrs: attrs}
+	if err := srv.store.Replace(ctx, tenant, res, cur.Version); err != nil {
 		if errors.Is(err, store.ErrPrecondition) && ifVersion == 0 {
 			// Another writer got in between; PUT is last-writer-wins without If-Match.
-			if err = b.store.Replace(ctx, t.id, res, 0); err != nil {
+			if err = srv.store.Replace(ctx, tenant, res, 0); err != nil {
 				return err
 			}
 		} else {
 			return err
 		}
 	}
-	b.written()
-	o := renderOptsFor(b, r)
-	groups, err := b.groupsFor(ctx, t, rt, []*store.Resource{res}, o)
+	srv.written()
+	o := renderOptsFor(srv, r)
+	groups, err := srv.groupsFor(ctx, tenant, rt, []*store.Resource{res}, o)
 	if err != nil {
 		return err
 	}
-	return writeResource(w, http.StatusOK, res, b.view(rt, res, groups[res.ID], o))
+	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups[res.ID], o))
 }
 
 // patch serves PATCH (RFC 7644 §3.5.2): all operations apply or none. The
 // read-modify-write is optimistic: a concurrent write of the same resource makes it
 // start over (or fail with 412 when the client sent If-Match).
-func (b *Bridge) patch(w http.ResponseWriter, r *http.Request, t *tenant, rt *resourceType, id string) error {
-	body, err := b.readBody(r)
+func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType, id string) error {
+	body, err := srv.readBody(r)
 	if err != nil {
 		return err
 	}
@@ -259,7 +260,7 @@ func (b *Bridge) patch(w http.ResponseWriter, r *http.Request, t *tenant, rt *re
 	}
 	ctx := r.Context()
 	for attempt := 0; ; attempt++ {
-		cur, err := b.load(ctx, t, rt, id, ifVersion)
+		cur, err := srv.load(ctx, tenant, rt, id, ifVersion)
 		if err != nil {
 			return err
 		}
@@ -273,12 +274,12 @@ func (b *Bridge) patch(w http.ResponseWriter, r *http.Request, t *tenant, rt *re
 				return err
 			}
 			if rt.kind == store.KindGroup {
-				if err := b.resolveMembers(ctx, t, out, cur.Attrs); err != nil {
+				if err := srv.resolveMembers(ctx, tenant, out, cur.Attrs); err != nil {
 					return err
 				}
 			}
-			res = &store.Resource{ID: id, Kind: rt.kind, Created: cur.Created, LastModified: nowUTC(b.now), Attrs: out}
-			if err := b.store.Replace(ctx, t.id, res, cur.Version); err != nil {
+			res = &store.Resource{ID: id, Kind: rt.kind, Created: cur.Created, LastModified: nowUTC(srv.now), Attrs: out}
+			if err := srv.store.Replace(ctx, tenant, res, cur.Version); err != nil {
 				if errors.Is(err, store.ErrPrecondition) && ifVersion == 0 {
 					if attempt < maxOptimisticRetries {
 						// De-correlate from the other writers before reading again.
@@ -292,9 +293,9 @@ func (b *Bridge) patch(w http.ResponseWriter, r *http.Request, t *tenant, rt *re
 				}
 				return err
 			}
-			b.written()
+			srv.written()
 		}
-		o := renderOptsFor(b, r)
+		o := renderOptsFor(srv, r)
 		if rt.kind == store.KindGroup && !o.projected() {
 			// RFC 7644 §3.5.2 allows 204: Entra and Okta push membership changes to
 			// groups that may hold thousands of members; echoing them is waste.
@@ -302,27 +303,27 @@ func (b *Bridge) patch(w http.ResponseWriter, r *http.Request, t *tenant, rt *re
 			w.WriteHeader(http.StatusNoContent)
 			return nil
 		}
-		groups, err := b.groupsFor(ctx, t, rt, []*store.Resource{res}, o)
+		groups, err := srv.groupsFor(ctx, tenant, rt, []*store.Resource{res}, o)
 		if err != nil {
 			return err
 		}
-		return writeResource(w, http.StatusOK, res, b.view(rt, res, groups[res.ID], o))
+		return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups[res.ID], o))
 	}
 }
 
 // delete serves DELETE (RFC 7644 §3.6). Deleting a user removes it from every group.
-func (b *Bridge) delete(w http.ResponseWriter, r *http.Request, t *tenant, rt *resourceType, id string) error {
+func (srv *Server) delete(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType, id string) error {
 	ifVersion, err := ifMatchVersion(r)
 	if err != nil {
 		return err
 	}
-	if err := b.store.Delete(r.Context(), t.id, rt.kind, id, ifVersion); err != nil {
+	if err := srv.store.Delete(r.Context(), tenant, rt.kind, id, ifVersion); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return errNotFound(rt.kind, id)
 		}
 		return err
 	}
-	b.written()
+	srv.written()
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
@@ -331,7 +332,7 @@ func (b *Bridge) delete(w http.ResponseWriter, r *http.Request, t *tenant, rt *r
 // or group of the tenant and fills "type" and "display". Members already present
 // in old (the stored group) are trusted, so adding one member to a large group
 // costs one lookup, not one per member.
-func (b *Bridge) resolveMembers(ctx context.Context, t *tenant, attrs, old map[string]any) error {
+func (srv *Server) resolveMembers(ctx context.Context, tenant string, attrs, old map[string]any) error {
 	ms, _ := attrs["members"].([]any)
 	if len(ms) == 0 {
 		delete(attrs, "members")
@@ -380,7 +381,7 @@ func (b *Bridge) resolveMembers(ctx context.Context, t *tenant, attrs, old map[s
 		return nil
 	}
 	found := map[string]*store.Resource{}
-	users, err := b.store.GetMany(ctx, t.id, store.KindUser, unknown)
+	users, err := srv.store.GetMany(ctx, tenant, store.KindUser, unknown)
 	if err != nil {
 		return fmt.Errorf("resolve group members: %w", err)
 	}
@@ -394,7 +395,7 @@ func (b *Bridge) resolveMembers(ctx context.Context, t *tenant, attrs, old map[s
 		}
 	}
 	if len(rest) > 0 {
-		groups, err := b.store.GetMany(ctx, t.id, store.KindGroup, rest)
+		groups, err := srv.store.GetMany(ctx, tenant, store.KindGroup, rest)
 		if err != nil {
 			return fmt.Errorf("resolve group members: %w", err)
 		}

@@ -1,23 +1,45 @@
-package bridge
+// Package reconcile is the bridge's repair of drift: a run compares every
+// subject's desired state with the downstream (a dry-run convergence per
+// subject, so the plan names each change and its reason), looks for downstream
+// objects no SCIM resource owns, and — unless a dry run — marks the drifted
+// subjects for the fan-out worker and prunes managed orphans. Runs are scheduled
+// per tenant under a Redis lock (schedule.go); a one-shot run waits for its
+// repairs with WaitRepaired (wait.go).
+//
+// A new reconcile check belongs in Reconciler.Reconcile (per subject kind) or in
+// inventory (per downstream object); a check never writes, it only plans.
+package reconcile
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/rs/zerolog"
+
+	"github.com/scim-bridge/scim-bridge/bridge/internal/subject"
+	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
 	"github.com/scim-bridge/scim-bridge/connectors"
+	"github.com/scim-bridge/scim-bridge/filter"
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
+// OrphanSubject is the Subject of a plan item that prunes a downstream object no
+// SCIM resource owns.
+const OrphanSubject = "orphan"
+
 // Reconciliation defaults.
 const (
-	reconcileLockName = "reconcile"
-	reconcileLockTTL  = 30 * time.Second
-	reconcileBatch    = 500
+	// LockName is the name of the per-tenant lock a run holds (store.AcquireLock).
+	LockName         = "reconcile"
+	reconcileLockTTL = 30 * time.Second
+	reconcileBatch   = 500
 	// reconcileParallel bounds the subjects checked at once within a batch.
 	reconcileParallel = 16
 )
@@ -27,8 +49,54 @@ const (
 // Force is not set — like Entra's accidental-deletion prevention.
 var ErrTooManyDeletions = errors.New("plan exceeds the deletion threshold")
 
-// ReconcileOptions tune one run.
-type ReconcileOptions struct {
+// Store is what a run reads and writes: users and their groups, sync states, the
+// work queue (to mark drifted subjects), and the tenant's reconcile lock.
+type Store interface {
+	ForEach(ctx context.Context, tenant string, kind store.Kind, batch int, fn func([]*store.Resource) error) error
+	GroupsOf(ctx context.Context, tenant string, userIDs []string) (map[string][]store.GroupRef, error)
+	Get(ctx context.Context, tenant string, kind store.Kind, id string) (*store.Resource, error)
+	FindUserIDsByEmail(ctx context.Context, tenant, email string) ([]string, error)
+	Query(ctx context.Context, tenant string, kind store.Kind, q store.Query) (store.Page, error)
+	GetSync(ctx context.Context, tenant, connector, subject string) (*store.SyncState, error)
+	PutSync(ctx context.Context, tenant string, st *store.SyncState) error
+	MarkDirty(ctx context.Context, tenant string, keys ...store.WorkKey) error
+	QueueStats(ctx context.Context, tenant string) (store.QueueStats, error)
+	AcquireLock(ctx context.Context, tenant, name, owner string, ttl time.Duration) (*store.Lock, error)
+	RenewLock(ctx context.Context, l *store.Lock, ttl time.Duration) error
+	ReleaseLock(ctx context.Context, l *store.Lock) error
+}
+
+// Options configure a Reconciler. Store, Tenants, Now and UserSchema are required.
+type Options struct {
+	Store   Store
+	Tenants *tenant.Set
+	Logger  zerolog.Logger
+	Now     func() time.Time
+	// Owner names this replica in the reconcile lock.
+	Owner string
+	// UserSchema is the SCIM User schema, to look owners of orphans up by
+	// userName and externalId.
+	UserSchema *filter.ResourceSchema
+	// OnMark, when set, is called after an applied plan marked subjects dirty.
+	OnMark func()
+}
+
+// Reconciler runs reconciliations.
+type Reconciler struct {
+	opts    Options
+	store   Store
+	tenants *tenant.Set
+	log     zerolog.Logger
+	now     func() time.Time
+}
+
+// New builds a Reconciler.
+func New(opts Options) *Reconciler {
+	return &Reconciler{opts: opts, store: opts.Store, tenants: opts.Tenants, log: opts.Logger, now: opts.Now}
+}
+
+// RunOptions tune one run.
+type RunOptions struct {
 	// Connector restricts the run to one connector; empty means all.
 	Connector string
 	// DryRun computes the plan and changes nothing, downstream or in the store.
@@ -41,11 +109,11 @@ type ReconcileOptions struct {
 
 // PlanItem is one change a run found necessary.
 type PlanItem struct {
-	Connector string `json:"connector"`
-	Subject   string `json:"subject"`
-	Op        string `json:"op"`
-	Object    string `json:"object"`
-	Reason    string `json:"reason"`
+	Connector string        `json:"connector"`
+	Subject   string        `json:"subject"`
+	Op        connectors.Op `json:"op"`
+	Object    string        `json:"object"`
+	Reason    string        `json:"reason"`
 }
 
 // Plan is the outcome of a reconciliation run.
@@ -74,27 +142,19 @@ type planPrune struct {
 	obs  connectors.Observed
 }
 
-func isDeletion(op string) bool {
-	switch op {
-	case "delete", "deactivate", "remove", "prune":
-		return true
-	}
-	return false
-}
-
 // Reconcile compares every subject's desired state with the downstream (a dry-run
 // convergence per subject, so the plan names each change and its reason), looks
 // for downstream objects no SCIM resource owns, and — unless DryRun — marks the
 // drifted subjects for the sync worker and prunes managed orphans. Users are
 // streamed from the store in batches: memory stays bounded however large the
 // tenant.
-func (b *Bridge) Reconcile(ctx context.Context, tenantID string, opts ReconcileOptions) (*Plan, error) {
-	t := b.tenants[tenantID]
+func (rc *Reconciler) Reconcile(ctx context.Context, tenantID string, opts RunOptions) (*Plan, error) {
+	t := rc.tenants.Get(tenantID)
 	if t == nil {
 		return nil, fmt.Errorf("reconcile: unknown tenant %q", tenantID)
 	}
 	var conns []connectors.Connector
-	for _, c := range t.connectors {
+	for _, c := range t.Connectors {
 		if opts.Connector == "" || c.Name() == opts.Connector {
 			conns = append(conns, c)
 		}
@@ -110,10 +170,13 @@ func (b *Bridge) Reconcile(ctx context.Context, tenantID string, opts ReconcileO
 	planned := map[string]bool{}
 	var mu sync.Mutex // guards plan and planned: users are checked concurrently
 	check := func(c connectors.Connector, key store.WorkKey, s connectors.Subject) error {
-		subject := key.Kind + "|" + key.ID
+		subj := key.Subject()
 		var prev connectors.Record
-		if st, err := b.store.GetSync(ctx, tenantID, c.Name(), subject); err == nil {
-			_ = decodeRecord(st.Record, &prev)
+		if st, err := rc.store.GetSync(ctx, tenantID, c.Name(), subj); err == nil {
+			if prev, err = subject.Record(st); err != nil {
+				// The record is a hint: check against the downstream's truth instead.
+				rc.log.Warn().Err(err).Str("tenant", tenantID).Str("connector", c.Name()).Str("subject", subj).Msg("reconcile: ignoring an unreadable record")
+			}
 		} else if !errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("read sync state: %w", err)
 		}
@@ -125,24 +188,24 @@ func (b *Bridge) Reconcile(ctx context.Context, tenantID string, opts ReconcileO
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			plan.Errors = append(plan.Errors, fmt.Sprintf("%s %s: %v", c.Name(), subject, err))
+			plan.Errors = append(plan.Errors, fmt.Sprintf("%s %s: %v", c.Name(), subj, err))
 			return nil
 		}
 		fresh := 0
 		for _, a := range actions {
-			k := c.Name() + "\x00" + a.Op + "\x00" + a.Object
+			k := c.Name() + "\x00" + string(a.Op) + "\x00" + a.Object
 			if planned[k] {
 				continue
 			}
 			planned[k] = true
 			fresh++
-			plan.Items = append(plan.Items, PlanItem{Connector: c.Name(), Subject: subject, Op: a.Op, Object: a.Object, Reason: a.Reason})
-			if isDeletion(a.Op) {
+			plan.Items = append(plan.Items, PlanItem{Connector: c.Name(), Subject: subj, Op: a.Op, Object: a.Object, Reason: a.Reason})
+			if a.Op.Deletes() {
 				plan.Deletions++
 			}
 		}
 		if fresh > 0 {
-			plan.marks = append(plan.marks, planMark{connector: c.Name(), subject: subject, key: key})
+			plan.marks = append(plan.marks, planMark{connector: c.Name(), subject: subj, key: key})
 		}
 		return nil
 	}
@@ -155,12 +218,12 @@ func (b *Bridge) Reconcile(ctx context.Context, tenantID string, opts ReconcileO
 			}
 		}
 		if c.Handles(connectors.SubjectUser) {
-			err := b.store.ForEach(ctx, tenantID, store.KindUser, reconcileBatch, func(rs []*store.Resource) error {
+			err := rc.store.ForEach(ctx, tenantID, store.KindUser, reconcileBatch, func(rs []*store.Resource) error {
 				ids := make([]string, len(rs))
 				for i, r := range rs {
 					ids[i] = r.ID
 				}
-				groups, err := b.store.GroupsOf(ctx, tenantID, ids)
+				groups, err := rc.store.GroupsOf(ctx, tenantID, ids)
 				if err != nil {
 					return fmt.Errorf("groups of users: %w", err)
 				}
@@ -178,7 +241,7 @@ func (b *Bridge) Reconcile(ctx context.Context, tenantID string, opts ReconcileO
 					go func() {
 						defer wg.Done()
 						defer func() { <-sem }()
-						u := connectorUser(r, groups[r.ID])
+						u := subject.User(r, groups[r.ID])
 						key := store.WorkKey{Tenant: tenantID, Kind: store.WorkUser, ID: r.ID}
 						if err := check(c, key, connectors.Subject{Kind: connectors.SubjectUser, ID: r.ID, User: u}); err != nil {
 							errOnce.Do(func() { firstErr = err })
@@ -201,7 +264,7 @@ func (b *Bridge) Reconcile(ctx context.Context, tenantID string, opts ReconcileO
 			progress()
 		}
 		if inv, ok := c.(connectors.Inventory); ok {
-			if err := b.reconcileInventory(ctx, t, c, inv, plan, check, progress); err != nil {
+			if err := rc.inventory(ctx, t, c, inv, plan, check, progress); err != nil {
 				return nil, fmt.Errorf("reconcile %s: %w", c.Name(), err)
 			}
 		}
@@ -217,23 +280,23 @@ func (b *Bridge) Reconcile(ctx context.Context, tenantID string, opts ReconcileO
 		if a.Subject != b.Subject {
 			return a.Subject < b.Subject
 		}
-		return a.Op+a.Object < b.Op+b.Object
+		return string(a.Op)+a.Object < string(b.Op)+b.Object
 	})
-	if plan.Deletions > t.deletionThreshold && !opts.Force {
+	if plan.Deletions > t.DeletionThreshold && !opts.Force {
 		plan.Refused = true
-		return plan, fmt.Errorf("%w: %d deletions planned, threshold %d (use --force)", ErrTooManyDeletions, plan.Deletions, t.deletionThreshold)
+		return plan, fmt.Errorf("%w: %d deletions planned, threshold %d (use --force)", ErrTooManyDeletions, plan.Deletions, t.DeletionThreshold)
 	}
 	if opts.DryRun {
 		return plan, nil
 	}
-	return plan, b.applyPlan(ctx, t, plan)
+	return plan, rc.apply(ctx, t, plan)
 }
 
-// reconcileInventory walks the downstream objects of one connector: objects that
+// inventory walks the downstream objects of one connector: objects that
 // belong to a known subject are checked like any subject (an invitation left
 // pending, for instance); objects nobody owns are planned for pruning when the
 // connector can prune and the bridge created them.
-func (b *Bridge) reconcileInventory(ctx context.Context, t *tenant, c connectors.Connector, inv connectors.Inventory,
+func (rc *Reconciler) inventory(ctx context.Context, t *tenant.Tenant, c connectors.Connector, inv connectors.Inventory,
 	plan *Plan, check func(connectors.Connector, store.WorkKey, connectors.Subject) error, progress func()) error {
 	pruner, canPrune := c.(connectors.Pruner)
 	return inv.Inventory(ctx, func(o connectors.Observed) error {
@@ -241,20 +304,20 @@ func (b *Bridge) reconcileInventory(ctx context.Context, t *tenant, c connectors
 		if o.Subject != nil {
 			switch o.Subject.Kind {
 			case connectors.SubjectObject:
-				key := workKeyOf(t.id, c.Name(), *o.Subject)
+				key := subject.WorkKey(t.ID, c.Name(), *o.Subject)
 				return check(c, key, connectors.Subject{Kind: connectors.SubjectObject, ID: o.Subject.ID})
 			case connectors.SubjectTenant:
-				if b.tenants[o.Subject.ID] != nil {
+				if rc.tenants.Get(o.Subject.ID) != nil {
 					return nil // a configured tenant's object: checked above
 				}
 			case connectors.SubjectUser:
-				if _, err := b.store.Get(ctx, t.id, store.KindUser, o.Subject.ID); err == nil {
+				if _, err := rc.store.Get(ctx, t.ID, store.KindUser, o.Subject.ID); err == nil {
 					return nil // the user pass covers it
 				} else if !errors.Is(err, store.ErrNotFound) {
 					return err
 				}
 			}
-		} else if owned, err := b.ownerExists(ctx, t.id, o); err != nil || owned {
+		} else if owned, err := rc.ownerExists(ctx, t.ID, o); err != nil || owned {
 			return err
 		}
 		// Nobody owns it. Whether that means a deletion is the adapter's call (its
@@ -271,8 +334,8 @@ func (b *Bridge) reconcileInventory(ctx context.Context, t *tenant, c connectors
 			return nil
 		}
 		for _, a := range acts {
-			plan.Items = append(plan.Items, PlanItem{Connector: c.Name(), Subject: "orphan", Op: a.Op, Object: a.Object, Reason: a.Reason})
-			if isDeletion(a.Op) {
+			plan.Items = append(plan.Items, PlanItem{Connector: c.Name(), Subject: OrphanSubject, Op: a.Op, Object: a.Object, Reason: a.Reason})
+			if a.Op.Deletes() {
 				plan.Deletions++
 			}
 		}
@@ -284,9 +347,9 @@ func (b *Bridge) reconcileInventory(ctx context.Context, t *tenant, c connectors
 }
 
 // ownerExists reports whether a SCIM user matches the object's hints.
-func (b *Bridge) ownerExists(ctx context.Context, tenantID string, o connectors.Observed) (bool, error) {
+func (rc *Reconciler) ownerExists(ctx context.Context, tenantID string, o connectors.Observed) (bool, error) {
 	if o.Email != "" {
-		ids, err := b.store.FindUserIDsByEmail(ctx, tenantID, o.Email)
+		ids, err := rc.store.FindUserIDsByEmail(ctx, tenantID, o.Email)
 		if err != nil || len(ids) > 0 {
 			return len(ids) > 0, err
 		}
@@ -295,11 +358,11 @@ func (b *Bridge) ownerExists(ctx context.Context, tenantID string, o connectors.
 		if q.v == "" {
 			continue
 		}
-		f, err := compileEq(b.types.user, q.attr, q.v)
+		f, err := compileEq(rc.opts.UserSchema, q.attr, q.v)
 		if err != nil {
 			return false, err
 		}
-		page, err := b.store.Query(ctx, tenantID, store.KindUser, store.Query{Filter: f, StartIndex: 1, Count: 1})
+		page, err := rc.store.Query(ctx, tenantID, store.KindUser, store.Query{Filter: f, StartIndex: 1, Count: 1})
 		if err != nil || page.Total > 0 {
 			return page.Total > 0, err
 		}
@@ -307,27 +370,27 @@ func (b *Bridge) ownerExists(ctx context.Context, tenantID string, o connectors.
 	return o.Email == "" && o.UserName == "" && o.ExternalID == "", nil
 }
 
-// applyPlan forces the drifted subjects to converge again (their recorded hash is
+// apply forces the drifted subjects to converge again (their recorded hash is
 // cleared, then their keys are marked dirty) and prunes managed orphans.
-func (b *Bridge) applyPlan(ctx context.Context, t *tenant, plan *Plan) error {
+func (rc *Reconciler) apply(ctx context.Context, t *tenant.Tenant, plan *Plan) error {
 	var keys []store.WorkKey
 	for _, m := range plan.marks {
-		st, err := b.store.GetSync(ctx, t.id, m.connector, m.subject)
+		st, err := rc.store.GetSync(ctx, t.ID, m.connector, m.subject)
 		if errors.Is(err, store.ErrNotFound) {
 			st = &store.SyncState{Connector: m.connector, Subject: m.subject}
 		} else if err != nil {
 			return fmt.Errorf("read sync state: %w", err)
 		}
 		st.AppliedHash, st.InFlightHash, st.Status, st.Attempts = "", "", store.SyncPending, 0
-		st.UpdatedAt = b.now()
-		if err := b.store.PutSync(ctx, t.id, st); err != nil {
+		st.UpdatedAt = rc.now()
+		if err := rc.store.PutSync(ctx, t.ID, st); err != nil {
 			return fmt.Errorf("reset sync state: %w", err)
 		}
 		keys = append(keys, m.key)
 	}
 	for i := 0; i < len(keys); i += reconcileBatch {
 		end := min(i+reconcileBatch, len(keys))
-		if err := b.store.MarkDirty(ctx, t.id, keys[i:end]...); err != nil {
+		if err := rc.store.MarkDirty(ctx, t.ID, keys[i:end]...); err != nil {
 			return fmt.Errorf("mark drifted subjects: %w", err)
 		}
 	}
@@ -337,6 +400,17 @@ func (b *Bridge) applyPlan(ctx context.Context, t *tenant, plan *Plan) error {
 			plan.Errors = append(plan.Errors, fmt.Sprintf("%s prune %s: %v", p.conn.Name(), p.obs.ObjectID, err))
 		}
 	}
-	b.written()
+	if rc.opts.OnMark != nil {
+		rc.opts.OnMark()
+	}
 	return nil
+}
+
+// compileEq builds the filter `attr eq "value"` with the value safely quoted.
+func compileEq(rs *filter.ResourceSchema, attr, value string) (*filter.Filter, error) {
+	q, err := json.Marshal(strings.ToValidUTF8(value, ""))
+	if err != nil {
+		return nil, err
+	}
+	return filter.Compile(rs, attr+" eq "+string(q))
 }

@@ -1,4 +1,4 @@
-package bridge
+package scimapi
 
 import (
 	"bytes"
@@ -12,14 +12,14 @@ import (
 
 // serveServiceProviderConfig answers /ServiceProviderConfig (RFC 7643 §5) with what
 // the endpoint really supports.
-func (b *Bridge) serveServiceProviderConfig(w http.ResponseWriter, r *http.Request) {
-	base := b.baseURL(r)
+func (srv *Server) serveServiceProviderConfig(w http.ResponseWriter, r *http.Request) {
+	base := srv.baseURL(r)
 	doc := map[string]any{
 		"schemas":          []string{SPConfigSchema},
 		"documentationUri": "https://github.com/scim-bridge/scim-bridge#readme",
 		"patch":            map[string]any{"supported": true},
 		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
-		"filter":           map[string]any{"supported": true, "maxResults": b.opts.MaxResults},
+		"filter":           map[string]any{"supported": true, "maxResults": srv.opts.MaxResults},
 		"changePassword":   map[string]any{"supported": false},
 		"sort":             map[string]any{"supported": true},
 		"etag":             map[string]any{"supported": true},
@@ -42,7 +42,7 @@ func (b *Bridge) serveServiceProviderConfig(w http.ResponseWriter, r *http.Reque
 
 // discovery serves /Schemas and /ResourceTypes through elimity-com/scim, from the
 // same schema definitions the resource handlers validate and filter with. The
-// resource routes themselves are served by the bridge (see scim.go): they need
+// resource routes themselves are served by this package (see scim.go): they need
 // If-Match, sorting, projection and PATCH semantics the library leaves to handlers,
 // and a fast path around its per-request filter and PATCH validation.
 type discovery struct {
@@ -51,34 +51,34 @@ type discovery struct {
 	err  error
 }
 
-func (b *Bridge) serveDiscovery(w http.ResponseWriter, r *http.Request, path string) {
-	d := &b.discovery
+func (srv *Server) serveDiscovery(w http.ResponseWriter, r *http.Request, path string) {
+	d := &srv.discovery
 	d.once.Do(func() {
 		rts := []scim.ResourceType{
 			{
 				ID: optional.NewString("User"), Name: "User", Endpoint: "/Users",
 				Description: optional.NewString("User Account"),
-				Schema:      b.types.user.core,
+				Schema:      srv.types.user.core,
 				SchemaExtensions: []scim.SchemaExtension{
-					{Schema: b.types.user.extensions[0]},
+					{Schema: srv.types.user.extensions[0]},
 				},
 			},
 			{
 				ID: optional.NewString("Group"), Name: "Group", Endpoint: "/Groups",
 				Description: optional.NewString("Group"),
-				Schema:      b.types.group.core,
+				Schema:      srv.types.group.core,
 			},
 		}
 		srv, err := scim.NewServer(&scim.ServerArgs{
 			ServiceProviderConfig: &scim.ServiceProviderConfig{
-				SupportFiltering: true, SupportPatch: true, MaxResults: b.opts.MaxResults,
+				SupportFiltering: true, SupportPatch: true, MaxResults: srv.opts.MaxResults,
 			},
 			ResourceTypes: rts,
 		})
 		d.srv, d.err = srv, err
 	})
 	if d.err != nil {
-		b.log.Error().Err(d.err).Msg("discovery server")
+		srv.log.Error().Err(d.err).Msg("discovery server")
 		writeError(w, &HTTPError{Status: http.StatusInternalServerError, Detail: "internal error"})
 		return
 	}
@@ -94,7 +94,7 @@ func (b *Bridge) serveDiscovery(w http.ResponseWriter, r *http.Request, path str
 	d.srv.ServeHTTP(rec, r2)
 	body := rec.body.Bytes()
 	if rec.code == http.StatusOK {
-		body = withDiscoveryMeta(body, b.baseURL(r))
+		body = withDiscoveryMeta(body, srv.baseURL(r))
 	}
 	w.Header().Set("Content-Type", contentTypeSCIM)
 	w.WriteHeader(rec.code)
