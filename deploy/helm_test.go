@@ -23,30 +23,28 @@ const chartDir = "helm/scim-bridge"
 // clusterValues is the external-Redis-Cluster values file CI renders.
 var clusterValues = filepath.Join(chartDir, "ci", "external-redis-cluster-values.yaml")
 
-// rendered is the output of helm template, decoded strictly: a field Kubernetes
-// does not know fails the decoding.
-type rendered struct {
-	deployments     []appsv1.Deployment
-	statefulSets    []appsv1.StatefulSet
-	configMaps      []corev1.ConfigMap
-	services        []corev1.Service
-	serviceAccounts []corev1.ServiceAccount
-	pdbs            []policyv1.PodDisruptionBudget
-	netpols         []networkingv1.NetworkPolicy
-	ingresses       []networkingv1.Ingress
-	secrets         int
-	serviceMonitors []map[string]any
-}
+// rendered is the output of helm template: the documents of each kind.
+// objects decodes them strictly, so a field Kubernetes does not know fails.
+type rendered map[string][][]byte
+
+// renderedKinds are the kinds the chart may render.
+var renderedKinds = []string{"ConfigMap", "Deployment", "Ingress", "NetworkPolicy", "PodDisruptionBudget",
+	"Service", "ServiceAccount", "ServiceMonitor", "StatefulSet"}
 
 var docSeparator = regexp.MustCompile(`(?m)^---\s*$`)
 
-func decodeStrict[T any](t *testing.T, doc []byte) T {
+// objects decodes every rendered document of kind into a T.
+func objects[T any](t *testing.T, r rendered, kind string) []T {
 	t.Helper()
-	var v T
-	if err := yaml.UnmarshalStrict(doc, &v); err != nil {
-		t.Fatalf("decode %T: %v\n%s", v, err, doc)
+	var out []T
+	for _, doc := range r[kind] {
+		var v T
+		if err := yaml.UnmarshalStrict(doc, &v); err != nil {
+			t.Fatalf("decode %s: %v\n%s", kind, err, doc)
+		}
+		out = append(out, v)
 	}
-	return v
+	return out
 }
 
 func renderChart(t *testing.T, valueFiles ...string) rendered {
@@ -59,40 +57,18 @@ func renderChart(t *testing.T, valueFiles ...string) rendered {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var r rendered
+	r := rendered{}
 	for _, doc := range docSeparator.Split(out, -1) {
 		var head struct{ Kind string }
 		if err := yaml.Unmarshal([]byte(doc), &head); err != nil {
 			t.Fatalf("rendered manifest is not YAML: %v\n%s", err, doc)
 		}
-		b := []byte(doc)
-		switch head.Kind {
-		case "":
-			if strings.TrimSpace(stripComments(doc)) != "" {
-				t.Fatalf("manifest without kind:\n%s", doc)
-			}
-		case "Deployment":
-			r.deployments = append(r.deployments, decodeStrict[appsv1.Deployment](t, b))
-		case "StatefulSet":
-			r.statefulSets = append(r.statefulSets, decodeStrict[appsv1.StatefulSet](t, b))
-		case "ConfigMap":
-			r.configMaps = append(r.configMaps, decodeStrict[corev1.ConfigMap](t, b))
-		case "Service":
-			r.services = append(r.services, decodeStrict[corev1.Service](t, b))
-		case "ServiceAccount":
-			r.serviceAccounts = append(r.serviceAccounts, decodeStrict[corev1.ServiceAccount](t, b))
-		case "PodDisruptionBudget":
-			r.pdbs = append(r.pdbs, decodeStrict[policyv1.PodDisruptionBudget](t, b))
-		case "NetworkPolicy":
-			r.netpols = append(r.netpols, decodeStrict[networkingv1.NetworkPolicy](t, b))
-		case "Ingress":
-			r.ingresses = append(r.ingresses, decodeStrict[networkingv1.Ingress](t, b))
-		case "Secret":
-			r.secrets++
-		case "ServiceMonitor":
-			r.serviceMonitors = append(r.serviceMonitors, decodeStrict[map[string]any](t, b))
+		switch {
+		case head.Kind == "" && strings.TrimSpace(stripComments(doc)) == "":
+		case slices.Contains(renderedKinds, head.Kind):
+			r[head.Kind] = append(r[head.Kind], []byte(doc))
 		default:
-			t.Fatalf("unexpected kind %q rendered", head.Kind)
+			t.Fatalf("unexpected manifest rendered (kind %q):\n%s", head.Kind, doc)
 		}
 	}
 	return r
@@ -155,13 +131,11 @@ func TestHelmTemplate(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			r := renderChart(t, c.values...)
-			if r.secrets != 0 {
-				t.Errorf("the chart rendered %d Secret(s); secrets come from an existing Secret only", r.secrets)
+			deployments := objects[appsv1.Deployment](t, r, "Deployment")
+			if len(deployments) != 1 {
+				t.Fatalf("%d Deployments, want 1", len(deployments))
 			}
-			if len(r.deployments) != 1 {
-				t.Fatalf("%d Deployments, want 1", len(r.deployments))
-			}
-			d := r.deployments[0]
+			d := deployments[0]
 			checkDeployment(t, c, d)
 			podLabels := d.Spec.Template.Labels
 			checkConfigMap(t, c, r, d)
@@ -170,6 +144,11 @@ func TestHelmTemplate(t *testing.T) {
 			checkNetworkPolicy(t, c, r, podLabels)
 			checkRedis(t, c, r)
 			checkIngressAndMonitor(t, c, r)
+			for _, sa := range objects[corev1.ServiceAccount](t, r, "ServiceAccount") {
+				if sa.AutomountServiceAccountToken == nil || *sa.AutomountServiceAccountToken {
+					t.Errorf("ServiceAccount %s mounts its token by default", sa.Name)
+				}
+			}
 		})
 	}
 }
@@ -284,9 +263,9 @@ func checkConfigMap(t *testing.T, c chartCase, r rendered, d appsv1.Deployment) 
 		}
 	}
 	var cm *corev1.ConfigMap
-	for i := range r.configMaps {
-		if r.configMaps[i].Name == cmName {
-			cm = &r.configMaps[i]
+	for _, m := range objects[corev1.ConfigMap](t, r, "ConfigMap") {
+		if m.Name == cmName {
+			cm = &m
 		}
 	}
 	if cm == nil {
@@ -372,7 +351,7 @@ func selects(selector, labels map[string]string) bool {
 
 func checkService(t *testing.T, r rendered, podLabels map[string]string) {
 	t.Helper()
-	for _, s := range r.services {
+	for _, s := range objects[corev1.Service](t, r, "Service") {
 		if !selects(s.Spec.Selector, podLabels) {
 			continue
 		}
@@ -386,10 +365,11 @@ func checkService(t *testing.T, r rendered, podLabels map[string]string) {
 
 func checkPDB(t *testing.T, r rendered, podLabels map[string]string) {
 	t.Helper()
-	if len(r.pdbs) != 1 || r.pdbs[0].Spec.Selector == nil || !selects(r.pdbs[0].Spec.Selector.MatchLabels, podLabels) {
-		t.Fatalf("PodDisruptionBudgets = %+v, want one selecting the bridge's pods", r.pdbs)
+	pdbs := objects[policyv1.PodDisruptionBudget](t, r, "PodDisruptionBudget")
+	if len(pdbs) != 1 || pdbs[0].Spec.Selector == nil || !selects(pdbs[0].Spec.Selector.MatchLabels, podLabels) {
+		t.Fatalf("PodDisruptionBudgets = %+v, want one selecting the bridge's pods", pdbs)
 	}
-	if mu := r.pdbs[0].Spec.MaxUnavailable; mu == nil || mu.IntValue() != 1 {
+	if mu := pdbs[0].Spec.MaxUnavailable; mu == nil || mu.IntValue() != 1 {
 		t.Errorf("PDB maxUnavailable = %v, want 1", mu)
 	}
 }
@@ -397,9 +377,9 @@ func checkPDB(t *testing.T, r rendered, podLabels map[string]string) {
 func checkNetworkPolicy(t *testing.T, c chartCase, r rendered, podLabels map[string]string) {
 	t.Helper()
 	var np *networkingv1.NetworkPolicy
-	for i := range r.netpols {
-		if selects(r.netpols[i].Spec.PodSelector.MatchLabels, podLabels) {
-			np = &r.netpols[i]
+	for _, p := range objects[networkingv1.NetworkPolicy](t, r, "NetworkPolicy") {
+		if selects(p.Spec.PodSelector.MatchLabels, podLabels) {
+			np = &p
 		}
 	}
 	if np == nil {
@@ -426,16 +406,17 @@ func checkNetworkPolicy(t *testing.T, c chartCase, r rendered, podLabels map[str
 
 func checkRedis(t *testing.T, c chartCase, r rendered) {
 	t.Helper()
+	statefulSets := objects[appsv1.StatefulSet](t, r, "StatefulSet")
 	if !c.bundled {
-		if len(r.statefulSets) != 0 {
-			t.Errorf("%d StatefulSets rendered with an external Redis", len(r.statefulSets))
+		if len(statefulSets) != 0 {
+			t.Errorf("%d StatefulSets rendered with an external Redis", len(statefulSets))
 		}
 		return
 	}
-	if len(r.statefulSets) != 1 {
-		t.Fatalf("%d StatefulSets, want the bundled Redis", len(r.statefulSets))
+	if len(statefulSets) != 1 {
+		t.Fatalf("%d StatefulSets, want the bundled Redis", len(statefulSets))
 	}
-	ss := r.statefulSets[0]
+	ss := statefulSets[0]
 	ct := ss.Spec.Template.Spec.Containers[0]
 	args := strings.Join(ct.Args, " ")
 	for _, want := range []string{"--appendonly yes", "--dir /data"} {
@@ -452,7 +433,7 @@ func checkRedis(t *testing.T, c chartCase, r rendered) {
 	host := strings.TrimPrefix(c.redisURL, "redis://")
 	host = host[:strings.Index(host, ":")]
 	found := false
-	for _, s := range r.services {
+	for _, s := range objects[corev1.Service](t, r, "Service") {
 		found = found || (s.Name == host && selects(s.Spec.Selector, ss.Spec.Template.Labels))
 	}
 	if !found {
@@ -462,12 +443,13 @@ func checkRedis(t *testing.T, c chartCase, r rendered) {
 
 func checkIngressAndMonitor(t *testing.T, c chartCase, r rendered) {
 	t.Helper()
-	if got := len(r.ingresses) == 1; got != c.ingress {
-		t.Fatalf("%d Ingresses, want ingress %v", len(r.ingresses), c.ingress)
+	ingresses := objects[networkingv1.Ingress](t, r, "Ingress")
+	if got := len(ingresses) == 1; got != c.ingress {
+		t.Fatalf("%d Ingresses, want ingress %v", len(ingresses), c.ingress)
 	}
 	if c.ingress {
 		var paths []string
-		for _, rule := range r.ingresses[0].Spec.Rules {
+		for _, rule := range ingresses[0].Spec.Rules {
 			for _, p := range rule.HTTP.Paths {
 				paths = append(paths, p.Path)
 			}
@@ -476,11 +458,12 @@ func checkIngressAndMonitor(t *testing.T, c chartCase, r rendered) {
 			t.Errorf("Ingress paths = %q, want /scim/ and /webhooks/ only (never /metrics or /admin/ by default)", paths)
 		}
 	}
-	if got := len(r.serviceMonitors) == 1; got != c.monitor {
-		t.Fatalf("%d ServiceMonitors, want monitor %v", len(r.serviceMonitors), c.monitor)
+	monitors := objects[map[string]any](t, r, "ServiceMonitor")
+	if got := len(monitors) == 1; got != c.monitor {
+		t.Fatalf("%d ServiceMonitors, want monitor %v", len(monitors), c.monitor)
 	}
 	if c.monitor {
-		b, _ := json.Marshal(r.serviceMonitors[0]["spec"])
+		b, _ := json.Marshal(monitors[0]["spec"])
 		if !bytes.Contains(b, []byte(`"path":"/metrics"`)) || !bytes.Contains(b, []byte(`"port":"http"`)) {
 			t.Errorf("ServiceMonitor spec = %s, want /metrics on port http", b)
 		}

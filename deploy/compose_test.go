@@ -1,0 +1,153 @@
+package deploy
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// fakeSCIMApp is a downstream app that speaks SCIM 2.0 (the Compose file's
+// "odm" connector): lookups find nothing, creates succeed. hold delays every
+// answer, to keep convergences in flight.
+type fakeSCIMApp struct {
+	hold    time.Duration
+	mu      sync.Mutex
+	created map[string]bool // userName → created
+	calls   atomic.Int64
+}
+
+func newFakeSCIMApp(t *testing.T, hold time.Duration) (*fakeSCIMApp, *httptest.Server) {
+	f := &fakeSCIMApp{hold: hold, created: map[string]bool{}}
+	srv := httptest.NewServer(f)
+	t.Cleanup(srv.Close)
+	return f, srv
+}
+
+func (f *fakeSCIMApp) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	f.calls.Add(1)
+	if f.hold > 0 {
+		select {
+		case <-time.After(f.hold):
+		case <-r.Context().Done():
+			return
+		}
+	}
+	w.Header().Set("Content-Type", "application/scim+json")
+	switch r.Method {
+	case http.MethodGet:
+		_, _ = io.WriteString(w, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:ListResponse"],"totalResults":0,"startIndex":1,"itemsPerPage":0,"Resources":[]}`)
+	case http.MethodPost:
+		var u map[string]any
+		if err := json.NewDecoder(r.Body).Decode(&u); err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		name, _ := u["userName"].(string)
+		f.mu.Lock()
+		f.created[name] = true
+		f.mu.Unlock()
+		u["id"] = "odm-" + name
+		w.WriteHeader(http.StatusCreated)
+		_ = json.NewEncoder(w).Encode(u)
+	default:
+		w.WriteHeader(http.StatusNoContent)
+	}
+}
+
+func (f *fakeSCIMApp) createdCount() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return len(f.created)
+}
+
+// composeEnv is the environment Compose gives the bridge from .env.example,
+// with Redis and the downstream app replaced by local ones.
+func composeEnv(t *testing.T, redisURL, odmURL string) map[string]string {
+	env := readEnvFile(t, "compose/.env.example")
+	env["SCIM_BRIDGE_REDIS"] = redisURL
+	env["ODM_SCIM_URL"] = odmURL
+	return env
+}
+
+// TestComposeConfigServes runs the binary built as the image builds it with
+// the Compose file's configuration: health, readiness, the image's health
+// probe, a SCIM write converged into the downstream app, metrics, and a clean
+// exit on SIGTERM.
+func TestComposeConfigServes(t *testing.T) {
+	bin := buildAll(t)
+	redisURL, stopRedis := startRedis(t)
+	app, appSrv := newFakeSCIMApp(t, 0)
+	env := composeEnv(t, redisURL, appSrv.URL)
+	b := startBridge(t, "compose/bridge.yaml", envList(env))
+
+	if code, body := get(b.base + "/readyz"); code != http.StatusOK {
+		t.Fatalf("/readyz = %d %q, want 200", code, body)
+	}
+	probe := func(url string) error {
+		return exec.Command(filepath.Join(bin, "scim-bridge-probe"), url).Run()
+	}
+	if err := probe(b.base + "/readyz"); err != nil {
+		t.Errorf("scim-bridge-probe /readyz: %v, want exit 0", err)
+	}
+	if err := probe(b.base + "/no-such-page"); err == nil {
+		t.Error("scim-bridge-probe exits 0 on a 404")
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if code, err := scimPost(ctx, b.base, env["ACME_SCIM_TOKEN"], "ada@example.com"); err != nil || code != http.StatusCreated {
+		t.Fatalf("SCIM POST with the .env.example token = %d, %v; want 201", code, err)
+	}
+	for app.createdCount() == 0 {
+		if ctx.Err() != nil {
+			t.Fatalf("the user never reached the downstream app (%d calls)", app.calls.Load())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	code, metrics := get(b.base + "/metrics")
+	if code != http.StatusOK {
+		t.Fatalf("/metrics = %d", code)
+	}
+	for _, want := range []string{`scim_bridge_scim_requests_total{method="POST",code="201"} 1`, `scim_bridge_queue_pending{tenant="acme"}`} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s:\n%s", want, metrics)
+		}
+	}
+
+	stopRedis()
+	if code, _ := get(b.base + "/readyz"); code != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with Redis stopped = %d, want 503", code)
+	}
+	if err := probe(b.base + "/readyz"); err == nil {
+		t.Error("scim-bridge-probe exits 0 while /readyz fails")
+	}
+	if code, _ := get(b.base + "/healthz"); code != http.StatusOK {
+		t.Errorf("/healthz with Redis stopped = %d, want 200 (liveness must not depend on Redis)", code)
+	}
+	took, err := b.stop(t, 30*time.Second)
+	if err != nil {
+		t.Errorf("exit after SIGTERM: %v, want status 0", err)
+	}
+	t.Logf("exited %v after SIGTERM", took.Round(time.Millisecond))
+}
+
+// TestVersionStamped checks the version build.sh stamps with -ldflags
+// -X main.version is what `scim-bridge version` prints.
+func TestVersionStamped(t *testing.T) {
+	out, err := exec.Command(filepath.Join(buildAll(t), "scim-bridge"), "version").CombinedOutput()
+	if err != nil {
+		t.Fatalf("scim-bridge version: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), testVersion) {
+		t.Errorf("scim-bridge version printed %q, want it to contain %s (stamped into main.version)", out, testVersion)
+	}
+}
