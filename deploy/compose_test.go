@@ -113,6 +113,9 @@ func TestComposeConfigServes(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
+	if code, _ := post(b.base+"/webhooks/acme/odm", `{"id":"evt-1","type":"user.updated","data":{}}`); code == 0 {
+		t.Fatal("webhook POST got no answer")
+	}
 	code, metrics := get(b.base + "/metrics")
 	if code != http.StatusOK {
 		t.Fatalf("/metrics = %d", code)
@@ -122,6 +125,7 @@ func TestComposeConfigServes(t *testing.T) {
 			t.Errorf("/metrics lacks %s:\n%s", want, metrics)
 		}
 	}
+	checkScrape(t, metrics)
 
 	stopRedis()
 	if code, _ := get(b.base + "/readyz"); code != http.StatusServiceUnavailable {

@@ -162,6 +162,24 @@ func get(url string) (int, string) {
 	return resp.StatusCode, string(b)
 }
 
+// post sends body as JSON to url and returns the status (0 on a transport error).
+func post(url, body string) (int, string) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	if err != nil {
+		return 0, err.Error()
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := httpClient.Do(req)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
 // readEnvFile parses KEY=VALUE lines (comments and blank lines skipped).
 func readEnvFile(t *testing.T, path string) map[string]string {
 	t.Helper()

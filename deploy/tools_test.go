@@ -7,17 +7,18 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 )
 
-// binaries are built once per test binary run, into a directory removed at exit.
+// binaries are built once per test binary run, into a directory removed at
+// exit; helm is the module's tool, cached by the go command.
 var binaries struct {
 	once sync.Once
 	dir  string
+	helm string
 	err  error
 }
 
@@ -45,11 +46,16 @@ func buildAll(t *testing.T) string {
 		binaries.dir = dir
 		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Minute)
 		defer cancel()
-		helm := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(dir, "helm"), "helm.sh/helm/v4/cmd/helm")
-		if out, err := helm.CombinedOutput(); err != nil {
-			binaries.err = fmt.Errorf("build helm: %w\n%s", err, out)
+		// go tool -n builds the tool (once; the go command caches it) and prints its path.
+		var stderr bytes.Buffer
+		helm := exec.CommandContext(ctx, "go", "tool", "-n", "helm")
+		helm.Stderr = &stderr
+		out, err := helm.Output()
+		if err != nil {
+			binaries.err = fmt.Errorf("go tool -n helm: %w\n%s", err, stderr.String())
 			return
 		}
+		binaries.helm = strings.TrimSpace(string(out))
 		build := exec.CommandContext(ctx, "sh", "image/build.sh")
 		build.Env = append(os.Environ(), "OUT="+dir, "VERSION="+testVersion)
 		if out, err := build.CombinedOutput(); err != nil {
@@ -66,7 +72,8 @@ func buildAll(t *testing.T) string {
 // carries standard error.
 func helm(t *testing.T, args ...string) (string, error) {
 	t.Helper()
-	cmd := exec.Command(filepath.Join(buildAll(t), "helm"), args...)
+	buildAll(t)
+	cmd := exec.Command(binaries.helm, args...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	// Keep Helm away from the user's repositories, caches and plugins.
