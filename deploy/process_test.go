@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -145,32 +144,23 @@ func (p *bridgeProc) stop(t *testing.T, limit time.Duration) (time.Duration, err
 
 var httpClient = &http.Client{Timeout: 30 * time.Second}
 
-// get fetches url and returns its status and body.
-func get(url string) (int, string) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-	if err != nil {
-		return 0, err.Error()
-	}
-	resp, err := httpClient.Do(req)
-	if err != nil {
-		return 0, err.Error()
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
-}
+// get fetches url and returns its status and body (status 0 and the error
+// text on a transport error).
+func get(url string) (int, string) { return roundTrip(http.MethodGet, url, "") }
 
-// post sends body as JSON to url and returns the status (0 on a transport error).
-func post(url, body string) (int, string) {
+// post sends body as JSON to url, like get.
+func post(url, body string) (int, string) { return roundTrip(http.MethodPost, url, body) }
+
+func roundTrip(method, url, body string) (int, string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, strings.NewReader(body))
+	req, err := http.NewRequestWithContext(ctx, method, url, strings.NewReader(body))
 	if err != nil {
 		return 0, err.Error()
 	}
-	req.Header.Set("Content-Type", "application/json")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	resp, err := httpClient.Do(req)
 	if err != nil {
 		return 0, err.Error()
@@ -227,7 +217,3 @@ func scimPost(ctx context.Context, base, token, userName string) (int, error) {
 	_, _ = io.Copy(io.Discard, resp.Body)
 	return resp.StatusCode, nil
 }
-
-// errRefused reports a connection that was refused, i.e. a request that never
-// reached a listening server.
-func errRefused(err error) bool { return errors.Is(err, syscall.ECONNREFUSED) }
