@@ -6,13 +6,17 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"sigs.k8s.io/yaml"
 )
 
 // fakeSCIMApp is a downstream app that speaks SCIM 2.0 (the Compose file's
@@ -153,5 +157,87 @@ func TestVersionStamped(t *testing.T) {
 	}
 	if !strings.Contains(string(out), testVersion) {
 		t.Errorf("scim-bridge version printed %q, want it to contain %s (stamped into main.version)", out, testVersion)
+	}
+}
+
+// TestComposeFile checks compose.yaml against the files it relies on: every
+// ${VAR} of the bridge configuration reaches the container from .env, the
+// health checks probe /readyz and Redis persists with AOF on a volume.
+func TestComposeFile(t *testing.T) {
+	b, err := os.ReadFile("compose/compose.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compose struct {
+		Services map[string]struct {
+			Command     []string          `json:"command"`
+			Restart     string            `json:"restart"`
+			Environment map[string]string `json:"environment"`
+			Volumes     []string          `json:"volumes"`
+			ReadOnly    bool              `json:"read_only"`
+			CapDrop     []string          `json:"cap_drop"`
+			Healthcheck struct {
+				Test []string `json:"test"`
+			} `json:"healthcheck"`
+		} `json:"services"`
+		Volumes map[string]any `json:"volumes"`
+	}
+	if err := yaml.Unmarshal(b, &compose); err != nil {
+		t.Fatalf("compose.yaml: %v", err)
+	}
+	bridge, ok := compose.Services["bridge"]
+	if !ok {
+		t.Fatal("compose.yaml has no bridge service")
+	}
+	redis := compose.Services["redis"]
+	envExample := readEnvFile(t, "compose/.env.example")
+
+	cfg, err := os.ReadFile("compose/bridge.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfgTree map[string]any
+	if err := yaml.Unmarshal(cfg, &cfgTree); err != nil {
+		t.Fatalf("compose/bridge.yaml: %v", err)
+	}
+	refs := envVarsIn(cfgTree)
+	if len(refs) == 0 {
+		t.Fatal("compose/bridge.yaml references no ${VAR}: where do its secrets come from?")
+	}
+	for _, name := range refs {
+		v, ok := bridge.Environment[name]
+		if !ok {
+			t.Errorf("bridge.yaml uses ${%s}; the bridge service's environment does not pass it", name)
+			continue
+		}
+		if !strings.HasPrefix(v, "${"+name+":?") {
+			t.Errorf("environment %s = %q, want ${%s:?...} (required, from .env)", name, v, name)
+		}
+		if _, ok := envExample[name]; !ok {
+			t.Errorf(".env.example lacks %s", name)
+		}
+	}
+	if want := []string{"serve", "--config", "/etc/scim-bridge/bridge.yaml"}; !slices.Equal(bridge.Command, want) {
+		t.Errorf("bridge command = %q, want %q", bridge.Command, want)
+	}
+	if !slices.Contains(bridge.Volumes, "./bridge.yaml:/etc/scim-bridge/bridge.yaml:ro") {
+		t.Errorf("bridge volumes = %q, want bridge.yaml mounted read-only", bridge.Volumes)
+	}
+	if want := []string{"CMD", "scim-bridge-probe", "http://127.0.0.1:8080/readyz"}; !slices.Equal(bridge.Healthcheck.Test, want) {
+		t.Errorf("bridge healthcheck = %q, want %q", bridge.Healthcheck.Test, want)
+	}
+	if !bridge.ReadOnly || !slices.Equal(bridge.CapDrop, []string{"ALL"}) {
+		t.Error("the bridge container is not read-only with all capabilities dropped")
+	}
+	for name, s := range map[string]string{"bridge": bridge.Restart, "redis": redis.Restart} {
+		if s != "on-failure" {
+			t.Errorf("%s restart = %q, want on-failure", name, s)
+		}
+	}
+	if args := strings.Join(redis.Command, " "); !strings.Contains(args, "--appendonly yes") {
+		t.Errorf("redis command %q lacks --appendonly yes", args)
+	}
+	if !slices.Contains(redis.Volumes, "redis-data:/data") || compose.Volumes == nil {
+		t.Errorf("redis volumes = %q, want the named volume redis-data on /data", redis.Volumes)
 	}
 }

@@ -299,8 +299,17 @@ func checkConfigMap(t *testing.T, c chartCase, r rendered, d appsv1.Deployment) 
 			t.Errorf("ConfigMap %s: %s holds a plaintext value; secrets must be ${VAR} references", cm.Name, path)
 		}
 	})
+	if used := envVarsIn(cfg); !slices.Equal(used, c.secretsUsed) {
+		t.Errorf("ConfigMap references %q, want %q", used, c.secretsUsed)
+	}
+	return text
+}
+
+// envVarsIn returns the variables ${VAR} references name in the values under
+// tree, sorted, each once.
+func envVarsIn(tree any) []string {
 	var used []string
-	walkScalars(cfg, "", func(_, v string) {
+	walkScalars(tree, "", func(_, v string) {
 		for _, m := range envRefs.FindAllStringSubmatch(v, -1) {
 			if !slices.Contains(used, m[1]) {
 				used = append(used, m[1])
@@ -308,10 +317,7 @@ func checkConfigMap(t *testing.T, c chartCase, r rendered, d appsv1.Deployment) 
 		}
 	})
 	slices.Sort(used)
-	if !slices.Equal(used, c.secretsUsed) {
-		t.Errorf("ConfigMap references %q, want %q", used, c.secretsUsed)
-	}
-	return text
+	return used
 }
 
 // walkScalars calls f with the path and text of every scalar under v.
