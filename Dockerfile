@@ -43,5 +43,8 @@ ENV PATH=/usr/local/bin \
     SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 USER 65532:65532
 EXPOSE 8080
+# Docker-format images only (OCI images drop it); Kubernetes uses its own probes.
+# Pass the URL when the bridge listens elsewhere than :8080.
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 CMD ["scim-bridge-probe", "http://127.0.0.1:8080/readyz"]
 ENTRYPOINT ["scim-bridge"]
 CMD ["serve", "--config", "/etc/scim-bridge/bridge.yaml"]
