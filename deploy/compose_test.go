@@ -16,6 +16,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/types"
 	"sigs.k8s.io/yaml"
 )
 
@@ -160,36 +162,43 @@ func TestVersionStamped(t *testing.T) {
 	}
 }
 
-// TestComposeFile checks compose.yaml against the files it relies on: every
-// ${VAR} of the bridge configuration reaches the container from .env, the
-// health checks probe /readyz and Redis persists with AOF on a volume.
-func TestComposeFile(t *testing.T) {
-	b, err := os.ReadFile("compose/compose.yaml")
+// loadCompose loads compose.yaml the way `docker compose` does (compose-go,
+// the specification's reference loader: schema, interpolation, defaults)
+// with the given env files.
+func loadCompose(t *testing.T, envFiles ...string) (*types.Project, error) {
+	t.Helper()
+	opts, err := cli.NewProjectOptions([]string{"compose/compose.yaml"},
+		cli.WithEnvFiles(envFiles...), cli.WithDotEnv, cli.WithName("scim-bridge"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var compose struct {
-		Services map[string]struct {
-			Command     []string          `json:"command"`
-			Restart     string            `json:"restart"`
-			Environment map[string]string `json:"environment"`
-			Volumes     []string          `json:"volumes"`
-			ReadOnly    bool              `json:"read_only"`
-			CapDrop     []string          `json:"cap_drop"`
-			Healthcheck struct {
-				Test []string `json:"test"`
-			} `json:"healthcheck"`
-		} `json:"services"`
-		Volumes map[string]any `json:"volumes"`
+	return opts.LoadProject(context.Background())
+}
+
+// TestComposeFile checks compose.yaml against the files it relies on: it loads
+// with .env.example, every ${VAR} of the bridge configuration reaches the
+// container from .env (and loading without them fails), the health checks
+// probe /readyz and Redis persists with AOF on a volume.
+func TestComposeFile(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty.env")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
 	}
-	if err := yaml.Unmarshal(b, &compose); err != nil {
-		t.Fatalf("compose.yaml: %v", err)
+	if _, err := loadCompose(t, empty); err == nil || !strings.Contains(err.Error(), "set it in .env") {
+		t.Errorf("compose.yaml loads without the secrets of .env: %v", err)
 	}
-	bridge, ok := compose.Services["bridge"]
-	if !ok {
-		t.Fatal("compose.yaml has no bridge service")
+	project, err := loadCompose(t, "compose/.env.example")
+	if err != nil {
+		t.Fatalf("compose.yaml with .env.example: %v", err)
 	}
-	redis := compose.Services["redis"]
+	bridge, err := project.GetService("bridge")
+	if err != nil {
+		t.Fatal(err)
+	}
+	redis, err := project.GetService("redis")
+	if err != nil {
+		t.Fatal(err)
+	}
 	envExample := readEnvFile(t, "compose/.env.example")
 
 	cfg, err := os.ReadFile("compose/bridge.yaml")
@@ -205,39 +214,50 @@ func TestComposeFile(t *testing.T) {
 		t.Fatal("compose/bridge.yaml references no ${VAR}: where do its secrets come from?")
 	}
 	for _, name := range refs {
-		v, ok := bridge.Environment[name]
-		if !ok {
-			t.Errorf("bridge.yaml uses ${%s}; the bridge service's environment does not pass it", name)
-			continue
+		got := ""
+		if v := bridge.Environment[name]; v != nil {
+			got = *v
 		}
-		if !strings.HasPrefix(v, "${"+name+":?") {
-			t.Errorf("environment %s = %q, want ${%s:?...} (required, from .env)", name, v, name)
-		}
-		if _, ok := envExample[name]; !ok {
-			t.Errorf(".env.example lacks %s", name)
+		if got == "" || got != envExample[name] {
+			t.Errorf("bridge.yaml uses ${%s}; the container gets %q, want the value of .env", name, got)
 		}
 	}
 	if want := []string{"serve", "--config", "/etc/scim-bridge/bridge.yaml"}; !slices.Equal(bridge.Command, want) {
 		t.Errorf("bridge command = %q, want %q", bridge.Command, want)
 	}
-	if !slices.Contains(bridge.Volumes, "./bridge.yaml:/etc/scim-bridge/bridge.yaml:ro") {
-		t.Errorf("bridge volumes = %q, want bridge.yaml mounted read-only", bridge.Volumes)
+	mounted := false
+	for _, v := range bridge.Volumes {
+		mounted = mounted || (v.Type == types.VolumeTypeBind && filepath.Base(v.Source) == "bridge.yaml" &&
+			v.Target == "/etc/scim-bridge/bridge.yaml" && v.ReadOnly)
 	}
-	if want := []string{"CMD", "scim-bridge-probe", "http://127.0.0.1:8080/readyz"}; !slices.Equal(bridge.Healthcheck.Test, want) {
-		t.Errorf("bridge healthcheck = %q, want %q", bridge.Healthcheck.Test, want)
+	if !mounted {
+		t.Errorf("bridge volumes = %+v, want bridge.yaml mounted read-only", bridge.Volumes)
 	}
-	if !bridge.ReadOnly || !slices.Equal(bridge.CapDrop, []string{"ALL"}) {
-		t.Error("the bridge container is not read-only with all capabilities dropped")
+	if hc := bridge.HealthCheck; hc == nil || !slices.Equal([]string(hc.Test), []string{"CMD", "scim-bridge-probe", "http://127.0.0.1:8080/readyz"}) {
+		t.Errorf("bridge healthcheck = %+v, want scim-bridge-probe on /readyz", hc)
 	}
-	for name, s := range map[string]string{"bridge": bridge.Restart, "redis": redis.Restart} {
-		if s != "on-failure" {
-			t.Errorf("%s restart = %q, want on-failure", name, s)
+	if !bridge.ReadOnly || !slices.Equal(bridge.CapDrop, []string{"ALL"}) || bridge.User != "65532:65532" {
+		t.Error("the bridge container is not read-only, non-root with all capabilities dropped")
+	}
+	if g := bridge.StopGracePeriod; g == nil || time.Duration(*g) < 25*time.Second {
+		t.Errorf("stop_grace_period = %v, want at least 25 s", g)
+	}
+	if dep, ok := bridge.DependsOn["redis"]; !ok || dep.Condition != types.ServiceConditionHealthy {
+		t.Errorf("bridge depends_on = %+v, want redis healthy first", bridge.DependsOn)
+	}
+	for _, s := range []types.ServiceConfig{bridge, redis} {
+		if s.Restart != types.RestartPolicyOnFailure {
+			t.Errorf("%s restart = %q, want on-failure", s.Name, s.Restart)
 		}
 	}
 	if args := strings.Join(redis.Command, " "); !strings.Contains(args, "--appendonly yes") {
 		t.Errorf("redis command %q lacks --appendonly yes", args)
 	}
-	if !slices.Contains(redis.Volumes, "redis-data:/data") || compose.Volumes == nil {
-		t.Errorf("redis volumes = %q, want the named volume redis-data on /data", redis.Volumes)
+	persisted := false
+	for _, v := range redis.Volumes {
+		persisted = persisted || (v.Type == types.VolumeTypeVolume && v.Source == "redis-data" && v.Target == "/data")
+	}
+	if _, ok := project.Volumes["redis-data"]; !persisted || !ok {
+		t.Errorf("redis volumes = %+v, want the named volume redis-data on /data", redis.Volumes)
 	}
 }
