@@ -7,7 +7,7 @@ tool helm.sh/helm/v4/cmd/helm
 require (
 	github.com/compose-spec/compose-go/v2 v2.16.2
 	github.com/prometheus/common v0.72.1
-	github.com/prometheus/prometheus v0.316.0
+	github.com/prometheus/prometheus v0.312.0
 	k8s.io/api v0.37.2
 	sigs.k8s.io/yaml v1.6.0
 )
