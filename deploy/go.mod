@@ -1,6 +1,6 @@
 module github.com/scim-bridge/scim-bridge/deploy
 
-go 1.26.7
+go 1.26.0
 
 tool helm.sh/helm/v4/cmd/helm
 
