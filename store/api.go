@@ -27,7 +27,7 @@ import (
 var (
 	// ErrNotFound: no resource (or record) with that key in that tenant.
 	ErrNotFound = errors.New("not found")
-	// ErrConflict: a unique attribute (userName, externalId, group displayName) is
+	// ErrConflict: a unique attribute (userName, group displayName) or the id is
 	// taken by another resource. Returned as *ConflictError.
 	ErrConflict = errors.New("uniqueness conflict")
 	// ErrPrecondition: the resource's version is not the one the caller expected.
@@ -36,7 +36,7 @@ var (
 
 // ConflictError names the unique attribute that collided.
 type ConflictError struct {
-	Attr string // "userName", "externalId" or "displayName"
+	Attr string // "id", "userName" or "displayName"
 }
 
 func (e *ConflictError) Error() string { return "uniqueness conflict on " + e.Attr }
@@ -79,6 +79,10 @@ type Query struct {
 	Descending bool
 	StartIndex int // 1-based
 	Count      int // page size; 0 returns only Total
+	// ExcludeMembers returns groups without their "members" (RFC 7644 §3.9
+	// excludedAttributes=members): O(1) per group whatever its size. A filter
+	// on members.value still uses the reverse index.
+	ExcludeMembers bool
 }
 
 // Page is the answer to a Query.
@@ -91,11 +95,14 @@ type Page struct {
 //
 //   Create(ctx, tenant string, r *Resource) error
 //       r.ID, r.Kind, r.Attrs, r.Created and r.LastModified are set by the caller;
-//       the store sets r.Version = 1. Unique indexes: user userName (lower-cased),
-//       user externalId (case-exact), group displayName (lower-cased); taken →
-//       *ConflictError. Lookup indexes: user emails.value (lower-cased) and, for
-//       groups, the member user ids (reverse index user → groups). Creation order is
-//       kept for stable paging. Marks dirty: the resource; for a group, each member.
+//       the store sets r.Version = 1 (higher for a group created with more than
+//       128 members). Unique indexes: user userName (lower-cased), group
+//       displayName (lower-cased); taken → *ConflictError. Lookup indexes (many
+//       ids per value): externalId (case-exact, users and groups; RFC 7643 gives
+//       it no uniqueness), user emails.value (lower-cased) and the reverse index
+//       member → groups. A group's members live in a set of their own
+//       (members.go). Creation order is kept for stable paging. Marks dirty: the
+//       resource; for a group, each member.
 //   Get(ctx, tenant string, kind Kind, id string) (*Resource, error)
 //   GetMany(ctx, tenant string, kind Kind, ids []string) ([]*Resource, error)  // missing ids skipped, order kept
 //   Replace(ctx, tenant string, r *Resource, ifVersion int64) error

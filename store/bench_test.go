@@ -118,7 +118,7 @@ func resBulkLoadUsers(tb testing.TB, s *Store, tenant string, from, to int) {
 			pipe.Set(ctx, docKey(tenant, KindUser, r.ID), fmt.Sprintf("1 %d %d %d\n%s\n%s",
 				r.Created.UnixNano(), r.LastModified.UnixNano(), seq, d.ix, d.attrs), 0)
 			pipe.HSet(ctx, userNameIndexKey(tenant), d.uniqueName, r.ID)
-			pipe.HSet(ctx, userExtIDIndexKey(tenant), d.externalID, r.ID)
+			pipe.ZAdd(ctx, userExtIDIndexKey(tenant), redis.Z{Member: lexMember(d.externalID, r.ID)})
 			for _, e := range d.emails {
 				pipe.ZAdd(ctx, emailIndexKey(tenant), redis.Z{Member: lexMember(e, r.ID)})
 			}

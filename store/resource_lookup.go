@@ -110,10 +110,11 @@ func (s *Store) GetUserWithGroups(ctx context.Context, tenant, id string) (*Reso
 	if err != nil {
 		return nil, nil, fmt.Errorf("get %s %s: %w", KindUser, id, err)
 	}
-	r, _, err := decodeDoc(new(jsonDecoder), KindUser, id, doc)
+	d, err := decodeDoc(new(jsonDecoder), KindUser, id, doc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("get: %w", err)
 	}
+	r := d.r
 	gids := member.ids()
 	if len(gids) == 0 {
 		return r, nil, nil
@@ -174,13 +175,20 @@ func (s *Store) inCreationOrder(ctx context.Context, tenant string, kind Kind, i
 }
 
 // resolveLookups answers a filter plan from the indexes: the distinct ids of
-// every resource of kind that some lookup finds. ok is false when a lookup names
-// an attribute this kind has no index for (the caller scans instead).
-func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lookups []filter.Lookup) (ids []string, ok bool, err error) {
+// every resource of kind that some lookup finds and, for members.value
+// lookups, the members each group was found by (as "members" values). ok is
+// false when a lookup names an attribute this kind has no index for (the
+// caller scans instead).
+func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lookups []filter.Lookup) (ids []string, hits map[string][]any, ok bool, err error) {
 	var direct []string
 	pipe := s.rdb.Pipeline()
 	var hashCmds []*redis.StringCmd
 	var lexCmds []lexCmd
+	type memberCmd struct {
+		value string
+		cmd   lexCmd
+	}
+	var memberCmds []memberCmd
 	for _, l := range lookups {
 		for _, v := range l.Values {
 			switch {
@@ -191,25 +199,25 @@ func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lo
 			case l.Attr == "displayName" && kind == KindGroup:
 				hashCmds = append(hashCmds, pipe.HGet(ctx, groupNameIndexKey(tenant), v))
 			case l.Attr == "externalId" && kind == KindUser:
-				hashCmds = append(hashCmds, pipe.HGet(ctx, userExtIDIndexKey(tenant), v))
+				lexCmds = append(lexCmds, lexLookup(ctx, pipe, userExtIDIndexKey(tenant), v))
 			case l.Attr == "externalId" && kind == KindGroup:
 				lexCmds = append(lexCmds, lexLookup(ctx, pipe, groupExtIDIndexKey(tenant), v))
 			case l.Attr == "emails.value" && kind == KindUser:
 				lexCmds = append(lexCmds, lexLookup(ctx, pipe, emailIndexKey(tenant), v))
 			case l.Attr == "members.value" && kind == KindGroup:
-				lexCmds = append(lexCmds,
-					lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkUser, v)),
-					lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkGroup, v)))
+				memberCmds = append(memberCmds,
+					memberCmd{v, lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkUser, v))},
+					memberCmd{v, lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkGroup, v))})
 			default:
-				return nil, false, nil
+				return nil, nil, false, nil
 			}
 		}
 	}
-	if len(hashCmds)+len(lexCmds) > 0 {
+	if len(hashCmds)+len(lexCmds)+len(memberCmds) > 0 {
 		cmds, _ := pipe.Exec(ctx) // per-command errors checked below
 		for _, c := range cmds {
 			if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
-				return nil, false, fmt.Errorf("resolve index lookups: %w", err)
+				return nil, nil, false, fmt.Errorf("resolve index lookups: %w", err)
 			}
 		}
 	}
@@ -233,7 +241,16 @@ func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lo
 			add(id)
 		}
 	}
-	return ids, true, nil
+	if len(memberCmds) > 0 {
+		hits = make(map[string][]any)
+		for _, c := range memberCmds {
+			for _, gid := range c.cmd.ids() {
+				add(gid)
+				hits[gid] = append(hits[gid], map[string]any{"value": c.value})
+			}
+		}
+	}
+	return ids, hits, true, nil
 }
 
 // lexCmd is a queued lookup of one value in a lexicographic index.
