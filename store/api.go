@@ -96,7 +96,7 @@ type Page struct {
 //   Create(ctx, tenant string, r *Resource) error
 //       r.ID, r.Kind, r.Attrs, r.Created and r.LastModified are set by the caller;
 //       the store sets r.Version = 1 (higher for a group created with more than
-//       128 members). Unique indexes: user userName (lower-cased), group
+//       64 members). Unique indexes: user userName (lower-cased), group
 //       displayName (lower-cased); taken → *ConflictError. Lookup indexes (many
 //       ids per value): externalId (case-exact, users and groups; RFC 7643 gives
 //       it no uniqueness), user emails.value (lower-cased) and the reverse index

@@ -14,8 +14,9 @@ import (
 )
 
 // memberChunk bounds the members one write script changes, so that no script
-// holds Redis for more than about a millisecond, whatever the group's size.
-const memberChunk = 128
+// holds Redis for more than about half a millisecond (measured: ~9 µs per
+// member on a busy 2-core machine), whatever the group's size.
+const memberChunk = 64
 
 // memberReadChunk bounds the members one read returns.
 const memberReadChunk = 1000
@@ -74,8 +75,8 @@ func membersKey(tenant, groupID string) string { return key(tenant, "members", g
 // and nothing changes. ifVersion 0 is unconditional, else ErrPrecondition when
 // the group's version differs; a missing group gives ErrNotFound. When anything
 // changed the group's version goes up by one (returned) and the group plus
-// each new member are marked dirty, in the same atomic step. Up to 128 members
-// are one atomic step; more are added in steps of 128 (after checking them
+// each new member are marked dirty, in the same atomic step. Up to 64 members
+// are one atomic step; more are added in steps of 64 (after checking them
 // all), of which only the first checks ifVersion. Concurrent calls on one group
 // never conflict.
 func (s *Store) AddMembers(ctx context.Context, tenant, groupID string, members []Member, ifVersion int64) (int64, error) {
@@ -119,7 +120,7 @@ func (s *Store) RemoveMembers(ctx context.Context, tenant, groupID string, ids [
 
 // ReplaceMembers makes members the group's whole membership (PUT, or replace on
 // "members"): the difference with the stored set is computed once, reading
-// the stored set in chunks, and applied in steps of at most 128 changes, so a
+// the stored set in chunks, and applied in steps of at most 64 changes, so a
 // group of any size is replaced without blocking Redis. Unknown ids, versions,
 // preconditions and dirty marks as for AddMembers; a member that stays keeps
 // its membership, taking the given Kind and Display.

@@ -30,7 +30,7 @@ package store
 // many ids per value, one key per tenant. Ids never hold "\0", tenants no
 // braces. A write is one Lua script (resource_scripts.go): document, indexes and
 // dirty marks change together or not at all, except that membership changes of
-// more than 128 members are applied in steps (members.go). Dirty marks use
+// more than 64 members are applied in steps (members.go). Dirty marks use
 // ZADD LT: a key already queued keeps its earlier due time.
 
 import (
@@ -118,7 +118,7 @@ func checkResourceKey(tenant string, kind Kind, id *string) error {
 // with Attr "id"; a taken userName (users) or displayName (groups) gives
 // *ConflictError naming it (externalId is not unique). Marks dirty the resource
 // and, for a group, each member, in the same atomic step; a group created with
-// more than 128 members gets the rest in further steps (each bumping its
+// more than 64 members gets the rest in further steps (each bumping its
 // version), so r.Version is then above 1. Member ids are not checked here
 // (AddMembers checks them).
 func (s *Store) Create(ctx context.Context, tenant string, r *Resource) error {

@@ -431,6 +431,7 @@ local v, c, m, s, ix, attrs, members = splitDoc(gd)
 if ifv ~= 0 and tonumber(v) ~= ifv then return {'precondition'} end
 
 local changed = 0
+local before = members
 if op == 'remove' then
   members = upgradeMembers(gid, members)
   for i = 8, #ARGV do
@@ -465,7 +466,10 @@ else
   if not members then members = '=' end
 end
 
-if changed == 0 then return {'ok', tonumber(v), 0} end
+if changed == 0 then
+  if members ~= before then redis.call('SET', doc, joinDoc(v, c, m, s, ix, attrs, members)) end
+  return {'ok', tonumber(v), 0}
+end
 v = tonumber(v) + 1
 redis.call('SET', doc, joinDoc(v, c, nowns, s, ix, attrs, members))
 redis.call('ZADD', queue, 'LT', nowms, 'Group|' .. gid)

@@ -77,7 +77,7 @@ func resEmails(vs ...string) []any {
 	return out
 }
 
-func resCreate(t *testing.T, s *Store, tenant string, r *Resource) {
+func resCreate(t testing.TB, s *Store, tenant string, r *Resource) {
 	t.Helper()
 	if err := s.Create(context.Background(), tenant, r); err != nil {
 		t.Fatalf("create %s %s: %v", r.Kind, r.ID, err)
