@@ -27,11 +27,17 @@ func (s *Store) Recover(ctx context.Context, tenant string) error {
 	if err := checkResourceKey(tenant, KindGroup, nil); err != nil {
 		return fmt.Errorf("recover: %w", err)
 	}
-	if err := s.recoverTrash(ctx, tenant); err != nil {
+	trashed, err := s.recoverTrash(ctx, tenant)
+	if err != nil {
 		return fmt.Errorf("recover tenant %q: %w", tenant, err)
 	}
-	if err := s.upgradeGroups(ctx, tenant); err != nil {
+	converted, err := s.upgradeGroups(ctx, tenant)
+	if err != nil {
 		return fmt.Errorf("recover tenant %q: %w", tenant, err)
+	}
+	if trashed+converted > 0 {
+		s.log.Info().Str("tenant", tenant).Int("deleted_groups_cleared", trashed).
+			Int("groups_converted", converted).Msg("store recovered")
 	}
 	if err := s.upgradeUserExternalIDs(ctx, tenant); err != nil {
 		return fmt.Errorf("recover tenant %q: %w", tenant, err)
@@ -39,11 +45,12 @@ func (s *Store) Recover(ctx context.Context, tenant string) error {
 	return nil
 }
 
-// recoverTrash clears the members sets of deleted groups left in the trash.
-func (s *Store) recoverTrash(ctx context.Context, tenant string) error {
+// recoverTrash clears the members sets of deleted groups left in the trash
+// and returns how many it cleared.
+func (s *Store) recoverTrash(ctx context.Context, tenant string) (int, error) {
 	trash, err := s.rdb.SMembers(ctx, key(tenant, "trash")).Result()
 	if err != nil {
-		return fmt.Errorf("read trash: %w", err)
+		return 0, fmt.Errorf("read trash: %w", err)
 	}
 	prefix := key(tenant, "trash", "group") + ":"
 	for _, k := range trash {
@@ -53,23 +60,25 @@ func (s *Store) recoverTrash(ctx context.Context, tenant string) error {
 			continue
 		}
 		if err := s.clearTrash(ctx, tenant, rest[:i], k); err != nil {
-			return err
+			return 0, err
 		}
 	}
-	return nil
+	return len(trash), nil
 }
 
-// upgradeGroups converts every group of the former layout.
-func (s *Store) upgradeGroups(ctx context.Context, tenant string) error {
+// upgradeGroups converts every group of the former layout and returns how
+// many it converted.
+func (s *Store) upgradeGroups(ctx context.Context, tenant string) (int, error) {
 	from := "-inf"
+	converted := 0
 	for {
 		zs, err := s.rdb.ZRangeByScoreWithScores(ctx, orderKey(tenant, KindGroup),
 			&redis.ZRangeBy{Min: from, Max: "+inf", Count: loadBatch}).Result()
 		if err != nil {
-			return fmt.Errorf("read group order: %w", err)
+			return 0, fmt.Errorf("read group order: %w", err)
 		}
 		if len(zs) == 0 {
-			return nil
+			return converted, nil
 		}
 		ids := make([]string, len(zs))
 		for i, z := range zs {
@@ -77,19 +86,20 @@ func (s *Store) upgradeGroups(ctx context.Context, tenant string) error {
 		}
 		vals, _, err := s.readDocs(ctx, tenant, KindGroup, ids, false)
 		if err != nil {
-			return fmt.Errorf("read groups: %w", err)
+			return 0, fmt.Errorf("read groups: %w", err)
 		}
 		for i, v := range vals {
 			if doc, ok := v.(string); ok {
 				if _, legacy := legacyMembers(doc); legacy {
 					if err := s.upgradeGroup(ctx, tenant, ids[i], doc); err != nil {
-						return err
+						return 0, err
 					}
+					converted++
 				}
 			}
 		}
 		if len(zs) < loadBatch {
-			return nil
+			return converted, nil
 		}
 		from = fmt.Sprintf("(%v", zs[len(zs)-1].Score)
 	}
