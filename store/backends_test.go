@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"os"
 	"strconv"
 	"testing"
@@ -60,3 +61,7 @@ func envInt(tb testing.TB, name string, def int) int {
 // redistestStart starts a real redis-server (the slowlog and memory figures
 // need one).
 func redistestStart(tb testing.TB) string { return redistest.Start(tb) }
+
+func envString(name string) string { return os.Getenv(name) }
+
+func isPrecondition(err error) bool { return errors.Is(err, ErrPrecondition) }

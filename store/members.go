@@ -438,11 +438,17 @@ func memberViews(ms []Member) []any {
 }
 
 // fillMembers completes a group whose members are in its set: first is the
-// first chunk of the set, read with the document; a full chunk continues
-// with the next ones.
+// first chunk of the set, read with the document (nil: not read yet); a full
+// chunk continues with the next ones.
 func (s *Store) fillMembers(ctx context.Context, tenant string, d decodedDoc, first []string) error {
 	if !d.setMembers {
 		return nil
+	}
+	if first == nil {
+		var err error
+		if first, err = s.rdb.ZRangeArgs(ctx, memberRange(tenant, d.r.ID, "-", memberReadChunk)).Result(); err != nil {
+			return fmt.Errorf("members of group %s: %w", d.r.ID, err)
+		}
 	}
 	ms := make([]Member, 0, len(first))
 	for _, e := range first {

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"slices"
 	"sync"
 	"testing"
@@ -55,6 +56,33 @@ func BenchmarkLargeGroup(b *testing.B) {
 		first, last := lat[:min(20, len(lat))], lat[max(0, len(lat)-20):]
 		b.ReportMetric(float64(median(first).Microseconds()), "p50-add-first-µs")
 		b.ReportMetric(float64(median(last).Microseconds()), "p50-add-last-µs")
+		// excludedAttributes=members: O(1) whatever the size.
+		start = time.Now()
+		const gets = 2000
+		inFlight(b, 8, gets, func(int) error {
+			_, c, err := s.GetGroup(ctx, "acme", gid)
+			if err == nil && c != n {
+				err = fmt.Errorf("count %d", c)
+			}
+			return err
+		})
+		b.ReportMetric(gets/time.Since(start).Seconds(), "getgroup/s")
+		// Streaming every member: bounded memory.
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		peak, streamed := uint64(0), 0
+		if err := s.ForEachMember(ctx, "acme", gid, 0, func(ms []Member) error {
+			streamed += len(ms)
+			if streamed%(20*memberReadChunk) == 0 {
+				runtime.ReadMemStats(&after)
+				peak = max(peak, after.HeapAlloc)
+			}
+			return nil
+		}); err != nil || streamed != n {
+			b.Fatalf("streamed %d, %v", streamed, err)
+		}
+		b.ReportMetric(float64(int64(peak)-int64(before.HeapAlloc))/1024, "stream-heap-KiB")
 		if err := s.Delete(ctx, "acme", KindUser, ids[n-1], 0); err != nil {
 			b.Fatal(err)
 		}

@@ -78,6 +78,16 @@ func (s *Store) Query(ctx context.Context, tenant string, kind Kind, q Query) (P
 
 	if q.Filter != nil {
 		if lookups, ok := q.Filter.Plan(); ok {
+			if index, mode, value, ok := singleLookup(tenant, kind, lookups); ok && !matchMembers {
+				docs, err := s.lookupDocs(ctx, tenant, kind, index, mode, value, withMembers)
+				if err != nil {
+					return Page{}, fmt.Errorf("query %s: %w", kind, err)
+				}
+				if err := consider(docs); err != nil {
+					return Page{}, fmt.Errorf("query %s: %w", kind, err)
+				}
+				return c.page(q.SortBy, q.Descending), nil
+			}
 			ids, hits, ok, err := s.resolveLookups(ctx, tenant, kind, lookups)
 			if err != nil {
 				return Page{}, fmt.Errorf("query %s: %w", kind, err)

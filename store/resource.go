@@ -379,7 +379,11 @@ func (s *Store) loadDocs(ctx context.Context, tenant string, kind Kind, ids []st
 				return nil, fmt.Errorf("load: %w", err)
 			}
 			if withMembers {
-				if err := s.fillMembers(ctx, tenant, d, firsts[i].Val()); err != nil {
+				first := firsts[i].Val()
+				if first == nil {
+					first = []string{}
+				}
+				if err := s.fillMembers(ctx, tenant, d, first); err != nil {
 					return nil, fmt.Errorf("load: %w", err)
 				}
 			} else if d.setMembers {

@@ -266,3 +266,84 @@ func lexLookup(ctx context.Context, pipe redis.Pipeliner, key, value string) lex
 
 // ids returns the ids found, once the pipeline ran.
 func (c lexCmd) ids() []string { return lexIDs(c.value, c.cmd.Val()) }
+
+// lookupScript answers one index lookup together with the documents it finds,
+// in one round trip (the IdPs' userName / externalId eq before every write).
+//
+//	KEYS: 1 index
+//	ARGV: 1 document key prefix ("sb:{t}:user:"), 2 "h" (a unique hash) or "l"
+//	      (a lexicographic index), 3 the value
+//
+// Reply: a flat array id, document, id, document...
+var lookupScript = redis.NewScript(`
+local ids = {}
+if ARGV[2] == 'h' then
+  local id = redis.call('HGET', KEYS[1], ARGV[3])
+  if id then ids[1] = id end
+else
+  local prefix = ARGV[3] .. string.char(0)
+  for _, m in ipairs(redis.call('ZRANGEBYLEX', KEYS[1], '[' .. prefix, '(' .. ARGV[3] .. string.char(1))) do
+    local id = string.sub(m, #prefix + 1)
+    if not string.find(id, string.char(0), 1, true) then ids[#ids + 1] = id end
+  end
+end
+local out = {}
+for _, id in ipairs(ids) do
+  local d = redis.call('GET', ARGV[1] .. id)
+  if d then
+    out[#out + 1] = id
+    out[#out + 1] = d
+  end
+end
+return out
+`)
+
+// singleLookup returns the index key and script mode of a lookup of one value
+// on an indexed attribute of kind; ok is false for anything else.
+func singleLookup(tenant string, kind Kind, lookups []filter.Lookup) (index, mode, value string, ok bool) {
+	if len(lookups) != 1 || len(lookups[0].Values) != 1 {
+		return "", "", "", false
+	}
+	l := lookups[0]
+	switch {
+	case l.Attr == "userName" && kind == KindUser:
+		return userNameIndexKey(tenant), "h", l.Values[0], true
+	case l.Attr == "displayName" && kind == KindGroup:
+		return groupNameIndexKey(tenant), "h", l.Values[0], true
+	case l.Attr == "externalId" && kind == KindUser:
+		return userExtIDIndexKey(tenant), "l", l.Values[0], true
+	case l.Attr == "externalId" && kind == KindGroup:
+		return groupExtIDIndexKey(tenant), "l", l.Values[0], true
+	case l.Attr == "emails.value" && kind == KindUser:
+		return emailIndexKey(tenant), "l", l.Values[0], true
+	}
+	return "", "", "", false
+}
+
+// lookupDocs runs lookupScript: the documents of the resources found,
+// ordered by creation; groups get their members when members is set.
+func (s *Store) lookupDocs(ctx context.Context, tenant string, kind Kind, index, mode, value string, members bool) ([]decodedDoc, error) {
+	res, err := lookupScript.Run(ctx, s.rdb, []string{index},
+		tenantPrefix(tenant)+kindPart(kind)+":", mode, value).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("index lookup: %w", err)
+	}
+	out := make([]decodedDoc, 0, len(res)/2)
+	var dec jsonDecoder
+	for i := 0; i+1 < len(res); i += 2 {
+		d, err := decodeDoc(&dec, kind, res[i], res[i+1])
+		if err != nil {
+			return nil, fmt.Errorf("index lookup: %w", err)
+		}
+		if d.setMembers && members {
+			if err := s.fillMembers(ctx, tenant, d, nil); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, d)
+	}
+	if len(out) > 1 {
+		slices.SortFunc(out, func(a, b decodedDoc) int { return cmp.Compare(a.seq, b.seq) })
+	}
+	return out, nil
+}
