@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"testing"
 
 	"github.com/elimity-com/scim/schema"
@@ -122,21 +121,7 @@ func BenchmarkLookupScale(b *testing.B) {
 			{"userName-eq", query(byName)},
 			{"externalId-eq", query(byExt)},
 		} {
-			b.Run(fmt.Sprintf("%s/users=%d", c.name, n), func(b *testing.B) {
-				var next atomic.Int64
-				b.ReportAllocs()
-				b.ResetTimer()
-				cpu := resStartCPU(s)
-				defer cpu.report(b)
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						if err := c.op(next.Add(1)); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			})
+			b.Run(fmt.Sprintf("%s/users=%d", c.name, n), func(b *testing.B) { resParallel(b, s, c.op) })
 		}
 	}
 }
@@ -148,31 +133,17 @@ func BenchmarkPatch(b *testing.B) {
 		const n = 1000
 		resBulkLoadUsers(b, s, "bench", 0, n)
 		ctx := context.Background()
-		var next atomic.Int64
-		b.ReportAllocs()
-		b.ResetTimer()
-		cpu := resStartCPU(s)
-		defer cpu.report(b)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				k := next.Add(1)
-				id := resBenchUser(int(k % n)).ID
-				for {
-					cur, err := s.Get(ctx, "bench", KindUser, id)
-					if err != nil {
-						b.Error(err)
-						return
-					}
-					cur.Attrs["title"] = fmt.Sprintf("Title %d", k)
-					cur.LastModified = resT0
-					err = s.Replace(ctx, "bench", cur, cur.Version)
-					if err == nil {
-						break
-					}
-					if !isPrecondition(err) {
-						b.Error(err)
-						return
-					}
+		resParallel(b, s, func(k int64) error {
+			id := resBenchUser(int(k % n)).ID
+			for {
+				cur, err := s.Get(ctx, "bench", KindUser, id)
+				if err != nil {
+					return err
+				}
+				cur.Attrs["title"] = fmt.Sprintf("Title %d", k)
+				cur.LastModified = resT0
+				if err = s.Replace(ctx, "bench", cur, cur.Version); !isPrecondition(err) {
+					return err
 				}
 			}
 		})
