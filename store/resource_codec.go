@@ -1,13 +1,11 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 )
 
 // encodedDoc is a resource as the write scripts receive it.
@@ -56,11 +54,11 @@ func encodeDoc(r *Resource) (encodedDoc, error) {
 	if attrs == nil {
 		attrs = map[string]any{}
 	}
-	a, err := json.Marshal(attrs)
+	a, err := marshalAttrs(attrs)
 	if err != nil {
 		return d, fmt.Errorf("encode %s %s attributes: %w", r.Kind, r.ID, err)
 	}
-	d.attrs = string(a)
+	d.attrs = a
 	return d, nil
 }
 
@@ -81,21 +79,6 @@ func encodeIndexLine(uniqueName, externalID string, emails []string) string {
 	}
 	b = append(b, ']')
 	return string(b)
-}
-
-// appendJSONString appends s as a JSON string (plain ASCII without quotes,
-// backslashes or control characters directly, anything else through
-// encoding/json, which also replaces invalid UTF-8).
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
-		}
-	}
-	b = append(b, '"')
-	b = append(b, s...)
-	return append(b, '"')
 }
 
 // membersOf reads a group's "members" attribute: one Member per distinct
