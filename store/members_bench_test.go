@@ -12,8 +12,8 @@ import (
 
 // BenchmarkLargeGroup is the life of an "All employees" group on a real
 // redis-server, as Okta pushes it: grown to LARGE_GROUP_N members (default
-// 20,000; the figure is 100,000) by PATCH-sized adds of 50 with 8 in flight, then a user delete, a
-// replace of the whole membership, and removals of 50 with 8 in flight (half
+// 20,000; the figure is 100,000) by PATCH-sized adds of 50 with 8
+// in flight, then a user delete, a replace of the whole membership, and removals of 50 with 8 in flight (half
 // of them one member at a time, as Okta's members[value eq "id"] removals),
 // then a delete of the group. Before it SLOWLOG records commands over 2 ms
 // (CONFIG SET slowlog-log-slower-than 2000); the benchmark fails when any

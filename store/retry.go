@@ -30,15 +30,23 @@ import (
 )
 
 // retryPolicy bounds the retries of one call: attempts in all, first pause,
-// longest pause. Every pause is bound to the caller's ctx.
+// longest pause, and the time after the first attempt past which no new
+// attempt starts. Every pause is bound to the caller's ctx.
 type retryPolicy struct {
 	attempts  int
 	base, max time.Duration
+	budget    time.Duration
 }
 
 // defaultRetry rides out a Redis restart's short LOADING phase or a failover
 // (about 3 s of pauses in all) without holding a request for long.
-var defaultRetry = retryPolicy{attempts: 8, base: 25 * time.Millisecond, max: time.Second}
+var defaultRetry = retryPolicy{attempts: 8, base: 25 * time.Millisecond, max: time.Second, budget: 5 * time.Second}
+
+// again reports whether attempt (1-based, just failed) may be followed by
+// another one, started at first.
+func (p retryPolicy) again(attempt int, first time.Time) bool {
+	return attempt < p.attempts && time.Since(first) < p.budget
+}
 
 // pause returns the jittered pause before attempt (1-based), in [d/2, d).
 func (p retryPolicy) pause(attempt int) time.Duration {
@@ -56,9 +64,10 @@ func (retryHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (h retryHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
+		first := time.Now()
 		for attempt := 1; ; attempt++ {
 			err := next(ctx, cmd)
-			if err == nil || attempt >= h.policy.attempts || !safeToRetry(cmd.Name(), err) {
+			if err == nil || !h.policy.again(attempt, first) || !safeToRetry(cmd.Name(), err) {
 				return err
 			}
 			if !sleep(ctx, h.policy.pause(attempt)) {
@@ -71,9 +80,10 @@ func (h retryHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 
 func (h retryHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
+		first := time.Now()
 		for attempt := 1; ; attempt++ {
 			err := next(ctx, cmds)
-			if err == nil || attempt >= h.policy.attempts || !pipelineSafeToRetry(cmds, err) {
+			if err == nil || !h.policy.again(attempt, first) || !pipelineSafeToRetry(cmds, err) {
 				return err
 			}
 			if !sleep(ctx, h.policy.pause(attempt)) {

@@ -154,6 +154,11 @@ func TestRetryWhileLoading(t *testing.T) {
 	if !errors.Is(err, ErrNotFound) {
 		t.Fatalf("get after LOADING: %v", err)
 	}
+	// A read pipeline answered LOADING is sent again too.
+	loading.Store(2)
+	if _, _, err := s.GetGroup(context.Background(), "acme", "g1"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("pipelined read after LOADING: %v", err)
+	}
 	// A context that ends stops the retries.
 	loading.Store(1 << 20)
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
