@@ -372,3 +372,35 @@ func TestMembersQuery(t *testing.T) {
 		}
 	})
 }
+
+// TestMembersSameIDUserAndGroup: a user and a group may share an id (their
+// namespaces are apart); as members they are two, and removing the id
+// removes both.
+func TestMembersSameIDUserAndGroup(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		resCreate(t, s, "acme", resUser("x", "x", nil))
+		resCreate(t, s, "acme", resGroup("x", "X"))
+		resCreate(t, s, "acme", resGroup("g", "G"))
+		if _, err := s.AddMembers(ctx, "acme", "g", []Member{{ID: "x"}, {ID: "x", Kind: KindGroup}}, 0); err != nil {
+			t.Fatal(err)
+		}
+		// distinctMembers keeps the first of one id: the user.
+		if got := resMemberList(t, s, "acme", "g"); len(got) != 1 || got[0].Kind != KindUser {
+			t.Fatalf("members = %+v", got)
+		}
+		if _, err := s.AddMembers(ctx, "acme", "g", []Member{{ID: "x", Kind: KindGroup}}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := resMemberList(t, s, "acme", "g"); len(got) != 2 {
+			t.Fatalf("members = %+v", got)
+		}
+		if _, err := s.RemoveMembers(ctx, "acme", "g", []string{"x"}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := s.MemberCount(ctx, "acme", "g"); n != 0 {
+			t.Fatalf("%d members left", n)
+		}
+	})
+}

@@ -412,13 +412,14 @@ return left
 // membersScript changes some members of one group: op "add" (existing members
 // kept as they are), "set" (existing members take the given kind and display)
 // or "remove". The group's version goes up by one and it is marked dirty when
-// anything changed; so is every member whose membership changed.
+// anything changed; so is every member whose membership changed. Index and
+// queue writes are batched into one command each.
 //
 //	KEYS: 1 group doc, 2 members set, 3 queue
 //	ARGV: 1 prefix, 2 group id, 3 ifVersion, 4 now (unix ms), 5 now (unix ns),
 //	      6 op, 7 "1": check that every added id is a user or group of the
 //	      tenant (kind "" resolves to whichever exists, a user first),
-//	      8.. add/set: triples id, kind, display; remove: ids
+//	      8.. add/set: triples id, kind, display; remove: ids (all distinct)
 //
 // Reply: {"ok", version, changed} | {"unknown", id...} | {"notfound"} | {"precondition"}.
 var membersScript = redis.NewScript(resourceLuaPrelude + `
@@ -432,39 +433,92 @@ if ifv ~= 0 and tonumber(v) ~= ifv then return {'precondition'} end
 
 local changed = 0
 local before = members
+local setAdds, setRems, idxAdds, idxRems, marks = {}, {}, {}, {}, {}
 if op == 'remove' then
   members = upgradeMembers(gid, members)
   for i = 8, #ARGV do
-    local e = findEntry(mk, ARGV[i])
-    if e then
-      dropEntry(gid, mk, e, nowms, queue)
+    local id = ARGV[i]
+    for _, e in ipairs(redis.call('ZRANGEBYLEX', mk, '[' .. id .. SEP, '(' .. id .. SEPEND, 'LIMIT', 0, 2)) do
+      local _, kind = parseEntry(e)
+      setRems[#setRems + 1] = e
+      idxRems[#idxRems + 1] = kind .. '|' .. id .. SEP .. gid
+      marks[#marks + 1] = nowms
+      marks[#marks + 1] = kind .. '|' .. id
       changed = changed + 1
     end
   end
 else
   local kinds = {}
   if ARGV[7] == '1' then
-    local unknown = {'unknown'}
+    -- one EXISTS when every member is (said or taken to be) a user and is one
+    local ukeys = {}
     for i = 8, #ARGV, 3 do
-      local id, k = ARGV[i], ARGV[i + 1]
-      if (k == '' or k == 'User') and redis.call('EXISTS', P .. 'user:' .. id) == 1 then
-        kinds[i] = 'User'
-      elseif (k == '' or k == 'Group') and redis.call('EXISTS', P .. 'group:' .. id) == 1 then
-        kinds[i] = 'Group'
-      else
-        unknown[#unknown + 1] = id
-      end
+      if ARGV[i + 1] ~= 'Group' then ukeys[#ukeys + 1] = P .. 'user:' .. ARGV[i] end
     end
-    if #unknown > 1 then return unknown end
+    if #ukeys > 0 and #ukeys * 3 == #ARGV - 7 and redis.call('EXISTS', unpack(ukeys)) == #ukeys then
+      for i = 8, #ARGV, 3 do kinds[i] = 'User' end
+    else
+      local unknown = {'unknown'}
+      for i = 8, #ARGV, 3 do
+        local id, k = ARGV[i], ARGV[i + 1]
+        if (k == '' or k == 'User') and redis.call('EXISTS', P .. 'user:' .. id) == 1 then
+          kinds[i] = 'User'
+        elseif (k == '' or k == 'Group') and redis.call('EXISTS', P .. 'group:' .. id) == 1 then
+          kinds[i] = 'Group'
+        else
+          unknown[#unknown + 1] = id
+        end
+      end
+      if #unknown > 1 then return unknown end
+    end
   end
   members = upgradeMembers(gid, members)
+  -- one ZMSCORE tells which memberships exist already: the reverse index
+  -- (add) or the exact entries (set)
+  local probe = {}
   for i = 8, #ARGV, 3 do
     local k = kinds[i] or ARGV[i + 1]
     if k == '' then k = 'User' end
-    if addEntry(gid, mk, ARGV[i], k, ARGV[i + 2], op, nowms, queue) > 0 then changed = changed + 1 end
+    kinds[i] = k
+    if op == 'add' then
+      probe[#probe + 1] = k .. '|' .. ARGV[i] .. SEP .. gid
+    else
+      probe[#probe + 1] = ARGV[i] .. SEP .. k .. SEP .. ARGV[i + 2]
+    end
+  end
+  local present = {}
+  if #probe > 0 then present = redis.call('ZMSCORE', op == 'add' and MEMBEROF or mk, unpack(probe)) end
+  for i = 8, #ARGV, 3 do
+    local id, k = ARGV[i], kinds[i]
+    if not present[(i - 8) / 3 + 1] then
+      -- add: absent from the reverse index means not a member (a user and a
+      -- group sharing an id are two members); set: look for the entry to update
+      local old = nil
+      if op == 'set' then old = findEntry(mk, id) end
+      if not old then
+        setAdds[#setAdds + 1] = 0
+        setAdds[#setAdds + 1] = id .. SEP .. k .. SEP .. ARGV[i + 2]
+        idxAdds[#idxAdds + 1] = 0
+        idxAdds[#idxAdds + 1] = k .. '|' .. id .. SEP .. gid
+        marks[#marks + 1] = nowms
+        marks[#marks + 1] = k .. '|' .. id
+        changed = changed + 1
+      elseif op == 'set' and addEntry(gid, mk, id, k, ARGV[i + 2], op, nowms, queue) > 0 then
+        changed = changed + 1
+      end
+    end
   end
   if not members then members = '=' end
 end
+if #setRems > 0 then
+  redis.call('ZREM', mk, unpack(setRems))
+  redis.call('ZREM', MEMBEROF, unpack(idxRems))
+end
+if #setAdds > 0 then
+  redis.call('ZADD', mk, unpack(setAdds))
+  redis.call('ZADD', MEMBEROF, unpack(idxAdds))
+end
+if #marks > 0 then redis.call('ZADD', queue, 'LT', unpack(marks)) end
 
 if changed == 0 then
   if members ~= before then redis.call('SET', doc, joinDoc(v, c, m, s, ix, attrs, members)) end
