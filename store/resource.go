@@ -325,14 +325,28 @@ func (s *Store) Get(ctx context.Context, tenant string, kind Kind, id string) (*
 	if err := checkResourceKey(tenant, kind, &id); err != nil {
 		return nil, fmt.Errorf("get: %w", err)
 	}
-	docs, err := s.loadDocs(ctx, tenant, kind, []string{id}, true)
+	if kind == KindGroup {
+		docs, err := s.loadDocs(ctx, tenant, kind, []string{id}, true)
+		if err != nil {
+			return nil, fmt.Errorf("get %s %s: %w", kind, id, err)
+		}
+		if len(docs) == 0 {
+			return nil, fmt.Errorf("get %s %s: %w", kind, id, ErrNotFound)
+		}
+		return docs[0].r, nil
+	}
+	doc, err := s.rdb.Get(ctx, docKey(tenant, kind, id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("get %s %s: %w", kind, id, ErrNotFound)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("get %s %s: %w", kind, id, err)
 	}
-	if len(docs) == 0 {
-		return nil, fmt.Errorf("get %s %s: %w", kind, id, ErrNotFound)
+	d, err := decodeDoc(new(jsonDecoder), kind, id, doc)
+	if err != nil {
+		return nil, fmt.Errorf("get: %w", err)
 	}
-	return docs[0].r, nil
+	return d.r, nil
 }
 
 // GetMany returns the resources with the given ids that exist, in the order of
