@@ -80,10 +80,6 @@ func membersKey(tenant, groupID string) string { return key(tenant, "members", g
 // all), of which only the first checks ifVersion. Concurrent calls on one group
 // never conflict.
 func (s *Store) AddMembers(ctx context.Context, tenant, groupID string, members []Member, ifVersion int64) (int64, error) {
-	return s.addMembers(ctx, tenant, groupID, members, ifVersion, "add")
-}
-
-func (s *Store) addMembers(ctx context.Context, tenant, groupID string, members []Member, ifVersion int64, op string) (int64, error) {
 	if err := checkResourceKey(tenant, KindGroup, &groupID); err != nil {
 		return 0, fmt.Errorf("add members: %w", err)
 	}
@@ -96,7 +92,7 @@ func (s *Store) addMembers(ctx context.Context, tenant, groupID string, members 
 			return 0, fmt.Errorf("add members to group %s: %w", groupID, err)
 		}
 	}
-	ver, err := s.changeMembers(ctx, tenant, groupID, op, true, ifVersion, ms, nil)
+	ver, err := s.changeMembers(ctx, tenant, groupID, "add", true, ifVersion, ms, nil)
 	if err != nil {
 		return 0, fmt.Errorf("add members to group %s: %w", groupID, err)
 	}
