@@ -17,7 +17,7 @@ func watchdog(input any) (stop func() bool) {
 
 var knownScimTypes = map[string]bool{
 	ScimTypeInvalidFilter: true, ScimTypeInvalidPath: true, ScimTypeNoTarget: true, ScimTypeInvalidValue: true,
-	ScimTypeMutability: true, ScimTypeInvalidSyntax: true,
+	ScimTypeMutability: true, ScimTypeInvalidSyntax: true, ScimTypeTooMany: true,
 }
 
 // checkClientError fails unless err is a 400 *Error with a known scimType.
@@ -134,6 +134,7 @@ func FuzzPatch(f *testing.F) {
 		}
 		before := toJSON(t, res)
 		out, changed, err := Apply(target.rs, res, ops)
+		checkNaive(t, target.rs, res, ops, out, changed, err)
 		if after := toJSON(t, res); after != before {
 			t.Fatalf("input modified by %s:\n%s\n%s", body, before, after)
 		}
@@ -151,4 +152,23 @@ func FuzzPatch(f *testing.F) {
 			t.Fatalf("result of %s is not a valid resource: %v\n%s", body, err, toJSON(t, out))
 		}
 	})
+}
+
+// checkNaive fails when Apply without indexes (every lookup a scan of the
+// list, as the code stood before the indexes) gives another result than
+// Apply: the indexes are shortcuts and must not change any answer.
+func checkNaive(t *testing.T, rs *ResourceSchema, res map[string]any, ops []Operation, out map[string]any, changed bool, err error) {
+	t.Helper()
+	p := newPatcher(rs.impl, cloneMap(res))
+	p.naive = true
+	nout, nchanged, nerr := p.applyAll(res, ops)
+	if scimType(err) != scimType(nerr) || (err == nil) != (nerr == nil) {
+		t.Fatalf("indexed error %v, naive error %v", err, nerr)
+	}
+	if err != nil {
+		return
+	}
+	if a, b := toJSON(t, out), toJSON(t, nout); a != b || changed != nchanged {
+		t.Fatalf("indexed and naive results differ:\n%s (changed %v)\n%s (changed %v)", a, changed, b, nchanged)
+	}
 }

@@ -39,10 +39,16 @@ func parsePatch(rs *ResourceSchema, body []byte) ([]Operation, error) {
 		return nil, errorf(ScimTypeInvalidSyntax, "Operations must be a non-empty array")
 	}
 	ops := make([]Operation, 0, len(list))
+	generic := 0
 	for i, raw := range list {
 		op, err := rs.impl.parseOperation(raw)
 		if err != nil {
 			return nil, withPrefix(err, fmt.Sprintf("operation %d: ", i+1))
+		}
+		if op.parsed != nil && op.parsed.pp.generic {
+			if generic++; generic > MaxGenericPaths {
+				return nil, errorf(ScimTypeTooMany, "more than %d operations have paths outside the common forms (attr, attr.sub, attr[sub op value and ...].sub)", MaxGenericPaths)
+			}
 		}
 		ops = append(ops, op)
 	}
@@ -85,6 +91,7 @@ func (rs *resourceSchema) parseOperation(raw any) (Operation, error) {
 	if err != nil {
 		return Operation{}, err
 	}
+	op.parsed = &parsedPath{rs: rs, path: op.Path, pp: pp}
 	if value != nil {
 		if err := rs.checkValue(pp, value); err != nil {
 			return Operation{}, err
