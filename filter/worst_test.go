@@ -52,29 +52,30 @@ func opsBody(op func(i int) string) []byte {
 
 // worstFilters are filters of MaxFilterLength bytes or MaxFilterDepth levels.
 func worstFilters() map[string]string {
-	fill := func(term, sep string) string {
-		var b strings.Builder
-		for i := 0; ; i++ {
-			t := fmt.Sprintf(term, i)
-			if b.Len()+len(sep)+len(t) > MaxFilterLength {
-				return b.String()
-			}
-			if i > 0 {
-				b.WriteString(sep)
-			}
-			b.WriteString(t)
-		}
-	}
-	deep := strings.Repeat("(", MaxFilterDepth) + `userName eq "x"` + strings.Repeat(")", MaxFilterDepth)
-	notDeep := strings.Repeat("not (", MaxFilterDepth) + `userName eq "x"` + strings.Repeat(")", MaxFilterDepth)
+	fill := func(term, sep string) string { return fillTo(MaxFilterLength, term, sep) }
 	return map[string]string{
 		"or-chain":       fill(`userName eq "u%d"`, " or "),
 		"and-chain":      fill(`emails.value co "%d"`, " and "),
 		"value-filters":  fill(`emails[type eq "work" and value sw "%d"]`, " or "),
-		"wide-valfilter": "emails[" + fill(`value eq "v%d"`, " or ")[:MaxFilterLength-9] + "]",
-		"deep-parens":    deep,
-		"deep-not":       notDeep,
+		"wide-valfilter": "emails[" + fillTo(MaxFilterLength-len("emails[]"), `value eq "v%d"`, " or ") + "]",
+		"deep-parens":    strings.Repeat("(", MaxFilterDepth) + `userName eq "x"` + strings.Repeat(")", MaxFilterDepth),
+		"deep-not":       strings.Repeat("not (", MaxFilterDepth) + `userName eq "x"` + strings.Repeat(")", MaxFilterDepth),
 		"nested-mixed":   strings.Repeat(`(userName eq "a" or (`, 16) + `title pr` + strings.Repeat(`))`, 16),
+	}
+}
+
+// fillTo joins term(i) for i = 0, 1, ... with sep up to max bytes.
+func fillTo(max int, term, sep string) string {
+	var b strings.Builder
+	for i := 0; ; i++ {
+		t := fmt.Sprintf(term, i)
+		if b.Len()+len(sep)+len(t) > max {
+			return b.String()
+		}
+		if i > 0 {
+			b.WriteString(sep)
+		}
+		b.WriteString(t)
 	}
 }
 
