@@ -115,10 +115,19 @@ func coerceScalar(def *attrDef, v any) (any, error) {
 	}
 	switch def.typ {
 	case typeString, typeReference:
-		if s, ok := v.(string); ok {
+		s, ok := v.(string)
+		if !ok {
+			return nil, bad("a string")
+		}
+		if def.canonical == nil {
 			return s, nil
 		}
-		return nil, bad("a string")
+		for _, c := range def.canonical {
+			if c == s || (!def.caseExact && strings.EqualFold(c, s)) {
+				return c, nil
+			}
+		}
+		return nil, bad("one of " + strings.Join(quoteAll(def.canonical), ", "))
 	case typeBinary:
 		s, ok := v.(string)
 		if !ok || !isBase64(s) {
@@ -179,4 +188,12 @@ func sortedKeys(m map[string]any) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = quote(s)
+	}
+	return out
 }

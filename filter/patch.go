@@ -29,10 +29,11 @@ func (p *patcher) applyAll(res map[string]any, ops []Operation) (map[string]any,
 		return nil, false, err
 	}
 	for _, d := range p.rs.required {
-		before, _ := getKey(res, d.name)
-		after, _ := getKey(out, d.name)
+		ref := attrRef{ext: d.ext, attr: d}
+		before, _ := p.rs.attrValue(ref, res)
+		after, _ := p.rs.attrValue(ref, out)
 		if isPresent(before) && !isPresent(after) {
-			return nil, false, errorf(ScimTypeInvalidValue, "attribute %s is required and cannot be removed", quote(d.name))
+			return nil, false, errorf(ScimTypeInvalidValue, "attribute %s is required and cannot be removed", quote(d.fullPath()))
 		}
 	}
 	return out, !equalValues(out, res), nil
