@@ -295,6 +295,10 @@ func compileAttr(a schema.CoreAttribute, parent *attrDef, ext *extSchema) *attrD
 		parent:    parent,
 		ext:       ext,
 	}
+	if d.mut == mutWriteOnly {
+		// RFC 7643 §7: values of a writeOnly attribute are never returned.
+		d.ret = retNever
+	}
 	if parent != nil && idReferences[parent.name+"."+d.name] {
 		d.caseExact = true
 	}
