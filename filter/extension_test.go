@@ -32,6 +32,19 @@ var acmeExtension = Extension{
 	},
 }
 
+// acmeRS is userRS with acmeExtension attached, optional.
+var acmeRS = func() *ResourceSchema {
+	s, err := acmeExtension.Schema()
+	if err != nil {
+		panic(err)
+	}
+	rs, err := NewExtendedResourceSchema(schema.CoreUserSchema(), SchemaExtension{Schema: schema.ExtensionEnterpriseUser()}, SchemaExtension{Schema: s})
+	if err != nil {
+		panic(err)
+	}
+	return rs
+}()
+
 func acmeSchema(t testing.TB, required bool) *ResourceSchema {
 	t.Helper()
 	s, err := acmeExtension.Schema()
