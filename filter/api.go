@@ -46,6 +46,21 @@
 //     values (Entra's member removal). Adding a member already there is a
 //     no-op, even with another "display".
 //   - Unknown sortBy is 400 invalidPath.
+//   - Cost: normalizing, patching and projecting are linear in the size of
+//     the resource and the request. Multi-valued attributes are changed
+//     through hash indexes (an added value, members[value eq "id"], a value
+//     given to remove, the primary element are found in O(1)); work no index
+//     answers (a value filter with co, a sub-attribute path over every
+//     element) is bounded per request, past which Apply and Normalize
+//     answer 400 tooMany; so is the number of PATCH paths that need the
+//     generic filter parser (MaxGenericPaths).
+//   - Schema extensions: built-in ones (the enterprise User) and ones an
+//     operator declares per tenant (Extension, NewExtendedResourceSchema)
+//     work alike. A declared string attribute with canonicalValues accepts
+//     only those; CheckRequired checks required attributes and extensions.
+//   - Returned (RFC 7643 §7): always attributes and sub-attributes survive
+//     attributes and excludedAttributes; never ones (and writeOnly ones)
+//     are never returned nor filterable; request ones only when named.
 package filter
 
 // This file fixes the API the rest of the project programs against.
@@ -95,7 +110,8 @@ type ResourceSchema struct {
 
 // NewResourceSchema compiles core and its extensions (the elimity-com/scim schema
 // definitions are the single source of truth). The common attributes id, externalId
-// and meta (RFC 7643 §3.1) are included.
+// and meta (RFC 7643 §3.1) are included. Every extension is optional; see
+// NewExtendedResourceSchema for required ones and checked ids.
 func NewResourceSchema(core schema.Schema, extensions ...schema.Schema) *ResourceSchema {
 	return newResourceSchema(core, extensions...)
 }
@@ -186,8 +202,9 @@ func ParsePatch(rs *ResourceSchema, body []byte) ([]Operation, error) {
 // groups) give 400 mutability, as does a change of an immutable value; unknown
 // attributes 400 invalidPath; a remove without a path 400 noTarget; a value filter
 // that matches nothing and cannot create its element 400 noTarget; the removal of a
-// required attribute 400 invalidValue. Setting primary=true on an element clears it
-// on the other elements of the attribute.
+// required attribute (core or of an extension) 400 invalidValue; work past the
+// bound described in the package documentation 400 tooMany. Setting
+// primary=true on an element clears it on the other elements of the attribute.
 func Apply(rs *ResourceSchema, res map[string]any, ops []Operation) (out map[string]any, changed bool, err error) {
 	return apply(rs, res, ops)
 }
@@ -198,8 +215,10 @@ func Apply(rs *ResourceSchema, res map[string]any, ops []Operation) (out map[str
 // null and empty values dropped, duplicates merged, at most one primary element per
 // attribute (the first), unknown attributes and readOnly attributes dropped, and
 // "schemas", "meta", "id" and "groups" removed. Dotted and URN-qualified keys are
-// accepted. It fails with *Error invalidValue for values that cannot be coerced.
-// Required attributes are not checked.
+// accepted. It fails with *Error invalidValue for values that cannot be coerced
+// (or are not among the canonical values of a declared extension attribute),
+// and tooMany past the work bound. Required attributes are not checked: see
+// CheckRequired.
 func Normalize(rs *ResourceSchema, res map[string]any) (map[string]any, error) {
 	return normalize(rs, res)
 }
