@@ -146,7 +146,9 @@ func (f *Filter) String() string { return f.impl.String() }
 // "externalId", "emails.value" (users), "displayName" or "members.value"
 // (groups). For attributes that are not caseExact (userName, emails.value,
 // displayName) Values are lower-cased already (strings.ToLower); id, externalId
-// and members.value (user ids) are case-exact.
+// and members.value (user ids) are case-exact. Attributes of extensions listed
+// in SchemaExtension.Indexed appear URN-qualified ("urn:...:User:costCenterCode"),
+// lower-cased unless caseExact.
 type Lookup struct {
 	Attr   string
 	Values []string

@@ -58,6 +58,11 @@ type Attribute struct {
 type SchemaExtension struct {
 	Schema   schema.Schema
 	Required bool
+	// Indexed names string or reference attributes of the extension
+	// ("costCenterCode", "site.code") a store keeps a lookup index for:
+	// Filter.Plan answers eq on them with a Lookup whose Attr is the
+	// URN-qualified path ("urn:...:User:costCenterCode").
+	Indexed []string
 }
 
 // DefinitionError is an invalid Extension: Path locates the field inside
@@ -214,7 +219,21 @@ func NewExtendedResourceSchema(core schema.Schema, exts ...SchemaExtension) (*Re
 			}
 		}
 	}
-	return compileResourceSchema(core, exts), nil
+	rs := compileResourceSchema(core, exts)
+	for _, e := range exts {
+		for _, name := range e.Indexed {
+			ref, msg := rs.impl.resolveName(e.Schema.ID + ":" + name)
+			switch leaf := ref.leaf(); {
+			case msg != "" || ref.ext == nil || !strings.EqualFold(ref.ext.id, e.Schema.ID):
+				return nil, fmt.Errorf("extension %s: indexed attribute %s is not one of its attributes", quote(e.Schema.ID), quote(name))
+			case leaf.typ != typeString && leaf.typ != typeReference:
+				return nil, fmt.Errorf("extension %s: indexed attribute %s is a %s, not a string or reference", quote(e.Schema.ID), quote(name), leaf.typ)
+			default:
+				rs.impl.indexed[leaf] = leaf.fullPath()
+			}
+		}
+	}
+	return rs, nil
 }
 
 // Core returns the core schema rs was compiled from.

@@ -379,3 +379,34 @@ func TestEnterpriseWithoutConfiguration(t *testing.T) {
 		t.Errorf("got %s", toJSON(t, got))
 	}
 }
+
+func TestExtensionIndexed(t *testing.T) {
+	t.Parallel()
+	s, err := acmeExtension.Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := NewExtendedResourceSchema(schema.CoreUserSchema(), SchemaExtension{Schema: s, Indexed: []string{"costCenterCode", "site.code"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for expr, want := range map[string]Lookup{
+		acmeURN + `:costCenterCode eq "CC1"`:             {Attr: acmeURN + ":costCenterCode", Values: []string{"cc1"}},
+		`costCenterCode eq "CC1" and userName sw "a"`:    {Attr: acmeURN + ":costCenterCode", Values: []string{"cc1"}},
+		acmeURN + `:site.code eq "PAR"`:                  {Attr: acmeURN + ":site.code", Values: []string{"PAR"}},
+		acmeURN + `:site[code eq "PAR" and name co "x"]`: {Attr: acmeURN + ":site.code", Values: []string{"PAR"}},
+	} {
+		got, ok := mustCompile(t, rs, expr).Plan()
+		if !ok || len(got) != 1 || got[0].Attr != want.Attr || !slices.Equal(got[0].Values, want.Values) {
+			t.Errorf("Plan(%s) = %v %v, want %v", expr, got, ok, want)
+		}
+	}
+	if _, ok := mustCompile(t, rs, acmeURN+`:badgeNumber eq 3`).Plan(); ok {
+		t.Error("badgeNumber is not indexed")
+	}
+	for _, bad := range [][]string{{"nothing"}, {"badgeNumber"}, {"site"}, {"urn:other:x"}} {
+		if _, err := NewExtendedResourceSchema(schema.CoreUserSchema(), SchemaExtension{Schema: s, Indexed: bad}); err == nil {
+			t.Errorf("Indexed %v accepted", bad)
+		}
+	}
+}

@@ -44,10 +44,12 @@ type elemList struct {
 }
 
 // elemIndex maps key hashes to element positions, in ascending order except
-// for positions re-added by touch (lookups sort them).
+// for positions re-added by touch (lookups sort them). Most keys have one
+// position, kept in first without a slice of its own.
 type elemIndex struct {
-	key     func(e any) (uint64, bool)
-	buckets map[uint64][]int
+	key   func(e any) (uint64, bool)
+	first map[uint64]int
+	more  map[uint64][]int
 }
 
 // list returns the working copy of the multi-valued attribute def held by
@@ -171,16 +173,31 @@ func (l *elemList) forgetIndexes() {
 }
 
 func (x *elemIndex) insert(e any, i int) {
-	if k, ok := x.key(e); ok {
-		b := x.buckets[k]
-		if len(b) == 0 || b[len(b)-1] != i {
-			x.buckets[k] = append(b, i)
+	k, ok := x.key(e)
+	if !ok {
+		return
+	}
+	j, ok := x.first[k]
+	switch {
+	case !ok:
+		x.first[k] = i
+	case j != i:
+		if b := x.more[k]; len(b) == 0 || b[len(b)-1] != i {
+			x.more[k] = append(b, i)
 		}
 	}
 }
 
+// size is the number of positions indexed under k.
+func (x *elemIndex) size(k uint64) int {
+	if _, ok := x.first[k]; !ok {
+		return 0
+	}
+	return 1 + len(x.more[k])
+}
+
 func (l *elemList) build(key func(any) (uint64, bool)) *elemIndex {
-	x := &elemIndex{key: key, buckets: make(map[uint64][]int, l.live)}
+	x := &elemIndex{key: key, first: make(map[uint64]int, l.live), more: map[uint64][]int{}}
 	for i, e := range l.elems {
 		if !l.dead[i] {
 			x.insert(e, i)
@@ -190,14 +207,15 @@ func (l *elemList) build(key func(any) (uint64, bool)) *elemIndex {
 }
 
 // lookup returns the live positions indexed under k that still have key k,
-// ascending and without repeats; the bucket is cleaned on the way.
+// ascending and without repeats; the entries are cleaned on the way.
 func (l *elemList) lookup(x *elemIndex, k uint64) []int {
-	b := x.buckets[k]
-	if len(b) == 0 {
+	j, ok := x.first[k]
+	if !ok {
 		return nil
 	}
-	kept := b[:0]
-	for _, i := range b {
+	all := append([]int{j}, x.more[k]...)
+	kept := all[:0]
+	for _, i := range all {
 		if l.dead[i] {
 			continue
 		}
@@ -209,12 +227,16 @@ func (l *elemList) lookup(x *elemIndex, k uint64) []int {
 		slices.Sort(kept)
 	}
 	kept = slices.Compact(kept)
+	delete(x.more, k)
 	if len(kept) == 0 {
-		delete(x.buckets, k)
+		delete(x.first, k)
 		return nil
 	}
-	x.buckets[k] = kept
-	return slices.Clone(kept)
+	x.first[k] = kept[0]
+	if len(kept) > 1 {
+		x.more[k] = slices.Clone(kept[1:])
+	}
+	return kept
 }
 
 // sameCandidates returns, in order, the positions of the elements that may be
@@ -264,7 +286,7 @@ func (p *patcher) subBucketSize(l *elemList, sd *attrDef, v any, folded bool) in
 	var h maphash.Hash
 	h.SetSeed(p.seed)
 	writeScalar(&h, v, !sd.caseExact && !folded)
-	return len(l.subIndex(p.seed, sd).buckets[h.Sum64()])
+	return l.subIndex(p.seed, sd).size(h.Sum64())
 }
 
 func (l *elemList) subIndex(seed maphash.Seed, sd *attrDef) *elemIndex {
