@@ -189,12 +189,14 @@ func (p *patcher) container(ext *extSchema, create bool) map[string]any {
 	return m
 }
 
-// pruneExt drops the object of ext when an operation left it empty.
+// pruneExt drops the object of ext when an operation left it empty. It runs
+// after every operation, so it looks at one level only (a list of empty
+// strings, however long, is not scanned).
 func (p *patcher) pruneExt(ext *extSchema) {
 	if ext == nil {
 		return
 	}
-	if v, ok := getKey(p.res, ext.id); ok && !isPresent(v) && !p.hasLiveList(ext) {
+	if v, ok := getKey(p.res, ext.id); ok && shallowEmpty(v) && !p.hasLiveList(ext) {
 		deleteKey(p.res, ext.id)
 		p.dropLists(ext)
 	}
@@ -253,4 +255,33 @@ func (p *patcher) extObject(kind string, ext *extSchema, v any) error {
 		}
 	}
 	return nil
+}
+
+// shallowEmpty reports whether v is null, an empty string, list or object, or
+// an object whose values all are.
+func shallowEmpty(v any) bool {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return isEmptyValue(v)
+	}
+	for _, e := range m {
+		if !isEmptyValue(e) {
+			return false
+		}
+	}
+	return true
+}
+
+func isEmptyValue(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case map[string]any:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	}
+	return false
 }

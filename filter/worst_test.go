@@ -138,6 +138,11 @@ func benchPatch(b *testing.B, rs *ResourceSchema, stored map[string]any, body []
 func BenchmarkWorstPatchManyOps(b *testing.B) {
 	group := mustNormalize(b, groupRS, manyMembers(100000))
 	user := mustNormalize(b, userRS, manyEmails(20000))
+	blanks := make([]any, 200000)
+	for i := range blanks {
+		blanks[i] = ""
+	}
+	acme := mustNormalize(b, acmeRS, map[string]any{"userName": "a", acmeURN: map[string]any{"skills": blanks}})
 	cases := []struct {
 		name   string
 		rs     *ResourceSchema
@@ -164,6 +169,9 @@ func BenchmarkWorstPatchManyOps(b *testing.B) {
 		}},
 		{"scanning-filter", groupRS, group, func(i int) string {
 			return fmt.Sprintf(`{"op":"remove","path":"members[display co \"%d\"]"}`, i)
+		}},
+		{"extension-ops-beside-a-long-list", acmeRS, acme, func(i int) string {
+			return fmt.Sprintf(`{"op":"replace","path":"`+acmeURN+`:costCenterCode","value":"%d"}`, i)
 		}},
 		{"long-urn-paths", userRS, user, func(i int) string {
 			return `{"op":"add","path":"` + strings.Repeat("urn:a", 300) + fmt.Sprintf(`:userName","value":"%d"}`, i)
