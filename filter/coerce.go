@@ -89,7 +89,8 @@ func coerceComplex(def *attrDef, v any) (map[string]any, error) {
 		return nil, errorf(ScimTypeInvalidValue, "attribute %s must be an object", quote(def.fullPath()))
 	}
 	out := make(map[string]any, len(m))
-	for _, k := range sortedKeys(m) {
+	var buf [8]string
+	for _, k := range appendSortedKeys(buf[:0], m) {
 		sd := def.sub(k)
 		if sd == nil || sd.readOnly() {
 			continue
@@ -182,7 +183,11 @@ func sameScalar(def *attrDef, a, b any) bool {
 
 // sortedKeys returns the keys of m in a deterministic order.
 func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
+	return appendSortedKeys(make([]string, 0, len(m)), m)
+}
+
+// appendSortedKeys appends the keys of m to keys, sorted.
+func appendSortedKeys(keys []string, m map[string]any) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}

@@ -9,7 +9,10 @@ package filter
 // the identity index: O(1) per element, not a scan of the list.
 func (p *patcher) addElements(l *elemList, incoming []any) ([]int, error) {
 	def := l.def
-	var touched []int
+	if !p.naive {
+		l.reserve(len(incoming))
+	}
+	touched := make([]int, 0, len(incoming))
 	for _, w := range incoming {
 		i, examined := -1, 0
 		for _, j := range p.sameCandidates(l, w) {

@@ -24,7 +24,7 @@ func (p *patcher) filtered(kind string, pp *patchPath, v any) error {
 		if m, ok := cur.(map[string]any); ok {
 			elems = []any{m}
 		}
-		l = &elemList{def: def, c: c, elems: elems, dead: make([]bool, len(elems)), live: len(elems)}
+		l = &elemList{def: def, c: c, elems: elems, dead: make([]bool, len(elems)), live: len(elems), seed: p.seed}
 		defer func() {
 			if !l.dirty {
 				return

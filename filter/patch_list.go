@@ -38,6 +38,7 @@ type elemList struct {
 	dead  []bool // tombstones
 	live  int
 	dirty bool // differs from what c holds
+	seed  maphash.Seed
 
 	ident *elemIndex              // identity (sameElement), built on first use
 	bySub map[*attrDef]*elemIndex // per indexable sub-attribute, built on first use
@@ -63,7 +64,7 @@ func (p *patcher) list(c map[string]any, def *attrDef) *elemList {
 	if elems == nil && cur != nil {
 		elems = []any{cur}
 	}
-	l := &elemList{def: def, c: c, elems: elems, dead: make([]bool, len(elems)), live: len(elems)}
+	l := &elemList{def: def, c: c, elems: elems, dead: make([]bool, len(elems)), live: len(elems), seed: p.seed}
 	p.budget += scanAllowance * len(elems)
 	if p.lists == nil {
 		p.lists = map[*attrDef]*elemList{}
@@ -132,6 +133,20 @@ func (l *elemList) positions() []int {
 func (l *elemList) reset(elems []any) {
 	l.elems, l.dead, l.live, l.dirty = elems, make([]bool, len(elems)), len(elems), true
 	l.ident, l.bySub = nil, nil
+}
+
+// reserve makes room for n more elements and index entries.
+func (l *elemList) reserve(n int) {
+	l.elems = slices.Grow(l.elems, n)
+	l.dead = slices.Grow(l.dead, n)
+	if l.ident == nil && n > 16 {
+		l.ident = &elemIndex{key: l.identKey, first: make(map[uint64]int, l.live+n), more: map[uint64][]int{}}
+		for i, e := range l.elems {
+			if !l.dead[i] {
+				l.ident.insert(e, i)
+			}
+		}
+	}
 }
 
 // add appends an element and returns its position.
@@ -246,13 +261,12 @@ func (p *patcher) sameCandidates(l *elemList, w any) []int {
 	if p.naive {
 		return l.positions()
 	}
-	k, ok := identityKey(p.seed, l.def, w)
+	k, ok := l.identKey(w)
 	if !ok {
 		return nil
 	}
 	if l.ident == nil {
-		def, seed := l.def, p.seed
-		l.ident = l.build(func(e any) (uint64, bool) { return identityKey(seed, def, e) })
+		l.ident = l.build(l.identKey)
 	}
 	return l.lookup(l.ident, k)
 }
@@ -273,20 +287,14 @@ func (p *patcher) subCandidates(l *elemList, sd *attrDef, v any, folded bool) ([
 	if p.naive || !indexableSub(sd) {
 		return nil, false
 	}
-	var h maphash.Hash
-	h.SetSeed(p.seed)
-	writeScalar(&h, v, !sd.caseExact && !folded)
 	x := l.subIndex(p.seed, sd)
-	return l.lookup(x, h.Sum64()), true
+	return l.lookup(x, hashValue(p.seed, v, !sd.caseExact && !folded)), true
 }
 
 // subBucketSize is the number of entries (an upper bound of the hits) under
 // which subCandidates would find v.
 func (p *patcher) subBucketSize(l *elemList, sd *attrDef, v any, folded bool) int {
-	var h maphash.Hash
-	h.SetSeed(p.seed)
-	writeScalar(&h, v, !sd.caseExact && !folded)
-	return l.subIndex(p.seed, sd).size(h.Sum64())
+	return l.subIndex(p.seed, sd).size(hashValue(p.seed, v, !sd.caseExact && !folded))
 }
 
 func (l *elemList) subIndex(seed maphash.Seed, sd *attrDef) *elemIndex {
@@ -311,42 +319,69 @@ func subKey(seed maphash.Seed, sd *attrDef, e any) (uint64, bool) {
 	if !ok {
 		return 0, false
 	}
-	var h maphash.Hash
-	h.SetSeed(seed)
-	writeScalar(&h, v, !sd.caseExact)
-	return h.Sum64(), true
+	return hashValue(seed, v, !sd.caseExact), true
 }
 
 // identityKey hashes what identifies an element for sameElement: equal
 // elements have equal keys.
 func identityKey(seed maphash.Seed, def *attrDef, e any) (uint64, bool) {
-	var h maphash.Hash
-	h.SetSeed(seed)
 	if def.typ != typeComplex {
-		writeScalar(&h, e, !def.caseExact)
-		return h.Sum64(), true
+		return hashValue(seed, e, !def.caseExact), true
 	}
 	m, ok := e.(map[string]any)
 	if !ok {
 		return 0, false
 	}
 	if def.valueSub == nil {
-		writeScalar(&h, m, false)
-		return h.Sum64(), true
+		return hashValue(seed, m, false), true
 	}
 	v, ok := getKey(m, def.valueSub.name)
 	if !ok {
 		return 0, false
 	}
-	writeScalar(&h, v, !def.valueSub.caseExact)
+	h := hashValue(seed, v, !def.valueSub.caseExact)
 	if def.byValue || def.typeSub == nil {
-		return h.Sum64(), true
+		return h, true
 	}
 	if t, ok := getKey(m, def.typeSub.name); ok {
-		h.WriteByte('T')
-		writeScalar(&h, t, !def.typeSub.caseExact)
+		h = (h^hashValue(seed, t, !def.typeSub.caseExact))*0x100000001b3 + 1
 	}
-	return h.Sum64(), true
+	return h, true
+}
+
+// Tags mixed into the hashes of booleans and numbers; a collision with
+// another type costs one comparison, never a wrong answer.
+const (
+	hashTrue   = 0x9e3779b97f4a7c15
+	hashFalse  = 0x7f4a7c159e3779b9
+	hashNumber = 0x5bd1e9955bd1e995
+)
+
+// hashValue hashes a decoded JSON value: values equal for equalValues (or
+// for sameScalar, when fold is set and v is a string) hash alike.
+func hashValue(seed maphash.Seed, v any, fold bool) uint64 {
+	switch x := v.(type) {
+	case string:
+		if fold {
+			x = strings.ToLower(x)
+		}
+		return maphash.String(seed, x)
+	case bool:
+		if x {
+			return hashTrue
+		}
+		return hashFalse
+	}
+	if f, ok := toFloat(v); ok {
+		if f == 0 {
+			f = 0 // -0 equals 0
+		}
+		return maphash.Comparable(seed, f) ^ hashNumber
+	}
+	var h maphash.Hash
+	h.SetSeed(seed)
+	writeScalar(&h, v, fold)
+	return h.Sum64()
 }
 
 // writeScalar writes a canonical encoding of a decoded JSON value: values
@@ -400,3 +435,5 @@ func writeScalar(h *maphash.Hash, v any, fold bool) {
 		fmt.Fprintf(h, "?%T:%v", v, v)
 	}
 }
+
+func (l *elemList) identKey(e any) (uint64, bool) { return identityKey(l.seed, l.def, e) }
