@@ -410,3 +410,36 @@ func TestExtensionIndexed(t *testing.T) {
 		}
 	}
 }
+
+// TestGroupExtension: an extension attached to Group works beside members.
+func TestGroupExtension(t *testing.T) {
+	t.Parallel()
+	const urn = "urn:ietf:params:scim:schemas:extension:acme:2.0:Group"
+	s, err := Extension{ID: urn, Name: "AcmeGroup", Attributes: []Attribute{
+		{Name: "costCenterCode", Type: "string"}, {Name: "owners", Type: "reference", MultiValued: true, ReferenceTypes: []string{"User"}},
+	}}.Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := NewExtendedResourceSchema(schema.CoreGroupSchema(), SchemaExtension{Schema: s, Required: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := Normalize(rs, decode(t, `{"displayName":"G","members":[{"value":"u1"},{"value":"u1"},"u2"],"`+urn+`":{"costCenterCode":"CC","owners":"u1"}}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := `{"displayName":"G","members":[{"value":"u1"},{"value":"u2"}],"` + urn + `":{"costCenterCode":"CC","owners":["u1"]}}`; !sameJSON(t, g, want) {
+		t.Errorf("got %s, want %s", toJSON(t, g), want)
+	}
+	if err := CheckRequired(rs, g); err != nil {
+		t.Error(err)
+	}
+	if err := CheckRequired(rs, decode(t, `{"displayName":"G"}`)); scimType(err) != ScimTypeInvalidValue {
+		t.Errorf("required group extension missing: %v", err)
+	}
+	g["id"] = "g1"
+	if !mustCompile(t, rs, `members[value eq "u2"] and `+urn+`:owners eq "u1"`).Match(g) {
+		t.Error("filter on members and the extension does not match")
+	}
+}
