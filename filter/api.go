@@ -181,7 +181,7 @@ type Operation struct {
 // is outside the grammar of the fast path (see Compile) and needs the generic
 // parser, which costs tens of microseconds per path; beyond it ParsePatch
 // answers 400 tooMany. Identity providers send paths of the fast grammar.
-const MaxGenericPaths = 512
+const MaxGenericPaths = 64
 
 // ParsePatch decodes and validates a PatchOp request body (schemas must contain
 // urn:ietf:params:scim:api:messages:2.0:PatchOp; "Operations" a non-empty array;

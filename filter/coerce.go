@@ -202,3 +202,28 @@ func quoteAll(ss []string) []string {
 	}
 	return out
 }
+
+// checkAttr reports the error coerceAttr(def, v) would, without building the
+// elements of a list given as bare values (Okta and Entra push members as
+// lists of ids; ParsePatch checks them and Apply coerces them).
+func checkAttr(def *attrDef, v any) error {
+	elems := listOf(v)
+	if !def.multi || def.typ != typeComplex || def.valueSub == nil || elems == nil {
+		_, err := coerceAttr(def, v)
+		return err
+	}
+	for _, e := range elems {
+		var err error
+		switch e.(type) {
+		case nil:
+		case map[string]any, []any, []map[string]any, []string:
+			_, err = coerceOne(def, e)
+		default:
+			_, err = coerceScalar(def.valueSub, e)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 )
@@ -151,5 +152,26 @@ func TestGenericPathLimit(t *testing.T) {
 	})
 	if _, err := ParsePatch(groupRS, body); scimType(err) != ScimTypeTooMany {
 		t.Fatalf("%d generic paths: error %v, want tooMany", MaxGenericPaths+1, err)
+	}
+}
+
+// TestCheckAttrAgreesWithCoerce: the check ParsePatch runs on values fails
+// exactly when the coercion Apply runs does, with the same error.
+func TestCheckAttrAgreesWithCoerce(t *testing.T) {
+	t.Parallel()
+	defs := []*attrDef{groupRS.impl.attr("members"), userRS.impl.attr("emails"), userRS.impl.attr("active"), acmeRS.impl.ext(acmeURN).attr("skills"), acmeRS.impl.ext(acmeURN).attr("site")}
+	values := []string{`["u1","u2"]`, `[1]`, `[true]`, `[null,"x"]`, `[["x"]]`, `[{"value":"a"}]`, `[{"value":1}]`, `"x"`, `{"value":"a"}`, `[]`, `null`, `[{"value":"a","primary":"yes"}]`, `["True"]`, `[{}]`}
+	for _, d := range defs {
+		for _, v := range values {
+			var x any
+			if err := json.Unmarshal([]byte(v), &x); err != nil {
+				t.Fatal(err)
+			}
+			_, cerr := coerceAttr(d, x)
+			kerr := checkAttr(d, x)
+			if fmt.Sprint(cerr) != fmt.Sprint(kerr) {
+				t.Errorf("%s %s: coerce %v, check %v", d.fullPath(), v, cerr, kerr)
+			}
+		}
 	}
 }

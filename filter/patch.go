@@ -41,11 +41,11 @@ func (p *patcher) applyAll(res map[string]any, ops []Operation) (map[string]any,
 
 // scanAllowance is how many times each element of the lists a request
 // touches may be examined by work no index answers, on top of maxScan.
-const scanAllowance = 4
+const scanAllowance = 2
 
 // maxScan is the number of element examinations any request may make
-// besides scanAllowance per element: about 100 ms of CPU.
-const maxScan = 1 << 20
+// besides scanAllowance per element: some 50 ms of CPU.
+const maxScan = 1 << 19
 
 // patcher applies operations to its working copy of a resource.
 type patcher struct {

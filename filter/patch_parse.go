@@ -106,13 +106,13 @@ func (rs *resourceSchema) checkValue(pp *patchPath, value any) error {
 	var err error
 	switch {
 	case pp.sub != nil:
-		_, err = coerceAttr(pp.sub, value)
+		err = checkAttr(pp.sub, value)
 	case pp.filter != nil:
 		_, err = coerceComplex(pp.ref.attr, value)
 	case pp.ref.attr == nil:
 		return rs.checkExtValue(pp.ref.ext, value)
 	default:
-		_, err = coerceAttr(pp.ref.leaf(), value)
+		err = checkAttr(pp.ref.leaf(), value)
 	}
 	return err
 }
@@ -124,7 +124,7 @@ func (rs *resourceSchema) checkExtValue(ext *extSchema, value any) error {
 	}
 	for _, k := range sortedKeys(m) {
 		if a := ext.attr(k); a != nil && !a.readOnly() {
-			if _, err := coerceAttr(a, m[k]); err != nil {
+			if err := checkAttr(a, m[k]); err != nil {
 				return err
 			}
 		}
@@ -165,7 +165,7 @@ func (rs *resourceSchema) checkPathlessValue(kind string, value any) error {
 			if ref.attr.readOnly() || ref.leaf().readOnly() {
 				continue
 			}
-			if _, err := coerceAttr(ref.leaf(), v); err != nil {
+			if err := checkAttr(ref.leaf(), v); err != nil {
 				return err
 			}
 		}
