@@ -1,0 +1,278 @@
+package store
+
+// The audit trail of a tenant: one Redis Stream per tenant holding every entry,
+// plus a short stream per subject so "the last entries about this user" is one
+// XREVRANGE, never a scan. Retention is bounded twice: by length (approximate
+// MAXLEN, so trimming stays O(1) amortised) and by age (approximate MINID).
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Audit entry kinds.
+const (
+	AuditSCIM       = "scim"       // a SCIM write accepted or refused
+	AuditDownstream = "downstream" // a convergence of one connector for one subject
+	AuditWebhook    = "webhook"    // a webhook receipt
+	AuditReconcile  = "reconcile"  // a reconciliation run
+)
+
+// AuditEntry is one line of a tenant's audit trail. It never holds a secret or a
+// password; personal data (Name) is left out when the bridge is configured so.
+type AuditEntry struct {
+	// ID is the stream id, set by ListAudit; it orders entries and is the paging cursor.
+	ID   string    `json:"id,omitempty"`
+	Time time.Time `json:"time"`
+	Kind string    `json:"kind"`
+	// Subject is the work-key subject ("User|<id>", "Group|<id>") the entry concerns.
+	Subject   string `json:"subject,omitempty"`
+	RequestID string `json:"requestId,omitempty"`
+
+	// SCIM writes.
+	Identity     string `json:"identity,omitempty"` // the name of the credential used, never its value
+	Method       string `json:"method,omitempty"`
+	ResourceType string `json:"resourceType,omitempty"`
+	ResourceID   string `json:"resourceId,omitempty"`
+	Name         string `json:"name,omitempty"` // userName or displayName
+	Change       string `json:"change,omitempty"`
+	Status       int    `json:"status,omitempty"`
+
+	// Downstream actions.
+	Connector  string `json:"connector,omitempty"`
+	Action     string `json:"action,omitempty"` // op and object, as in reconcile plans
+	Outcome    string `json:"outcome,omitempty"`
+	ErrorClass string `json:"errorClass,omitempty"`
+	Error      string `json:"error,omitempty"`
+	DurationMS int64  `json:"durationMs,omitempty"`
+	Attempt    int    `json:"attempt,omitempty"`
+
+	// Webhook receipts and reconcile runs.
+	Reason  string         `json:"reason,omitempty"`
+	Trigger string         `json:"trigger,omitempty"`
+	Counts  map[string]int `json:"counts,omitempty"`
+}
+
+// AuditRetention bounds a tenant's audit streams.
+type AuditRetention struct {
+	// MaxLen caps the tenant stream (approximately); 0 means DefaultAuditMaxLen.
+	MaxLen int64
+	// MaxAge drops entries older than this (approximately); 0 keeps them until MaxLen.
+	MaxAge time.Duration
+	// PerSubject caps each subject's stream; 0 means DefaultAuditPerSubject.
+	PerSubject int64
+}
+
+// Defaults of AuditRetention.
+const (
+	DefaultAuditMaxLen     = 100_000
+	DefaultAuditPerSubject = 50
+	// subjectStreamTTL keeps a quiet subject's stream when no MaxAge is set.
+	subjectStreamTTL = 30 * 24 * time.Hour
+)
+
+func auditKey(tenant string) string { return key(tenant, "audit") }
+
+func auditSubjectKey(tenant, subject string) string { return key(tenant, "audit", "s", subject) }
+
+// AppendAudit appends entries to tenant's audit trail in one pipelined round
+// trip, trimming as it goes. Entries without a Time get the store's clock.
+func (s *Store) AppendAudit(ctx context.Context, tenant string, ret AuditRetention, entries ...AuditEntry) error {
+	if tenant == "" {
+		return fmt.Errorf("append audit: empty tenant")
+	}
+	if len(entries) == 0 {
+		return nil
+	}
+	if ret.MaxLen <= 0 {
+		ret.MaxLen = DefaultAuditMaxLen
+	}
+	if ret.PerSubject <= 0 {
+		ret.PerSubject = DefaultAuditPerSubject
+	}
+	now := s.now()
+	pipe := s.rdb.Pipeline()
+	main := auditKey(tenant)
+	ttl := subjectStreamTTL
+	if ret.MaxAge > 0 {
+		ttl = ret.MaxAge
+	}
+	for i := range entries {
+		e := entries[i]
+		if e.Time.IsZero() {
+			e.Time = now
+		}
+		e.ID = ""
+		raw, err := json.Marshal(e)
+		if err != nil {
+			return fmt.Errorf("append audit: encode entry: %w", err)
+		}
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: main, MaxLen: ret.MaxLen, Approx: true, Values: []any{"e", raw}})
+		if e.Subject != "" {
+			sk := auditSubjectKey(tenant, e.Subject)
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: sk, MaxLen: ret.PerSubject, Approx: true, Values: []any{"e", raw}})
+			pipe.PExpire(ctx, sk, ttl)
+		}
+	}
+	if ret.MaxAge > 0 {
+		minID := strconv.FormatInt(now.Add(-ret.MaxAge).UnixMilli(), 10)
+		pipe.XTrimMinIDApprox(ctx, main, minID, 0)
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("append audit of %s: %w", tenant, err)
+	}
+	return nil
+}
+
+// AuditQuery selects audit entries, newest first.
+type AuditQuery struct {
+	Subject   string
+	Connector string
+	Outcome   string // matches Outcome, or the SCIM status code as text
+	Kind      string
+	Since     time.Time // inclusive; zero: no lower bound
+	Until     time.Time // inclusive; zero: no upper bound
+	// Before is the paging cursor: the ID of the last entry of the previous page.
+	Before string
+	// Limit is the page size; 0 means 50, at most 1000.
+	Limit int
+}
+
+// auditScanBudget bounds the entries one ListAudit call reads when filters
+// other than Subject and the time range leave most entries out.
+const auditScanBudget = 20_000
+
+// auditWriteSlack bounds how long after its Time an entry reaches its stream
+// (the bridge writes them asynchronously, in batches).
+const auditWriteSlack = 5 * time.Minute
+
+// ListAudit returns one page of tenant's audit entries matching q, newest
+// first, and the cursor of the next page ("" when there is none). A Subject
+// query reads that subject's own stream (its last AuditRetention.PerSubject
+// entries).
+func (s *Store) ListAudit(ctx context.Context, tenant string, q AuditQuery) ([]AuditEntry, string, error) {
+	limit := q.Limit
+	if limit <= 0 {
+		limit = 50
+	}
+	limit = min(limit, 1000)
+	stream := auditKey(tenant)
+	if q.Subject != "" {
+		stream = auditSubjectKey(tenant, q.Subject)
+	}
+	end := "+"
+	if !q.Until.IsZero() {
+		// An entry is stored shortly after its Time: widen the id range by
+		// auditWriteSlack and check Time itself in matches.
+		end = strconv.FormatInt(q.Until.Add(auditWriteSlack).UnixMilli(), 10)
+	}
+	if q.Before != "" {
+		if !validStreamID(q.Before) {
+			return nil, "", fmt.Errorf("list audit: invalid cursor %q", q.Before)
+		}
+		if end == "+" || compareStreamIDs(q.Before, end) < 0 {
+			end = "(" + q.Before
+		}
+	}
+	start := "-"
+	if !q.Since.IsZero() {
+		start = strconv.FormatInt(q.Since.UnixMilli(), 10)
+	}
+	var out []AuditEntry
+	read := 0
+	batch := int64(max(limit*2, 200))
+	for read < auditScanBudget {
+		msgs, err := s.rdb.XRevRangeN(ctx, stream, end, start, batch).Result()
+		if err != nil {
+			return nil, "", fmt.Errorf("list audit of %s: %w", tenant, err)
+		}
+		for _, m := range msgs {
+			read++
+			e, ok := decodeAudit(m)
+			if !ok || !q.matches(&e) {
+				continue
+			}
+			out = append(out, e)
+			if len(out) == limit {
+				return out, e.ID, nil
+			}
+		}
+		if int64(len(msgs)) < batch {
+			return out, "", nil
+		}
+		end = "(" + msgs[len(msgs)-1].ID
+	}
+	// Budget spent: hand back what was found and where to go on.
+	return out, strings.TrimPrefix(end, "("), nil
+}
+
+func decodeAudit(m redis.XMessage) (AuditEntry, bool) {
+	raw, _ := m.Values["e"].(string)
+	var e AuditEntry
+	if err := json.Unmarshal([]byte(raw), &e); err != nil {
+		return e, false
+	}
+	e.ID = m.ID
+	return e, true
+}
+
+func (q *AuditQuery) matches(e *AuditEntry) bool {
+	switch {
+	case q.Subject != "" && e.Subject != q.Subject:
+		return false
+	case q.Connector != "" && e.Connector != q.Connector:
+		return false
+	case q.Kind != "" && e.Kind != q.Kind:
+		return false
+	case q.Outcome != "" && e.Outcome != q.Outcome && strconv.Itoa(e.Status) != q.Outcome:
+		return false
+	case !q.Since.IsZero() && e.Time.Before(q.Since):
+		return false
+	case !q.Until.IsZero() && e.Time.After(q.Until):
+		return false
+	}
+	return true
+}
+
+// validStreamID reports whether id looks like "<ms>-<seq>".
+func validStreamID(id string) bool {
+	ms, seq, ok := strings.Cut(id, "-")
+	if !ok {
+		return false
+	}
+	_, err1 := strconv.ParseUint(ms, 10, 64)
+	_, err2 := strconv.ParseUint(seq, 10, 64)
+	return err1 == nil && err2 == nil
+}
+
+// compareStreamIDs orders two stream ids ("<ms>" or "<ms>-<seq>").
+func compareStreamIDs(a, b string) int {
+	am, as, _ := strings.Cut(a, "-")
+	bm, bs, _ := strings.Cut(b, "-")
+	ai, _ := strconv.ParseUint(am, 10, 64)
+	bi, _ := strconv.ParseUint(bm, 10, 64)
+	if ai != bi {
+		if ai < bi {
+			return -1
+		}
+		return 1
+	}
+	if bs == "" { // "<ms>" as an end bound covers every sequence of that ms
+		return -1
+	}
+	asq, _ := strconv.ParseUint(as, 10, 64)
+	bsq, _ := strconv.ParseUint(bs, 10, 64)
+	switch {
+	case asq < bsq:
+		return -1
+	case asq > bsq:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,148 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func TestAuditAppendListFilterPage(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		base := time.Now().Add(-40 * time.Second).Truncate(time.Millisecond)
+		var es []AuditEntry
+		for i := range 30 {
+			e := AuditEntry{Time: base.Add(time.Duration(i) * time.Second), Kind: AuditDownstream,
+				Subject: fmt.Sprintf("User|u%d", i%3), Connector: []string{"odm", "bimdata"}[i%2], Outcome: "synced", Attempt: i}
+			if i%5 == 0 {
+				e.Outcome = "dead"
+			}
+			es = append(es, e)
+		}
+		es = append(es, AuditEntry{Kind: AuditSCIM, Subject: "User|u0", Method: "POST", Status: 201})
+		if err := s.AppendAudit(ctx, "acme", AuditRetention{}, es...); err != nil {
+			t.Fatal(err)
+		}
+		// Another tenant's entries stay apart.
+		if err := s.AppendAudit(ctx, "other", AuditRetention{}, AuditEntry{Kind: AuditSCIM, Subject: "User|u0"}); err != nil {
+			t.Fatal(err)
+		}
+
+		all, next, err := s.ListAudit(ctx, "acme", AuditQuery{Limit: 1000})
+		if err != nil || next != "" || len(all) != 31 {
+			t.Fatalf("all: %d entries, next %q, err %v; want 31", len(all), next, err)
+		}
+		if all[0].Kind != AuditSCIM || all[0].ID == "" {
+			t.Fatalf("newest first: got %+v", all[0])
+		}
+
+		cases := []struct {
+			name string
+			q    AuditQuery
+			want int
+		}{
+			{"subject", AuditQuery{Subject: "User|u1"}, 10},
+			{"subject+connector", AuditQuery{Subject: "User|u1", Connector: "odm"}, 5},
+			{"connector", AuditQuery{Connector: "bimdata"}, 15},
+			{"outcome", AuditQuery{Outcome: "dead"}, 6},
+			{"status as outcome", AuditQuery{Outcome: "201"}, 1},
+			{"kind", AuditQuery{Kind: AuditSCIM}, 1},
+			{"time range", AuditQuery{Since: base.Add(10 * time.Second), Until: base.Add(19 * time.Second), Kind: AuditDownstream}, 10},
+		}
+		for _, c := range cases {
+			got, _, err := s.ListAudit(ctx, "acme", c.q)
+			if err != nil || len(got) != c.want {
+				t.Errorf("%s: %d entries (err %v), want %d", c.name, len(got), err, c.want)
+			}
+			for _, e := range got {
+				if !c.q.matches(&e) {
+					t.Errorf("%s: entry %+v does not match", c.name, e)
+				}
+			}
+		}
+
+		// Paging walks every entry exactly once, newest first.
+		seen := map[string]bool{}
+		var cursor, last string
+		pages := 0
+		for {
+			page, nxt, err := s.ListAudit(ctx, "acme", AuditQuery{Limit: 7, Before: cursor})
+			if err != nil {
+				t.Fatal(err)
+			}
+			pages++
+			for _, e := range page {
+				if seen[e.ID] {
+					t.Fatalf("entry %s twice", e.ID)
+				}
+				if last != "" && compareStreamIDs(e.ID, last) >= 0 {
+					t.Fatalf("not newest first: %s after %s", e.ID, last)
+				}
+				seen[e.ID], last = true, e.ID
+			}
+			if nxt == "" {
+				break
+			}
+			cursor = nxt
+		}
+		if len(seen) != 31 || pages != 5 {
+			t.Fatalf("paging saw %d entries in %d pages, want 31 in 5", len(seen), pages)
+		}
+		if _, _, err := s.ListAudit(ctx, "acme", AuditQuery{Before: "nonsense"}); err == nil {
+			t.Fatal("invalid cursor accepted")
+		}
+	})
+}
+
+func TestAuditRetention(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		ret := AuditRetention{MaxLen: 100, PerSubject: 10}
+		for i := range 30 {
+			batch := make([]AuditEntry, 50)
+			for j := range batch {
+				batch[j] = AuditEntry{Kind: AuditSCIM, Subject: "User|busy", Status: i}
+			}
+			if err := s.AppendAudit(ctx, "acme", ret, batch...); err != nil {
+				t.Fatal(err)
+			}
+		}
+		n, err := s.rdb.XLen(ctx, auditKey("acme")).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Approximate trimming keeps at least MaxLen and at most a node's worth more.
+		if n < 100 || n > 100+200 {
+			t.Fatalf("tenant stream holds %d entries, want about 100", n)
+		}
+		ns, _ := s.rdb.XLen(ctx, auditSubjectKey("acme", "User|busy")).Result()
+		if ns < 10 || ns > 10+200 {
+			t.Fatalf("subject stream holds %d entries, want about 10", ns)
+		}
+		if ttl := s.rdb.PTTL(ctx, auditSubjectKey("acme", "User|busy")).Val(); ttl <= 0 {
+			t.Fatalf("subject stream has no TTL (%v)", ttl)
+		}
+
+		// Age: entries older than MaxAge go (whole stream nodes at a time).
+		oldMS := time.Now().Add(-2 * time.Hour).UnixMilli()
+		for i := range 300 {
+			id := fmt.Sprintf("%d-%d", oldMS, i+1)
+			if err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: auditKey("aged"), ID: id, Values: []any{"e", `{"kind":"scim"}`}}).Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := s.AppendAudit(ctx, "aged", AuditRetention{MaxAge: time.Hour}, AuditEntry{Kind: AuditSCIM, Status: 204}); err != nil {
+			t.Fatal(err)
+		}
+		if n := s.rdb.XLen(ctx, auditKey("aged")).Val(); n > 201 {
+			t.Fatalf("after an age trim the stream holds %d entries, want at most 201", n)
+		}
+		got, _, err := s.ListAudit(ctx, "aged", AuditQuery{Outcome: "204"})
+		if err != nil || len(got) != 1 {
+			t.Fatalf("fresh entry under MaxAge: %d entries, err %v", len(got), err)
+		}
+	})
+}
