@@ -28,6 +28,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/scim-bridge/scim-bridge/bridge/admin"
+	"github.com/scim-bridge/scim-bridge/bridge/audit"
 	"github.com/scim-bridge/scim-bridge/bridge/fanout"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/subject"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
@@ -73,6 +74,12 @@ type Options struct {
 	// One registry serves one bridge.
 	Metrics *metrics.Metrics
 
+	// Audit configures the audit trail (always on; see AuditOptions).
+	Audit AuditOptions
+	// AdminReadToken, when set, is a second admin token that can read the admin
+	// API and console but not retry dead letters or apply a reconciliation.
+	AdminReadToken string
+
 	// fanout tunes the worker's retry schedule and leases and sets its hooks
 	// (tests only).
 	fanout fanout.Options
@@ -104,6 +111,8 @@ type Bridge struct {
 	webhooks   *webhook.Receiver
 	admin      *admin.API
 	metrics    *metrics.Metrics
+	audit      *audit.Recorder
+	stopAudit  func()
 
 	mu      sync.Mutex     // orders Run's registration before Close's wait
 	closing chan struct{}  // closed by Close
@@ -154,9 +163,13 @@ func New(opts Options) (*Bridge, error) {
 	}
 	b := &Bridge{opts: opts, store: opts.Store, log: opts.Logger, tenants: set, metrics: opts.Metrics, closing: make(chan struct{})}
 	st, log, now := opts.Store, opts.Logger, opts.Now
+	if err := b.startAudit(); err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
 
 	fo := opts.fanout
 	fo.Store, fo.Tenants, fo.Logger, fo.Now, fo.Owner, fo.Metrics = st, set, log, now, opts.InstanceID, opts.Metrics
+	fo.Audit = b.audit
 	b.fanout = fanout.New(fo)
 	b.scim = scimapi.New(scimapi.Options{
 		Store: st, Tokens: tokens, Logger: log, Now: now, PublicURL: opts.PublicURL,
@@ -165,7 +178,7 @@ func New(opts Options) (*Bridge, error) {
 	})
 	b.reconciler = reconcile.New(reconcile.Options{
 		Store: st, Tenants: set, Logger: log, Now: now, Owner: opts.InstanceID,
-		UserSchema: b.scim.UserSchema(), OnMark: b.fanout.Kick,
+		UserSchema: b.scim.UserSchema(), OnMark: b.fanout.Kick, OnRun: b.audit.ReconcileRun,
 	})
 	b.webhooks = webhook.New(webhook.Options{
 		Store: st, Tenants: set, Logger: log, Now: now, OnMark: b.fanout.Kick, Metrics: opts.Metrics,
@@ -200,9 +213,9 @@ func (b *Bridge) Metrics() *metrics.Metrics { return b.metrics }
 
 func (b *Bridge) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/scim/", b.scim)
+	mux.Handle("/scim/", b.audit.SCIM(b.scim))
 	mux.Handle("GET /metrics", b.metrics.Handler())
-	mux.Handle("POST /webhooks/{tenant}/{connector}", b.webhooks)
+	mux.Handle("POST /webhooks/{tenant}/{connector}", b.audit.Webhooks(b.knownConnector, b.webhooks))
 	b.admin.Routes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -283,5 +296,6 @@ func (b *Bridge) Close() error {
 	}
 	b.mu.Unlock()
 	b.running.Wait()
+	b.stopAudit()
 	return nil
 }

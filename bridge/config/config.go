@@ -8,10 +8,12 @@ import (
 
 // Defaults of the configuration keys (a key that is absent, empty or 0 takes its default).
 const (
-	DefaultListen            = "127.0.0.1:8080"
-	DefaultMaxBodyBytes      = 1 << 20 // 1 MiB
-	DefaultMaxResults        = 1000
-	DefaultWorkers           = 32
+	DefaultListen       = "127.0.0.1:8080"
+	DefaultMaxBodyBytes = 1 << 20 // 1 MiB
+	DefaultMaxResults   = 1000
+	DefaultWorkers      = 32
+	// DefaultAuditMaxLen is the default audit.max_len.
+	DefaultAuditMaxLen       = 100_000
 	DefaultLogLevel          = "info"
 	DefaultLogFormat         = "json"
 	DefaultDeletionThreshold = 500
@@ -27,7 +29,8 @@ const MinTokenLength = 16
 // come from the variable SCIM_BRIDGE_<KEY> (SCIM_BRIDGE_LISTEN,
 // SCIM_BRIDGE_REDIS, SCIM_BRIDGE_PUBLIC_URL, SCIM_BRIDGE_MAX_BODY_BYTES,
 // SCIM_BRIDGE_MAX_RESULTS, SCIM_BRIDGE_WORKERS, SCIM_BRIDGE_ADMIN_TOKEN,
-// SCIM_BRIDGE_LOG_LEVEL, SCIM_BRIDGE_LOG_FORMAT); an unset or empty variable
+// SCIM_BRIDGE_ADMIN_READ_TOKEN, SCIM_BRIDGE_AUDIT_MAX_LEN, SCIM_BRIDGE_AUDIT_MAX_AGE,
+// SCIM_BRIDGE_AUDIT_REDACT_PERSONAL, SCIM_BRIDGE_LOG_LEVEL, SCIM_BRIDGE_LOG_FORMAT); an unset or empty variable
 // overrides nothing. Tenants and their connectors come from the file only.
 //
 // Inside the file, `${VAR}` in a value is replaced by the environment variable
@@ -55,10 +58,29 @@ type Config struct {
 	Workers int `yaml:"workers"`
 	// AdminToken is the bearer token of the admin endpoints; empty disables them.
 	AdminToken string `yaml:"admin_token" config:"secret"`
+	// AdminReadToken is an optional second admin token that can read the admin
+	// API and console (status, explain, audit, dead letters, dry runs) but not
+	// retry dead letters or apply a reconciliation; empty: none.
+	AdminReadToken string `yaml:"admin_read_token" config:"secret"`
+	// Audit bounds the audit trail of every tenant.
+	Audit Audit `yaml:"audit"`
 	// Log configures the process logger.
 	Log Log `yaml:"log"`
 	// Tenants are the tenants served, in file order.
 	Tenants []Tenant `yaml:"tenants"`
+}
+
+// Audit configures the per-tenant audit trail (a Redis Stream per tenant).
+type Audit struct {
+	// MaxLen caps each tenant's trail, approximately (oldest entries go first);
+	// 0 means DefaultAuditMaxLen.
+	MaxLen int64 `yaml:"max_len"`
+	// MaxAge drops entries older than this (Go duration, e.g. 720h); 0 keeps
+	// them until MaxLen.
+	MaxAge Duration `yaml:"max_age"`
+	// RedactPersonal leaves user names, display names and e-mail addresses out
+	// of the trail. Default false.
+	RedactPersonal bool `yaml:"redact_personal"`
 }
 
 // Log configures the process logger.

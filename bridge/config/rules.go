@@ -42,6 +42,10 @@ func rules() []rule {
 		{"admin_token", optional(notBlank), "must not be empty"},
 		{"admin_token", optional(trimmed), "must not start or end with white space"},
 		{"admin_token", optional(longToken), msgShort},
+		{"admin_read_token", optional(trimmed), "must not start or end with white space"},
+		{"admin_read_token", optional(longToken), msgShort},
+		{"audit.max_len", notNegative, positive(DefaultAuditMaxLen)},
+		{"audit.max_age", notNegative, "must not be negative (0 keeps entries until max_len)"},
 
 		{"tenants[*].id", required, "is required"},
 		{"tenants[*].id", text(idPattern.MatchString), msgIDRule},

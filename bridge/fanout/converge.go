@@ -156,6 +156,7 @@ func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string,
 	if w.opts.Metrics != nil {
 		w.opts.Metrics.Converged(t.ID, name, st.Status, elapsed)
 	}
+	w.audit(t.ID, subj, st, actions, err, elapsed)
 	ev.Str("tenant", t.ID).Str("connector", name).Str("subject", subj).
 		Str("outcome", st.Status).Int("attempt", st.Attempts).Int("writes", len(actions)).
 		Dur("duration", elapsed).Msg("converge")

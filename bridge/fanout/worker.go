@@ -56,6 +56,8 @@ type Options struct {
 	Owner string
 	// Metrics, when set, is told about every convergence.
 	Metrics Metrics
+	// Audit, when set, is told about every convergence (audit.go).
+	Audit Auditor
 	// BackoffBase and LeaseTTL default to DefaultBackoffBase and DefaultLeaseTTL;
 	// tests shorten them.
 	BackoffBase time.Duration

@@ -79,6 +79,8 @@ type Options struct {
 	UserSchema *filter.ResourceSchema
 	// OnMark, when set, is called after an applied plan marked subjects dirty.
 	OnMark func()
+	// OnRun, when set, is told about every run under the lock (for the audit trail).
+	OnRun func(tenantID string, opts RunOptions, plan *Plan, d time.Duration, err error)
 }
 
 // Reconciler runs reconciliations.
@@ -105,6 +107,9 @@ type RunOptions struct {
 	Force bool
 	// Progress, when set, is told how far each connector got.
 	Progress func(connector string, done int)
+	// Trigger says who asked for the run ("schedule", "admin", "console", "cli"),
+	// for the audit trail.
+	Trigger string
 }
 
 // PlanItem is one change a run found necessary.

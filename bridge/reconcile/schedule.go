@@ -45,7 +45,7 @@ func (rc *Reconciler) schedule(ctx context.Context, t *tenant.Tenant) {
 			return
 		case <-timer.C:
 		}
-		if _, err := rc.ReconcileLocked(ctx, t.ID, RunOptions{}); err != nil && ctx.Err() == nil {
+		if _, err := rc.ReconcileLocked(ctx, t.ID, RunOptions{Trigger: "schedule"}); err != nil && ctx.Err() == nil {
 			if errors.Is(err, store.ErrLocked) {
 				rc.log.Debug().Str("tenant", t.ID).Msg("reconcile: another replica holds the lock")
 			} else {
@@ -97,6 +97,9 @@ func (rc *Reconciler) ReconcileLocked(ctx context.Context, tenantID string, opts
 		rc.log.Info().Str("tenant", tenantID).Int("checked", plan.Checked).Int("changes", len(plan.Items)).
 			Int("deletions", plan.Deletions).Bool("dry_run", plan.DryRun).Bool("refused", plan.Refused).
 			Int("errors", len(plan.Errors)).Dur("duration", rc.now().Sub(start)).Msg("reconcile run")
+	}
+	if rc.opts.OnRun != nil {
+		rc.opts.OnRun(tenantID, opts, plan, rc.now().Sub(start), err)
 	}
 	return plan, err
 }

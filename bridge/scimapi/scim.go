@@ -163,6 +163,7 @@ func (srv *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 }
 
 func (srv *Server) routeResource(w http.ResponseWriter, r *http.Request, tenant, path string) error {
+	noteIdentity(r.Context(), tenant)
 	switch path {
 	case "", "/.search":
 		return &HTTPError{Status: http.StatusNotImplemented, Detail: "queries across resource types are not supported; query /Users or /Groups"}

@@ -53,14 +53,18 @@ func randomToken() string {
 func buildBridge(ctx context.Context, cfg *config.Config, st *store.Store, log zerolog.Logger) (*bridge.Bridge, error) {
 	m := metrics.New()
 	opts := bridge.Options{
-		Metrics:      m,
-		Store:        st,
-		Logger:       log,
-		PublicURL:    cfg.PublicURL,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		MaxResults:   cfg.MaxResults,
-		Workers:      cfg.Workers,
-		AdminToken:   cfg.AdminToken,
+		Metrics:        m,
+		Store:          st,
+		Logger:         log,
+		PublicURL:      cfg.PublicURL,
+		MaxBodyBytes:   cfg.MaxBodyBytes,
+		MaxResults:     cfg.MaxResults,
+		Workers:        cfg.Workers,
+		AdminToken:     cfg.AdminToken,
+		AdminReadToken: cfg.AdminReadToken,
+		Audit: bridge.AuditOptions{
+			MaxLen: cfg.Audit.MaxLen, MaxAge: time.Duration(cfg.Audit.MaxAge), RedactPersonal: cfg.Audit.RedactPersonal,
+		},
 	}
 	for _, tc := range cfg.Tenants {
 		to := bridge.TenantOptions{

@@ -1,0 +1,179 @@
+// Package audit records the bridge's audit trail: SCIM writes, downstream
+// actions, webhook receipts and reconcile runs, per tenant, in the store's
+// audit streams. Record never blocks a request: entries go through a bounded
+// buffer that a background loop writes in pipelined batches; when the buffer is
+// full the entry is dropped and counted, never waited for.
+//
+// Nothing recorded holds a secret or a password: callers pass names of
+// credentials, never their values, and the recorder strips e-mail addresses
+// and names too when RedactPersonal is set.
+package audit
+
+import (
+	"context"
+	"regexp"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/scim-bridge/scim-bridge/store"
+)
+
+// Sink is where entries are written (the store).
+type Sink interface {
+	AppendAudit(ctx context.Context, tenant string, ret store.AuditRetention, entries ...store.AuditEntry) error
+}
+
+// Defaults of Options.
+const (
+	DefaultBuffer = 4096
+	maxBatch      = 256
+)
+
+// Options configure a Recorder. Sink is required.
+type Options struct {
+	Sink      Sink
+	Retention store.AuditRetention
+	// RedactPersonal drops names and e-mail addresses from every entry.
+	RedactPersonal bool
+	// Buffer is how many entries may wait to be written; 0 means DefaultBuffer.
+	Buffer int
+	Logger zerolog.Logger
+	Now    func() time.Time
+	// OnDrop, when set, is called for every entry dropped (buffer full or write failed).
+	OnDrop func(tenant string)
+}
+
+type pending struct {
+	tenant string
+	entry  store.AuditEntry
+}
+
+// Recorder buffers entries and writes them in the background (Run).
+type Recorder struct {
+	opts    Options
+	ch      chan pending
+	dropped atomic.Uint64
+	// inflight counts entries accepted but not yet written, for Flush.
+	inflight atomic.Int64
+}
+
+// New builds a recorder; nothing is written until Run runs.
+func New(opts Options) *Recorder {
+	if opts.Buffer <= 0 {
+		opts.Buffer = DefaultBuffer
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	return &Recorder{opts: opts, ch: make(chan pending, opts.Buffer)}
+}
+
+// Record queues e for tenant's trail without waiting. A nil Recorder records nothing.
+func (r *Recorder) Record(tenant string, e store.AuditEntry) {
+	if r == nil || tenant == "" {
+		return
+	}
+	if e.Time.IsZero() {
+		e.Time = r.opts.Now()
+	}
+	if r.opts.RedactPersonal {
+		redact(&e)
+	}
+	r.inflight.Add(1)
+	select {
+	case r.ch <- pending{tenant, e}:
+	default:
+		r.inflight.Add(-1)
+		r.drop(tenant, 1)
+	}
+}
+
+// Dropped is how many entries were lost so far (buffer full or write failed).
+func (r *Recorder) Dropped() uint64 { return r.dropped.Load() }
+
+func (r *Recorder) drop(tenant string, n int) {
+	r.dropped.Add(uint64(n))
+	if r.opts.OnDrop != nil {
+		for range n {
+			r.opts.OnDrop(tenant)
+		}
+	}
+}
+
+// Flush waits until every entry recorded so far is written (or dropped), or
+// ctx ends. Run must be running.
+func (r *Recorder) Flush(ctx context.Context) {
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+	for r.inflight.Load() > 0 {
+		select {
+		case <-tick.C:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
+
+// Run writes buffered entries until ctx ends, then writes what is left.
+func (r *Recorder) Run(ctx context.Context) {
+	batch := make([]pending, 0, maxBatch)
+	for {
+		select {
+		case p := <-r.ch:
+			batch = append(batch[:0], p)
+		drain:
+			for len(batch) < maxBatch {
+				select {
+				case p := <-r.ch:
+					batch = append(batch, p)
+				default:
+					break drain
+				}
+			}
+			r.write(context.WithoutCancel(ctx), batch)
+		case <-ctx.Done():
+			for {
+				select {
+				case p := <-r.ch:
+					r.write(context.WithoutCancel(ctx), []pending{p})
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// write appends a batch, one pipelined round trip per tenant.
+func (r *Recorder) write(ctx context.Context, batch []pending) {
+	byTenant := map[string][]store.AuditEntry{}
+	var order []string
+	for _, p := range batch {
+		if _, ok := byTenant[p.tenant]; !ok {
+			order = append(order, p.tenant)
+		}
+		byTenant[p.tenant] = append(byTenant[p.tenant], p.entry)
+	}
+	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	for _, t := range order {
+		es := byTenant[t]
+		if err := r.opts.Sink.AppendAudit(wctx, t, r.opts.Retention, es...); err != nil {
+			r.drop(t, len(es))
+			r.opts.Logger.Warn().Err(err).Str("tenant", t).Int("entries", len(es)).Msg("audit: entries dropped")
+		}
+	}
+	r.inflight.Add(-int64(len(batch)))
+}
+
+var emailRE = regexp.MustCompile(`[^\s@"'<>(),;:]+@[^\s@"'<>(),;:]+\.[A-Za-z]{2,}`)
+
+// redact removes names and e-mail addresses from e.
+func redact(e *store.AuditEntry) {
+	e.Name = ""
+	for _, s := range []*string{&e.Action, &e.Error, &e.Change, &e.Reason, &e.Subject} {
+		*s = emailRE.ReplaceAllString(*s, "[email]")
+	}
+}

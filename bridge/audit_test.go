@@ -1,0 +1,100 @@
+package bridge
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/store"
+)
+
+// auditOf flushes the recorder and returns the subject's entries, oldest first.
+func auditOf(t *testing.T, b *Bridge, tenantID string, q store.AuditQuery) []store.AuditEntry {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b.Audit().Flush(ctx)
+	es, _, err := b.Store().ListAudit(ctx, tenantID, q)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, j := 0, len(es)-1; i < j; i, j = i+1, j-1 {
+		es[i], es[j] = es[j], es[i]
+	}
+	return es
+}
+
+func TestAuditSCIMWrites(t *testing.T) {
+	backends(t, func(t *testing.T, url string) {
+		for _, redact := range []bool{false, true} {
+			ts := newTestServer(t, url, func(o *Options) { o.Audit.RedactPersonal = redact })
+			code, hdr, u := ts.do(testToken, http.MethodPost, "/Users", map[string]any{
+				"schemas": []string{UserSchema}, "userName": "ada@example.com", "password": "hunter2-secret-pw",
+				"emails": []map[string]any{{"value": "ada@example.com", "primary": true}},
+			}, "X-Request-Id", "req-1")
+			if code != http.StatusCreated || hdr.Get("X-Request-Id") != "req-1" {
+				t.Fatalf("create: %d, request id %q", code, hdr.Get("X-Request-Id"))
+			}
+			id := u["id"].(string)
+			code, _, g := ts.do(testToken, http.MethodPost, "/Groups", map[string]any{
+				"schemas": []string{GroupSchema}, "displayName": fmt.Sprintf("Design %v", redact),
+			})
+			if code != http.StatusCreated {
+				t.Fatalf("create group: %d", code)
+			}
+			gid := g["id"].(string)
+			ts.do(testToken, http.MethodPatch, "/Groups/"+gid, map[string]any{
+				"schemas": []string{PatchOpSchema},
+				"Operations": []map[string]any{
+					{"op": "add", "path": "members", "value": []map[string]any{{"value": id}}},
+					{"op": "replace", "path": "displayName", "value": fmt.Sprintf("Design Team %v", redact)},
+				},
+			})
+			ts.do(testToken, http.MethodPatch, "/Users/"+id, map[string]any{
+				"schemas": []string{PatchOpSchema}, "Operations": []map[string]any{{"op": "replace", "value": map[string]any{"active": false, "displayName": "Ada"}}},
+			})
+			ts.do(testToken, http.MethodDelete, "/Users/"+id, nil)
+			ts.do("wrong-token-0123456789", http.MethodDelete, "/Users/"+id, nil)
+			ts.do(testToken, http.MethodGet, "/Users", nil)
+
+			es := auditOf(t, ts.b, "acme", store.AuditQuery{Subject: "User|" + id})
+			want := []struct {
+				method, change string
+				status         int
+			}{{"POST", "created", 201}, {"PATCH", "2 attributes replaced", 200}, {"DELETE", "deleted", 204}}
+			if len(es) != len(want) {
+				t.Fatalf("redact=%v: %d entries for the user, want %d: %+v", redact, len(es), len(want), es)
+			}
+			for i, w := range want {
+				e := es[i]
+				if e.Kind != store.AuditSCIM || e.Method != w.method || e.Change != w.change || e.Status != w.status || e.ResourceType != "User" || e.ResourceID != id {
+					t.Errorf("entry %d = %+v, want %+v", i, e, w)
+				}
+			}
+			if es[0].RequestID != "req-1" {
+				t.Errorf("request id %q", es[0].RequestID)
+			}
+			if got := es[0].Name; (got == "") != redact {
+				t.Errorf("redact=%v: name %q", redact, got)
+			}
+			ge := auditOf(t, ts.b, "acme", store.AuditQuery{Subject: "Group|" + gid})
+			if len(ge) != 2 || ge[1].Change != "1 attributes replaced, 1 members added" {
+				t.Errorf("group entries %+v", ge)
+			}
+			all := auditOf(t, ts.b, "acme", store.AuditQuery{Limit: 1000})
+			raw := ""
+			for _, e := range all {
+				raw += e.Name + e.Change + e.Error + e.Identity + e.Reason + e.Action
+			}
+			if strings.Contains(raw, "hunter2") || strings.Contains(raw, testToken) {
+				t.Errorf("a secret reached the audit trail: %q", raw)
+			}
+			if other := auditOf(t, ts.b, "globex", store.AuditQuery{}); len(other) != 0 {
+				t.Errorf("globex got %d entries", len(other))
+			}
+		}
+	})
+}
