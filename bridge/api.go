@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/bridge/admin"
+	"github.com/scim-bridge/scim-bridge/bridge/explain"
 	"github.com/scim-bridge/scim-bridge/bridge/reconcile"
 	"github.com/scim-bridge/scim-bridge/bridge/scimapi"
 	"github.com/scim-bridge/scim-bridge/bridge/webhook"
@@ -81,4 +82,13 @@ func (b *Bridge) Status(ctx context.Context, tenantID string) ([]TenantStatus, e
 // empty) and returns how many.
 func (b *Bridge) Replay(ctx context.Context, tenantID, connector, subject string) (int, error) {
 	return b.admin.Replay(ctx, tenantID, connector, subject)
+}
+
+// ExplainReport is the explanation of one subject (see explain.Report).
+type ExplainReport = explain.Report
+
+// Explain explains one user or group of a tenant: tenantID's subject named by
+// q (a SCIM id, a userName, an e-mail address or a group displayName).
+func (b *Bridge) Explain(ctx context.Context, tenantID, q string) (*ExplainReport, error) {
+	return b.admin.Explain(ctx, tenantID, q)
 }

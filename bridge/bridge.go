@@ -29,6 +29,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/bridge/admin"
 	"github.com/scim-bridge/scim-bridge/bridge/audit"
+	"github.com/scim-bridge/scim-bridge/bridge/explain"
 	"github.com/scim-bridge/scim-bridge/bridge/fanout"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/subject"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
@@ -76,6 +77,9 @@ type Options struct {
 
 	// Audit configures the audit trail (always on; see AuditOptions).
 	Audit AuditOptions
+	// AdminSecureCookie marks the console's session cookie Secure on plain HTTP
+	// too (when a proxy terminates TLS); a TLS request always gets it.
+	AdminSecureCookie bool
 	// AdminReadToken, when set, is a second admin token that can read the admin
 	// API and console but not retry dead letters or apply a reconciliation.
 	AdminReadToken string
@@ -186,6 +190,9 @@ func New(opts Options) (*Bridge, error) {
 	b.admin = admin.New(admin.Options{
 		Store: st, Tenants: set, Now: now, Reconciler: b.reconciler,
 		Token: opts.AdminToken, OnMark: b.fanout.Kick,
+		ReadToken: opts.AdminReadToken, Audit: st,
+		Explainer: explain.New(explain.Options{Store: st, Tenants: set, Now: now, UserSchema: b.scim.UserSchema()}),
+		Secure:    opts.AdminSecureCookie,
 	})
 	if err := opts.Metrics.WatchStore(st, watched); err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)

@@ -52,6 +52,8 @@ type AuditEntry struct {
 	Error      string `json:"error,omitempty"`
 	DurationMS int64  `json:"durationMs,omitempty"`
 	Attempt    int    `json:"attempt,omitempty"`
+	// Until is when a failed action is tried again (zero: not at all, or done).
+	Until time.Time `json:"until,omitzero"`
 
 	// Webhook receipts and reconcile runs.
 	Reason  string         `json:"reason,omitempty"`

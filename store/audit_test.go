@@ -146,3 +146,26 @@ func TestAuditRetention(t *testing.T) {
 		}
 	})
 }
+
+func TestDueAt(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		k := WorkKey{Tenant: "acme", Kind: WorkUser, ID: "u1"}
+		if _, ok, leased, err := s.DueAt(ctx, k); err != nil || ok || leased {
+			t.Fatalf("unqueued key: ok %v leased %v err %v", ok, leased, err)
+		}
+		if err := s.MarkDirty(ctx, "acme", k); err != nil {
+			t.Fatal(err)
+		}
+		due, ok, leased, err := s.DueAt(ctx, k)
+		if err != nil || !ok || leased || due.IsZero() {
+			t.Fatalf("queued key: due %v ok %v leased %v err %v", due, ok, leased, err)
+		}
+		if _, err := s.Claim(ctx, "acme", "me", time.Minute, 10); err != nil {
+			t.Fatal(err)
+		}
+		if _, _, leased, err := s.DueAt(ctx, k); err != nil || !leased {
+			t.Fatalf("claimed key: leased %v err %v", leased, err)
+		}
+	})
+}

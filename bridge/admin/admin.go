@@ -42,6 +42,16 @@ type Options struct {
 	Reconciler Reconciler
 	// Token is the admin bearer token; empty disables the endpoints (404).
 	Token string
+	// ReadToken, when set, is a second token that reads everything but may not
+	// retry dead letters or apply a reconciliation.
+	ReadToken string
+	// Explainer answers explain requests (required for the API and console).
+	Explainer Explainer
+	// Audit reads the audit trail (required for the API and console).
+	Audit AuditReader
+	// Secure marks the console's session cookie Secure even on plain HTTP
+	// requests (behind a TLS-terminating proxy); a TLS request always gets it.
+	Secure bool
 	// OnMark, when set, is called after dead letters were re-queued.
 	OnMark func()
 }
@@ -53,6 +63,8 @@ type API struct {
 	tenants *tenant.Set
 	now     func() time.Time
 	token   *bearer.Secret
+	reader  *bearer.Secret
+	console *console
 }
 
 // New builds the API.
@@ -62,6 +74,11 @@ func New(opts Options) *API {
 		s := bearer.NewSecret(opts.Token)
 		a.token = &s
 	}
+	if opts.ReadToken != "" {
+		s := bearer.NewSecret(opts.ReadToken)
+		a.reader = &s
+	}
+	a.console = newConsole(a)
 	return a
 }
 
@@ -160,6 +177,11 @@ func (a *API) Replay(ctx context.Context, tenantID, connector, subject string) (
 
 // serveAdmin guards the admin endpoints with the admin bearer token.
 func (a *API) guard(next func(http.ResponseWriter, *http.Request) (any, error)) http.HandlerFunc {
+	return a.guardRole(true, next)
+}
+
+// guardRole is guard for a route the read-only token may use too (write false).
+func (a *API) guardRole(write bool, next func(http.ResponseWriter, *http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		if a.token == nil {
@@ -167,10 +189,16 @@ func (a *API) guard(next func(http.ResponseWriter, *http.Request) (any, error)) 
 			_, _ = w.Write([]byte(`{"error":"admin endpoints are disabled (no admin_token configured)"}` + "\n"))
 			return
 		}
-		if !a.token.Matches(bearer.FromRequest(r)) {
+		role := a.roleOf(bearer.FromRequest(r))
+		if role == roleNone {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="scim-bridge-admin"`)
 			w.WriteHeader(http.StatusUnauthorized)
 			_, _ = w.Write([]byte(`{"error":"missing or invalid admin token"}` + "\n"))
+			return
+		}
+		if write && role != roleAdmin {
+			w.WriteHeader(http.StatusForbidden)
+			_, _ = w.Write([]byte(`{"error":"the read-only token may not change anything"}` + "\n"))
 			return
 		}
 		v, err := next(w, r)
@@ -205,7 +233,9 @@ func (e *httpError) Error() string { return e.msg }
 
 // Routes registers the admin endpoints on mux.
 func (a *API) Routes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /admin/status", a.guard(func(w http.ResponseWriter, r *http.Request) (any, error) {
+	a.apiRoutes(mux)
+	a.console.routes(mux)
+	mux.HandleFunc("GET /admin/status", a.guardRole(false, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		return a.Status(r.Context(), r.URL.Query().Get("tenant"))
 	}))
 	mux.HandleFunc("POST /admin/reconcile", a.guard(func(w http.ResponseWriter, r *http.Request) (any, error) {
@@ -215,7 +245,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 		}
 		dry, _ := strconv.ParseBool(q.Get("dry_run"))
 		force, _ := strconv.ParseBool(q.Get("force"))
-		return a.opts.Reconciler.ReconcileLocked(r.Context(), q.Get("tenant"), reconcile.RunOptions{Connector: q.Get("connector"), DryRun: dry, Force: force})
+		return a.opts.Reconciler.ReconcileLocked(r.Context(), q.Get("tenant"), reconcile.RunOptions{Connector: q.Get("connector"), DryRun: dry, Force: force, Trigger: "admin"})
 	}))
 	mux.HandleFunc("POST /admin/retry", a.guard(func(w http.ResponseWriter, r *http.Request) (any, error) {
 		q := r.URL.Query()

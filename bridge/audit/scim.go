@@ -41,6 +41,7 @@ func (r *Recorder) SCIM(next http.Handler) http.Handler {
 				io.Closer
 			}{io.MultiReader(bytes.NewReader(reqBody), req.Body), req.Body}
 		}
+		start := r.opts.Now()
 		ctx, sl := withSlot(req.Context())
 		cw := &captureWriter{ResponseWriter: w}
 		next.ServeHTTP(cw, req.WithContext(ctx))
@@ -51,7 +52,7 @@ func (r *Recorder) SCIM(next http.Handler) http.Handler {
 			cw.code = http.StatusOK
 		}
 		e := store.AuditEntry{
-			Kind: store.AuditSCIM, RequestID: rid, Identity: sl.identity, Method: req.Method,
+			Time: start, Kind: store.AuditSCIM, RequestID: rid, Identity: sl.identity, Method: req.Method,
 			ResourceType: rtype, ResourceID: id, Status: cw.code,
 		}
 		if cw.code < 300 {

@@ -29,6 +29,7 @@ func (w *Worker) audit(tenantID, subj string, st *store.SyncState, actions []con
 		e.ErrorClass = connectors.ClassOf(err).String()
 		e.Error = st.LastError
 		e.Reason = RetryReason(err, st)
+		e.Until = st.NextRetry
 	}
 	w.opts.Audit.Record(tenantID, e)
 }

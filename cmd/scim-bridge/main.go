@@ -40,6 +40,7 @@ commands:
   sandbox    serve on the embedded store with four fake downstream servers, preconfigured
   status     sync health per tenant and connector
   retry      re-queue dead letters
+  explain    why a user or group is (not) provisioned: stored state, each connector, audit trail
   reconcile  one reconciliation run (prints the plan; --dry-run changes nothing)
   version    print the version and the Go toolchain it was built with
 
@@ -65,6 +66,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return retryCmd(ctx, e, args[1:])
 	case "reconcile":
 		return reconcileCmd(ctx, e, args[1:])
+	case "explain":
+		return explainCmd(ctx, e, args[1:])
 	case "version", "--version":
 		fmt.Fprintf(stdout, "scim-bridge %s (%s)\n", version, runtime.Version())
 		return 0
