@@ -58,11 +58,11 @@ func newConsole(a *API) *console {
 		},
 		"ms": func(n int64) string { return (time.Duration(n) * time.Millisecond).String() },
 	}
-	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/templates/layout.html"))
+	layout := template.Must(template.New("layout.html").Funcs(funcs).ParseFS(webFS, "web/templates/layout.html", "web/templates/partials.html"))
 	names, _ := fs.Glob(webFS, "web/templates/*.html")
 	for _, n := range names {
 		base := strings.TrimPrefix(n, "web/templates/")
-		if base == "layout.html" {
+		if base == "layout.html" || base == "partials.html" {
 			continue
 		}
 		c.pages[strings.TrimSuffix(base, ".html")] = template.Must(template.Must(layout.Clone()).ParseFS(webFS, n))
