@@ -83,6 +83,22 @@ func auditKey(tenant string) string { return key(tenant, "audit") }
 
 func auditSubjectKey(tenant, subject string) string { return key(tenant, "audit", "s", subject) }
 
+// auditIndexKey is a secondary stream holding the entries of a rare kind
+// (webhook, reconcile) or the failed downstream actions ("failed"), so the
+// pages that list them read a short stream instead of scanning the tenant's.
+func auditIndexKey(tenant, index string) string { return key(tenant, "audit", "i", index) }
+
+// auditIndex names the secondary stream e belongs to, "" for none.
+func auditIndex(e *AuditEntry) string {
+	switch {
+	case e.Kind == AuditWebhook || e.Kind == AuditReconcile:
+		return e.Kind
+	case e.Kind == AuditDownstream && e.Outcome != "" && e.Outcome != "synced":
+		return "failed"
+	}
+	return ""
+}
+
 // AppendAudit appends entries to tenant's audit trail in one pipelined round
 // trip, trimming as it goes. Entries without a Time get the store's clock.
 func (s *Store) AppendAudit(ctx context.Context, tenant string, ret AuditRetention, entries ...AuditEntry) error {
@@ -116,6 +132,9 @@ func (s *Store) AppendAudit(ctx context.Context, tenant string, ret AuditRetenti
 			return fmt.Errorf("append audit: encode entry: %w", err)
 		}
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: main, MaxLen: ret.MaxLen, Approx: true, Values: []any{"e", raw}})
+		if ix := auditIndex(&e); ix != "" {
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: auditIndexKey(tenant, ix), MaxLen: ret.MaxLen, Approx: true, Values: []any{"e", raw}})
+		}
 		if e.Subject != "" {
 			sk := auditSubjectKey(tenant, e.Subject)
 			pipe.XAdd(ctx, &redis.XAddArgs{Stream: sk, MaxLen: ret.PerSubject, Approx: true, Values: []any{"e", raw}})
@@ -125,6 +144,9 @@ func (s *Store) AppendAudit(ctx context.Context, tenant string, ret AuditRetenti
 	if ret.MaxAge > 0 {
 		minID := strconv.FormatInt(now.Add(-ret.MaxAge).UnixMilli(), 10)
 		pipe.XTrimMinIDApprox(ctx, main, minID, 0)
+		for _, ix := range []string{AuditWebhook, AuditReconcile, "failed"} {
+			pipe.XTrimMinIDApprox(ctx, auditIndexKey(tenant, ix), minID, 0)
+		}
 	}
 	if _, err := pipe.Exec(ctx); err != nil {
 		return fmt.Errorf("append audit of %s: %w", tenant, err)
@@ -147,8 +169,9 @@ type AuditQuery struct {
 }
 
 // auditScanBudget bounds the entries one ListAudit call reads when filters
-// other than Subject and the time range leave most entries out.
-const auditScanBudget = 20_000
+// leave most entries out; the call then returns what it found and a cursor to
+// go on from.
+const auditScanBudget = 2000
 
 // auditWriteSlack bounds how long after its Time an entry reaches its stream
 // (the bridge writes them asynchronously, in batches).
@@ -157,7 +180,10 @@ const auditWriteSlack = 5 * time.Minute
 // ListAudit returns one page of tenant's audit entries matching q, newest
 // first, and the cursor of the next page ("" when there is none). A Subject
 // query reads that subject's own stream (its last AuditRetention.PerSubject
-// entries).
+// entries); webhook receipts, reconcile runs and failed downstream actions
+// have a stream of their own too. Other filters scan the tenant's stream at
+// most auditScanBudget entries per call: a page may then hold fewer than
+// Limit entries and still have a next page.
 func (s *Store) ListAudit(ctx context.Context, tenant string, q AuditQuery) ([]AuditEntry, string, error) {
 	limit := q.Limit
 	if limit <= 0 {
@@ -165,8 +191,13 @@ func (s *Store) ListAudit(ctx context.Context, tenant string, q AuditQuery) ([]A
 	}
 	limit = min(limit, 1000)
 	stream := auditKey(tenant)
-	if q.Subject != "" {
+	switch {
+	case q.Subject != "":
 		stream = auditSubjectKey(tenant, q.Subject)
+	case q.Kind == AuditWebhook || q.Kind == AuditReconcile:
+		stream = auditIndexKey(tenant, q.Kind)
+	case (q.Kind == "" || q.Kind == AuditDownstream) && q.Outcome != "" && q.Outcome != "synced" && !isStatusCode(q.Outcome):
+		stream = auditIndexKey(tenant, "failed")
 	}
 	end := "+"
 	if !q.Until.IsZero() {
@@ -188,7 +219,7 @@ func (s *Store) ListAudit(ctx context.Context, tenant string, q AuditQuery) ([]A
 	}
 	var out []AuditEntry
 	read := 0
-	batch := int64(max(limit*2, 200))
+	batch := int64(min(max(limit*2, 200), auditScanBudget))
 	for read < auditScanBudget {
 		msgs, err := s.rdb.XRevRangeN(ctx, stream, end, start, batch).Result()
 		if err != nil {
@@ -212,6 +243,11 @@ func (s *Store) ListAudit(ctx context.Context, tenant string, q AuditQuery) ([]A
 	}
 	// Budget spent: hand back what was found and where to go on.
 	return out, strings.TrimPrefix(end, "("), nil
+}
+
+func isStatusCode(s string) bool {
+	n, err := strconv.Atoi(s)
+	return err == nil && n >= 100 && n <= 599
 }
 
 func decodeAudit(m redis.XMessage) (AuditEntry, bool) {

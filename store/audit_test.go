@@ -169,3 +169,40 @@ func TestDueAt(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditScanBudget: a filter that leaves most entries out reads at most
+// auditScanBudget entries per call and hands back a cursor to go on from; the
+// rare kinds and the failures come from their own streams at once.
+func TestAuditScanBudget(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		ret := AuditRetention{}
+		if err := s.AppendAudit(ctx, "acme", ret,
+			AuditEntry{Kind: AuditDownstream, Connector: "odm", Outcome: "synced"},
+			AuditEntry{Kind: AuditWebhook, Connector: "odm", Outcome: "rejected", Reason: "bad signature"},
+			AuditEntry{Kind: AuditDownstream, Connector: "odm", Outcome: "dead"}); err != nil {
+			t.Fatal(err)
+		}
+		filler := make([]AuditEntry, auditScanBudget+500)
+		for i := range filler {
+			filler[i] = AuditEntry{Kind: AuditSCIM, Status: 200}
+		}
+		if err := s.AppendAudit(ctx, "acme", ret, filler...); err != nil {
+			t.Fatal(err)
+		}
+		got, next, err := s.ListAudit(ctx, "acme", AuditQuery{Connector: "odm", Outcome: "synced"})
+		if err != nil || len(got) != 0 || next == "" {
+			t.Fatalf("first call: %d entries, next %q, err %v; want none yet and a cursor", len(got), next, err)
+		}
+		got, next, err = s.ListAudit(ctx, "acme", AuditQuery{Connector: "odm", Outcome: "synced", Before: next})
+		if err != nil || len(got) != 1 || next != "" {
+			t.Fatalf("second call: %d entries, next %q, err %v; want the entry and the end", len(got), next, err)
+		}
+		for _, q := range []AuditQuery{{Kind: AuditWebhook}, {Outcome: "dead"}, {Kind: AuditDownstream, Outcome: "dead", Connector: "odm"}} {
+			got, _, err := s.ListAudit(ctx, "acme", q)
+			if err != nil || len(got) != 1 {
+				t.Errorf("%+v: %d entries, err %v; want 1 at once", q, len(got), err)
+			}
+		}
+	})
+}
