@@ -12,7 +12,7 @@ import (
 // when the run's context ended (a run stopped by shutdown is recorded too).
 const recordTimeout = 5 * time.Second
 
-// Outcome classifies how a run ended, for its record and the run counter:
+// runOutcome classifies how a run ended, for its record and the run counter:
 //
 //   - store.ReconcileOK: no error and every subject and object could be checked;
 //   - store.ReconcileAborted: the run stopped before it was done — refused at the
@@ -20,7 +20,7 @@ const recordTimeout = 5 * time.Second
 //   - store.ReconcileFailed: any other error, or a plan with errors (some
 //     subjects could not be checked or orphans not pruned), as the CLI's exit
 //     status counts it.
-func Outcome(ctx context.Context, plan *Plan, err error) string {
+func runOutcome(ctx context.Context, plan *Plan, err error) string {
 	switch {
 	case err == nil && (plan == nil || len(plan.Errors) == 0):
 		return store.ReconcileOK
@@ -41,7 +41,7 @@ func (rc *Reconciler) record(ctx context.Context, tenantID string, opts RunOptio
 	if opts.DryRun || opts.Connector != "" || rc.tenants.Get(tenantID) == nil {
 		return
 	}
-	outcome := Outcome(ctx, plan, err)
+	outcome := runOutcome(ctx, plan, err)
 	if rc.opts.Metrics != nil {
 		rc.opts.Metrics.ReconcileRun(tenantID, outcome)
 	}

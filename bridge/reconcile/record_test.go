@@ -189,7 +189,7 @@ func TestRunStopped(t *testing.T) {
 	}
 }
 
-func TestOutcome(t *testing.T) {
+func TestRunOutcome(t *testing.T) {
 	t.Parallel()
 	done, cancel := context.WithCancel(context.Background())
 	cancel()
@@ -209,8 +209,8 @@ func TestOutcome(t *testing.T) {
 		{"cancelled", live, nil, fmt.Errorf("reconcile odm: %w", context.Canceled), store.ReconcileAborted},
 		{"shutdown", done, nil, errors.New("i/o on a closed connection"), store.ReconcileAborted},
 	} {
-		if got := Outcome(tc.ctx, tc.plan, tc.err); got != tc.want {
-			t.Errorf("%s: Outcome = %q, want %q", tc.name, got, tc.want)
+		if got := runOutcome(tc.ctx, tc.plan, tc.err); got != tc.want {
+			t.Errorf("%s: runOutcome = %q, want %q", tc.name, got, tc.want)
 		}
 	}
 }
