@@ -4,7 +4,8 @@
 // objects no SCIM resource owns, and — unless a dry run — marks the drifted
 // subjects for the fan-out worker and prunes managed orphans. Runs are scheduled
 // per tenant under a Redis lock (schedule.go); a one-shot run waits for its
-// repairs with WaitRepaired (wait.go).
+// repairs with WaitRepaired (wait.go); every full run is counted by outcome and
+// recorded in the store, where every replica reads the last success (record.go).
 //
 // A new reconcile check belongs in Reconciler.Reconcile (per subject kind) or in
 // inventory (per downstream object); a check never writes, it only plans.
@@ -155,7 +156,7 @@ type planPrune struct {
 // for downstream objects no SCIM resource owns, and — unless DryRun — marks the
 // drifted subjects for the sync worker and prunes managed orphans. Users are
 // streamed from the store in batches: memory stays bounded however large the
-// tenant. A run that is not a dry run is recorded (see record.go).
+// tenant. A full run that is not a dry run is recorded (see record.go).
 func (rc *Reconciler) Reconcile(ctx context.Context, tenantID string, opts RunOptions) (*Plan, error) {
 	plan, err := rc.reconcile(ctx, tenantID, opts)
 	rc.record(ctx, tenantID, opts, plan, err)
