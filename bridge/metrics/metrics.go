@@ -62,7 +62,7 @@ type Metrics struct {
 
 	reconcileRuns     *prometheus.CounterVec
 	reconcileInterval *prometheus.GaugeVec
-	throttles         *throttleCollector
+	throttled         *throttledCollector
 }
 
 // New builds the registry with every series of the bridge and the Go runtime
@@ -97,10 +97,10 @@ func New() *Metrics {
 		reconcileInterval: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: ReconcileInterval, Help: "Interval of a tenant's scheduled reconciliation (reconcile_every); 0 when not scheduled.",
 		}, []string{"tenant"}),
-		throttles: &throttleCollector{now: time.Now, until: map[tenantConnector]time.Time{}},
+		throttled: &throttledCollector{now: time.Now, until: map[tenantConnector]time.Time{}},
 	}
 	m.reg.MustRegister(m.scimRequests, m.scimDuration, m.convergences, m.convDuration, m.webhooks, m.downstream,
-		m.reconcileRuns, m.reconcileInterval, m.throttles,
+		m.reconcileRuns, m.reconcileInterval, m.throttled,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -136,7 +136,7 @@ func (m *Metrics) ReconcileRun(tenant, outcome string) {
 // after a call with the zero time. Safe for concurrent use; a later call
 // replaces an earlier one.
 func (m *Metrics) Throttled(tenant, connector string, until time.Time) {
-	m.throttles.set(tenantConnector{tenant, connector}, until)
+	m.throttled.set(tenantConnector{tenant, connector}, until)
 }
 
 // Webhook records the answer to one webhook delivery.
@@ -208,14 +208,14 @@ func (m *Metrics) WatchStore(st StoreStats, tenants []TenantConnectors, now func
 	if err := m.reg.Register(&storeCollector{st: st, tenants: tenants, now: now}); err != nil {
 		return fmt.Errorf("register the store gauges (one registry per bridge): %w", err)
 	}
-	m.throttles.setClock(now)
+	m.throttled.setClock(now)
 	for _, t := range tenants {
 		for _, o := range store.ReconcileOutcomes {
 			m.reconcileRuns.WithLabelValues(t.Tenant, o)
 		}
 		m.reconcileInterval.WithLabelValues(t.Tenant).Set(max(t.ReconcileEvery, 0).Seconds())
 		for _, c := range t.Connectors {
-			m.throttles.declare(tenantConnector{t.Tenant, c})
+			m.throttled.declare(tenantConnector{t.Tenant, c})
 		}
 	}
 	return nil

@@ -14,22 +14,22 @@ var throttledDesc = prometheus.NewDesc(ConnectorThrottled,
 	"1 while this replica holds every request of a tenant's connector after a 429/503 with Retry-After, else 0.",
 	[]string{"tenant", "connector"}, nil)
 
-// throttleCollector exports ConnectorThrottled from the hold time of each
+// throttledCollector exports ConnectorThrottled from the hold time of each
 // connector, compared with the clock at scrape time: a hold ends by itself.
-type throttleCollector struct {
+type throttledCollector struct {
 	mu    sync.Mutex
 	now   func() time.Time
 	until map[tenantConnector]time.Time // zero: never held
 }
 
-func (c *throttleCollector) setClock(now func() time.Time) {
+func (c *throttledCollector) setClock(now func() time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.now = now
 }
 
 // declare exports tc at 0 until it is held.
-func (c *throttleCollector) declare(tc tenantConnector) {
+func (c *throttledCollector) declare(tc tenantConnector) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if _, ok := c.until[tc]; !ok {
@@ -37,15 +37,15 @@ func (c *throttleCollector) declare(tc tenantConnector) {
 	}
 }
 
-func (c *throttleCollector) set(tc tenantConnector, until time.Time) {
+func (c *throttledCollector) set(tc tenantConnector, until time.Time) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.until[tc] = until
 }
 
-func (c *throttleCollector) Describe(ch chan<- *prometheus.Desc) { ch <- throttledDesc }
+func (c *throttledCollector) Describe(ch chan<- *prometheus.Desc) { ch <- throttledDesc }
 
-func (c *throttleCollector) Collect(ch chan<- prometheus.Metric) {
+func (c *throttledCollector) Collect(ch chan<- prometheus.Metric) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	now := c.now()
