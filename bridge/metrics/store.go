@@ -21,12 +21,12 @@ type storeCollector struct {
 }
 
 var (
-	redisUpDesc = prometheus.NewDesc(RedisUp, "1 when this replica's store reads of the scrape succeeded, 0 when Redis did not answer them (the store gauges are then left out).", nil, nil)
-	pendingDesc = prometheus.NewDesc(QueuePending, "Keys waiting in a tenant's work queue.", []string{"tenant"}, nil)
-	leasedDesc  = prometheus.NewDesc(QueueLeased, "Keys being converged right now in a tenant.", []string{"tenant"}, nil)
-	oldestPendingDesc  = prometheus.NewDesc(QueueOldestPending, "Seconds the oldest due key of a tenant's work queue has been due; 0 when no key is due.", []string{"tenant"}, nil)
-	syncDesc    = prometheus.NewDesc(SyncSubjects, "Subjects by tenant, connector and sync status.", []string{"tenant", "connector", "status"}, nil)
-	successDesc = prometheus.NewDesc(ReconcileSuccess, "Unix time of a tenant's last successful reconciliation run by any replica; 0 when none was recorded.", []string{"tenant"}, nil)
+	redisUpDesc       = prometheus.NewDesc(RedisUp, "1 when this replica's store reads of the scrape succeeded, 0 when Redis did not answer them (the store gauges are then left out).", nil, nil)
+	pendingDesc       = prometheus.NewDesc(QueuePending, "Keys waiting in a tenant's work queue.", []string{"tenant"}, nil)
+	leasedDesc        = prometheus.NewDesc(QueueLeased, "Keys being converged right now in a tenant.", []string{"tenant"}, nil)
+	oldestPendingDesc = prometheus.NewDesc(QueueOldestPending, "Seconds the oldest due key of a tenant's work queue has been due; 0 when no key is due.", []string{"tenant"}, nil)
+	syncDesc          = prometheus.NewDesc(SyncSubjects, "Subjects by tenant, connector and sync status.", []string{"tenant", "connector", "status"}, nil)
+	successDesc       = prometheus.NewDesc(ReconcileSuccess, "Unix time of a tenant's last successful reconciliation run by any replica; 0 when none was recorded.", []string{"tenant"}, nil)
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
