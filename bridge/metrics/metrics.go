@@ -226,12 +226,10 @@ func (m *Metrics) WatchStore(st StoreStats, tenants []TenantConnectors, now func
 // read from the store are left out (a gap, not false zeros).
 func (m *Metrics) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mfs, err := m.reg.Gather()
-		if err != nil {
-			// An inconsistent collector: a bug, never a cause to show the scraper.
-			http.Error(w, "metrics unavailable", http.StatusInternalServerError)
-			return
-		}
+		// A collector that failed (an invalid metric) costs its own series, not
+		// the scrape: what could be gathered is served, and the cause is never
+		// shown to the scraper.
+		mfs, _ := m.reg.Gather()
 		format := expfmt.Negotiate(r.Header)
 		w.Header().Set("Content-Type", string(format))
 		enc := expfmt.NewEncoder(w, format)

@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/scim-bridge/scim-bridge/internal/fakeclock"
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -231,4 +233,28 @@ func TestHandlerStoreDown(t *testing.T) {
 			})
 		})
 	}
+}
+
+// failingCollector is a collector whose one series cannot be collected.
+type failingCollector struct{}
+
+var failingDesc = prometheus.NewDesc("scim_bridge_test_failing", "A series that fails.", nil, nil)
+
+func (failingCollector) Describe(ch chan<- *prometheus.Desc) { ch <- failingDesc }
+
+func (failingCollector) Collect(ch chan<- prometheus.Metric) {
+	ch <- prometheus.NewInvalidMetric(failingDesc, errors.New("read throttles: dial tcp 10.0.0.7:6379: i/o timeout"))
+}
+
+// TestHandlerCollectorFails: a collector that fails costs its own series, not
+// the scrape, and its cause is not shown.
+func TestHandlerCollectorFails(t *testing.T) {
+	t.Parallel()
+	m, _ := watched(t, fakeStats{})
+	m.Registry().MustRegister(failingCollector{})
+	code, body := scrape(t, m)
+	if code != http.StatusOK || strings.Contains(body, "10.0.0.7") || strings.Contains(body, "scim_bridge_test_failing ") {
+		t.Errorf("scrape with a failing collector: %d\n%s", code, body)
+	}
+	expect(t, body, []string{`scim_bridge_redis_up 1`, `scim_bridge_queue_pending{tenant="acme"} 0`}, nil)
 }

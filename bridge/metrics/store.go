@@ -9,8 +9,13 @@ import (
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
-// scrapeTimeout bounds the store reads of one scrape.
-const scrapeTimeout = 5 * time.Second
+// scrapeTimeout bounds the store reads of one scrape; pingTimeout the first
+// of them, which decides whether Redis answers at all (as /readyz does), so a
+// scrape while Redis is unreachable answers well within a scraper's timeout.
+const (
+	scrapeTimeout = 5 * time.Second
+	pingTimeout   = 2 * time.Second
+)
 
 // storeCollector reads the gauges of the shared state from the store at each
 // scrape: all of them or, when a read fails, none (and RedisUp 0).
@@ -51,7 +56,9 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 
 // read reads every store gauge, or fails at the first read that does.
 func (c *storeCollector) read(ctx context.Context) ([]prometheus.Metric, error) {
-	if err := c.st.Ping(ctx); err != nil {
+	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
+	defer cancel()
+	if err := c.st.Ping(pctx); err != nil {
 		return nil, err
 	}
 	var ms []prometheus.Metric
