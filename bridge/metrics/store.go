@@ -9,11 +9,12 @@ import (
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
-// scrapeTimeout bounds the store reads of one scrape; pingTimeout the first
-// of them, which decides whether Redis answers at all (as /readyz does), so a
-// scrape while Redis is unreachable answers well within a scraper's timeout.
+// scrapeTimeout bounds the store reads of one scrape, well within the
+// scrapers' timeouts (Prometheus: 10s by default; probes and curl often 5s);
+// pingTimeout bounds the first read, which decides whether Redis answers at all
+// (as /readyz does), so a scrape while Redis is unreachable answers in ~2s.
 const (
-	scrapeTimeout = 5 * time.Second
+	scrapeTimeout = 4 * time.Second
 	pingTimeout   = 2 * time.Second
 )
 
