@@ -7,6 +7,7 @@
 //	scim-bridge status [--config FILE | --url URL] [--tenant T] [--json]
 //	scim-bridge retry [--config FILE | --url URL] --tenant T --connector C [--subject S]
 //	scim-bridge reconcile [--config FILE | --url URL] [--tenant T] [--connector C] [--dry-run] [--force] [--json]
+//	scim-bridge token new
 package main
 
 import (
@@ -36,6 +37,7 @@ commands:
   status     sync health per tenant and connector
   retry      re-queue dead letters
   reconcile  one reconciliation run (prints the plan; --dry-run changes nothing)
+  token new  print a fresh random token and the sha256: digest line for the configuration
 
 Run "scim-bridge <command> -h" for the flags of a command.
 `
@@ -59,6 +61,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return retryCmd(ctx, e, args[1:])
 	case "reconcile":
 		return reconcileCmd(ctx, e, args[1:])
+	case "token":
+		return tokenCmd(e, args[1:])
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
