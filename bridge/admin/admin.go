@@ -247,6 +247,7 @@ func writeAuthError(w http.ResponseWriter, err error) {
 		ae.SetHeaders(w.Header())
 		status, detail = ae.Status, ae.Detail
 	}
+	w.Header().Set("Content-Type", "application/scim+json")
 	data, _ := json.Marshal(map[string]any{
 		"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:Error"},
 		"status":  strconv.Itoa(status),
