@@ -160,14 +160,27 @@ type Connector struct {
 	Line int `yaml:"-"`
 }
 
-// AdminCredentials returns the admin tokens: admin_token (when set) followed
-// by admin_tokens. Empty means the admin endpoints are disabled.
+// AdminCredentials returns the admin tokens: admin_token (when set and not
+// also in admin_tokens, as when SCIM_BRIDGE_ADMIN_TOKEN holds the plaintext
+// of a digest in the file) followed by admin_tokens. Empty means the admin
+// endpoints are disabled.
 func (c *Config) AdminCredentials() []auth.Token {
 	var out []auth.Token
-	if t := c.AdminToken; t.Value != "" || t.Name != "" || !t.NotBefore.IsZero() || !t.Expires.IsZero() {
+	if t := c.AdminToken; (t.Value != "" || t.Name != "" || !t.NotBefore.IsZero() || !t.Expires.IsZero()) && !c.adminTokenListed() {
 		out = append(out, c.AdminToken)
 	}
 	return append(out, c.AdminTokens...)
+}
+
+// adminTokenListed reports whether admin_token is also one of admin_tokens.
+func (c *Config) adminTokenListed() bool {
+	d := tokenDigest(c.AdminToken.Value)
+	for _, t := range c.AdminTokens {
+		if d != "" && tokenDigest(t.Value) == d {
+			return true
+		}
+	}
+	return false
 }
 
 // AuthTenants returns the tenants' credentials as package auth takes them.

@@ -62,6 +62,9 @@ func (l *loader) validateCredentials(c *Config) {
 		i, _ := strconv.Atoi(num)
 		msg := adminRef.ReplaceAllStringFunc(fe.Msg, func(ref string) string {
 			j, _ := strconv.Atoi(strings.Trim(ref, "[]"))
+			if env, ok := l.envSrc[keyOf(j)]; ok {
+				return keyOf(j) + " ($" + env + ")"
+			}
 			return keyOf(j) + " (line " + strconv.Itoa(l.lineOf(keyOf(j))) + ")"
 		})
 		l.fail(keyOf(i)+rest, msg)

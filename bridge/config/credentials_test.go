@@ -113,3 +113,23 @@ tenants:
 		}
 	}
 }
+
+// TestAdminTokenFromEnvironmentAndDigest checks the operator's usual set-up:
+// the file holds the admin token's digest, SCIM_BRIDGE_ADMIN_TOKEN its
+// plaintext (for the CLI): one admin token, not a duplicate.
+func TestAdminTokenFromEnvironmentAndDigest(t *testing.T) {
+	t.Parallel()
+	const tok = "admin-token-0123456789"
+	yml := "admin_tokens: [\"" + auth.Digest(tok) + "\", \"admin-next-0123456789\"]\n"
+	c, err := LoadBytes("b.yaml", []byte(yml), envFunc(map[string]string{"SCIM_BRIDGE_ADMIN_TOKEN": tok}), testRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := c.AdminCredentials(); len(got) != 2 || got[0].Value != auth.Digest(tok) {
+		t.Errorf("admin tokens %+v", got)
+	}
+	c, err = LoadBytes("b.yaml", []byte(yml), envFunc(map[string]string{"SCIM_BRIDGE_ADMIN_TOKEN": "admin-other-0123456789"}), testRegistry())
+	if err != nil || len(c.AdminCredentials()) != 3 {
+		t.Errorf("a different token from the environment is a third admin token: %v", err)
+	}
+}
