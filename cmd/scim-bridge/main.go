@@ -8,6 +8,7 @@
 //	scim-bridge retry [--config FILE | --url URL] --tenant T --connector C [--subject S]
 //	scim-bridge reconcile [--config FILE | --url URL] [--tenant T] [--connector C] [--dry-run] [--force] [--json]
 //	scim-bridge token new
+//	scim-bridge version
 package main
 
 import (
@@ -18,8 +19,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 )
+
+// version is stamped at build time: go build -ldflags "-X main.version=v1.2.3".
+var version = "dev"
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) }
 
@@ -38,6 +43,7 @@ commands:
   retry      re-queue dead letters
   reconcile  one reconciliation run (prints the plan; --dry-run changes nothing)
   token new  print a fresh random token and the sha256: digest line for the configuration
+  version    print the version and the Go toolchain it was built with
 
 Run "scim-bridge <command> -h" for the flags of a command.
 `
@@ -63,6 +69,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return reconcileCmd(ctx, e, args[1:])
 	case "token":
 		return tokenCmd(e, args[1:])
+	case "version", "--version":
+		fmt.Fprintf(stdout, "scim-bridge %s (%s)\n", version, runtime.Version())
+		return 0
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0
