@@ -1,5 +1,6 @@
 // Package scimapi is the SCIM 2.0 service provider (RFC 7643/7644) of the bridge:
-// authentication through package auth (the tenant is the credential's), the Users and Groups endpoints (create, get,
+// authentication through package auth (the tenant is the credential's; see
+// authn.go), the Users and Groups endpoints (create, get,
 // list and .search, PUT, PATCH, DELETE, ETags, projection, sorting), group
 // member resolution, the discovery endpoints and SCIM error bodies.
 //
