@@ -57,6 +57,16 @@ func scenarioTokensAndBasic(t *testing.T, as *authServer) {
 			expectRefused(t, r, c.status, c.want...)
 		})
 	}
+	// Discovery is served without credentials and names both schemes.
+	spc := as.call(t, hc, "", http.MethodGet, "/scim/v2/ServiceProviderConfig", nil).expect(t, http.StatusOK)
+	var types []string
+	for _, sc := range jlist(spc.Body, "authenticationSchemes") {
+		types = append(types, jstr(sc, "type"))
+	}
+	if strings.Join(types, ",") != "oauthbearertoken,httpbasic" {
+		t.Errorf("authenticationSchemes %v, want oauthbearertoken and httpbasic", types)
+	}
+
 	logs := as.logs.String()
 	for _, w := range []string{`"tenant":"acme"`, `"credential":"okta-2025"`, "refused a known credential outside its validity"} {
 		if !strings.Contains(logs, w) {

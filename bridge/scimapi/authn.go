@@ -53,3 +53,27 @@ func (srv *Server) logWrite(r *http.Request, id auth.Identity, rec *statusRecord
 		Str("method", r.Method).Str("route", routeOf(r.URL.Path)).Int("status", code).
 		Dur("duration", time.Since(start)).Msg("scim write")
 }
+
+// authSchemes lists the authentication schemes of ServiceProviderConfig (RFC
+// 7643 §5): bearer tokens (configured tokens and Entra-issued JWTs) always,
+// HTTP Basic when a tenant accepts it.
+func (srv *Server) authSchemes() []any {
+	out := []any{map[string]any{
+		"type":        "oauthbearertoken",
+		"name":        "OAuth Bearer Token",
+		"description": "Authentication with a per-tenant bearer token or an Entra-issued JWT (RFC 6750).",
+		"specUri":     "https://www.rfc-editor.org/rfc/rfc6750",
+		"primary":     true,
+	}}
+	for _, c := range srv.opts.Auth.Inventory() {
+		if c.Method == auth.MethodBasic {
+			return append(out, map[string]any{
+				"type":        "httpbasic",
+				"name":        "HTTP Basic",
+				"description": "Authentication with a per-tenant username and password (RFC 7617).",
+				"specUri":     "https://www.rfc-editor.org/rfc/rfc7617",
+			})
+		}
+	}
+	return out
+}
