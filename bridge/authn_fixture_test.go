@@ -84,7 +84,7 @@ type authServer struct {
 // newAuthServer starts the bridge. The failure limiter exempts 127.0.0.1
 // (the address of every scenario but the limiter's) and refuses any other
 // address after 3 failures a minute.
-func newAuthServer(t testing.TB, redisURL string) *authServer {
+func newAuthServer(t testing.TB, redisURL string, mutate ...func(*Options)) *authServer {
 	t.Helper()
 	as := &authServer{clock: fakeclock.New(authStart), logs: &syncBuffer{}, jwks: jwkstest.NewServer(t)}
 	as.jwks.Publish(map[string]*rsa.PrivateKey{"k1": jwkstest.Keys()[0]})
@@ -109,6 +109,9 @@ func newAuthServer(t testing.TB, redisURL string) *authServer {
 		o.AdminTokens = []auth.Token{
 			{Name: "admin-2027", Value: auth.Digest(adminDigest)},
 			{Name: "admin-2025", Value: auth.Digest(adminExpired), Window: auth.Window{Expires: now.Add(-time.Hour)}},
+		}
+		for _, m := range mutate {
+			m(o)
 		}
 	})
 	return as
@@ -142,8 +145,9 @@ func clientFrom(t testing.TB, ip string) *http.Client {
 
 // call sends one request to the bridge (path from the root: /scim/v2/...,
 // /admin/...) with the Authorization header authz ("" for none) through hc,
-// records the response and returns it.
-func (as *authServer) call(t testing.TB, hc *http.Client, authz, method, path string, body any) scimReply {
+// and the extra headers (name, value pairs), records the response and
+// returns it.
+func (as *authServer) call(t testing.TB, hc *http.Client, authz, method, path string, body any, headers ...string) scimReply {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -162,6 +166,9 @@ func (as *authServer) call(t testing.TB, hc *http.Client, authz, method, path st
 	}
 	if rd != nil {
 		req.Header.Set("Content-Type", contentTypeSCIM)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

@@ -6,7 +6,9 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -263,6 +265,40 @@ func TestAuthEntraJWT(t *testing.T) {
 func TestAuthFailureLimiter(t *testing.T) {
 	t.Parallel()
 	scenarioLimiter(t, newAuthServer(t, ""))
+}
+
+// TestAuthLimiterBehindProxy: behind a trusted reverse proxy (127.0.0.1),
+// failures count against the address the proxy names in X-Forwarded-For, so
+// one failing client does not lock out an IdP behind the same proxy; an
+// untrusted peer's X-Forwarded-For is ignored.
+func TestAuthLimiterBehindProxy(t *testing.T) {
+	t.Parallel()
+	as := newAuthServer(t, "", func(o *Options) {
+		o.Limiter = auth.NewLimiter(auth.LimiterOptions{MaxFailures: 3, Window: time.Minute, Now: o.Now})
+		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.1/32")}
+	})
+	proxy, direct := clientFrom(t, ""), clientFrom(t, "127.0.0.2")
+	const xff = "X-Forwarded-For"
+	get := func(hc *http.Client, authz, forwarded string) scimReply {
+		return as.call(t, hc, authz, http.MethodGet, "/scim/v2/Users", nil, xff, forwarded)
+	}
+	for range 3 {
+		expectRefused(t, get(proxy, "Bearer wrong-token-0123456789", "203.0.113.7"), http.StatusUnauthorized)
+	}
+	expectRefused(t, get(proxy, "Bearer "+testToken, "203.0.113.7"), http.StatusTooManyRequests)
+	// The same client, having written an X-Forwarded-For entry of its own
+	// that the proxy appended to.
+	expectRefused(t, get(proxy, "Bearer "+testToken, "203.0.113.99, 203.0.113.7"), http.StatusTooManyRequests)
+	// The IdP behind the same proxy is served.
+	get(proxy, "Bearer "+testToken, "203.0.113.8").expect(t, http.StatusOK)
+	expectRefused(t, get(proxy, "Bearer wrong-token-0123456789", "203.0.113.8"), http.StatusUnauthorized)
+	// An untrusted peer is counted by its own address, whatever it claims.
+	for i := range 3 {
+		expectRefused(t, get(direct, "Bearer wrong-token-0123456789", fmt.Sprintf("198.51.100.%d", i)), http.StatusUnauthorized)
+	}
+	expectRefused(t, get(direct, "Bearer "+testToken, "203.0.113.8"), http.StatusTooManyRequests)
+	get(proxy, "Bearer "+testToken, "203.0.113.8").expect(t, http.StatusOK)
+	as.checkNoSecrets(t)
 }
 
 func TestAuthAdmin(t *testing.T) {

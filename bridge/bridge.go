@@ -79,9 +79,12 @@ type Options struct {
 	// HTTPClient fetches the signing keys of Entra-issued JWTs; nil means a
 	// client with DefaultKeysClientTimeout.
 	HTTPClient *http.Client
-	// ClientAddr returns the source address of a request for the Limiter;
-	// nil means the IP of r.RemoteAddr. Behind a reverse proxy, pass one
-	// that trusts the proxy's header from the proxy's address only.
+	// TrustedProxies are the addresses of reverse proxies in front of the
+	// bridge: a request from one of them is attributed, for the Limiter, to
+	// the address in X-Forwarded-For that the proxies saw; a request from
+	// anywhere else to its peer address. Empty means no proxy is trusted.
+	TrustedProxies []netip.Prefix
+	// ClientAddr, when set, replaces the attribution TrustedProxies gives.
 	ClientAddr func(r *http.Request) netip.Addr
 	// InstanceID names this replica in leases and locks; empty means a random id.
 	InstanceID string
@@ -232,7 +235,11 @@ func newAuthenticators(opts Options) (scim, admin *auth.Authenticator, err error
 			},
 		}
 	}
-	ao := auth.Options{ByCredential: true, HTTPClient: hc, Logger: opts.Logger, Now: opts.Now, Limiter: limiter, ClientAddr: opts.ClientAddr}
+	clientAddr := opts.ClientAddr
+	if clientAddr == nil && len(opts.TrustedProxies) > 0 {
+		clientAddr = forwardedClientAddr(opts.TrustedProxies)
+	}
+	ao := auth.Options{ByCredential: true, HTTPClient: hc, Logger: opts.Logger, Now: opts.Now, Limiter: limiter, ClientAddr: clientAddr}
 	for _, to := range opts.Tenants {
 		c := to.Credentials
 		c.Tokens = nil

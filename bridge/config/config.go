@@ -87,13 +87,24 @@ type AuthLimit struct {
 	// Exempt are IP addresses or CIDR prefixes never limited, such as an
 	// IdP's egress ranges that many of its customers share.
 	Exempt []string `yaml:"exempt"`
+	// TrustedProxies are the addresses or CIDR prefixes of the reverse
+	// proxies (load balancer, ingress controller) in front of the bridge: a
+	// request from one of them counts against the address its
+	// X-Forwarded-For names, not against the proxy. Empty: none trusted.
+	TrustedProxies []string `yaml:"trusted_proxies"`
 }
 
-// Prefixes returns Exempt as prefixes (an address is a /32 or /128);
-// entries that do not parse are skipped (validation reports them).
-func (a AuthLimit) Prefixes() []netip.Prefix {
+// ExemptPrefixes returns Exempt as prefixes.
+func (a AuthLimit) ExemptPrefixes() []netip.Prefix { return prefixes(a.Exempt) }
+
+// ProxyPrefixes returns TrustedProxies as prefixes.
+func (a AuthLimit) ProxyPrefixes() []netip.Prefix { return prefixes(a.TrustedProxies) }
+
+// prefixes parses addresses and CIDR prefixes (an address is a /32 or
+// /128); entries that do not parse are skipped (validation reports them).
+func prefixes(list []string) []netip.Prefix {
 	var out []netip.Prefix
-	for _, s := range a.Exempt {
+	for _, s := range list {
 		if p, ok := parsePrefix(s); ok {
 			out = append(out, p)
 		}

@@ -208,6 +208,7 @@ func TestRulesNameKeys(t *testing.T) {
 	c := Default()
 	c.AdminToken = auth.Token{Value: "admin-token-0123456789"}
 	c.AuthLimit.Exempt = []string{"10.0.0.0/8"}
+	c.AuthLimit.TrustedProxies = []string{"10.1.0.0/16"}
 	c.Tenants = []Tenant{{ID: "a", Credentials: auth.Credentials{Tokens: []auth.Token{{Value: "a-token-0123456789"}}}, Connectors: []Connector{{Name: "x", Type: "scim"}}}}
 	run := &validation{l: newLoader("b.yaml", nil, nil), root: reflect.ValueOf(c).Elem(), sets: map[string]map[string]string{}}
 	for _, r := range rules() {

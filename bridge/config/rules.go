@@ -37,7 +37,8 @@ func rules() []rule {
 
 		{"auth_limit.max_failures", notNegative, positive(DefaultAuthMaxFailures)},
 		{"auth_limit.window", notNegative, "must be positive (0 means the default, 1m)"},
-		{"auth_limit.exempt[*]", text(func(s string) bool { _, ok := parsePrefix(s); return ok }), "must be an IP address or a CIDR prefix such as 20.190.128.0/18"},
+		{"auth_limit.exempt[*]", text(isPrefix), "must be an IP address or a CIDR prefix such as 20.190.128.0/18"},
+		{"auth_limit.trusted_proxies[*]", text(isPrefix), "must be an IP address or a CIDR prefix such as 10.0.0.0/8"},
 
 		{"log.level", oneOf(logLevels...), "must be one of " + strings.Join(logLevels, ", ")},
 		{"log.format", oneOf("json", "console"), "must be json or console"},
@@ -99,6 +100,9 @@ var (
 		return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 	})
 )
+
+// isPrefix accepts an IP address or a CIDR prefix.
+func isPrefix(s string) bool { _, ok := parsePrefix(s); return ok }
 
 // urlScheme accepts URLs of the given schemes.
 func urlScheme(schemes ...string) check {

@@ -65,8 +65,9 @@ func buildBridge(ctx context.Context, cfg *config.Config, st *store.Store, log z
 		Limiter: auth.NewLimiter(auth.LimiterOptions{
 			MaxFailures: cfg.AuthLimit.MaxFailures,
 			Window:      time.Duration(cfg.AuthLimit.Window),
-			Exempt:      cfg.AuthLimit.Prefixes(),
+			Exempt:      cfg.AuthLimit.ExemptPrefixes(),
 		}),
+		TrustedProxies: cfg.AuthLimit.ProxyPrefixes(),
 	}
 	for _, tc := range cfg.Tenants {
 		to := bridge.TenantOptions{
