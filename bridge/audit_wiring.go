@@ -2,12 +2,14 @@ package bridge
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/scim-bridge/scim-bridge/bridge/admin"
 	"github.com/scim-bridge/scim-bridge/bridge/audit"
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -64,3 +66,18 @@ func (b *Bridge) knownConnector(tenantID, connector string) bool {
 	t := b.tenants.Get(tenantID)
 	return t != nil && t.Connector(connector) != nil
 }
+
+// sessionSecret derives the console's session signing secret from the admin
+// tokens as configured (plaintext or digest): every replica with the same
+// configuration accepts the others' sessions, and changing a token ends them.
+func sessionSecret(opts Options) []byte {
+	h := sha256.New()
+	h.Write([]byte("scim-bridge console\x00" + opts.AdminToken + "\x00" + opts.AdminReadToken.Value))
+	for _, t := range opts.AdminTokens {
+		h.Write([]byte("\x00" + t.Value))
+	}
+	return h.Sum(nil)
+}
+
+// readOnlyName is the credential name that makes an admin token read-only.
+const readOnlyName = admin.ReadOnlyName

@@ -99,9 +99,9 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), allocOpts...)
 	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx)
+	bctx, cancelCtx := chromedp.NewContext(actx)
 	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancel := context.WithTimeout(bctx, 90*time.Second)
 	defer cancel()
 
 	base := env.srv.URL
@@ -127,7 +127,12 @@ func TestConsoleInBrowser(t *testing.T) {
 	run := func(step string, actions ...chromedp.Action) {
 		t.Helper()
 		if err := chromedp.Run(ctx, actions...); err != nil {
-			t.Fatalf("%s: %v", step, err)
+			// Say what the browser shows, so a failure explains itself.
+			var body, loc string
+			dctx, dcancel := context.WithTimeout(bctx, 5*time.Second)
+			_ = chromedp.Run(dctx, chromedp.Location(&loc), chromedp.Text("body", &body, chromedp.ByQuery))
+			dcancel()
+			t.Fatalf("%s: %v\nat %s the page says:\n%s", step, err, loc, body)
 		}
 	}
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/bridge/fanout"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/fakeconn"
 	"github.com/scim-bridge/scim-bridge/connectors"
@@ -92,13 +93,15 @@ func newConsoleEnv(t *testing.T) *consoleEnv {
 		Store:          openStore(t, ""),
 		Logger:         zerolog.New(env.logs).Level(zerolog.DebugLevel),
 		AdminToken:     consoleAdminToken,
-		AdminReadToken: consoleReadToken,
+		AdminReadToken: auth.Token{Value: consoleReadToken},
 		Tenants: []TenantOptions{{
 			ID: "acme", SCIMTokens: []string{testToken}, DeletionThreshold: 10,
 			Connectors:     []connectors.Connector{env.conn},
 			WebhookSecrets: map[string]string{"app": consoleHookSecret},
 		}},
-		fanout: fanout.Options{BackoffBase: time.Millisecond},
+		// The refusal tests send many bad tokens: keep the limiter out of their way.
+		Limiter: auth.NewLimiter(auth.LimiterOptions{MaxFailures: 100_000}),
+		fanout:  fanout.Options{BackoffBase: time.Millisecond},
 	}
 	b, err := New(opts)
 	if err != nil {

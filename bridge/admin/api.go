@@ -7,8 +7,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/bridge/explain"
-	"github.com/scim-bridge/scim-bridge/bridge/internal/bearer"
 	"github.com/scim-bridge/scim-bridge/bridge/reconcile"
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -32,17 +32,16 @@ const (
 	roleAdmin
 )
 
-// roleOf checks token against both admin tokens, each in constant time.
-func (a *API) roleOf(token string) role {
-	admin := a.token != nil && a.token.Matches(token)
-	reader := a.reader != nil && a.reader.Matches(token)
-	switch {
-	case admin:
-		return roleAdmin
-	case reader:
+// ReadOnlyName is the credential name of the read-only admin token: an
+// admin identity of that name may read everything and change nothing.
+const ReadOnlyName = "read-only"
+
+// roleOf is what an authenticated admin identity may do.
+func roleOf(id auth.Identity) role {
+	if id.Name == ReadOnlyName {
 		return roleReader
 	}
-	return roleNone
+	return roleAdmin
 }
 
 // AuditPage is one page of the audit trail.
@@ -169,7 +168,7 @@ func (a *API) apiRoutes(mux *http.ServeMux) {
 	mux.HandleFunc("POST /admin/api/reconcile", a.guardRole(false, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		q := r.URL.Query()
 		dry, _ := strconv.ParseBool(q.Get("dry_run"))
-		if !dry && a.roleOf(bearerToken(r)) != roleAdmin {
+		if id, _ := auth.FromContext(r.Context()); !dry && roleOf(id) != roleAdmin {
 			return nil, &httpError{status: http.StatusForbidden, msg: "the read-only token may only run dry runs"}
 		}
 		return a.reconcile(r.Context(), q.Get("tenant"), q.Get("connector"), dry, q.Get("force") == "true", "admin")
@@ -183,5 +182,3 @@ func (a *API) reconcile(ctx context.Context, tenantID, connector string, dry, fo
 	}
 	return a.opts.Reconciler.ReconcileLocked(ctx, tenantID, reconcile.RunOptions{Connector: connector, DryRun: dry, Force: force, Trigger: trigger})
 }
-
-func bearerToken(r *http.Request) string { return bearer.FromRequest(r) }

@@ -36,8 +36,8 @@ type console struct {
 
 func newConsole(a *API) *console {
 	c := &console{api: a, pages: map[string]*template.Template{}}
-	if a.opts.Token != "" {
-		c.key = sessionKey(a.opts.Token)
+	if a.opts.Auth != nil && len(a.opts.SessionSecret) > 0 {
+		c.key = sessionKey(a.opts.SessionSecret)
 	}
 	funcs := template.FuncMap{
 		"time": func(t time.Time) string {
@@ -198,7 +198,7 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid or missing CSRF token", http.StatusForbidden)
 		return
 	}
-	rl := c.api.roleOf(r.PostFormValue("token"))
+	rl := c.authenticate(r, r.PostFormValue("token"))
 	if rl == roleNone {
 		csrf := c.loginCSRF(w, r)
 		c.render(w, r, &session{csrf: csrf}, http.StatusUnauthorized, "login", "Log in", nil, "That token is not an admin token.")
@@ -207,6 +207,24 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 	http.SetCookie(w, c.cookie(r, loginCookie, "", -1))
 	c.newSession(w, r, rl)
 	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
+}
+
+// authenticate checks a token typed into the login form as the admin API
+// checks a bearer token (same authenticator, same failure limiter).
+func (c *console) authenticate(r *http.Request, token string) role {
+	if token == "" || strings.ContainsAny(token, "\r\n") {
+		return roleNone
+	}
+	probe := r.Clone(r.Context())
+	probe.Header = http.Header{"Authorization": {"Bearer " + token}}
+	if xff := r.Header.Values("X-Forwarded-For"); len(xff) > 0 {
+		probe.Header["X-Forwarded-For"] = xff
+	}
+	id, err := c.api.opts.Auth.Authenticate(probe)
+	if err != nil {
+		return roleNone
+	}
+	return roleOf(id)
 }
 
 func (c *console) logout(w http.ResponseWriter, r *http.Request, _ *session) error {

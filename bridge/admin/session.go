@@ -13,9 +13,10 @@ import (
 )
 
 // Console sessions are stateless: the cookie holds "<role>.<expiry>.<nonce>.<mac>"
-// with an HMAC-SHA256 under a key derived from the admin token, so every
-// replica accepts them, a restart keeps them and rotating the admin token ends
-// them all. The CSRF token of a session is another MAC over its nonce.
+// with an HMAC-SHA256 under a key derived from Options.SessionSecret (itself
+// derived from the admin tokens' configuration), so every replica accepts
+// them, a restart keeps them and rotating the admin tokens ends them all. The
+// CSRF token of a session is another MAC over its nonce.
 
 const (
 	sessionCookie = "sb_admin_session"
@@ -29,9 +30,9 @@ type session struct {
 	csrf  string
 }
 
-// sessionKey derives the signing key from the admin token.
-func sessionKey(adminToken string) []byte {
-	m := hmac.New(sha256.New, []byte(adminToken))
+// sessionKey derives the signing key from the session secret.
+func sessionKey(secret []byte) []byte {
+	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("scim-bridge console session v1"))
 	return m.Sum(nil)
 }

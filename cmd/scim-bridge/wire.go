@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/scim-bridge/scim-bridge/bridge"
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/bridge/config"
 	"github.com/scim-bridge/scim-bridge/bridge/metrics"
 	"github.com/scim-bridge/scim-bridge/connectors"
@@ -53,14 +54,20 @@ func randomToken() string {
 func buildBridge(ctx context.Context, cfg *config.Config, st *store.Store, log zerolog.Logger) (*bridge.Bridge, error) {
 	m := metrics.New()
 	opts := bridge.Options{
-		Metrics:        m,
-		Store:          st,
-		Logger:         log,
-		PublicURL:      cfg.PublicURL,
-		MaxBodyBytes:   cfg.MaxBodyBytes,
-		MaxResults:     cfg.MaxResults,
-		Workers:        cfg.Workers,
-		AdminToken:     cfg.AdminToken,
+		Metrics:      m,
+		Store:        st,
+		Logger:       log,
+		PublicURL:    cfg.PublicURL,
+		MaxBodyBytes: cfg.MaxBodyBytes,
+		MaxResults:   cfg.MaxResults,
+		Workers:      cfg.Workers,
+		AdminTokens:  cfg.AdminCredentials(),
+		Limiter: auth.NewLimiter(auth.LimiterOptions{
+			MaxFailures: cfg.AuthLimit.MaxFailures,
+			Window:      time.Duration(cfg.AuthLimit.Window),
+			Exempt:      cfg.AuthLimit.ExemptPrefixes(),
+		}),
+		TrustedProxies: cfg.AuthLimit.ProxyPrefixes(),
 		AdminReadToken: cfg.AdminReadToken,
 		Audit: bridge.AuditOptions{
 			MaxLen: cfg.Audit.MaxLen, MaxAge: time.Duration(cfg.Audit.MaxAge), RedactPersonal: cfg.Audit.RedactPersonal,
@@ -69,7 +76,7 @@ func buildBridge(ctx context.Context, cfg *config.Config, st *store.Store, log z
 	for _, tc := range cfg.Tenants {
 		to := bridge.TenantOptions{
 			ID:                tc.ID,
-			SCIMTokens:        tc.SCIMTokens,
+			Credentials:       tc.Credentials,
 			ReconcileEvery:    time.Duration(tc.ReconcileEvery),
 			DeletionThreshold: tc.DeletionThreshold,
 			WebhookSecrets:    map[string]string{},
