@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -138,7 +139,9 @@ func (s *Store) AppendAudit(ctx context.Context, tenant string, ret AuditRetenti
 		if e.Subject != "" {
 			sk := auditSubjectKey(tenant, e.Subject)
 			pipe.XAdd(ctx, &redis.XAddArgs{Stream: sk, MaxLen: ret.PerSubject, Approx: true, Values: []any{"e", raw}})
-			pipe.PExpire(ctx, sk, ttl)
+			if s.auditTTLs.due(sk, now, ttl) {
+				pipe.PExpire(ctx, sk, ttl)
+			}
 		}
 	}
 	if ret.MaxAge > 0 {
@@ -152,6 +155,30 @@ func (s *Store) AppendAudit(ctx context.Context, tenant string, ret AuditRetenti
 		return fmt.Errorf("append audit of %s: %w", tenant, err)
 	}
 	return nil
+}
+
+// ttlRefresh remembers when this process last set the TTL of each subject
+// stream, so a busy subject's TTL is refreshed once per tenth of the TTL, not
+// on every entry. Bounded: it forgets everything past maxTTLRefresh streams.
+type ttlRefresh struct {
+	mu   sync.Mutex
+	last map[string]time.Time
+}
+
+const maxTTLRefresh = 100_000
+
+// due reports whether key's TTL should be set now, and notes it as set.
+func (r *ttlRefresh) due(key string, now time.Time, ttl time.Duration) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if t, ok := r.last[key]; ok && now.Sub(t) < ttl/10 {
+		return false
+	}
+	if r.last == nil || len(r.last) >= maxTTLRefresh {
+		r.last = make(map[string]time.Time)
+	}
+	r.last[key] = now
+	return true
 }
 
 // AuditQuery selects audit entries, newest first.

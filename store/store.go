@@ -31,6 +31,9 @@ type Store struct {
 	log      zerolog.Logger
 	now      func() time.Time
 
+	// auditTTLs spares a TTL refresh per audit entry (audit.go).
+	auditTTLs ttlRefresh
+
 	stop     chan struct{}
 	stopOnce sync.Once
 	wg       sync.WaitGroup

@@ -134,9 +134,12 @@ func changeSummary(method string, patch []byte) string {
 		kind := strings.ToLower(op.Op)
 		path := strings.ToLower(op.Path)
 		var list []json.RawMessage
-		_ = json.Unmarshal(op.Value, &list)
 		var obj map[string]json.RawMessage
-		_ = json.Unmarshal(op.Value, &obj)
+		if strings.HasPrefix(path, "members") {
+			_ = json.Unmarshal(op.Value, &list)
+		} else if path == "" {
+			_ = json.Unmarshal(op.Value, &obj)
+		}
 		switch {
 		case strings.HasPrefix(path, "members") && kind == "add":
 			added += max(len(list), 1)
