@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/elimity-com/scim"
 	"github.com/elimity-com/scim/optional"
@@ -18,11 +19,19 @@ func (srv *Server) serveServiceProviderConfig(w http.ResponseWriter, r *http.Req
 		"schemas":          []string{SPConfigSchema},
 		"documentationUri": "https://github.com/scim-bridge/scim-bridge#readme",
 		"patch":            map[string]any{"supported": true},
-		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
-		"filter":           map[string]any{"supported": true, "maxResults": srv.opts.MaxResults},
-		"changePassword":   map[string]any{"supported": false},
-		"sort":             map[string]any{"supported": true},
-		"etag":             map[string]any{"supported": true},
+		"bulk": map[string]any{"supported": true, "maxOperations": srv.opts.BulkMaxOperations,
+			"maxPayloadSize": srv.opts.BulkMaxPayloadBytes},
+		"filter": map[string]any{"supported": true, "maxResults": srv.opts.MaxResults},
+		// RFC 9865 §4. Index paging stays the default so clients written for
+		// RFC 7644 alone see no change.
+		"pagination": map[string]any{
+			"cursor": true, "index": true, "defaultPaginationMethod": "index",
+			"defaultPageSize": srv.opts.MaxResults, "maxPageSize": srv.opts.MaxResults,
+			"cursorTimeout": int64(srv.cursorTimeout() / time.Second),
+		},
+		"changePassword": map[string]any{"supported": false},
+		"sort":           map[string]any{"supported": true},
+		"etag":           map[string]any{"supported": true},
 		"authenticationSchemes": []any{map[string]any{
 			"type":        "oauthbearertoken",
 			"name":        "OAuth Bearer Token",

@@ -21,18 +21,6 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 // etag is the entity tag of a resource version (RFC 7644 §3.14): W/"<version>".
 func etag(version int64) string { return `W/"` + itoa(version) + `"` }
 
-// baseURL is the absolute URL of the SCIM endpoint for this request.
-func (srv *Server) baseURL(r *http.Request) string {
-	if srv.opts.PublicURL != "" {
-		return strings.TrimRight(srv.opts.PublicURL, "/")
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + "/scim/v2"
-}
-
 // location is the canonical URI of a resource (meta.location, Location header).
 func location(base string, rt *resourceType, id string) string {
 	return base + "/" + rt.endpoint + "/" + url.PathEscape(id)

@@ -53,6 +53,9 @@ func newResourceTypes() *resourceTypes {
 	}
 }
 
+// all is every resource type, in the order a root query returns them.
+func (rts *resourceTypes) all() []*resourceType { return []*resourceType{rts.user, rts.group} }
+
 func (rts *resourceTypes) byEndpoint(ep string) *resourceType {
 	switch ep {
 	case "Users":

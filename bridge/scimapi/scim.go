@@ -11,9 +11,11 @@ package scimapi
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"io"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
@@ -36,6 +38,7 @@ type Store interface {
 	GetUserWithGroups(ctx context.Context, tenant, id string) (*store.Resource, []store.GroupRef, error)
 	GroupsOf(ctx context.Context, tenant string, userIDs []string) (map[string][]store.GroupRef, error)
 	Query(ctx context.Context, tenant string, kind store.Kind, q store.Query) (store.Page, error)
+	QueryAfter(ctx context.Context, tenant string, kind store.Kind, f *filter.Filter, after int64, count int) (store.KeysetPage, error)
 }
 
 // Metrics is told the outcome of every SCIM request. route is the route
@@ -54,6 +57,10 @@ type Options struct {
 	// PublicURL is the external base URL (".../scim/v2") for meta.location and
 	// $ref; empty derives it from each request's Host.
 	PublicURL string
+	// TrustedProxies are the peers whose X-Forwarded-Proto and X-Forwarded-Host
+	// name the scheme and host of meta.location when PublicURL is empty; from
+	// anyone else those headers are ignored.
+	TrustedProxies []netip.Prefix
 	// MaxBodyBytes limits request bodies (413 above it).
 	MaxBodyBytes int64
 	// MaxResults caps a list page (ServiceProviderConfig filter.maxResults).
@@ -63,6 +70,16 @@ type Options struct {
 	OnWrite func()
 	// Metrics, when set, is told about every request.
 	Metrics Metrics
+	// CursorKey signs pagination cursors (RFC 9865) with HMAC-SHA256. Replicas
+	// behind one load balancer need the same key; empty means a random key per
+	// process (cursors then die with it).
+	CursorKey []byte
+	// CursorTimeout is how long a cursor stays valid; 0 means DefaultCursorTimeout.
+	CursorTimeout time.Duration
+	// BulkMaxOperations and BulkMaxPayloadBytes bound a /Bulk request (RFC 7644
+	// §3.7.4); 0 means DefaultBulkMaxOperations and DefaultBulkMaxPayloadBytes.
+	BulkMaxOperations   int
+	BulkMaxPayloadBytes int64
 }
 
 // Server serves /scim/v2.
@@ -74,11 +91,23 @@ type Server struct {
 	types     *resourceTypes
 	tokens    *bearer.Index
 	discovery discovery
+	cursorKey []byte
 }
 
 // New builds the server.
 func New(opts Options) *Server {
 	srv := &Server{opts: opts, store: opts.Store, log: opts.Logger, now: opts.Now, types: newResourceTypes(), tokens: &bearer.Index{}}
+	srv.cursorKey = opts.CursorKey
+	if len(srv.cursorKey) == 0 {
+		srv.cursorKey = make([]byte, 32)
+		_, _ = rand.Read(srv.cursorKey) // crypto/rand.Read never fails (Go 1.24+)
+	}
+	if srv.opts.BulkMaxOperations <= 0 {
+		srv.opts.BulkMaxOperations = DefaultBulkMaxOperations
+	}
+	if srv.opts.BulkMaxPayloadBytes <= 0 {
+		srv.opts.BulkMaxPayloadBytes = DefaultBulkMaxPayloadBytes
+	}
 	for tenant, toks := range opts.Tokens {
 		for _, tok := range toks {
 			srv.tokens.Add(tenant, tok)
@@ -120,7 +149,7 @@ func (srv *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &HTTPError{Status: http.StatusNotFound, Detail: "the SCIM endpoint is /scim/v2"})
 		return
 	}
-	path = strings.TrimSuffix(path, "/")
+	path = canonicalPath(strings.TrimSuffix(path, "/"))
 
 	// Discovery endpoints describe the server, not a tenant's data: they are served
 	// without authentication (RFC 7644 §4 lets service providers do so).
@@ -164,12 +193,24 @@ func (srv *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 
 func (srv *Server) routeResource(w http.ResponseWriter, r *http.Request, tenant, path string) error {
 	switch path {
-	case "", "/.search":
-		return &HTTPError{Status: http.StatusNotImplemented, Detail: "queries across resource types are not supported; query /Users or /Groups"}
+	case "":
+		// A query across every resource type (RFC 7644 §3.4.3).
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return methodNotAllowed(w, "GET, HEAD")
+		}
+		return srv.list(w, r, tenant, srv.types.all())
+	case "/.search":
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(w, "POST")
+		}
+		return srv.search(w, r, tenant, srv.types.all())
 	case "/Me":
 		return &HTTPError{Status: http.StatusNotImplemented, Detail: "/Me is not supported"}
 	case "/Bulk":
-		return &HTTPError{Status: http.StatusNotImplemented, Detail: "bulk operations are not supported (see /ServiceProviderConfig)"}
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(w, "POST")
+		}
+		return srv.bulk(w, r, tenant)
 	}
 	rest := path[1:]
 	endpoint, id, hasID := strings.Cut(rest, "/")
@@ -180,7 +221,7 @@ func (srv *Server) routeResource(w http.ResponseWriter, r *http.Request, tenant,
 	if !hasID {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
-			return srv.list(w, r, tenant, rt)
+			return srv.list(w, r, tenant, []*resourceType{rt})
 		case http.MethodPost:
 			return srv.create(w, r, tenant, rt)
 		}
@@ -190,7 +231,7 @@ func (srv *Server) routeResource(w http.ResponseWriter, r *http.Request, tenant,
 		if r.Method != http.MethodPost {
 			return methodNotAllowed(w, "POST")
 		}
-		return srv.search(w, r, tenant, rt)
+		return srv.search(w, r, tenant, []*resourceType{rt})
 	}
 	id, err := url.PathUnescape(id)
 	if err != nil || id == "" || strings.Contains(id, "/") {
@@ -222,22 +263,26 @@ func allowMethods(w http.ResponseWriter, r *http.Request, m string) bool {
 	return false
 }
 
-// readBody reads at most limit bytes of the request body; a larger body is a 413.
+// readBody reads at most MaxBodyBytes of the request body; a larger body is a 413.
 func (srv *Server) readBody(r *http.Request) ([]byte, error) {
-	limit := srv.opts.MaxBodyBytes
+	return srv.readLimited(r, srv.opts.MaxBodyBytes, func() *HTTPError { return errTooLarge(srv.opts.MaxBodyBytes) })
+}
+
+// readLimited reads at most limit bytes of the request body; a larger body is tooLarge().
+func (srv *Server) readLimited(r *http.Request, limit int64, tooLarge func() *HTTPError) ([]byte, error) {
 	if r.ContentLength > limit {
-		return nil, errTooLarge(limit)
+		return nil, tooLarge()
 	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, errTooLarge(limit)
+			return nil, tooLarge()
 		}
 		return nil, errBadRequest("invalidSyntax", "could not read the request body")
 	}
 	if int64(len(data)) > limit {
-		return nil, errTooLarge(limit)
+		return nil, tooLarge()
 	}
 	return data, nil
 }
