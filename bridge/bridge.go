@@ -22,6 +22,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
@@ -57,6 +58,21 @@ type Options struct {
 	// PublicURL is the external base URL of the SCIM endpoint (".../scim/v2"), used
 	// for meta.location and $ref; empty derives it from each request's Host.
 	PublicURL string
+	// TrustedProxies are the peers (reverse proxies) whose X-Forwarded-Proto and
+	// X-Forwarded-Host name the scheme and host of meta.location when PublicURL
+	// is empty; from any other peer those headers are ignored.
+	TrustedProxies []netip.Prefix
+	// CursorKey signs pagination cursors (RFC 9865); replicas serving one
+	// tenant need the same key. Empty means a random key per process.
+	CursorKey []byte
+	// CursorTimeout is how long a pagination cursor stays valid; 0 means
+	// scimapi.DefaultCursorTimeout.
+	CursorTimeout time.Duration
+	// BulkMaxOperations and BulkMaxPayloadBytes bound one /Bulk request (RFC
+	// 7644 §3.7.4); 0 means scimapi.DefaultBulkMaxOperations and
+	// scimapi.DefaultBulkMaxPayloadBytes.
+	BulkMaxOperations   int
+	BulkMaxPayloadBytes int64
 	// MaxBodyBytes limits request bodies (413 above it); 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// MaxResults caps a list page (ServiceProviderConfig filter.maxResults); 0 means DefaultMaxResults.
@@ -162,6 +178,8 @@ func New(opts Options) (*Bridge, error) {
 		Store: st, Tokens: tokens, Logger: log, Now: now, PublicURL: opts.PublicURL,
 		MaxBodyBytes: opts.MaxBodyBytes, MaxResults: opts.MaxResults,
 		OnWrite: b.fanout.Kick, Metrics: opts.Metrics,
+		TrustedProxies: opts.TrustedProxies, CursorKey: opts.CursorKey, CursorTimeout: opts.CursorTimeout,
+		BulkMaxOperations: opts.BulkMaxOperations, BulkMaxPayloadBytes: opts.BulkMaxPayloadBytes,
 	})
 	b.reconciler = reconcile.New(reconcile.Options{
 		Store: st, Tenants: set, Logger: log, Now: now, Owner: opts.InstanceID,

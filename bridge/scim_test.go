@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -237,7 +238,10 @@ func TestContentTypeOnEveryResponse(t *testing.T) {
 		{"discovery method not allowed", "", http.MethodPost, "/ServiceProviderConfig", "{}", http.StatusMethodNotAllowed},
 		{"unauthorized", "", http.MethodGet, "/Users", nil, http.StatusUnauthorized},
 		{"bad request", testToken, http.MethodPost, "/Users", "{", http.StatusBadRequest},
-		{"bulk", testToken, http.MethodPost, "/Bulk", "{}", http.StatusNotImplemented},
+		{"bulk without schemas", testToken, http.MethodPost, "/Bulk", "{}", http.StatusBadRequest},
+		{"bulk", testToken, http.MethodPost, "/Bulk", map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:BulkRequest"}, "Operations": []any{}}, http.StatusOK},
+		{"root search", testToken, http.MethodPost, "/.search", map[string]any{"schemas": []string{SearchSchema}}, http.StatusOK},
+		{"root list", testToken, http.MethodGet, "/?filter=" + url.QueryEscape(`userName eq "ct.user"`), nil, http.StatusOK},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {

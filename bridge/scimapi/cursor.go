@@ -127,9 +127,6 @@ func (srv *Server) cursorPage(ctx context.Context, tenant string, pl *listPlan, 
 	totals := make([]int, len(pl.types))
 	total := 0
 	for i, tq := range pl.types {
-		if tq.none {
-			continue
-		}
 		page, err := srv.store.Query(ctx, tenant, tq.rt.kind, store.Query{Filter: tq.filter})
 		if err != nil {
 			return nil, 0, "", err
@@ -140,9 +137,6 @@ func (srv *Server) cursorPage(ctx context.Context, tenant string, pl *listPlan, 
 	var hits []hit
 	for k := st.Type; k < len(pl.types); k++ {
 		tq := pl.types[k]
-		if tq.none {
-			continue
-		}
 		after := int64(0)
 		if k == st.Type {
 			after = st.Seq
@@ -178,9 +172,6 @@ func (srv *Server) cursorPage(ctx context.Context, tenant string, pl *listPlan, 
 func (srv *Server) sortedCursorPage(ctx context.Context, tenant string, pl *listPlan, st cursorState, first bool, binding string) ([]hit, int, string, error) {
 	var items []sortedHit
 	for _, tq := range pl.types {
-		if tq.none {
-			continue
-		}
 		page, err := srv.store.Query(ctx, tenant, tq.rt.kind, store.Query{Filter: tq.filter, Count: math.MaxInt32})
 		if err != nil {
 			return nil, 0, "", err

@@ -109,8 +109,7 @@ func (srv *Server) search(w http.ResponseWriter, r *http.Request, tenant string,
 type typedQuery struct {
 	rt     *resourceType
 	filter *filter.Filter
-	cmp    func(a, b map[string]any) int // nil: unsorted, or sortBy names nothing of this type
-	none   bool                          // the filter cannot match this type
+	cmp    func(a, b map[string]any) int // nil: unsorted
 }
 
 // hit is one resource of a list answer with its type.
@@ -129,10 +128,9 @@ type listPlan struct {
 	count      int
 }
 
-// planList compiles the filter and sortBy for each resource type. Across
-// several types (root search, RFC 7644 §3.4.3) a filter or sortBy that names
-// attributes one type lacks matches nothing of that type (or sorts it last);
-// it is an error only when no type accepts it.
+// planList compiles the filter and sortBy. A query across several types (root
+// search, RFC 7644 §3.4.3) is checked against the union of their schemas, so
+// an attribute one type lacks is just unassigned on its resources.
 func (srv *Server) planList(rts []*resourceType, p listParams) (*listPlan, error) {
 	pl := &listPlan{types: make([]typedQuery, len(rts))}
 	switch strings.ToLower(p.sortOrder) {
@@ -142,53 +140,28 @@ func (srv *Server) planList(rts []*resourceType, p listParams) (*listPlan, error
 	default:
 		return nil, errBadRequest("invalidValue", `sortOrder must be "ascending" or "descending"`)
 	}
-	f := strings.TrimSpace(p.filter)
-	var filterErr, sortErr error
-	usable, sortable := 0, 0
-	for i, rt := range rts {
-		tq := typedQuery{rt: rt}
-		if f != "" {
-			cf, err := filter.Compile(rt.rs, f)
-			if err != nil {
-				filterErr = cmpErr(filterErr, err)
-				tq.none = true
-			}
-			tq.filter = cf
-		}
-		if !tq.none {
-			usable++
-		}
-		if p.sortBy != "" {
-			cmp, err := filter.Comparator(rt.rs, p.sortBy)
-			if err != nil {
-				sortErr = cmpErr(sortErr, err)
-			} else {
-				sortable++
-				tq.cmp = cmp
-				if pl.cmp == nil {
-					pl.cmp = cmp
-				}
-			}
-		}
-		pl.types[i] = tq
+	rs := rts[0].rs
+	if len(rts) > 1 {
+		rs = srv.types.root
 	}
-	if usable == 0 {
-		return nil, filterErr
+	var cf *filter.Filter
+	if f := strings.TrimSpace(p.filter); f != "" {
+		var err error
+		if cf, err = filter.Compile(rs, f); err != nil {
+			return nil, err
+		}
 	}
 	if p.sortBy != "" {
-		if sortable == 0 {
-			return nil, sortErr
+		cmp, err := filter.Comparator(rs, p.sortBy)
+		if err != nil {
+			return nil, err
 		}
-		pl.sorted, pl.sortBy = true, p.sortBy
+		pl.sorted, pl.sortBy, pl.cmp = true, p.sortBy, cmp
+	}
+	for i, rt := range rts {
+		pl.types[i] = typedQuery{rt: rt, filter: cf, cmp: pl.cmp}
 	}
 	return pl, nil
-}
-
-func cmpErr(first, err error) error {
-	if first != nil {
-		return first
-	}
-	return err
 }
 
 func (srv *Server) runList(w http.ResponseWriter, r *http.Request, tenant string, rts []*resourceType, p listParams) error {
@@ -282,9 +255,6 @@ func (srv *Server) indexPage(ctx context.Context, tenant string, pl *listPlan, s
 	if !pl.sorted {
 		skip := start - 1
 		for _, tq := range pl.types {
-			if tq.none {
-				continue
-			}
 			page, err := srv.store.Query(ctx, tenant, tq.rt.kind, store.Query{
 				Filter: tq.filter, StartIndex: skip + 1, Count: pl.count - len(hits),
 			})
@@ -317,9 +287,6 @@ func (srv *Server) indexPage(ctx context.Context, tenant string, pl *listPlan, s
 	prefix := start - 1 + pl.count
 	var items []sortedHit
 	for _, tq := range pl.types {
-		if tq.none {
-			continue
-		}
 		page, err := srv.store.Query(ctx, tenant, tq.rt.kind, store.Query{
 			Filter: tq.filter, SortBy: tq.cmp, Descending: pl.descending, StartIndex: 1, Count: prefix,
 		})
@@ -349,7 +316,7 @@ type sortedHit struct {
 
 func (pl *listPlan) sortedHit(tq typedQuery, res *store.Resource) sortedHit {
 	v := res.View()
-	return sortedHit{hit: hit{rt: tq.rt, res: res}, view: v, missing: tq.cmp == nil || pl.cmp(v, map[string]any{}) == 0}
+	return sortedHit{hit: hit{rt: tq.rt, res: res}, view: v, missing: pl.cmp(v, map[string]any{}) == 0}
 }
 
 // compareHits orders by the sort attribute (missing values last in both

@@ -33,6 +33,11 @@ type resourceType struct {
 // resourceTypes holds the User (with the enterprise extension) and Group types.
 type resourceTypes struct {
 	user, group *resourceType
+	// root is the schema a query across every type (RFC 7644 §3.4.3) is
+	// checked against: the User's attributes plus those only a Group has. A
+	// resource lacking an attribute the filter names simply has no value for
+	// it, as with any unassigned attribute.
+	root *filter.ResourceSchema
 }
 
 func newResourceTypes() *resourceTypes {
@@ -47,10 +52,24 @@ func newResourceTypes() *resourceTypes {
 		}
 		return rt
 	}
-	return &resourceTypes{
+	rts := &resourceTypes{
 		user:  mk(store.KindUser, "Users", schema.CoreUserSchema(), schema.ExtensionEnterpriseUser()),
 		group: mk(store.KindGroup, "Groups", schema.CoreGroupSchema()),
 	}
+	rts.root = filter.NewResourceSchema(unionSchema(rts.user.core, rts.group.core), rts.user.extensions...)
+	return rts
+}
+
+// unionSchema is a with the attributes of b it lacks.
+func unionSchema(a, b schema.Schema) schema.Schema {
+	u := a
+	u.Attributes = append(schema.Attributes{}, a.Attributes...)
+	for _, attr := range b.Attributes {
+		if _, ok := a.Attributes.ContainsAttribute(attr.Name()); !ok {
+			u.Attributes = append(u.Attributes, attr)
+		}
+	}
+	return u
 }
 
 // all is every resource type, in the order a root query returns them.
