@@ -7,8 +7,11 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // Limits of a /Bulk request when Options leave them 0 (advertised in
@@ -74,7 +77,17 @@ type bulkJob struct {
 	errors  int
 	maxErr  int // failOnErrors; 0: never stop
 	stopped bool
+	mu      sync.Mutex // guards ids, failed, errors and stopped while creates run concurrently
 }
+
+// Concurrent creates: a run of consecutive POST operations that refer to no
+// bulkId and collide on no unique attribute runs on bulkWorkers goroutines,
+// bulkBatch at a time. Creates are independent of each other apart from
+// uniqueness, so the outcome is that of running them in order.
+const (
+	bulkWorkers = 8
+	bulkBatch   = 64
+)
 
 // bulk serves POST /Bulk (RFC 7644 §3.7). Each operation runs through the same
 // handler as its single request, so it is exactly as atomic and validated;
@@ -151,12 +164,34 @@ func (srv *Server) errBulkTooLarge() *HTTPError {
 func (job *bulkJob) run(ctx context.Context) {
 	for !job.stopped && !job.allDone() {
 		progress := false
+		var batch []*bulkOp
+		keys := map[string]bool{}
+		flush := func() {
+			job.execConcurrently(ctx, batch)
+			batch = batch[:0]
+			clear(keys)
+		}
 		for _, op := range job.ops {
-			if !op.done && !job.stopped && job.ready(op) {
+			if op.done || job.stopped || !job.ready(op) {
+				continue
+			}
+			progress = true
+			if ks, ok := job.createKeys(op); ok {
+				if len(batch) == bulkBatch || slices.ContainsFunc(ks, func(k string) bool { return keys[k] }) {
+					flush()
+				}
+				batch = append(batch, op)
+				for _, k := range ks {
+					keys[k] = true
+				}
+				continue
+			}
+			flush()
+			if !job.stopped {
 				job.exec(ctx, op, nil)
-				progress = true
 			}
 		}
+		flush()
 		if progress {
 			continue
 		}
@@ -184,6 +219,53 @@ func (job *bulkJob) run(ctx context.Context) {
 		}
 	}
 	job.addDeferredMembers(ctx)
+}
+
+// createKeys returns the unique attributes of a create that may run
+// concurrently with others (ok false when it may not).
+func (job *bulkJob) createKeys(op *bulkOp) ([]string, bool) {
+	if job.maxErr > 0 || op.Method != http.MethodPost || len(op.refs) > 0 || op.BulkID == "" {
+		return nil, false
+	}
+	ep := strings.ToLower(strings.Trim(op.Path, "/ "))
+	if ep != "users" && ep != "groups" {
+		return nil, false
+	}
+	var doc struct {
+		UserName    string `json:"userName"`
+		DisplayName string `json:"displayName"`
+		ExternalID  string `json:"externalId"`
+	}
+	if json.Unmarshal(op.Data, &doc) != nil {
+		return nil, false
+	}
+	name := doc.UserName
+	if ep == "groups" {
+		name = doc.DisplayName
+	}
+	return []string{ep + ":" + strings.ToLower(strings.TrimSpace(name)), ep + ":ext:" + doc.ExternalID}, true
+}
+
+// execConcurrently runs independent creates on bulkWorkers goroutines.
+func (job *bulkJob) execConcurrently(ctx context.Context, ops []*bulkOp) {
+	if len(ops) <= 1 {
+		for _, op := range ops {
+			job.exec(ctx, op, nil)
+		}
+		return
+	}
+	var (
+		wg   sync.WaitGroup
+		next atomic.Int64
+	)
+	for range min(bulkWorkers, len(ops)) {
+		wg.Go(func() {
+			for i := int(next.Add(1)) - 1; i < len(ops); i = int(next.Add(1)) - 1 {
+				job.exec(ctx, ops[i], nil)
+			}
+		})
+	}
+	wg.Wait()
 }
 
 func (job *bulkJob) allDone() bool {
@@ -311,7 +393,9 @@ func (job *bulkJob) exec(ctx context.Context, op *bulkOp, leaveOut []string) {
 		if op.BulkID != "" {
 			if i := strings.LastIndexByte(res.Location, '/'); i >= 0 {
 				if id, err := url.PathUnescape(res.Location[i+1:]); err == nil {
+					job.mu.Lock()
 					job.ids[op.BulkID] = id
+					job.mu.Unlock()
 				}
 			}
 		}
@@ -335,6 +419,8 @@ func (job *bulkJob) inherit(sub *http.Request) {
 }
 
 func (job *bulkJob) fail(op *bulkOp, he *HTTPError) {
+	job.mu.Lock()
+	defer job.mu.Unlock()
 	op.done = true
 	if op.BulkID != "" {
 		job.failed[op.BulkID] = true
