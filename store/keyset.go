@@ -32,6 +32,7 @@ type KeysetPage struct {
 // that existed throughout be skipped or returned twice. A filter answerable
 // from the indexes (Filter.Plan) loads only its candidates; any other filter
 // reads the creation order from after onwards until count matches are found.
+// Groups come with their members.
 func (s *Store) QueryAfter(ctx context.Context, tenant string, kind Kind, f *filter.Filter, after int64, count int) (KeysetPage, error) {
 	if err := checkResourceKey(tenant, kind, nil); err != nil {
 		return KeysetPage{}, fmt.Errorf("query after: %w", err)
@@ -43,7 +44,7 @@ func (s *Store) QueryAfter(ctx context.Context, tenant string, kind Kind, f *fil
 	wantGroups := kind == KindUser && f != nil && strings.Contains(strings.ToLower(f.String()), "groups")
 	// take keeps the matches of docs (in creation order, all after `after`)
 	// and reports whether the page is full.
-	take := func(docs []loadedDoc) (bool, error) {
+	take := func(docs []decodedDoc) (bool, error) {
 		var groups map[string][]GroupRef
 		if wantGroups {
 			ids := make([]string, len(docs))
@@ -77,17 +78,17 @@ func (s *Store) QueryAfter(ctx context.Context, tenant string, kind Kind, f *fil
 
 	if f != nil {
 		if lookups, ok := f.Plan(); ok {
-			ids, ok, err := s.resolveLookups(ctx, tenant, kind, lookups)
+			ids, _, ok, err := s.resolveLookups(ctx, tenant, kind, lookups)
 			if err != nil {
 				return KeysetPage{}, fmt.Errorf("query %s after: %w", kind, err)
 			}
 			if ok {
-				docs, err := s.loadDocs(ctx, tenant, kind, ids)
+				docs, err := s.loadDocs(ctx, tenant, kind, ids, kind == KindGroup)
 				if err != nil {
 					return KeysetPage{}, fmt.Errorf("query %s after: %w", kind, err)
 				}
-				docs = slices.DeleteFunc(docs, func(d loadedDoc) bool { return d.seq <= after })
-				slices.SortFunc(docs, func(a, b loadedDoc) int { return cmp.Compare(a.seq, b.seq) })
+				docs = slices.DeleteFunc(docs, func(d decodedDoc) bool { return d.seq <= after })
+				slices.SortFunc(docs, func(a, b decodedDoc) int { return cmp.Compare(a.seq, b.seq) })
 				if _, err := take(docs); err != nil {
 					return KeysetPage{}, fmt.Errorf("query %s after: %w", kind, err)
 				}
@@ -115,7 +116,7 @@ func (s *Store) QueryAfter(ctx context.Context, tenant string, kind Kind, f *fil
 		for i, z := range zs {
 			ids[i], _ = z.Member.(string)
 		}
-		docs, err := s.loadDocs(ctx, tenant, kind, ids)
+		docs, err := s.loadDocs(ctx, tenant, kind, ids, kind == KindGroup)
 		if err != nil {
 			return KeysetPage{}, fmt.Errorf("query %s after: %w", kind, err)
 		}
