@@ -223,6 +223,7 @@ func (job *bulkJob) run(ctx context.Context) {
 
 // createKeys returns the unique attributes of a create that may run
 // concurrently with others (ok false when it may not).
+// (userName, a group's displayName; externalId is not unique).
 func (job *bulkJob) createKeys(op *bulkOp) ([]string, bool) {
 	if job.maxErr > 0 || op.Method != http.MethodPost || len(op.refs) > 0 || op.BulkID == "" {
 		return nil, false
@@ -234,7 +235,6 @@ func (job *bulkJob) createKeys(op *bulkOp) ([]string, bool) {
 	var doc struct {
 		UserName    string `json:"userName"`
 		DisplayName string `json:"displayName"`
-		ExternalID  string `json:"externalId"`
 	}
 	if json.Unmarshal(op.Data, &doc) != nil {
 		return nil, false
@@ -243,7 +243,7 @@ func (job *bulkJob) createKeys(op *bulkOp) ([]string, bool) {
 	if ep == "groups" {
 		name = doc.DisplayName
 	}
-	return []string{ep + ":" + strings.ToLower(strings.TrimSpace(name)), ep + ":ext:" + doc.ExternalID}, true
+	return []string{ep + ":" + strings.ToLower(strings.TrimSpace(name))}, true
 }
 
 // execConcurrently runs independent creates on bulkWorkers goroutines.
