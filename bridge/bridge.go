@@ -38,6 +38,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/bridge/scimapi"
 	"github.com/scim-bridge/scim-bridge/bridge/webhook"
 	"github.com/scim-bridge/scim-bridge/connectors"
+	"github.com/scim-bridge/scim-bridge/filter"
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
@@ -104,6 +105,12 @@ type TenantOptions struct {
 	// WebhookSecrets maps a connector name to the secret its webhooks are signed
 	// with; a connector without one has no webhook endpoint.
 	WebhookSecrets map[string]string
+	// UserExtensions and GroupExtensions are the tenant's own schema
+	// extensions (RFC 7643 §3.3), served in /Schemas and /ResourceTypes to
+	// requests with its token and validated, filtered, sorted, patched and
+	// projected like core attributes. The enterprise User extension is always there.
+	UserExtensions  []filter.SchemaExtension
+	GroupExtensions []filter.SchemaExtension
 }
 
 // Bridge is one running scim-bridge: SCIM endpoint plus fan-out.
@@ -174,13 +181,23 @@ func New(opts Options) (*Bridge, error) {
 	fo := opts.fanout
 	fo.Store, fo.Tenants, fo.Logger, fo.Now, fo.Owner, fo.Metrics = st, set, log, now, opts.InstanceID, opts.Metrics
 	b.fanout = fanout.New(fo)
-	b.scim = scimapi.New(scimapi.Options{
+	extensions := map[string]scimapi.Extensions{}
+	for _, to := range opts.Tenants {
+		if len(to.UserExtensions)+len(to.GroupExtensions) > 0 {
+			extensions[to.ID] = scimapi.Extensions{User: to.UserExtensions, Group: to.GroupExtensions}
+		}
+	}
+	b.scim, err = scimapi.New(scimapi.Options{
 		Store: st, Tokens: tokens, Logger: log, Now: now, PublicURL: opts.PublicURL,
 		MaxBodyBytes: opts.MaxBodyBytes, MaxResults: opts.MaxResults,
 		OnWrite: b.fanout.Kick, Metrics: opts.Metrics,
 		TrustedProxies: opts.TrustedProxies, CursorKey: opts.CursorKey, CursorTimeout: opts.CursorTimeout,
 		BulkMaxOperations: opts.BulkMaxOperations, BulkMaxPayloadBytes: opts.BulkMaxPayloadBytes,
+		Extensions: extensions,
 	})
+	if err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
 	b.reconciler = reconcile.New(reconcile.Options{
 		Store: st, Tenants: set, Logger: log, Now: now, Owner: opts.InstanceID,
 		UserSchema: b.scim.UserSchema(), OnMark: b.fanout.Kick,

@@ -442,7 +442,7 @@ func (job *bulkJob) fail(op *bulkOp, he *HTTPError) {
 func (job *bulkJob) checkPath(op *bulkOp) (string, *HTTPError) {
 	path := canonicalPath(strings.TrimSuffix(strings.TrimSpace(op.Path), "/"))
 	seg, id, hasID := strings.Cut(strings.TrimPrefix(path, "/"), "/")
-	if !strings.HasPrefix(path, "/") || job.srv.types.byEndpoint(seg) == nil || (hasID && (id == "" || strings.Contains(id, "/") || id == ".search")) {
+	if !strings.HasPrefix(path, "/") || job.srv.typesFor(job.tenant).byEndpoint(seg) == nil || (hasID && (id == "" || strings.Contains(id, "/") || id == ".search")) {
 		return "", errBadRequest("invalidPath", "bulk operation path %q is not /Users, /Groups or one of their resources", op.Path)
 	}
 	switch op.Method {

@@ -60,22 +60,31 @@ type discovery struct {
 	err  error
 }
 
-func (srv *Server) serveDiscovery(w http.ResponseWriter, r *http.Request, path string) {
-	d := &srv.discovery
+// serveDiscovery serves /Schemas and /ResourceTypes of types: those of the
+// tenant whose token the request carries (its own extensions included), else
+// the ones every tenant shares.
+func (srv *Server) serveDiscovery(w http.ResponseWriter, r *http.Request, path string, types *resourceTypes) {
+	d := &types.discovery
 	d.once.Do(func() {
+		exts := func(rt *resourceType) []scim.SchemaExtension {
+			out := make([]scim.SchemaExtension, len(rt.extensions))
+			for i, e := range rt.extensions {
+				out[i] = scim.SchemaExtension{Schema: e.Schema, Required: e.Required}
+			}
+			return out
+		}
 		rts := []scim.ResourceType{
 			{
 				ID: optional.NewString("User"), Name: "User", Endpoint: "/Users",
-				Description: optional.NewString("User Account"),
-				Schema:      srv.types.user.core,
-				SchemaExtensions: []scim.SchemaExtension{
-					{Schema: srv.types.user.extensions[0]},
-				},
+				Description:      optional.NewString("User Account"),
+				Schema:           types.user.core,
+				SchemaExtensions: exts(types.user),
 			},
 			{
 				ID: optional.NewString("Group"), Name: "Group", Endpoint: "/Groups",
-				Description: optional.NewString("Group"),
-				Schema:      srv.types.group.core,
+				Description:      optional.NewString("Group"),
+				Schema:           types.group.core,
+				SchemaExtensions: exts(types.group),
 			},
 		}
 		srv, err := scim.NewServer(&scim.ServerArgs{

@@ -142,7 +142,7 @@ func (srv *Server) planList(rts []*resourceType, p listParams) (*listPlan, error
 	}
 	rs := rts[0].rs
 	if len(rts) > 1 {
-		rs = srv.types.root
+		rs = rts[0].root
 	}
 	var cf *filter.Filter
 	if f := strings.TrimSpace(p.filter); f != "" {

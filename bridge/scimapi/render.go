@@ -64,8 +64,8 @@ func (srv *Server) view(rt *resourceType, res *store.Resource, groups []store.Gr
 	}
 	schemas := []any{rt.core.ID}
 	for _, e := range rt.extensions {
-		if _, ok := res.Attrs[e.ID]; ok {
-			schemas = append(schemas, e.ID)
+		if _, ok := res.Attrs[e.Schema.ID]; ok {
+			schemas = append(schemas, e.Schema.ID)
 		}
 	}
 	v["schemas"] = schemas
@@ -121,12 +121,10 @@ func (srv *Server) view(rt *resourceType, res *store.Resource, groups []store.Gr
 			delete(v, k)
 		}
 	}
-	if o.projected() {
-		v = filter.Project(rt.rs, v, o.attributes, o.excluded)
-	} else {
-		delete(v, "password")
-	}
-	return v
+	// RFC 7643 §7 "returned" and RFC 7644 §3.9: never-returned attributes
+	// (password, a tenant's own "returned: never") are always left out,
+	// request-only ones unless asked for by name.
+	return filter.Project(rt.rs, v, o.attributes, o.excluded)
 }
 
 // writeResource writes one resource with its ETag (and Location for 201).

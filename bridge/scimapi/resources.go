@@ -100,16 +100,18 @@ func checkSchemas(rt *resourceType, raw map[string]any) error {
 	return nil
 }
 
+// checkRequired checks what RFC 7643 makes required (§4.1 userName, §4.2 a
+// group's displayName, required extensions and their required attributes);
+// a blank userName or displayName counts as missing.
 func checkRequired(rt *resourceType, attrs map[string]any) error {
 	name := "userName"
 	if rt.kind == store.KindGroup {
 		name = "displayName"
 	}
-	s, _ := attrs[name].(string)
-	if strings.TrimSpace(s) == "" {
+	if s, _ := attrs[name].(string); strings.TrimSpace(s) == "" {
 		return errBadRequest("invalidValue", "%s is required", name)
 	}
-	return nil
+	return filter.CheckRequired(rt.rs, attrs)
 }
 
 // create serves POST /Users and POST /Groups (RFC 7644 §3.3).

@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/netip"
@@ -80,6 +81,9 @@ type Options struct {
 	// §3.7.4); 0 means DefaultBulkMaxOperations and DefaultBulkMaxPayloadBytes.
 	BulkMaxOperations   int
 	BulkMaxPayloadBytes int64
+	// Extensions maps a tenant id to the schema extensions it declared (RFC
+	// 7643 §3.3); a tenant without an entry has the enterprise User extension only.
+	Extensions map[string]Extensions
 }
 
 // Server serves /scim/v2.
@@ -88,15 +92,29 @@ type Server struct {
 	store     Store
 	log       zerolog.Logger
 	now       func() time.Time
-	types     *resourceTypes
+	types     *resourceTypes            // every tenant's, and the unauthenticated discovery's
+	tenants   map[string]*resourceTypes // tenants with their own extensions
 	tokens    *bearer.Index
-	discovery discovery
 	cursorKey []byte
 }
 
-// New builds the server.
-func New(opts Options) *Server {
-	srv := &Server{opts: opts, store: opts.Store, log: opts.Logger, now: opts.Now, types: newResourceTypes(), tokens: &bearer.Index{}}
+// New builds the server. It fails when a tenant's extensions collide with
+// each other or with the built-in schemas.
+func New(opts Options) (*Server, error) {
+	types, err := newResourceTypes(Extensions{})
+	if err != nil {
+		return nil, fmt.Errorf("scim server: %w", err)
+	}
+	srv := &Server{opts: opts, store: opts.Store, log: opts.Logger, now: opts.Now, types: types, tokens: &bearer.Index{},
+		tenants: map[string]*resourceTypes{}}
+	for tenant, ext := range opts.Extensions {
+		if len(ext.User)+len(ext.Group) == 0 {
+			continue
+		}
+		if srv.tenants[tenant], err = newResourceTypes(ext); err != nil {
+			return nil, fmt.Errorf("scim server: tenant %s: %w", tenant, err)
+		}
+	}
 	srv.cursorKey = opts.CursorKey
 	if len(srv.cursorKey) == 0 {
 		srv.cursorKey = make([]byte, 32)
@@ -113,7 +131,15 @@ func New(opts Options) *Server {
 			srv.tokens.Add(tenant, tok)
 		}
 	}
-	return srv
+	return srv, nil
+}
+
+// typesFor returns the resource types of tenant.
+func (srv *Server) typesFor(tenant string) *resourceTypes {
+	if t, ok := srv.tenants[tenant]; ok {
+		return t
+	}
+	return srv.types
 }
 
 // UserSchema is the schema of the User resource type (core plus enterprise
@@ -152,7 +178,8 @@ func (srv *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	path = canonicalPath(strings.TrimSuffix(path, "/"))
 
 	// Discovery endpoints describe the server, not a tenant's data: they are served
-	// without authentication (RFC 7644 §4 lets service providers do so).
+	// without authentication (RFC 7644 §4 lets service providers do so). A
+	// request that carries a tenant's token sees that tenant's own extensions.
 	switch path {
 	case "/ServiceProviderConfig":
 		if !allowMethods(w, r, http.MethodGet) {
@@ -160,18 +187,13 @@ func (srv *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 		}
 		srv.serveServiceProviderConfig(w, r)
 		return
-	case "/Schemas", "/ResourceTypes":
-		if !allowMethods(w, r, http.MethodGet) {
-			return
-		}
-		srv.serveDiscovery(w, r, path)
-		return
 	}
-	if strings.HasPrefix(path, "/Schemas/") || strings.HasPrefix(path, "/ResourceTypes/") {
+	if path == "/Schemas" || path == "/ResourceTypes" || strings.HasPrefix(path, "/Schemas/") || strings.HasPrefix(path, "/ResourceTypes/") {
 		if !allowMethods(w, r, http.MethodGet) {
 			return
 		}
-		srv.serveDiscovery(w, r, path)
+		tenant, _ := srv.tokens.Resolve(bearer.FromRequest(r))
+		srv.serveDiscovery(w, r, path, srv.typesFor(tenant))
 		return
 	}
 
@@ -192,18 +214,19 @@ func (srv *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 }
 
 func (srv *Server) routeResource(w http.ResponseWriter, r *http.Request, tenant, path string) error {
+	types := srv.typesFor(tenant)
 	switch path {
 	case "":
 		// A query across every resource type (RFC 7644 §3.4.3).
 		if r.Method != http.MethodGet && r.Method != http.MethodHead {
 			return methodNotAllowed(w, "GET, HEAD")
 		}
-		return srv.list(w, r, tenant, srv.types.all())
+		return srv.list(w, r, tenant, types.all())
 	case "/.search":
 		if r.Method != http.MethodPost {
 			return methodNotAllowed(w, "POST")
 		}
-		return srv.search(w, r, tenant, srv.types.all())
+		return srv.search(w, r, tenant, types.all())
 	case "/Me":
 		return &HTTPError{Status: http.StatusNotImplemented, Detail: "/Me is not supported"}
 	case "/Bulk":
@@ -214,7 +237,7 @@ func (srv *Server) routeResource(w http.ResponseWriter, r *http.Request, tenant,
 	}
 	rest := path[1:]
 	endpoint, id, hasID := strings.Cut(rest, "/")
-	rt := srv.types.byEndpoint(endpoint)
+	rt := types.byEndpoint(endpoint)
 	if rt == nil {
 		return &HTTPError{Status: http.StatusNotFound, Detail: "unknown endpoint " + strings.TrimPrefix(path, "/")}
 	}
