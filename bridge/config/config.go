@@ -2,6 +2,7 @@ package config
 
 import (
 	"strings"
+	"time"
 
 	"github.com/scim-bridge/scim-bridge/connectors"
 )
@@ -15,6 +16,10 @@ const (
 	DefaultLogLevel          = "info"
 	DefaultLogFormat         = "json"
 	DefaultDeletionThreshold = 500
+	DefaultCursorTimeout     = Duration(time.Hour)
+	DefaultBulkMaxOperations = 1000
+	// DefaultBulkMaxPayloadBytes is 4 MiB: 1,000 typical user creates fit.
+	DefaultBulkMaxPayloadBytes = 4 << 20
 )
 
 // MinTokenLength is the shortest bearer token accepted (SCIM tokens and the admin token).
@@ -27,6 +32,8 @@ const MinTokenLength = 16
 // come from the variable SCIM_BRIDGE_<KEY> (SCIM_BRIDGE_LISTEN,
 // SCIM_BRIDGE_REDIS, SCIM_BRIDGE_PUBLIC_URL, SCIM_BRIDGE_MAX_BODY_BYTES,
 // SCIM_BRIDGE_MAX_RESULTS, SCIM_BRIDGE_WORKERS, SCIM_BRIDGE_ADMIN_TOKEN,
+// SCIM_BRIDGE_CURSOR_SECRET, SCIM_BRIDGE_CURSOR_TIMEOUT,
+// SCIM_BRIDGE_BULK_MAX_OPERATIONS, SCIM_BRIDGE_BULK_MAX_PAYLOAD_BYTES,
 // SCIM_BRIDGE_LOG_LEVEL, SCIM_BRIDGE_LOG_FORMAT); an unset or empty variable
 // overrides nothing. Tenants and their connectors come from the file only.
 //
@@ -53,6 +60,24 @@ type Config struct {
 	MaxResults int `yaml:"max_results"`
 	// Workers is the number of concurrent sync workers. Default DefaultWorkers.
 	Workers int `yaml:"workers"`
+	// TrustedProxies are the IP addresses or CIDR prefixes of reverse proxies
+	// whose X-Forwarded-Proto and X-Forwarded-Host headers name the scheme and
+	// host of meta.location when public_url is empty. Empty: those headers
+	// are ignored.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+	// CursorSecret signs the cursors of cursor pagination (RFC 9865) with
+	// HMAC-SHA256; replicas behind one address need the same secret, at
+	// least MinTokenLength characters. Empty: a random key per process.
+	CursorSecret string `yaml:"cursor_secret" config:"secret"`
+	// CursorTimeout is how long a pagination cursor stays valid (advertised
+	// as pagination.cursorTimeout). Default DefaultCursorTimeout.
+	CursorTimeout Duration `yaml:"cursor_timeout"`
+	// BulkMaxOperations caps the operations of one /Bulk request (RFC 7644
+	// §3.7.4). Default DefaultBulkMaxOperations.
+	BulkMaxOperations int `yaml:"bulk_max_operations"`
+	// BulkMaxPayloadBytes caps the body of one /Bulk request. Default
+	// DefaultBulkMaxPayloadBytes.
+	BulkMaxPayloadBytes int64 `yaml:"bulk_max_payload_bytes"`
 	// AdminToken is the bearer token of the admin endpoints; empty disables them.
 	AdminToken string `yaml:"admin_token" config:"secret"`
 	// Log configures the process logger.
@@ -87,6 +112,9 @@ type Tenant struct {
 	DeletionThreshold int `yaml:"deletion_threshold"`
 	// Connectors are the downstream systems of the tenant, in file order.
 	Connectors []Connector `yaml:"connectors"`
+	// SchemaExtensions are the tenant's custom schema extensions (see
+	// SchemaExtension), served to its IdP in /Schemas and /ResourceTypes.
+	SchemaExtensions []SchemaExtension `yaml:"schema_extensions"`
 	// Line is the line of the tenant's entry in the file (for messages).
 	Line int `yaml:"-"`
 }
@@ -120,6 +148,9 @@ func (c *Config) applyDefaults() {
 	defaultTo(&c.MaxBodyBytes, DefaultMaxBodyBytes)
 	defaultTo(&c.MaxResults, DefaultMaxResults)
 	defaultTo(&c.Workers, DefaultWorkers)
+	defaultTo(&c.CursorTimeout, DefaultCursorTimeout)
+	defaultTo(&c.BulkMaxOperations, DefaultBulkMaxOperations)
+	defaultTo(&c.BulkMaxPayloadBytes, DefaultBulkMaxPayloadBytes)
 	c.Log.Level = strings.ToLower(strings.TrimSpace(c.Log.Level))
 	defaultTo(&c.Log.Level, DefaultLogLevel)
 	c.Log.Format = strings.ToLower(strings.TrimSpace(c.Log.Format))

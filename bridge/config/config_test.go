@@ -138,12 +138,14 @@ func TestLoadDesignExample(t *testing.T) {
 	bimdata := base("bimdata", "bimdata", "http://127.0.0.1:9001", exampleEnv["BIMDATA_TOKEN"])
 	bimdata.WebhookSecret = exampleEnv["BIMDATA_WEBHOOK_SECRET"]
 	want := &Config{
-		Listen:       "127.0.0.1:8080",
-		Redis:        "",
-		MaxBodyBytes: 1 << 20,
-		MaxResults:   1000,
-		Workers:      32,
-		Log:          Log{Level: "info", Format: "json"},
+		Listen:        "127.0.0.1:8080",
+		Redis:         "",
+		MaxBodyBytes:  1 << 20,
+		MaxResults:    1000,
+		Workers:       32,
+		Log:           Log{Level: "info", Format: "json"},
+		CursorTimeout: DefaultCursorTimeout, BulkMaxOperations: DefaultBulkMaxOperations,
+		BulkMaxPayloadBytes: DefaultBulkMaxPayloadBytes,
 		Tenants: []Tenant{{
 			ID:                "acme",
 			SCIMTokens:        []string{exampleEnv["ACME_SCIM_TOKEN"]},
@@ -364,7 +366,8 @@ log: {level: debug, format: console}
 				want := Config{
 					Listen: ":9090", Redis: "rediss://env:6380/1", PublicURL: "https://env.example.com/scim/v2",
 					MaxBodyBytes: 4096, MaxResults: 50, Workers: 3, AdminToken: "env-admin-token-0123456789",
-					Log: Log{Level: "warn", Format: "json"},
+					Log: Log{Level: "warn", Format: "json"}, CursorTimeout: DefaultCursorTimeout,
+					BulkMaxOperations: DefaultBulkMaxOperations, BulkMaxPayloadBytes: DefaultBulkMaxPayloadBytes,
 				}
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("got %+v\nwant %+v", got, want)

@@ -35,6 +35,11 @@ func rules() []rule {
 		{"max_body_bytes", notNegative, positive(DefaultMaxBodyBytes)},
 		{"max_results", notNegative, positive(DefaultMaxResults)},
 		{"workers", notNegative, positive(DefaultWorkers)},
+		{"bulk_max_operations", notNegative, positive(DefaultBulkMaxOperations)},
+		{"bulk_max_payload_bytes", notNegative, positive(DefaultBulkMaxPayloadBytes)},
+		{"cursor_timeout", notNegative, "must be positive (0 means the default, 1h)"},
+		{"cursor_secret", optional(longToken), fmt.Sprintf("is too short: the secret needs at least %d characters", MinTokenLength)},
+		{"trusted_proxies[*]", text(func(s string) bool { return parsesAsPrefix(s) }), "must be an IP address or a CIDR prefix, e.g. 10.0.0.0/8"},
 
 		{"log.level", oneOf(logLevels...), "must be one of " + strings.Join(logLevels, ", ")},
 		{"log.format", oneOf("json", "console"), "must be json or console"},

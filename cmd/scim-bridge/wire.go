@@ -52,15 +52,24 @@ func randomToken() string {
 // buildBridge opens every tenant's connectors on st and builds the bridge.
 func buildBridge(ctx context.Context, cfg *config.Config, st *store.Store, log zerolog.Logger) (*bridge.Bridge, error) {
 	m := metrics.New()
+	proxies, err := cfg.Proxies()
+	if err != nil {
+		return nil, fmt.Errorf("build bridge: %w", err)
+	}
 	opts := bridge.Options{
-		Metrics:      m,
-		Store:        st,
-		Logger:       log,
-		PublicURL:    cfg.PublicURL,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		MaxResults:   cfg.MaxResults,
-		Workers:      cfg.Workers,
-		AdminToken:   cfg.AdminToken,
+		TrustedProxies:      proxies,
+		CursorKey:           []byte(cfg.CursorSecret),
+		CursorTimeout:       time.Duration(cfg.CursorTimeout),
+		BulkMaxOperations:   cfg.BulkMaxOperations,
+		BulkMaxPayloadBytes: cfg.BulkMaxPayloadBytes,
+		Metrics:             m,
+		Store:               st,
+		Logger:              log,
+		PublicURL:           cfg.PublicURL,
+		MaxBodyBytes:        cfg.MaxBodyBytes,
+		MaxResults:          cfg.MaxResults,
+		Workers:             cfg.Workers,
+		AdminToken:          cfg.AdminToken,
 	}
 	for _, tc := range cfg.Tenants {
 		to := bridge.TenantOptions{
@@ -69,6 +78,9 @@ func buildBridge(ctx context.Context, cfg *config.Config, st *store.Store, log z
 			ReconcileEvery:    time.Duration(tc.ReconcileEvery),
 			DeletionThreshold: tc.DeletionThreshold,
 			WebhookSecrets:    map[string]string{},
+		}
+		if to.UserExtensions, to.GroupExtensions, err = tc.Extensions(); err != nil {
+			return nil, fmt.Errorf("build bridge: %w", err)
 		}
 		dir := bridge.NewDirectory(st, tc.ID)
 		for _, cc := range tc.Connectors {
