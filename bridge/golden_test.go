@@ -10,6 +10,9 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/scim-bridge/scim-bridge/bridge/config"
+	"github.com/scim-bridge/scim-bridge/connectors"
 )
 
 // goldenStep is one request/response pair of a recorded IdP conversation
@@ -42,11 +45,36 @@ func TestGoldenConversations(t *testing.T) {
 				continue
 			}
 			t.Run(rel, func(t *testing.T) {
-				ts := newTestServer(t, url)
+				var mutate []func(*Options)
+				if strings.Contains(rel, "extension") {
+					mutate = append(mutate, withConfigExtensions(t, "extensions.yaml"))
+				}
+				ts := newTestServer(t, url, mutate...)
 				replay(t, ts, f)
 			})
 		}
 	})
+}
+
+// withConfigExtensions gives tenant acme the schema extensions its entry in
+// testdata/config/<file> declares, read as the binary reads them.
+func withConfigExtensions(t *testing.T, file string) func(*Options) {
+	t.Helper()
+	cfg, err := config.Load(filepath.Join("..", "testdata", "config", file), func(string) string { return "" }, map[string]func() connectors.Config{})
+	if err != nil {
+		t.Fatalf("load %s: %v", file, err)
+	}
+	user, group, err := cfg.Tenants[0].Extensions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return func(o *Options) {
+		for i := range o.Tenants {
+			if o.Tenants[i].ID == cfg.Tenants[0].ID {
+				o.Tenants[i].UserExtensions, o.Tenants[i].GroupExtensions = user, group
+			}
+		}
+	}
 }
 
 func replay(t *testing.T, ts *testServer, file string) {
