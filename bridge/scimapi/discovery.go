@@ -2,8 +2,11 @@ package scimapi
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -45,7 +48,26 @@ func (srv *Server) serveServiceProviderConfig(w http.ResponseWriter, r *http.Req
 		},
 	}
 	body, _ := json.Marshal(doc)
-	w.Header().Set("Content-Type", contentTypeSCIM)
+	writeDiscoveryResource(w, r, body)
+}
+
+// writeDiscoveryResource writes one discovery resource (ServiceProviderConfig,
+// a Schema, a ResourceType) with a weak ETag of its content, answering a
+// matching If-None-Match with 304 (RFC 7644 §3.14 versions every resource).
+func writeDiscoveryResource(w http.ResponseWriter, r *http.Request, body []byte) {
+	sum := sha256.Sum256(body)
+	tag := `W/"` + hex.EncodeToString(sum[:8]) + `"`
+	h := w.Header()
+	h.Set("Content-Type", contentTypeSCIM)
+	h.Set("ETag", tag)
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		for _, t := range strings.Split(inm, ",") {
+			if t = strings.TrimSpace(t); t == "*" || strings.TrimPrefix(t, "W/") == strings.TrimPrefix(tag, "W/") {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+		}
+	}
 	_, _ = w.Write(body)
 }
 
@@ -113,6 +135,10 @@ func (srv *Server) serveDiscovery(w http.ResponseWriter, r *http.Request, path s
 	body := rec.body.Bytes()
 	if rec.code == http.StatusOK {
 		body = withDiscoveryMeta(body, srv.baseURL(r))
+		if strings.HasPrefix(path, "/Schemas/") || strings.HasPrefix(path, "/ResourceTypes/") {
+			writeDiscoveryResource(w, r, body)
+			return
+		}
 	}
 	w.Header().Set("Content-Type", contentTypeSCIM)
 	w.WriteHeader(rec.code)

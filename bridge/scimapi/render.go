@@ -127,8 +127,9 @@ func (srv *Server) view(rt *resourceType, res *store.Resource, groups []store.Gr
 	return filter.Project(rt.rs, v, o.attributes, o.excluded)
 }
 
-// writeResource writes one resource with its ETag (and Location for 201).
-func writeResource(w http.ResponseWriter, status int, res *store.Resource, v map[string]any) error {
+// writeResource writes one resource with its ETag; a 201 also carries the
+// Location header (RFC 7644 §3.3), loc, whatever the projection kept of meta.
+func writeResource(w http.ResponseWriter, status int, res *store.Resource, v map[string]any, loc string) error {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return err
@@ -137,11 +138,7 @@ func writeResource(w http.ResponseWriter, status int, res *store.Resource, v map
 	h.Set("Content-Type", contentTypeSCIM)
 	h.Set("ETag", etag(res.Version))
 	if status == http.StatusCreated {
-		if m, ok := v["meta"].(map[string]any); ok {
-			if loc, ok := m["location"].(string); ok {
-				h.Set("Location", loc)
-			}
-		}
+		h.Set("Location", loc)
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

@@ -136,7 +136,7 @@ func (srv *Server) create(w http.ResponseWriter, r *http.Request, tenant string,
 	}
 	srv.written()
 	o := renderOptsFor(srv, r)
-	return writeResource(w, http.StatusCreated, res, srv.view(rt, res, nil, o))
+	return writeResource(w, http.StatusCreated, res, srv.view(rt, res, nil, o), location(o.base, rt, res.ID))
 }
 
 // get serves GET /Users/{id} and /Groups/{id} (RFC 7644 §3.4.1), honouring
@@ -165,7 +165,7 @@ func (srv *Server) get(w http.ResponseWriter, r *http.Request, tenant string, rt
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o))
+	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o), "")
 }
 
 // load reads a resource for a request: 404 when it does not exist, 412 when
@@ -241,7 +241,7 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 	if err != nil {
 		return err
 	}
-	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups[res.ID], o))
+	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups[res.ID], o), "")
 }
 
 // patch serves PATCH (RFC 7644 §3.5.2): all operations apply or none. The
@@ -309,7 +309,7 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 		if err != nil {
 			return err
 		}
-		return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups[res.ID], o))
+		return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups[res.ID], o), "")
 	}
 }
 
