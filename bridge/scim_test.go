@@ -531,7 +531,10 @@ func TestDiscovery(t *testing.T) {
 		for path, want := range map[string]any{
 			"patch.supported": true, "filter.supported": true, "filter.maxResults": float64(250),
 			"sort.supported": true, "etag.supported": true,
-			"bulk.supported": false, "changePassword.supported": false,
+			"bulk.supported": true, "bulk.maxOperations": float64(1000), "bulk.maxPayloadSize": float64(4 << 20),
+			"changePassword.supported": false,
+			"pagination.cursor": true, "pagination.index": true, "pagination.defaultPaginationMethod": "index",
+			"pagination.maxPageSize": float64(250), "pagination.defaultPageSize": float64(250),
 		} {
 			if got := lookupPath(r.Body, path); got != want {
 				t.Errorf("%s = %v, want %v", path, got, want)

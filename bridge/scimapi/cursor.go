@@ -127,7 +127,7 @@ func (srv *Server) cursorPage(ctx context.Context, tenant string, pl *listPlan, 
 	totals := make([]int, len(pl.types))
 	total := 0
 	for i, tq := range pl.types {
-		page, err := srv.store.Query(ctx, tenant, tq.rt.kind, store.Query{Filter: tq.filter})
+		page, err := srv.store.Query(ctx, tenant, tq.rt.kind, store.Query{Filter: tq.filter, ExcludeMembers: true})
 		if err != nil {
 			return nil, 0, "", err
 		}
@@ -172,7 +172,7 @@ func (srv *Server) cursorPage(ctx context.Context, tenant string, pl *listPlan, 
 func (srv *Server) sortedCursorPage(ctx context.Context, tenant string, pl *listPlan, st cursorState, first bool, binding string) ([]hit, int, string, error) {
 	var items []sortedHit
 	for _, tq := range pl.types {
-		page, err := srv.store.Query(ctx, tenant, tq.rt.kind, store.Query{Filter: tq.filter, Count: math.MaxInt32})
+		page, err := srv.store.Query(ctx, tenant, tq.rt.kind, store.Query{Filter: tq.filter, Count: math.MaxInt32, ExcludeMembers: pl.noMembers})
 		if err != nil {
 			return nil, 0, "", err
 		}
