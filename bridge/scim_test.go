@@ -533,7 +533,7 @@ func TestDiscovery(t *testing.T) {
 			"sort.supported": true, "etag.supported": true,
 			"bulk.supported": true, "bulk.maxOperations": float64(1000), "bulk.maxPayloadSize": float64(4 << 20),
 			"changePassword.supported": false,
-			"pagination.cursor": true, "pagination.index": true, "pagination.defaultPaginationMethod": "index",
+			"pagination.cursor":        true, "pagination.index": true, "pagination.defaultPaginationMethod": "index",
 			"pagination.maxPageSize": float64(250), "pagination.defaultPageSize": float64(250),
 		} {
 			if got := lookupPath(r.Body, path); got != want {
