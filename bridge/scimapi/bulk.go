@@ -246,9 +246,12 @@ func (job *bulkJob) createKeys(op *bulkOp) ([]string, bool) {
 	return []string{ep + ":" + strings.ToLower(strings.TrimSpace(name))}, true
 }
 
-// execConcurrently runs independent creates on bulkWorkers goroutines.
+// execConcurrently runs independent creates on bulkWorkers goroutines; on
+// the embedded store, which runs one command at a time and pays for a script
+// interpreter per call, one after the other (concurrency there only adds
+// contention).
 func (job *bulkJob) execConcurrently(ctx context.Context, ops []*bulkOp) {
-	if len(ops) <= 1 {
+	if e, ok := job.srv.store.(interface{ Embedded() bool }); len(ops) <= 1 || (ok && e.Embedded()) {
 		for _, op := range ops {
 			job.exec(ctx, op, nil)
 		}
