@@ -127,6 +127,9 @@ func (srv *Server) cursorPage(ctx context.Context, tenant string, pl *listPlan, 
 	totals := make([]int, len(pl.types))
 	total := 0
 	for i, tq := range pl.types {
+		if tq.none {
+			continue
+		}
 		page, err := srv.store.Query(ctx, tenant, tq.rt.kind, store.Query{Filter: tq.filter, ExcludeMembers: true})
 		if err != nil {
 			return nil, 0, "", err
@@ -137,6 +140,9 @@ func (srv *Server) cursorPage(ctx context.Context, tenant string, pl *listPlan, 
 	var hits []hit
 	for k := st.Type; k < len(pl.types); k++ {
 		tq := pl.types[k]
+		if tq.none {
+			continue
+		}
 		after := int64(0)
 		if k == st.Type {
 			after = st.Seq
@@ -172,6 +178,9 @@ func (srv *Server) cursorPage(ctx context.Context, tenant string, pl *listPlan, 
 func (srv *Server) sortedCursorPage(ctx context.Context, tenant string, pl *listPlan, st cursorState, first bool, binding string) ([]hit, int, string, error) {
 	var items []sortedHit
 	for _, tq := range pl.types {
+		if tq.none {
+			continue
+		}
 		page, err := srv.store.Query(ctx, tenant, tq.rt.kind, store.Query{Filter: tq.filter, Count: math.MaxInt32, ExcludeMembers: pl.noMembers})
 		if err != nil {
 			return nil, 0, "", err

@@ -110,6 +110,7 @@ type typedQuery struct {
 	rt     *resourceType
 	filter *filter.Filter
 	cmp    func(a, b map[string]any) int // nil: unsorted
+	none   bool                          // the filter can match no resource of this type
 }
 
 // hit is one resource of a list answer with its type.
@@ -162,7 +163,11 @@ func (srv *Server) planList(rts []*resourceType, p listParams) (*listPlan, error
 		pl.sorted, pl.sortBy, pl.cmp = true, p.sortBy, cmp
 	}
 	for i, rt := range rts {
-		pl.types[i] = typedQuery{rt: rt, filter: cf, cmp: pl.cmp}
+		tq := typedQuery{rt: rt, filter: cf, cmp: pl.cmp}
+		if cf != nil && len(rts) > 1 {
+			tq.filter, tq.none = ownFilter(rt, cf, p.filter)
+		}
+		pl.types[i] = tq
 	}
 	// A filter or sort naming members needs them read: with ExcludeMembers the
 	// store answers members filters only when its plan went through the
@@ -170,6 +175,29 @@ func (srv *Server) planList(rts []*resourceType, p listParams) (*listPlan, error
 	pl.noMembers = !p.o.wants("members") &&
 		!strings.Contains(strings.ToLower(p.sortBy+" "+p.filter), "members")
 	return pl, nil
+}
+
+// ownFilter returns the filter of a root query for one type: compiled against
+// the type's own schema when it names only attributes the type has (so the
+// store plans it with the type's indexes, as a query of that endpoint), else
+// the root filter. none reports that the root filter's index plan looks up
+// only attributes the type lacks, so nothing of the type can match: the plan
+// finds every match (filter.Filter.Plan), and an attribute the type lacks is
+// never equal to anything.
+func ownFilter(rt *resourceType, root *filter.Filter, expr string) (f *filter.Filter, none bool) {
+	if own, err := filter.Compile(rt.rs, expr); err == nil {
+		return own, false
+	}
+	lookups, ok := root.Plan()
+	if !ok {
+		return root, false
+	}
+	for _, l := range lookups {
+		if _, err := filter.Compile(rt.rs, l.Attr+" pr"); err == nil {
+			return root, false
+		}
+	}
+	return root, true
 }
 
 func (srv *Server) runList(w http.ResponseWriter, r *http.Request, tenant string, rts []*resourceType, p listParams) error {
@@ -263,6 +291,9 @@ func (srv *Server) indexPage(ctx context.Context, tenant string, pl *listPlan, s
 	if !pl.sorted {
 		skip := start - 1
 		for _, tq := range pl.types {
+			if tq.none {
+				continue
+			}
 			page, err := srv.store.Query(ctx, tenant, tq.rt.kind, store.Query{
 				Filter: tq.filter, StartIndex: skip + 1, Count: pl.count - len(hits), ExcludeMembers: pl.noMembers,
 			})
@@ -296,6 +327,9 @@ func (srv *Server) indexPage(ctx context.Context, tenant string, pl *listPlan, s
 	prefix := start - 1 + pl.count
 	var items []sortedHit
 	for _, tq := range pl.types {
+		if tq.none {
+			continue
+		}
 		page, err := srv.store.Query(ctx, tenant, tq.rt.kind, store.Query{
 			Filter: tq.filter, SortBy: tq.cmp, Descending: pl.descending, StartIndex: 1, Count: prefix,
 			ExcludeMembers: pl.noMembers,
