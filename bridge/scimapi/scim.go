@@ -1,7 +1,10 @@
 // Package scimapi is the SCIM 2.0 service provider (RFC 7643/7644) of the bridge:
 // bearer-token auth per tenant, the Users and Groups endpoints (create, get,
-// list and .search, PUT, PATCH, DELETE, ETags, projection, sorting), group
-// member resolution, the discovery endpoints and SCIM error bodies.
+// list and .search, PUT, PATCH, DELETE, ETags, projection, sorting), queries
+// from the root across both (RFC 7644 §3.4.3), /Bulk (§3.7), index and cursor
+// pagination (RFC 9865), group member resolution, per-tenant schema
+// extensions, the discovery endpoints and SCIM error bodies. Endpoint names
+// are matched ignoring case; responses use the canonical ones.
 //
 // A new SCIM endpoint is a case in Server.routeResource (or in serveSCIM for one
 // served without authentication) plus its route template in route.go, so the
