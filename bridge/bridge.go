@@ -200,7 +200,7 @@ func New(opts Options) (*Bridge, error) {
 	}
 	b.reconciler = reconcile.New(reconcile.Options{
 		Store: st, Tenants: set, Logger: log, Now: now, Owner: opts.InstanceID,
-		UserSchema: b.scim.UserSchema(), OnMark: b.fanout.Kick,
+		UserSchema: b.scim.UserSchema(), OnMark: b.fanout.Kick, Metrics: opts.Metrics,
 	})
 	b.webhooks = webhook.New(webhook.Options{
 		Store: st, Tenants: set, Logger: log, Now: now, OnMark: b.fanout.Kick, Metrics: opts.Metrics,
@@ -209,7 +209,10 @@ func New(opts Options) (*Bridge, error) {
 		Store: st, Tenants: set, Now: now, Reconciler: b.reconciler,
 		Token: opts.AdminToken, OnMark: b.fanout.Kick,
 	})
-	if err := opts.Metrics.WatchStore(st, watched); err != nil {
+	for i := range watched {
+		watched[i].ReconcileEvery = b.reconciler.Interval(watched[i].Tenant)
+	}
+	if err := opts.Metrics.WatchStore(st, watched, now); err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	b.handler = b.routes()
