@@ -64,7 +64,7 @@ func TestForwardedHeadersOnlyFromTrustedProxies(t *testing.T) {
 	}
 
 	trusted := newTestServer(t, "", func(o *Options) {
-		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+		o.LocationProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
 	})
 	r = trusted.callSCIM(t, testToken, http.MethodPost, "/Users", userDoc("proxy.user"), fwd...).expect(t, http.StatusCreated)
 	id := jstr(r.Body, "id")
@@ -83,7 +83,7 @@ func TestForwardedHeadersOnlyFromTrustedProxies(t *testing.T) {
 	// PublicURL wins over everything.
 	pinned := newTestServer(t, "", func(o *Options) {
 		o.PublicURL = "https://public.example.org/scim/v2"
-		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+		o.LocationProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
 	})
 	r = pinned.callSCIM(t, testToken, http.MethodPost, "/Users", userDoc("proxy.user"), fwd...).expect(t, http.StatusCreated)
 	if loc := r.Header.Get("Location"); !strings.HasPrefix(loc, "https://public.example.org/scim/v2/Users/") {

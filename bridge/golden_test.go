@@ -7,12 +7,14 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
 	"github.com/scim-bridge/scim-bridge/bridge/config"
 	"github.com/scim-bridge/scim-bridge/connectors"
+	"github.com/scim-bridge/scim-bridge/internal/jwkstest"
 )
 
 // goldenStep is one request/response pair of a recorded IdP conversation
@@ -56,9 +58,10 @@ func TestGoldenConversations(t *testing.T) {
 	})
 }
 
-// withConfigExtensions gives tenant acme the schema extensions its entry in
+// withConfigExtensions gives the tenants named (by default the first tenant of
+// the file, acme) the schema extensions the first tenant of
 // testdata/config/<file> declares, read as the binary reads them.
-func withConfigExtensions(t *testing.T, file string) func(*Options) {
+func withConfigExtensions(t *testing.T, file string, tenants ...string) func(*Options) {
 	t.Helper()
 	cfg, err := config.Load(filepath.Join("..", "testdata", "config", file), func(string) string { return "" }, map[string]func() connectors.Config{})
 	if err != nil {
@@ -68,9 +71,12 @@ func withConfigExtensions(t *testing.T, file string) func(*Options) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(tenants) == 0 {
+		tenants = []string{cfg.Tenants[0].ID}
+	}
 	return func(o *Options) {
 		for i := range o.Tenants {
-			if o.Tenants[i].ID == cfg.Tenants[0].ID {
+			if slices.Contains(tenants, o.Tenants[i].ID) {
 				o.Tenants[i].UserExtensions, o.Tenants[i].GroupExtensions = user, group
 			}
 		}
@@ -78,6 +84,42 @@ func withConfigExtensions(t *testing.T, file string) func(*Options) {
 }
 
 func replay(t *testing.T, ts *testServer, file string) {
+	replayAs(t, ts, file, "Bearer "+testToken)
+}
+
+// TestGoldenConversationsAuth replays the Okta conversations with HTTP Basic
+// (Okta's "Basic Auth" option) and the Entra conversations with a JWT Entra
+// would issue, signed by a key the bridge fetches from a local JWKS server.
+func TestGoldenConversationsAuth(t *testing.T) {
+	t.Parallel()
+	for _, idp := range []string{"okta", "entra"} {
+		files, err := filepath.Glob("../testdata/" + idp + "/*.json")
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no %s conversations: %v", idp, err)
+		}
+		sort.Strings(files)
+		backends(t, func(t *testing.T, url string) {
+			for _, f := range files {
+				t.Run(filepath.Base(f), func(t *testing.T) {
+					var mutate []func(*Options)
+					if strings.Contains(f, "extension") {
+						mutate = append(mutate, withConfigExtensions(t, "extensions.yaml", "acme", "contoso"))
+					}
+					as := newAuthServer(t, url, mutate...)
+					authz := basicAuth(basicUser, basicPassword)
+					if idp == "entra" {
+						authz = "Bearer " + as.jwt(t, jwkstest.Keys()[0], "k1", validEntraClaims(as.clock.Now()))
+					}
+					replayAs(t, as.testServer, f, authz)
+					as.checkNoSecrets(t)
+				})
+			}
+		})
+	}
+}
+
+// replayAs replays a conversation with the Authorization header authz.
+func replayAs(t *testing.T, ts *testServer, file, authz string) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -101,11 +143,11 @@ func replay(t *testing.T, ts *testServer, file string) {
 		if len(st.Request) > 0 {
 			body = []byte(expand(string(st.Request)))
 		}
-		var hdrs []string
+		hdrs := []string{"Authorization", authz}
 		for k, v := range st.Headers {
 			hdrs = append(hdrs, k, expand(v))
 		}
-		status, _, got := ts.do(testToken, st.Method, expand(st.Path), body, hdrs...)
+		status, _, got := ts.do("", st.Method, expand(st.Path), body, hdrs...)
 		if status != st.StatusCode {
 			t.Fatalf("step %d %q: %s %s: status %d, want %d; body %v", i, st.Name, st.Method, st.Path, status, st.StatusCode, got)
 		}

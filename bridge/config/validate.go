@@ -65,6 +65,7 @@ func (l *loader) validate(c *Config) {
 		})
 	}
 	l.checkExtensions(c)
+	l.validateCredentials(c)
 }
 
 // each calls fn with every concrete key path key matches and its value. Keys

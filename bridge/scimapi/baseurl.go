@@ -11,7 +11,7 @@ import (
 // of meta.location, Location and $ref (RFC 7643 §3.1): Options.PublicURL when
 // set; else the scheme and host the client used. X-Forwarded-Proto and
 // X-Forwarded-Host name them only when the request comes straight from a
-// trusted proxy (Options.TrustedProxies): anyone else could make the bridge
+// trusted proxy (Options.LocationProxies): anyone else could make the bridge
 // hand out links to a host of their choosing.
 func (srv *Server) baseURL(r *http.Request) string {
 	if srv.opts.PublicURL != "" {
@@ -36,7 +36,7 @@ func (srv *Server) baseURL(r *http.Request) string {
 
 // fromTrustedProxy reports whether the peer of r is one of the trusted proxies.
 func (srv *Server) fromTrustedProxy(r *http.Request) bool {
-	if len(srv.opts.TrustedProxies) == 0 {
+	if len(srv.opts.LocationProxies) == 0 {
 		return false
 	}
 	host, _, err := net.SplitHostPort(r.RemoteAddr)
@@ -48,7 +48,7 @@ func (srv *Server) fromTrustedProxy(r *http.Request) bool {
 		return false
 	}
 	addr = addr.Unmap()
-	for _, p := range srv.opts.TrustedProxies {
+	for _, p := range srv.opts.LocationProxies {
 		if p.Contains(addr) {
 			return true
 		}

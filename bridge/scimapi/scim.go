@@ -1,10 +1,11 @@
 // Package scimapi is the SCIM 2.0 service provider (RFC 7643/7644) of the bridge:
-// bearer-token auth per tenant, the Users and Groups endpoints (create, get,
-// list and .search, PUT, PATCH, DELETE, ETags, projection, sorting), queries
-// from the root across both (RFC 7644 §3.4.3), /Bulk (§3.7), index and cursor
-// pagination (RFC 9865), group member resolution, per-tenant schema
-// extensions, the discovery endpoints and SCIM error bodies. Endpoint names
-// are matched ignoring case; responses use the canonical ones.
+// authentication through package auth (the tenant is the credential's; see
+// authn.go), the Users and Groups endpoints (create, get, list and .search,
+// PUT, PATCH, DELETE, ETags, projection, sorting), queries from the root
+// across both (RFC 7644 §3.4.3), /Bulk (§3.7), index and cursor pagination
+// (RFC 9865), group member resolution, per-tenant schema extensions, the
+// discovery endpoints and SCIM error bodies. Endpoint names are matched
+// ignoring case; responses use the canonical ones.
 //
 // A new SCIM endpoint is a case in Server.routeResource (or in serveSCIM for one
 // served without authentication) plus its route template in route.go, so the
@@ -26,7 +27,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/scim-bridge/scim-bridge/bridge/internal/bearer"
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/filter"
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -51,20 +52,21 @@ type Metrics interface {
 	SCIMRequest(method, route string, code int, d time.Duration)
 }
 
-// Options configure a Server. Store and Now are required.
+// Options configure a Server. Store, Auth and Now are required.
 type Options struct {
 	Store Store
-	// Tokens maps a tenant id to the bearer tokens of its IdP.
-	Tokens map[string][]string
+	// Auth authenticates every request but discovery and resolves its tenant
+	// from the credential (made with auth.Options.ByCredential).
+	Auth   *auth.Authenticator
 	Logger zerolog.Logger
 	Now    func() time.Time
 	// PublicURL is the external base URL (".../scim/v2") for meta.location and
 	// $ref; empty derives it from each request's Host.
 	PublicURL string
-	// TrustedProxies are the peers whose X-Forwarded-Proto and X-Forwarded-Host
+	// LocationProxies are the peers whose X-Forwarded-Proto and X-Forwarded-Host
 	// name the scheme and host of meta.location when PublicURL is empty; from
 	// anyone else those headers are ignored.
-	TrustedProxies []netip.Prefix
+	LocationProxies []netip.Prefix
 	// MaxBodyBytes limits request bodies (413 above it).
 	MaxBodyBytes int64
 	// MaxResults caps a list page (ServiceProviderConfig filter.maxResults).
@@ -97,7 +99,6 @@ type Server struct {
 	now       func() time.Time
 	types     *resourceTypes            // every tenant's, and the unauthenticated discovery's
 	tenants   map[string]*resourceTypes // tenants with their own extensions
-	tokens    *bearer.Index
 	cursorKey []byte
 }
 
@@ -108,7 +109,7 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, fmt.Errorf("scim server: %w", err)
 	}
-	srv := &Server{opts: opts, store: opts.Store, log: opts.Logger, now: opts.Now, types: types, tokens: &bearer.Index{},
+	srv := &Server{opts: opts, store: opts.Store, log: opts.Logger, now: opts.Now, types: types,
 		tenants: map[string]*resourceTypes{}}
 	for tenant, ext := range opts.Extensions {
 		if len(ext.User)+len(ext.Group) == 0 {
@@ -128,11 +129,6 @@ func New(opts Options) (*Server, error) {
 	}
 	if srv.opts.BulkMaxPayloadBytes <= 0 {
 		srv.opts.BulkMaxPayloadBytes = DefaultBulkMaxPayloadBytes
-	}
-	for tenant, toks := range opts.Tokens {
-		for _, tok := range toks {
-			srv.tokens.Add(tenant, tok)
-		}
 	}
 	return srv, nil
 }
@@ -195,16 +191,20 @@ func (srv *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 		if !allowMethods(w, r, http.MethodGet) {
 			return
 		}
-		tenant, _ := srv.tokens.Resolve(bearer.FromRequest(r))
-		srv.serveDiscovery(w, r, path, srv.typesFor(tenant))
+		srv.serveDiscovery(w, r, path, srv.typesFor(srv.discoveryTenant(r)))
 		return
 	}
 
-	tenant, ok := srv.tokens.Resolve(bearer.FromRequest(r))
+	id, ok := srv.authenticate(w, r)
 	if !ok {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="scim-bridge"`)
-		writeError(w, &HTTPError{Status: http.StatusUnauthorized, Detail: "missing or invalid bearer token"})
 		return
+	}
+	r = r.WithContext(auth.NewContext(r.Context(), id))
+	tenant := id.Tenant
+	if isWrite(r.Method) {
+		rec := &statusRecorder{ResponseWriter: w}
+		defer srv.logWrite(r, id, rec, time.Now())
+		w = rec
 	}
 	err := srv.routeResource(w, r, tenant, path)
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/scim-bridge/scim-bridge/bridge"
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/bridge/config"
 	"github.com/scim-bridge/scim-bridge/bridge/metrics"
 	"github.com/scim-bridge/scim-bridge/connectors"
@@ -52,12 +53,8 @@ func randomToken() string {
 // buildBridge opens every tenant's connectors on st and builds the bridge.
 func buildBridge(ctx context.Context, cfg *config.Config, st *store.Store, log zerolog.Logger) (*bridge.Bridge, error) {
 	m := metrics.New()
-	proxies, err := cfg.Proxies()
-	if err != nil {
-		return nil, fmt.Errorf("build bridge: %w", err)
-	}
 	opts := bridge.Options{
-		TrustedProxies:      proxies,
+		LocationProxies:     cfg.LocationPrefixes(),
 		CursorKey:           []byte(cfg.CursorSecret),
 		CursorTimeout:       time.Duration(cfg.CursorTimeout),
 		BulkMaxOperations:   cfg.BulkMaxOperations,
@@ -69,16 +66,23 @@ func buildBridge(ctx context.Context, cfg *config.Config, st *store.Store, log z
 		MaxBodyBytes:        cfg.MaxBodyBytes,
 		MaxResults:          cfg.MaxResults,
 		Workers:             cfg.Workers,
-		AdminToken:          cfg.AdminToken,
+		AdminTokens:         cfg.AdminCredentials(),
+		Limiter: auth.NewLimiter(auth.LimiterOptions{
+			MaxFailures: cfg.AuthLimit.MaxFailures,
+			Window:      time.Duration(cfg.AuthLimit.Window),
+			Exempt:      cfg.AuthLimit.ExemptPrefixes(),
+		}),
+		TrustedProxies: cfg.AuthLimit.ProxyPrefixes(),
 	}
 	for _, tc := range cfg.Tenants {
 		to := bridge.TenantOptions{
 			ID:                tc.ID,
-			SCIMTokens:        tc.SCIMTokens,
+			Credentials:       tc.Credentials,
 			ReconcileEvery:    time.Duration(tc.ReconcileEvery),
 			DeletionThreshold: tc.DeletionThreshold,
 			WebhookSecrets:    map[string]string{},
 		}
+		var err error
 		if to.UserExtensions, to.GroupExtensions, err = tc.Extensions(); err != nil {
 			return nil, fmt.Errorf("build bridge: %w", err)
 		}
