@@ -28,7 +28,9 @@ var rules = []rule{
 	{"bridge", []string{"bridge", "connectors", "store", "filter"}, "the composition root over bridge/*"},
 	// A sub-package of bridge may use its siblings (admin reads reconcile's
 	// plan types) and bridge/internal, never the root that wires it.
-	{"bridge/admin", bridgeSub, "admin API"},
+	{"bridge/admin", bridgeSub, "admin API and console"},
+	{"bridge/audit", bridgeSub, "audit trail recorder"},
+	{"bridge/explain", bridgeSub, "explanations of one subject"},
 	{"bridge/fanout", bridgeSub, "queue consumer and convergence"},
 	{"bridge/metrics", bridgeSub, "Prometheus series"},
 	{"bridge/reconcile", bridgeSub, "reconciliation"},
@@ -46,8 +48,8 @@ var rules = []rule{
 var (
 	bridgeLeaves = []string{"connectors", "store", "filter"}
 	bridgeSub    = []string{
-		"bridge/admin", "bridge/fanout", "bridge/metrics", "bridge/reconcile", "bridge/scimapi",
-		"bridge/webhook", "bridge/internal", "bridge/config", "bridge/auth", "connectors", "store", "filter",
+		"bridge/admin", "bridge/audit", "bridge/explain", "bridge/fanout", "bridge/metrics", "bridge/reconcile",
+		"bridge/scimapi", "bridge/webhook", "bridge/internal", "bridge/config", "bridge/auth", "connectors", "store", "filter",
 	}
 	// testOnly may be imported by any package's tests, and only by tests.
 	testOnly = []string{"internal/fakeclock", "internal/jwkstest", "bridge/internal/fakeconn"}
