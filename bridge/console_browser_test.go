@@ -145,7 +145,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	}
 	run("log in",
 		chromedp.SendKeys("#token", consoleAdminToken, chromedp.ByID),
-		chromedp.Click("#login", chromedp.ByID),
+		chromedp.Submit("#login", chromedp.ByID),
 		chromedp.WaitVisible("#tenant-acme", chromedp.ByID),
 		shot("overview"))
 	if ov := text("#tenant-acme"); !strings.Contains(ov, "app") || !strings.Contains(ov, "1 pending") && !strings.Contains(ov, "pending") {
@@ -155,7 +155,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	// Search the user: its explain page shows the injected downstream error.
 	run("search",
 		chromedp.SendKeys("#q", "broken@example.com", chromedp.ByID),
-		chromedp.Click("#search", chromedp.ByID),
+		chromedp.Submit("#search", chromedp.ByID),
 		chromedp.WaitVisible("#connectors", chromedp.ByID),
 		shot("explain-dead"))
 	if c := text("#connectors"); !strings.Contains(c, "dead") || !strings.Contains(c, "email domain not allowed") || !strings.Contains(c, "permanent") {
@@ -164,7 +164,7 @@ func TestConsoleInBrowser(t *testing.T) {
 
 	// Repair the downstream, retry the dead letter from the page: it syncs.
 	env.app.set(env.app.failing, "broken@example.com", false)
-	run("retry", chromedp.Click("#retry-app", chromedp.ByID), chromedp.WaitVisible("#flash", chromedp.ByID))
+	run("retry", chromedp.Submit("#retry-app", chromedp.ByID), chromedp.WaitVisible("#flash", chromedp.ByID))
 	deadline := time.Now().Add(15 * time.Second)
 	for {
 		c := text("#connectors")
@@ -183,7 +183,7 @@ func TestConsoleInBrowser(t *testing.T) {
 	env.app.set(env.app.drifted, "fine@example.com", true)
 	run("dry run",
 		chromedp.Navigate(base+"/admin/reconcile?tenant=acme"),
-		chromedp.Click("#dry-run", chromedp.ByID),
+		chromedp.Submit("#dry-run", chromedp.ByID),
 		chromedp.WaitVisible("#plan", chromedp.ByID),
 		shot("reconcile-dry-run"))
 	if p := text("#plan"); !strings.Contains(p, "role drifted to viewer downstream") {
@@ -193,9 +193,9 @@ func TestConsoleInBrowser(t *testing.T) {
 		t.Fatal("the dry run changed the downstream")
 	}
 	run("apply",
-		chromedp.SendKeys("#confirm", "apply acme", chromedp.ByID),
-		chromedp.Click("#apply", chromedp.ByID),
-		chromedp.WaitVisible("#plan-summary", chromedp.ByID),
+		chromedp.SetValue("#confirm", "apply acme", chromedp.ByID),
+		chromedp.Submit("#confirm", chromedp.ByID),
+		chromedp.WaitVisible(`//h1[contains(., "applied")]`, chromedp.BySearch),
 		shot("reconcile-applied"))
 	if s := text("#plan-summary"); !strings.HasPrefix(s, "Applied") {
 		t.Fatalf("after apply: %q", s)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -40,7 +41,7 @@ func (r *Recorder) Webhooks(known func(tenant, connector string) bool, next http
 				Type string `json:"type"`
 			}
 			if json.Unmarshal(body, &ev) == nil {
-				e.Action = "event " + ev.ID + " (" + ev.Type + ")"
+				e.Action = "event " + clip(ev.ID) + " (" + clip(ev.Type) + ")"
 			}
 		}
 		if e.Outcome == "" {
@@ -48,4 +49,12 @@ func (r *Recorder) Webhooks(known func(tenant, connector string) bool, next http
 		}
 		r.Record(tenant, e)
 	})
+}
+
+// clip bounds a sender-chosen string recorded in the trail.
+func clip(s string) string {
+	if len(s) > 128 {
+		return strings.ToValidUTF8(s[:128], "") + "…"
+	}
+	return s
 }
