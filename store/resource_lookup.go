@@ -175,20 +175,15 @@ func (s *Store) inCreationOrder(ctx context.Context, tenant string, kind Kind, i
 }
 
 // resolveLookups answers a filter plan from the indexes: the distinct ids of
-// every resource of kind that some lookup finds and, for members.value
-// lookups, the members each group was found by (as "members" values). ok is
+// every resource of kind that some lookup finds. ok is
 // false when a lookup names an attribute this kind has no index for (the
 // caller scans instead).
-func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lookups []filter.Lookup) (ids []string, hits map[string][]any, ok bool, err error) {
+func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lookups []filter.Lookup) (ids []string, ok bool, err error) {
 	var direct []string
 	pipe := s.rdb.Pipeline()
 	var hashCmds []*redis.StringCmd
 	var lexCmds []lexCmd
-	type memberCmd struct {
-		value string
-		cmd   lexCmd
-	}
-	var memberCmds []memberCmd
+	var memberCmds []lexCmd
 	for _, l := range lookups {
 		for _, v := range l.Values {
 			switch {
@@ -206,10 +201,10 @@ func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lo
 				lexCmds = append(lexCmds, lexLookup(ctx, pipe, emailIndexKey(tenant), v))
 			case l.Attr == "members.value" && kind == KindGroup:
 				memberCmds = append(memberCmds,
-					memberCmd{v, lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkUser, v))},
-					memberCmd{v, lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkGroup, v))})
+					lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkUser, v)),
+					lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkGroup, v)))
 			default:
-				return nil, nil, false, nil
+				return nil, false, nil
 			}
 		}
 	}
@@ -217,7 +212,7 @@ func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lo
 		cmds, _ := pipe.Exec(ctx) // per-command errors checked below
 		for _, c := range cmds {
 			if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
-				return nil, nil, false, fmt.Errorf("resolve index lookups: %w", err)
+				return nil, false, fmt.Errorf("resolve index lookups: %w", err)
 			}
 		}
 	}
@@ -241,16 +236,12 @@ func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lo
 			add(id)
 		}
 	}
-	if len(memberCmds) > 0 {
-		hits = make(map[string][]any)
-		for _, c := range memberCmds {
-			for _, gid := range c.cmd.ids() {
-				add(gid)
-				hits[gid] = append(hits[gid], map[string]any{"value": c.value})
-			}
+	for _, c := range memberCmds {
+		for _, gid := range c.ids() {
+			add(gid)
 		}
 	}
-	return ids, hits, true, nil
+	return ids, true, nil
 }
 
 // lexCmd is a queued lookup of one value in a lexicographic index.

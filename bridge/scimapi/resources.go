@@ -140,6 +140,9 @@ func (srv *Server) create(w http.ResponseWriter, r *http.Request, tenant string,
 // get serves GET /Users/{id} and /Groups/{id} (RFC 7644 §3.4.1), honouring
 // If-None-Match (304) and attributes / excludedAttributes.
 func (srv *Server) get(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType, id string) error {
+	if rt.kind == store.KindGroup {
+		return srv.getGroup(w, r, tenant, rt, id)
+	}
 	o := renderOptsFor(srv, r)
 	var (
 		res    *store.Resource
@@ -164,6 +167,25 @@ func (srv *Server) get(w http.ResponseWriter, r *http.Request, tenant string, rt
 		return nil
 	}
 	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o))
+}
+
+// loadForReplace reads what a PUT needs of the stored resource: a group
+// without its members (the store computes the membership difference).
+func (srv *Server) loadForReplace(ctx context.Context, tenant string, rt *resourceType, id string, ifVersion int64) (*store.Resource, error) {
+	if rt.kind != store.KindGroup {
+		return srv.load(ctx, tenant, rt, id, ifVersion)
+	}
+	res, _, err := srv.store.GetGroup(ctx, tenant, id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errNotFound(rt.kind, id)
+		}
+		return nil, err
+	}
+	if ifVersion != 0 && ifVersion != res.Version {
+		return nil, asHTTPError(store.ErrPrecondition)
+	}
+	return res, nil
 }
 
 // load reads a resource for a request: 404 when it does not exist, 412 when
@@ -213,12 +235,12 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 		return err
 	}
 	ctx := r.Context()
-	cur, err := srv.load(ctx, tenant, rt, id, ifVersion)
+	cur, err := srv.loadForReplace(ctx, tenant, rt, id, ifVersion)
 	if err != nil {
 		return err
 	}
 	if rt.kind == store.KindGroup {
-		if err := srv.resolveMembers(ctx, tenant, attrs, cur.Attrs); err != nil {
+		if err := srv.resolveMembers(ctx, tenant, attrs, nil); err != nil {
 			return err
 		}
 	}
@@ -259,6 +281,11 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 		return err
 	}
 	ctx := r.Context()
+	if rt.kind == store.KindGroup {
+		if handled, err := srv.patchGroup(w, r, tenant, rt, id, ops, ifVersion); handled || err != nil {
+			return err
+		}
+	}
 	for attempt := 0; ; attempt++ {
 		cur, err := srv.load(ctx, tenant, rt, id, ifVersion)
 		if err != nil {
@@ -329,9 +356,10 @@ func (srv *Server) delete(w http.ResponseWriter, r *http.Request, tenant string,
 }
 
 // resolveMembers checks that every member of a group refers to an existing user
-// or group of the tenant and fills "type" and "display". Members already present
-// in old (the stored group) are trusted, so adding one member to a large group
-// costs one lookup, not one per member.
+// or group of the tenant and fills "type" and "display" (the member's own name,
+// RFC 7643 §4.2: display is read-only). Members already present in old (the
+// stored group) are trusted, so adding one member to a group read with its
+// members costs one lookup, not one per member.
 func (srv *Server) resolveMembers(ctx context.Context, tenant string, attrs, old map[string]any) error {
 	ms, _ := attrs["members"].([]any)
 	if len(ms) == 0 {
@@ -348,76 +376,42 @@ func (srv *Server) resolveMembers(ctx context.Context, tenant string, attrs, old
 			}
 		}
 	}
-	var unknown []string
-	seen := map[string]bool{}
+	refs, err := memberRefs(ms)
+	if err != nil {
+		return err
+	}
+	seen := make(map[string]bool, len(refs))
 	out := ms[:0]
-	for _, m := range ms {
-		mm, ok := m.(map[string]any)
-		if !ok {
-			return errBadRequest("invalidValue", "each member must be an object with a \"value\"")
-		}
-		v, _ := mm["value"].(string)
-		if v == "" {
-			return errBadRequest("invalidValue", "each member must have a non-empty \"value\"")
-		}
-		if seen[v] {
+	var unknown []memberRef
+	var fresh []map[string]any
+	for i, ref := range refs {
+		if seen[ref.id] {
 			continue // the same member twice is once
 		}
-		seen[v] = true
+		seen[ref.id] = true
+		mm := ms[i].(map[string]any)
 		out = append(out, mm)
-		if k, ok := known[v]; ok {
-			if _, has := mm["type"]; !has {
-				mm["type"] = k["type"]
-			}
-			if _, has := mm["display"]; !has && k["display"] != nil {
-				mm["display"] = k["display"]
+		if k, ok := known[ref.id]; ok {
+			mm["type"], mm["display"] = k["type"], k["display"]
+			if mm["display"] == nil {
+				delete(mm, "display")
 			}
 			continue
 		}
-		unknown = append(unknown, v)
+		unknown = append(unknown, ref)
+		fresh = append(fresh, mm)
 	}
 	attrs["members"] = out
-	if len(unknown) == 0 {
-		return nil
-	}
-	found := map[string]*store.Resource{}
-	users, err := srv.store.GetMany(ctx, tenant, store.KindUser, unknown)
+	resolved, err := srv.resolveAdds(ctx, tenant, unknown)
 	if err != nil {
-		return fmt.Errorf("resolve group members: %w", err)
+		return err
 	}
-	for _, u := range users {
-		found[u.ID] = u
-	}
-	var rest []string
-	for _, id := range unknown {
-		if found[id] == nil {
-			rest = append(rest, id)
-		}
-	}
-	if len(rest) > 0 {
-		groups, err := srv.store.GetMany(ctx, tenant, store.KindGroup, rest)
-		if err != nil {
-			return fmt.Errorf("resolve group members: %w", err)
-		}
-		for _, g := range groups {
-			found[g.ID] = g
-		}
-	}
-	for _, m := range out {
-		mm := m.(map[string]any)
-		v := mm["value"].(string)
-		if _, ok := known[v]; ok {
-			continue
-		}
-		res := found[v]
-		if res == nil {
-			return errBadRequest("invalidValue", "member %q is not a user or group of this tenant", v)
-		}
-		mm["type"] = string(res.Kind)
-		if _, has := mm["display"]; !has {
-			if d := displayOf(res); d != "" {
-				mm["display"] = d
-			}
+	for i, m := range resolved {
+		fresh[i]["type"] = string(m.Kind)
+		if m.Display != "" {
+			fresh[i]["display"] = m.Display
+		} else {
+			delete(fresh[i], "display")
 		}
 	}
 	return nil

@@ -36,6 +36,7 @@ type Store interface {
 	GetUserWithGroups(ctx context.Context, tenant, id string) (*store.Resource, []store.GroupRef, error)
 	GroupsOf(ctx context.Context, tenant string, userIDs []string) (map[string][]store.GroupRef, error)
 	Query(ctx context.Context, tenant string, kind store.Kind, q store.Query) (store.Page, error)
+	groupStore
 }
 
 // Metrics is told the outcome of every SCIM request. route is the route
