@@ -246,6 +246,15 @@ func (b *Bridge) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}()
+	// Data written by an earlier version is converted (groups whose members
+	// sit inside the document get their members set), and work a crashed
+	// process left half done is finished; safe beside serving.
+	for _, t := range b.tenants.All() {
+		if err := b.store.Recover(ctx, t.ID); err != nil {
+			// Groups of the former layout still convert on their next write.
+			b.log.Error().Err(err).Str("tenant", t.ID).Msg("recover store at start")
+		}
+	}
 	// Tenant-level subjects (an SSO connection) have no SCIM write to mark them:
 	// converge them at start; the recorded hash makes this free when nothing changed.
 	for _, t := range b.tenants.All() {

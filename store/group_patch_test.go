@@ -184,3 +184,31 @@ func TestPatchGroupConcurrent(t *testing.T) {
 		}
 	})
 }
+
+// A group of the former layout (members inside the document) is converted by
+// its first PatchGroup, losing no membership.
+func TestPatchGroupFormerLayout(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		ids := resUsers(t, s, "acme", 5)
+		resLegacyGroup(t, s, "acme", "old", "Old", 1, ids[:3]...)
+		if err := s.rdb.Set(ctx, seqKey("acme"), 1000, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		v, err := s.PatchGroup(ctx, "acme", "old", GroupPatch{Attrs: renameTo("Older", ""), Add: memberIDs(ids[4]), Remove: []string{ids[0]}}, 3)
+		if err != nil || v != 4 {
+			t.Fatalf("patch of a former-layout group: version %d, %v", v, err)
+		}
+		if got, want := resMemberListIDs(t, s, "acme", "old"), []string{ids[1], ids[2], ids[4]}; !slices.Equal(got, want) {
+			t.Fatalf("members %v, want %v", got, want)
+		}
+		doc, err := s.rdb.Get(ctx, docKey("acme", KindGroup, "old")).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, legacy := legacyMembers(doc); legacy {
+			t.Fatalf("still in the former layout: %q", doc)
+		}
+	})
+}
