@@ -65,11 +65,19 @@ func (retryHook) DialHook(next redis.DialHook) redis.DialHook { return next }
 func (h retryHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
 		first := time.Now()
+		var prev error
 		for attempt := 1; ; attempt++ {
 			err := next(ctx, cmd)
+			if err != nil && prev != nil && ctx.Err() != nil {
+				// The caller's time ran out during a retry: what it needs to know
+				// is why the command kept failing (e.g. LOADING), not the deadline.
+				cmd.SetErr(prev)
+				return prev
+			}
 			if err == nil || !h.policy.again(attempt, first) || !safeToRetry(cmd.Name(), err) {
 				return err
 			}
+			prev = err
 			if !sleep(ctx, h.policy.pause(attempt)) {
 				return err
 			}
@@ -81,11 +89,19 @@ func (h retryHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 func (h retryHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
 		first := time.Now()
+		var prev error
 		for attempt := 1; ; attempt++ {
 			err := next(ctx, cmds)
+			if err != nil && prev != nil && ctx.Err() != nil {
+				for _, c := range cmds {
+					c.SetErr(prev)
+				}
+				return prev
+			}
 			if err == nil || !h.policy.again(attempt, first) || !pipelineSafeToRetry(cmds, err) {
 				return err
 			}
+			prev = err
 			if !sleep(ctx, h.policy.pause(attempt)) {
 				return err
 			}
