@@ -35,7 +35,11 @@ func (s *Store) Query(ctx context.Context, tenant string, kind Kind, q Query) (P
 	c := &queryCollector{start: max(q.StartIndex, 1), count: max(q.Count, 0), sorting: q.SortBy != nil}
 	withMembers := kind == KindGroup && !q.ExcludeMembers
 	if q.Filter == nil && q.SortBy == nil {
-		return s.pageInOrder(ctx, tenant, kind, c.start, c.count, withMembers)
+		p, err := s.pageInOrder(ctx, tenant, kind, c.start, c.count, withMembers)
+		if err != nil {
+			return Page{}, err
+		}
+		return s.withGroups(ctx, tenant, kind, q, p)
 	}
 	var lowerFilter string
 	if q.Filter != nil {
@@ -82,14 +86,23 @@ func (s *Store) Query(ctx context.Context, tenant string, kind Kind, q Query) (P
 			// One round trip on Redis; the embedded store pays a Lua state per
 			// script (~300 µs), more than the second round trip of the pipeline.
 			if index, mode, value, ok := singleLookup(tenant, kind, lookups); ok && !matchMembers && !s.Embedded() {
-				docs, err := s.lookupDocs(ctx, tenant, kind, index, mode, value, withMembers)
+				docs, groups, err := s.lookupDocs(ctx, tenant, kind, index, mode, value, withMembers, q.WithGroups && kind == KindUser)
 				if err != nil {
 					return Page{}, fmt.Errorf("query %s: %w", kind, err)
 				}
 				if err := consider(docs); err != nil {
 					return Page{}, fmt.Errorf("query %s: %w", kind, err)
 				}
-				return c.page(q.SortBy, q.Descending), nil
+				p := c.page(q.SortBy, q.Descending)
+				if q.WithGroups && kind == KindUser {
+					p.Groups = make(map[string][]GroupRef, len(p.Resources))
+					for _, r := range p.Resources {
+						if g := groups[r.ID]; len(g) > 0 {
+							p.Groups[r.ID] = g
+						}
+					}
+				}
+				return p, nil
 			}
 			ids, ok, err := s.resolveLookups(ctx, tenant, kind, lookups)
 			if err != nil {
@@ -119,14 +132,31 @@ func (s *Store) Query(ctx context.Context, tenant string, kind Kind, q Query) (P
 				if err := consider(docs); err != nil {
 					return Page{}, fmt.Errorf("query %s: %w", kind, err)
 				}
-				return c.page(q.SortBy, q.Descending), nil
+				return s.withGroups(ctx, tenant, kind, q, c.page(q.SortBy, q.Descending))
 			}
 		}
 	}
 	if err := s.scan(ctx, tenant, kind, scanBatch, withMembers || matchMembers, consider); err != nil {
 		return Page{}, fmt.Errorf("query %s: %w", kind, err)
 	}
-	return c.page(q.SortBy, q.Descending), nil
+	return s.withGroups(ctx, tenant, kind, q, c.page(q.SortBy, q.Descending))
+}
+
+// withGroups fills p.Groups when q asks for them.
+func (s *Store) withGroups(ctx context.Context, tenant string, kind Kind, q Query, p Page) (Page, error) {
+	if !q.WithGroups || kind != KindUser || len(p.Resources) == 0 {
+		return p, nil
+	}
+	ids := make([]string, len(p.Resources))
+	for i, r := range p.Resources {
+		ids[i] = r.ID
+	}
+	g, err := s.GroupsOf(ctx, tenant, ids)
+	if err != nil {
+		return Page{}, fmt.Errorf("query %s: %w", kind, err)
+	}
+	p.Groups = g
+	return p, nil
 }
 
 // memberValueLiterals returns the values of a filter (in canonical form,

@@ -93,7 +93,9 @@ func (srv *Server) search(w http.ResponseWriter, r *http.Request, tenant string,
 
 func (srv *Server) runList(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType, p listParams) error {
 	// Groups without members when the response leaves them out: O(1) per group.
-	q := store.Query{StartIndex: p.startIndex, Count: p.count, ExcludeMembers: rt.kind == store.KindGroup && !p.o.wants("members")}
+	// Users' derived groups read with the page (one round trip for an index lookup).
+	q := store.Query{StartIndex: p.startIndex, Count: p.count, ExcludeMembers: rt.kind == store.KindGroup && !p.o.wants("members"),
+		WithGroups: rt.kind == store.KindUser && p.o.wants("groups")}
 	if q.StartIndex < 1 {
 		q.StartIndex = 1 // RFC 7644 §3.4.2.4: less than 1 is interpreted as 1
 	}
@@ -128,10 +130,7 @@ func (srv *Server) runList(w http.ResponseWriter, r *http.Request, tenant string
 	if err != nil {
 		return err
 	}
-	groups, err := srv.groupsFor(r.Context(), tenant, rt, page.Resources, p.o)
-	if err != nil {
-		return err
-	}
+	groups := page.Groups
 	lr := listResponse{
 		Schemas:      []string{ListSchema},
 		TotalResults: page.Total,
