@@ -31,13 +31,6 @@ import (
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
-// groupStore is what group PATCH and GET need beyond Store's resource calls.
-type groupStore interface {
-	GetGroup(ctx context.Context, tenant, id string) (*store.Resource, int, error)
-	ForEachMember(ctx context.Context, tenant, groupID string, batch int, fn func([]store.Member) error) error
-	PatchGroup(ctx context.Context, tenant, groupID string, p store.GroupPatch, ifVersion int64) (int64, error)
-}
-
 // groupCoreURN prefixes URN-qualified names of the group's core attributes.
 const groupCoreURN = "urn:ietf:params:scim:schemas:core:2.0:group:"
 
