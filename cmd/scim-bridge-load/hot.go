@@ -32,7 +32,7 @@ func hotScenario(ctx context.Context, e *env, cfg config) error {
 	if o.errors > 0 {
 		return o.firstErr
 	}
-	created := 0
+	created, patched := 0, 0
 	ops := []hotOp{
 		{name: "create", n: 5_000, target: 150, run: func(ctx context.Context, i int) error {
 			_, err := e.expect(ctx, http.StatusCreated, http.MethodPost, "/Users", oktaUser("c", created+i, "New"))
@@ -50,12 +50,12 @@ func hotScenario(ctx context.Context, e *env, cfg config) error {
 		}},
 		{name: "PATCH 3 ops", n: 10_000, target: 170, run: func(ctx context.Context, i int) error {
 			j := (i * 7919) % len(ids)
-			_, err := e.expect(ctx, http.StatusOK, http.MethodPatch, "/Users/"+ids[j], entraPatch(i))
+			_, err := e.expect(ctx, http.StatusOK, http.MethodPatch, "/Users/"+ids[j], entraPatch(patched+i)) // new values every run
 			return err
 		}},
 		{name: "PUT", n: 10_000, target: 170, run: func(ctx context.Context, i int) error {
 			j := (i * 7919) % len(ids)
-			_, err := e.expect(ctx, http.StatusOK, http.MethodPut, "/Users/"+ids[j], oktaUser("h", j, fmt.Sprintf("Put%d", i)))
+			_, err := e.expect(ctx, http.StatusOK, http.MethodPut, "/Users/"+ids[j], oktaUser("h", j, fmt.Sprintf("Put%d", patched+i)))
 			return err
 		}},
 	}
@@ -73,8 +73,11 @@ func hotScenario(ctx context.Context, e *env, cfg config) error {
 			if err != nil {
 				return err
 			}
-			if op.name == "create" {
+			switch op.name {
+			case "create":
 				created += op.n
+			case "PATCH 3 ops", "PUT":
+				patched += op.n
 			}
 			if o.errors > 0 {
 				return fmt.Errorf("%s: %s", op.name, o)
