@@ -6,11 +6,9 @@ package scimapi
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
-	"unicode/utf8"
 
 	"github.com/scim-bridge/scim-bridge/filter"
 	"github.com/scim-bridge/scim-bridge/store"
@@ -85,7 +83,7 @@ func (srv *Server) memberFields(rt *resourceType, o renderOpts) memberFields {
 // a failure before it is still a SCIM error; a failure after it aborts the
 // response (the client sees a truncated body, never a wrong one).
 func (srv *Server) streamGroup(ctx context.Context, w http.ResponseWriter, tenant string, rt *resourceType, res *store.Resource, v map[string]any, f memberFields, o renderOpts, status int) error {
-	head, err := json.Marshal(v)
+	head, err := marshalView(v)
 	if err != nil {
 		return err
 	}
@@ -160,48 +158,4 @@ func appendMember(b []byte, m store.Member, f memberFields, userBase, groupBase 
 		b = appendJSONString(b, base+url.PathEscape(m.ID))
 	}
 	return append(b, '}')
-}
-
-// appendJSONString appends s as a JSON string (RFC 8259 §7); invalid UTF-8
-// becomes U+FFFD, as encoding/json does.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= 0x20 && c != '"' && c != '\\' && c < utf8.RuneSelf {
-			i++
-			continue
-		}
-		if c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

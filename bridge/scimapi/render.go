@@ -1,7 +1,6 @@
 package scimapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -143,7 +142,7 @@ func (srv *Server) view(rt *resourceType, res *store.Resource, groups []store.Gr
 
 // writeResource writes one resource with its ETag (and Location for 201).
 func writeResource(w http.ResponseWriter, status int, res *store.Resource, v map[string]any) error {
-	body, err := json.Marshal(v)
+	body, err := marshalView(v)
 	if err != nil {
 		return err
 	}
