@@ -374,7 +374,10 @@ func (srv *Server) memberDiff(ctx context.Context, tenant, id string, want []mem
 // resolveAdds finds the members to add among the tenant's users and groups
 // (a user first when the type is not given) and gives each its display: the
 // user's displayName or else userName, the group's displayName (RFC 7643
-// §4.2). An unknown member is 400 invalidValue.
+// §4.2). An unknown member is 400 invalidValue. The display is stored with
+// the membership: a member renamed later shows its former name in the group
+// until its membership is written again (a PUT of the group, or a remove and
+// add).
 func (srv *Server) resolveAdds(ctx context.Context, tenant string, refs []memberRef) ([]store.Member, error) {
 	if len(refs) == 0 {
 		return nil, nil
