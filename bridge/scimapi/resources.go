@@ -144,20 +144,7 @@ func (srv *Server) get(w http.ResponseWriter, r *http.Request, tenant string, rt
 		return srv.getGroup(w, r, tenant, rt, id)
 	}
 	o := renderOptsFor(srv, r)
-	var (
-		res    *store.Resource
-		groups []store.GroupRef
-		err    error
-	)
-	if rt.kind == store.KindUser && o.wants("groups") {
-		// The user and its derived groups in one round trip.
-		res, groups, err = srv.store.GetUserWithGroups(r.Context(), tenant, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return errNotFound(rt.kind, id)
-		}
-	} else {
-		res, err = srv.load(r.Context(), tenant, rt, id, 0)
-	}
+	res, groups, err := srv.loadWithGroups(r.Context(), tenant, rt, id, 0, o)
 	if err != nil {
 		return err
 	}
@@ -169,23 +156,34 @@ func (srv *Server) get(w http.ResponseWriter, r *http.Request, tenant string, rt
 	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o))
 }
 
-// loadForReplace reads what a PUT needs of the stored resource: a group
-// without its members (the store computes the membership difference).
-func (srv *Server) loadForReplace(ctx context.Context, tenant string, rt *resourceType, id string, ifVersion int64) (*store.Resource, error) {
-	if rt.kind != store.KindGroup {
-		return srv.load(ctx, tenant, rt, id, ifVersion)
+// loadWithGroups reads a resource for a request as load does and, for a user
+// whose response shows its derived groups (which no write of the user
+// changes), those groups in the same round trip. A group is read without its
+// members (a PUT's store write computes the membership difference).
+func (srv *Server) loadWithGroups(ctx context.Context, tenant string, rt *resourceType, id string, ifVersion int64, o renderOpts) (*store.Resource, []store.GroupRef, error) {
+	var (
+		res    *store.Resource
+		groups []store.GroupRef
+		err    error
+	)
+	switch {
+	case rt.kind == store.KindGroup:
+		res, _, err = srv.store.GetGroup(ctx, tenant, id)
+	case o.wants("groups"):
+		res, groups, err = srv.store.GetUserWithGroups(ctx, tenant, id)
+	default:
+		res, err = srv.store.Get(ctx, tenant, rt.kind, id)
 	}
-	res, _, err := srv.store.GetGroup(ctx, tenant, id)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, errNotFound(rt.kind, id)
+			return nil, nil, errNotFound(rt.kind, id)
 		}
-		return nil, err
+		return nil, nil, err
 	}
 	if ifVersion != 0 && ifVersion != res.Version {
-		return nil, asHTTPError(store.ErrPrecondition)
+		return nil, nil, asHTTPError(store.ErrPrecondition)
 	}
-	return res, nil
+	return res, groups, nil
 }
 
 // load reads a resource for a request: 404 when it does not exist, 412 when
@@ -235,7 +233,8 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 		return err
 	}
 	ctx := r.Context()
-	cur, err := srv.loadForReplace(ctx, tenant, rt, id, ifVersion)
+	o := renderOptsFor(srv, r)
+	cur, groups, err := srv.loadWithGroups(ctx, tenant, rt, id, ifVersion, o)
 	if err != nil {
 		return err
 	}
@@ -256,12 +255,7 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 		}
 	}
 	srv.written()
-	o := renderOptsFor(srv, r)
-	groups, err := srv.groupsFor(ctx, tenant, rt, []*store.Resource{res}, o)
-	if err != nil {
-		return err
-	}
-	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups[res.ID], o))
+	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o))
 }
 
 // patch serves PATCH (RFC 7644 §3.5.2): all operations apply or none. The
@@ -286,8 +280,15 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 			return err
 		}
 	}
+	o := renderOptsFor(srv, r)
 	for attempt := 0; ; attempt++ {
-		cur, err := srv.load(ctx, tenant, rt, id, ifVersion)
+		var cur *store.Resource
+		var groups []store.GroupRef
+		if rt.kind == store.KindGroup {
+			cur, err = srv.load(ctx, tenant, rt, id, ifVersion) // with its members: the general path
+		} else {
+			cur, groups, err = srv.loadWithGroups(ctx, tenant, rt, id, ifVersion, o)
+		}
 		if err != nil {
 			return err
 		}
@@ -322,7 +323,6 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 			}
 			srv.written()
 		}
-		o := renderOptsFor(srv, r)
 		if rt.kind == store.KindGroup && !o.projected() {
 			// RFC 7644 §3.5.2 allows 204: Entra and Okta push membership changes to
 			// groups that may hold thousands of members; echoing them is waste.
@@ -330,11 +330,7 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 			w.WriteHeader(http.StatusNoContent)
 			return nil
 		}
-		groups, err := srv.groupsFor(ctx, tenant, rt, []*store.Resource{res}, o)
-		if err != nil {
-			return err
-		}
-		return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups[res.ID], o))
+		return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o))
 	}
 }
 
