@@ -41,6 +41,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/bridge/scimapi"
 	"github.com/scim-bridge/scim-bridge/bridge/webhook"
 	"github.com/scim-bridge/scim-bridge/connectors"
+	"github.com/scim-bridge/scim-bridge/filter"
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
@@ -61,6 +62,21 @@ type Options struct {
 	// PublicURL is the external base URL of the SCIM endpoint (".../scim/v2"), used
 	// for meta.location and $ref; empty derives it from each request's Host.
 	PublicURL string
+	// LocationProxies are the peers (reverse proxies) whose X-Forwarded-Proto
+	// and X-Forwarded-Host name the scheme and host of meta.location when
+	// PublicURL is empty; from any other peer those headers are ignored.
+	LocationProxies []netip.Prefix
+	// CursorKey signs pagination cursors (RFC 9865); replicas serving one
+	// tenant need the same key. Empty means a random key per process.
+	CursorKey []byte
+	// CursorTimeout is how long a pagination cursor stays valid; 0 means
+	// scimapi.DefaultCursorTimeout.
+	CursorTimeout time.Duration
+	// BulkMaxOperations and BulkMaxPayloadBytes bound one /Bulk request (RFC
+	// 7644 §3.7.4); 0 means scimapi.DefaultBulkMaxOperations and
+	// scimapi.DefaultBulkMaxPayloadBytes.
+	BulkMaxOperations   int
+	BulkMaxPayloadBytes int64
 	// MaxBodyBytes limits request bodies (413 above it); 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// MaxResults caps a list page (ServiceProviderConfig filter.maxResults); 0 means DefaultMaxResults.
@@ -114,6 +130,12 @@ type TenantOptions struct {
 	// WebhookSecrets maps a connector name to the secret its webhooks are signed
 	// with; a connector without one has no webhook endpoint.
 	WebhookSecrets map[string]string
+	// UserExtensions and GroupExtensions are the tenant's own schema
+	// extensions (RFC 7643 §3.3), served in /Schemas and /ResourceTypes to
+	// requests with its token and validated, filtered, sorted, patched and
+	// projected like core attributes. The enterprise User extension is always there.
+	UserExtensions  []filter.SchemaExtension
+	GroupExtensions []filter.SchemaExtension
 }
 
 // Bridge is one running scim-bridge: SCIM endpoint plus fan-out.
@@ -186,11 +208,23 @@ func New(opts Options) (*Bridge, error) {
 	fo := opts.fanout
 	fo.Store, fo.Tenants, fo.Logger, fo.Now, fo.Owner, fo.Metrics = st, set, log, now, opts.InstanceID, opts.Metrics
 	b.fanout = fanout.New(fo)
-	b.scim = scimapi.New(scimapi.Options{
+	extensions := map[string]scimapi.Extensions{}
+	for _, to := range opts.Tenants {
+		if len(to.UserExtensions)+len(to.GroupExtensions) > 0 {
+			extensions[to.ID] = scimapi.Extensions{User: to.UserExtensions, Group: to.GroupExtensions}
+		}
+	}
+	b.scim, err = scimapi.New(scimapi.Options{
 		Store: st, Auth: scimAuth, Logger: log, Now: now, PublicURL: opts.PublicURL,
 		MaxBodyBytes: opts.MaxBodyBytes, MaxResults: opts.MaxResults,
 		OnWrite: b.fanout.Kick, Metrics: opts.Metrics,
+		LocationProxies: opts.LocationProxies, CursorKey: opts.CursorKey, CursorTimeout: opts.CursorTimeout,
+		BulkMaxOperations: opts.BulkMaxOperations, BulkMaxPayloadBytes: opts.BulkMaxPayloadBytes,
+		Extensions: extensions,
 	})
+	if err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
 	b.reconciler = reconcile.New(reconcile.Options{
 		Store: st, Tenants: set, Logger: log, Now: now, Owner: opts.InstanceID,
 		UserSchema: b.scim.UserSchema(), OnMark: b.fanout.Kick, Metrics: opts.Metrics,

@@ -3,6 +3,7 @@ package config
 import (
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/connectors"
@@ -17,8 +18,12 @@ const (
 	DefaultLogLevel          = "info"
 	DefaultLogFormat         = "json"
 	DefaultDeletionThreshold = 500
-	DefaultAuthMaxFailures   = auth.DefaultMaxFailures
-	DefaultAuthWindow        = Duration(auth.DefaultFailWindow)
+	DefaultCursorTimeout     = Duration(time.Hour)
+	DefaultBulkMaxOperations = 1000
+	// DefaultBulkMaxPayloadBytes is 4 MiB: 1,000 typical user creates fit.
+	DefaultBulkMaxPayloadBytes = 4 << 20
+	DefaultAuthMaxFailures     = auth.DefaultMaxFailures
+	DefaultAuthWindow          = Duration(auth.DefaultFailWindow)
 )
 
 // MinTokenLength is the shortest plaintext bearer token accepted (SCIM tokens
@@ -32,6 +37,8 @@ const MinTokenLength = auth.MinTokenLength
 // come from the variable SCIM_BRIDGE_<KEY> (SCIM_BRIDGE_LISTEN,
 // SCIM_BRIDGE_REDIS, SCIM_BRIDGE_PUBLIC_URL, SCIM_BRIDGE_MAX_BODY_BYTES,
 // SCIM_BRIDGE_MAX_RESULTS, SCIM_BRIDGE_WORKERS, SCIM_BRIDGE_ADMIN_TOKEN,
+// SCIM_BRIDGE_CURSOR_SECRET, SCIM_BRIDGE_CURSOR_TIMEOUT,
+// SCIM_BRIDGE_BULK_MAX_OPERATIONS, SCIM_BRIDGE_BULK_MAX_PAYLOAD_BYTES,
 // SCIM_BRIDGE_AUTH_LIMIT_MAX_FAILURES, SCIM_BRIDGE_AUTH_LIMIT_WINDOW,
 // SCIM_BRIDGE_LOG_LEVEL, SCIM_BRIDGE_LOG_FORMAT); an unset or empty variable
 // overrides nothing. Tenants and their connectors come from the file only.
@@ -59,6 +66,25 @@ type Config struct {
 	MaxResults int `yaml:"max_results"`
 	// Workers is the number of concurrent sync workers. Default DefaultWorkers.
 	Workers int `yaml:"workers"`
+	// LocationProxies are the IP addresses or CIDR prefixes of reverse
+	// proxies whose X-Forwarded-Proto and X-Forwarded-Host headers name the
+	// scheme and host of meta.location when public_url is empty. Empty: those
+	// headers are ignored. (auth_limit.trusted_proxies is another matter:
+	// which proxies' X-Forwarded-For to believe.)
+	LocationProxies []string `yaml:"location_proxies"`
+	// CursorSecret signs the cursors of cursor pagination (RFC 9865) with
+	// HMAC-SHA256; replicas behind one address need the same secret, at
+	// least MinTokenLength characters. Empty: a random key per process.
+	CursorSecret string `yaml:"cursor_secret" config:"secret"`
+	// CursorTimeout is how long a pagination cursor stays valid (advertised
+	// as pagination.cursorTimeout). Default DefaultCursorTimeout.
+	CursorTimeout Duration `yaml:"cursor_timeout"`
+	// BulkMaxOperations caps the operations of one /Bulk request (RFC 7644
+	// §3.7.4). Default DefaultBulkMaxOperations.
+	BulkMaxOperations int `yaml:"bulk_max_operations"`
+	// BulkMaxPayloadBytes caps the body of one /Bulk request. Default
+	// DefaultBulkMaxPayloadBytes.
+	BulkMaxPayloadBytes int64 `yaml:"bulk_max_payload_bytes"`
 	// AdminToken is the bearer token of the admin endpoints: a plain string
 	// (the token) or a mapping {name, token, not_before, expires}, the token
 	// plaintext or sha256:<hex> (see auth.Token). With AdminTokens empty too,
@@ -153,6 +179,9 @@ type Tenant struct {
 	DeletionThreshold int `yaml:"deletion_threshold"`
 	// Connectors are the downstream systems of the tenant, in file order.
 	Connectors []Connector `yaml:"connectors"`
+	// SchemaExtensions are the tenant's custom schema extensions (see
+	// SchemaExtension), served to its IdP in /Schemas and /ResourceTypes.
+	SchemaExtensions []SchemaExtension `yaml:"schema_extensions"`
 	// Line is the line of the tenant's entry in the file (for messages).
 	Line int `yaml:"-"`
 }
@@ -218,6 +247,9 @@ func (c *Config) applyDefaults() {
 	defaultTo(&c.MaxBodyBytes, DefaultMaxBodyBytes)
 	defaultTo(&c.MaxResults, DefaultMaxResults)
 	defaultTo(&c.Workers, DefaultWorkers)
+	defaultTo(&c.CursorTimeout, DefaultCursorTimeout)
+	defaultTo(&c.BulkMaxOperations, DefaultBulkMaxOperations)
+	defaultTo(&c.BulkMaxPayloadBytes, DefaultBulkMaxPayloadBytes)
 	defaultTo(&c.AuthLimit.MaxFailures, DefaultAuthMaxFailures)
 	defaultTo(&c.AuthLimit.Window, DefaultAuthWindow)
 	c.Log.Level = strings.ToLower(strings.TrimSpace(c.Log.Level))

@@ -141,13 +141,15 @@ func TestLoadDesignExample(t *testing.T) {
 	bimdata := base("bimdata", "bimdata", "http://127.0.0.1:9001", exampleEnv["BIMDATA_TOKEN"])
 	bimdata.WebhookSecret = exampleEnv["BIMDATA_WEBHOOK_SECRET"]
 	want := &Config{
-		Listen:       "127.0.0.1:8080",
-		Redis:        "",
-		MaxBodyBytes: 1 << 20,
-		MaxResults:   1000,
-		Workers:      32,
-		AuthLimit:    AuthLimit{MaxFailures: 10, Window: Duration(time.Minute)},
-		Log:          Log{Level: "info", Format: "json"},
+		Listen:        "127.0.0.1:8080",
+		Redis:         "",
+		MaxBodyBytes:  1 << 20,
+		MaxResults:    1000,
+		Workers:       32,
+		AuthLimit:     AuthLimit{MaxFailures: 10, Window: Duration(time.Minute)},
+		Log:           Log{Level: "info", Format: "json"},
+		CursorTimeout: DefaultCursorTimeout, BulkMaxOperations: DefaultBulkMaxOperations,
+		BulkMaxPayloadBytes: DefaultBulkMaxPayloadBytes,
 		Tenants: []Tenant{{
 			ID:                "acme",
 			Credentials:       auth.Credentials{Tokens: []auth.Token{plainToken(exampleEnv["ACME_SCIM_TOKEN"])}},
@@ -368,8 +370,10 @@ log: {level: debug, format: console}
 				want := Config{
 					Listen: ":9090", Redis: "rediss://env:6380/1", PublicURL: "https://env.example.com/scim/v2",
 					MaxBodyBytes: 4096, MaxResults: 50, Workers: 3, AdminToken: plainToken("env-admin-token-0123456789"),
-					AuthLimit: AuthLimit{MaxFailures: 10, Window: Duration(time.Minute)},
-					Log:       Log{Level: "warn", Format: "json"},
+					AuthLimit:         AuthLimit{MaxFailures: 10, Window: Duration(time.Minute)},
+					Log:               Log{Level: "warn", Format: "json"},
+					CursorTimeout:     DefaultCursorTimeout,
+					BulkMaxOperations: DefaultBulkMaxOperations, BulkMaxPayloadBytes: DefaultBulkMaxPayloadBytes,
 				}
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("got %+v\nwant %+v", got, want)

@@ -34,6 +34,11 @@ func rules() []rule {
 		{"max_body_bytes", notNegative, positive(DefaultMaxBodyBytes)},
 		{"max_results", notNegative, positive(DefaultMaxResults)},
 		{"workers", notNegative, positive(DefaultWorkers)},
+		{"bulk_max_operations", notNegative, positive(DefaultBulkMaxOperations)},
+		{"bulk_max_payload_bytes", notNegative, positive(DefaultBulkMaxPayloadBytes)},
+		{"cursor_timeout", notNegative, "must be positive (0 means the default, 1h)"},
+		{"cursor_secret", optional(text(func(s string) bool { return len(s) >= MinTokenLength })), fmt.Sprintf("is too short: the secret needs at least %d characters", MinTokenLength)},
+		{"location_proxies[*]", text(isPrefix), "must be an IP address or a CIDR prefix such as 10.0.0.0/8"},
 
 		{"auth_limit.max_failures", notNegative, positive(DefaultAuthMaxFailures)},
 		{"auth_limit.window", notNegative, "must be positive (0 means the default, 1m)"},

@@ -42,7 +42,7 @@ func (srv *Server) serveGroup(w http.ResponseWriter, r *http.Request, tenant str
 	v := srv.view(rt, res, nil, o)
 	subs := srv.memberFields(rt, o)
 	if n == 0 || subs == (memberFields{}) {
-		return writeResource(w, status, res, v)
+		return writeResource(w, status, res, v, "")
 	}
 	return srv.streamGroup(ctx, w, tenant, rt, res, v, subs, o, status)
 }
@@ -118,7 +118,7 @@ func (srv *Server) streamGroup(ctx context.Context, w http.ResponseWriter, tenan
 		srv.log.Error().Err(err).Str("tenant", tenant).Str("group", res.ID).Msg("group members stream failed")
 		panic(http.ErrAbortHandler)
 	case !started: // emptied meanwhile
-		return writeResource(w, status, res, v)
+		return writeResource(w, status, res, v, "")
 	}
 	_, _ = w.Write([]byte("]}"))
 	return nil

@@ -100,16 +100,18 @@ func checkSchemas(rt *resourceType, raw map[string]any) error {
 	return nil
 }
 
+// checkRequired checks what RFC 7643 makes required (§4.1 userName, §4.2 a
+// group's displayName, required extensions and their required attributes);
+// a blank userName or displayName counts as missing.
 func checkRequired(rt *resourceType, attrs map[string]any) error {
 	name := "userName"
 	if rt.kind == store.KindGroup {
 		name = "displayName"
 	}
-	s, _ := attrs[name].(string)
-	if strings.TrimSpace(s) == "" {
+	if s, _ := attrs[name].(string); strings.TrimSpace(s) == "" {
 		return errBadRequest("invalidValue", "%s is required", name)
 	}
-	return nil
+	return filter.CheckRequired(rt.rs, attrs)
 }
 
 // create serves POST /Users and POST /Groups (RFC 7644 §3.3).
@@ -134,7 +136,7 @@ func (srv *Server) create(w http.ResponseWriter, r *http.Request, tenant string,
 	}
 	srv.written()
 	o := renderOptsFor(srv, r)
-	return writeResource(w, http.StatusCreated, res, srv.view(rt, res, nil, o))
+	return writeResource(w, http.StatusCreated, res, srv.view(rt, res, nil, o), location(o.base, rt, res.ID))
 }
 
 // get serves GET /Users/{id} and /Groups/{id} (RFC 7644 §3.4.1), honouring
@@ -153,7 +155,7 @@ func (srv *Server) get(w http.ResponseWriter, r *http.Request, tenant string, rt
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o))
+	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o), "")
 }
 
 // loadWithGroups reads a resource for a request as load does and, for a user
@@ -255,7 +257,7 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 		}
 	}
 	srv.written()
-	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o))
+	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o), "")
 }
 
 // patch serves PATCH (RFC 7644 §3.5.2): all operations apply or none. The
@@ -330,7 +332,7 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 			w.WriteHeader(http.StatusNoContent)
 			return nil
 		}
-		return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o))
+		return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o), "")
 	}
 }
 
