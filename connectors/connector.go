@@ -151,6 +151,10 @@ type Deps struct {
 	Logger zerolog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Throttle paces the connector's requests; nil means a throttle of this
+	// process alone made from the Base keys (the bridge hands one whose holds
+	// every replica shares).
+	Throttle Throttle
 }
 
 // Config is one adapter's configuration, decoded from the connector's YAML entry.
@@ -165,14 +169,22 @@ type Config interface {
 // Base holds the keys every connector entry has (DESIGN.md configuration contract).
 // Adapters embed it with `yaml:",inline"`.
 type Base struct {
-	Name          string  `yaml:"name"`
-	Type          string  `yaml:"type"`
-	URL           string  `yaml:"url"`
-	Token         string  `yaml:"token"`
-	WebhookSecret string  `yaml:"webhook_secret"`
-	RateLimit     float64 `yaml:"rate_limit"` // requests per second; 0 means DefaultRateLimit
-	Burst         int     `yaml:"burst"`      // 0 means DefaultBurst
-	Timeout       string  `yaml:"timeout"`    // per request, Go duration; "" means DefaultTimeout
+	Name          string `yaml:"name"`
+	Type          string `yaml:"type"`
+	URL           string `yaml:"url"`
+	Token         string `yaml:"token"`
+	WebhookSecret string `yaml:"webhook_secret"`
+	// MaxConcurrency is the ceiling of the adaptive concurrency limit (requests
+	// under way at once per replica); 0 means DefaultMaxConcurrency.
+	MaxConcurrency int `yaml:"max_concurrency"`
+	// Rate is a fixed pace in requests per second, for an API with a published
+	// limit; 0 means none: the pace is learned from the API's 429 answers.
+	Rate float64 `yaml:"rate"`
+	// RateLimit is the older name of Rate; set one of them.
+	RateLimit float64 `yaml:"rate_limit"`
+	// Burst is the burst of a fixed Rate; 0 means 1.
+	Burst   int    `yaml:"burst"`
+	Timeout string `yaml:"timeout"` // per request, Go duration; "" means DefaultTimeout
 }
 
 // FieldError is a configuration error tied to one YAML key.
