@@ -2,6 +2,7 @@ package config
 
 import (
 	"strings"
+	"time"
 
 	"github.com/scim-bridge/scim-bridge/connectors"
 )
@@ -15,6 +16,8 @@ const (
 	DefaultLogLevel          = "info"
 	DefaultLogFormat         = "json"
 	DefaultDeletionThreshold = 500
+	DefaultSettle            = Duration(time.Second)
+	DefaultSettleMax         = Duration(10 * time.Second)
 )
 
 // MinTokenLength is the shortest bearer token accepted (SCIM tokens and the admin token).
@@ -26,7 +29,8 @@ const MinTokenLength = 16
 // holds a single value, and every key of a top-level mapping such as log, may
 // come from the variable SCIM_BRIDGE_<KEY> (SCIM_BRIDGE_LISTEN,
 // SCIM_BRIDGE_REDIS, SCIM_BRIDGE_PUBLIC_URL, SCIM_BRIDGE_MAX_BODY_BYTES,
-// SCIM_BRIDGE_MAX_RESULTS, SCIM_BRIDGE_WORKERS, SCIM_BRIDGE_ADMIN_TOKEN,
+// SCIM_BRIDGE_MAX_RESULTS, SCIM_BRIDGE_WORKERS, SCIM_BRIDGE_SETTLE,
+// SCIM_BRIDGE_SETTLE_MAX, SCIM_BRIDGE_ADMIN_TOKEN,
 // SCIM_BRIDGE_LOG_LEVEL, SCIM_BRIDGE_LOG_FORMAT); an unset or empty variable
 // overrides nothing. Tenants and their connectors come from the file only.
 //
@@ -53,6 +57,15 @@ type Config struct {
 	MaxResults int `yaml:"max_results"`
 	// Workers is the number of concurrent sync workers. Default DefaultWorkers.
 	Workers int `yaml:"workers"`
+	// Settle is the quiet period of a changed user: its downstream convergence
+	// waits until no change came for this long (each change re-arms it), so a
+	// burst of PATCHes costs one downstream write. The SCIM write itself is
+	// acknowledged at once. Default DefaultSettle; a tenant may override it.
+	Settle Duration `yaml:"settle"`
+	// SettleMax bounds settling: a user that keeps changing converges at the
+	// latest this long after its first change not yet converged. At least
+	// Settle. Default DefaultSettleMax; a tenant may override it.
+	SettleMax Duration `yaml:"settle_max"`
 	// AdminToken is the bearer token of the admin endpoints; empty disables them.
 	AdminToken string `yaml:"admin_token" config:"secret"`
 	// Log configures the process logger.
@@ -85,6 +98,10 @@ type Tenant struct {
 	// DeletionThreshold is the number of downstream deletions one reconcile run
 	// may make before it stops and asks for confirmation. Default DefaultDeletionThreshold.
 	DeletionThreshold int `yaml:"deletion_threshold"`
+	// Settle and SettleMax override the top-level keys of the same name for
+	// this tenant; absent or 0 means the top-level value.
+	Settle    Duration `yaml:"settle"`
+	SettleMax Duration `yaml:"settle_max"`
 	// Connectors are the downstream systems of the tenant, in file order.
 	Connectors []Connector `yaml:"connectors"`
 	// Line is the line of the tenant's entry in the file (for messages).
@@ -125,8 +142,13 @@ func (c *Config) applyDefaults() {
 	c.Log.Format = strings.ToLower(strings.TrimSpace(c.Log.Format))
 	defaultTo(&c.Log.Format, DefaultLogFormat)
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	defaultTo(&c.Settle, DefaultSettle)
+	defaultTo(&c.SettleMax, max(DefaultSettleMax, c.Settle))
 	for i := range c.Tenants {
-		defaultTo(&c.Tenants[i].DeletionThreshold, DefaultDeletionThreshold)
+		t := &c.Tenants[i]
+		defaultTo(&t.DeletionThreshold, DefaultDeletionThreshold)
+		defaultTo(&t.Settle, c.Settle)
+		defaultTo(&t.SettleMax, max(c.SettleMax, t.Settle))
 	}
 }
 

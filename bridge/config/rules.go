@@ -35,6 +35,7 @@ func rules() []rule {
 		{"max_body_bytes", notNegative, positive(DefaultMaxBodyBytes)},
 		{"max_results", notNegative, positive(DefaultMaxResults)},
 		{"workers", notNegative, positive(DefaultWorkers)},
+		{"settle_max", notShorterThan("settle"), "must not be shorter than settle"},
 
 		{"log.level", oneOf(logLevels...), "must be one of " + strings.Join(logLevels, ", ")},
 		{"log.format", oneOf("json", "console"), "must be json or console"},
@@ -54,6 +55,7 @@ func rules() []rule {
 		{"tenants[*].scim_tokens[*]", distinct(scimTokens, otherTenant), "this token is also a token of tenant {tenant} (line {line}); a token must resolve to exactly one tenant"},
 		{"tenants[*].scim_tokens[*]", distinct(scimTokens, sameTenant), "duplicate token (also at line {line})"},
 		{"tenants[*].deletion_threshold", notNegative, positive(DefaultDeletionThreshold)},
+		{"tenants[*].settle_max", notShorterThan("settle"), "must not be shorter than settle (this tenant's, or the top-level one)"},
 		{"tenants[*].connectors[*].name", required, "is required"},
 		{"tenants[*].connectors[*].name", text(idPattern.MatchString), msgIDRule},
 		{"tenants[*].connectors[*].name", notDots, `must not be "." or ".."`},
@@ -116,6 +118,18 @@ var (
 		return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 	})
 )
+
+// notShorterThan accepts a duration at least as long as the sibling key's.
+func notShorterThan(sibling string) check {
+	return func(v *value) bool {
+		p := sibling
+		if i := strings.LastIndexByte(v.path, '.'); i >= 0 {
+			p = v.path[:i+1] + sibling
+		}
+		o := v.run.lookup(p)
+		return !o.IsValid() || v.v.Int() >= o.Int()
+	}
+}
 
 // urlScheme accepts URLs of the given schemes.
 func urlScheme(schemes ...string) check {
