@@ -52,6 +52,15 @@ type Faults struct {
 	mu      sync.Mutex
 	pending []Fault
 	latency time.Duration
+	limit   *rateLimit
+}
+
+// rateLimit is a sliding one-second window of accepted requests.
+type rateLimit struct {
+	perSecond int
+	accepted  []time.Time // send times within the last second, oldest first
+	limited   int         // requests answered 429
+	now       func() time.Time
 }
 
 // Inject queues n copies of f behind the faults already pending.
@@ -78,11 +87,69 @@ func (fs *Faults) RateLimitNext(n int, retryAfter time.Duration) {
 	fs.Inject(n, Fault{Status: http.StatusTooManyRequests, RetryAfter: retryAfter})
 }
 
+// RateLimit makes the fake accept at most perSecond requests in any sliding
+// second, like an API with a published limit: a request beyond it answers 429
+// with a Retry-After of the whole seconds until the window has room again
+// (pending faults come first). perSecond <= 0 turns the limit off. now is the
+// clock; nil means time.Now.
+func (fs *Faults) RateLimit(perSecond int, now func() time.Time) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if perSecond <= 0 {
+		fs.limit = nil
+		return
+	}
+	if now == nil {
+		now = time.Now
+	}
+	fs.limit = &rateLimit{perSecond: perSecond, now: now}
+}
+
+// RateLimited returns the number of requests answered 429 by the RateLimit
+// mode since it was turned on.
+func (fs *Faults) RateLimited() int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.limit == nil {
+		return 0
+	}
+	return fs.limit.limited
+}
+
+// admit counts one request against the rate limit; it returns the 429 fault
+// when the window is full.
+func (l *rateLimit) admit() (Fault, bool) {
+	now := l.now()
+	cut := now.Add(-time.Second)
+	i := 0
+	for i < len(l.accepted) && !l.accepted[i].After(cut) {
+		i++
+	}
+	l.accepted = l.accepted[i:]
+	if len(l.accepted) < l.perSecond {
+		l.accepted = append(l.accepted, now)
+		return Fault{}, false
+	}
+	l.limited++
+	return Fault{Status: http.StatusTooManyRequests, RetryAfter: l.accepted[0].Add(time.Second).Sub(now)}, true
+}
+
 // Take removes and returns the oldest pending fault that matches the method
-// and path of a request.
+// and path of a request; without one, it counts the request against the rate
+// limit and returns its 429 when the limit is reached.
 func (fs *Faults) Take(method, path string) (Fault, bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
+	if f, ok := fs.takePendingLocked(method, path); ok {
+		return f, true
+	}
+	if fs.limit != nil {
+		return fs.limit.admit()
+	}
+	return Fault{}, false
+}
+
+func (fs *Faults) takePendingLocked(method, path string) (Fault, bool) {
 	for i, f := range fs.pending {
 		if f.matches(method, path) {
 			fs.pending = append(fs.pending[:i:i], fs.pending[i+1:]...)
