@@ -106,6 +106,11 @@ type Observed struct {
 	// Subject, when the adapter knows it, is the subject that owns the object
 	// (Kind and ID only; User is nil).
 	Subject *Subject
+	// Connector, when the adapter knows it, names the connector of the owning
+	// subject's tenant the object was made for (e.g. from an ownership marker):
+	// an object of a tenant that still exists but no longer has that connector
+	// is an orphan. Empty means this connector, or unknown.
+	Connector string
 	// Email, UserName and ExternalID are hints the bridge uses to find the owning
 	// SCIM user when Subject is nil.
 	Email      string
