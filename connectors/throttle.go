@@ -57,13 +57,16 @@ const (
 // Tuning of the adaptive throttle.
 const (
 	// paceShare is the share of the observed accepted rate the pace is set to
-	// after a rate-limited answer.
-	paceShare = 0.97
+	// after a rate-limited answer: the margin absorbs the jitter between when a
+	// request leaves and when the API counts it.
+	paceShare = 0.95
 	// paceProbe and paceProbeEvery: while no answer is rate-limited, the pace
 	// rises by paceProbe every paceProbeEvery, so a raised limit is found again.
 	paceProbe      = 1.01
-	paceProbeEvery = 5 * time.Second
-	// paceWindow is the window over which the accepted rate is observed.
+	paceProbeEvery = 10 * time.Second
+	// paceWindow is the window over which the accepted rate is observed: the
+	// answers (not the sends) within it, which is what the API counted when it
+	// said no.
 	paceWindow = time.Second
 	// minPace: fewer accepted requests per second than this teach no pace
 	// (the connector was not busy; the hold alone answers the limit).
@@ -81,7 +84,8 @@ type ThrottleOptions struct {
 	MaxConcurrency int
 	// Rate, when positive, is a fixed pace in requests per second (an API's
 	// published limit). When 0 the pace is learned: none until a 429, then
-	// paceShare of the rate the API accepted in the second before it, rising
+	// paceShare of the rate the API accepted in the second before it (its
+	// answers), rising
 	// slowly while no 429 comes.
 	Rate float64
 	// Burst is the burst of a fixed Rate; 0 means 1.
@@ -135,7 +139,7 @@ type Adaptive struct {
 	held     time.Time       // latest hold known here
 	sent     uint64          // requests sent so far
 	cutAt    uint64          // requests sent before this one do not decrease again
-	accepted []time.Time     // send times of accepted requests within paceWindow
+	accepted []time.Time     // answer times of accepted requests within paceWindow
 	pace     *rate.Limiter   // nil: no pace
 	probed   time.Time       // last rate-limited answer or pace rise
 	limited  int64
@@ -177,50 +181,62 @@ func (a *Adaptive) Acquire(ctx context.Context) (func(Feedback), error) {
 			a.free()
 		}
 	}()
-	a.mu.Lock()
-	pace := a.pace
-	a.mu.Unlock()
-	if pace != nil {
-		if err := pace.Wait(ctx); err != nil {
-			return nil, fmt.Errorf("throttle: %w", err)
-		}
-	}
-	for {
-		until := a.heldUntil(ctx)
+	for shared := false; ; {
+		until := a.heldUntil(ctx, shared)
 		now := a.now()
-		if !until.After(now) {
+		if until.After(now) {
+			wait := until.Sub(now)
+			if a.o.MaxHoldWait < 0 || wait > a.o.MaxHoldWait {
+				return nil, &Error{Class: RateLimited, Op: "throttle", RetryAfter: wait,
+					Msg: "connector held until " + until.UTC().Format(time.RFC3339Nano)}
+			}
+			if err := sleep(ctx, wait); err != nil {
+				return nil, err
+			}
+			shared = false
+			continue // then the pace again: a hold's end is no burst
+		}
+		if shared {
 			break
 		}
-		wait := until.Sub(now)
-		if a.o.MaxHoldWait < 0 || wait > a.o.MaxHoldWait {
-			return nil, &Error{Class: RateLimited, Op: "throttle", RetryAfter: wait,
-				Msg: "connector held until " + until.UTC().Format(time.RFC3339Nano)}
+		a.mu.Lock()
+		pace := a.pace
+		a.mu.Unlock()
+		if pace != nil {
+			if err := pace.Wait(ctx); err != nil {
+				return nil, fmt.Errorf("throttle: %w", err)
+			}
 		}
-		t := time.NewTimer(wait)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return nil, fmt.Errorf("throttle: %w", ctx.Err())
-		case <-t.C:
-		}
+		shared = true // last, the hold every replica sees
 	}
 	a.mu.Lock()
 	a.sent++
 	seq := a.sent
-	sentAt := a.now()
 	a.mu.Unlock()
 	ok = true
 	var once sync.Once
-	return func(f Feedback) { once.Do(func() { a.done(ctx, seq, sentAt, f) }) }, nil
+	return func(f Feedback) { once.Do(func() { a.done(ctx, seq, f) }) }, nil
 }
 
-// heldUntil is the later of the local hold and the shared one. A store that
-// cannot be read leaves the local hold in force.
-func (a *Adaptive) heldUntil(ctx context.Context) time.Time {
+// sleep waits d or until ctx ends.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return fmt.Errorf("throttle: %w", ctx.Err())
+	case <-t.C:
+		return nil
+	}
+}
+
+// heldUntil is the local hold or, with shared, the later of it and the one in
+// the store. A store that cannot be read leaves the local hold in force.
+func (a *Adaptive) heldUntil(ctx context.Context, shared bool) time.Time {
 	a.mu.Lock()
 	until := a.held
 	a.mu.Unlock()
-	if a.o.Store != nil {
+	if shared && a.o.Store != nil {
 		if shared, err := a.o.Store.HeldUntil(ctx); err == nil && shared.After(until) {
 			a.mu.Lock()
 			if shared.After(a.held) {
@@ -281,8 +297,8 @@ func (a *Adaptive) handOverLocked() {
 	}
 }
 
-// done takes the feedback of request seq, sent at sentAt.
-func (a *Adaptive) done(ctx context.Context, seq uint64, sentAt time.Time, f Feedback) {
+// done takes the feedback of request seq.
+func (a *Adaptive) done(ctx context.Context, seq uint64, f Feedback) {
 	now := a.now()
 	limited := f.Status == 429
 	var hold time.Time
@@ -305,7 +321,7 @@ func (a *Adaptive) done(ctx context.Context, seq uint64, sentAt time.Time, f Fee
 	case congested:
 	case f.Status != 0:
 		a.limit = min(float64(a.o.MaxConcurrency), a.limit+1/a.limit)
-		a.accepted = append(a.accepted, sentAt)
+		a.accepted = append(a.accepted, now)
 		if a.accepted[0].Before(now.Add(-paceWindow)) {
 			a.trimAcceptedLocked(now)
 		}
@@ -330,10 +346,9 @@ func (a *Adaptive) learnPaceLocked(now time.Time) {
 		return // a fixed pace is the operator's word
 	}
 	a.trimAcceptedLocked(now)
+	// The estimate of the limit is what the API accepted, not the pace: a 429
+	// that jitter caused below the limit does not ratchet the pace down.
 	observed := float64(len(a.accepted)) / paceWindow.Seconds()
-	if a.pace != nil {
-		observed = min(observed, float64(a.pace.Limit()))
-	}
 	if observed < minPace {
 		return
 	}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Fault is one injected failure, consumed by the first request it matches.
@@ -55,12 +57,12 @@ type Faults struct {
 	limit   *rateLimit
 }
 
-// rateLimit is a sliding one-second window of accepted requests.
+// rateLimit is a token bucket: perSecond tokens a second, at most perSecond
+// in store.
 type rateLimit struct {
-	perSecond int
-	accepted  []time.Time // send times within the last second, oldest first
-	limited   int         // requests answered 429
-	now       func() time.Time
+	bucket  *rate.Limiter
+	limited int // requests answered 429
+	now     func() time.Time
 }
 
 // Inject queues n copies of f behind the faults already pending.
@@ -87,11 +89,11 @@ func (fs *Faults) RateLimitNext(n int, retryAfter time.Duration) {
 	fs.Inject(n, Fault{Status: http.StatusTooManyRequests, RetryAfter: retryAfter})
 }
 
-// RateLimit makes the fake accept at most perSecond requests in any sliding
-// second, like an API with a published limit: a request beyond it answers 429
-// with a Retry-After of the whole seconds until the window has room again
-// (pending faults come first). perSecond <= 0 turns the limit off. now is the
-// clock; nil means time.Now.
+// RateLimit makes the fake accept perSecond requests per second on average,
+// in bursts of up to perSecond, like an API gateway's token bucket: a request
+// finding no token answers 429 with a Retry-After of the whole seconds until
+// the next one (pending faults come first). perSecond <= 0 turns the limit
+// off. now is the clock; nil means time.Now.
 func (fs *Faults) RateLimit(perSecond int, now func() time.Time) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
@@ -102,7 +104,7 @@ func (fs *Faults) RateLimit(perSecond int, now func() time.Time) {
 	if now == nil {
 		now = time.Now
 	}
-	fs.limit = &rateLimit{perSecond: perSecond, now: now}
+	fs.limit = &rateLimit{bucket: rate.NewLimiter(rate.Limit(perSecond), perSecond), now: now}
 }
 
 // RateLimited returns the number of requests answered 429 by the RateLimit
@@ -116,22 +118,17 @@ func (fs *Faults) RateLimited() int {
 	return fs.limit.limited
 }
 
-// admit counts one request against the rate limit; it returns the 429 fault
-// when the window is full.
+// admit takes one token; it returns the 429 fault when there is none.
 func (l *rateLimit) admit() (Fault, bool) {
 	now := l.now()
-	cut := now.Add(-time.Second)
-	i := 0
-	for i < len(l.accepted) && !l.accepted[i].After(cut) {
-		i++
-	}
-	l.accepted = l.accepted[i:]
-	if len(l.accepted) < l.perSecond {
-		l.accepted = append(l.accepted, now)
+	r := l.bucket.ReserveN(now, 1)
+	d := r.DelayFrom(now)
+	if d == 0 {
 		return Fault{}, false
 	}
+	r.CancelAt(now)
 	l.limited++
-	return Fault{Status: http.StatusTooManyRequests, RetryAfter: l.accepted[0].Add(time.Second).Sub(now)}, true
+	return Fault{Status: http.StatusTooManyRequests, RetryAfter: d}, true
 }
 
 // Take removes and returns the oldest pending fault that matches the method

@@ -139,34 +139,36 @@ func TestFaultsConcurrent(t *testing.T) {
 	}
 }
 
-func TestFaultsRateLimitSlidingSecond(t *testing.T) {
+func TestFaultsRateLimitTokenBucket(t *testing.T) {
 	t.Parallel()
 	var fs Faults
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	fs.RateLimit(3, func() time.Time { return now })
-	step := func(d time.Duration) { now = now.Add(d) }
+	// A burst of 3 passes; the fourth request finds no token.
 	for i := range 3 {
 		if _, limited := fs.Take("GET", "/a"); limited {
-			t.Fatalf("request %d of 3 within the second was limited", i)
+			t.Fatalf("request %d of the first 3 was limited", i)
 		}
-		step(100 * time.Millisecond)
 	}
 	f, limited := fs.Take("GET", "/a")
 	if !limited || f.Status != http.StatusTooManyRequests {
-		t.Fatalf("fourth request in the second: %+v, %v; want 429", f, limited)
+		t.Fatalf("fourth request: %+v, %v; want 429", f, limited)
 	}
 	h := http.Header{}
 	f.SetRetryAfter(h)
 	if h.Get("Retry-After") != "1" {
 		t.Fatalf("Retry-After %q, want 1", h.Get("Retry-After"))
 	}
-	// The window slides: the first request leaves it 1s after it came.
-	step(700 * time.Millisecond)
+	// 3 a second on average: one token every 333 ms.
+	now = now.Add(340 * time.Millisecond)
 	if _, limited := fs.Take("GET", "/a"); limited {
-		t.Fatal("limited after the oldest request left the window")
+		t.Fatal("limited after a token came back")
 	}
-	if n := fs.RateLimited(); n != 1 {
-		t.Fatalf("RateLimited() = %d, want 1", n)
+	if _, limited := fs.Take("GET", "/a"); !limited {
+		t.Fatal("a second request passed on one token")
+	}
+	if n := fs.RateLimited(); n != 2 {
+		t.Fatalf("RateLimited() = %d, want 2", n)
 	}
 	// An injected fault comes first and does not count.
 	fs.FailNext(1, 503)
