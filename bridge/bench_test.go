@@ -13,6 +13,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/scim-bridge/scim-bridge/bridge/internal/uuid"
 	"github.com/scim-bridge/scim-bridge/store"
 	"github.com/scim-bridge/scim-bridge/store/redistest"
 )
@@ -90,7 +91,7 @@ func populateUsers(b *testing.B, st *store.Store, tenant string, n int) []string
 				if i >= n {
 					return
 				}
-				r := &store.Resource{ID: newID(), Kind: store.KindUser, Attrs: benchUserAttrs(i)}
+				r := &store.Resource{ID: uuid.New(), Kind: store.KindUser, Attrs: benchUserAttrs(i)}
 				if err := st.Create(context.Background(), tenant, r); err != nil {
 					// A conflict on a fresh random id means the Redis client
 					// retried a create whose reply timed out: it is there.

@@ -1,9 +1,20 @@
-// Package bridge is the SCIM 2.0 service provider (RFC 7643/7644) of scim-bridge and
-// everything around it: tenants and bearer-token auth, the Users and Groups
-// handlers, discovery endpoints, health, and the machinery that fans accepted
-// changes out to connectors (work queue consumer, sync worker, reconciler, webhook
-// receiver). It is wired as New(opts) / Handler() / Run(ctx) / Close(), so tests run
-// the whole bridge in-process on 127.0.0.1:0 with an injected clock and logger.
+// Package bridge is the composition root of scim-bridge: New(opts) builds one
+// bridge from a store, tenants and connectors, Handler() serves its HTTP side,
+// Run(ctx) its background machinery, Close() releases it, so tests run the whole
+// bridge in-process on 127.0.0.1:0 with an injected clock and logger.
+//
+// The work itself lives in one package per concern, each depending on narrow
+// interfaces it declares rather than on this package:
+//
+//   - bridge/scimapi: the SCIM 2.0 endpoint at /scim/v2 (a new SCIM endpoint goes there)
+//   - bridge/fanout: the work-queue consumer, convergence and retry rules
+//   - bridge/reconcile: reconciliation runs, their schedule and the wait for their repairs
+//   - bridge/webhook: the webhook receiver at /webhooks/{tenant}/{connector}
+//   - bridge/admin: the admin API at /admin/ (status, retry, reconcile)
+//   - bridge/metrics: every Prometheus series, served at /metrics
+//   - bridge/config: the configuration file, its validation and environment
+//
+// This package only wires them: it owns no SCIM, sync or reconcile logic.
 package bridge
 
 import (
@@ -11,12 +22,20 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
-	"strconv"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/scim-bridge/scim-bridge/bridge/admin"
+	"github.com/scim-bridge/scim-bridge/bridge/fanout"
+	"github.com/scim-bridge/scim-bridge/bridge/internal/subject"
+	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
+	"github.com/scim-bridge/scim-bridge/bridge/internal/uuid"
+	"github.com/scim-bridge/scim-bridge/bridge/metrics"
+	"github.com/scim-bridge/scim-bridge/bridge/reconcile"
+	"github.com/scim-bridge/scim-bridge/bridge/scimapi"
+	"github.com/scim-bridge/scim-bridge/bridge/webhook"
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -48,6 +67,15 @@ type Options struct {
 	AdminToken string
 	// InstanceID names this replica in leases and locks; empty means a random id.
 	InstanceID string
+	// Metrics is the registry the bridge records into; nil means a new one. Pass
+	// the one whose Downstream observers the connectors were opened with
+	// (connectors.Deps.ObserveHTTP), so downstream latency lands beside the rest.
+	// One registry serves one bridge.
+	Metrics *metrics.Metrics
+
+	// fanout tunes the worker's retry schedule and leases and sets its hooks
+	// (tests only).
+	fanout fanout.Options
 }
 
 // TenantOptions configure one tenant.
@@ -62,35 +90,25 @@ type TenantOptions struct {
 	WebhookSecrets map[string]string
 }
 
-type tenant struct {
-	id                string
-	tokens            []string
-	reconcileEvery    time.Duration
-	deletionThreshold int
-	connectors        []connectors.Connector
-	byName            map[string]connectors.Connector
-	webhookSecrets    map[string]string
-}
-
 // Bridge is one running scim-bridge: SCIM endpoint plus fan-out.
 type Bridge struct {
 	opts    Options
 	store   *store.Store
 	log     zerolog.Logger
-	now     func() time.Time
-	types   *resourceTypes
-	tenants map[string]*tenant
-	order   []*tenant
-	tokens  *tokenIndex
-	admin   *tokenIndex
+	tenants *tenant.Set
 	handler http.Handler
 
-	discovery discovery
-	sync      *syncer
-	metrics   *metrics
-}
+	scim       *scimapi.Server
+	fanout     *fanout.Worker
+	reconciler *reconcile.Reconciler
+	webhooks   *webhook.Receiver
+	admin      *admin.API
+	metrics    *metrics.Metrics
 
-var tenantIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	mu      sync.Mutex     // orders Run's registration before Close's wait
+	closing chan struct{}  // closed by Close
+	running sync.WaitGroup // one per Run in progress
+}
 
 // New validates opts and builds the bridge.
 func New(opts Options) (*Bridge, error) {
@@ -110,48 +128,63 @@ func New(opts Options) (*Bridge, error) {
 		opts.Workers = DefaultWorkers
 	}
 	if opts.InstanceID == "" {
-		opts.InstanceID = newID()
+		opts.InstanceID = uuid.New()
 	}
-	b := &Bridge{
-		opts:    opts,
-		store:   opts.Store,
-		log:     opts.Logger,
-		now:     opts.Now,
-		types:   newResourceTypes(),
-		tenants: map[string]*tenant{},
+	if opts.Metrics == nil {
+		opts.Metrics = metrics.New()
 	}
+	ts := make([]*tenant.Tenant, 0, len(opts.Tenants))
+	tokens := map[string][]string{}
+	watched := make([]metrics.TenantConnectors, 0, len(opts.Tenants))
 	for _, to := range opts.Tenants {
-		if !tenantIDPattern.MatchString(to.ID) {
-			return nil, fmt.Errorf("bridge: tenant id %q: must match %s", to.ID, tenantIDPattern)
-		}
-		if _, dup := b.tenants[to.ID]; dup {
-			return nil, fmt.Errorf("bridge: tenant %q configured twice", to.ID)
-		}
-		t := &tenant{
-			id: to.ID, tokens: to.SCIMTokens, reconcileEvery: to.ReconcileEvery,
-			deletionThreshold: to.DeletionThreshold, connectors: to.Connectors,
-			byName: map[string]connectors.Connector{}, webhookSecrets: to.WebhookSecrets,
-		}
-		if t.deletionThreshold <= 0 {
-			t.deletionThreshold = 500
-		}
+		ts = append(ts, &tenant.Tenant{
+			ID: to.ID, Tokens: to.SCIMTokens, ReconcileEvery: to.ReconcileEvery,
+			DeletionThreshold: to.DeletionThreshold, Connectors: to.Connectors, WebhookSecrets: to.WebhookSecrets,
+		})
+		tokens[to.ID] = append(tokens[to.ID], to.SCIMTokens...)
+		tc := metrics.TenantConnectors{Tenant: to.ID}
 		for _, c := range to.Connectors {
-			if _, dup := t.byName[c.Name()]; dup {
-				return nil, fmt.Errorf("bridge: tenant %q: connector %q configured twice", to.ID, c.Name())
-			}
-			t.byName[c.Name()] = c
+			tc.Connectors = append(tc.Connectors, c.Name())
 		}
-		b.tenants[t.id] = t
-		b.order = append(b.order, t)
+		watched = append(watched, tc)
 	}
-	b.tokens = newTokenIndex(b.order)
-	if opts.AdminToken != "" {
-		b.admin = newTokenIndex([]*tenant{{id: "admin", tokens: []string{opts.AdminToken}}})
+	set, err := tenant.NewSet(ts)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
 	}
-	b.sync = newSyncer(b)
-	b.metrics = newMetrics()
+	b := &Bridge{opts: opts, store: opts.Store, log: opts.Logger, tenants: set, metrics: opts.Metrics, closing: make(chan struct{})}
+	st, log, now := opts.Store, opts.Logger, opts.Now
+
+	fo := opts.fanout
+	fo.Store, fo.Tenants, fo.Logger, fo.Now, fo.Owner, fo.Metrics = st, set, log, now, opts.InstanceID, opts.Metrics
+	b.fanout = fanout.New(fo)
+	b.scim = scimapi.New(scimapi.Options{
+		Store: st, Tokens: tokens, Logger: log, Now: now, PublicURL: opts.PublicURL,
+		MaxBodyBytes: opts.MaxBodyBytes, MaxResults: opts.MaxResults,
+		OnWrite: b.fanout.Kick, Metrics: opts.Metrics,
+	})
+	b.reconciler = reconcile.New(reconcile.Options{
+		Store: st, Tenants: set, Logger: log, Now: now, Owner: opts.InstanceID,
+		UserSchema: b.scim.UserSchema(), OnMark: b.fanout.Kick,
+	})
+	b.webhooks = webhook.New(webhook.Options{
+		Store: st, Tenants: set, Logger: log, Now: now, OnMark: b.fanout.Kick, Metrics: opts.Metrics,
+	})
+	b.admin = admin.New(admin.Options{
+		Store: st, Tenants: set, Now: now, Reconciler: b.reconciler,
+		Token: opts.AdminToken, OnMark: b.fanout.Kick,
+	})
+	if err := opts.Metrics.WatchStore(st, watched); err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
 	b.handler = b.routes()
 	return b, nil
+}
+
+// NewDirectory returns the user directory connectors of tenant use (look-ups by
+// email), backed by st.
+func NewDirectory(st *store.Store, tenantID string) connectors.Directory {
+	return subject.NewDirectory(st, tenantID)
 }
 
 // Handler returns the bridge's HTTP handler: SCIM at /scim/v2, health at /healthz
@@ -162,19 +195,15 @@ func (b *Bridge) Handler() http.Handler { return b.handler }
 // Store returns the bridge's store.
 func (b *Bridge) Store() *store.Store { return b.store }
 
+// Metrics returns the bridge's metrics registry.
+func (b *Bridge) Metrics() *metrics.Metrics { return b.metrics }
+
 func (b *Bridge) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/scim/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		rec := &statusRecorder{ResponseWriter: w}
-		b.serveSCIM(rec, r)
-		if rec.code == 0 {
-			rec.code = http.StatusOK
-		}
-		b.metrics.inc("scim_bridge_scim_requests_total", "method", methodLabel(r.Method), "code", strconv.Itoa(rec.code))
-	}))
-	mux.HandleFunc("GET /metrics", b.serveMetrics)
-	mux.HandleFunc("POST /webhooks/{tenant}/{connector}", b.serveWebhook)
-	b.adminRoutes(mux)
+	mux.Handle("/scim/", b.scim)
+	mux.Handle("GET /metrics", b.metrics.Handler())
+	mux.Handle("POST /webhooks/{tenant}/{connector}", b.webhooks)
+	b.admin.Routes(mux)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
@@ -195,46 +224,64 @@ func (b *Bridge) routes() http.Handler {
 }
 
 // Run runs the background machinery (sync workers, scheduled reconciliation)
-// until ctx is done. The HTTP
-// side is served by Serve or by mounting Handler.
+// until ctx is done or Close is called. The HTTP side is served by Serve or by
+// mounting Handler.
 func (b *Bridge) Run(ctx context.Context) error {
+	b.mu.Lock()
+	select {
+	case <-b.closing:
+		b.mu.Unlock()
+		return nil
+	default:
+	}
+	b.running.Add(1)
+	b.mu.Unlock()
+	defer b.running.Done()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-b.closing:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
 	// Tenant-level subjects (an SSO connection) have no SCIM write to mark them:
 	// converge them at start; the recorded hash makes this free when nothing changed.
-	for _, t := range b.order {
-		for _, c := range t.connectors {
+	for _, t := range b.tenants.All() {
+		for _, c := range t.Connectors {
 			if c.Handles(connectors.SubjectTenant) {
-				key := store.WorkKey{Tenant: t.id, Kind: store.WorkTenant, ID: t.id}
-				if err := b.store.MarkDirty(ctx, t.id, key); err != nil {
+				key := store.WorkKey{Tenant: t.ID, Kind: store.WorkTenant, ID: t.ID}
+				if err := b.store.MarkDirty(ctx, t.ID, key); err != nil {
 					// The scheduled reconciliation repairs it; the workers must run anyway.
-					b.log.Error().Err(err).Str("tenant", t.id).Msg("mark tenant subjects at start")
+					b.log.Error().Err(err).Str("tenant", t.ID).Msg("mark tenant subjects at start")
 				}
 				break
 			}
 		}
 	}
 	done := make(chan struct{})
-	for _, t := range b.order {
-		go func() {
-			b.scheduleReconcile(ctx, t)
-			done <- struct{}{}
-		}()
-	}
-	b.sync.run(ctx, b.opts.Workers)
-	for range b.order {
-		<-done
-	}
+	go func() {
+		defer close(done)
+		b.reconciler.Schedule(ctx)
+	}()
+	b.fanout.Run(ctx, b.opts.Workers)
+	<-done
 	return nil
 }
 
-// written is called after every accepted SCIM write: its dirty mark is already in
-// the store; this only wakes the local dispatcher early.
-func (b *Bridge) written() { b.sync.Kick() }
-
-// methodLabel bounds the method label to the methods SCIM uses.
-func methodLabel(m string) string {
-	switch m {
-	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete:
-		return m
+// Close stops every Run of the bridge and waits for them to return: claimed
+// work is released or recorded first, as on cancellation of Run's context. The
+// store belongs to the caller and stays open. Close may be called more than
+// once; a Run started after Close returns at once.
+func (b *Bridge) Close() error {
+	b.mu.Lock()
+	select {
+	case <-b.closing:
+	default:
+		close(b.closing)
 	}
-	return "other"
+	b.mu.Unlock()
+	b.running.Wait()
+	return nil
 }

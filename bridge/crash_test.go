@@ -16,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/bridge/fanout"
 	bimdatafake "github.com/scim-bridge/scim-bridge/connectors/bimdata/fake"
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -24,8 +25,8 @@ import (
 type crashStep string
 
 const (
-	crashBeforeCall   crashStep = "before-call"   // syncHooks.beforeConverge
-	crashBeforeRecord crashStep = "before-record" // syncHooks.afterConverge: the call was made, nothing recorded
+	crashBeforeCall   crashStep = "before-call"   // fanout.Hooks.BeforeConverge
+	crashBeforeRecord crashStep = "before-record" // fanout.Hooks.AfterConverge: the call was made, nothing recorded
 	// shutdownBeforeRecord is not a crash: Run's context is cancelled after the
 	// call and before the record, and the worker gets to release its lease.
 	shutdownBeforeRecord crashStep = "shutdown-before-record"
@@ -77,7 +78,7 @@ func TestFanoutCrashAtEachStep(t *testing.T) {
 				inv := ds.bimdata.AddInvitation(bimdatafake.Invitation{Email: aliceEmail})
 
 				var (
-					first    *fanout
+					first    *fanEnv
 					killOnce sync.Once
 					killed   = make(chan struct{})
 					freeze   = make(chan struct{}) // closed at the end of the test
@@ -106,11 +107,11 @@ func TestFanoutCrashAtEachStep(t *testing.T) {
 					}
 					return errors.New("worker killed")
 				}
-				hooks := syncHooks{}
+				hooks := fanout.Hooks{}
 				if tc.step == crashBeforeCall {
-					hooks.beforeConverge = kill
+					hooks.BeforeConverge = kill
 				} else {
-					hooks.afterConverge = kill
+					hooks.AfterConverge = kill
 				}
 				first = newFanout(t, url, ds, fanoutConfig{
 					Connectors: []string{tc.connector}, InstanceID: "crashing",

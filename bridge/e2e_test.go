@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/bridge/fanout"
 	bimdatafake "github.com/scim-bridge/scim-bridge/connectors/bimdata/fake"
 	"github.com/scim-bridge/scim-bridge/connectors/bimplus"
 	"github.com/scim-bridge/scim-bridge/store"
@@ -313,7 +314,7 @@ func TestFanoutCoalescesQuickPatches(t *testing.T) {
 			release  = make(chan struct{})
 		)
 		xSubject.Store("")
-		hooks := syncHooks{beforeConverge: func(_, connector, subject string) error {
+		hooks := fanout.Hooks{BeforeConverge: func(_, connector, subject string) error {
 			// Hold the worker on the first ODM convergence of any other user.
 			if connector == connODM && strings.HasPrefix(subject, store.WorkUser+"|") &&
 				subject != xSubject.Load().(string) && xSubject.Load().(string) != "" && holding.CompareAndSwap(false, true) {

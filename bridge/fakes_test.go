@@ -23,6 +23,9 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/scim-bridge/scim-bridge/bridge/fanout"
+	"github.com/scim-bridge/scim-bridge/bridge/internal/fakeconn"
+	"github.com/scim-bridge/scim-bridge/bridge/metrics"
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/connectors/authress"
 	authressfake "github.com/scim-bridge/scim-bridge/connectors/authress/fake"
@@ -159,13 +162,24 @@ func (d *downstream) configs(names ...string) []connectors.Config {
 // open opens fresh adapters (as a new process would) for tenant on st.
 func (d *downstream) open(tb testing.TB, st *store.Store, tenantID string, names ...string) []connectors.Connector {
 	tb.Helper()
+	return d.openObserved(tb, st, tenantID, nil, names...)
+}
+
+// openObserved is open with the adapters' HTTP requests recorded in m (when
+// not nil), as the binary wires them.
+func (d *downstream) openObserved(tb testing.TB, st *store.Store, tenantID string, m *metrics.Metrics, names ...string) []connectors.Connector {
+	tb.Helper()
 	var out []connectors.Connector
 	for _, cfg := range d.configs(names...) {
-		c, err := cfg.Open(context.Background(), connectors.Deps{
+		deps := connectors.Deps{
 			Tenant:    tenantID,
 			Directory: NewDirectory(st, tenantID),
 			Logger:    zerolog.Nop(),
-		})
+		}
+		if m != nil {
+			deps.ObserveHTTP = m.Downstream(cfg.(connectors.CommonConfig).Common().Name)
+		}
+		c, err := cfg.Open(context.Background(), deps)
 		if err != nil {
 			tb.Fatalf("open connector: %v", err)
 		}
@@ -374,7 +388,7 @@ func (in *injector) wrap(next http.Handler) http.Handler {
 }
 
 // fanout is a bridge wired to the downstream fakes, served on 127.0.0.1.
-type fanout struct {
+type fanEnv struct {
 	*testServer
 	ds *downstream
 	st *store.Store
@@ -396,15 +410,15 @@ type fanoutConfig struct {
 	InstanceID string
 	// Workers is the sync concurrency; 0 means the default.
 	Workers int
-	// BackoffBase and LeaseTTL shorten the syncer's retry backoff and leases.
+	// BackoffBase and LeaseTTL shorten the fan-out worker's retry backoff and leases.
 	BackoffBase time.Duration
 	LeaseTTL    time.Duration
-	Hooks       syncHooks
+	Hooks       fanout.Hooks
 }
 
 // newFanout builds a bridge on url (or cfg.Store) whose tenant acme converges the
 // downstream fakes. Call run to start its workers.
-func newFanout(tb testing.TB, url string, ds *downstream, cfg fanoutConfig) *fanout {
+func newFanout(tb testing.TB, url string, ds *downstream, cfg fanoutConfig) *fanEnv {
 	tb.Helper()
 	names := cfg.Connectors
 	if names == nil {
@@ -418,27 +432,22 @@ func newFanout(tb testing.TB, url string, ds *downstream, cfg fanoutConfig) *fan
 		st = o.Store
 		o.InstanceID = cfg.InstanceID
 		o.Workers = cfg.Workers
-		conns := ds.open(tb, o.Store, "acme", names...)
+		o.Metrics = metrics.New()
+		conns := ds.openObserved(tb, o.Store, "acme", o.Metrics, names...)
 		if cfg.Wrap != nil {
 			for i, c := range conns {
 				conns[i] = cfg.Wrap(c)
 			}
 		}
 		o.Tenants[0].Connectors = conns
+		o.fanout = fanout.Options{BackoffBase: cfg.BackoffBase, LeaseTTL: cfg.LeaseTTL, Hooks: cfg.Hooks}
 	})
-	if cfg.BackoffBase > 0 {
-		ts.b.sync.backoffBase = cfg.BackoffBase
-	}
-	if cfg.LeaseTTL > 0 {
-		ts.b.sync.leaseTTL = cfg.LeaseTTL
-	}
-	ts.b.sync.hooks = cfg.Hooks
-	return &fanout{testServer: ts, ds: ds, st: st}
+	return &fanEnv{testServer: ts, ds: ds, st: st}
 }
 
 // run starts the bridge's background machinery; it is stopped by stop or at the
 // end of the test.
-func (f *fanout) run(tb testing.TB) context.CancelFunc {
+func (f *fanEnv) run(tb testing.TB) context.CancelFunc {
 	tb.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -456,7 +465,7 @@ func (f *fanout) run(tb testing.TB) context.CancelFunc {
 }
 
 // stop cancels Run and waits for it to return.
-func (f *fanout) stop() {
+func (f *fanEnv) stop() {
 	f.mu.Lock()
 	cancel, done := f.stopRun, f.runDone
 	f.mu.Unlock()
@@ -468,7 +477,7 @@ func (f *fanout) stop() {
 }
 
 // kill cancels Run's context without waiting (e.g. from a sync hook).
-func (f *fanout) kill() {
+func (f *fanEnv) kill() {
 	f.mu.Lock()
 	cancel := f.stopRun
 	f.mu.Unlock()
@@ -478,7 +487,7 @@ func (f *fanout) kill() {
 }
 
 // waitStopped waits for Run to return (after its context was cancelled elsewhere).
-func (f *fanout) waitStopped(tb testing.TB, within time.Duration) {
+func (f *fanEnv) waitStopped(tb testing.TB, within time.Duration) {
 	tb.Helper()
 	f.mu.Lock()
 	done := f.runDone
@@ -545,7 +554,7 @@ func replaceOp(path string, v any) map[string]any {
 }
 
 // mustCreateID POSTs body to endpoint as tenant acme and returns the new id.
-func (f *fanout) mustCreateID(tb testing.TB, endpoint string, body map[string]any) string {
+func (f *fanEnv) mustCreateID(tb testing.TB, endpoint string, body map[string]any) string {
 	tb.Helper()
 	code, _, out := f.do(testToken, http.MethodPost, endpoint, body)
 	if code != http.StatusCreated {
@@ -559,7 +568,7 @@ func (f *fanout) mustCreateID(tb testing.TB, endpoint string, body map[string]an
 }
 
 // mustPatch PATCHes path as tenant acme.
-func (f *fanout) mustPatch(tb testing.TB, path string, ops ...map[string]any) {
+func (f *fanEnv) mustPatch(tb testing.TB, path string, ops ...map[string]any) {
 	tb.Helper()
 	code, _, out := f.do(testToken, http.MethodPatch, path, scimPatch(ops...))
 	if code != http.StatusOK && code != http.StatusNoContent {
@@ -663,7 +672,7 @@ func provisionConcurrently(ctx context.Context, pick func(i int) *scimClient, n,
 }
 
 // syncCounts returns, per connector of tenant acme, the counts of Status.
-func (f *fanout) syncCounts(tb testing.TB) (map[string]map[string]int, TenantStatus) {
+func (f *fanEnv) syncCounts(tb testing.TB) (map[string]map[string]int, TenantStatus) {
 	tb.Helper()
 	sts, err := f.b.Status(context.Background(), "acme")
 	if err != nil {
@@ -678,7 +687,7 @@ func (f *fanout) syncCounts(tb testing.TB) (map[string]map[string]int, TenantSta
 
 // allSynced reports nil when every connector of tenant acme has want[connector]
 // synced subjects, none pending, retrying or dead, and the queue is drained.
-func (f *fanout) allSynced(tb testing.TB, want map[string]int) error {
+func (f *fanEnv) allSynced(tb testing.TB, want map[string]int) error {
 	counts, ts := f.syncCounts(tb)
 	for name, n := range want {
 		c := counts[name]
@@ -693,7 +702,7 @@ func (f *fanout) allSynced(tb testing.TB, want map[string]int) error {
 }
 
 // syncState returns the sync state of subject for connector (nil when none).
-func (f *fanout) syncState(tb testing.TB, connector, subject string) *store.SyncState {
+func (f *fanEnv) syncState(tb testing.TB, connector, subject string) *store.SyncState {
 	tb.Helper()
 	st, err := f.st.GetSync(context.Background(), "acme", connector, subject)
 	if errors.Is(err, store.ErrNotFound) {
@@ -740,10 +749,20 @@ func newConvergeLog() *convergeLog {
 	}
 }
 
-// wrapper returns a Wrap function for fanoutConfig that records into l as instance.
+// wrapper returns a Wrap function for fanoutConfig that records into l as
+// instance. The wrapper forwards Project, so the bridge's desired-state hash is
+// the adapter's own.
 func (l *convergeLog) wrapper(instance string) func(connectors.Connector) connectors.Connector {
 	return func(c connectors.Connector) connectors.Connector {
-		return &countingConnector{Connector: c, instance: instance, log: l}
+		f := fakeconn.Wrap(c)
+		converge := f.ConvergeFunc
+		f.ConvergeFunc = func(ctx context.Context, s connectors.Subject, prev connectors.Record, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
+			key := c.Name() + "|" + s.ID
+			l.enter(instance, key, s)
+			defer l.exit(key)
+			return converge(ctx, s, prev, opts)
+		}
+		return f
 	}
 }
 
@@ -771,30 +790,6 @@ func (l *convergeLog) callsOf(connector, subject string) int {
 	defer l.mu.Unlock()
 	return l.calls[connector+"|"+subject]
 }
-
-// countingConnector wraps an adapter and records its convergences. It forwards
-// Project so the bridge's desired-state hash is the adapter's own.
-type countingConnector struct {
-	connectors.Connector
-	instance string
-	log      *convergeLog
-}
-
-func (c *countingConnector) Converge(ctx context.Context, s connectors.Subject, prev connectors.Record, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
-	key := c.Name() + "|" + s.ID
-	c.log.enter(c.instance, key, s)
-	defer c.log.exit(key)
-	return c.Connector.Converge(ctx, s, prev, opts)
-}
-
-func (c *countingConnector) Project(s connectors.Subject) any {
-	if p, ok := c.Connector.(connectors.Projector); ok {
-		return p.Project(s)
-	}
-	return s
-}
-
-var _ connectors.Projector = (*countingConnector)(nil)
 
 // redisDB returns url with its database number replaced by n, so that
 // parallel subtests can share one redis-server.

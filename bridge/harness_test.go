@@ -16,6 +16,9 @@ import (
 )
 
 const (
+	// contentTypeSCIM is the media type of every SCIM body (RFC 7644 §3.1).
+	contentTypeSCIM = "application/scim+json"
+
 	testToken  = "test-token-acme-0123456789"
 	testToken2 = "test-token-globex-0123456789"
 )

@@ -28,6 +28,8 @@ import (
 	"testing"
 	"time"
 
+	subj "github.com/scim-bridge/scim-bridge/bridge/internal/subject"
+	"github.com/scim-bridge/scim-bridge/bridge/internal/uuid"
 	"github.com/scim-bridge/scim-bridge/connectors"
 	bimdatafake "github.com/scim-bridge/scim-bridge/connectors/bimdata/fake"
 	scimfake "github.com/scim-bridge/scim-bridge/connectors/scim/fake"
@@ -122,7 +124,7 @@ func rcFirst[T any](s []T) any {
 // rcBenchTenant returns a bridge on a real Redis whose tenant acme has n users
 // (userName user%06d, one email), every rcBenchGroupEvery-th of them in the
 // Design Team, all converged downstream with their sync state recorded.
-func rcBenchTenant(b *testing.B, n int) *fanout {
+func rcBenchTenant(b *testing.B, n int) *fanEnv {
 	b.Helper()
 	ctx := context.Background()
 	start := time.Now()
@@ -137,14 +139,14 @@ func rcBenchTenant(b *testing.B, n int) *fanout {
 			members = append(members, map[string]any{"value": ids[i]})
 		}
 	}
-	group := &store.Resource{ID: newID(), Kind: store.KindGroup, Attrs: map[string]any{"displayName": groupDesign, "members": members}}
+	group := &store.Resource{ID: uuid.New(), Kind: store.KindGroup, Attrs: map[string]any{"displayName": groupDesign, "members": members}}
 	if err := st.Create(ctx, "acme", group); err != nil {
 		b.Fatalf("create group: %v", err)
 	}
 	populated := time.Since(start)
 
 	conns := map[string]connectors.Connector{}
-	for _, c := range f.b.tenants["acme"].connectors {
+	for _, c := range f.b.tenants.Get("acme").Connectors {
 		conns[c.Name()] = c
 	}
 	userConns := []string{connBIMData, connBimplus, connODM}
@@ -153,7 +155,7 @@ func rcBenchTenant(b *testing.B, n int) *fanout {
 		if inGroup(i) {
 			groups = []store.GroupRef{{ID: group.ID, DisplayName: groupDesign}}
 		}
-		u := connectorUser(&store.Resource{ID: ids[i], Kind: store.KindUser, Attrs: benchUserAttrs(i)}, groups)
+		u := subj.User(&store.Resource{ID: ids[i], Kind: store.KindUser, Attrs: benchUserAttrs(i)}, groups)
 		return connectors.Subject{Kind: connectors.SubjectUser, ID: ids[i], User: u}
 	}
 	put := func(c connectors.Connector, s connectors.Subject, subject string, rec connectors.Record) error {
@@ -163,7 +165,7 @@ func rcBenchTenant(b *testing.B, n int) *fanout {
 		}
 		return st.PutSync(ctx, "acme", &store.SyncState{
 			Connector: c.Name(), Subject: subject, Record: raw,
-			AppliedHash: desiredHash(c, s), Status: store.SyncSynced,
+			AppliedHash: subj.DesiredHash(c, s), Status: store.SyncSynced,
 		})
 	}
 

@@ -51,7 +51,7 @@ type rcConfig struct {
 
 // rcStart builds a bridge on url whose tenant acme converges the fakes of ds as
 // cfg says. Its workers do not run until f.run.
-func rcStart(tb testing.TB, url string, ds *downstream, cfg rcConfig) *fanout {
+func rcStart(tb testing.TB, url string, ds *downstream, cfg rcConfig) *fanEnv {
 	tb.Helper()
 	names := cfg.Connectors
 	if names == nil {
@@ -87,7 +87,7 @@ func rcStart(tb testing.TB, url string, ds *downstream, cfg rcConfig) *fanout {
 			t.Connectors = append(t.Connectors, conn)
 		}
 	})
-	return &fanout{testServer: ts, ds: ds, st: st}
+	return &fanEnv{testServer: ts, ds: ds, st: st}
 }
 
 // rcWrites returns the counted writes of every fake, by connector name.
@@ -113,7 +113,7 @@ func rcWritesSince(ds *downstream, before map[string]int) map[string]int {
 
 // rcSyncSnapshot renders every sync state of tenant acme (without UpdatedAt) and
 // the queue, for "nothing changed" comparisons.
-func rcSyncSnapshot(tb testing.TB, f *fanout) []string {
+func rcSyncSnapshot(tb testing.TB, f *fanEnv) []string {
 	tb.Helper()
 	ctx := context.Background()
 	var out []string
@@ -139,7 +139,7 @@ func rcSyncSnapshot(tb testing.TB, f *fanout) []string {
 func rcItemKeys(items []PlanItem) []string {
 	out := make([]string, len(items))
 	for i, it := range items {
-		out[i] = it.Connector + " " + it.Subject + " " + it.Op + " " + it.Object
+		out[i] = it.Connector + " " + it.Subject + " " + string(it.Op) + " " + it.Object
 	}
 	sort.Strings(out)
 	return out
@@ -148,7 +148,7 @@ func rcItemKeys(items []PlanItem) []string {
 // rcHasItem reports whether plan has an item of connector for subject with op.
 func rcHasItem(p *Plan, connector, subject, op string) bool {
 	for _, it := range p.Items {
-		if it.Connector == connector && it.Subject == subject && it.Op == op {
+		if it.Connector == connector && it.Subject == subject && string(it.Op) == op {
 			return true
 		}
 	}
@@ -156,13 +156,13 @@ func rcHasItem(p *Plan, connector, subject, op string) bool {
 }
 
 // rcSynced waits until every connector has want synced subjects and the queue is drained.
-func rcSynced(tb testing.TB, f *fanout, want map[string]int) {
+func rcSynced(tb testing.TB, f *fanEnv, want map[string]int) {
 	tb.Helper()
 	eventually(tb, 15*time.Second, func() error { return f.allSynced(tb, want) })
 }
 
 // rcUserID creates a SCIM user for email (active or not) and returns its id.
-func rcUserID(tb testing.TB, f *fanout, email string, active bool) string {
+func rcUserID(tb testing.TB, f *fanEnv, email string, active bool) string {
 	tb.Helper()
 	body := scimUser(email, "Given", "Family")
 	body["active"] = active
@@ -170,7 +170,7 @@ func rcUserID(tb testing.TB, f *fanout, email string, active bool) string {
 }
 
 // rcPost sends an admin or webhook request and returns status and body.
-func rcPost(tb testing.TB, f *fanout, path, token string, body []byte, headers ...string) (int, []byte) {
+func rcPost(tb testing.TB, f *fanEnv, path, token string, body []byte, headers ...string) (int, []byte) {
 	tb.Helper()
 	req, err := http.NewRequest(http.MethodPost, f.srv.URL+path, bytes.NewReader(body))
 	if err != nil {

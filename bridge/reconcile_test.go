@@ -17,6 +17,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/bridge/internal/fakeconn"
+	"github.com/scim-bridge/scim-bridge/bridge/reconcile"
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/connectors/authress"
 	authressfake "github.com/scim-bridge/scim-bridge/connectors/authress/fake"
@@ -393,45 +395,43 @@ type rcGate struct {
 	delay   time.Duration
 }
 
-type rcGateConn struct {
-	g        *rcGate
-	instance string
-}
-
-func (c *rcGateConn) Name() string                          { return c.g.name }
-func (c *rcGateConn) Handles(k connectors.SubjectKind) bool { return k == connectors.SubjectTenant }
-func (c *rcGateConn) Project(s connectors.Subject) any      { return s.ID }
-
-func (c *rcGateConn) Converge(ctx context.Context, s connectors.Subject, prev connectors.Record, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
-	if !opts.DryRun {
-		return prev, nil, nil // the worker's convergence at start: not a run
+// conn returns the gate's connector as replica instance sees it.
+func (g *rcGate) conn(instance string) connectors.Connector {
+	return &fakeconn.Connector{
+		ConnName:    g.name,
+		Kinds:       []connectors.SubjectKind{connectors.SubjectTenant},
+		ProjectFunc: func(s connectors.Subject) any { return s.ID },
+		ConvergeFunc: func(ctx context.Context, s connectors.Subject, prev connectors.Record, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
+			if !opts.DryRun {
+				return prev, nil, nil // the worker's convergence at start: not a run
+			}
+			g.mu.Lock()
+			g.in++
+			g.runs++
+			g.max = max(g.max, g.in)
+			hold, entered, delay := g.hold, g.entered, g.delay
+			g.mu.Unlock()
+			defer func() {
+				g.mu.Lock()
+				g.in--
+				g.mu.Unlock()
+			}()
+			if entered != nil {
+				entered <- instance
+			}
+			if hold != nil {
+				select {
+				case <-hold:
+				case <-ctx.Done():
+					return prev, nil, ctx.Err()
+				}
+			}
+			if delay > 0 {
+				time.Sleep(delay)
+			}
+			return prev, nil, nil
+		},
 	}
-	g := c.g
-	g.mu.Lock()
-	g.in++
-	g.runs++
-	g.max = max(g.max, g.in)
-	hold, entered, delay := g.hold, g.entered, g.delay
-	g.mu.Unlock()
-	defer func() {
-		g.mu.Lock()
-		g.in--
-		g.mu.Unlock()
-	}()
-	if entered != nil {
-		entered <- c.instance
-	}
-	if hold != nil {
-		select {
-		case <-hold:
-		case <-ctx.Done():
-			return prev, nil, ctx.Err()
-		}
-	}
-	if delay > 0 {
-		time.Sleep(delay)
-	}
-	return prev, nil, nil
 }
 
 func (g *rcGate) stats() (maxIn, runs int) {
@@ -442,18 +442,18 @@ func (g *rcGate) stats() (maxIn, runs int) {
 
 // rcReplicas builds n bridges on one store, each with its own InstanceID and a
 // gate connector sharing g.
-func rcReplicas(t *testing.T, url string, g *rcGate, n int, every time.Duration) []*fanout {
+func rcReplicas(t *testing.T, url string, g *rcGate, n int, every time.Duration) []*fanEnv {
 	st := openStore(t, url)
-	var out []*fanout
+	var out []*fanEnv
 	for i := range n {
 		instance := fmt.Sprintf("replica-%d", i)
 		ts := newTestServer(t, url, func(o *Options) {
 			o.Store = st
 			o.InstanceID = instance
-			o.Tenants[0].Connectors = []connectors.Connector{&rcGateConn{g: g, instance: instance}}
+			o.Tenants[0].Connectors = []connectors.Connector{g.conn(instance)}
 			o.Tenants[0].ReconcileEvery = every
 		})
-		out = append(out, &fanout{testServer: ts, st: st})
+		out = append(out, &fanEnv{testServer: ts, st: st})
 	}
 	return out
 }
@@ -496,7 +496,7 @@ func TestReconcileOneReplicaAtATime(t *testing.T) {
 			if !errors.Is(loser.err, store.ErrLocked) || loser.plan != nil {
 				t.Errorf("second replica: plan %v err %v; want ErrLocked", loser.plan, loser.err)
 			}
-			if owner, _, err := rs[0].st.LockHolder(ctx, "acme", reconcileLockName); err != nil || owner != winner {
+			if owner, _, err := rs[0].st.LockHolder(ctx, "acme", reconcile.LockName); err != nil || owner != winner {
 				t.Errorf("lock holder %q (err %v), want %q", owner, err, winner)
 			}
 			close(g.hold)

@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/scim-bridge/scim-bridge/internal/fakeclock"
 )
 
 // scimReply is one HTTP answer of the SCIM endpoint, kept raw and decoded.
@@ -261,12 +263,8 @@ func TestContentTypeOnEveryResponse(t *testing.T) {
 func TestMeta(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, redisURL string) {
-		var mu sync.Mutex
-		now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
-		ts := newTestServer(t, redisURL, func(o *Options) {
-			o.Now = func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
-		})
-		advance := func(d time.Duration) { mu.Lock(); now = now.Add(d); mu.Unlock() }
+		clock := fakeclock.New(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+		ts := newTestServer(t, redisURL, func(o *Options) { o.Now = clock.Now })
 
 		r := ts.callSCIM(t, testToken, http.MethodPost, "/Users", userDoc("meta.user")).expect(t, http.StatusCreated)
 		id := jstr(r.Body, "id")
@@ -288,30 +286,30 @@ func TestMeta(t *testing.T) {
 		if err != nil {
 			t.Fatalf("meta.lastModified: %v", err)
 		}
-		if !created.Equal(now) || !lm.Equal(now) {
-			t.Errorf("created %v lastModified %v, want both %v", created, lm, now)
+		if !created.Equal(clock.Now()) || !lm.Equal(clock.Now()) {
+			t.Errorf("created %v lastModified %v, want both %v", created, lm, clock.Now())
 		}
 		if s := jlist(r.Body, "schemas"); len(s) == 0 || s[0] != UserSchema {
 			t.Errorf("schemas %v", s)
 		}
 
-		advance(time.Minute)
+		clock.Advance(time.Minute)
 		p := ts.callSCIM(t, testToken, http.MethodPatch, "/Users/"+id, patchDoc("replace", "displayName", "Meta")).expect(t, http.StatusOK)
 		lm2, err := time.Parse(time.RFC3339, jstr(p.Body, "meta.lastModified"))
 		if err != nil {
 			t.Fatalf("meta.lastModified after patch: %v", err)
 		}
-		if !lm2.Equal(now) {
-			t.Errorf("lastModified after patch %v, want %v", lm2, now)
+		if !lm2.Equal(clock.Now()) {
+			t.Errorf("lastModified after patch %v, want %v", lm2, clock.Now())
 		}
 		if jstr(p.Body, "meta.created") != jstr(r.Body, "meta.created") {
 			t.Errorf("created changed on patch: %v -> %v", jstr(r.Body, "meta.created"), jstr(p.Body, "meta.created"))
 		}
 
-		advance(time.Minute)
+		clock.Advance(time.Minute)
 		g := ts.callSCIM(t, testToken, http.MethodPut, "/Users/"+id, userDoc("meta.user", "displayName", "Put")).expect(t, http.StatusOK)
-		if lm3, _ := time.Parse(time.RFC3339, jstr(g.Body, "meta.lastModified")); !lm3.Equal(now) {
-			t.Errorf("lastModified after put %v, want %v", lm3, now)
+		if lm3, _ := time.Parse(time.RFC3339, jstr(g.Body, "meta.lastModified")); !lm3.Equal(clock.Now()) {
+			t.Errorf("lastModified after put %v, want %v", lm3, clock.Now())
 		}
 		if jstr(g.Body, "meta.created") != jstr(r.Body, "meta.created") {
 			t.Errorf("created changed on put")

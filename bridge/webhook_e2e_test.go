@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/bridge/fanout"
 	"github.com/scim-bridge/scim-bridge/connectors/bimdata"
 	bimdatafake "github.com/scim-bridge/scim-bridge/connectors/bimdata/fake"
 )
@@ -103,7 +104,7 @@ func TestWebhookInvitationEndToEnd(t *testing.T) {
 		if err != nil || qs.Pending != 0 || qs.Leased != 0 {
 			t.Errorf("queue after replays and forgeries: %+v, err %v; want empty", qs, err)
 		}
-		time.Sleep(3 * idlePoll / 2)
+		time.Sleep(3 * fanout.IdlePoll / 2)
 		if err := errors.Join(
 			bimdataInvitation(ds, invLater.ID, bimdatafake.StatusPending),
 			bimdataInvitation(ds, invForged.ID, bimdatafake.StatusPending),

@@ -16,98 +16,24 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/scim-bridge/scim-bridge/bridge/internal/fakeconn"
+	"github.com/scim-bridge/scim-bridge/bridge/webhook"
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
-func TestVerifySignature(t *testing.T) {
-	t.Parallel()
-	const secret = "whsec-0123456789abcdef"
-	now := time.Date(2026, 5, 1, 10, 0, 0, 0, time.UTC)
-	body := []byte(`{"id":"evt_1","type":"invitation.created","data":{"id":42}}`)
-	valid := Sign(secret, body, now)
-	ts := fmt.Sprint(now.Unix())
-	v1 := strings.TrimPrefix(valid, "t="+ts+",v1=")
-	other := strings.TrimPrefix(Sign("another-secret", body, now), "t="+ts+",v1=")
-	cases := []struct {
-		name   string
-		header string
-		body   []byte
-		secret string
-		now    time.Time
-		ok     bool
-	}{
-		{"valid", valid, body, secret, now, true},
-		{"valid with blanks", "t=" + ts + " , v1=" + v1, body, secret, now, true},
-		{"valid, v1 first", "v1=" + v1 + ",t=" + ts, body, secret, now, true},
-		{"wrong secret", valid, body, "not-the-secret", now, false},
-		{"empty secret", valid, body, "", now, false},
-		{"tampered body", valid, append(bytes.Clone(body[:len(body)-2]), []byte(`43}}`)...), secret, now, false},
-		{"body with a trailing newline", valid, append(bytes.Clone(body), '\n'), secret, now, false},
-		{"timestamp changed", "t=" + fmt.Sprint(now.Unix()+1) + ",v1=" + v1, body, secret, now, false},
-		{"missing header", "", body, secret, now, false},
-		{"garbage", "garbage", body, secret, now, false},
-		{"no timestamp", "v1=" + v1, body, secret, now, false},
-		{"no signature", "t=" + ts, body, secret, now, false},
-		{"non-numeric timestamp", "t=yesterday,v1=" + v1, body, secret, now, false},
-		{"non-hex signature", "t=" + ts + ",v1=" + strings.Repeat("zz", 32), body, secret, now, false},
-		{"short signature", "t=" + ts + ",v1=" + v1[:32], body, secret, now, false},
-		{"unknown scheme only", "t=" + ts + ",v0=" + v1, body, secret, now, false},
-		{"upper-case keys", "T=" + ts + ",V1=" + v1, body, secret, now, false},
-		{"stale by more than 5 minutes", valid, body, secret, now.Add(5*time.Minute + time.Second), false},
-		{"exactly 5 minutes old", valid, body, secret, now.Add(5 * time.Minute), true},
-		{"4 minutes old", valid, body, secret, now.Add(4 * time.Minute), true},
-		{"from more than 5 minutes in the future", valid, body, secret, now.Add(-5*time.Minute - time.Second), false},
-		{"2 minutes in the future", valid, body, secret, now.Add(-2 * time.Minute), true},
-		{"several v1, one valid", "t=" + ts + ",v1=" + other + ",v1=" + v1, body, secret, now, true},
-		{"several v1, valid one first", "t=" + ts + ",v1=" + v1 + ",v1=" + other, body, secret, now, true},
-		{"several v1, none valid", "t=" + ts + ",v1=" + other + ",v1=" + other, body, secret, now, false},
-		{"valid v1 and a malformed one", "t=" + ts + ",v1=xyz,v1=" + v1, body, secret, now, true},
-		{"valid signature of a stale timestamp", Sign(secret, body, now.Add(-time.Hour)), body, secret, now, false},
-	}
-	for _, c := range cases {
-		t.Run(c.name, func(t *testing.T) {
-			err := verifySignature(c.header, c.body, c.secret, c.now)
-			if (err == nil) != c.ok {
-				t.Fatalf("verifySignature = %v, want ok=%v", err, c.ok)
-			}
-			if err != nil && (strings.Contains(err.Error(), secret) || strings.Contains(err.Error(), v1)) {
-				t.Errorf("error leaks the secret or the signature: %v", err)
-			}
-		})
-	}
-}
-
-// hookConnector is a fake connector that maps webhook events to subjects:
+// newHookConnector is a fake connector that maps webhook events to subjects:
 //
 //	user.changed       {"user": "<id>"}   -> the user
 //	invitation.created {"id": <n>}        -> object "invitation:<n>"
 //	tenant.changed     {}                 -> the tenant
 //
 // and any other type to nothing. Malformed data is an error.
-type hookConnector struct {
-	name string
-
-	mu     sync.Mutex
-	events []string
+func newHookConnector(name string) *fakeconn.EventConnector {
+	return &fakeconn.EventConnector{Connector: &fakeconn.Connector{ConnName: name}, HandleEventFunc: hookEvents}
 }
 
-var (
-	_ connectors.Connector    = (*hookConnector)(nil)
-	_ connectors.EventHandler = (*hookConnector)(nil)
-)
-
-func (c *hookConnector) Name() string                        { return c.name }
-func (c *hookConnector) Handles(connectors.SubjectKind) bool { return true }
-
-func (c *hookConnector) Converge(_ context.Context, _ connectors.Subject, prev connectors.Record, _ connectors.Options) (connectors.Record, []connectors.Action, error) {
-	return prev, nil, nil
-}
-
-func (c *hookConnector) HandleEvent(_ context.Context, eventType string, data json.RawMessage) ([]connectors.Subject, error) {
-	c.mu.Lock()
-	c.events = append(c.events, eventType)
-	c.mu.Unlock()
+func hookEvents(_ context.Context, eventType string, data json.RawMessage) ([]connectors.Subject, error) {
 	switch eventType {
 	case "user.changed":
 		var d struct {
@@ -129,21 +55,6 @@ func (c *hookConnector) HandleEvent(_ context.Context, eventType string, data js
 		return []connectors.Subject{{Kind: connectors.SubjectTenant}}, nil
 	}
 	return nil, nil
-}
-
-func (c *hookConnector) handled() int {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.events)
-}
-
-// plainConnector handles no events.
-type plainConnector struct{ name string }
-
-func (c plainConnector) Name() string                        { return c.name }
-func (c plainConnector) Handles(connectors.SubjectKind) bool { return true }
-func (c plainConnector) Converge(_ context.Context, _ connectors.Subject, prev connectors.Record, _ connectors.Options) (connectors.Record, []connectors.Action, error) {
-	return prev, nil, nil
 }
 
 // syncBuffer is a goroutine-safe log sink.
@@ -173,13 +84,13 @@ func TestWebhookReceiver(t *testing.T) {
 	)
 	backends(t, func(t *testing.T, redisURL string) {
 		now := time.Now().UTC()
-		acmeHooks := &hookConnector{name: "hooks"}
-		globexHooks := &hookConnector{name: "hooks"}
+		acmeHooks := newHookConnector("hooks")
+		globexHooks := newHookConnector("hooks")
 		logs := &syncBuffer{}
 		ts := newTestServer(t, redisURL, func(o *Options) {
 			o.Now = func() time.Time { return now }
 			o.Logger = zerolog.New(logs)
-			o.Tenants[0].Connectors = []connectors.Connector{acmeHooks, &hookConnector{name: "nosecret"}, plainConnector{name: "plain"}}
+			o.Tenants[0].Connectors = []connectors.Connector{acmeHooks, newHookConnector("nosecret"), &fakeconn.Connector{ConnName: "plain"}}
 			o.Tenants[0].WebhookSecrets = map[string]string{"hooks": secret, "plain": plainSecret}
 			o.Tenants[1].Connectors = []connectors.Connector{globexHooks}
 			o.Tenants[1].WebhookSecrets = map[string]string{"hooks": globexSecret}
@@ -296,7 +207,7 @@ func TestWebhookReceiver(t *testing.T) {
 					}
 				})
 			}
-			if n := acmeHooks.handled(); n != 0 {
+			if n := acmeHooks.Events(); n != 0 {
 				t.Errorf("the connector saw %d events that failed verification", n)
 			}
 			if n := pending(t, "acme"); n != 0 {
@@ -305,7 +216,7 @@ func TestWebhookReceiver(t *testing.T) {
 		})
 
 		t.Run("oversized", func(t *testing.T) {
-			big := event("evt-big", "user.changed", `{"user":"u-1","pad":"`+strings.Repeat("x", webhookMaxBody)+`"}`)
+			big := event("evt-big", "user.changed", `{"user":"u-1","pad":"`+strings.Repeat("x", webhook.MaxBody)+`"}`)
 			if r := signed(t, "/webhooks/acme/hooks", secret, big); r.Status != http.StatusRequestEntityTooLarge {
 				t.Errorf("oversized: %d %s", r.Status, r.Raw)
 			}
@@ -351,7 +262,7 @@ func TestWebhookReceiver(t *testing.T) {
 			if !slices.Equal(keys, []store.WorkKey{{Tenant: "acme", Kind: store.WorkUser, ID: "u-1"}}) {
 				t.Errorf("queued %v, want the user u-1", keys)
 			}
-			seen := acmeHooks.handled()
+			seen := acmeHooks.Events()
 			// The same event again, even freshly signed, is a duplicate: no second mark.
 			for i := range 2 {
 				r := post(t, "/webhooks/acme/hooks", bytes.NewReader(userEvent), Sign(secret, userEvent, now.Add(time.Duration(i)*time.Second)))
@@ -362,7 +273,7 @@ func TestWebhookReceiver(t *testing.T) {
 			if n := pending(t, "acme"); n != 0 {
 				t.Errorf("replay queued %d keys", n)
 			}
-			if acmeHooks.handled() != seen {
+			if acmeHooks.Events() != seen {
 				t.Errorf("replay reached the connector")
 			}
 			// The id is de-duplicated per connector and per tenant, not globally.

@@ -68,9 +68,27 @@ type Record struct {
 	State json.RawMessage `json:"state,omitempty"`
 }
 
+// Op is the kind of a downstream write.
+type Op string
+
+// The writes adapters make. A reconciliation counts the ones that Delete against
+// the tenant's deletion threshold.
+const (
+	OpCreate Op = "create"
+	OpUpdate Op = "update"
+	// OpDelete removes or deactivates a downstream object.
+	OpDelete Op = "delete"
+	// OpAccept and OpDeny answer a pending invitation.
+	OpAccept Op = "accept"
+	OpDeny   Op = "deny"
+)
+
+// Deletes reports whether the write removes or deactivates a downstream object.
+func (o Op) Deletes() bool { return o == OpDelete }
+
 // Action is one downstream write a convergence made, or would make in a dry run.
 type Action struct {
-	Op     string `json:"op"`     // create | update | delete | accept | deny | ...
+	Op     Op     `json:"op"`     // what kind of write
 	Object string `json:"object"` // what it acts on, e.g. "invitation 42", "member of project P"
 	Reason string `json:"reason"` // why, for the reconcile plan and the logs
 }
@@ -153,6 +171,8 @@ type Deps struct {
 	// Client is the HTTP client to use; nil means a new client with the defaults
 	// of NewHTTPClient.
 	Client *http.Client
+	// Logger already carries the tenant and connector fields: adapters must not
+	// add them again (a JSON line would carry each key twice).
 	Logger zerolog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
@@ -160,7 +180,15 @@ type Deps struct {
 	// process alone made from the Base keys (the bridge hands one whose holds
 	// every replica shares).
 	Throttle Throttle
+	// ObserveHTTP, when set, is told the outcome of every downstream HTTP request
+	// (adapters hand it to their Client as Observe).
+	ObserveHTTP HTTPObserver
 }
+
+// HTTPObserver is told, after each downstream HTTP request, the status of the
+// answer (0 when none arrived: connection error, timeout) and how long it took
+// until the response headers arrived.
+type HTTPObserver func(status int, d time.Duration)
 
 // Config is one adapter's configuration, decoded from the connector's YAML entry.
 type Config interface {

@@ -55,6 +55,8 @@ type Client struct {
 	// Secrets are strings that must never appear in an error (tokens, secrets); the
 	// client redacts them from downstream messages.
 	Secrets []string
+	// Observe, when set, is told the status and duration of every request sent.
+	Observe HTTPObserver
 }
 
 // NewClient builds a Client from the Base keys of a connector entry, with a
@@ -145,7 +147,15 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (int,
 	if c.Authorize != nil {
 		c.Authorize(req)
 	}
+	start := time.Now()
 	resp, err := c.HTTP.Do(req)
+	if c.Observe != nil {
+		status := 0
+		if err == nil {
+			status = resp.StatusCode
+		}
+		c.Observe(status, time.Since(start))
+	}
 	if err != nil {
 		// The caller giving up says nothing about the downstream.
 		report(Feedback{Timeout: parent.Err() == nil})

@@ -15,7 +15,6 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/bridge/config"
-	"github.com/scim-bridge/scim-bridge/store"
 )
 
 // drainTimeout bounds how long a one-shot reconcile waits for the repairs it
@@ -138,83 +137,14 @@ func reconcileDirect(ctx context.Context, e env, b *bridge.Bridge, cfg *config.C
 		_ = b.Run(runCtx)
 	}()
 	for _, p := range plans {
-		if !waitConverged(runCtx, b, p) {
+		if !b.WaitRepaired(runCtx, p) {
 			failed = true
 		}
 	}
-	waitReleased(runCtx, b, plans)
+	b.WaitReleased(runCtx, plans)
 	cancel()
 	wg.Wait()
 	return plans, failed, nil
-}
-
-// waitConverged polls the sync state of every subject a plan touched until each
-// is synced or dead (true when all are synced) or the context ends (false). It
-// waits for every subject rather than stopping at the first dead one: the
-// caller stops its workers next, and a repair still in flight would be left
-// half-done, its lease held until it expires. Each dead subject is added to the
-// plan's errors.
-func waitConverged(ctx context.Context, b *bridge.Bridge, p *bridge.Plan) bool {
-	tick := time.NewTicker(100 * time.Millisecond)
-	defer tick.Stop()
-	for {
-		settled := true
-		var dead []string
-		seen := map[string]bool{}
-		for _, it := range p.Items {
-			if it.Subject == "orphan" || seen[it.Connector+" "+it.Subject] {
-				continue
-			}
-			seen[it.Connector+" "+it.Subject] = true
-			st, err := b.Store().GetSync(ctx, p.Tenant, it.Connector, it.Subject)
-			switch {
-			case err == nil && st.Status == store.SyncSynced:
-			case err == nil && st.Status == store.SyncDead:
-				dead = append(dead, fmt.Sprintf("%s %s: not repaired: %s", it.Connector, it.Subject, st.LastError))
-			default:
-				settled = false
-			}
-		}
-		if settled {
-			p.Errors = append(p.Errors, dead...)
-			return len(dead) == 0
-		}
-		select {
-		case <-ctx.Done():
-			p.Errors = append(p.Errors, dead...)
-			p.Errors = append(p.Errors, "repairs did not converge in time")
-			return false
-		case <-tick.C:
-		}
-	}
-}
-
-// leaseGrace bounds how long a one-shot reconcile waits, once its repairs are
-// settled, for its workers to release their leases.
-const leaseGrace = 2 * time.Second
-
-// waitReleased waits (at most leaseGrace) until the tenants of plans hold no
-// leased work: a worker records a subject's state before it releases the lease,
-// and one stopped in between would leave the lease to expire. Leases of other
-// running processes count too, hence the bound.
-func waitReleased(ctx context.Context, b *bridge.Bridge, plans []*bridge.Plan) {
-	ctx, cancel := context.WithTimeout(ctx, leaseGrace)
-	defer cancel()
-	tick := time.NewTicker(20 * time.Millisecond)
-	defer tick.Stop()
-	for _, p := range plans {
-		for {
-			qs, err := b.Store().QueueStats(ctx, p.Tenant)
-			if err != nil || qs.Leased == 0 {
-				break
-			}
-			select {
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-		}
-	}
 }
 
 func printPlan(e env, p *bridge.Plan) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/bridge"
 	"github.com/scim-bridge/scim-bridge/bridge/config"
+	"github.com/scim-bridge/scim-bridge/bridge/metrics"
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/connectors/registry"
 	"github.com/scim-bridge/scim-bridge/store"
@@ -50,7 +51,9 @@ func randomToken() string {
 
 // buildBridge opens every tenant's connectors on st and builds the bridge.
 func buildBridge(ctx context.Context, cfg *config.Config, st *store.Store, log zerolog.Logger) (*bridge.Bridge, error) {
+	m := metrics.New()
 	opts := bridge.Options{
+		Metrics:      m,
 		Store:        st,
 		Logger:       log,
 		PublicURL:    cfg.PublicURL,
@@ -70,9 +73,10 @@ func buildBridge(ctx context.Context, cfg *config.Config, st *store.Store, log z
 		dir := bridge.NewDirectory(st, tc.ID)
 		for _, cc := range tc.Connectors {
 			c, err := cc.Config.Open(ctx, connectors.Deps{
-				Tenant:    tc.ID,
-				Directory: dir,
-				Logger:    log.With().Str("tenant", tc.ID).Str("connector", cc.Name).Logger(),
+				Tenant:      tc.ID,
+				Directory:   dir,
+				ObserveHTTP: m.Downstream(cc.Name),
+				Logger:      log.With().Str("tenant", tc.ID).Str("connector", cc.Name).Logger(),
 			})
 			if err != nil {
 				return nil, fmt.Errorf("tenant %s: open connector %s (line %d): %w", tc.ID, cc.Name, cc.Line, err)

@@ -208,6 +208,7 @@ func (c *Config) Open(ctx context.Context, deps connectors.Deps) (connectors.Con
 	if err != nil {
 		return nil, fmt.Errorf("authress: open: %w", err)
 	}
+	client.Observe = deps.ObserveHTTP
 	if deps.Now != nil {
 		client.Now = deps.Now
 	}
@@ -219,7 +220,7 @@ func (c *Config) Open(ctx context.Context, deps connectors.Deps) (connectors.Con
 		name:     c.Name,
 		tenant:   deps.Tenant,
 		client:   client,
-		log:      deps.Logger.With().Str("connector", c.Name).Str("tenant", deps.Tenant).Logger(),
+		log:      deps.Logger,
 		fixedID:  c.ConnectionID,
 		prune:    c.Prune,
 		pageSize: pageSize,

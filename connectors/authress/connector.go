@@ -126,7 +126,7 @@ func (c *connector) find(ctx context.Context, prev connectors.Record) (remote, b
 }
 
 func (c *connector) create(ctx context.Context, prev connectors.Record, opts connectors.Options, reason string) (connectors.Record, []connectors.Action, error) {
-	action := connectors.Action{Op: "create", Object: "SSO connection of tenant " + c.tenant, Reason: reason}
+	action := connectors.Action{Op: connectors.OpCreate, Object: "SSO connection of tenant " + c.tenant, Reason: reason}
 	if opts.DryRun {
 		return prev, []connectors.Action{action}, nil
 	}
@@ -169,7 +169,7 @@ func (c *connector) update(ctx context.Context, prev connectors.Record, cur remo
 	if secretStale {
 		reasons = append(reasons, why)
 	}
-	action := connectors.Action{Op: "update", Object: "connection " + id, Reason: strings.Join(reasons, "; ")}
+	action := connectors.Action{Op: connectors.OpUpdate, Object: "connection " + id, Reason: strings.Join(reasons, "; ")}
 	if opts.DryRun {
 		return prev, []connectors.Action{action}, nil
 	}

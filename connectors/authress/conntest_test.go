@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/scim-bridge/scim-bridge/connectors"
+	"github.com/scim-bridge/scim-bridge/connectors/authress/fake"
 	"github.com/scim-bridge/scim-bridge/connectors/conntest"
 )
 
@@ -31,6 +32,9 @@ func TestSharedSuite(t *testing.T) {
 			return c
 		},
 		Subject: connectors.Subject{Kind: connectors.SubjectTenant, ID: "t1"},
+		Fake: func(t *testing.T) http.Handler {
+			return fake.New(fake.Options{Token: conntest.Token}).Handler()
+		},
 	})
 }
 

@@ -177,7 +177,7 @@ func marker(tenant, name string) map[string]string {
 func ops(acts []connectors.Action) string {
 	var s []string
 	for _, a := range acts {
-		s = append(s, a.Op)
+		s = append(s, string(a.Op))
 	}
 	return strings.Join(s, ",")
 }

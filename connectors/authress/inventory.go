@@ -50,7 +50,7 @@ func (c *connector) Prune(ctx context.Context, o connectors.Observed, opts conne
 		return nil, nil
 	}
 	action := connectors.Action{
-		Op:     "delete",
+		Op:     connectors.OpDelete,
 		Object: "connection " + o.ObjectID,
 		Reason: fmt.Sprintf("created for tenant %q connector %q, which no configuration owns", m.tenant, m.connector),
 	}

@@ -88,6 +88,7 @@ func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Conne
 	if err != nil {
 		return nil, fmt.Errorf("bimdata %q: %w", c.Name, err)
 	}
+	client.Observe = deps.ObserveHTTP
 	now := deps.Now
 	if now == nil {
 		now = time.Now
@@ -101,7 +102,7 @@ func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Conne
 		name:         c.Name,
 		api:          &api{c: client},
 		dir:          deps.Directory,
-		log:          deps.Logger.With().Str("connector", c.Name).Str("tenant", deps.Tenant).Logger(),
+		log:          deps.Logger,
 		denyUnknown:  c.UnknownInvitations != PolicyIgnore,
 		deleteOnDeac: c.OnDeactivate != PolicyIgnore,
 	}

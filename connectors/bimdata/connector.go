@@ -140,7 +140,7 @@ func (c *connector) write(opts connectors.Options, actions *[]connectors.Action,
 		if err := fn(); err != nil {
 			return err
 		}
-		c.log.Debug().Str("op", act.Op).Str("object", act.Object).Msg("bimdata write")
+		c.log.Debug().Str("op", string(act.Op)).Str("object", act.Object).Msg("bimdata write")
 	}
 	*actions = append(*actions, *act)
 	return nil

@@ -2,9 +2,11 @@ package bimdata
 
 import (
 	"context"
+	"net/http"
 	"testing"
 
 	"github.com/scim-bridge/scim-bridge/connectors"
+	"github.com/scim-bridge/scim-bridge/connectors/bimdata/fake"
 	"github.com/scim-bridge/scim-bridge/connectors/conntest"
 )
 
@@ -19,6 +21,16 @@ func TestContract(t *testing.T) {
 		}
 		return conn
 	}
+	t.Run("OnFake", func(t *testing.T) {
+		t.Parallel()
+		conntest.Run(t, conntest.Harness{
+			Open:    open,
+			Subject: userSubject(alice(true), "u1"),
+			Fake: func(t *testing.T) http.Handler {
+				return fake.New(fake.Options{Token: conntest.Token}).Handler()
+			},
+		})
+	})
 	for _, tc := range []struct {
 		name    string
 		subject connectors.Subject

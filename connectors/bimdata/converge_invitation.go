@@ -62,10 +62,10 @@ func (c *connector) convergeInvitation(ctx context.Context, s connectors.Subject
 	if !accept && !c.denyUnknown {
 		return invitationRecord(inv), nil, nil
 	}
-	act := connectors.Action{Op: "accept", Object: invitationObject(inv), Reason: "email belongs to an active SCIM user"}
+	act := connectors.Action{Op: connectors.OpAccept, Object: invitationObject(inv), Reason: "email belongs to an active SCIM user"}
 	next := statusAccepted
 	if !accept {
-		act.Op, act.Reason, next = "deny", "email has no active SCIM user", statusDenied
+		act.Op, act.Reason, next = connectors.OpDeny, "email has no active SCIM user", statusDenied
 		if owner != nil {
 			act.Reason = "email belongs to an inactive SCIM user"
 		}

@@ -42,7 +42,7 @@ func (c *connector) provision(ctx context.Context, u *connectors.User, st userSt
 			reason = "SCIM user's email changed"
 		}
 		first, last := names(u, primary)
-		act := connectors.Action{Op: "create", Object: "user " + primary, Reason: reason}
+		act := connectors.Action{Op: connectors.OpCreate, Object: "user " + primary, Reason: reason}
 		err := c.write(opts, &actions, &act, func() error {
 			su, status, err := c.api.createUser(ctx, createUserRequest{Email: primary, Firstname: first, Lastname: last})
 			if err != nil {
@@ -73,7 +73,7 @@ func (c *connector) provision(ctx context.Context, u *connectors.User, st userSt
 		if !containsFold(emails, inv.Email) {
 			continue
 		}
-		act := connectors.Action{Op: "accept", Object: invitationObject(inv), Reason: "email belongs to an active SCIM user"}
+		act := connectors.Action{Op: connectors.OpAccept, Object: invitationObject(inv), Reason: "email belongs to an active SCIM user"}
 		if err := c.write(opts, &actions, &act, func() error { return c.answer(ctx, inv.ID, true) }); err != nil {
 			return result, actions, err
 		}
@@ -139,7 +139,7 @@ func (c *connector) deprovision(ctx context.Context, s connectors.Subject, st us
 		if taken {
 			next.Email, next.Status = target, stateReleased
 		} else {
-			act := connectors.Action{Op: "delete", Object: "user " + target, Reason: reason}
+			act := connectors.Action{Op: connectors.OpDelete, Object: "user " + target, Reason: reason}
 			err := c.write(opts, &actions, &act, func() error {
 				// The cached list stays: should the API drop the user's
 				// invitations with the user, denying them answers 404 (gone).
@@ -178,7 +178,7 @@ func (c *connector) deprovision(ctx context.Context, s connectors.Subject, st us
 		if taken {
 			continue
 		}
-		act := connectors.Action{Op: "deny", Object: invitationObject(inv), Reason: "email has no active SCIM user (" + reason + ")"}
+		act := connectors.Action{Op: connectors.OpDeny, Object: invitationObject(inv), Reason: "email has no active SCIM user (" + reason + ")"}
 		if err := c.write(opts, &actions, &act, func() error { return c.answer(ctx, inv.ID, false) }); err != nil {
 			return result, actions, err
 		}

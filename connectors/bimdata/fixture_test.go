@@ -130,7 +130,7 @@ func decodeState(t *testing.T, rec connectors.Record) userState {
 func actionOps(actions []connectors.Action) []string {
 	out := make([]string, len(actions))
 	for i, a := range actions {
-		out[i] = a.Op + " " + a.Object
+		out[i] = string(a.Op) + " " + a.Object
 	}
 	return out
 }

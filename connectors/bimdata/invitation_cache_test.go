@@ -10,25 +10,8 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/connectors/bimdata/fake"
+	"github.com/scim-bridge/scim-bridge/internal/fakeclock"
 )
-
-// clock is a settable test clock.
-type clock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 func bulkUsers(n int) []connectors.User {
 	users := make([]connectors.User, n)
@@ -53,7 +36,7 @@ func TestBulkProvisioningListsOnce(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			clk := &clock{now: time.Unix(1_700_000_000, 0)}
+			clk := fakeclock.New(time.Unix(1_700_000_000, 0))
 			users := bulkUsers(20)
 			e := newEnv(t, envOpts{now: clk.Now, dir: newDirectory(users...), cfg: func(c *Config) { c.InvitationCache = tc.cache }})
 			for i := range users {

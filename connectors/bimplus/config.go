@@ -156,6 +156,7 @@ func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Conne
 	if err != nil {
 		return nil, fmt.Errorf("bimplus config: %w", err)
 	}
+	client.Observe = deps.ObserveHTTP
 	now := deps.Now
 	if now == nil {
 		now = time.Now
@@ -173,6 +174,6 @@ func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Conne
 		api:     &api{c: client, team: url.PathEscape(c.Team)},
 		roles:   &roleCache{ttl: ttl, now: now},
 		members: &memberCache{ttl: membersTTL, now: now, projects: mappedProjects(groups)},
-		log:     deps.Logger.With().Str("connector", name).Str("tenant", deps.Tenant).Logger(),
+		log:     deps.Logger,
 	}, nil
 }

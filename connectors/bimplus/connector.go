@@ -188,7 +188,7 @@ func (c *connector) plan(projects []string, listings map[string][]membership, wa
 		}
 		for _, m := range stale {
 			steps = append(steps, step{op: "delete", project: p, member: memberRef{ID: m.Member.ID, Email: m.Member.Email}, role: role{ID: m.Role.ID},
-				action: action("delete", p, describe(m.Member), "membership recorded as managed belongs to a member that no longer matches the user's email")})
+				action: action(connectors.OpDelete, p, describe(m.Member), "membership recorded as managed belongs to a member that no longer matches the user's email")})
 		}
 		w, wanted := wants[p]
 		if wanted {
@@ -197,11 +197,11 @@ func (c *connector) plan(projects []string, listings map[string][]membership, wa
 			switch {
 			case cur == nil:
 				steps = append(steps, step{op: "create", project: p, member: memberRef{ID: memberID}, role: r,
-					action: action("create", p, email, fmt.Sprintf("want %s (%s)", r.Name, by))})
+					action: action(connectors.OpCreate, p, email, fmt.Sprintf("want %s (%s)", r.Name, by))})
 				next[p] = managedMembership{Member: memberID, Role: r.Name}
 			case !sameRole(cur.Role, r):
 				steps = append(steps, step{op: "update", project: p, member: memberRef{ID: cur.Member.ID, Email: cur.Member.Email}, role: r,
-					action: action("update", p, describe(cur.Member), fmt.Sprintf("role is %s, want %s (%s)", roleLabel(cur.Role), r.Name, by))})
+					action: action(connectors.OpUpdate, p, describe(cur.Member), fmt.Sprintf("role is %s, want %s (%s)", roleLabel(cur.Role), r.Name, by))})
 				next[p] = managedMembership{Member: cur.Member.ID, Role: r.Name}
 			default:
 				next[p] = managedMembership{Member: cur.Member.ID, Role: r.Name}
@@ -214,7 +214,7 @@ func (c *connector) plan(projects []string, listings map[string][]membership, wa
 				why += " (prune_unmanaged)"
 			}
 			steps = append(steps, step{op: "delete", project: p, member: memberRef{ID: cur.Member.ID, Email: cur.Member.Email}, role: role{ID: cur.Role.ID},
-				action: action("delete", p, describe(cur.Member), why)})
+				action: action(connectors.OpDelete, p, describe(cur.Member), why)})
 		}
 		delete(next, p)
 	}
@@ -300,7 +300,7 @@ func describe(m memberRef) string {
 	return m.ID
 }
 
-func action(op, project, who, reason string) connectors.Action {
+func action(op connectors.Op, project, who, reason string) connectors.Action {
 	return connectors.Action{Op: op, Object: fmt.Sprintf("member %s of project %s", who, project), Reason: reason}
 }
 

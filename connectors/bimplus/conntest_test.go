@@ -2,9 +2,11 @@ package bimplus
 
 import (
 	"context"
+	"net/http"
 	"testing"
 
 	"github.com/scim-bridge/scim-bridge/connectors"
+	"github.com/scim-bridge/scim-bridge/connectors/bimplus/fake"
 	"github.com/scim-bridge/scim-bridge/connectors/conntest"
 )
 
@@ -24,5 +26,14 @@ func TestSharedSuite(t *testing.T) {
 			return c
 		},
 		Subject: alice("Design Team"),
+		Fake: func(t *testing.T) http.Handler {
+			srv := fake.New(fake.Options{Token: conntest.Token, Team: "acme"})
+			srv.AddTeamMember("alice@example.com")
+			for _, p := range []string{projA, projB, projC} {
+				srv.AddProject(p)
+			}
+			return srv.Handler()
+		},
+		FakePath: "/v2",
 	})
 }

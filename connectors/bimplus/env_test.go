@@ -3,7 +3,6 @@ package bimplus
 import (
 	"context"
 	"net/http/httptest"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/connectors/bimplus/fake"
 	"github.com/scim-bridge/scim-bridge/connectors/conntest"
+	"github.com/scim-bridge/scim-bridge/internal/fakeclock"
 )
 
 const (
@@ -30,30 +30,12 @@ func testGroups() map[string][]Grant {
 	}
 }
 
-// clock is a settable clock for the role cache.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // env is a fake Bimplus with three projects and two team members, and an adapter
 // pointed at it.
 type env struct {
 	srv   *fake.Server
 	conn  connectors.Connector
-	clock *clock
+	clock *fakeclock.Clock
 	alice string // member id of alice@example.com
 	bob   string // member id of bob@example.com
 }
@@ -63,7 +45,7 @@ func newEnv(t testing.TB, mutate func(*Config)) *env {
 	srv := fake.New(fake.Options{Token: testToken, Team: "acme"})
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	e := &env{srv: srv, clock: &clock{t: time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)}}
+	e := &env{srv: srv, clock: fakeclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))}
 	e.alice = srv.AddTeamMember("alice@example.com")
 	e.bob = srv.AddTeamMember("bob@example.com")
 	for _, p := range []string{projA, projB, projC} {

@@ -90,7 +90,7 @@ func (c *connector) Prune(ctx context.Context, o connectors.Observed, opts conne
 		return nil, nil
 	}
 	m := ms[i]
-	acts := []connectors.Action{action("delete", project, describe(m.Member), "no SCIM user owns this membership (prune_unmanaged)")}
+	acts := []connectors.Action{action(connectors.OpDelete, project, describe(m.Member), "no SCIM user owns this membership (prune_unmanaged)")}
 	if opts.DryRun {
 		return acts, nil
 	}

@@ -67,7 +67,7 @@ func TestMemberCacheBurst(t *testing.T) {
 		}
 	}
 	// Later, a miss refreshes once; a second miss right after does not.
-	e.clock.Add(2 * time.Second)
+	e.clock.Advance(2 * time.Second)
 	for range 2 {
 		if _, _, err := e.conn.Converge(context.Background(), newcomer(unknown[0]), connectors.Record{}, connectors.Options{}); connectors.ClassOf(err) != connectors.Permanent {
 			t.Fatalf("unknown after refresh: %v", err)
@@ -114,7 +114,7 @@ func TestMemberCacheTTL(t *testing.T) {
 						e.srv.AddTeamMember(fmt.Sprintf("ttl%d@example.com", j))
 					}
 				}
-				e.clock.Add(d)
+				e.clock.Advance(d)
 				if _, _, err := e.conn.Converge(context.Background(), newcomer(email), connectors.Record{}, connectors.Options{}); err != nil {
 					t.Fatalf("step %d: %v", i, err)
 				}
@@ -148,7 +148,7 @@ func TestMemberCacheMissRefresh(t *testing.T) {
 		t.Fatalf("GET %s %d times, want 1", teamPath, got)
 	}
 	// A retry later finds her through a refresh on the miss.
-	e.clock.Add(2 * time.Second)
+	e.clock.Advance(2 * time.Second)
 	rec, _, err := e.conn.Converge(ctx, newcomer("carol@example.com"), connectors.Record{}, connectors.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -25,12 +25,12 @@ func TestRoleCache(t *testing.T) {
 	if n := e.count("GET", "/v2/acme/roles"); n != 1 {
 		t.Fatalf("GET /roles %d times within the TTL, want 1", n)
 	}
-	e.clock.Add(4 * time.Minute)
+	e.clock.Advance(4 * time.Minute)
 	run()
 	if n := e.count("GET", "/v2/acme/roles"); n != 1 {
 		t.Fatalf("GET /roles %d times before expiry, want 1", n)
 	}
-	e.clock.Add(2 * time.Minute)
+	e.clock.Advance(2 * time.Minute)
 	run()
 	if n := e.count("GET", "/v2/acme/roles"); n != 2 {
 		t.Fatalf("GET /roles %d times after expiry, want 2", n)

@@ -1,6 +1,7 @@
 // Package conntest is the shared test suite every connector adapter runs: one table
-// of downstream answers → error classes, and a check that no credential ever
-// appears in an error or a log line.
+// of downstream answers → error classes, a check that no credential ever
+// appears in an error or a log line, and — against the adapter's fake
+// downstream — a check that converging twice writes nothing the second time.
 package conntest
 
 import (
@@ -9,7 +10,9 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,6 +28,12 @@ type Harness struct {
 	Open func(t *testing.T, url, token, secret string, deps connectors.Deps) connectors.Connector
 	// Subject is a subject whose convergence makes at least one HTTP call.
 	Subject connectors.Subject
+	// Fake, when set, returns the adapter's fake downstream, accepting Token and
+	// Secret, on which Subject converges without error; FakePath is appended to
+	// its URL before Open. Run then also runs RunConvergeTwice. Every adapter
+	// runs that check in at least one of its harnesses.
+	Fake     func(t *testing.T) http.Handler
+	FakePath string
 }
 
 // Token and Secret are the credentials the suite hands to Open.
@@ -57,6 +66,66 @@ func Run(t *testing.T, h Harness) {
 	t.Run("ErrorClasses", func(t *testing.T) { RunErrorClasses(t, h) })
 	t.Run("TransportErrors", func(t *testing.T) { RunTransportErrors(t, h) })
 	t.Run("NoSecrets", func(t *testing.T) { RunNoSecrets(t, h) })
+	if h.Fake != nil {
+		t.Run("ConvergeTwice", func(t *testing.T) { RunConvergeTwice(t, h) })
+	}
+}
+
+// RunConvergeTwice converges Subject on the adapter's fake downstream, then
+// again with the record the first convergence returned: the second convergence
+// must succeed, report no action, and send no write (any request other than
+// GET or HEAD) — the contract's "converging twice in a row makes no write the
+// second time". A dry run afterwards must plan nothing either.
+func RunConvergeTwice(t *testing.T, h Harness) {
+	if h.Fake == nil {
+		t.Fatal("RunConvergeTwice needs Harness.Fake")
+	}
+	var (
+		mu     sync.Mutex
+		writes []string
+	)
+	fake := h.Fake(t)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			mu.Lock()
+			writes = append(writes, r.Method+" "+r.URL.Path)
+			mu.Unlock()
+		}
+		fake.ServeHTTP(w, r)
+	}))
+	defer srv.Close()
+	written := func() []string {
+		mu.Lock()
+		defer mu.Unlock()
+		return slices.Clone(writes)
+	}
+	c := h.Open(t, srv.URL+h.FakePath, Token, Secret, connectors.Deps{Tenant: "t1", Logger: zerolog.Nop()})
+	ctx := context.Background()
+	rec, first, err := c.Converge(ctx, h.Subject, connectors.Record{}, connectors.Options{})
+	if err != nil {
+		t.Fatalf("first convergence: %v", err)
+	}
+	if len(first) == 0 || len(written()) == 0 {
+		t.Fatalf("first convergence made no write (actions %v, requests %v): Subject must need one", first, written())
+	}
+	before := len(written())
+	rec, again, err := c.Converge(ctx, h.Subject, rec, connectors.Options{})
+	if err != nil {
+		t.Fatalf("second convergence: %v", err)
+	}
+	if len(again) != 0 {
+		t.Errorf("second convergence reported actions %v, want none", again)
+	}
+	if w := written()[before:]; len(w) != 0 {
+		t.Errorf("second convergence wrote %v, want no write", w)
+	}
+	before = len(written())
+	if _, planned, err := c.Converge(ctx, h.Subject, rec, connectors.Options{DryRun: true}); err != nil || len(planned) != 0 {
+		t.Errorf("dry run after convergence: actions %v, err %v; want none", planned, err)
+	}
+	if w := written()[before:]; len(w) != 0 {
+		t.Errorf("dry run wrote %v", w)
+	}
 }
 
 // RunErrorClasses points the adapter at a server answering every request with one

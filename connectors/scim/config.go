@@ -81,12 +81,13 @@ func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Conne
 	if err != nil {
 		return nil, err
 	}
+	client.Observe = deps.ObserveHTTP
 	client.Now = deps.Now
 	return &connector{
 		name:    c.Name,
 		matchBy: mb,
 		prune:   c.Prune,
 		api:     &api{http: client},
-		log:     deps.Logger.With().Str("connector", c.Name).Str("tenant", deps.Tenant).Logger(),
+		log:     deps.Logger,
 	}, nil
 }

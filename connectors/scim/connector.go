@@ -79,7 +79,7 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 		if cur == nil || !cur.active() {
 			return record(idOf(cur, id)), nil, nil
 		}
-		act := connectors.Action{Op: "delete", Object: object(cur), Reason: "SCIM user is inactive: deactivate"}
+		act := connectors.Action{Op: connectors.OpDelete, Object: object(cur), Reason: "SCIM user is inactive: deactivate"}
 		if err := c.deactivate(ctx, cur.ID, act, opts); err != nil {
 			return record(cur.ID), nil, err
 		}
@@ -91,7 +91,7 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 	if id != "" {
 		// Not visible: deactivated (the vendor hides those) or gone. PATCH reaches
 		// a deactivated user; a 404 means gone, so create.
-		act := connectors.Action{Op: "update", Object: "user " + id, Reason: "recorded user not visible downstream: reactivate (re-create if gone)"}
+		act := connectors.Action{Op: connectors.OpUpdate, Object: "user " + id, Reason: "recorded user not visible downstream: reactivate (re-create if gone)"}
 		if opts.DryRun {
 			return record(id), []connectors.Action{act}, nil
 		}
@@ -174,7 +174,7 @@ func (c *connector) update(ctx context.Context, cur *remoteUser, want *connector
 	if len(ops) == 0 {
 		return rec, nil, nil
 	}
-	act := connectors.Action{Op: "update", Object: object(cur), Reason: strings.Join(attrs, ", ") + " differ"}
+	act := connectors.Action{Op: connectors.OpUpdate, Object: object(cur), Reason: strings.Join(attrs, ", ") + " differ"}
 	if opts.DryRun {
 		return rec, []connectors.Action{act}, nil
 	}
@@ -187,7 +187,7 @@ func (c *connector) update(ctx context.Context, cur *remoteUser, want *connector
 
 // create POSTs want; a 409 is resolved by finding the user it collides with.
 func (c *connector) create(ctx context.Context, want *connectors.User, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
-	act := connectors.Action{Op: "create", Object: fmt.Sprintf("user %q", want.UserName), Reason: "absent downstream"}
+	act := connectors.Action{Op: connectors.OpCreate, Object: fmt.Sprintf("user %q", want.UserName), Reason: "absent downstream"}
 	if opts.DryRun {
 		return connectors.Record{}, []connectors.Action{act}, nil
 	}
@@ -243,7 +243,7 @@ func (c *connector) convergeDeleted(ctx context.Context, id string, opts connect
 	if !u.active() {
 		return rec, nil, nil
 	}
-	act := connectors.Action{Op: "delete", Object: object(u), Reason: "SCIM user deleted: deactivate"}
+	act := connectors.Action{Op: connectors.OpDelete, Object: object(u), Reason: "SCIM user deleted: deactivate"}
 	if err := c.deactivate(ctx, id, act, opts); err != nil {
 		return rec, nil, err
 	}
@@ -263,7 +263,7 @@ func (c *connector) deactivate(ctx context.Context, id string, act connectors.Ac
 }
 
 func (c *connector) logWrite(act connectors.Action) {
-	c.log.Debug().Str("op", act.Op).Str("object", act.Object).Str("reason", act.Reason).Msg("scim write")
+	c.log.Debug().Str("op", string(act.Op)).Str("object", act.Object).Str("reason", act.Reason).Msg("scim write")
 }
 
 func object(u *remoteUser) string { return fmt.Sprintf("user %s (%q)", u.ID, u.UserName) }

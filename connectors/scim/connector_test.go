@@ -33,6 +33,9 @@ func TestConntest(t *testing.T) {
 			return c
 		},
 		Subject: userSubject(alice),
+		Fake: func(t *testing.T) http.Handler {
+			return fake.New(fake.Options{Token: conntest.Token}).Handler()
+		},
 	})
 }
 

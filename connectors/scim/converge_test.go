@@ -92,7 +92,7 @@ func convergeRetrying(t *testing.T, c connectors.Connector, s connectors.Subject
 func ops(acts []connectors.Action) []string {
 	out := []string{}
 	for _, a := range acts {
-		out = append(out, a.Op)
+		out = append(out, string(a.Op))
 	}
 	return out
 }

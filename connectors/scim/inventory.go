@@ -68,7 +68,7 @@ func (c *connector) Prune(ctx context.Context, o connectors.Observed, opts conne
 	if !u.active() {
 		return nil, nil
 	}
-	act := connectors.Action{Op: "delete", Object: object(u), Reason: "no SCIM user owns it: deactivate"}
+	act := connectors.Action{Op: connectors.OpDelete, Object: object(u), Reason: "no SCIM user owns it: deactivate"}
 	if err := c.deactivate(ctx, u.ID, act, opts); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,225 @@
+// Package admin is the bridge's operator API under /admin/ (guarded by the admin
+// bearer token): sync status per tenant and connector, re-queueing of dead
+// letters, and reconciliation runs on demand. The status command of the CLI and
+// the admin console read the same Status.
+package admin
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/bridge/internal/bearer"
+	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
+	"github.com/scim-bridge/scim-bridge/bridge/reconcile"
+	"github.com/scim-bridge/scim-bridge/store"
+)
+
+// Store is what the admin API reads and writes: queue statistics, sync counts,
+// dead letters and their replay.
+type Store interface {
+	QueueStats(ctx context.Context, tenant string) (store.QueueStats, error)
+	SyncCounts(ctx context.Context, tenant string) (map[string]map[string]int, error)
+	ListDead(ctx context.Context, tenant string, limit int) ([]*store.SyncState, error)
+	Replay(ctx context.Context, tenant, connector, subject string) error
+	ReplayAll(ctx context.Context, tenant, connector string) (int, error)
+}
+
+// Reconciler runs one reconciliation under the tenant's lock.
+type Reconciler interface {
+	ReconcileLocked(ctx context.Context, tenantID string, opts reconcile.RunOptions) (*reconcile.Plan, error)
+}
+
+// Options configure an API. Store, Tenants, Now and Reconciler are required.
+type Options struct {
+	Store      Store
+	Tenants    *tenant.Set
+	Now        func() time.Time
+	Reconciler Reconciler
+	// Token is the admin bearer token; empty disables the endpoints (404).
+	Token string
+	// OnMark, when set, is called after dead letters were re-queued.
+	OnMark func()
+}
+
+// API serves /admin/ and answers Status and Replay.
+type API struct {
+	opts    Options
+	store   Store
+	tenants *tenant.Set
+	now     func() time.Time
+	token   *bearer.Secret
+}
+
+// New builds the API.
+func New(opts Options) *API {
+	a := &API{opts: opts, store: opts.Store, tenants: opts.Tenants, now: opts.Now}
+	if opts.Token != "" {
+		s := bearer.NewSecret(opts.Token)
+		a.token = &s
+	}
+	return a
+}
+
+// ConnectorStatus is the sync health of one connector of a tenant.
+type ConnectorStatus struct {
+	Name       string         `json:"name"`
+	Counts     map[string]int `json:"counts"` // synced, pending, retrying, dead
+	LastErrors []SubjectError `json:"lastErrors,omitempty"`
+}
+
+// SubjectError is a failing subject, for status output.
+type SubjectError struct {
+	Subject string    `json:"subject"`
+	Status  string    `json:"status"`
+	Error   string    `json:"error"`
+	At      time.Time `json:"at"`
+}
+
+// TenantStatus is the sync health of one tenant.
+type TenantStatus struct {
+	Tenant        string            `json:"tenant"`
+	Pending       int               `json:"pending"`
+	Leased        int               `json:"leased"`
+	OldestPending string            `json:"oldestPendingAge,omitempty"`
+	Connectors    []ConnectorStatus `json:"connectors"`
+}
+
+// Status reports per tenant and connector counts of synced, pending, retrying and
+// dead subjects, the queue, and the latest dead letters. tenantID "" means all.
+func (a *API) Status(ctx context.Context, tenantID string) ([]TenantStatus, error) {
+	var out []TenantStatus
+	for _, t := range a.tenants.All() {
+		if tenantID != "" && t.ID != tenantID {
+			continue
+		}
+		qs, err := a.store.QueueStats(ctx, t.ID)
+		if err != nil {
+			return nil, fmt.Errorf("queue stats of %s: %w", t.ID, err)
+		}
+		counts, err := a.store.SyncCounts(ctx, t.ID)
+		if err != nil {
+			return nil, fmt.Errorf("sync counts of %s: %w", t.ID, err)
+		}
+		dead, err := a.store.ListDead(ctx, t.ID, 100)
+		if err != nil {
+			return nil, fmt.Errorf("dead letters of %s: %w", t.ID, err)
+		}
+		ts := TenantStatus{Tenant: t.ID, Pending: qs.Pending, Leased: qs.Leased}
+		if !qs.OldestDue.IsZero() {
+			if age := a.now().Sub(qs.OldestDue); age > 0 {
+				ts.OldestPending = age.Truncate(time.Millisecond).String()
+			}
+		}
+		for _, c := range t.Connectors {
+			cs := ConnectorStatus{Name: c.Name(), Counts: map[string]int{}}
+			for _, s := range []string{store.SyncSynced, store.SyncPending, store.SyncRetrying, store.SyncDead} {
+				cs.Counts[s] = counts[c.Name()][s]
+			}
+			for _, d := range dead {
+				if d.Connector == c.Name() && len(cs.LastErrors) < 10 {
+					cs.LastErrors = append(cs.LastErrors, SubjectError{Subject: d.Subject, Status: d.Status, Error: d.LastError, At: d.UpdatedAt})
+				}
+			}
+			ts.Connectors = append(ts.Connectors, cs)
+		}
+		out = append(out, ts)
+	}
+	if tenantID != "" && len(out) == 0 {
+		return nil, fmt.Errorf("unknown tenant %q", tenantID)
+	}
+	return out, nil
+}
+
+// Replay re-queues dead subjects of a tenant's connector: one subject, or all of
+// them when subject is empty. It returns how many were re-queued.
+func (a *API) Replay(ctx context.Context, tenantID, connector, subject string) (int, error) {
+	t := a.tenants.Get(tenantID)
+	if t == nil || t.Connector(connector) == nil {
+		return 0, fmt.Errorf("unknown tenant %q or connector %q", tenantID, connector)
+	}
+	if a.opts.OnMark != nil {
+		defer a.opts.OnMark()
+	}
+	if subject != "" {
+		if err := a.store.Replay(ctx, tenantID, connector, subject); err != nil {
+			return 0, fmt.Errorf("replay %s: %w", subject, err)
+		}
+		return 1, nil
+	}
+	n, err := a.store.ReplayAll(ctx, tenantID, connector)
+	if err != nil {
+		return n, fmt.Errorf("replay all of %s: %w", connector, err)
+	}
+	return n, nil
+}
+
+// serveAdmin guards the admin endpoints with the admin bearer token.
+func (a *API) guard(next func(http.ResponseWriter, *http.Request) (any, error)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if a.token == nil {
+			w.WriteHeader(http.StatusNotFound)
+			_, _ = w.Write([]byte(`{"error":"admin endpoints are disabled (no admin_token configured)"}` + "\n"))
+			return
+		}
+		if !a.token.Matches(bearer.FromRequest(r)) {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="scim-bridge-admin"`)
+			w.WriteHeader(http.StatusUnauthorized)
+			_, _ = w.Write([]byte(`{"error":"missing or invalid admin token"}` + "\n"))
+			return
+		}
+		v, err := next(w, r)
+		status := http.StatusOK
+		body := v
+		if err != nil {
+			status = http.StatusInternalServerError
+			var he *httpError
+			switch {
+			case errors.As(err, &he):
+				status = he.status
+			case errors.Is(err, reconcile.ErrTooManyDeletions):
+				status = http.StatusConflict
+			case errors.Is(err, store.ErrLocked):
+				status = http.StatusConflict
+			}
+			body = map[string]any{"error": err.Error(), "result": v}
+		}
+		data, _ := json.MarshalIndent(body, "", "  ")
+		w.WriteHeader(status)
+		_, _ = w.Write(append(data, '\n'))
+	}
+}
+
+// httpError is an error answered with its own status.
+type httpError struct {
+	status int
+	msg    string
+}
+
+func (e *httpError) Error() string { return e.msg }
+
+// Routes registers the admin endpoints on mux.
+func (a *API) Routes(mux *http.ServeMux) {
+	mux.HandleFunc("GET /admin/status", a.guard(func(w http.ResponseWriter, r *http.Request) (any, error) {
+		return a.Status(r.Context(), r.URL.Query().Get("tenant"))
+	}))
+	mux.HandleFunc("POST /admin/reconcile", a.guard(func(w http.ResponseWriter, r *http.Request) (any, error) {
+		q := r.URL.Query()
+		if a.tenants.Get(q.Get("tenant")) == nil {
+			return nil, &httpError{status: http.StatusNotFound, msg: "unknown tenant"}
+		}
+		dry, _ := strconv.ParseBool(q.Get("dry_run"))
+		force, _ := strconv.ParseBool(q.Get("force"))
+		return a.opts.Reconciler.ReconcileLocked(r.Context(), q.Get("tenant"), reconcile.RunOptions{Connector: q.Get("connector"), DryRun: dry, Force: force})
+	}))
+	mux.HandleFunc("POST /admin/retry", a.guard(func(w http.ResponseWriter, r *http.Request) (any, error) {
+		q := r.URL.Query()
+		n, err := a.Replay(r.Context(), q.Get("tenant"), q.Get("connector"), q.Get("subject"))
+		return map[string]int{"requeued": n}, err
+	}))
+}

@@ -1,0 +1,172 @@
+package fanout
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/bridge/internal/subject"
+	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
+	"github.com/scim-bridge/scim-bridge/connectors"
+	"github.com/scim-bridge/scim-bridge/store"
+)
+
+// target is one connector's share of a claimed key.
+type target struct {
+	conn    connectors.Connector
+	subject connectors.Subject
+}
+
+// targets derives, for a claimed key, the connectors concerned and their subject.
+func (w *Worker) targets(ctx context.Context, t *tenant.Tenant, k store.WorkKey) ([]target, error) {
+	var out []target
+	switch k.Kind {
+	case store.WorkUser:
+		u, err := subject.LoadUser(ctx, w.store, t.ID, k.ID)
+		if err != nil {
+			return nil, err
+		}
+		s := connectors.Subject{Kind: connectors.SubjectUser, ID: k.ID, User: u}
+		for _, c := range t.Connectors {
+			if c.Handles(connectors.SubjectUser) {
+				out = append(out, target{c, s})
+			}
+		}
+	case store.WorkTenant:
+		s := connectors.Subject{Kind: connectors.SubjectTenant, ID: t.ID}
+		for _, c := range t.Connectors {
+			if c.Handles(connectors.SubjectTenant) {
+				out = append(out, target{c, s})
+			}
+		}
+	case store.WorkObject:
+		name, obj, ok := strings.Cut(k.ID, "/")
+		c := t.Connector(name)
+		if ok && c != nil && c.Handles(connectors.SubjectObject) {
+			out = append(out, target{c, connectors.Subject{Kind: connectors.SubjectObject, ID: obj}})
+		}
+	case store.WorkGroup:
+		// Group writes mark the affected members themselves; no connector
+		// converges a group as such.
+	}
+	return out, nil
+}
+
+// converge runs every target of k concurrently (one failing or slow connector
+// never delays another) and returns the earliest retry time needed, zero if none.
+func (w *Worker) converge(ctx context.Context, t *tenant.Tenant, k store.WorkKey) (time.Time, error) {
+	targets, err := w.targets(ctx, t, k)
+	if err != nil || len(targets) == 0 {
+		return time.Time{}, err
+	}
+	subj := k.Subject()
+	names := make([]string, len(targets))
+	for i, tg := range targets {
+		names[i] = tg.conn.Name()
+	}
+	states, err := w.store.GetSyncs(ctx, t.ID, subj, names)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read sync state: %w", err)
+	}
+	var (
+		mu      sync.Mutex
+		retryAt time.Time
+		wg      sync.WaitGroup
+	)
+	for _, tg := range targets {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			at := w.convergeOne(ctx, t, subj, tg, states[tg.conn.Name()])
+			if !at.IsZero() {
+				mu.Lock()
+				if retryAt.IsZero() || at.Before(retryAt) {
+					retryAt = at
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	return retryAt, nil
+}
+
+// convergeOne converges one connector for one subject and records the outcome.
+// It returns when the subject must be retried for this connector (zero: done).
+func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string, tg target, st *store.SyncState) time.Time {
+	name := tg.conn.Name()
+	hash := subject.DesiredHash(tg.conn, tg.subject)
+	now := w.now()
+	if st == nil {
+		st = &store.SyncState{Connector: name, Subject: subj}
+	}
+	switch {
+	case st.Status == store.SyncSynced && st.AppliedHash == hash:
+		return time.Time{} // nothing changed since the last success
+	case st.Status == store.SyncDead && st.InFlightHash == hash:
+		return time.Time{} // parked until replayed or until the desired state changes
+	case st.Status == store.SyncRetrying && st.InFlightHash == hash && st.NextRetry.After(now):
+		return st.NextRetry // an early mark: the retry is not due yet
+	}
+	if until := w.cooldowns.get(t.ID, name); until.After(now) {
+		return spread(now, until) // the downstream asked us to back off (429)
+	}
+	if st.InFlightHash != hash {
+		st.Attempts = 0 // a new desired state starts a new series of attempts
+	}
+	if h := w.opts.Hooks.BeforeConverge; h != nil {
+		if err := h(t.ID, name, subj); err != nil {
+			return now
+		}
+	}
+	prev, derr := subject.Record(st)
+	if derr != nil {
+		// The record is a hint: converge from the downstream's truth instead.
+		w.log.Warn().Err(derr).Str("tenant", t.ID).Str("connector", name).Str("subject", subj).Msg("sync: ignoring an unreadable record")
+	}
+	start := time.Now()
+	rec, actions, err := tg.conn.Converge(ctx, tg.subject, prev, connectors.Options{})
+	elapsed := time.Since(start)
+	if h := w.opts.Hooks.AfterConverge; h != nil {
+		if herr := h(t.ID, name, subj); herr != nil {
+			return now
+		}
+	}
+	if ctx.Err() != nil && err != nil {
+		return now // interrupted by shutdown: due again at once, state unchanged
+	}
+	if raw, merr := json.Marshal(rec); merr == nil && (err == nil || len(rec.IDs) > 0 || len(rec.State) > 0) {
+		st.Record = raw
+	}
+	prevStatus, prevError := st.Status, st.LastError
+	st.Attempts++
+	st.InFlightHash = hash
+	st.UpdatedAt = w.now()
+	var retryAt time.Time
+	ev := w.log.Info()
+	if err == nil {
+		st.Status, st.AppliedHash, st.LastError, st.NextRetry, st.Attempts = store.SyncSynced, hash, "", time.Time{}, 0
+	} else {
+		retryAt = w.retryRule(t.ID, name, st, err)
+		ev = w.failureEvent(prevStatus, prevError, st).Str("class", connectors.ClassOf(err).String()).Str("error", st.LastError)
+	}
+	if w.opts.Metrics != nil {
+		w.opts.Metrics.Converged(t.ID, name, st.Status, elapsed)
+	}
+	ev.Str("tenant", t.ID).Str("connector", name).Str("subject", subj).
+		Str("outcome", st.Status).Int("attempt", st.Attempts).Int("writes", len(actions)).
+		Dur("duration", elapsed).Msg("converge")
+	// Record even when shutting down: the downstream already changed.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if perr := w.store.PutSync(rctx, t.ID, st); perr != nil {
+		w.log.Error().Err(perr).Str("tenant", t.ID).Str("connector", name).Str("subject", subj).Msg("record sync state")
+		if retryAt.IsZero() {
+			retryAt = w.now().Add(backoff(w.opts.BackoffBase, 1))
+		}
+	}
+	return retryAt
+}

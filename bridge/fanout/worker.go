@@ -1,0 +1,236 @@
+// Package fanout is the work-queue consumer of the bridge: a dispatcher claims
+// due keys from the store, a pool of workers converges each connector concerned
+// (each on its own, concurrently), records the sync state, and acks the key or
+// schedules its retry. It is level-triggered: a worker always reads the current
+// desired state, never a change payload.
+//
+// The retry rules (backoff, attempts before the dead-letter set, Retry-After
+// cool-downs) live in retry.go; the convergence of one subject and its sync
+// state record in converge.go.
+package fanout
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
+	"github.com/scim-bridge/scim-bridge/store"
+)
+
+// Store is what the worker reads and writes: the work queue and its leases,
+// sync states, and users with their groups.
+type Store interface {
+	Claim(ctx context.Context, tenant, owner string, lease time.Duration, max int) ([]store.Claim, error)
+	NextDue(ctx context.Context, tenant string) (next time.Time, ok bool, err error)
+	Ack(ctx context.Context, c store.Claim) error
+	Retry(ctx context.Context, c store.Claim, due time.Time) error
+	Extend(ctx context.Context, c store.Claim, lease time.Duration) error
+	GetSyncs(ctx context.Context, tenant, subject string, connectors []string) (map[string]*store.SyncState, error)
+	PutSync(ctx context.Context, tenant string, st *store.SyncState) error
+	GetUserWithGroups(ctx context.Context, tenant, id string) (*store.Resource, []store.GroupRef, error)
+}
+
+// Metrics is told the outcome of every convergence (outcome is the recorded
+// sync status) and how long the connector took.
+type Metrics interface {
+	Converged(tenant, connector, outcome string, d time.Duration)
+}
+
+// Hooks let tests stop a worker at each step of a convergence. A hook that
+// returns an error makes the subject due again at once, its state unchanged.
+type Hooks struct {
+	BeforeConverge func(tenant, connector, subject string) error
+	AfterConverge  func(tenant, connector, subject string) error
+}
+
+// Options configure a Worker. Store, Tenants and Now are required.
+type Options struct {
+	Store   Store
+	Tenants *tenant.Set
+	Logger  zerolog.Logger
+	Now     func() time.Time
+	// Owner names this replica in leases.
+	Owner string
+	// Metrics, when set, is told about every convergence.
+	Metrics Metrics
+	// BackoffBase and LeaseTTL default to DefaultBackoffBase and DefaultLeaseTTL;
+	// tests shorten them.
+	BackoffBase time.Duration
+	LeaseTTL    time.Duration
+	Hooks       Hooks
+}
+
+// Worker is the work-queue consumer: a dispatcher claims due keys and a pool of
+// workers converges them, each connector independently.
+type Worker struct {
+	opts    Options
+	store   Store
+	tenants *tenant.Set
+	log     zerolog.Logger
+	now     func() time.Time
+	kick    chan struct{}
+
+	cooldowns cooldowns
+}
+
+// New builds a worker.
+func New(opts Options) *Worker {
+	if opts.BackoffBase <= 0 {
+		opts.BackoffBase = DefaultBackoffBase
+	}
+	if opts.LeaseTTL <= 0 {
+		opts.LeaseTTL = DefaultLeaseTTL
+	}
+	return &Worker{
+		opts: opts, store: opts.Store, tenants: opts.Tenants, log: opts.Logger, now: opts.Now,
+		kick: make(chan struct{}, 1),
+	}
+}
+
+// Kick wakes the dispatcher (after a local write) without waiting for its poll.
+func (w *Worker) Kick() {
+	select {
+	case w.kick <- struct{}{}:
+	default:
+	}
+}
+
+// Run claims and processes work with that many workers until ctx is done. It
+// claims only as many keys as it has idle workers, so a claimed key's lease
+// starts when its work does; leases are extended while a convergence runs.
+func (w *Worker) Run(ctx context.Context, workers int) {
+	busy := make(chan struct{}, workers) // one token per running job
+	freed := make(chan struct{}, 1)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	owner := w.opts.Owner
+	for ctx.Err() == nil {
+		claimed := 0
+		for _, t := range w.tenants.All() {
+			free := workers - len(busy)
+			if free <= 0 {
+				break
+			}
+			if len(t.Connectors) == 0 {
+				continue
+			}
+			cs, err := w.store.Claim(ctx, t.ID, owner, w.opts.LeaseTTL, min(free, claimBatch))
+			if err != nil {
+				if ctx.Err() == nil {
+					w.log.Error().Err(err).Str("tenant", t.ID).Msg("claim work")
+				}
+				continue
+			}
+			claimed += len(cs)
+			for _, c := range cs {
+				busy <- struct{}{}
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					w.process(ctx, t, c)
+					<-busy
+					select {
+					case freed <- struct{}{}:
+					default:
+					}
+				}()
+			}
+		}
+		if claimed > 0 && len(busy) < workers {
+			continue
+		}
+		var (
+			wait  <-chan time.Time
+			timer *time.Timer
+		)
+		if len(busy) < workers {
+			timer = time.NewTimer(w.nextWait(ctx))
+			wait = timer.C
+		}
+		select {
+		case <-ctx.Done():
+		case <-w.kick:
+		case <-freed:
+		case <-wait:
+		}
+		if timer != nil {
+			timer.Stop()
+		}
+	}
+}
+
+// nextWait is how long the dispatcher may sleep: until the earliest due item, at
+// most IdlePoll (other replicas and webhooks add work too).
+func (w *Worker) nextWait(ctx context.Context) time.Duration {
+	wait := IdlePoll
+	now := w.now()
+	for _, t := range w.tenants.All() {
+		due, ok, err := w.store.NextDue(ctx, t.ID)
+		if err != nil || !ok {
+			continue
+		}
+		if d := due.Sub(now); d < wait {
+			wait = d
+		}
+	}
+	if wait < time.Millisecond {
+		wait = time.Millisecond
+	}
+	return wait
+}
+
+// process converges every connector concerned by one claimed key, then acks it
+// or schedules its retry.
+func (w *Worker) process(ctx context.Context, t *tenant.Tenant, c store.Claim) {
+	stop := w.keepLease(ctx, t, c)
+	retryAt, err := w.converge(ctx, t, c.Key)
+	stop()
+	switch {
+	case err != nil && ctx.Err() != nil:
+		retryAt = w.now() // interrupted by shutdown: due again at once
+	case err != nil:
+		// The desired state could not even be read: try again soon.
+		w.log.Error().Err(err).Str("tenant", t.ID).Str("subject", c.Key.Subject()).Msg("sync: read desired state")
+		retryAt = w.now().Add(backoff(w.opts.BackoffBase, 1))
+	}
+	// Release the lease even when shutting down: what was recorded stays recorded,
+	// and an interrupted convergence is due again at once instead of after the
+	// lease expires. (A worker that dies here loses the lease the hard way.)
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
+	if retryAt.IsZero() {
+		err = w.store.Ack(rctx, c)
+	} else {
+		err = w.store.Retry(rctx, c, retryAt)
+	}
+	if err != nil {
+		w.log.Warn().Err(err).Str("tenant", t.ID).Str("subject", c.Key.Subject()).Msg("sync: release lease")
+	}
+}
+
+// keepLease extends the lease of c every third of its TTL until the returned
+// stop is called, so a slow downstream never lets another replica take the key.
+func (w *Worker) keepLease(ctx context.Context, t *tenant.Tenant, c store.Claim) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(w.opts.LeaseTTL / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-ctx.Done():
+				return
+			case <-tick.C:
+				if err := w.store.Extend(ctx, c, w.opts.LeaseTTL); err != nil && ctx.Err() == nil {
+					w.log.Warn().Err(err).Str("tenant", t.ID).Str("subject", c.Key.Subject()).Msg("sync: extend lease")
+					return
+				}
+			}
+		}
+	}()
+	return func() { close(done) }
+}

@@ -1,0 +1,102 @@
+package reconcile
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
+	"github.com/scim-bridge/scim-bridge/store"
+)
+
+// Schedule runs a reconciliation of every tenant that has a reconcile_every,
+// each on its own timer, until ctx is done.
+func (rc *Reconciler) Schedule(ctx context.Context) {
+	var wg sync.WaitGroup
+	for _, t := range rc.tenants.All() {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rc.schedule(ctx, t)
+		}()
+	}
+	wg.Wait()
+}
+
+// schedule runs a reconciliation of t every t.ReconcileEvery until ctx is done.
+// With several replicas on one Redis, a lock elects one runner per tenant at a
+// time. The lock is renewed while the run lasts; when a renewal fails the run's
+// context is cancelled, so a replica that lost the lock (paused, partitioned)
+// stops checking and marking at its next store or downstream call. There is no
+// separate check of the lock between planning and applying: a plan interrupted
+// that way may be partly applied, which is harmless because applying only marks
+// subjects dirty and the next run finds what is left.
+func (rc *Reconciler) schedule(ctx context.Context, t *tenant.Tenant) {
+	if t.ReconcileEvery <= 0 || len(t.Connectors) == 0 {
+		return
+	}
+	timer := time.NewTimer(t.ReconcileEvery)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		if _, err := rc.ReconcileLocked(ctx, t.ID, RunOptions{}); err != nil && ctx.Err() == nil {
+			if errors.Is(err, store.ErrLocked) {
+				rc.log.Debug().Str("tenant", t.ID).Msg("reconcile: another replica holds the lock")
+			} else {
+				rc.log.Error().Err(err).Str("tenant", t.ID).Msg("scheduled reconcile")
+			}
+		}
+		timer.Reset(t.ReconcileEvery)
+	}
+}
+
+// ReconcileLocked is Reconcile under the tenant's reconcile lock (store.ErrLocked
+// when another replica is running one).
+func (rc *Reconciler) ReconcileLocked(ctx context.Context, tenantID string, opts RunOptions) (*Plan, error) {
+	lock, err := rc.store.AcquireLock(ctx, tenantID, LockName, rc.opts.Owner, reconcileLockTTL)
+	if err != nil {
+		return nil, fmt.Errorf("reconcile lock: %w", err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	lost := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(reconcileLockTTL / 3)
+		defer tick.Stop()
+		for {
+			select {
+			case <-runCtx.Done():
+				return
+			case <-tick.C:
+				if err := rc.store.RenewLock(runCtx, lock, reconcileLockTTL); err != nil {
+					if runCtx.Err() == nil {
+						rc.log.Warn().Err(err).Str("tenant", tenantID).Msg("reconcile lock lost; stopping the run")
+						close(lost)
+						cancel()
+					}
+					return
+				}
+			}
+		}
+	}()
+	defer func() { _ = rc.store.ReleaseLock(context.WithoutCancel(ctx), lock) }()
+	start := rc.now()
+	plan, err := rc.Reconcile(runCtx, tenantID, opts)
+	select {
+	case <-lost:
+		return plan, fmt.Errorf("reconcile %s: %w", tenantID, store.ErrLockLost)
+	default:
+	}
+	if plan != nil {
+		rc.log.Info().Str("tenant", tenantID).Int("checked", plan.Checked).Int("changes", len(plan.Items)).
+			Int("deletions", plan.Deletions).Bool("dry_run", plan.DryRun).Bool("refused", plan.Refused).
+			Int("errors", len(plan.Errors)).Dur("duration", rc.now().Sub(start)).Msg("reconcile run")
+	}
+	return plan, err
+}

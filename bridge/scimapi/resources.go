@@ -1,0 +1,475 @@
+package scimapi
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/bridge/internal/uuid"
+	"github.com/scim-bridge/scim-bridge/filter"
+	"github.com/scim-bridge/scim-bridge/store"
+)
+
+// maxOptimisticRetries bounds read-modify-write retries of a PATCH that races
+// another writer of the same resource.
+const maxOptimisticRetries = 16
+
+func renderOptsFor(srv *Server, r *http.Request) renderOpts {
+	q := r.URL.Query()
+	return renderOpts{
+		base:       srv.baseURL(r),
+		attributes: splitAttrs(q.Get("attributes")),
+		excluded:   splitAttrs(q.Get("excludedAttributes")),
+	}
+}
+
+// decodeResource parses a POST or PUT body: a JSON object whose "schemas" (when
+// given) names only this resource type's schemas, normalized against the schema,
+// with the required attribute present (RFC 7643 §4.1.1 userName, §4.2 displayName).
+func (srv *Server) decodeResource(rt *resourceType, body []byte) (map[string]any, error) {
+	var raw map[string]any
+	if err := json.Unmarshal(body, &raw); err != nil {
+		return nil, errBadRequest("invalidSyntax", "request body is not a JSON object: %s", jsonErrorDetail(err))
+	}
+	if raw == nil {
+		return nil, errBadRequest("invalidSyntax", "request body is not a JSON object")
+	}
+	if err := checkSchemas(rt, raw); err != nil {
+		return nil, err
+	}
+	attrs, err := filter.Normalize(rt.rs, raw)
+	if err != nil {
+		return nil, err
+	}
+	delete(attrs, "password") // never stored: the bridge does not authenticate users
+	if err := checkRequired(rt, attrs); err != nil {
+		return nil, err
+	}
+	return attrs, nil
+}
+
+func jsonErrorDetail(err error) string {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Sprintf("syntax error at byte %d", se.Offset)
+	}
+	var te *json.UnmarshalTypeError
+	if errors.As(err, &te) {
+		return "expected an object"
+	}
+	return "malformed JSON"
+}
+
+func checkSchemas(rt *resourceType, raw map[string]any) error {
+	sv, ok := raw["schemas"]
+	if !ok {
+		return nil // tolerated: several clients omit it; the endpoint decides the type
+	}
+	list, ok := sv.([]any)
+	if !ok {
+		return errBadRequest("invalidValue", `"schemas" must be an array of schema URNs`)
+	}
+	hasCore := false
+	for _, s := range list {
+		str, ok := s.(string)
+		if !ok {
+			return errBadRequest("invalidValue", `"schemas" must be an array of schema URNs`)
+		}
+		known := false
+		for id := range rt.schemaIDs {
+			if strings.EqualFold(id, str) {
+				known = true
+				if id == rt.core.ID {
+					hasCore = true
+				}
+			}
+		}
+		if !known {
+			return errBadRequest("invalidValue", "unknown schema %q for %s", str, rt.endpoint)
+		}
+	}
+	if !hasCore {
+		return errBadRequest("invalidValue", `"schemas" must include %s`, rt.core.ID)
+	}
+	return nil
+}
+
+func checkRequired(rt *resourceType, attrs map[string]any) error {
+	name := "userName"
+	if rt.kind == store.KindGroup {
+		name = "displayName"
+	}
+	s, _ := attrs[name].(string)
+	if strings.TrimSpace(s) == "" {
+		return errBadRequest("invalidValue", "%s is required", name)
+	}
+	return nil
+}
+
+// create serves POST /Users and POST /Groups (RFC 7644 §3.3).
+func (srv *Server) create(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType) error {
+	body, err := srv.readBody(r)
+	if err != nil {
+		return err
+	}
+	attrs, err := srv.decodeResource(rt, body)
+	if err != nil {
+		return err
+	}
+	if rt.kind == store.KindGroup {
+		if err := srv.resolveMembers(r.Context(), tenant, attrs, nil); err != nil {
+			return err
+		}
+	}
+	now := nowUTC(srv.now)
+	res := &store.Resource{ID: uuid.New(), Kind: rt.kind, Created: now, LastModified: now, Attrs: attrs}
+	if err := srv.store.Create(r.Context(), tenant, res); err != nil {
+		return err
+	}
+	srv.written()
+	o := renderOptsFor(srv, r)
+	return writeResource(w, http.StatusCreated, res, srv.view(rt, res, nil, o))
+}
+
+// get serves GET /Users/{id} and /Groups/{id} (RFC 7644 §3.4.1), honouring
+// If-None-Match (304) and attributes / excludedAttributes.
+func (srv *Server) get(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType, id string) error {
+	o := renderOptsFor(srv, r)
+	var (
+		res    *store.Resource
+		groups []store.GroupRef
+		err    error
+	)
+	if rt.kind == store.KindUser && o.wants("groups") {
+		// The user and its derived groups in one round trip.
+		res, groups, err = srv.store.GetUserWithGroups(r.Context(), tenant, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound(rt.kind, id)
+		}
+	} else {
+		res, err = srv.load(r.Context(), tenant, rt, id, 0)
+	}
+	if err != nil {
+		return err
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, res.Version) {
+		w.Header().Set("ETag", etag(res.Version))
+		w.WriteHeader(http.StatusNotModified)
+		return nil
+	}
+	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o))
+}
+
+// load reads a resource for a request: 404 when it does not exist, 412 when
+// ifVersion is set and is not the stored version.
+func (srv *Server) load(ctx context.Context, tenant string, rt *resourceType, id string, ifVersion int64) (*store.Resource, error) {
+	res, err := srv.store.Get(ctx, tenant, rt.kind, id)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, errNotFound(rt.kind, id)
+		}
+		return nil, err
+	}
+	if ifVersion != 0 && ifVersion != res.Version {
+		return nil, asHTTPError(store.ErrPrecondition)
+	}
+	return res, nil
+}
+
+// groupsFor derives the read-only "groups" of users when the response includes it.
+func (srv *Server) groupsFor(ctx context.Context, tenant string, rt *resourceType, rs []*store.Resource, o renderOpts) (map[string][]store.GroupRef, error) {
+	if rt.kind != store.KindUser || len(rs) == 0 || !o.wants("groups") {
+		return nil, nil
+	}
+	ids := make([]string, len(rs))
+	for i, r := range rs {
+		ids[i] = r.ID
+	}
+	g, err := srv.store.GroupsOf(ctx, tenant, ids)
+	if err != nil {
+		return nil, fmt.Errorf("groups of users: %w", err)
+	}
+	return g, nil
+}
+
+// replace serves PUT (RFC 7644 §3.5.1): the resource's attributes become the body's.
+func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType, id string) error {
+	body, err := srv.readBody(r)
+	if err != nil {
+		return err
+	}
+	attrs, err := srv.decodeResource(rt, body)
+	if err != nil {
+		return err
+	}
+	ifVersion, err := ifMatchVersion(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	cur, err := srv.load(ctx, tenant, rt, id, ifVersion)
+	if err != nil {
+		return err
+	}
+	if rt.kind == store.KindGroup {
+		if err := srv.resolveMembers(ctx, tenant, attrs, cur.Attrs); err != nil {
+			return err
+		}
+	}
+	res := &store.Resource{ID: id, Kind: rt.kind, Created: cur.Created, LastModified: nowUTC(srv.now), Attrs: attrs}
+	if err := srv.store.Replace(ctx, tenant, res, cur.Version); err != nil {
+		if errors.Is(err, store.ErrPrecondition) && ifVersion == 0 {
+			// Another writer got in between; PUT is last-writer-wins without If-Match.
+			if err = srv.store.Replace(ctx, tenant, res, 0); err != nil {
+				return err
+			}
+		} else {
+			return err
+		}
+	}
+	srv.written()
+	o := renderOptsFor(srv, r)
+	groups, err := srv.groupsFor(ctx, tenant, rt, []*store.Resource{res}, o)
+	if err != nil {
+		return err
+	}
+	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups[res.ID], o))
+}
+
+// patch serves PATCH (RFC 7644 §3.5.2): all operations apply or none. The
+// read-modify-write is optimistic: a concurrent write of the same resource makes it
+// start over (or fail with 412 when the client sent If-Match).
+func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType, id string) error {
+	body, err := srv.readBody(r)
+	if err != nil {
+		return err
+	}
+	ops, err := filter.ParsePatch(rt.rs, body)
+	if err != nil {
+		return err
+	}
+	ifVersion, err := ifMatchVersion(r)
+	if err != nil {
+		return err
+	}
+	ctx := r.Context()
+	for attempt := 0; ; attempt++ {
+		cur, err := srv.load(ctx, tenant, rt, id, ifVersion)
+		if err != nil {
+			return err
+		}
+		out, changed, err := filter.Apply(rt.rs, cur.Attrs, ops)
+		if err != nil {
+			return err
+		}
+		res := cur
+		if changed {
+			if err := checkRequired(rt, out); err != nil {
+				return err
+			}
+			if rt.kind == store.KindGroup {
+				if err := srv.resolveMembers(ctx, tenant, out, cur.Attrs); err != nil {
+					return err
+				}
+			}
+			res = &store.Resource{ID: id, Kind: rt.kind, Created: cur.Created, LastModified: nowUTC(srv.now), Attrs: out}
+			if err := srv.store.Replace(ctx, tenant, res, cur.Version); err != nil {
+				if errors.Is(err, store.ErrPrecondition) && ifVersion == 0 {
+					if attempt < maxOptimisticRetries {
+						// De-correlate from the other writers before reading again.
+						time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 4))))
+						continue
+					}
+					// The client asked for no precondition: a 412 would confuse it.
+					w.Header().Set("Retry-After", "1")
+					return &HTTPError{Status: http.StatusServiceUnavailable,
+						Detail: "the resource is being modified by other requests; retry", Err: err}
+				}
+				return err
+			}
+			srv.written()
+		}
+		o := renderOptsFor(srv, r)
+		if rt.kind == store.KindGroup && !o.projected() {
+			// RFC 7644 §3.5.2 allows 204: Entra and Okta push membership changes to
+			// groups that may hold thousands of members; echoing them is waste.
+			w.Header().Set("ETag", etag(res.Version))
+			w.WriteHeader(http.StatusNoContent)
+			return nil
+		}
+		groups, err := srv.groupsFor(ctx, tenant, rt, []*store.Resource{res}, o)
+		if err != nil {
+			return err
+		}
+		return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups[res.ID], o))
+	}
+}
+
+// delete serves DELETE (RFC 7644 §3.6). Deleting a user removes it from every group.
+func (srv *Server) delete(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType, id string) error {
+	ifVersion, err := ifMatchVersion(r)
+	if err != nil {
+		return err
+	}
+	if err := srv.store.Delete(r.Context(), tenant, rt.kind, id, ifVersion); err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound(rt.kind, id)
+		}
+		return err
+	}
+	srv.written()
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}
+
+// resolveMembers checks that every member of a group refers to an existing user
+// or group of the tenant and fills "type" and "display". Members already present
+// in old (the stored group) are trusted, so adding one member to a large group
+// costs one lookup, not one per member.
+func (srv *Server) resolveMembers(ctx context.Context, tenant string, attrs, old map[string]any) error {
+	ms, _ := attrs["members"].([]any)
+	if len(ms) == 0 {
+		delete(attrs, "members")
+		return nil
+	}
+	known := map[string]map[string]any{}
+	if om, ok := old["members"].([]any); ok {
+		for _, m := range om {
+			if mm, ok := m.(map[string]any); ok {
+				if v, ok := mm["value"].(string); ok {
+					known[v] = mm
+				}
+			}
+		}
+	}
+	var unknown []string
+	seen := map[string]bool{}
+	out := ms[:0]
+	for _, m := range ms {
+		mm, ok := m.(map[string]any)
+		if !ok {
+			return errBadRequest("invalidValue", "each member must be an object with a \"value\"")
+		}
+		v, _ := mm["value"].(string)
+		if v == "" {
+			return errBadRequest("invalidValue", "each member must have a non-empty \"value\"")
+		}
+		if seen[v] {
+			continue // the same member twice is once
+		}
+		seen[v] = true
+		out = append(out, mm)
+		if k, ok := known[v]; ok {
+			if _, has := mm["type"]; !has {
+				mm["type"] = k["type"]
+			}
+			if _, has := mm["display"]; !has && k["display"] != nil {
+				mm["display"] = k["display"]
+			}
+			continue
+		}
+		unknown = append(unknown, v)
+	}
+	attrs["members"] = out
+	if len(unknown) == 0 {
+		return nil
+	}
+	found := map[string]*store.Resource{}
+	users, err := srv.store.GetMany(ctx, tenant, store.KindUser, unknown)
+	if err != nil {
+		return fmt.Errorf("resolve group members: %w", err)
+	}
+	for _, u := range users {
+		found[u.ID] = u
+	}
+	var rest []string
+	for _, id := range unknown {
+		if found[id] == nil {
+			rest = append(rest, id)
+		}
+	}
+	if len(rest) > 0 {
+		groups, err := srv.store.GetMany(ctx, tenant, store.KindGroup, rest)
+		if err != nil {
+			return fmt.Errorf("resolve group members: %w", err)
+		}
+		for _, g := range groups {
+			found[g.ID] = g
+		}
+	}
+	for _, m := range out {
+		mm := m.(map[string]any)
+		v := mm["value"].(string)
+		if _, ok := known[v]; ok {
+			continue
+		}
+		res := found[v]
+		if res == nil {
+			return errBadRequest("invalidValue", "member %q is not a user or group of this tenant", v)
+		}
+		mm["type"] = string(res.Kind)
+		if _, has := mm["display"]; !has {
+			if d := displayOf(res); d != "" {
+				mm["display"] = d
+			}
+		}
+	}
+	return nil
+}
+
+func displayOf(res *store.Resource) string {
+	if d, _ := res.Attrs["displayName"].(string); d != "" {
+		return d
+	}
+	u, _ := res.Attrs["userName"].(string)
+	return u
+}
+
+// ifMatchVersion reads If-Match (RFC 7232 §3.1, RFC 7644 §3.14): 0 for absent or
+// "*", else the version of the first entity tag. An entity tag that is not one of
+// ours can never match: 412.
+func ifMatchVersion(r *http.Request) (int64, error) {
+	h := strings.TrimSpace(r.Header.Get("If-Match"))
+	if h == "" || h == "*" {
+		return 0, nil
+	}
+	for _, tag := range strings.Split(h, ",") {
+		if v, ok := parseETag(tag); ok {
+			return v, nil
+		}
+	}
+	return 0, asHTTPError(store.ErrPrecondition)
+}
+
+// etagMatches reports whether an If-None-Match list names version (weak comparison).
+func etagMatches(list string, version int64) bool {
+	if strings.TrimSpace(list) == "*" {
+		return true
+	}
+	for _, tag := range strings.Split(list, ",") {
+		if v, ok := parseETag(tag); ok && v == version {
+			return true
+		}
+	}
+	return false
+}
+
+func parseETag(tag string) (int64, bool) {
+	tag = strings.TrimSpace(tag)
+	tag = strings.TrimPrefix(tag, "W/")
+	tag = strings.TrimPrefix(tag, "w/")
+	if len(tag) < 2 || tag[0] != '"' || tag[len(tag)-1] != '"' {
+		return 0, false
+	}
+	v, err := strconv.ParseInt(tag[1:len(tag)-1], 10, 64)
+	if err != nil || v <= 0 {
+		return 0, false
+	}
+	return v, true
+}

@@ -1,0 +1,51 @@
+package scimapi
+
+import (
+	"net/http"
+	"strings"
+)
+
+// routeOf returns the route template of a request path under /scim/v2, for the
+// request metrics: ids are replaced by "{id}" and anything unknown is "other",
+// so no caller-chosen text becomes a label value.
+func routeOf(path string) string {
+	rest, ok := strings.CutPrefix(path, "/scim/v2")
+	if !ok || (rest != "" && rest[0] != '/') {
+		return "other"
+	}
+	rest = strings.TrimSuffix(rest, "/")
+	switch rest {
+	case "":
+		return "/"
+	case "/.search", "/Me", "/Bulk", "/ServiceProviderConfig", "/Schemas", "/ResourceTypes", "/Users", "/Groups", "/Users/.search", "/Groups/.search":
+		return rest
+	}
+	for _, prefix := range []string{"/Users/", "/Groups/", "/Schemas/", "/ResourceTypes/"} {
+		if id, ok := strings.CutPrefix(rest, prefix); ok && id != "" && !strings.Contains(id, "/") {
+			return prefix + "{id}"
+		}
+	}
+	return "other"
+}
+
+// statusRecorder remembers the status a handler answered, for the request metrics.
+type statusRecorder struct {
+	http.ResponseWriter
+	code int
+}
+
+func (s *statusRecorder) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
+	}
+	s.ResponseWriter.WriteHeader(code)
+}
+
+func (s *statusRecorder) Write(p []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
+	}
+	return s.ResponseWriter.Write(p)
+}
+
+func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }
