@@ -88,6 +88,13 @@ type TenantOptions struct {
 	// WebhookSecrets maps a connector name to the secret its webhooks are signed
 	// with; a connector without one has no webhook endpoint.
 	WebhookSecrets map[string]string
+	// Settle is the quiet period of a changed user before its downstream
+	// convergence (each change re-arms it), never beyond SettleMax after its
+	// first change not yet converged; 0 converges at once.
+	Settle, SettleMax time.Duration
+	// Throttles are the throttles the connectors were opened with
+	// (connectors.Deps.Throttle), by connector name, for status and metrics.
+	Throttles map[string]connectors.ThrottleReporter
 }
 
 // Bridge is one running scim-bridge: SCIM endpoint plus fan-out.
@@ -140,6 +147,7 @@ func New(opts Options) (*Bridge, error) {
 		ts = append(ts, &tenant.Tenant{
 			ID: to.ID, Tokens: to.SCIMTokens, ReconcileEvery: to.ReconcileEvery,
 			DeletionThreshold: to.DeletionThreshold, Connectors: to.Connectors, WebhookSecrets: to.WebhookSecrets,
+			Settle: to.Settle, SettleMax: to.SettleMax, Throttles: to.Throttles,
 		})
 		tokens[to.ID] = append(tokens[to.ID], to.SCIMTokens...)
 		tc := metrics.TenantConnectors{Tenant: to.ID}

@@ -125,6 +125,11 @@ type ThrottleStatus struct {
 	RateLimited int64
 }
 
+// ThrottleReporter is a throttle that reports its state.
+type ThrottleReporter interface {
+	Status() ThrottleStatus
+}
+
 // Adaptive is the Throttle of the bridge: a hold shared through a
 // ThrottleStore, an AIMD concurrency limit and a fixed or learned pace. It is
 // safe for concurrent use.
@@ -145,7 +150,10 @@ type Adaptive struct {
 	limited  int64
 }
 
-var _ Throttle = (*Adaptive)(nil)
+var (
+	_ Throttle         = (*Adaptive)(nil)
+	_ ThrottleReporter = (*Adaptive)(nil)
+)
 
 // NewThrottle returns an adaptive throttle.
 func NewThrottle(o ThrottleOptions) *Adaptive {
