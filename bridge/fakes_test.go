@@ -33,6 +33,7 @@ import (
 	bimdatafake "github.com/scim-bridge/scim-bridge/connectors/bimdata/fake"
 	"github.com/scim-bridge/scim-bridge/connectors/bimplus"
 	bimplusfake "github.com/scim-bridge/scim-bridge/connectors/bimplus/fake"
+	"github.com/scim-bridge/scim-bridge/connectors/fakeserver"
 	scimconn "github.com/scim-bridge/scim-bridge/connectors/scim"
 	scimfake "github.com/scim-bridge/scim-bridge/connectors/scim/fake"
 	"github.com/scim-bridge/scim-bridge/store"
@@ -308,6 +309,16 @@ type injector struct {
 	bursts    int
 	injected  map[int]int // status → count
 	reject    func(r *http.Request, body []byte) bool
+	// seen, when set, is told when each request that reaches the fake arrived
+	// and the status it was answered.
+	seen func(arrived time.Time, status int)
+}
+
+// watch sets seen.
+func (in *injector) watch(fn func(arrived time.Time, status int)) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.seen = fn
 }
 
 // set replaces the fault plan.
@@ -395,7 +406,17 @@ func (in *injector) wrap(next http.Handler) http.Handler {
 		}
 		switch status {
 		case 0:
-			next.ServeHTTP(w, r)
+			in.mu.Lock()
+			seen := in.seen
+			in.mu.Unlock()
+			if seen == nil {
+				next.ServeHTTP(w, r)
+				return
+			}
+			arrived := time.Now()
+			sw := fakeserver.NewStatusWriter(w)
+			next.ServeHTTP(sw, r)
+			seen(arrived, sw.Status())
 			return
 		case http.StatusTooManyRequests:
 			w.Header().Set("Retry-After", "1")
