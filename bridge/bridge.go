@@ -185,6 +185,13 @@ func New(opts Options) (*Bridge, error) {
 	if err := opts.Metrics.WatchStore(st, watched); err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
+	throttles := make([]metrics.TenantThrottles, 0, len(opts.Tenants))
+	for _, to := range opts.Tenants {
+		throttles = append(throttles, metrics.TenantThrottles{Tenant: to.ID, Throttles: to.Throttles})
+	}
+	if err := opts.Metrics.WatchThrottles(st, throttles, now); err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
 	b.handler = b.routes()
 	return b, nil
 }
