@@ -158,6 +158,15 @@ type EventHandler interface {
 	HandleEvent(ctx context.Context, eventType string, data json.RawMessage) ([]Subject, error)
 }
 
+// Owned is an optional capability: Owner returns the subject whose convergence
+// may make the same downstream write as the convergence of s (the user a
+// BIMData invitation is for), or nil. The bridge converges s only while it
+// holds that subject's claim, so the two never run at once on any replica and
+// the write is made once.
+type Owned interface {
+	Owner(ctx context.Context, s Subject) (*Subject, error)
+}
+
 // Directory lets an adapter look up SCIM users by email without knowing the store.
 type Directory interface {
 	// UserByEmail returns the user with that email (case-insensitive), or nil.

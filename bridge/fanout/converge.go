@@ -62,6 +62,14 @@ func (w *Worker) converge(ctx context.Context, t *tenant.Tenant, k store.WorkKey
 	if err != nil || len(targets) == 0 {
 		return time.Time{}, err
 	}
+	release, busy, err := w.lockOwner(ctx, t, targets)
+	defer release()
+	switch {
+	case err != nil:
+		return time.Time{}, err
+	case busy:
+		return w.now().Add(ownerBusyRetry), nil // the owner's convergence runs elsewhere
+	}
 	subj := k.Subject()
 	names := make([]string, len(targets))
 	for i, tg := range targets {

@@ -30,6 +30,7 @@ type Store interface {
 	Settle(ctx context.Context, c store.Claim, quiet, maxDelay time.Duration) (time.Time, error)
 	Defer(ctx context.Context, c store.Claim, due time.Time) error
 	ThrottleStates(ctx context.Context, tenant string, connectors []string) (map[string]store.ThrottleState, error)
+	Lease(ctx context.Context, k store.WorkKey, owner string, lease time.Duration) (store.Claim, bool, error)
 	Extend(ctx context.Context, c store.Claim, lease time.Duration) error
 	GetSyncs(ctx context.Context, tenant, subject string, connectors []string) (map[string]*store.SyncState, error)
 	PutSync(ctx context.Context, tenant string, st *store.SyncState) error
