@@ -65,6 +65,8 @@ func (w *Worker) converge(ctx context.Context, t *tenant.Tenant, k store.WorkKey
 	release, busy, err := w.lockOwner(ctx, t, targets)
 	defer release()
 	switch {
+	case heldBack(err):
+		return spread(w.now(), w.now().Add(connectors.RetryAfterOf(err))), nil // the downstream holds us off
 	case err != nil:
 		return time.Time{}, err
 	case busy:
