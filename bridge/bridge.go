@@ -136,6 +136,13 @@ type TenantOptions struct {
 	// projected like core attributes. The enterprise User extension is always there.
 	UserExtensions  []filter.SchemaExtension
 	GroupExtensions []filter.SchemaExtension
+	// Settle is the quiet period of a changed user before its downstream
+	// convergence (each change re-arms it), never beyond SettleMax after its
+	// first change not yet converged; 0 converges at once.
+	Settle, SettleMax time.Duration
+	// Throttles are the throttles the connectors were opened with
+	// (connectors.Deps.Throttle), by connector name, for status and metrics.
+	Throttles map[string]connectors.ThrottleReporter
 }
 
 // Bridge is one running scim-bridge: SCIM endpoint plus fan-out.
@@ -187,6 +194,7 @@ func New(opts Options) (*Bridge, error) {
 		ts = append(ts, &tenant.Tenant{
 			ID: to.ID, ReconcileEvery: to.ReconcileEvery,
 			DeletionThreshold: to.DeletionThreshold, Connectors: to.Connectors, WebhookSecrets: to.WebhookSecrets,
+			Settle: to.Settle, SettleMax: to.SettleMax, Throttles: to.Throttles,
 		})
 		tc := metrics.TenantConnectors{Tenant: to.ID}
 		for _, c := range to.Connectors {
@@ -240,6 +248,13 @@ func New(opts Options) (*Bridge, error) {
 		watched[i].ReconcileEvery = b.reconciler.Interval(watched[i].Tenant)
 	}
 	if err := opts.Metrics.WatchStore(st, watched, now); err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	throttles := make([]metrics.TenantThrottles, 0, len(opts.Tenants))
+	for _, to := range opts.Tenants {
+		throttles = append(throttles, metrics.TenantThrottles{Tenant: to.ID, Throttles: to.Throttles})
+	}
+	if err := opts.Metrics.WatchThrottles(st, throttles, now); err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	b.handler = b.routes()

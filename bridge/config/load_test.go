@@ -243,7 +243,8 @@ func TestEnvOverrideNames(t *testing.T) {
 		"SCIM_BRIDGE_MAX_BODY_BYTES=max_body_bytes", "SCIM_BRIDGE_MAX_RESULTS=max_results",
 		"SCIM_BRIDGE_WORKERS=workers", "SCIM_BRIDGE_CURSOR_SECRET=cursor_secret",
 		"SCIM_BRIDGE_CURSOR_TIMEOUT=cursor_timeout", "SCIM_BRIDGE_BULK_MAX_OPERATIONS=bulk_max_operations",
-		"SCIM_BRIDGE_BULK_MAX_PAYLOAD_BYTES=bulk_max_payload_bytes", "SCIM_BRIDGE_ADMIN_TOKEN=admin_token",
+		"SCIM_BRIDGE_BULK_MAX_PAYLOAD_BYTES=bulk_max_payload_bytes", "SCIM_BRIDGE_SETTLE=settle",
+		"SCIM_BRIDGE_SETTLE_MAX=settle_max", "SCIM_BRIDGE_ADMIN_TOKEN=admin_token",
 		"SCIM_BRIDGE_AUTH_LIMIT_MAX_FAILURES=auth_limit.max_failures", "SCIM_BRIDGE_AUTH_LIMIT_WINDOW=auth_limit.window",
 		"SCIM_BRIDGE_LOG_LEVEL=log.level", "SCIM_BRIDGE_LOG_FORMAT=log.format",
 	}
