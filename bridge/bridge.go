@@ -149,6 +149,13 @@ type TenantOptions struct {
 	// projected like core attributes. The enterprise User extension is always there.
 	UserExtensions  []filter.SchemaExtension
 	GroupExtensions []filter.SchemaExtension
+	// Settle is the quiet period of a changed user before its downstream
+	// convergence (each change re-arms it), never beyond SettleMax after its
+	// first change not yet converged; 0 converges at once.
+	Settle, SettleMax time.Duration
+	// Throttles are the throttles the connectors were opened with
+	// (connectors.Deps.Throttle), by connector name, for status and metrics.
+	Throttles map[string]connectors.ThrottleReporter
 }
 
 // Bridge is one running scim-bridge: SCIM endpoint plus fan-out.
@@ -202,6 +209,7 @@ func New(opts Options) (*Bridge, error) {
 		ts = append(ts, &tenant.Tenant{
 			ID: to.ID, ReconcileEvery: to.ReconcileEvery,
 			DeletionThreshold: to.DeletionThreshold, Connectors: to.Connectors, WebhookSecrets: to.WebhookSecrets,
+			Settle: to.Settle, SettleMax: to.SettleMax, Throttles: to.Throttles,
 		})
 		tc := metrics.TenantConnectors{Tenant: to.ID}
 		for _, c := range to.Connectors {
@@ -261,6 +269,13 @@ func New(opts Options) (*Bridge, error) {
 		watched[i].ReconcileEvery = b.reconciler.Interval(watched[i].Tenant)
 	}
 	if err := opts.Metrics.WatchStore(st, watched, now); err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	throttles := make([]metrics.TenantThrottles, 0, len(opts.Tenants))
+	for _, to := range opts.Tenants {
+		throttles = append(throttles, metrics.TenantThrottles{Tenant: to.ID, Throttles: to.Throttles})
+	}
+	if err := opts.Metrics.WatchThrottles(throttles); err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	b.handler = b.routes()
@@ -393,6 +408,15 @@ func (b *Bridge) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}()
+	// Data written by an earlier version is converted (groups whose members
+	// sit inside the document get their members set), and work a crashed
+	// process left half done is finished; safe beside serving.
+	for _, t := range b.tenants.All() {
+		if err := b.store.Recover(ctx, t.ID); err != nil {
+			// Groups of the former layout still convert on their next write.
+			b.log.Error().Err(err).Str("tenant", t.ID).Msg("recover store at start")
+		}
+	}
 	// Tenant-level subjects (an SSO connection) have no SCIM write to mark them:
 	// converge them at start; the recorded hash makes this free when nothing changed.
 	for _, t := range b.tenants.All() {

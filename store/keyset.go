@@ -78,7 +78,7 @@ func (s *Store) QueryAfter(ctx context.Context, tenant string, kind Kind, f *fil
 
 	if f != nil {
 		if lookups, ok := f.Plan(); ok {
-			ids, _, ok, err := s.resolveLookups(ctx, tenant, kind, lookups)
+			ids, ok, err := s.resolveLookups(ctx, tenant, kind, lookups)
 			if err != nil {
 				return KeysetPage{}, fmt.Errorf("query %s after: %w", kind, err)
 			}

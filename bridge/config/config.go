@@ -24,6 +24,8 @@ const (
 	DefaultBulkMaxOperations = 1000
 	// DefaultBulkMaxPayloadBytes is 4 MiB: 1,000 typical user creates fit.
 	DefaultBulkMaxPayloadBytes = 4 << 20
+	DefaultSettle              = Duration(time.Second)
+	DefaultSettleMax           = Duration(10 * time.Second)
 	DefaultAuthMaxFailures     = auth.DefaultMaxFailures
 	DefaultAuthWindow          = Duration(auth.DefaultFailWindow)
 )
@@ -38,9 +40,10 @@ const MinTokenLength = auth.MinTokenLength
 // holds a single value, and every key of a top-level mapping such as log, may
 // come from the variable SCIM_BRIDGE_<KEY> (SCIM_BRIDGE_LISTEN,
 // SCIM_BRIDGE_REDIS, SCIM_BRIDGE_PUBLIC_URL, SCIM_BRIDGE_MAX_BODY_BYTES,
-// SCIM_BRIDGE_MAX_RESULTS, SCIM_BRIDGE_WORKERS, SCIM_BRIDGE_ADMIN_TOKEN,
-// SCIM_BRIDGE_CURSOR_SECRET, SCIM_BRIDGE_CURSOR_TIMEOUT,
-// SCIM_BRIDGE_BULK_MAX_OPERATIONS, SCIM_BRIDGE_BULK_MAX_PAYLOAD_BYTES,
+// SCIM_BRIDGE_MAX_RESULTS, SCIM_BRIDGE_WORKERS, SCIM_BRIDGE_CURSOR_SECRET,
+// SCIM_BRIDGE_CURSOR_TIMEOUT, SCIM_BRIDGE_BULK_MAX_OPERATIONS,
+// SCIM_BRIDGE_BULK_MAX_PAYLOAD_BYTES, SCIM_BRIDGE_SETTLE, SCIM_BRIDGE_SETTLE_MAX,
+// SCIM_BRIDGE_ADMIN_TOKEN,
 // SCIM_BRIDGE_AUTH_LIMIT_MAX_FAILURES, SCIM_BRIDGE_AUTH_LIMIT_WINDOW,
 // SCIM_BRIDGE_ADMIN_READ_TOKEN, SCIM_BRIDGE_AUDIT_MAX_LEN, SCIM_BRIDGE_AUDIT_MAX_AGE,
 // SCIM_BRIDGE_AUDIT_REDACT_PERSONAL,
@@ -89,6 +92,15 @@ type Config struct {
 	// BulkMaxPayloadBytes caps the body of one /Bulk request. Default
 	// DefaultBulkMaxPayloadBytes.
 	BulkMaxPayloadBytes int64 `yaml:"bulk_max_payload_bytes"`
+	// Settle is the quiet period of a changed user: its downstream convergence
+	// waits until no change came for this long (each change re-arms it), so a
+	// burst of PATCHes costs one downstream write. The SCIM write itself is
+	// acknowledged at once. Default DefaultSettle; a tenant may override it.
+	Settle Duration `yaml:"settle"`
+	// SettleMax bounds settling: a user that keeps changing converges at the
+	// latest this long after its first change not yet converged. At least
+	// Settle. Default DefaultSettleMax; a tenant may override it.
+	SettleMax Duration `yaml:"settle_max"`
 	// AdminToken is the bearer token of the admin endpoints: a plain string
 	// (the token) or a mapping {name, token, not_before, expires}, the token
 	// plaintext or sha256:<hex> (see auth.Token). With AdminTokens empty too,
@@ -201,6 +213,10 @@ type Tenant struct {
 	// DeletionThreshold is the number of downstream deletions one reconcile run
 	// may make before it stops and asks for confirmation. Default DefaultDeletionThreshold.
 	DeletionThreshold int `yaml:"deletion_threshold"`
+	// Settle and SettleMax override the top-level keys of the same name for
+	// this tenant; absent or 0 means the top-level value.
+	Settle    Duration `yaml:"settle"`
+	SettleMax Duration `yaml:"settle_max"`
 	// Connectors are the downstream systems of the tenant, in file order.
 	Connectors []Connector `yaml:"connectors"`
 	// SchemaExtensions are the tenant's custom schema extensions (see
@@ -281,8 +297,13 @@ func (c *Config) applyDefaults() {
 	c.Log.Format = strings.ToLower(strings.TrimSpace(c.Log.Format))
 	defaultTo(&c.Log.Format, DefaultLogFormat)
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	defaultTo(&c.Settle, DefaultSettle)
+	defaultTo(&c.SettleMax, max(DefaultSettleMax, c.Settle))
 	for i := range c.Tenants {
-		defaultTo(&c.Tenants[i].DeletionThreshold, DefaultDeletionThreshold)
+		t := &c.Tenants[i]
+		defaultTo(&t.DeletionThreshold, DefaultDeletionThreshold)
+		defaultTo(&t.Settle, c.Settle)
+		defaultTo(&t.SettleMax, max(c.SettleMax, t.Settle))
 	}
 }
 

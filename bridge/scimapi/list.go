@@ -117,6 +117,9 @@ type typedQuery struct {
 type hit struct {
 	rt  *resourceType
 	res *store.Resource
+	// grouped: groups holds the user's derived groups, read with the page.
+	grouped bool
+	groups  []store.GroupRef
 }
 
 // listPlan is a checked list request.
@@ -130,6 +133,8 @@ type listPlan struct {
 	// noMembers: the response leaves groups' members out, so the store need
 	// not read them (a large group's members are the bulk of its cost).
 	noMembers bool
+	// withGroups: the response shows users' derived groups.
+	withGroups bool
 }
 
 // planList compiles the filter and sortBy. A query across several types (root
@@ -172,6 +177,7 @@ func (srv *Server) planList(rts []*resourceType, p listParams) (*listPlan, error
 	// A filter or sort naming members needs them read: with ExcludeMembers the
 	// store answers members filters only when its plan went through the
 	// member index (`id eq "g" and members.value eq "u"` does not).
+	pl.withGroups = p.o.wants("groups")
 	pl.noMembers = !p.o.wants("members") &&
 		!strings.Contains(strings.ToLower(p.sortBy+" "+p.filter), "members")
 	return pl, nil
@@ -260,7 +266,9 @@ func (srv *Server) runList(w http.ResponseWriter, r *http.Request, tenant string
 func (srv *Server) renderHits(ctx context.Context, tenant string, hits []hit, o renderOpts) ([]map[string]any, error) {
 	byType := map[*resourceType][]*store.Resource{}
 	for _, h := range hits {
-		byType[h.rt] = append(byType[h.rt], h.res)
+		if !h.grouped {
+			byType[h.rt] = append(byType[h.rt], h.res)
+		}
 	}
 	groups := map[string][]store.GroupRef{}
 	for rt, rs := range byType {
@@ -274,7 +282,11 @@ func (srv *Server) renderHits(ctx context.Context, tenant string, hits []hit, o 
 	}
 	out := make([]map[string]any, 0, len(hits))
 	for _, h := range hits {
-		out = append(out, srv.view(h.rt, h.res, groups[h.res.ID], o))
+		g := groups[h.res.ID]
+		if h.grouped {
+			g = h.groups
+		}
+		out = append(out, srv.view(h.rt, h.res, g, o))
 	}
 	return out, nil
 }
@@ -294,8 +306,12 @@ func (srv *Server) indexPage(ctx context.Context, tenant string, pl *listPlan, s
 			if tq.none {
 				continue
 			}
+			// Users' derived groups come with the page (in the same round
+			// trip as an index lookup such as userName eq).
+			withGroups := pl.withGroups && tq.rt.kind == store.KindUser
 			page, err := srv.store.Query(ctx, tenant, tq.rt.kind, store.Query{
 				Filter: tq.filter, StartIndex: skip + 1, Count: pl.count - len(hits), ExcludeMembers: pl.noMembers,
+				WithGroups: withGroups,
 			})
 			if err != nil {
 				return nil, 0, err
@@ -303,7 +319,7 @@ func (srv *Server) indexPage(ctx context.Context, tenant string, pl *listPlan, s
 			total += page.Total
 			skip = max(skip-page.Total, 0)
 			for _, res := range page.Resources {
-				hits = append(hits, hit{rt: tq.rt, res: res})
+				hits = append(hits, hit{rt: tq.rt, res: res, grouped: withGroups, groups: page.Groups[res.ID]})
 			}
 		}
 		return hits, total, nil

@@ -1,7 +1,6 @@
 package scimapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -130,7 +129,7 @@ func (srv *Server) view(rt *resourceType, res *store.Resource, groups []store.Gr
 // writeResource writes one resource with its ETag; a 201 also carries the
 // Location header (RFC 7644 §3.3), loc, whatever the projection kept of meta.
 func writeResource(w http.ResponseWriter, status int, res *store.Resource, v map[string]any, loc string) error {
-	body, err := json.Marshal(v)
+	body, err := marshalView(v)
 	if err != nil {
 		return err
 	}

@@ -44,6 +44,10 @@ type Store interface {
 	GroupsOf(ctx context.Context, tenant string, userIDs []string) (map[string][]store.GroupRef, error)
 	Query(ctx context.Context, tenant string, kind store.Kind, q store.Query) (store.Page, error)
 	QueryAfter(ctx context.Context, tenant string, kind store.Kind, f *filter.Filter, after int64, count int) (store.KeysetPage, error)
+	// Groups without reading their members (group_patch.go, group_read.go).
+	GetGroup(ctx context.Context, tenant, id string) (*store.Resource, int, error)
+	ForEachMember(ctx context.Context, tenant, groupID string, batch int, fn func([]store.Member) error) error
+	PatchGroup(ctx context.Context, tenant, groupID string, p store.GroupPatch, ifVersion int64) (int64, error)
 }
 
 // Metrics is told the outcome of every SCIM request. route is the route
