@@ -21,8 +21,10 @@ const (
 	// maxAttempts: a subject still failing after this many retryable attempts goes
 	// to the dead-letter set (visible in status, re-playable with retry).
 	maxAttempts = 15
-	// DefaultLeaseTTL is how long a claimed key stays leased without a heartbeat.
-	DefaultLeaseTTL = 2 * time.Minute
+	// DefaultLeaseTTL is how long a claimed key stays leased without a
+	// heartbeat; a running convergence extends it every third of it, so a
+	// crashed replica's work waits seconds, not minutes.
+	DefaultLeaseTTL = 15 * time.Second
 	claimBatch      = 64
 	// IdlePoll is the longest the dispatcher sleeps between two looks at the
 	// queue (other replicas and webhooks add work too).
