@@ -63,6 +63,9 @@ type Options struct {
 	MaxResults int
 	// Workers is the sync worker concurrency; 0 means DefaultWorkers.
 	Workers int
+	// MaxConcurrentRequests caps the SCIM requests of one tenant served at
+	// once (429 with Retry-After beyond it); 0 means scimapi.DefaultMaxConcurrent.
+	MaxConcurrentRequests int
 	// AdminToken guards the admin endpoints; empty disables them.
 	AdminToken string
 	// InstanceID names this replica in leases and locks; empty means a random id.
@@ -157,11 +160,13 @@ func New(opts Options) (*Bridge, error) {
 
 	fo := opts.fanout
 	fo.Store, fo.Tenants, fo.Logger, fo.Now, fo.Owner, fo.Metrics = st, set, log, now, opts.InstanceID, opts.Metrics
+	fo.Unavailable = func(err error) bool { _, ok := storeUnavailable(err); return ok }
 	b.fanout = fanout.New(fo)
 	b.scim = scimapi.New(scimapi.Options{
 		Store: st, Tokens: tokens, Logger: log, Now: now, PublicURL: opts.PublicURL,
 		MaxBodyBytes: opts.MaxBodyBytes, MaxResults: opts.MaxResults,
 		OnWrite: b.fanout.Kick, Metrics: opts.Metrics,
+		MaxConcurrent: opts.MaxConcurrentRequests, Unavailable: storeUnavailable,
 	})
 	b.reconciler = reconcile.New(reconcile.Options{
 		Store: st, Tenants: set, Logger: log, Now: now, Owner: opts.InstanceID,
@@ -172,7 +177,7 @@ func New(opts Options) (*Bridge, error) {
 	})
 	b.admin = admin.New(admin.Options{
 		Store: st, Tenants: set, Now: now, Reconciler: b.reconciler,
-		Token: opts.AdminToken, OnMark: b.fanout.Kick,
+		Token: opts.AdminToken, OnMark: b.fanout.Kick, Unavailable: storeUnavailable,
 	})
 	if err := opts.Metrics.WatchStore(st, watched); err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)

@@ -8,13 +8,15 @@ import (
 
 // Defaults of the configuration keys (a key that is absent, empty or 0 takes its default).
 const (
-	DefaultListen            = "127.0.0.1:8080"
-	DefaultMaxBodyBytes      = 1 << 20 // 1 MiB
-	DefaultMaxResults        = 1000
-	DefaultWorkers           = 32
-	DefaultLogLevel          = "info"
-	DefaultLogFormat         = "json"
-	DefaultDeletionThreshold = 500
+	DefaultListen       = "127.0.0.1:8080"
+	DefaultMaxBodyBytes = 1 << 20 // 1 MiB
+	DefaultMaxResults   = 1000
+	DefaultWorkers      = 32
+	// DefaultMaxConcurrentRequests is max_concurrent_requests' default.
+	DefaultMaxConcurrentRequests = 64
+	DefaultLogLevel              = "info"
+	DefaultLogFormat             = "json"
+	DefaultDeletionThreshold     = 500
 )
 
 // MinTokenLength is the shortest bearer token accepted (SCIM tokens and the admin token).
@@ -26,7 +28,8 @@ const MinTokenLength = 16
 // holds a single value, and every key of a top-level mapping such as log, may
 // come from the variable SCIM_BRIDGE_<KEY> (SCIM_BRIDGE_LISTEN,
 // SCIM_BRIDGE_REDIS, SCIM_BRIDGE_PUBLIC_URL, SCIM_BRIDGE_MAX_BODY_BYTES,
-// SCIM_BRIDGE_MAX_RESULTS, SCIM_BRIDGE_WORKERS, SCIM_BRIDGE_ADMIN_TOKEN,
+// SCIM_BRIDGE_MAX_RESULTS, SCIM_BRIDGE_WORKERS,
+// SCIM_BRIDGE_MAX_CONCURRENT_REQUESTS, SCIM_BRIDGE_ADMIN_TOKEN,
 // SCIM_BRIDGE_LOG_LEVEL, SCIM_BRIDGE_LOG_FORMAT); an unset or empty variable
 // overrides nothing. Tenants and their connectors come from the file only.
 //
@@ -53,6 +56,10 @@ type Config struct {
 	MaxResults int `yaml:"max_results"`
 	// Workers is the number of concurrent sync workers. Default DefaultWorkers.
 	Workers int `yaml:"workers"`
+	// MaxConcurrentRequests caps the SCIM requests of one tenant served at
+	// once; beyond it the answer is 429 with Retry-After, so one tenant cannot
+	// starve another. Default DefaultMaxConcurrentRequests.
+	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
 	// AdminToken is the bearer token of the admin endpoints; empty disables them.
 	AdminToken string `yaml:"admin_token" config:"secret"`
 	// Log configures the process logger.
@@ -120,6 +127,7 @@ func (c *Config) applyDefaults() {
 	defaultTo(&c.MaxBodyBytes, DefaultMaxBodyBytes)
 	defaultTo(&c.MaxResults, DefaultMaxResults)
 	defaultTo(&c.Workers, DefaultWorkers)
+	defaultTo(&c.MaxConcurrentRequests, DefaultMaxConcurrentRequests)
 	c.Log.Level = strings.ToLower(strings.TrimSpace(c.Log.Level))
 	defaultTo(&c.Log.Level, DefaultLogLevel)
 	c.Log.Format = strings.ToLower(strings.TrimSpace(c.Log.Format))

@@ -143,7 +143,9 @@ func TestLoadDesignExample(t *testing.T) {
 		MaxBodyBytes: 1 << 20,
 		MaxResults:   1000,
 		Workers:      32,
-		Log:          Log{Level: "info", Format: "json"},
+
+		MaxConcurrentRequests: DefaultMaxConcurrentRequests,
+		Log:                   Log{Level: "info", Format: "json"},
 		Tenants: []Tenant{{
 			ID:                "acme",
 			SCIMTokens:        []string{exampleEnv["ACME_SCIM_TOKEN"]},
@@ -363,8 +365,9 @@ log: {level: debug, format: console}
 				got.Tenants = nil
 				want := Config{
 					Listen: ":9090", Redis: "rediss://env:6380/1", PublicURL: "https://env.example.com/scim/v2",
-					MaxBodyBytes: 4096, MaxResults: 50, Workers: 3, AdminToken: "env-admin-token-0123456789",
-					Log: Log{Level: "warn", Format: "json"},
+					MaxBodyBytes: 4096, MaxResults: 50, Workers: 3, MaxConcurrentRequests: DefaultMaxConcurrentRequests,
+					AdminToken: "env-admin-token-0123456789",
+					Log:        Log{Level: "warn", Format: "json"},
 				}
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("got %+v\nwant %+v", got, want)

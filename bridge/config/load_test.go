@@ -237,7 +237,8 @@ func TestEnvOverrideNames(t *testing.T) {
 	want := []string{
 		"SCIM_BRIDGE_LISTEN=listen", "SCIM_BRIDGE_REDIS=redis", "SCIM_BRIDGE_PUBLIC_URL=public_url",
 		"SCIM_BRIDGE_MAX_BODY_BYTES=max_body_bytes", "SCIM_BRIDGE_MAX_RESULTS=max_results",
-		"SCIM_BRIDGE_WORKERS=workers", "SCIM_BRIDGE_ADMIN_TOKEN=admin_token",
+		"SCIM_BRIDGE_WORKERS=workers", "SCIM_BRIDGE_MAX_CONCURRENT_REQUESTS=max_concurrent_requests",
+		"SCIM_BRIDGE_ADMIN_TOKEN=admin_token",
 		"SCIM_BRIDGE_LOG_LEVEL=log.level", "SCIM_BRIDGE_LOG_FORMAT=log.format",
 	}
 	if !slices.Equal(got, want) {

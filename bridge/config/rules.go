@@ -35,6 +35,7 @@ func rules() []rule {
 		{"max_body_bytes", notNegative, positive(DefaultMaxBodyBytes)},
 		{"max_results", notNegative, positive(DefaultMaxResults)},
 		{"workers", notNegative, positive(DefaultWorkers)},
+		{"max_concurrent_requests", notNegative, positive(DefaultMaxConcurrentRequests)},
 
 		{"log.level", oneOf(logLevels...), "must be one of " + strings.Join(logLevels, ", ")},
 		{"log.format", oneOf("json", "console"), "must be json or console"},

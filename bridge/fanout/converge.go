@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/subject"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
 	"github.com/scim-bridge/scim-bridge/connectors"
@@ -125,7 +126,7 @@ func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string,
 	prev, derr := subject.Record(st)
 	if derr != nil {
 		// The record is a hint: converge from the downstream's truth instead.
-		w.log.Warn().Err(derr).Str("tenant", t.ID).Str("connector", name).Str("subject", subj).Msg("sync: ignoring an unreadable record")
+		w.log.Warn().Str("error", clip.Error(derr)).Str("tenant", t.ID).Str("connector", name).Str("subject", clip.String(subj)).Msg("sync: ignoring an unreadable record")
 	}
 	start := time.Now()
 	rec, actions, err := tg.conn.Converge(ctx, tg.subject, prev, connectors.Options{
@@ -160,14 +161,14 @@ func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string,
 	if w.opts.Metrics != nil {
 		w.opts.Metrics.Converged(t.ID, name, st.Status, elapsed)
 	}
-	ev.Str("tenant", t.ID).Str("connector", name).Str("subject", subj).
+	ev.Str("tenant", t.ID).Str("connector", name).Str("subject", clip.String(subj)).
 		Str("outcome", st.Status).Int("attempt", st.Attempts).Int("writes", len(actions)).
 		Dur("duration", elapsed).Msg("converge")
 	// Record even when shutting down: the downstream already changed. While
 	// the store is unavailable the write is retried; the claim is released
 	// only after it.
 	if perr := w.storeWrite(ctx, func(ctx context.Context) error { return w.store.PutSync(ctx, t.ID, st) }); perr != nil {
-		w.log.Error().Err(perr).Str("tenant", t.ID).Str("connector", name).Str("subject", subj).Msg("record sync state")
+		w.log.Error().Str("error", clip.Error(perr)).Str("tenant", t.ID).Str("connector", name).Str("subject", clip.String(subj)).Msg("record sync state")
 		if retryAt.IsZero() {
 			retryAt = w.now().Add(backoff(w.opts.BackoffBase, 1))
 		}

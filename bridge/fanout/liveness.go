@@ -7,6 +7,8 @@ package fanout
 import (
 	"context"
 	"time"
+
+	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 )
 
 const (
@@ -39,7 +41,7 @@ func (w *Worker) startLiveness(ctx context.Context) (stop func()) {
 	beat := func(ctx context.Context) {
 		if err := lv.KeepAlive(ctx, w.opts.Owner, w.opts.InstanceTTL); err != nil {
 			if ctx.Err() == nil && !w.unavailable(err) {
-				w.log.Warn().Err(err).Msg("sync: instance heartbeat")
+				w.log.Warn().Str("error", clip.Error(err)).Msg("sync: instance heartbeat")
 			}
 			return
 		}
@@ -47,7 +49,7 @@ func (w *Worker) startLiveness(ctx context.Context) (stop func()) {
 			n, err := lv.ReleaseOrphanedClaims(ctx, t.ID)
 			switch {
 			case err != nil && ctx.Err() == nil && !w.unavailable(err):
-				w.log.Warn().Err(err).Str("tenant", t.ID).Msg("sync: release orphaned claims")
+				w.log.Warn().Str("error", clip.Error(err)).Str("tenant", t.ID).Msg("sync: release orphaned claims")
 			case n > 0:
 				w.log.Info().Int("released", n).Str("tenant", t.ID).Msg("sync: released the claims of a stopped replica")
 				w.Kick()
@@ -61,7 +63,7 @@ func (w *Worker) startLiveness(ctx context.Context) (stop func()) {
 		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Second)
 		defer cancel()
 		if err := lv.Retire(rctx, w.opts.Owner); err != nil {
-			w.log.Debug().Err(err).Msg("sync: retire instance")
+			w.log.Debug().Str("error", clip.Error(err)).Msg("sync: retire instance")
 		}
 	}
 }
@@ -78,7 +80,7 @@ type pauser struct {
 func (p *pauser) down(w *Worker, err error) {
 	if !p.paused {
 		p.paused, p.next, p.since = true, storeRetryBase, time.Now()
-		w.log.Warn().Err(err).Msg("sync: store unavailable, workers paused")
+		w.log.Warn().Str("error", clip.Error(err)).Msg("sync: store unavailable, workers paused")
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -87,7 +88,8 @@ func (c *cooldowns) set(tenantID, connector string, until time.Time) {
 // returns when to retry (zero: not at all).
 func (w *Worker) retryRule(tenantID, connector string, st *store.SyncState, err error) time.Time {
 	class := connectors.ClassOf(err)
-	st.LastError = err.Error()
+	st.LastError = clip.Error(err) // it may quote a userName of any size
+
 	var retryAt time.Time
 	switch {
 	case class == connectors.Permanent:

@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -147,7 +148,7 @@ func (w *Worker) Run(ctx context.Context, workers int) {
 					pause.down(w, err)
 					break // every tenant lives in the same store
 				}
-				w.log.Error().Err(err).Str("tenant", t.ID).Msg("claim work")
+				w.log.Error().Str("error", clip.Error(err)).Str("tenant", t.ID).Msg("claim work")
 				continue
 			}
 			pause.up(w)
@@ -224,7 +225,7 @@ func (w *Worker) process(ctx context.Context, t *tenant.Tenant, c store.Claim) {
 		retryAt = w.now() // interrupted by shutdown: due again at once
 	case err != nil:
 		// The desired state could not even be read: try again soon.
-		w.log.Error().Err(err).Str("tenant", t.ID).Str("subject", c.Key.Subject()).Msg("sync: read desired state")
+		w.log.Error().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("subject", clip.String(c.Key.Subject())).Msg("sync: read desired state")
 		retryAt = w.now().Add(backoff(w.opts.BackoffBase, 1))
 	}
 	// Release the lease even when shutting down: what was recorded stays recorded,
@@ -241,7 +242,7 @@ func (w *Worker) process(ctx context.Context, t *tenant.Tenant, c store.Claim) {
 	})
 	stop()
 	if err != nil {
-		w.log.Warn().Err(err).Str("tenant", t.ID).Str("subject", c.Key.Subject()).Msg("sync: release lease")
+		w.log.Warn().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("subject", clip.String(c.Key.Subject())).Msg("sync: release lease")
 	}
 }
 
@@ -256,7 +257,7 @@ func (w *Worker) keepLease(ctx context.Context, t *tenant.Tenant, c store.Claim)
 			return w.store.Extend(ctx, c, w.opts.LeaseTTL)
 		})
 		if err != nil && ctx.Err() == nil {
-			w.log.Warn().Err(err).Str("tenant", t.ID).Str("subject", c.Key.Subject()).Msg("sync: extend lease")
+			w.log.Warn().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("subject", clip.String(c.Key.Subject())).Msg("sync: extend lease")
 			return false
 		}
 		return true

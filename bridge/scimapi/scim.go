@@ -14,13 +14,13 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/scim-bridge/scim-bridge/bridge/internal/bearer"
+	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 	"github.com/scim-bridge/scim-bridge/filter"
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -63,6 +63,13 @@ type Options struct {
 	OnWrite func()
 	// Metrics, when set, is told about every request.
 	Metrics Metrics
+	// MaxConcurrent caps the SCIM requests of one tenant served at once; one
+	// more is answered 429 with Retry-After. 0 means DefaultMaxConcurrent.
+	MaxConcurrent int
+	// Unavailable, when set, classifies a store error as "unavailable for
+	// now" (Redis down or loading): the answer is 503 with Retry-After instead
+	// of 500 (typically store.Unavailable).
+	Unavailable func(error) (retryAfter time.Duration, ok bool)
 }
 
 // Server serves /scim/v2.
@@ -74,6 +81,7 @@ type Server struct {
 	types     *resourceTypes
 	tokens    *bearer.Index
 	discovery discovery
+	inflight  inflight
 }
 
 // New builds the server.
@@ -152,11 +160,16 @@ func (srv *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &HTTPError{Status: http.StatusUnauthorized, Detail: "missing or invalid bearer token"})
 		return
 	}
-	err := srv.routeResource(w, r, tenant, path)
+	release, err := srv.admit(w, tenant)
+	if err == nil {
+		defer release()
+		err = srv.routeResource(w, r, tenant, path)
+	}
 	if err != nil {
-		he := asHTTPError(err)
+		he := srv.unavailable(asHTTPError(err))
 		if he.Status >= 500 {
-			srv.log.Error().Err(err).Str("tenant", tenant).Str("method", r.Method).Str("path", r.URL.Path).Msg("scim request failed")
+			srv.log.Error().Str("error", clip.Error(err)).Str("tenant", tenant).Str("method", clip.String(r.Method)).
+				Str("path", clip.String(r.URL.Path)).Msg("scim request failed")
 		}
 		writeError(w, he)
 	}
@@ -192,8 +205,9 @@ func (srv *Server) routeResource(w http.ResponseWriter, r *http.Request, tenant,
 		}
 		return srv.search(w, r, tenant, rt)
 	}
-	id, err := url.PathUnescape(id)
-	if err != nil || id == "" || strings.Contains(id, "/") {
+	// r.URL.Path is already percent-decoded, once (RFC 3986 §2.4): decoding
+	// again would make /Users/%2564 name the user "d…".
+	if id == "" || strings.Contains(id, "/") {
 		return &HTTPError{Status: http.StatusNotFound, Detail: "invalid resource id"}
 	}
 	switch r.Method {
@@ -238,6 +252,9 @@ func (srv *Server) readBody(r *http.Request) ([]byte, error) {
 	}
 	if int64(len(data)) > limit {
 		return nil, errTooLarge(limit)
+	}
+	if err := checkEncoding(r, data); err != nil {
+		return nil, err
 	}
 	return data, nil
 }

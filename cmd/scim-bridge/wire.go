@@ -61,6 +61,8 @@ func buildBridge(ctx context.Context, cfg *config.Config, st *store.Store, log z
 		MaxResults:   cfg.MaxResults,
 		Workers:      cfg.Workers,
 		AdminToken:   cfg.AdminToken,
+
+		MaxConcurrentRequests: cfg.MaxConcurrentRequests,
 	}
 	for _, tc := range cfg.Tenants {
 		to := bridge.TenantOptions{
