@@ -30,8 +30,8 @@ import (
 const (
 	// fuzzRequestTimeout is far more than any request of a fuzzer's size needs.
 	fuzzRequestTimeout = 10 * time.Second
-	fuzzAdminToken = "fuzz-admin-token-0123456789"
-	fuzzHookSecret = "whsec-fuzz-0123456789"
+	fuzzAdminToken     = "fuzz-admin-token-0123456789"
+	fuzzHookSecret     = "whsec-fuzz-0123456789"
 )
 
 // fuzzTarget is one bridge shared by every input of a fuzzing process, with a
