@@ -46,6 +46,21 @@
 //     values (Entra's member removal). Adding a member already there is a
 //     no-op, even with another "display".
 //   - Unknown sortBy is 400 invalidPath.
+//   - Cost: normalizing, patching and projecting are linear in the size of
+//     the resource and the request. Multi-valued attributes are changed
+//     through hash indexes (an added value, members[value eq "id"], a value
+//     given to remove, the primary element are found in O(1)); work no index
+//     answers (a value filter with co, a sub-attribute path over every
+//     element) is bounded per request, past which Apply and Normalize
+//     answer 400 tooMany; so is the number of PATCH paths that need the
+//     generic filter parser (MaxGenericPaths).
+//   - Schema extensions: built-in ones (the enterprise User) and ones an
+//     operator declares per tenant (Extension, NewExtendedResourceSchema)
+//     work alike. A declared string attribute with canonicalValues accepts
+//     only those; CheckRequired checks required attributes and extensions.
+//   - Returned (RFC 7643 §7): always attributes and sub-attributes survive
+//     attributes and excludedAttributes; never ones (and writeOnly ones)
+//     are never returned nor filterable; request ones only when named.
 package filter
 
 // This file fixes the API the rest of the project programs against.
@@ -53,6 +68,7 @@ package filter
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 
 	"github.com/elimity-com/scim/schema"
@@ -94,7 +110,8 @@ type ResourceSchema struct {
 
 // NewResourceSchema compiles core and its extensions (the elimity-com/scim schema
 // definitions are the single source of truth). The common attributes id, externalId
-// and meta (RFC 7643 §3.1) are included.
+// and meta (RFC 7643 §3.1) are included. Every extension is optional; see
+// NewExtendedResourceSchema for required ones and checked ids.
 func NewResourceSchema(core schema.Schema, extensions ...schema.Schema) *ResourceSchema {
 	return newResourceSchema(core, extensions...)
 }
@@ -129,7 +146,9 @@ func (f *Filter) String() string { return f.impl.String() }
 // "externalId", "emails.value" (users), "displayName" or "members.value"
 // (groups). For attributes that are not caseExact (userName, emails.value,
 // displayName) Values are lower-cased already (strings.ToLower); id, externalId
-// and members.value (user ids) are case-exact.
+// and members.value (user ids) are case-exact. Attributes of extensions listed
+// in SchemaExtension.Indexed appear URN-qualified ("urn:...:User:costCenterCode"),
+// lower-cased unless caseExact.
 type Lookup struct {
 	Attr   string
 	Values []string
@@ -151,7 +170,18 @@ type Operation struct {
 	Op    string `json:"op"`
 	Path  string `json:"path,omitempty"`
 	Value any    `json:"value,omitempty"`
+
+	// parsed is Path as ParsePatch resolved it, so that Apply does not
+	// parse it again; used only while Path is unchanged and for the same
+	// schema.
+	parsed *parsedPath
 }
+
+// MaxGenericPaths is the number of operations of one PATCH request whose path
+// is outside the grammar of the fast path (see Compile) and needs the generic
+// parser, which costs tens of microseconds per path; beyond it ParsePatch
+// answers 400 tooMany. Identity providers send paths of the fast grammar.
+const MaxGenericPaths = 64
 
 // ParsePatch decodes and validates a PatchOp request body (schemas must contain
 // urn:ietf:params:scim:api:messages:2.0:PatchOp; "Operations" a non-empty array;
@@ -160,7 +190,9 @@ type Operation struct {
 // operations come back with Op in lower case. Errors are *Error: invalidSyntax
 // (structure, op), invalidPath (unknown attribute, bad path or value filter),
 // mutability (readOnly path), invalidValue (missing or ill-typed value), noTarget
-// (remove without path).
+// (remove without path), tooMany (more than MaxGenericPaths paths that need
+// the generic parser). The operations remember their parsed paths, so that
+// Apply does not parse them again.
 func ParsePatch(rs *ResourceSchema, body []byte) ([]Operation, error) {
 	return parsePatch(rs, body)
 }
@@ -172,8 +204,9 @@ func ParsePatch(rs *ResourceSchema, body []byte) ([]Operation, error) {
 // groups) give 400 mutability, as does a change of an immutable value; unknown
 // attributes 400 invalidPath; a remove without a path 400 noTarget; a value filter
 // that matches nothing and cannot create its element 400 noTarget; the removal of a
-// required attribute 400 invalidValue. Setting primary=true on an element clears it
-// on the other elements of the attribute.
+// required attribute (core or of an extension) 400 invalidValue; work past the
+// bound described in the package documentation 400 tooMany. Setting
+// primary=true on an element clears it on the other elements of the attribute.
 func Apply(rs *ResourceSchema, res map[string]any, ops []Operation) (out map[string]any, changed bool, err error) {
 	return apply(rs, res, ops)
 }
@@ -184,8 +217,10 @@ func Apply(rs *ResourceSchema, res map[string]any, ops []Operation) (out map[str
 // null and empty values dropped, duplicates merged, at most one primary element per
 // attribute (the first), unknown attributes and readOnly attributes dropped, and
 // "schemas", "meta", "id" and "groups" removed. Dotted and URN-qualified keys are
-// accepted. It fails with *Error invalidValue for values that cannot be coerced.
-// Required attributes are not checked.
+// accepted. It fails with *Error invalidValue for values that cannot be coerced
+// (or are not among the canonical values of a declared extension attribute),
+// and tooMany past the work bound. Required attributes are not checked: see
+// CheckRequired.
 func Normalize(rs *ResourceSchema, res map[string]any) (map[string]any, error) {
 	return normalize(rs, res)
 }
@@ -211,3 +246,6 @@ func Project(rs *ResourceSchema, res map[string]any, attributes, excluded []stri
 func Comparator(rs *ResourceSchema, sortBy string) (func(a, b map[string]any) int, error) {
 	return comparator(rs, sortBy)
 }
+
+// String renders the operation as {op path value}.
+func (o Operation) String() string { return fmt.Sprintf("{%s %s %v}", o.Op, o.Path, o.Value) }

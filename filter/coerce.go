@@ -89,7 +89,8 @@ func coerceComplex(def *attrDef, v any) (map[string]any, error) {
 		return nil, errorf(ScimTypeInvalidValue, "attribute %s must be an object", quote(def.fullPath()))
 	}
 	out := make(map[string]any, len(m))
-	for _, k := range sortedKeys(m) {
+	var buf [8]string
+	for _, k := range appendSortedKeys(buf[:0], m) {
 		sd := def.sub(k)
 		if sd == nil || sd.readOnly() {
 			continue
@@ -115,10 +116,19 @@ func coerceScalar(def *attrDef, v any) (any, error) {
 	}
 	switch def.typ {
 	case typeString, typeReference:
-		if s, ok := v.(string); ok {
+		s, ok := v.(string)
+		if !ok {
+			return nil, bad("a string")
+		}
+		if def.canonical == nil {
 			return s, nil
 		}
-		return nil, bad("a string")
+		for _, c := range def.canonical {
+			if c == s || (!def.caseExact && strings.EqualFold(c, s)) {
+				return c, nil
+			}
+		}
+		return nil, bad("one of " + strings.Join(quoteAll(def.canonical), ", "))
 	case typeBinary:
 		s, ok := v.(string)
 		if !ok || !isBase64(s) {
@@ -173,10 +183,47 @@ func sameScalar(def *attrDef, a, b any) bool {
 
 // sortedKeys returns the keys of m in a deterministic order.
 func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
+	return appendSortedKeys(make([]string, 0, len(m)), m)
+}
+
+// appendSortedKeys appends the keys of m to keys, sorted.
+func appendSortedKeys(keys []string, m map[string]any) []string {
 	for k := range m {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+func quoteAll(ss []string) []string {
+	out := make([]string, len(ss))
+	for i, s := range ss {
+		out[i] = quote(s)
+	}
+	return out
+}
+
+// checkAttr reports the error coerceAttr(def, v) would, without building the
+// elements of a list given as bare values (Okta and Entra push members as
+// lists of ids; ParsePatch checks them and Apply coerces them).
+func checkAttr(def *attrDef, v any) error {
+	elems := listOf(v)
+	if !def.multi || def.typ != typeComplex || def.valueSub == nil || elems == nil {
+		_, err := coerceAttr(def, v)
+		return err
+	}
+	for _, e := range elems {
+		var err error
+		switch e.(type) {
+		case nil:
+		case map[string]any, []any, []map[string]any, []string:
+			_, err = coerceOne(def, e)
+		default:
+			_, err = coerceScalar(def.valueSub, e)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }

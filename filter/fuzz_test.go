@@ -17,7 +17,7 @@ func watchdog(input any) (stop func() bool) {
 
 var knownScimTypes = map[string]bool{
 	ScimTypeInvalidFilter: true, ScimTypeInvalidPath: true, ScimTypeNoTarget: true, ScimTypeInvalidValue: true,
-	ScimTypeMutability: true, ScimTypeInvalidSyntax: true,
+	ScimTypeMutability: true, ScimTypeInvalidSyntax: true, ScimTypeTooMany: true,
 }
 
 // checkClientError fails unless err is a 400 *Error with a known scimType.
@@ -60,7 +60,7 @@ func FuzzFilter(f *testing.F) {
 	smp := samples(f)
 	f.Fuzz(func(t *testing.T, s string) {
 		defer watchdog(s)()
-		for _, rs := range []*ResourceSchema{userRS, groupRS, widgetRS} {
+		for _, rs := range []*ResourceSchema{userRS, groupRS, widgetRS, acmeRS} {
 			flt, err := Compile(rs, s)
 			if err != nil {
 				checkClientError(t, err, "Compile")
@@ -105,6 +105,8 @@ var fuzzTargets = []struct {
 	{userRS, bareUser},
 	{groupRS, storedGroup},
 	{widgetRS, `{"count":1,"serial":"S","sizes":[1,2],"enabled":false}`},
+	{acmeRS, `{"userName":"a","emails":[{"value":"a@x","primary":true},{"value":"b@x","type":"work"}],
+	  "urn:ietf:params:scim:schemas:extension:acme:2.0:User":{"costCenterCode":"CC1","badgeNumber":42,"skills":["go","sql"],"site":{"code":"PAR","name":"Paris"},"level":"Senior","hired":"2026-01-02T00:00:00Z"}}`},
 }
 
 // FuzzPatch parses arbitrary PATCH bodies and applies them: no panic, errors
@@ -120,6 +122,8 @@ func FuzzPatch(f *testing.F) {
 	f.Add([]byte(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"operations":[{"Op":"Add","Value":{"count":"7"}}]}`), uint8(3))
 	f.Add([]byte(`{"schemas":"urn:ietf:params:scim:api:messages:2.0:PatchOp","Operations":[{"op":"add","path":"sizes","value":["3",4]}]}`), uint8(3))
 	f.Add([]byte(`[]`), uint8(0))
+	f.Add(patchBody(`[{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:acme:2.0:User:site.code","value":"LYS"},{"op":"add","path":"urn:ietf:params:scim:schemas:extension:acme:2.0:User:skills","value":["GO","x"]}]`), uint8(4))
+	f.Add(patchBody(`[{"op":"add","path":"emails","value":[{"value":"A@X","primary":"True"},{"value":"c@x","type":"work"}]},{"op":"remove","path":"emails[value eq \"b@x\"]"},{"op":"remove","path":"emails","value":{"type":"work"}}]`), uint8(4))
 	f.Fuzz(func(t *testing.T, body []byte, which uint8) {
 		defer watchdog(body)()
 		target := fuzzTargets[int(which)%len(fuzzTargets)]
@@ -134,6 +138,7 @@ func FuzzPatch(f *testing.F) {
 		}
 		before := toJSON(t, res)
 		out, changed, err := Apply(target.rs, res, ops)
+		checkNaive(t, target.rs, res, ops, out, changed, err)
 		if after := toJSON(t, res); after != before {
 			t.Fatalf("input modified by %s:\n%s\n%s", body, before, after)
 		}
@@ -151,4 +156,23 @@ func FuzzPatch(f *testing.F) {
 			t.Fatalf("result of %s is not a valid resource: %v\n%s", body, err, toJSON(t, out))
 		}
 	})
+}
+
+// checkNaive fails when Apply without indexes (every lookup a scan of the
+// list, as the code stood before the indexes) gives another result than
+// Apply: the indexes are shortcuts and must not change any answer.
+func checkNaive(t *testing.T, rs *ResourceSchema, res map[string]any, ops []Operation, out map[string]any, changed bool, err error) {
+	t.Helper()
+	p := newPatcher(rs.impl, cloneMap(res))
+	p.naive = true
+	nout, nchanged, nerr := p.applyAll(res, ops)
+	if scimType(err) != scimType(nerr) || (err == nil) != (nerr == nil) {
+		t.Fatalf("indexed error %v, naive error %v", err, nerr)
+	}
+	if err != nil {
+		return
+	}
+	if a, b := toJSON(t, out), toJSON(t, nout); a != b || changed != nchanged {
+		t.Fatalf("indexed and naive results differ:\n%s (changed %v)\n%s (changed %v)", a, changed, b, nchanged)
+	}
 }

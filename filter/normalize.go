@@ -11,9 +11,14 @@ func normalize(rs *ResourceSchema, res map[string]any) (map[string]any, error) {
 	if rs == nil || rs.impl == nil {
 		return nil, internalError("filter: nil resource schema")
 	}
-	p := &patcher{rs: rs.impl, res: map[string]any{}}
+	return newPatcher(rs.impl, map[string]any{}).normalize(res)
+}
+
+// normalize builds p's resource from res.
+func (p *patcher) normalize(res map[string]any) (map[string]any, error) {
 	if err := p.pathlessMap(OpAdd, res); err != nil {
 		return nil, err
 	}
+	p.flush()
 	return p.res, nil
 }

@@ -2,6 +2,7 @@ package filter
 
 import (
 	"fmt"
+	"hash/maphash"
 	"slices"
 	"strings"
 )
@@ -18,26 +19,74 @@ func apply(rs *ResourceSchema, res map[string]any, ops []Operation) (map[string]
 	if rs == nil || rs.impl == nil {
 		return nil, false, internalError("filter: nil resource schema")
 	}
-	p := &patcher{rs: rs.impl, res: cloneMap(res)}
-	for i, op := range ops {
-		if err := p.apply(op); err != nil {
-			return nil, false, withPrefix(err, fmt.Sprintf("operation %d: ", i+1))
-		}
+	return newPatcher(rs.impl, cloneMap(res)).applyAll(res, ops)
+}
+
+// applyAll runs ops on p's copy of res and checks the result against res.
+func (p *patcher) applyAll(res map[string]any, ops []Operation) (map[string]any, bool, error) {
+	out, err := p.run(ops)
+	if err != nil {
+		return nil, false, err
 	}
 	for _, d := range p.rs.required {
-		before, _ := getKey(res, d.name)
-		after, _ := getKey(p.res, d.name)
+		ref := attrRef{ext: d.ext, attr: d}
+		before, _ := p.rs.attrValue(ref, res)
+		after, _ := p.rs.attrValue(ref, out)
 		if isPresent(before) && !isPresent(after) {
-			return nil, false, errorf(ScimTypeInvalidValue, "attribute %s is required and cannot be removed", quote(d.name))
+			return nil, false, errorf(ScimTypeInvalidValue, "attribute %s is required and cannot be removed", quote(d.fullPath()))
 		}
 	}
-	return p.res, !equalValues(p.res, res), nil
+	return out, !equalValues(out, res), nil
 }
+
+// scanAllowance is how many times each element of the lists a request
+// touches may be examined by work no index answers, on top of maxScan.
+const scanAllowance = 2
+
+// maxScan is the number of element examinations any request may make
+// besides scanAllowance per element: some 50 ms of CPU.
+const maxScan = 1 << 19
 
 // patcher applies operations to its working copy of a resource.
 type patcher struct {
 	rs  *resourceSchema
 	res map[string]any
+	// lists holds the working copies of the multi-valued attributes
+	// touched so far (patch_list.go); flush writes them back.
+	lists map[*attrDef]*elemList
+	seed  maphash.Seed
+	// visits counts element examinations (checks of an index hit, a
+	// filter or a given value against one element); budget bounds it.
+	visits, budget int
+	// naive turns the indexes off: every lookup scans the list. The
+	// equivalence fuzzer runs both modes; tests use it to show the cost
+	// the indexes save.
+	naive bool
+}
+
+func newPatcher(rs *resourceSchema, res map[string]any) *patcher {
+	return &patcher{rs: rs, res: res, seed: maphash.MakeSeed(), budget: maxScan}
+}
+
+// run applies ops in order and returns the resource.
+func (p *patcher) run(ops []Operation) (map[string]any, error) {
+	for i, op := range ops {
+		if err := p.apply(op); err != nil {
+			return nil, withPrefix(err, fmt.Sprintf("operation %d: ", i+1))
+		}
+	}
+	p.flush()
+	return p.res, nil
+}
+
+// spend charges n element examinations and fails with 400 tooMany (RFC 7644
+// §3.12: more than the server is willing to process) past the budget.
+func (p *patcher) spend(n int) error {
+	p.visits += n
+	if !p.naive && p.visits > p.budget {
+		return errorf(ScimTypeTooMany, "the request needs more than %d element comparisons; split it", p.budget)
+	}
+	return nil
 }
 
 // apply applies one operation.
@@ -54,7 +103,7 @@ func (p *patcher) apply(op Operation) error {
 		}
 		return p.pathless(kind, op.Value)
 	}
-	pp, err := p.rs.parsePatchPath(op.Path)
+	pp, err := p.rs.opPath(op)
 	if err != nil {
 		return err
 	}
@@ -140,13 +189,16 @@ func (p *patcher) container(ext *extSchema, create bool) map[string]any {
 	return m
 }
 
-// pruneExt drops the object of ext when an operation left it empty.
+// pruneExt drops the object of ext when an operation left it empty. It runs
+// after every operation, so it looks at one level only (a list of empty
+// strings, however long, is not scanned).
 func (p *patcher) pruneExt(ext *extSchema) {
 	if ext == nil {
 		return
 	}
-	if v, ok := getKey(p.res, ext.id); ok && !isPresent(v) {
+	if v, ok := getKey(p.res, ext.id); ok && shallowEmpty(v) && !p.hasLiveList(ext) {
 		deleteKey(p.res, ext.id)
+		p.dropLists(ext)
 	}
 }
 
@@ -179,6 +231,7 @@ func (p *patcher) extObject(kind string, ext *extSchema, v any) error {
 	if kind == OpRemove || v == nil {
 		if kind != OpAdd {
 			deleteKey(p.res, ext.id)
+			p.dropLists(ext)
 		}
 		return nil
 	}
@@ -202,4 +255,33 @@ func (p *patcher) extObject(kind string, ext *extSchema, v any) error {
 		}
 	}
 	return nil
+}
+
+// shallowEmpty reports whether v is null, an empty string, list or object, or
+// an object whose values all are.
+func shallowEmpty(v any) bool {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return isEmptyValue(v)
+	}
+	for _, e := range m {
+		if !isEmptyValue(e) {
+			return false
+		}
+	}
+	return true
+}
+
+func isEmptyValue(v any) bool {
+	switch x := v.(type) {
+	case nil:
+		return true
+	case string:
+		return x == ""
+	case map[string]any:
+		return len(x) == 0
+	case []any:
+		return len(x) == 0
+	}
+	return false
 }

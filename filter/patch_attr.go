@@ -1,12 +1,13 @@
 package filter
 
-import "slices"
-
 // removeAttr removes an attribute, or with a value only the given values:
 // elements of a multi-valued attribute (Entra removes group members with
 // {"op":"Remove","path":"members","value":[{"value":"id"}]}) or the value of
 // a single-valued one when it is equal.
 func (p *patcher) removeAttr(c map[string]any, def *attrDef, v any) error {
+	if def.multi {
+		return p.removeElems(c, def, v)
+	}
 	cur, ok := getKey(c, def.name)
 	if !ok {
 		return nil
@@ -18,44 +19,88 @@ func (p *patcher) removeAttr(c map[string]any, def *attrDef, v any) error {
 		deleteKey(c, def.name)
 		return nil
 	}
-	if !def.multi {
-		// A single-valued attribute goes when the value given designates it. Entra
-		// may wrap it in a list like members ("value":[{"value":"mgr-id"}]); an
-		// element without any value ({"value": null}) designates whatever is there.
-		given := listOf(v)
-		wrapped := given != nil
-		if !wrapped {
-			given = []any{v}
+	// A single-valued attribute goes when the value given designates it. Entra
+	// may wrap it in a list like members ("value":[{"value":"mgr-id"}]); an
+	// element without any value ({"value": null}) designates whatever is there.
+	given := listOf(v)
+	wrapped := given != nil
+	if !wrapped {
+		given = []any{v}
+	}
+	for _, g := range given {
+		w, err := coerceOne(def, g)
+		if err != nil {
+			return err
 		}
-		for _, g := range given {
-			w, err := coerceOne(def, g)
-			if err != nil {
-				return err
-			}
-			if (w == nil && wrapped) || (w != nil && matchesGiven(def, cur, w)) {
-				return p.removeAttr(c, def, nil)
-			}
+		if (w == nil && wrapped) || (w != nil && matchesGiven(def, cur, w)) {
+			return p.removeAttr(c, def, nil)
 		}
+	}
+	return nil
+}
+
+// removeElems removes a multi-valued attribute, or the elements the given
+// values designate (matchesGiven). Each given value is looked up by one of
+// its sub-attributes (the one with the fewest candidates), not by a scan.
+func (p *patcher) removeElems(c map[string]any, def *attrDef, v any) error {
+	l := p.list(c, def)
+	if v == nil {
+		if def.mut == mutImmutable && l.live > 0 && isPresent(l.values()) {
+			return errorf(ScimTypeMutability, "attribute %s is immutable", quote(def.fullPath()))
+		}
+		l.reset(nil)
 		return nil
 	}
 	want, err := coerceList(def, v)
 	if err != nil {
 		return err
 	}
-	list := listOf(cur)
-	kept := make([]any, 0, len(list))
-	for _, e := range list {
-		if !slices.ContainsFunc(want, func(w any) bool { return matchesGiven(def, e, w) }) {
-			kept = append(kept, e)
+	removed := false
+	for _, w := range want {
+		cands := p.givenCandidates(l, w)
+		if err := p.spend(len(cands)); err != nil {
+			return err
+		}
+		for _, i := range cands {
+			if matchesGiven(def, l.elems[i], w) {
+				l.remove(i)
+				removed = true
+			}
 		}
 	}
-	if len(kept) == len(list) {
-		return nil
-	}
-	if def.mut == mutImmutable {
+	if removed && def.mut == mutImmutable {
 		return errorf(ScimTypeMutability, "attribute %s is immutable", quote(def.fullPath()))
 	}
-	return writeList(c, def, kept)
+	return nil
+}
+
+// givenCandidates returns, in order, the positions of the live elements
+// the given value w may designate.
+func (p *patcher) givenCandidates(l *elemList, w any) []int {
+	def := l.def
+	if def.typ != typeComplex {
+		return p.sameCandidates(l, w)
+	}
+	wm, ok := w.(map[string]any)
+	if !ok || len(wm) == 0 || p.naive {
+		return l.positions()
+	}
+	var best *attrDef
+	size := 0
+	for k := range wm {
+		sd := def.sub(k)
+		if !indexableSub(sd) {
+			continue
+		}
+		if s := p.subBucketSize(l, sd, wm[k], false); best == nil || s < size || (s == size && sd.name < best.name) {
+			best, size = sd, s
+		}
+	}
+	if best == nil {
+		return l.positions()
+	}
+	cands, _ := p.subCandidates(l, best, wm[best.name], false)
+	return cands
 }
 
 // matchesGiven reports whether the element e is designated by w: equal for a
@@ -91,17 +136,13 @@ func (p *patcher) addAttr(c map[string]any, def *attrDef, v any) error {
 		if err != nil {
 			return err
 		}
-		cur, _ := getKey(c, def.name)
-		list := listOf(cur)
-		if list == nil && cur != nil {
-			list = []any{cur}
-		}
-		list, touched, err := addElements(def, slices.Clone(list), incoming)
+		l := p.list(c, def)
+		l.dirty = true
+		touched, err := p.addElements(l, incoming)
 		if err != nil {
 			return err
 		}
-		fixPrimary(def, list, touched)
-		return writeList(c, def, list)
+		return p.fixPrimary(l, touched)
 	}
 	if def.typ == typeComplex {
 		return p.complexValue(c, def, v)
@@ -126,17 +167,20 @@ func (p *patcher) replaceAttr(c map[string]any, def *attrDef, v any) error {
 		if err != nil {
 			return err
 		}
-		list, touched, err := addElements(def, nil, incoming)
+		l := p.list(c, def)
+		var old []any
+		if def.mut == mutImmutable {
+			old = l.values()
+		}
+		l.reset(nil)
+		touched, err := p.addElements(l, incoming)
 		if err != nil {
 			return err
 		}
-		if def.mut == mutImmutable {
-			if cur, ok := getKey(c, def.name); ok && isPresent(cur) && !equalValues(cur, list) {
-				return errorf(ScimTypeMutability, "attribute %s is immutable", quote(def.fullPath()))
-			}
+		if def.mut == mutImmutable && isPresent(old) && !equalValues(old, l.values()) {
+			return errorf(ScimTypeMutability, "attribute %s is immutable", quote(def.fullPath()))
 		}
-		fixPrimary(def, list, touched)
-		return writeList(c, def, list)
+		return p.fixPrimary(l, touched)
 	}
 	if def.typ == typeComplex {
 		return p.complexValue(c, def, v)
@@ -185,8 +229,8 @@ func (p *patcher) subAttr(kind string, c map[string]any, def, sd *attrDef, v any
 			return err
 		}
 	}
-	cur, has := getKey(c, def.name)
 	if !def.multi {
+		cur, _ := getKey(c, def.name)
 		m, _ := cur.(map[string]any)
 		if kind == OpRemove || x == nil {
 			if m == nil || (kind == OpAdd) {
@@ -214,43 +258,49 @@ func (p *patcher) subAttr(kind string, c map[string]any, def, sd *attrDef, v any
 		setKey(c, def.name, m)
 		return nil
 	}
-	list := listOf(cur)
+	l := p.list(c, def)
 	if kind == OpRemove || x == nil {
-		if !has || kind == OpAdd {
+		if l.live == 0 || kind == OpAdd {
 			return nil
 		}
-		kept := make([]any, 0, len(list))
-		for _, e := range list {
-			if m, ok := e.(map[string]any); ok {
-				if kind == OpRemove && v != nil {
-					if ev, ok := getKey(m, sd.name); !ok || !sameScalar(sd, ev, v) {
-						kept = append(kept, e)
-						continue
-					}
-				}
-				if err := removeSub(sd, m); err != nil {
-					return err
-				}
-				if !isPresent(m) {
+		if err := p.spend(l.live); err != nil {
+			return err
+		}
+		l.forgetIndexes()
+		for _, i := range l.positions() {
+			m, ok := l.elems[i].(map[string]any)
+			if !ok {
+				continue
+			}
+			if kind == OpRemove && v != nil {
+				if ev, ok := getKey(m, sd.name); !ok || !sameScalar(sd, ev, v) {
 					continue
 				}
 			}
-			kept = append(kept, e)
+			if err := removeSub(sd, m); err != nil {
+				return err
+			}
+			if !isPresent(m) {
+				l.remove(i)
+			}
 		}
-		return writeList(c, def, kept)
+		return nil
 	}
-	if len(list) == 0 {
-		list = []any{map[string]any{}}
+	if l.live == 0 {
+		l.add(map[string]any{})
 	}
-	touched := make([]int, 0, len(list))
-	for i, e := range list {
-		if m, ok := e.(map[string]any); ok {
+	if err := p.spend(l.live); err != nil {
+		return err
+	}
+	l.forgetIndexes()
+	touched := make([]int, 0, l.live)
+	for _, i := range l.positions() {
+		if m, ok := l.elems[i].(map[string]any); ok {
 			if err := setSub(sd, m, x); err != nil {
 				return err
 			}
 			touched = append(touched, i)
 		}
 	}
-	fixPrimary(def, list, touched)
-	return writeList(c, def, list)
+	return p.fixPrimary(l, touched)
 }

@@ -1,22 +1,35 @@
 package filter
 
-import "slices"
-
-// addElements adds incoming elements to list, skipping those already there
+// addElements adds incoming elements to l, skipping those already there
 // (RFC 7644 §3.5.2.1: no change when the value exists). Elements of
 // byValue attributes (group members) are identified by "value" alone; other
 // complex elements with a "value" by value and type, and get the new
-// sub-attributes merged in. It returns the indices of new or merged elements.
-func addElements(def *attrDef, list, incoming []any) ([]any, []int, error) {
-	var touched []int
+// sub-attributes merged in. It returns the positions of new or merged
+// elements. The element an incoming one is the same as is found through
+// the identity index: O(1) per element, not a scan of the list.
+func (p *patcher) addElements(l *elemList, incoming []any) ([]int, error) {
+	def := l.def
+	if !p.naive {
+		l.reserve(len(incoming))
+	}
+	touched := make([]int, 0, len(incoming))
 	for _, w := range incoming {
-		i := slices.IndexFunc(list, func(e any) bool { return sameElement(def, e, w) })
+		i, examined := -1, 0
+		for _, j := range p.sameCandidates(l, w) {
+			examined++
+			if sameElement(def, l.elems[j], w) {
+				i = j
+				break
+			}
+		}
+		if err := p.spend(examined); err != nil {
+			return nil, err
+		}
 		switch {
 		case i < 0:
-			list = append(list, w)
-			touched = append(touched, len(list)-1)
+			touched = append(touched, l.add(w))
 		case def.typ == typeComplex && !def.byValue:
-			e, ok := list[i].(map[string]any)
+			e, ok := l.elems[i].(map[string]any)
 			wm, ok2 := w.(map[string]any)
 			if ok && ok2 {
 				// The identifying sub-attributes are equal already, maybe
@@ -28,13 +41,14 @@ func addElements(def *attrDef, list, incoming []any) ([]any, []int, error) {
 					}
 				}
 				if err := mergeInto(def, e, extra); err != nil {
-					return nil, nil, err
+					return nil, err
 				}
+				l.touch(i)
 				touched = append(touched, i)
 			}
 		}
 	}
-	return list, touched, nil
+	return touched, nil
 }
 
 // sameElement reports whether e and w are the same element of def.
@@ -145,24 +159,35 @@ func writeList(c map[string]any, def *attrDef, list []any) error {
 
 // fixPrimary keeps at most one element with primary=true (RFC 7643 §2.4):
 // when a touched element is primary, every other one stops being primary.
-func fixPrimary(def *attrDef, list []any, touched []int) {
-	if def.primarySub == nil {
-		return
+// The other primary elements are found through the index of "primary".
+func (p *patcher) fixPrimary(l *elemList, touched []int) error {
+	ps := l.def.primarySub
+	if ps == nil {
+		return nil
 	}
-	name := def.primarySub.name
+	name := ps.name
 	winner := -1
 	for _, i := range touched {
-		if m, ok := list[i].(map[string]any); ok && m[name] == true {
+		if m, ok := l.elems[i].(map[string]any); ok && !l.dead[i] && m[name] == true {
 			winner = i
 			break
 		}
 	}
 	if winner < 0 {
-		return
+		return nil
 	}
-	for j, e := range list {
-		if m, ok := e.(map[string]any); ok && j != winner && m[name] == true {
+	cands, ok := p.subCandidates(l, ps, true, false)
+	if !ok {
+		cands = l.positions()
+	}
+	if err := p.spend(len(cands)); err != nil {
+		return err
+	}
+	for _, j := range cands {
+		if m, ok := l.elems[j].(map[string]any); ok && j != winner && m[name] == true {
 			m[name] = false
+			l.touch(j)
 		}
 	}
+	return nil
 }

@@ -1,7 +1,5 @@
 package filter
 
-import "slices"
-
 // filtered applies an operation whose path has a value filter:
 // emails[type eq "work"], emails[type eq "work"].value, members[value eq "id"].
 // A single-valued complex attribute is its own only element. Remove of
@@ -16,28 +14,41 @@ func (p *patcher) filtered(kind string, pp *patchPath, v any) error {
 		return nil
 	}
 	defer p.pruneExt(pp.ref.ext)
-	cur, has := getKey(c, def.name)
-	var list []any
+	var l *elemList
 	if def.multi {
-		list = slices.Clone(listOf(cur))
-	} else if m, ok := cur.(map[string]any); ok {
-		list = []any{m}
-	}
-	var matched []int
-	for i, e := range list {
-		if m, ok := e.(map[string]any); ok && p.rs.eval(pp.filter, m) {
-			matched = append(matched, i)
+		l = p.list(c, def)
+	} else {
+		// A private one-element list, written back below.
+		cur, _ := getKey(c, def.name)
+		var elems []any
+		if m, ok := cur.(map[string]any); ok {
+			elems = []any{m}
 		}
+		l = &elemList{def: def, c: c, elems: elems, dead: make([]bool, len(elems)), live: len(elems), seed: p.seed}
+		defer func() {
+			if !l.dirty {
+				return
+			}
+			if vals := l.values(); len(vals) > 0 {
+				setKey(c, def.name, vals[0])
+			} else {
+				deleteKey(c, def.name)
+			}
+		}()
+	}
+	matched, err := p.selectElems(l, pp.filter)
+	if err != nil {
+		return err
 	}
 	if kind == OpRemove || v == nil {
 		if kind == OpAdd || len(matched) == 0 {
 			return nil
 		}
-		return p.removeMatched(c, def, pp.sub, list, matched)
+		return p.removeMatched(l, pp.sub, matched)
 	}
 	var touched []int
 	if len(matched) == 0 {
-		if !def.multi && has && isPresent(cur) {
+		if cur, has := getKey(c, def.name); !def.multi && has && isPresent(cur) {
 			return errorf(ScimTypeNoTarget, "attribute %s does not match the filter", quote(def.fullPath()))
 		}
 		elem, ok := eqTemplate(pp.filter)
@@ -59,94 +70,155 @@ func (p *patcher) filtered(kind string, pp *patchPath, v any) error {
 				elem[k] = x
 			}
 		}
-		list = append(list, elem)
-		touched = append(touched, len(list)-1)
+		touched = append(touched, l.add(elem))
 	} else {
 		for _, i := range matched {
-			e := list[i].(map[string]any)
-			switch {
-			case pp.sub != nil:
-				x, err := coerceAttr(pp.sub, v)
-				if err != nil {
-					return err
-				}
-				if x == nil {
-					err = removeSub(pp.sub, e)
-				} else {
-					err = setSub(pp.sub, e, x)
-				}
-				if err != nil {
-					return err
-				}
-			case kind == OpAdd:
-				w, err := coerceComplex(def, v)
-				if err != nil {
-					return err
-				}
-				if err := mergeInto(def, e, w); err != nil {
-					return err
-				}
-			default:
-				w, err := coerceComplex(def, v)
-				if err != nil {
-					return err
-				}
-				if err := checkImmutableSubs(def, e, w); err != nil {
-					return err
-				}
-				if w == nil {
-					w = map[string]any{}
-				}
-				list[i] = w
+			if err := p.changeMatched(kind, l, pp.sub, i, v); err != nil {
+				return err
 			}
 			touched = append(touched, i)
 		}
 	}
-	fixPrimary(def, list, touched)
-	list = slices.DeleteFunc(list, func(e any) bool { return !isPresent(e) })
-	if !def.multi {
-		if len(list) == 0 {
-			deleteKey(c, def.name)
-		} else {
-			setKey(c, def.name, list[0])
+	if err := p.fixPrimary(l, touched); err != nil {
+		return err
+	}
+	for _, i := range touched {
+		if !isPresent(l.elems[i]) {
+			l.remove(i)
 		}
+	}
+	return nil
+}
+
+// changeMatched applies an add or replace to the matched element at i: to
+// its sub-attribute sub when given, else to the whole element (add merges,
+// replace replaces).
+func (p *patcher) changeMatched(kind string, l *elemList, sub *attrDef, i int, v any) error {
+	def := l.def
+	e := l.elems[i].(map[string]any)
+	defer l.touch(i)
+	switch {
+	case sub != nil:
+		x, err := coerceAttr(sub, v)
+		if err != nil {
+			return err
+		}
+		if x == nil {
+			return removeSub(sub, e)
+		}
+		return setSub(sub, e, x)
+	case kind == OpAdd:
+		w, err := coerceComplex(def, v)
+		if err != nil {
+			return err
+		}
+		return mergeInto(def, e, w)
+	default:
+		w, err := coerceComplex(def, v)
+		if err != nil {
+			return err
+		}
+		if err := checkImmutableSubs(def, e, w); err != nil {
+			return err
+		}
+		if w == nil {
+			w = map[string]any{}
+		}
+		l.elems[i] = w
 		return nil
 	}
-	return writeList(c, def, list)
+}
+
+// selectElems returns, in order, the positions of the elements of l the
+// value filter n selects. An eq on an indexable sub-attribute (alone or in a
+// conjunction) is looked up; anything else scans.
+func (p *patcher) selectElems(l *elemList, n *node) ([]int, error) {
+	cands, ok := p.filterCandidates(l, n)
+	if !ok {
+		cands = l.positions()
+	}
+	if err := p.spend(len(cands)); err != nil {
+		return nil, err
+	}
+	matched := cands[:0]
+	for _, i := range cands {
+		if m, ok := l.elems[i].(map[string]any); ok && p.rs.eval(n, m) {
+			matched = append(matched, i)
+		}
+	}
+	return matched, nil
+}
+
+// filterCandidates returns the positions of the only elements that may
+// satisfy the value filter n, ok false when no index applies.
+func (p *patcher) filterCandidates(l *elemList, n *node) ([]int, bool) {
+	if p.naive {
+		return nil, false
+	}
+	switch n.kind {
+	case kindCmp:
+		sd, lit, ok := eqLookup(n)
+		if !ok {
+			return nil, false
+		}
+		return p.subCandidates(l, sd, lit, true)
+	case kindAnd:
+		best := -1
+		var size int
+		for i, k := range n.kids {
+			sd, lit, ok := eqLookup(k)
+			if !ok || !indexableSub(sd) {
+				continue
+			}
+			if s := p.subBucketSize(l, sd, lit, true); best < 0 || s < size {
+				best, size = i, s
+			}
+		}
+		if best < 0 {
+			return nil, false
+		}
+		return p.filterCandidates(l, n.kids[best])
+	}
+	return nil, false
+}
+
+// eqLookup returns the sub-attribute and the literal (folded for
+// caseExact=false strings) of an eq comparison inside a value filter.
+func eqLookup(n *node) (*attrDef, any, bool) {
+	if n.kind != kindCmp || n.op != opEq || n.ref.attr == nil || n.ref.sub != nil {
+		return nil, nil, false
+	}
+	switch n.val.kind {
+	case valString:
+		return n.ref.attr, n.val.fold, true
+	case valBool:
+		return n.ref.attr, n.val.b, true
+	case valNumber:
+		return n.ref.attr, n.val.num, true
+	}
+	return nil, nil, false
 }
 
 // removeMatched removes the matched elements, or their sub-attribute sub.
-func (p *patcher) removeMatched(c map[string]any, def, sub *attrDef, list []any, matched []int) error {
-	drop := make(map[int]bool, len(matched))
+func (p *patcher) removeMatched(l *elemList, sub *attrDef, matched []int) error {
 	for _, i := range matched {
 		if sub == nil {
-			if def.mut == mutImmutable {
-				return errorf(ScimTypeMutability, "attribute %s is immutable", quote(def.fullPath()))
+			if l.def.mut == mutImmutable {
+				return errorf(ScimTypeMutability, "attribute %s is immutable", quote(l.def.fullPath()))
 			}
-			drop[i] = true
+			l.remove(i)
 			continue
 		}
-		m := list[i].(map[string]any)
+		m := l.elems[i].(map[string]any)
 		if err := removeSub(sub, m); err != nil {
 			return err
 		}
+		l.touch(i)
 		if !isPresent(m) {
-			drop[i] = true
+			l.remove(i)
 		}
 	}
-	kept := make([]any, 0, len(list))
-	for i, e := range list {
-		if !drop[i] {
-			kept = append(kept, e)
-		}
-	}
-	if !def.multi {
-		if len(kept) == 0 {
-			deleteKey(c, def.name)
-		}
-		return nil
-	}
-	return writeList(c, def, kept)
+	return nil
 }
 
 // eqTemplate returns the element a filter that is a conjunction of eq

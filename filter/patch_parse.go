@@ -39,10 +39,16 @@ func parsePatch(rs *ResourceSchema, body []byte) ([]Operation, error) {
 		return nil, errorf(ScimTypeInvalidSyntax, "Operations must be a non-empty array")
 	}
 	ops := make([]Operation, 0, len(list))
+	generic := 0
 	for i, raw := range list {
 		op, err := rs.impl.parseOperation(raw)
 		if err != nil {
 			return nil, withPrefix(err, fmt.Sprintf("operation %d: ", i+1))
+		}
+		if op.parsed != nil && op.parsed.pp.generic {
+			if generic++; generic > MaxGenericPaths {
+				return nil, errorf(ScimTypeTooMany, "more than %d operations have paths outside the common forms (attr, attr.sub, attr[sub op value and ...].sub)", MaxGenericPaths)
+			}
 		}
 		ops = append(ops, op)
 	}
@@ -85,6 +91,7 @@ func (rs *resourceSchema) parseOperation(raw any) (Operation, error) {
 	if err != nil {
 		return Operation{}, err
 	}
+	op.parsed = &parsedPath{rs: rs, path: op.Path, pp: pp}
 	if value != nil {
 		if err := rs.checkValue(pp, value); err != nil {
 			return Operation{}, err
@@ -99,13 +106,13 @@ func (rs *resourceSchema) checkValue(pp *patchPath, value any) error {
 	var err error
 	switch {
 	case pp.sub != nil:
-		_, err = coerceAttr(pp.sub, value)
+		err = checkAttr(pp.sub, value)
 	case pp.filter != nil:
 		_, err = coerceComplex(pp.ref.attr, value)
 	case pp.ref.attr == nil:
 		return rs.checkExtValue(pp.ref.ext, value)
 	default:
-		_, err = coerceAttr(pp.ref.leaf(), value)
+		err = checkAttr(pp.ref.leaf(), value)
 	}
 	return err
 }
@@ -117,7 +124,7 @@ func (rs *resourceSchema) checkExtValue(ext *extSchema, value any) error {
 	}
 	for _, k := range sortedKeys(m) {
 		if a := ext.attr(k); a != nil && !a.readOnly() {
-			if _, err := coerceAttr(a, m[k]); err != nil {
+			if err := checkAttr(a, m[k]); err != nil {
 				return err
 			}
 		}
@@ -158,7 +165,7 @@ func (rs *resourceSchema) checkPathlessValue(kind string, value any) error {
 			if ref.attr.readOnly() || ref.leaf().readOnly() {
 				continue
 			}
-			if _, err := coerceAttr(ref.leaf(), v); err != nil {
+			if err := checkAttr(ref.leaf(), v); err != nil {
 				return err
 			}
 		}

@@ -8,6 +8,8 @@ type patchPath struct {
 	ref    attrRef  // the attribute, with its sub-attribute when there is no filter
 	filter *node    // value filter over the elements of ref.attr, or nil
 	sub    *attrDef // sub-attribute after the value filter, or nil
+	// generic is set when the path needed the generic parser.
+	generic bool
 }
 
 // target returns the definition the path ends at (nil for an extension object).
@@ -26,8 +28,8 @@ func (rs *resourceSchema) parsePatchPath(path string) (*patchPath, error) {
 	if err != nil {
 		return nil, err
 	}
-	ast, ok := fastPath(s)
-	if !ok {
+	ast, fast := fastPath(s)
+	if !fast {
 		if ast, err = slowPath(s); err != nil {
 			return nil, errorf(ScimTypeInvalidPath, "malformed path %s: %v", quote(s), err)
 		}
@@ -36,7 +38,7 @@ func (rs *resourceSchema) parsePatchPath(path string) (*patchPath, error) {
 	if msg != "" {
 		return nil, errorf(ScimTypeInvalidPath, "path %s: %s", quote(s), msg)
 	}
-	pp := &patchPath{ref: ref}
+	pp := &patchPath{ref: ref, generic: !fast}
 	if ast.ValueExpression != nil {
 		if ref.attr == nil || ref.sub != nil || ref.attr.typ != typeComplex {
 			return nil, errorf(ScimTypeInvalidPath, "path %s: a value filter needs a complex attribute", quote(s))
@@ -55,4 +57,20 @@ func (rs *resourceSchema) parsePatchPath(path string) (*patchPath, error) {
 		return nil, errorf(ScimTypeMutability, "attribute %s is readOnly", quote(strings.TrimSpace(s)))
 	}
 	return pp, nil
+}
+
+// parsedPath is a path resolved by ParsePatch, kept in its Operation.
+type parsedPath struct {
+	rs   *resourceSchema
+	path string
+	pp   *patchPath
+}
+
+// opPath returns the resolved path of op, parsing it unless ParsePatch did
+// for this schema already.
+func (rs *resourceSchema) opPath(op Operation) (*patchPath, error) {
+	if pp := op.parsed; pp != nil && pp.rs == rs && pp.path == op.Path {
+		return pp.pp, nil
+	}
+	return rs.parsePatchPath(op.Path)
 }

@@ -44,6 +44,7 @@ func runPatchCases(t *testing.T, cases []patchCase) {
 			changed := false
 			if err == nil {
 				out, changed, err = Apply(tt.rs, res, ops)
+				checkNaive(t, tt.rs, res, ops, out, changed, err)
 			}
 			if after := toJSON(t, res); after != before {
 				t.Fatalf("input modified:\n%s\n%s", before, after)

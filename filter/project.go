@@ -50,17 +50,20 @@ func project(rs *ResourceSchema, res map[string]any, attributes, excluded []stri
 	for k, v := range res {
 		if e := s.ext(k); e != nil {
 			m, ok := v.(map[string]any)
-			if !ok || ex.exts[e] {
+			if !ok {
 				continue
 			}
+			gone := ex.exts[e] // excluded, but for its returned:always attributes
 			pm := map[string]any{}
 			for ak, av := range m {
 				a := e.attr(ak)
 				if a == nil {
-					pm[ak] = clone(av)
+					if !gone {
+						pm[ak] = clone(av)
+					}
 					continue
 				}
-				if pv, ok := ex.exclude(a, av); ok {
+				if pv, ok := ex.exclude(a, av, gone); ok {
 					pm[a.name] = pv
 				}
 			}
@@ -74,7 +77,7 @@ func project(rs *ResourceSchema, res map[string]any, attributes, excluded []stri
 			out[k] = clone(v)
 			continue
 		}
-		if pv, ok := ex.exclude(d, v); ok {
+		if pv, ok := ex.exclude(d, v, false); ok {
 			out[k] = pv
 		}
 	}
@@ -128,23 +131,27 @@ func (sel selection) pick(d *attrDef, v any, whole bool) (any, bool) {
 	return pv, pv != nil
 }
 
-// exclude projects attribute d for an "excludedAttributes" request.
-func (sel selection) exclude(d *attrDef, v any) (any, bool) {
+// exclude projects attribute d for an "excludedAttributes" request; gone
+// tells that d is excluded through its extension. An excluded attribute
+// keeps its returned:always sub-attributes (RFC 7644 §3.9: those SHALL be
+// returned).
+func (sel selection) exclude(d *attrDef, v any, gone bool) (any, bool) {
+	gone = gone || sel.attrs[d]
 	switch {
 	case d.ret == retAlways:
 		return clone(v), true
-	case d.ret == retNever || d.ret == retRequest || sel.attrs[d]:
+	case d.ret == retNever || d.ret == retRequest:
 		return nil, false
 	case d.typ != typeComplex:
-		return clone(v), true
+		return clone(v), !gone
 	}
 	keep := func(sd *attrDef) bool {
 		if sd.ret == retAlways {
 			return true
 		}
-		return sd.ret != retNever && sd.ret != retRequest && !sel.subs[sd]
+		return !gone && sd.ret != retNever && sd.ret != retRequest && !sel.subs[sd]
 	}
-	pv := projectComplex(d, v, keep, true)
+	pv := projectComplex(d, v, keep, !gone)
 	return pv, pv != nil
 }
 

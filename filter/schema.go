@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/elimity-com/scim/schema"
@@ -79,6 +80,9 @@ type attrDef struct {
 	byValue bool
 	// isSchemas marks the common "schemas" attribute.
 	isSchemas bool
+	// canonical lists the only values a string attribute of an extension
+	// accepts (core schemas' canonical values are suggestions IdPs ignore).
+	canonical []string
 }
 
 // path returns the attribute's dotted name relative to its schema.
@@ -121,9 +125,10 @@ func (d *attrDef) readOnly() bool {
 // extSchema is a compiled schema extension (RFC 7643 §3.3): its attributes live
 // under the extension URN key of a resource.
 type extSchema struct {
-	id    string
-	attrs []*attrDef
-	index map[string]*attrDef // by canonical and lower-cased name
+	id       string
+	required bool // every resource carries it (RFC 7643 §6)
+	attrs    []*attrDef
+	index    map[string]*attrDef // by canonical and lower-cased name
 }
 
 func (e *extSchema) attr(name string) *attrDef {
@@ -135,6 +140,8 @@ func (e *extSchema) attr(name string) *attrDef {
 
 // resourceSchema is the compiled form behind ResourceSchema.
 type resourceSchema struct {
+	core     schema.Schema
+	extDefs  []SchemaExtension
 	coreID   string
 	attrs    []*attrDef          // core attributes followed by the common ones
 	index    map[string]*attrDef // by canonical and lower-cased name
@@ -143,7 +150,8 @@ type resourceSchema struct {
 	// indexed maps the leaf definition of an attribute an index can answer to
 	// its Lookup.Attr name.
 	indexed map[*attrDef]string
-	// required lists the writable top-level attributes a PATCH cannot remove.
+	// required lists the writable top-level attributes, core and of the
+	// extensions, a PATCH cannot remove.
 	required []*attrDef
 	schemas  *attrDef
 }
@@ -187,7 +195,17 @@ var idReferences = map[string]bool{
 }
 
 func newResourceSchema(core schema.Schema, extensions ...schema.Schema) *ResourceSchema {
+	exts := make([]SchemaExtension, len(extensions))
+	for i, e := range extensions {
+		exts[i] = SchemaExtension{Schema: e}
+	}
+	return compileResourceSchema(core, exts)
+}
+
+func compileResourceSchema(core schema.Schema, extensions []SchemaExtension) *ResourceSchema {
 	rs := &resourceSchema{
+		core:     core,
+		extDefs:  slices.Clone(extensions),
 		coreID:   core.ID,
 		index:    map[string]*attrDef{},
 		extIndex: map[string]*extSchema{},
@@ -218,8 +236,9 @@ func newResourceSchema(core schema.Schema, extensions ...schema.Schema) *Resourc
 		id.ret = retAlways
 		id.mut = mutReadOnly
 	}
-	for _, es := range extensions {
-		e := &extSchema{id: es.ID, index: map[string]*attrDef{}}
+	for _, x := range extensions {
+		es := x.Schema
+		e := &extSchema{id: es.ID, required: x.Required, index: map[string]*attrDef{}}
 		for _, a := range es.Attributes {
 			d := compileAttr(a, nil, e)
 			e.attrs = append(e.attrs, d)
@@ -232,6 +251,13 @@ func newResourceSchema(core schema.Schema, extensions ...schema.Schema) *Resourc
 	for _, d := range rs.attrs {
 		if d.required && !d.readOnly() && !d.isSchemas {
 			rs.required = append(rs.required, d)
+		}
+	}
+	for _, e := range rs.exts {
+		for _, d := range e.attrs {
+			if d.required && !d.readOnly() {
+				rs.required = append(rs.required, d)
+			}
 		}
 	}
 	idx := func(name string) {
@@ -269,8 +295,15 @@ func compileAttr(a schema.CoreAttribute, parent *attrDef, ext *extSchema) *attrD
 		parent:    parent,
 		ext:       ext,
 	}
+	if d.mut == mutWriteOnly {
+		// RFC 7643 §7: values of a writeOnly attribute are never returned.
+		d.ret = retNever
+	}
 	if parent != nil && idReferences[parent.name+"."+d.name] {
 		d.caseExact = true
+	}
+	if ext != nil && d.typ == typeString {
+		d.canonical = a.CanonicalValues()
 	}
 	if d.typ != typeComplex {
 		return d

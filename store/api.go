@@ -1,20 +1,25 @@
 // Package store persists scim-bridge state in Redis: SCIM resources with their
-// unique and lookup indexes, versions, the per-tenant work queue with leases, sync
-// state per (tenant, connector, subject), dead letters, idempotency keys and locks.
+// unique and lookup indexes, versions, group membership as a set per group with
+// its reverse index, the per-tenant work queue with leases, instance liveness,
+// sync state per (tenant, connector, subject), dead letters, idempotency keys
+// and locks.
 //
 // One *Store serves an embedded in-memory Redis (miniredis, for trials: state is
 // lost on exit) or a real Redis / Redis Cluster / Sentinel through
 // redis.UniversalClient. Every key of a tenant carries the hash tag {tenant}, so a
 // tenant's keys share one cluster slot and per-tenant transactions stay legal.
 //
-// Contract shared by every method: ctx is honoured; ErrNotFound, ErrConflict and
-// ErrPrecondition are returned wrapped and are tested with errors.Is; a write and
+// Contract shared by every method: ctx is honoured; ErrNotFound, ErrConflict,
+// ErrPrecondition and ErrUnknownMember are returned wrapped and are tested with
+// errors.Is (Unavailable tells a Redis outage, for a 503); a write and
 // the dirty mark of its key(s) happen in one atomic Redis step (a Lua script or
 // MULTI/EXEC), so an acknowledged SCIM write is never left without its fan-out.
 package store
 
 // NOTE: this file fixes the API the rest of the project programs against.
-// Signatures may gain siblings but must not change.
+// Signatures may gain siblings but must not change. (Since membership became
+// sets: a group's members come back in id order with "value", "type" and,
+// when known, "display"; other sub-attributes of members are not kept.)
 
 import (
 	"errors"
@@ -27,7 +32,7 @@ import (
 var (
 	// ErrNotFound: no resource (or record) with that key in that tenant.
 	ErrNotFound = errors.New("not found")
-	// ErrConflict: a unique attribute (userName, externalId, group displayName) is
+	// ErrConflict: a unique attribute (userName, group displayName) or the id is
 	// taken by another resource. Returned as *ConflictError.
 	ErrConflict = errors.New("uniqueness conflict")
 	// ErrPrecondition: the resource's version is not the one the caller expected.
@@ -36,7 +41,7 @@ var (
 
 // ConflictError names the unique attribute that collided.
 type ConflictError struct {
-	Attr string // "userName", "externalId" or "displayName"
+	Attr string // "id", "userName" or "displayName"
 }
 
 func (e *ConflictError) Error() string { return "uniqueness conflict on " + e.Attr }
@@ -79,6 +84,10 @@ type Query struct {
 	Descending bool
 	StartIndex int // 1-based
 	Count      int // page size; 0 returns only Total
+	// ExcludeMembers returns groups without their "members" (RFC 7644 §3.9
+	// excludedAttributes=members): O(1) per group whatever its size. A filter
+	// on members.value still uses the reverse index.
+	ExcludeMembers bool
 }
 
 // Page is the answer to a Query.
@@ -91,11 +100,14 @@ type Page struct {
 //
 //   Create(ctx, tenant string, r *Resource) error
 //       r.ID, r.Kind, r.Attrs, r.Created and r.LastModified are set by the caller;
-//       the store sets r.Version = 1. Unique indexes: user userName (lower-cased),
-//       user externalId (case-exact), group displayName (lower-cased); taken →
-//       *ConflictError. Lookup indexes: user emails.value (lower-cased) and, for
-//       groups, the member user ids (reverse index user → groups). Creation order is
-//       kept for stable paging. Marks dirty: the resource; for a group, each member.
+//       the store sets r.Version = 1 (higher for a group created with more than
+//       64 members). Unique indexes: user userName (lower-cased), group
+//       displayName (lower-cased); taken → *ConflictError. Lookup indexes (many
+//       ids per value): externalId (case-exact, users and groups; RFC 7643 gives
+//       it no uniqueness), user emails.value (lower-cased) and the reverse index
+//       member → groups. A group's members live in a set of their own
+//       (members.go). Creation order is kept for stable paging. Marks dirty: the
+//       resource; for a group, each member.
 //   Get(ctx, tenant string, kind Kind, id string) (*Resource, error)
 //   GetMany(ctx, tenant string, kind Kind, ids []string) ([]*Resource, error)  // missing ids skipped, order kept
 //   Replace(ctx, tenant string, r *Resource, ifVersion int64) error
@@ -113,5 +125,13 @@ type Page struct {
 //   Count(ctx, tenant string, kind Kind) (int, error)
 //   ForEach(ctx, tenant string, kind Kind, batch int, fn func([]*Resource) error) error  // streams in creation order
 //
-// The work-queue, sync-state, dead-letter, idempotency and lock methods are
-// documented in queue.go, syncstate.go, once.go and lock.go.
+// Group membership (members.go): AddMembers, RemoveMembers and ReplaceMembers
+// change a group's members set in O(members changed), bumping its version and
+// marking the changed members and the group dirty in the same atomic step
+// (in steps of 64 for larger changes); GetGroup and MemberCount read a group
+// without its members in O(1); ForEachMember streams them in bounded memory.
+// Recover (upgrade.go) converts data of the former layout at start-up.
+//
+// The work-queue, sync-state, dead-letter, idempotency, lock and liveness
+// methods are documented in queue.go, syncstate.go, once.go, lock.go and
+// instance.go; retries and the Unavailable classifier in retry.go.

@@ -2,6 +2,9 @@ package store
 
 import (
 	"context"
+	"errors"
+	"os"
+	"strconv"
 	"testing"
 
 	"github.com/rs/zerolog"
@@ -39,3 +42,26 @@ func TestPingBothBackends(t *testing.T) {
 		}
 	})
 }
+
+// envInt reads a size from the environment (tests and benchmarks that can run
+// at production scale by hand), def when unset.
+func envInt(tb testing.TB, name string, def int) int {
+	tb.Helper()
+	v := os.Getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n <= 0 {
+		tb.Fatalf("%s=%q: want a positive integer", name, v)
+	}
+	return n
+}
+
+// redistestStart starts a real redis-server (the slowlog and memory figures
+// need one).
+func redistestStart(tb testing.TB) string { return redistest.Start(tb) }
+
+func envString(name string) string { return os.Getenv(name) }
+
+func isPrecondition(err error) bool { return errors.Is(err, ErrPrecondition) }

@@ -76,6 +76,25 @@ func resBenchBackends(b *testing.B, fn func(b *testing.B, s *Store)) {
 	b.Run("redis", func(b *testing.B) { fn(b, openTestStore(b, redistest.Start(b))) })
 }
 
+// resParallel runs op in parallel b.N times with a shared counter k (1, 2, ...),
+// reporting allocations and CPU per operation.
+func resParallel(b *testing.B, s *Store, op func(k int64) error) {
+	b.Helper()
+	var next atomic.Int64
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu := resStartCPU(s)
+	defer cpu.report(b)
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			if err := op(next.Add(1)); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
 // resBenchUser is a user shaped like what Okta and Entra provision.
 func resBenchUser(i int) *Resource {
 	name := fmt.Sprintf("user%07d@example.com", i)
@@ -118,7 +137,7 @@ func resBulkLoadUsers(tb testing.TB, s *Store, tenant string, from, to int) {
 			pipe.Set(ctx, docKey(tenant, KindUser, r.ID), fmt.Sprintf("1 %d %d %d\n%s\n%s",
 				r.Created.UnixNano(), r.LastModified.UnixNano(), seq, d.ix, d.attrs), 0)
 			pipe.HSet(ctx, userNameIndexKey(tenant), d.uniqueName, r.ID)
-			pipe.HSet(ctx, userExtIDIndexKey(tenant), d.externalID, r.ID)
+			pipe.ZAdd(ctx, userExtIDIndexKey(tenant), redis.Z{Member: lexMember(d.externalID, r.ID)})
 			for _, e := range d.emails {
 				pipe.ZAdd(ctx, emailIndexKey(tenant), redis.Z{Member: lexMember(e, r.ID)})
 			}
@@ -156,19 +175,7 @@ func TestResourceBulkLoadMatchesCreate(t *testing.T) {
 func BenchmarkCreate(b *testing.B) {
 	resBenchBackends(b, func(b *testing.B, s *Store) {
 		ctx := context.Background()
-		var next atomic.Int64
-		b.ReportAllocs()
-		b.ResetTimer()
-		cpu := resStartCPU(s)
-		defer cpu.report(b)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if err := s.Create(ctx, "bench", resBenchUser(int(next.Add(1)))); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
+		resParallel(b, s, func(k int64) error { return s.Create(ctx, "bench", resBenchUser(int(k))) })
 	})
 }
 
@@ -177,19 +184,9 @@ func BenchmarkGet(b *testing.B) {
 		const n = 1000
 		resBulkLoadUsers(b, s, "bench", 0, n)
 		ctx := context.Background()
-		var next atomic.Int64
-		b.ReportAllocs()
-		b.ResetTimer()
-		cpu := resStartCPU(s)
-		defer cpu.report(b)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				id := resBenchUser(int(next.Add(7919) % n)).ID
-				if _, err := s.Get(ctx, "bench", KindUser, id); err != nil {
-					b.Error(err)
-					return
-				}
-			}
+		resParallel(b, s, func(k int64) error {
+			_, err := s.Get(ctx, "bench", KindUser, resBenchUser(int(k*7919%n)).ID)
+			return err
 		})
 	})
 }
@@ -214,20 +211,12 @@ func BenchmarkQueryUserNameEq(b *testing.B) {
 				filters[i] = f
 			}
 			b.Run(fmt.Sprintf("users=%d", n), func(b *testing.B) {
-				var next atomic.Int64
-				b.ReportAllocs()
-				b.ResetTimer()
-				cpu := resStartCPU(s)
-				defer cpu.report(b)
-				b.RunParallel(func(pb *testing.PB) {
-					for pb.Next() {
-						f := filters[next.Add(1)%nFilters]
-						p, err := s.Query(ctx, "bench", KindUser, Query{Filter: f, StartIndex: 1, Count: 100})
-						if err != nil || p.Total != 1 {
-							b.Errorf("query: total %d, %v", p.Total, err)
-							return
-						}
+				resParallel(b, s, func(k int64) error {
+					p, err := s.Query(ctx, "bench", KindUser, Query{Filter: filters[k%nFilters], StartIndex: 1, Count: 100})
+					if err == nil && p.Total != 1 {
+						err = fmt.Errorf("query: total %d", p.Total)
 					}
+					return err
 				})
 			})
 		}
@@ -239,21 +228,10 @@ func BenchmarkReplace(b *testing.B) {
 		const n = 1000
 		resBulkLoadUsers(b, s, "bench", 0, n)
 		ctx := context.Background()
-		var next atomic.Int64
-		b.ReportAllocs()
-		b.ResetTimer()
-		cpu := resStartCPU(s)
-		defer cpu.report(b)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				k := next.Add(1)
-				r := resBenchUser(int(k % n))
-				r.Attrs["displayName"] = fmt.Sprintf("Renamed %d", k)
-				if err := s.Replace(ctx, "bench", r, 0); err != nil {
-					b.Error(err)
-					return
-				}
-			}
+		resParallel(b, s, func(k int64) error {
+			r := resBenchUser(int(k % n))
+			r.Attrs["displayName"] = fmt.Sprintf("Renamed %d", k)
+			return s.Replace(ctx, "bench", r, 0)
 		})
 	})
 }
@@ -263,20 +241,13 @@ func BenchmarkListPage100(b *testing.B) {
 		const n = 10000
 		resBulkLoadUsers(b, s, "bench", 0, n)
 		ctx := context.Background()
-		var next atomic.Int64
-		b.ReportAllocs()
-		b.ResetTimer()
-		cpu := resStartCPU(s)
-		defer cpu.report(b)
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				start := int(next.Add(1)%(n/100))*100 + 1
-				p, err := s.Query(ctx, "bench", KindUser, Query{StartIndex: start, Count: 100})
-				if err != nil || len(p.Resources) != 100 {
-					b.Errorf("list: %d resources, %v", len(p.Resources), err)
-					return
-				}
+		resParallel(b, s, func(k int64) error {
+			start := int(k%(n/100))*100 + 1
+			p, err := s.Query(ctx, "bench", KindUser, Query{StartIndex: start, Count: 100})
+			if err == nil && len(p.Resources) != 100 {
+				err = fmt.Errorf("list: %d resources", len(p.Resources))
 			}
+			return err
 		})
 	})
 }

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -56,12 +57,51 @@ func TestRedisCluster(t *testing.T) {
 			if err := s.Delete(ctx, tenant, KindUser, "u2", 0); err != nil {
 				t.Fatal(err)
 			}
-			if g := resGet(t, s, tenant, KindGroup, "g1"); len(g.Attrs["members"].([]any)) != 1 {
+			if g := resGet(t, s, tenant, KindGroup, "g1"); len(g.Attrs["members"].([]any)) != 1 || g.Attrs["members"].([]any)[0].(map[string]any)["value"] != "u1" {
 				t.Fatalf("deleted user still a member: %v", g.Attrs["members"])
 			}
 
+			// Membership as sets: add, remove, replace in steps, stream, upgrade.
+			resCreate(t, s, tenant, resUser("u4", "dan", nil))
+			if v, err := s.AddMembers(ctx, tenant, "g1", memberIDs("u4", "u1"), 0); err != nil || v != 3 {
+				t.Fatalf("add: version %d, %v", v, err)
+			}
+			if _, err := s.AddMembers(ctx, tenant, "g1", memberIDs("ghost"), 0); !errors.Is(err, ErrUnknownMember) {
+				t.Fatalf("unknown member: %v", err)
+			}
+			if _, err := s.RemoveMembers(ctx, tenant, "g1", []string{"u1", "u4"}, 0); err != nil {
+				t.Fatal(err)
+			}
+			if got := resMemberListIDs(t, s, tenant, "g1"); len(got) != 0 {
+				t.Fatalf("members after remove: %v", got)
+			}
+			many := make([]string, 100)
+			for i := range many {
+				many[i] = fmt.Sprintf("m%03d", i)
+				resCreate(t, s, tenant, resUser(many[i], many[i], nil))
+			}
+			if _, err := s.ReplaceMembers(ctx, tenant, "g1", memberIDs(many...), 0); err != nil {
+				t.Fatal(err)
+			}
+			if n, err := s.MemberCount(ctx, tenant, "g1"); err != nil || n != len(many) {
+				t.Fatalf("count after replace: %d, %v", n, err)
+			}
+			resCreate(t, s, tenant, resGroup("big", "Big", many...))
+			if err := s.Delete(ctx, tenant, KindGroup, "big", 0); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Recover(ctx, tenant); err != nil {
+				t.Fatal(err)
+			}
+			if err := s.Delete(ctx, tenant, KindGroup, "g1", 0); err != nil {
+				t.Fatal(err)
+			}
+			if g, _ := s.GroupsOf(ctx, tenant, many); len(g) != 0 {
+				t.Fatalf("reverse index after deletes: %v", g)
+			}
+
 			// The writes marked their keys: claim, record, ack.
-			claims, err := s.Claim(ctx, tenant, "w1", time.Minute, 100)
+			claims, err := s.Claim(ctx, tenant, "w1", time.Minute, 1000)
 			if err != nil || len(claims) == 0 {
 				t.Fatalf("claim: %v, %v", claims, err)
 			}

@@ -32,12 +32,20 @@ func (s *Store) Query(ctx context.Context, tenant string, kind Kind, q Query) (P
 		return Page{}, fmt.Errorf("query: %w", err)
 	}
 	c := &queryCollector{start: max(q.StartIndex, 1), count: max(q.Count, 0), sorting: q.SortBy != nil}
+	withMembers := kind == KindGroup && !q.ExcludeMembers
 	if q.Filter == nil && q.SortBy == nil {
-		return s.pageInOrder(ctx, tenant, kind, c.start, c.count)
+		return s.pageInOrder(ctx, tenant, kind, c.start, c.count, withMembers)
 	}
-	wantGroups := kind == KindUser && q.Filter != nil &&
-		strings.Contains(strings.ToLower(q.Filter.String()), "groups")
-	consider := func(docs []loadedDoc) error {
+	var lowerFilter string
+	if q.Filter != nil {
+		lowerFilter = strings.ToLower(q.Filter.String())
+	}
+	wantGroups := kind == KindUser && strings.Contains(lowerFilter, "groups")
+	matchMembers := kind == KindGroup && strings.Contains(lowerFilter, "members")
+	// synthetic: on an index plan, the members each candidate group was found
+	// by, enough to match a filter that only tests members.value equality.
+	var synthetic map[string][]any
+	consider := func(docs []decodedDoc) error {
 		var groups map[string][]GroupRef
 		if wantGroups {
 			ids := make([]string, len(docs))
@@ -54,8 +62,14 @@ func (s *Store) Query(ctx context.Context, tenant string, kind Kind, q Query) (P
 			if g := groups[d.r.ID]; len(g) > 0 {
 				v["groups"] = groupsView(g)
 			}
+			if synthetic != nil {
+				v["members"] = synthetic[d.r.ID]
+			}
 			if q.Filter != nil && !q.Filter.Match(v) {
 				continue
+			}
+			if kind == KindGroup && q.ExcludeMembers {
+				delete(d.r.Attrs, "members")
 			}
 			c.add(d.r, v)
 		}
@@ -64,16 +78,36 @@ func (s *Store) Query(ctx context.Context, tenant string, kind Kind, q Query) (P
 
 	if q.Filter != nil {
 		if lookups, ok := q.Filter.Plan(); ok {
-			ids, ok, err := s.resolveLookups(ctx, tenant, kind, lookups)
+			// One round trip on Redis; the embedded store pays a Lua state per
+			// script (~300 µs), more than the second round trip of the pipeline.
+			if index, mode, value, ok := singleLookup(tenant, kind, lookups); ok && !matchMembers && !s.Embedded() {
+				docs, err := s.lookupDocs(ctx, tenant, kind, index, mode, value, withMembers)
+				if err != nil {
+					return Page{}, fmt.Errorf("query %s: %w", kind, err)
+				}
+				if err := consider(docs); err != nil {
+					return Page{}, fmt.Errorf("query %s: %w", kind, err)
+				}
+				return c.page(q.SortBy, q.Descending), nil
+			}
+			ids, hits, ok, err := s.resolveLookups(ctx, tenant, kind, lookups)
 			if err != nil {
 				return Page{}, fmt.Errorf("query %s: %w", kind, err)
 			}
 			if ok {
-				docs, err := s.loadDocs(ctx, tenant, kind, ids)
+				load := withMembers
+				if matchMembers {
+					if q.ExcludeMembers && onlyMemberValueEquality(lowerFilter) {
+						synthetic = hits
+					} else {
+						load = true
+					}
+				}
+				docs, err := s.loadDocs(ctx, tenant, kind, ids, load)
 				if err != nil {
 					return Page{}, fmt.Errorf("query %s: %w", kind, err)
 				}
-				slices.SortFunc(docs, func(a, b loadedDoc) int { return cmp.Compare(a.seq, b.seq) })
+				slices.SortFunc(docs, func(a, b decodedDoc) int { return cmp.Compare(a.seq, b.seq) })
 				if err := consider(docs); err != nil {
 					return Page{}, fmt.Errorf("query %s: %w", kind, err)
 				}
@@ -81,10 +115,54 @@ func (s *Store) Query(ctx context.Context, tenant string, kind Kind, q Query) (P
 			}
 		}
 	}
-	if err := s.scan(ctx, tenant, kind, scanBatch, consider); err != nil {
+	if err := s.scan(ctx, tenant, kind, scanBatch, withMembers || matchMembers, consider); err != nil {
 		return Page{}, fmt.Errorf("query %s: %w", kind, err)
 	}
 	return c.page(q.SortBy, q.Descending), nil
+}
+
+// onlyMemberValueEquality reports whether every mention of members in a
+// (lower-cased) filter is an equality test of members.value with a string
+// (`members.value eq "x"` or `members[value eq "x"]`), so that the members
+// found through the reverse index are all a match needs to see.
+func onlyMemberValueEquality(f string) bool {
+	for {
+		i := strings.Index(f, "members")
+		if i < 0 {
+			return true
+		}
+		rest := f[i+len("members"):]
+		bracket := strings.HasPrefix(rest, `[value eq "`)
+		if !bracket && !strings.HasPrefix(rest, `.value eq "`) {
+			return false
+		}
+		rest = rest[len(`.value eq "`):]
+		end := closingQuote(rest)
+		if end < 0 {
+			return false
+		}
+		rest = rest[end+1:]
+		if bracket {
+			if !strings.HasPrefix(rest, "]") {
+				return false
+			}
+			rest = rest[1:]
+		}
+		f = rest
+	}
+}
+
+// closingQuote returns the index of the first unescaped '"' in s, or -1.
+func closingQuote(s string) int {
+	for i := 0; i < len(s); i++ {
+		switch s[i] {
+		case '\\':
+			i++
+		case '"':
+			return i
+		}
+	}
+	return -1
 }
 
 // queryCollector counts matches and keeps the requested page (or, when sorting,
@@ -153,7 +231,7 @@ func (c *queryCollector) page(sortBy func(a, b map[string]any) int, descending b
 
 // pageInOrder reads one page in creation order: ZCARD and ZRANGE in one round
 // trip, then the documents in another.
-func (s *Store) pageInOrder(ctx context.Context, tenant string, kind Kind, start, count int) (Page, error) {
+func (s *Store) pageInOrder(ctx context.Context, tenant string, kind Kind, start, count int, members bool) (Page, error) {
 	pipe := s.rdb.Pipeline()
 	card := pipe.ZCard(ctx, orderKey(tenant, kind))
 	var rng *redis.StringSliceCmd
@@ -167,7 +245,7 @@ func (s *Store) pageInOrder(ctx context.Context, tenant string, kind Kind, start
 	if rng == nil || len(rng.Val()) == 0 {
 		return p, nil
 	}
-	docs, err := s.loadDocs(ctx, tenant, kind, rng.Val())
+	docs, err := s.loadDocs(ctx, tenant, kind, rng.Val(), members)
 	if err != nil {
 		return Page{}, fmt.Errorf("query %s: %w", kind, err)
 	}
@@ -190,7 +268,7 @@ func (s *Store) ForEach(ctx context.Context, tenant string, kind Kind, batch int
 	if batch <= 0 {
 		batch = scanBatch
 	}
-	return s.scan(ctx, tenant, kind, batch, func(docs []loadedDoc) error {
+	return s.scan(ctx, tenant, kind, batch, true, func(docs []decodedDoc) error {
 		rs := make([]*Resource, len(docs))
 		for i, d := range docs {
 			rs[i] = d.r
@@ -199,8 +277,9 @@ func (s *Store) ForEach(ctx context.Context, tenant string, kind Kind, batch int
 	})
 }
 
-// scan streams the documents of kind in creation order, batch per call of fn.
-func (s *Store) scan(ctx context.Context, tenant string, kind Kind, batch int, fn func([]loadedDoc) error) error {
+// scan streams the documents of kind in creation order, batch per call of fn;
+// members tells whether groups come with their members.
+func (s *Store) scan(ctx context.Context, tenant string, kind Kind, batch int, members bool, fn func([]decodedDoc) error) error {
 	from := "-inf"
 	for {
 		if err := ctx.Err(); err != nil {
@@ -218,7 +297,7 @@ func (s *Store) scan(ctx context.Context, tenant string, kind Kind, batch int, f
 		for i, z := range zs {
 			ids[i], _ = z.Member.(string)
 		}
-		docs, err := s.loadDocs(ctx, tenant, kind, ids)
+		docs, err := s.loadDocs(ctx, tenant, kind, ids, members)
 		if err != nil {
 			return fmt.Errorf("scan: %w", err)
 		}

@@ -1,34 +1,41 @@
 package store
 
 // Resource key layout. Every key carries the tenant's hash tag {t}; <Kind> is
-// "User" or "Group", <kind> is "user" or "group". One key per resource keeps
-// the embedded store's per-key costs low.
+// "User" or "Group", <kind> is "user" or "group". One key per resource (plus
+// one members set per group) keeps the embedded store's per-key costs low.
 //
-//	sb:{t}:<kind>:<id>               STRING the document, read with one GET / MGET; four
-//	                                        lines: "<version> <created> <lastModified> <seq>"
+//	sb:{t}:<kind>:<id>               STRING the document, read with one GET / MGET: a
+//	                                        header "<version> <created> <lastModified> <seq>"
 //	                                        (times in unix ns, seq = creation sequence), the
 //	                                        index values (for the write scripts), the
-//	                                        attributes JSON and, for a group with members,
-//	                                        the members JSON (see resource_scripts.go)
+//	                                        attributes JSON and, for a group with a members
+//	                                        attribute, "=" (see resource_scripts.go)
+//	sb:{t}:members:<gid>             ZSET  a group's members "<id>\0<Kind>\0<display>", score 0
 //	sb:{t}:seq                       STRING creation sequence counter (INCR)
 //	sb:{t}:order:<kind>              ZSET  id → creation sequence (stable paging, count)
 //	sb:{t}:idx:user:userName         HASH  lower-cased userName → id (unique)
-//	sb:{t}:idx:user:externalId       HASH  externalId → id (unique, case-exact)
 //	sb:{t}:idx:group:displayName     HASH  lower-cased displayName → id (unique)
-//	sb:{t}:idx:user:email            ZSET  "<lower-cased emails.value>\0<user id>", score 0
+//	sb:{t}:idx:user:extid            ZSET  "<externalId>\0<user id>", score 0 (case-exact)
 //	sb:{t}:idx:group:externalId      ZSET  "<externalId>\0<group id>", score 0
+//	sb:{t}:idx:user:email            ZSET  "<lower-cased emails.value>\0<user id>", score 0
 //	sb:{t}:idx:memberof              ZSET  "<Kind>|<member id>\0<group id>", score 0
 //	sb:{t}:groupnames                HASH  group id → displayName as given
+//	sb:{t}:trash                     SET   members sets of deleted groups still being cleared
 //	sb:{t}:queue                     ZSET  dirty marks "<Kind>|<id>" → due (unix ms), see keys.go
 //
+// externalId is a lookup index, not a unique one: RFC 7643 §3.1 leaves it to the
+// client, so several resources may carry the same value. (The former layout kept
+// users' externalId in a unique hash sb:{t}:idx:user:externalId; Recover moves it.)
 // The ZSET indexes are lexicographic (ZRANGEBYLEX "[<value>\0" "(<value>\1"):
 // many ids per value, one key per tenant. Ids never hold "\0", tenants no
 // braces. A write is one Lua script (resource_scripts.go): document, indexes and
-// dirty marks change together or not at all. Dirty marks use ZADD LT: a key
-// already queued keeps its earlier due time.
+// dirty marks change together or not at all, except that membership changes of
+// more than 64 members are applied in steps (members.go). Dirty marks use
+// ZADD LT: a key already queued keeps its earlier due time.
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"strconv"
@@ -58,9 +65,12 @@ func orderKey(tenant string, kind Kind) string { return key(tenant, "order", kin
 func seqKey(tenant string) string { return key(tenant, "seq") }
 
 func userNameIndexKey(tenant string) string  { return key(tenant, "idx", "user", "userName") }
-func userExtIDIndexKey(tenant string) string { return key(tenant, "idx", "user", "externalId") }
-func groupNameIndexKey(tenant string) string { return key(tenant, "idx", "group", "displayName") }
-func emailIndexKey(tenant string) string     { return key(tenant, "idx", "user", "email") }
+func userExtIDIndexKey(tenant string) string { return key(tenant, "idx", "user", "extid") }
+
+// legacyUserExtIDIndexKey is the former unique externalId hash of users.
+func legacyUserExtIDIndexKey(tenant string) string { return key(tenant, "idx", "user", "externalId") }
+func groupNameIndexKey(tenant string) string       { return key(tenant, "idx", "group", "displayName") }
+func emailIndexKey(tenant string) string           { return key(tenant, "idx", "user", "email") }
 func groupExtIDIndexKey(tenant string) string {
 	return key(tenant, "idx", "group", "externalId")
 }
@@ -105,9 +115,12 @@ func checkResourceKey(tenant string, kind Kind, id *string) error {
 // Create stores a new resource (see the contract in api.go). The store sets
 // r.Version to 1; a zero r.Created becomes now and a zero r.LastModified becomes
 // r.Created. An id already used by a resource of that kind gives *ConflictError
-// with Attr "id"; a taken userName, externalId (users) or displayName (groups)
-// gives *ConflictError naming it. Marks dirty the resource and, for a group, each
-// member, in the same atomic step.
+// with Attr "id"; a taken userName (users) or displayName (groups) gives
+// *ConflictError naming it (externalId is not unique). Marks dirty the resource
+// and, for a group, each member, in the same atomic step; a group created with
+// more than 64 members gets the rest in further steps (each bumping its
+// version), so r.Version is then above 1. Member ids are not checked here
+// (AddMembers checks them).
 func (s *Store) Create(ctx context.Context, tenant string, r *Resource) error {
 	if err := checkResourceKey(tenant, r.Kind, &r.ID); err != nil {
 		return fmt.Errorf("create: %w", err)
@@ -126,7 +139,7 @@ func (s *Store) Create(ctx context.Context, tenant string, r *Resource) error {
 	if err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
-	reply, err := s.runPut(ctx, tenant, r, "c", 0, now.UnixMilli(), d)
+	reply, err := s.runPut(ctx, tenant, r, "c", 0, now, d)
 	if err != nil {
 		return fmt.Errorf("create %s %s: %w", r.Kind, r.ID, err)
 	}
@@ -151,7 +164,7 @@ func (s *Store) Replace(ctx context.Context, tenant string, r *Resource, ifVersi
 	if err != nil {
 		return fmt.Errorf("replace: %w", err)
 	}
-	reply, err := s.runPut(ctx, tenant, r, "r", ifVersion, now.UnixMilli(), d)
+	reply, err := s.runPut(ctx, tenant, r, "r", ifVersion, now, d)
 	if err != nil {
 		return fmt.Errorf("replace %s %s: %w", r.Kind, r.ID, err)
 	}
@@ -170,16 +183,37 @@ func (s *Store) Delete(ctx context.Context, tenant string, kind Kind, id string,
 		return fmt.Errorf("delete: %w", err)
 	}
 	now := s.now()
+	trash := key(tenant, "trash", kindPart(kind), id, rand.Text())
 	res, err := deleteScript.Run(ctx, s.rdb,
-		[]string{docKey(tenant, kind, id), queueKey(tenant), orderKey(tenant, kind)},
-		tenantPrefix(tenant), string(kind), id, ifVersion, now.UnixMilli(), now.UnixNano()).Slice()
+		[]string{docKey(tenant, kind, id), queueKey(tenant), orderKey(tenant, kind), trash},
+		tenantPrefix(tenant), string(kind), id, ifVersion, now.UnixMilli(), now.UnixNano(), memberChunk).Slice()
 	if err == nil {
-		_, err = scriptStatus(res)
+		res, err = scriptStatus(res)
 	}
 	if err != nil {
 		return fmt.Errorf("delete %s %s: %w", kind, id, err)
 	}
+	if len(res) > 1 && res[1] == int64(1) {
+		if err := s.clearTrash(ctx, tenant, id, trash); err != nil {
+			return fmt.Errorf("delete %s %s: %w", kind, id, err)
+		}
+	}
 	return nil
+}
+
+// clearTrash empties the trashed members set of deleted group gid in chunks,
+// marking each former member dirty.
+func (s *Store) clearTrash(ctx context.Context, tenant, gid, trash string) error {
+	for {
+		left, err := trashScript.Run(ctx, s.rdb, []string{trash, queueKey(tenant)},
+			tenantPrefix(tenant), gid, s.now().UnixMilli(), memberChunk).Int64()
+		if err != nil {
+			return fmt.Errorf("clear members of deleted group: %w", err)
+		}
+		if left == 0 {
+			return nil
+		}
+	}
 }
 
 // putReply is the outcome of a successful putScript run.
@@ -188,12 +222,25 @@ type putReply struct {
 	created time.Time
 }
 
-func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode string, ifVersion, nowMS int64, d encodedDoc) (putReply, error) {
+// runPut runs putScript; for a group whose membership is too large for one
+// step (more than memberChunk members stored or wanted), it then replaces the
+// membership in steps and, after a rename, marks every member dirty.
+func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode string, ifVersion int64, now time.Time, d encodedDoc) (putReply, error) {
+	inline := 0
+	if len(d.entries) <= memberChunk {
+		inline = memberChunk
+	}
+	args := make([]any, 0, 13+len(d.entries))
+	args = append(args, tenantPrefix(tenant), string(r.Kind), r.ID, mode, ifVersion, now.UnixMilli(),
+		r.Created.UnixNano(), r.LastModified.UnixNano(), d.ix, d.attrs, d.members, d.display, inline)
+	if inline > 0 {
+		for _, e := range d.entries {
+			args = append(args, e)
+		}
+	}
 	res, err := putScript.Run(ctx, s.rdb,
 		[]string{docKey(tenant, r.Kind, r.ID), queueKey(tenant), orderKey(tenant, r.Kind), seqKey(tenant)},
-		tenantPrefix(tenant), string(r.Kind), r.ID, mode, ifVersion, nowMS,
-		r.Created.UnixNano(), r.LastModified.UnixNano(),
-		d.ix, d.attrs, d.members, d.display).Slice()
+		args...).Slice()
 	if err != nil {
 		return putReply{}, err
 	}
@@ -201,7 +248,7 @@ func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode str
 	if err != nil {
 		return putReply{}, err
 	}
-	if len(res) != 3 {
+	if len(res) != 5 {
 		return putReply{}, fmt.Errorf("unexpected script reply %v", res)
 	}
 	var out putReply
@@ -216,7 +263,35 @@ func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode str
 		return putReply{}, fmt.Errorf("unexpected created in script reply %v: %w", res, err)
 	}
 	out.created = time.Unix(0, created).UTC()
+	if res[3] == int64(1) {
+		return out, nil
+	}
+	ms := make([]Member, len(d.entries))
+	for i, e := range d.entries {
+		ms[i] = parseEntry(e)
+	}
+	if v, err := s.replaceMembers(ctx, tenant, r.ID, ms, false, 0); err != nil {
+		return putReply{}, fmt.Errorf("replace members: %w", err)
+	} else if v > out.version {
+		out.version = v
+	}
+	if res[4] == int64(1) {
+		if err := s.markMembersDirty(ctx, tenant, r.ID); err != nil {
+			return putReply{}, err
+		}
+	}
 	return out, nil
+}
+
+// markMembersDirty marks every member of a group dirty, a chunk at a time.
+func (s *Store) markMembersDirty(ctx context.Context, tenant, groupID string) error {
+	return s.forEachMember(ctx, tenant, groupID, memberReadChunk, func(ms []Member) error {
+		keys := make([]WorkKey, len(ms))
+		for i, m := range ms {
+			keys[i] = WorkKey{Tenant: tenant, Kind: string(m.Kind), ID: m.ID}
+		}
+		return s.MarkDirty(ctx, tenant, keys...)
+	})
 }
 
 // scriptStatus maps a write script's status reply to the package's errors; on
@@ -243,10 +318,22 @@ func scriptStatus(res []any) ([]any, error) {
 	return nil, fmt.Errorf("unexpected script reply %v", res)
 }
 
-// Get returns one resource, or ErrNotFound. One round trip.
+// Get returns one resource, or ErrNotFound. One round trip (a group of more
+// than 1,000 members takes one more per 1,000: see GetGroup and
+// ForEachMember to avoid reading them all).
 func (s *Store) Get(ctx context.Context, tenant string, kind Kind, id string) (*Resource, error) {
 	if err := checkResourceKey(tenant, kind, &id); err != nil {
 		return nil, fmt.Errorf("get: %w", err)
+	}
+	if kind == KindGroup {
+		docs, err := s.loadDocs(ctx, tenant, kind, []string{id}, true)
+		if err != nil {
+			return nil, fmt.Errorf("get %s %s: %w", kind, id, err)
+		}
+		if len(docs) == 0 {
+			return nil, fmt.Errorf("get %s %s: %w", kind, id, ErrNotFound)
+		}
+		return docs[0].r, nil
 	}
 	doc, err := s.rdb.Get(ctx, docKey(tenant, kind, id)).Result()
 	if errors.Is(err, redis.Nil) {
@@ -255,11 +342,11 @@ func (s *Store) Get(ctx context.Context, tenant string, kind Kind, id string) (*
 	if err != nil {
 		return nil, fmt.Errorf("get %s %s: %w", kind, id, err)
 	}
-	r, _, err := decodeDoc(new(jsonDecoder), kind, id, doc)
+	d, err := decodeDoc(new(jsonDecoder), kind, id, doc)
 	if err != nil {
 		return nil, fmt.Errorf("get: %w", err)
 	}
-	return r, nil
+	return d.r, nil
 }
 
 // GetMany returns the resources with the given ids that exist, in the order of
@@ -269,7 +356,7 @@ func (s *Store) GetMany(ctx context.Context, tenant string, kind Kind, ids []str
 	if err := checkResourceKey(tenant, kind, nil); err != nil {
 		return nil, fmt.Errorf("get many: %w", err)
 	}
-	docs, err := s.loadDocs(ctx, tenant, kind, ids)
+	docs, err := s.loadDocs(ctx, tenant, kind, ids, true)
 	if err != nil {
 		return nil, err
 	}
@@ -280,27 +367,19 @@ func (s *Store) GetMany(ctx context.Context, tenant string, kind Kind, ids []str
 	return out, nil
 }
 
-// loadedDoc is a resource with its creation sequence.
-type loadedDoc struct {
-	r   *Resource
-	seq int64
-}
-
 // loadBatch bounds the keys of one MGET.
 const loadBatch = 1000
 
-// loadDocs reads ids with MGET, skipping missing ones, order kept.
-func (s *Store) loadDocs(ctx context.Context, tenant string, kind Kind, ids []string) ([]loadedDoc, error) {
-	out := make([]loadedDoc, 0, len(ids))
-	keys := make([]string, 0, min(len(ids), loadBatch))
+// loadDocs reads ids with MGET, skipping missing ones, order kept. With
+// members, groups get their members, read in the same round trip (up to 1,000
+// each; larger groups take more).
+func (s *Store) loadDocs(ctx context.Context, tenant string, kind Kind, ids []string, members bool) ([]decodedDoc, error) {
+	out := make([]decodedDoc, 0, len(ids))
 	var dec jsonDecoder
+	withMembers := members && kind == KindGroup
 	for start := 0; start < len(ids); start += loadBatch {
 		chunk := ids[start:min(start+loadBatch, len(ids))]
-		keys = keys[:0]
-		for _, id := range chunk {
-			keys = append(keys, docKey(tenant, kind, id))
-		}
-		vals, err := s.rdb.MGet(ctx, keys...).Result()
+		vals, firsts, err := s.readDocs(ctx, tenant, kind, chunk, withMembers)
 		if err != nil {
 			return nil, fmt.Errorf("load %s documents: %w", kind, err)
 		}
@@ -309,14 +388,62 @@ func (s *Store) loadDocs(ctx context.Context, tenant string, kind Kind, ids []st
 			if !ok {
 				continue
 			}
-			r, seq, err := decodeDoc(&dec, kind, chunk[i], doc)
+			d, err := decodeDoc(&dec, kind, chunk[i], doc)
 			if err != nil {
 				return nil, fmt.Errorf("load: %w", err)
 			}
-			out = append(out, loadedDoc{r: r, seq: seq})
+			if withMembers {
+				first := firsts[i].Val()
+				if first == nil {
+					first = []string{}
+				}
+				if err := s.fillMembers(ctx, tenant, d, first); err != nil {
+					return nil, fmt.Errorf("load: %w", err)
+				}
+			} else if d.setMembers {
+				d.setMembers = false
+			}
+			out = append(out, d)
 		}
 	}
 	return out, nil
+}
+
+// readDocs reads the documents of ids (GET for one, MGET for more) and, with
+// members, the first chunk of each group's members set, in one round trip.
+func (s *Store) readDocs(ctx context.Context, tenant string, kind Kind, ids []string, members bool) ([]any, []*redis.StringSliceCmd, error) {
+	if !members {
+		if len(ids) == 1 {
+			doc, err := s.rdb.Get(ctx, docKey(tenant, kind, ids[0])).Result()
+			if errors.Is(err, redis.Nil) {
+				return []any{nil}, nil, nil
+			}
+			if err != nil {
+				return nil, nil, err
+			}
+			return []any{doc}, nil, nil
+		}
+		keys := make([]string, len(ids))
+		for i, id := range ids {
+			keys[i] = docKey(tenant, kind, id)
+		}
+		vals, err := s.rdb.MGet(ctx, keys...).Result()
+		return vals, nil, err
+	}
+	keys := make([]string, len(ids))
+	for i, id := range ids {
+		keys[i] = docKey(tenant, kind, id)
+	}
+	pipe := s.rdb.Pipeline()
+	mget := pipe.MGet(ctx, keys...)
+	firsts := make([]*redis.StringSliceCmd, len(ids))
+	for i, id := range ids {
+		firsts[i] = pipe.ZRangeArgs(ctx, memberRange(tenant, id, "-", memberReadChunk))
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return nil, nil, err
+	}
+	return mget.Val(), firsts, nil
 }
 
 // Count returns the number of resources of kind in tenant (O(1)).

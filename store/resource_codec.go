@@ -1,7 +1,6 @@
 package store
 
 import (
-	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -13,7 +12,8 @@ import (
 type encodedDoc struct {
 	ix         string   // index values line (see resource_scripts.go)
 	attrs      string   // JSON of the attributes (a group's without "members")
-	members    string   // JSON of a group's "members"; "" when the attribute is absent
+	members    string   // "=" when a group's "members" attribute is present, else ""
+	entries    []string // a group's member entries "<id>\0<Kind>\0<display>", one per id
 	display    string   // a group's displayName as given
 	uniqueName string   // lower-cased userName (user) or displayName (group); "" = none
 	externalID string   // case-exact; "" = none
@@ -21,13 +21,11 @@ type encodedDoc struct {
 }
 
 // encodeDoc splits r into what the scripts store. Attribute values are encoded
-// with encoding/json; index values are derived here so the scripts never parse
-// attributes (a group's member entries excepted, see entriesOf in the scripts).
+// with encoding/json; index values and member entries are derived here so the
+// scripts never parse attributes.
 func encodeDoc(r *Resource) (encodedDoc, error) {
 	var d encodedDoc
 	attrs := r.Attrs
-	var members any
-	hasMembers := false
 	switch r.Kind {
 	case KindUser:
 		if _, ok := attrs["groups"]; ok { // derived, never stored
@@ -36,82 +34,137 @@ func encodeDoc(r *Resource) (encodedDoc, error) {
 		d.uniqueName = strings.ToLower(stringAttr(r.Attrs, "userName"))
 		d.emails = emailsOf(r.Attrs)
 	case KindGroup:
-		members, hasMembers = attrs["members"]
-		if hasMembers {
+		if members, ok := attrs["members"]; ok {
 			attrs = withoutKey(attrs, "members")
+			d.members = "="
+			ms, err := membersOf(members)
+			if err != nil {
+				return d, fmt.Errorf("encode group %s: %w", r.ID, err)
+			}
+			d.entries = make([]string, len(ms))
+			for i, m := range ms {
+				d.entries[i] = m.entry()
+			}
 		}
 		d.display = stringAttr(r.Attrs, "displayName")
 		d.uniqueName = strings.ToLower(d.display)
 	}
 	d.externalID = stringAttr(r.Attrs, "externalId")
-	ix, err := json.Marshal(append([]string{d.uniqueName, d.externalID}, d.emails...))
-	if err != nil {
-		return d, fmt.Errorf("encode %s %s index values: %w", r.Kind, r.ID, err)
-	}
-	d.ix = string(ix)
+	d.ix = encodeIndexLine(d.uniqueName, d.externalID, d.emails)
 	if attrs == nil {
 		attrs = map[string]any{}
 	}
-	a, err := json.Marshal(attrs)
+	a, err := marshalAttrs(attrs)
 	if err != nil {
 		return d, fmt.Errorf("encode %s %s attributes: %w", r.Kind, r.ID, err)
 	}
-	d.attrs = string(a)
-	if hasMembers {
-		if members == nil {
-			members = []any{}
-		}
-		m, err := json.Marshal(members)
-		if err != nil {
-			return d, fmt.Errorf("encode %s %s members: %w", r.Kind, r.ID, err)
-		}
-		d.members = string(m)
-	}
+	d.attrs = a
 	return d, nil
 }
 
+// encodeIndexLine writes the index values line, a JSON array of strings.
+func encodeIndexLine(uniqueName, externalID string, emails []string) string {
+	n := len(uniqueName) + len(externalID) + 8
+	for _, e := range emails {
+		n += len(e) + 3
+	}
+	b := make([]byte, 0, n)
+	b = append(b, '[')
+	b = appendJSONString(b, uniqueName)
+	b = append(b, ',')
+	b = appendJSONString(b, externalID)
+	for _, e := range emails {
+		b = append(b, ',')
+		b = appendJSONString(b, e)
+	}
+	b = append(b, ']')
+	return string(b)
+}
+
+// membersOf reads a group's "members" attribute: one Member per distinct
+// value (the first wins), its kind from "type" ("Group" in any case, else
+// User, RFC 7643 §4.2).
+func membersOf(v any) ([]Member, error) {
+	var out []Member
+	seen := make(map[string]bool)
+	for _, m := range complexValues(v) {
+		id := stringAttr(m, "value")
+		if id == "" || seen[id] {
+			continue
+		}
+		if strings.ContainsRune(id, 0) {
+			return nil, fmt.Errorf("invalid member id %q", id)
+		}
+		seen[id] = true
+		kind := KindUser
+		if strings.EqualFold(stringAttr(m, "type"), "group") {
+			kind = KindGroup
+		}
+		out = append(out, Member{ID: id, Kind: kind, Display: stringAttr(m, "display")})
+	}
+	return out, nil
+}
+
+// decodedDoc is a stored document read back.
+type decodedDoc struct {
+	r   *Resource
+	seq int64
+	// setMembers: the group's members attribute is present and its members are
+	// in the members set (not yet in r.Attrs).
+	setMembers bool
+}
+
 // decodeDoc builds a resource from its stored document (see resource_scripts.go
-// for the format) with dec, which may be reused for the next document.
-func decodeDoc(dec *jsonDecoder, kind Kind, id, doc string) (r *Resource, seq int64, err error) {
+// for the format) with dec, which may be reused for the next document. A group
+// of the former layout gets its members from the document; one of the current
+// layout gets none (setMembers tells whether the set must be read).
+func decodeDoc(dec *jsonDecoder, kind Kind, id, doc string) (decodedDoc, error) {
 	header, body, ok := strings.Cut(doc, "\n")
 	if !ok {
-		return nil, 0, fmt.Errorf("decode %s %s: no header", kind, id)
+		return decodedDoc{}, fmt.Errorf("decode %s %s: no header", kind, id)
 	}
 	var nums [4]int64
 	for i := range nums {
 		var field string
+		var err error
 		field, header, _ = strings.Cut(header, " ")
 		if nums[i], err = strconv.ParseInt(field, 10, 64); err != nil {
-			return nil, 0, fmt.Errorf("decode %s %s header: %w", kind, id, err)
+			return decodedDoc{}, fmt.Errorf("decode %s %s header: %w", kind, id, err)
 		}
 	}
-	r = &Resource{
+	r := &Resource{
 		ID: id, Kind: kind, Version: nums[0],
 		Created:      time.Unix(0, nums[1]).UTC(),
 		LastModified: time.Unix(0, nums[2]).UTC(),
 	}
+	out := decodedDoc{r: r, seq: nums[3]}
 	_, body, ok = strings.Cut(body, "\n") // index values: for the scripts
 	if !ok {
-		return nil, 0, fmt.Errorf("decode %s %s: no attributes", kind, id)
+		return decodedDoc{}, fmt.Errorf("decode %s %s: no attributes", kind, id)
 	}
 	attrs, members, hasMembers := strings.Cut(body, "\n")
+	var err error
 	if r.Attrs, err = dec.decodeObject(attrs); err != nil {
-		return nil, 0, fmt.Errorf("decode %s %s attributes: %w", kind, id, err)
+		return decodedDoc{}, fmt.Errorf("decode %s %s attributes: %w", kind, id, err)
 	}
 	if r.Attrs == nil {
 		r.Attrs = map[string]any{}
 	}
-	if hasMembers {
+	switch {
+	case !hasMembers:
+	case members == "=":
+		out.setMembers = true
+	default: // the former layout: the members JSON
 		m, err := dec.decodeArray(members)
 		if err != nil {
-			return nil, 0, fmt.Errorf("decode %s %s members: %w", kind, id, err)
+			return decodedDoc{}, fmt.Errorf("decode %s %s members: %w", kind, id, err)
 		}
 		if m == nil {
 			m = []any{}
 		}
 		r.Attrs["members"] = m
 	}
-	return r, nums[3], nil
+	return out, nil
 }
 
 // withoutKey returns a shallow copy of m without k.

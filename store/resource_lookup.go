@@ -110,10 +110,11 @@ func (s *Store) GetUserWithGroups(ctx context.Context, tenant, id string) (*Reso
 	if err != nil {
 		return nil, nil, fmt.Errorf("get %s %s: %w", KindUser, id, err)
 	}
-	r, _, err := decodeDoc(new(jsonDecoder), KindUser, id, doc)
+	d, err := decodeDoc(new(jsonDecoder), KindUser, id, doc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("get: %w", err)
 	}
+	r := d.r
 	gids := member.ids()
 	if len(gids) == 0 {
 		return r, nil, nil
@@ -174,13 +175,20 @@ func (s *Store) inCreationOrder(ctx context.Context, tenant string, kind Kind, i
 }
 
 // resolveLookups answers a filter plan from the indexes: the distinct ids of
-// every resource of kind that some lookup finds. ok is false when a lookup names
-// an attribute this kind has no index for (the caller scans instead).
-func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lookups []filter.Lookup) (ids []string, ok bool, err error) {
+// every resource of kind that some lookup finds and, for members.value
+// lookups, the members each group was found by (as "members" values). ok is
+// false when a lookup names an attribute this kind has no index for (the
+// caller scans instead).
+func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lookups []filter.Lookup) (ids []string, hits map[string][]any, ok bool, err error) {
 	var direct []string
 	pipe := s.rdb.Pipeline()
 	var hashCmds []*redis.StringCmd
 	var lexCmds []lexCmd
+	type memberCmd struct {
+		value string
+		cmd   lexCmd
+	}
+	var memberCmds []memberCmd
 	for _, l := range lookups {
 		for _, v := range l.Values {
 			switch {
@@ -191,25 +199,25 @@ func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lo
 			case l.Attr == "displayName" && kind == KindGroup:
 				hashCmds = append(hashCmds, pipe.HGet(ctx, groupNameIndexKey(tenant), v))
 			case l.Attr == "externalId" && kind == KindUser:
-				hashCmds = append(hashCmds, pipe.HGet(ctx, userExtIDIndexKey(tenant), v))
+				lexCmds = append(lexCmds, lexLookup(ctx, pipe, userExtIDIndexKey(tenant), v))
 			case l.Attr == "externalId" && kind == KindGroup:
 				lexCmds = append(lexCmds, lexLookup(ctx, pipe, groupExtIDIndexKey(tenant), v))
 			case l.Attr == "emails.value" && kind == KindUser:
 				lexCmds = append(lexCmds, lexLookup(ctx, pipe, emailIndexKey(tenant), v))
 			case l.Attr == "members.value" && kind == KindGroup:
-				lexCmds = append(lexCmds,
-					lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkUser, v)),
-					lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkGroup, v)))
+				memberCmds = append(memberCmds,
+					memberCmd{v, lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkUser, v))},
+					memberCmd{v, lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkGroup, v))})
 			default:
-				return nil, false, nil
+				return nil, nil, false, nil
 			}
 		}
 	}
-	if len(hashCmds)+len(lexCmds) > 0 {
+	if len(hashCmds)+len(lexCmds)+len(memberCmds) > 0 {
 		cmds, _ := pipe.Exec(ctx) // per-command errors checked below
 		for _, c := range cmds {
 			if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
-				return nil, false, fmt.Errorf("resolve index lookups: %w", err)
+				return nil, nil, false, fmt.Errorf("resolve index lookups: %w", err)
 			}
 		}
 	}
@@ -233,7 +241,16 @@ func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lo
 			add(id)
 		}
 	}
-	return ids, true, nil
+	if len(memberCmds) > 0 {
+		hits = make(map[string][]any)
+		for _, c := range memberCmds {
+			for _, gid := range c.cmd.ids() {
+				add(gid)
+				hits[gid] = append(hits[gid], map[string]any{"value": c.value})
+			}
+		}
+	}
+	return ids, hits, true, nil
 }
 
 // lexCmd is a queued lookup of one value in a lexicographic index.
@@ -249,3 +266,84 @@ func lexLookup(ctx context.Context, pipe redis.Pipeliner, key, value string) lex
 
 // ids returns the ids found, once the pipeline ran.
 func (c lexCmd) ids() []string { return lexIDs(c.value, c.cmd.Val()) }
+
+// lookupScript answers one index lookup together with the documents it finds,
+// in one round trip (the IdPs' userName / externalId eq before every write).
+//
+//	KEYS: 1 index
+//	ARGV: 1 document key prefix ("sb:{t}:user:"), 2 "h" (a unique hash) or "l"
+//	      (a lexicographic index), 3 the value
+//
+// Reply: a flat array id, document, id, document...
+var lookupScript = redis.NewScript(`
+local ids = {}
+if ARGV[2] == 'h' then
+  local id = redis.call('HGET', KEYS[1], ARGV[3])
+  if id then ids[1] = id end
+else
+  local prefix = ARGV[3] .. string.char(0)
+  for _, m in ipairs(redis.call('ZRANGEBYLEX', KEYS[1], '[' .. prefix, '(' .. ARGV[3] .. string.char(1))) do
+    local id = string.sub(m, #prefix + 1)
+    if not string.find(id, string.char(0), 1, true) then ids[#ids + 1] = id end
+  end
+end
+local out = {}
+for _, id in ipairs(ids) do
+  local d = redis.call('GET', ARGV[1] .. id)
+  if d then
+    out[#out + 1] = id
+    out[#out + 1] = d
+  end
+end
+return out
+`)
+
+// singleLookup returns the index key and script mode of a lookup of one value
+// on an indexed attribute of kind; ok is false for anything else.
+func singleLookup(tenant string, kind Kind, lookups []filter.Lookup) (index, mode, value string, ok bool) {
+	if len(lookups) != 1 || len(lookups[0].Values) != 1 {
+		return "", "", "", false
+	}
+	l := lookups[0]
+	switch {
+	case l.Attr == "userName" && kind == KindUser:
+		return userNameIndexKey(tenant), "h", l.Values[0], true
+	case l.Attr == "displayName" && kind == KindGroup:
+		return groupNameIndexKey(tenant), "h", l.Values[0], true
+	case l.Attr == "externalId" && kind == KindUser:
+		return userExtIDIndexKey(tenant), "l", l.Values[0], true
+	case l.Attr == "externalId" && kind == KindGroup:
+		return groupExtIDIndexKey(tenant), "l", l.Values[0], true
+	case l.Attr == "emails.value" && kind == KindUser:
+		return emailIndexKey(tenant), "l", l.Values[0], true
+	}
+	return "", "", "", false
+}
+
+// lookupDocs runs lookupScript: the documents of the resources found,
+// ordered by creation; groups get their members when members is set.
+func (s *Store) lookupDocs(ctx context.Context, tenant string, kind Kind, index, mode, value string, members bool) ([]decodedDoc, error) {
+	res, err := lookupScript.Run(ctx, s.rdb, []string{index},
+		tenantPrefix(tenant)+kindPart(kind)+":", mode, value).StringSlice()
+	if err != nil {
+		return nil, fmt.Errorf("index lookup: %w", err)
+	}
+	out := make([]decodedDoc, 0, len(res)/2)
+	var dec jsonDecoder
+	for i := 0; i+1 < len(res); i += 2 {
+		d, err := decodeDoc(&dec, kind, res[i], res[i+1])
+		if err != nil {
+			return nil, fmt.Errorf("index lookup: %w", err)
+		}
+		if d.setMembers && members {
+			if err := s.fillMembers(ctx, tenant, d, nil); err != nil {
+				return nil, err
+			}
+		}
+		out = append(out, d)
+	}
+	if len(out) > 1 {
+		slices.SortFunc(out, func(a, b decodedDoc) int { return cmp.Compare(a.seq, b.seq) })
+	}
+	return out, nil
+}

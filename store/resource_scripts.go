@@ -7,22 +7,29 @@ import "github.com/redis/go-redis/v9"
 // Redis and on the embedded store alike. The layout is described at the top of
 // resource.go.
 //
-// A document is four lines (JSON never holds a raw newline):
+// A document is three or four lines (JSON never holds a raw newline):
 //
 //	<version> <created ns> <lastModified ns> <seq>
 //	<index values: JSON array; user: [lower userName, externalId, lower emails...];
 //	 group: [lower displayName, externalId]>
 //	<attributes JSON; a group's without members>
-//	<a group's members JSON>           (only when the group has a members attribute)
+//	"="          (a group whose members attribute is present: they live in the
+//	              group's members set, see below)
+//	<members JSON> (the former layout, converted on first write or by Recover)
+//
+// A group's members are the sorted set sb:{t}:members:<gid>, every score 0,
+// members "<id>\0<Kind>\0<display>": lexicographic by id, so one member is found
+// with ZRANGEBYLEX "[<id>\0" "(<id>\1" and the set is read in id order in
+// bounded chunks. Every membership is also in the reverse index
+// sb:{t}:idx:memberof ("<Kind>|<id>\0<gid>"). A membership change costs
+// O(log n) per member changed, never O(group size).
 //
 // Go computes the new index values; the script reads the old ones from the
-// stored document and, when the line changed, diffs. A group's member entries
-// "<Kind>|<id>" are derived here from the old and new members JSON, so one
-// function defines them. Lists of strings are JSON arrays ("[]" when empty:
-// Redis' cjson encodes an empty table as "{}", so encodeList special-cases it).
-// Multi-valued lookup indexes are lexicographic sorted sets of "<value>\0<id>".
-// Every key is built from the tenant prefix and carries the tenant's hash tag,
-// so it lives in the slot of the declared KEYS.
+// stored document and, when the line changed, diffs. Multi-valued lookup indexes
+// are lexicographic sorted sets of "<value>\0<id>". Every key is built from the
+// tenant prefix and carries the tenant's hash tag, so it lives in the slot of the
+// declared KEYS. Scripts that could touch an unbounded number of members do a
+// bounded part and report what is left; Go runs the rest in chunks.
 
 // resourceLuaPrelude holds helpers shared by the write scripts. ARGV[1] is always
 // the tenant prefix "sb:{t}:".
@@ -33,17 +40,13 @@ local MEMBEROF = P .. 'idx:memberof'
 
 local function decodeList(s)
   if not s or s == '' or s == '[]' then return {} end
-  local t = cjson.decode(s)
-  if type(t) ~= 'table' then return {} end
+  local ok, t = pcall(cjson.decode, s)
+  if not ok or type(t) ~= 'table' then return {} end
   return t
 end
 
-local function encodeList(t)
-  if #t == 0 then return '[]' end
-  return cjson.encode(t)
-end
-
--- splitDoc returns version, created, lastModified, seq, index line, attrs, members (nil when absent).
+-- splitDoc returns version, created, lastModified, seq, index line, attrs and
+-- the members line (nil when absent).
 local function splitDoc(d)
   local n1 = string.find(d, '\n', 1, true)
   local n2 = string.find(d, '\n', n1 + 1, true)
@@ -62,6 +65,8 @@ local function joinDoc(v, c, m, s, ix, attrs, members)
   return d
 end
 
+local function membersKey(gid) return P .. 'members:' .. gid end
+
 -- memberKind: type "Group" (any case) or else User (RFC 7643 §4.2).
 local function memberKind(m)
   local ty = m['type']
@@ -69,19 +74,71 @@ local function memberKind(m)
   return 'User'
 end
 
--- entriesOf returns the set of "<Kind>|<id>" of a members JSON (one per id, the
--- first type given wins) and the same entries as a list, in member order.
-local function entriesOf(members)
-  local set, list, seen = {}, {}, {}
+-- parseEntry splits a members-set entry into id, kind, display.
+local function parseEntry(e)
+  local a = string.find(e, SEP, 1, true)
+  local b = string.find(e, SEP, a + 1, true)
+  return string.sub(e, 1, a - 1), string.sub(e, a + 1, b - 1), string.sub(e, b + 1)
+end
+
+-- findEntry returns the entry of member id in members set mk, or nil.
+local function findEntry(mk, id)
+  return redis.call('ZRANGEBYLEX', mk, '[' .. id .. SEP, '(' .. id .. SEPEND, 'LIMIT', 0, 1)[1]
+end
+
+-- addEntry makes (id, kind, display) a member of group gid. In mode 'add' an
+-- existing member is kept as it is; in mode 'set' its kind and display become
+-- the given ones. Returns 1 when the membership is new, 2 when only its kind or
+-- display changed, else 0. A new member is indexed and marked dirty.
+local function addEntry(gid, mk, id, kind, display, mode, nowms, queue)
+  local e = id .. SEP .. kind .. SEP .. display
+  local old = findEntry(mk, id)
+  if old then
+    if old == e or mode == 'add' then return 0 end
+    local _, okind = parseEntry(old)
+    redis.call('ZREM', mk, old)
+    redis.call('ZADD', mk, 0, e)
+    if okind ~= kind then
+      redis.call('ZREM', MEMBEROF, okind .. '|' .. id .. SEP .. gid)
+      redis.call('ZADD', MEMBEROF, 0, kind .. '|' .. id .. SEP .. gid)
+      redis.call('ZADD', queue, 'LT', nowms, okind .. '|' .. id)
+      redis.call('ZADD', queue, 'LT', nowms, kind .. '|' .. id)
+    end
+    return 2
+  end
+  redis.call('ZADD', mk, 0, e)
+  redis.call('ZADD', MEMBEROF, 0, kind .. '|' .. id .. SEP .. gid)
+  redis.call('ZADD', queue, 'LT', nowms, kind .. '|' .. id)
+  return 1
+end
+
+-- dropEntry removes entry e from group gid's set mk, its reverse index entry,
+-- and marks the former member dirty.
+local function dropEntry(gid, mk, e, nowms, queue)
+  local id, kind = parseEntry(e)
+  redis.call('ZREM', mk, e)
+  redis.call('ZREM', MEMBEROF, kind .. '|' .. id .. SEP .. gid)
+  redis.call('ZADD', queue, 'LT', nowms, kind .. '|' .. id)
+end
+
+-- upgradeMembers converts a members line of the former layout (a JSON array)
+-- into group gid's members set and returns the new members line "=". Any
+-- other line is returned unchanged.
+local function upgradeMembers(gid, members)
+  if not members or string.sub(members, 1, 1) ~= '[' then return members end
+  local mk = membersKey(gid)
+  local seen = {}
   for _, m in ipairs(decodeList(members)) do
     if type(m) == 'table' and type(m['value']) == 'string' and m['value'] ~= '' and not seen[m['value']] then
       seen[m['value']] = true
-      local e = memberKind(m) .. '|' .. m['value']
-      set[e] = true
-      list[#list + 1] = e
+      local d = m['display']
+      if type(d) ~= 'string' then d = '' end
+      local kind = memberKind(m)
+      redis.call('ZADD', mk, 0, m['value'] .. SEP .. kind .. SEP .. d)
+      redis.call('ZADD', MEMBEROF, 0, kind .. '|' .. m['value'] .. SEP .. gid)
     end
   end
-  return set, list
+  return '='
 end
 
 -- lexIDs returns the ids stored under value in a lexicographic index, and the
@@ -99,7 +156,7 @@ local function lexIDs(key, value)
   return ids, members
 end
 
--- dropMember rewrites group gid without member (mkind, mid): version +1,
+-- dropMember removes member (mkind, mid) from group gid: version +1,
 -- lastModified = nowns; the group is marked dirty. The caller removes the
 -- membership from the memberof index.
 local function dropMember(gid, mkind, mid, nowms, nowns, queue)
@@ -107,15 +164,10 @@ local function dropMember(gid, mkind, mid, nowms, nowns, queue)
   local gd = redis.call('GET', gk)
   if not gd then return end
   local v, c, _, s, ix, attrs, members = splitDoc(gd)
-  if members then
-    local kept = {}
-    for _, m in ipairs(decodeList(members)) do
-      if not (type(m) == 'table' and m['value'] == mid and memberKind(m) == mkind) then
-        kept[#kept + 1] = m
-      end
-    end
-    members = encodeList(kept)
-  end
+  members = upgradeMembers(gid, members)
+  local mk = membersKey(gid)
+  local e = findEntry(mk, mid)
+  if e then redis.call('ZREM', mk, e) end
   redis.call('SET', gk, joinDoc(tonumber(v) + 1, c, nowns, s, ix, attrs, members))
   redis.call('ZADD', queue, 'LT', nowms, 'Group|' .. gid)
 end
@@ -126,17 +178,23 @@ end
 //	KEYS: 1 doc, 2 queue, 3 order, 4 seq counter
 //	ARGV: 1 prefix, 2 kind, 3 id, 4 mode, 5 ifVersion, 6 now (unix ms, queue score),
 //	      7 created (unix ns, create only), 8 lastModified (unix ns),
-//	      9 index values line, 10 attrs JSON, 11 members JSON ("" = no members
-//	      attribute), 12 a group's displayName as given
+//	      9 index values line, 10 attrs JSON, 11 "=" when a group's members
+//	      attribute is present, else "", 12 a group's displayName as given,
+//	      13 inline limit: when > 0, ARGV[14..] are all the desired member
+//	      entries and the membership is replaced here if the stored set holds
+//	      at most that many; 0: Go replaces the membership in chunks afterwards
 //
-// Reply: {"ok", version, created} | {"conflict", attr} | {"notfound"} | {"precondition"}.
+// Reply: {"ok", version, created, done, renamed} | {"conflict", attr} |
+// {"notfound"} | {"precondition"}. done is 1 when the membership is final
+// (always for users), renamed 1 when a group's displayName changed.
 var putScript = redis.NewScript(resourceLuaPrelude + `
 local kind, id, mode = ARGV[2], ARGV[3], ARGV[4]
 local ifv = tonumber(ARGV[5])
 local nowms = ARGV[6]
 local doc, queue, order = KEYS[1], KEYS[2], KEYS[3]
 local isUser = kind == 'User'
-local newix, newmembers = ARGV[9], ARGV[11]
+local newix = ARGV[9]
+local newmembers = ARGV[11]
 if newmembers == '' then newmembers = nil end
 
 local olddoc = redis.call('GET', doc)
@@ -155,7 +213,7 @@ local ixChanged = newix ~= oldix
 local nx, ox
 local uidx, eidx
 if isUser then
-  uidx, eidx = P .. 'idx:user:userName', P .. 'idx:user:externalId'
+  uidx, eidx = P .. 'idx:user:userName', P .. 'idx:user:extid'
 else
   uidx, eidx = P .. 'idx:group:displayName', P .. 'idx:group:externalId'
 end
@@ -168,10 +226,6 @@ if ixChanged then
       if isUser then return {'conflict', 'userName'} end
       return {'conflict', 'displayName'}
     end
-  end
-  if isUser and nx[2] ~= '' and nx[2] ~= ox[2] then
-    local o = redis.call('HGET', eidx, nx[2])
-    if o and o ~= id then return {'conflict', 'externalId'} end
   end
 end
 
@@ -193,13 +247,15 @@ if ixChanged then
     if nx[1] ~= '' then redis.call('HSET', uidx, nx[1], id) end
   end
   if nx[2] ~= ox[2] then
-    if isUser then
-      if ox[2] ~= '' and redis.call('HGET', eidx, ox[2]) == id then redis.call('HDEL', eidx, ox[2]) end
-      if nx[2] ~= '' then redis.call('HSET', eidx, nx[2], id) end
-    else
-      if ox[2] ~= '' then redis.call('ZREM', eidx, ox[2] .. SEP .. id) end
-      if nx[2] ~= '' then redis.call('ZADD', eidx, 0, nx[2] .. SEP .. id) end
+    if ox[2] ~= '' then
+      redis.call('ZREM', eidx, ox[2] .. SEP .. id)
+      if isUser then
+        -- the former unique index (a hash), until Recover has converted it
+        local legacy = P .. 'idx:user:externalId'
+        if redis.call('HGET', legacy, ox[2]) == id then redis.call('HDEL', legacy, ox[2]) end
+      end
     end
+    if nx[2] ~= '' then redis.call('ZADD', eidx, 0, nx[2] .. SEP .. id) end
   end
   if isUser then
     local eix = P .. 'idx:user:email'
@@ -215,44 +271,57 @@ if ixChanged then
   end
 end
 
+local done, renamed = 1, 0
 if not isUser then
   local dn = ARGV[12]
   local names = P .. 'groupnames'
-  local renamed = false
-  if mode == 'r' then renamed = redis.call('HGET', names, id) ~= dn end
+  if mode == 'r' and redis.call('HGET', names, id) ~= dn then renamed = 1 end
   redis.call('HSET', names, id, dn)
-  if newmembers ~= oldmembers or renamed then
-    local oldset = entriesOf(oldmembers)
-    local newset, newlist = entriesOf(newmembers)
-    for e in pairs(oldset) do
-      if not newset[e] then
-        redis.call('ZREM', MEMBEROF, e .. SEP .. id)
-        redis.call('ZADD', queue, 'LT', nowms, e)
+  oldmembers = upgradeMembers(id, oldmembers)
+  local mk = membersKey(id)
+  local limit = tonumber(ARGV[13])
+  if limit > 0 and redis.call('ZCARD', mk) <= limit then
+    local want = {}
+    for i = 14, #ARGV do
+      local mid = parseEntry(ARGV[i])
+      want[mid] = true
+    end
+    for _, e in ipairs(redis.call('ZRANGE', mk, 0, -1)) do
+      local mid = parseEntry(e)
+      if not want[mid] then dropEntry(id, mk, e, nowms, queue) end
+    end
+    for i = 14, #ARGV do
+      local mid, mkind, md = parseEntry(ARGV[i])
+      addEntry(id, mk, mid, mkind, md, 'set', nowms, queue)
+    end
+    if renamed == 1 then
+      for _, e in ipairs(redis.call('ZRANGE', mk, 0, -1)) do
+        local mid, mkind = parseEntry(e)
+        redis.call('ZADD', queue, 'LT', nowms, mkind .. '|' .. mid)
       end
     end
-    for _, e in ipairs(newlist) do
-      if not oldset[e] then
-        redis.call('ZADD', MEMBEROF, 0, e .. SEP .. id)
-        redis.call('ZADD', queue, 'LT', nowms, e)
-      elseif renamed then
-        redis.call('ZADD', queue, 'LT', nowms, e)
-      end
-    end
+  else
+    done = 0
   end
 end
 
 redis.call('SET', doc, joinDoc(ver, created, ARGV[8], seq, newix, ARGV[10], newmembers))
 redis.call('ZADD', queue, 'LT', nowms, kind .. '|' .. id)
-return {'ok', ver, created}
+return {'ok', ver, created, done, renamed}
 `)
 
 // deleteScript deletes one resource with its index entries; it leaves every group
 // that had it as a member (each such group: member removed, version +1, dirty).
+// A deleted group's members set is cleared here when it holds at most the
+// inline limit; a larger one is renamed to a trash key that Go empties in
+// chunks (trashScript), marking the former members dirty.
 //
-//	KEYS: 1 doc, 2 queue, 3 order
-//	ARGV: 1 prefix, 2 kind, 3 id, 4 ifVersion, 5 now (unix ms), 6 now (unix ns)
+//	KEYS: 1 doc, 2 queue, 3 order, 4 trash key for a large members set
+//	ARGV: 1 prefix, 2 kind, 3 id, 4 ifVersion, 5 now (unix ms), 6 now (unix ns),
+//	      7 inline limit
 //
-// Reply: {"ok"} | {"notfound"} | {"precondition"}.
+// Reply: {"ok", trashed} | {"notfound"} | {"precondition"}; trashed is 1 when
+// KEYS[4] now holds members to clear.
 var deleteScript = redis.NewScript(resourceLuaPrelude + `
 local kind, id = ARGV[2], ARGV[3]
 local ifv = tonumber(ARGV[4])
@@ -265,11 +334,16 @@ if not olddoc then return {'notfound'} end
 local oldv, _, _, _, oldix, _, oldmembers = splitDoc(olddoc)
 if ifv ~= 0 and tonumber(oldv) ~= ifv then return {'precondition'} end
 local ox = decodeList(oldix)
+local trashed = 0
 
 if isUser then
-  local uidx, eidx = P .. 'idx:user:userName', P .. 'idx:user:externalId'
+  local uidx = P .. 'idx:user:userName'
   if ox[1] ~= '' and redis.call('HGET', uidx, ox[1]) == id then redis.call('HDEL', uidx, ox[1]) end
-  if ox[2] ~= '' and redis.call('HGET', eidx, ox[2]) == id then redis.call('HDEL', eidx, ox[2]) end
+  if ox[2] ~= '' then
+    redis.call('ZREM', P .. 'idx:user:extid', ox[2] .. SEP .. id)
+    local legacy = P .. 'idx:user:externalId'
+    if redis.call('HGET', legacy, ox[2]) == id then redis.call('HDEL', legacy, ox[2]) end
+  end
   local eix = P .. 'idx:user:email'
   for i = 3, #ox do redis.call('ZREM', eix, ox[i] .. SEP .. id) end
 else
@@ -277,10 +351,23 @@ else
   if ox[1] ~= '' and redis.call('HGET', uidx, ox[1]) == id then redis.call('HDEL', uidx, ox[1]) end
   if ox[2] ~= '' then redis.call('ZREM', P .. 'idx:group:externalId', ox[2] .. SEP .. id) end
   redis.call('HDEL', P .. 'groupnames', id)
-  local _, list = entriesOf(oldmembers)
-  for _, e in ipairs(list) do
-    redis.call('ZREM', MEMBEROF, e .. SEP .. id)
-    redis.call('ZADD', queue, 'LT', nowms, e)
+  local mk = membersKey(id)
+  if oldmembers and string.sub(oldmembers, 1, 1) == '[' then
+    local seen = {}
+    for _, m in ipairs(decodeList(oldmembers)) do
+      if type(m) == 'table' and type(m['value']) == 'string' and m['value'] ~= '' and not seen[m['value']] then
+        seen[m['value']] = true
+        local e = memberKind(m) .. '|' .. m['value']
+        redis.call('ZREM', MEMBEROF, e .. SEP .. id)
+        redis.call('ZADD', queue, 'LT', nowms, e)
+      end
+    end
+  elseif redis.call('ZCARD', mk) <= tonumber(ARGV[7]) then
+    for _, e in ipairs(redis.call('ZRANGE', mk, 0, -1)) do dropEntry(id, mk, e, nowms, queue) end
+  else
+    redis.call('RENAME', mk, KEYS[4])
+    redis.call('SADD', P .. 'trash', KEYS[4])
+    trashed = 1
   end
 end
 
@@ -294,5 +381,191 @@ end
 redis.call('DEL', doc)
 redis.call('ZREM', order, id)
 redis.call('ZADD', queue, 'LT', nowms, kind .. '|' .. id)
-return {'ok'}
+return {'ok', trashed}
+`)
+
+// trashScript clears up to ARGV[4] entries of a deleted group's trashed
+// members set: each former member leaves the reverse index (unless a group
+// re-created with that id has it as a member again) and is marked dirty.
+//
+//	KEYS: 1 trash key, 2 queue
+//	ARGV: 1 prefix, 2 group id, 3 now (unix ms), 4 limit
+//
+// Reply: the number of entries left.
+var trashScript = redis.NewScript(resourceLuaPrelude + `
+local gid, nowms = ARGV[2], ARGV[3]
+local mk = membersKey(gid)
+local batch = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[4]) - 1)
+for _, e in ipairs(batch) do
+  local id, kind = parseEntry(e)
+  if not findEntry(mk, id) then
+    redis.call('ZREM', MEMBEROF, kind .. '|' .. id .. SEP .. gid)
+  end
+  redis.call('ZADD', KEYS[2], 'LT', nowms, kind .. '|' .. id)
+end
+if #batch > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #batch - 1) end
+local left = redis.call('ZCARD', KEYS[1])
+if left == 0 then redis.call('SREM', P .. 'trash', KEYS[1]) end
+return left
+`)
+
+// membersScript changes some members of one group: op "add" (existing members
+// kept as they are), "set" (existing members take the given kind and display)
+// or "remove". The group's version goes up by one and it is marked dirty when
+// anything changed; so is every member whose membership changed. Index and
+// queue writes are batched into one command each.
+//
+//	KEYS: 1 group doc, 2 members set, 3 queue
+//	ARGV: 1 prefix, 2 group id, 3 ifVersion, 4 now (unix ms), 5 now (unix ns),
+//	      6 op, 7 "1": check that every added id is a user or group of the
+//	      tenant (kind "" resolves to whichever exists, a user first),
+//	      8.. add/set: triples id, kind, display; remove: ids (all distinct)
+//
+// Reply: {"ok", version, changed} | {"unknown", id...} | {"notfound"} | {"precondition"}.
+var membersScript = redis.NewScript(resourceLuaPrelude + `
+local gid, nowms, nowns, op = ARGV[2], ARGV[4], ARGV[5], ARGV[6]
+local ifv = tonumber(ARGV[3])
+local doc, mk, queue = KEYS[1], KEYS[2], KEYS[3]
+local gd = redis.call('GET', doc)
+if not gd then return {'notfound'} end
+local v, c, m, s, ix, attrs, members = splitDoc(gd)
+if ifv ~= 0 and tonumber(v) ~= ifv then return {'precondition'} end
+
+local changed = 0
+local before = members
+local setAdds, setRems, idxAdds, idxRems, marks = {}, {}, {}, {}, {}
+if op == 'remove' then
+  members = upgradeMembers(gid, members)
+  for i = 8, #ARGV do
+    local id = ARGV[i]
+    for _, e in ipairs(redis.call('ZRANGEBYLEX', mk, '[' .. id .. SEP, '(' .. id .. SEPEND, 'LIMIT', 0, 2)) do
+      local _, kind = parseEntry(e)
+      setRems[#setRems + 1] = e
+      idxRems[#idxRems + 1] = kind .. '|' .. id .. SEP .. gid
+      marks[#marks + 1] = nowms
+      marks[#marks + 1] = kind .. '|' .. id
+      changed = changed + 1
+    end
+  end
+else
+  local kinds = {}
+  if ARGV[7] == '1' then
+    -- one EXISTS when every member is (said or taken to be) a user and is one
+    local ukeys = {}
+    for i = 8, #ARGV, 3 do
+      if ARGV[i + 1] ~= 'Group' then ukeys[#ukeys + 1] = P .. 'user:' .. ARGV[i] end
+    end
+    if #ukeys > 0 and #ukeys * 3 == #ARGV - 7 and redis.call('EXISTS', unpack(ukeys)) == #ukeys then
+      for i = 8, #ARGV, 3 do kinds[i] = 'User' end
+    else
+      local unknown = {'unknown'}
+      for i = 8, #ARGV, 3 do
+        local id, k = ARGV[i], ARGV[i + 1]
+        if (k == '' or k == 'User') and redis.call('EXISTS', P .. 'user:' .. id) == 1 then
+          kinds[i] = 'User'
+        elseif (k == '' or k == 'Group') and redis.call('EXISTS', P .. 'group:' .. id) == 1 then
+          kinds[i] = 'Group'
+        else
+          unknown[#unknown + 1] = id
+        end
+      end
+      if #unknown > 1 then return unknown end
+    end
+  end
+  members = upgradeMembers(gid, members)
+  -- one ZMSCORE tells which memberships exist already: the reverse index
+  -- (add) or the exact entries (set)
+  local probe = {}
+  for i = 8, #ARGV, 3 do
+    local k = kinds[i] or ARGV[i + 1]
+    if k == '' then k = 'User' end
+    kinds[i] = k
+    if op == 'add' then
+      probe[#probe + 1] = k .. '|' .. ARGV[i] .. SEP .. gid
+    else
+      probe[#probe + 1] = ARGV[i] .. SEP .. k .. SEP .. ARGV[i + 2]
+    end
+  end
+  local present = {}
+  if #probe > 0 then present = redis.call('ZMSCORE', op == 'add' and MEMBEROF or mk, unpack(probe)) end
+  for i = 8, #ARGV, 3 do
+    local id, k = ARGV[i], kinds[i]
+    if not present[(i - 8) / 3 + 1] then
+      -- add: absent from the reverse index means not a member (a user and a
+      -- group sharing an id are two members); set: look for the entry to update
+      local old = nil
+      if op == 'set' then old = findEntry(mk, id) end
+      if not old then
+        setAdds[#setAdds + 1] = 0
+        setAdds[#setAdds + 1] = id .. SEP .. k .. SEP .. ARGV[i + 2]
+        idxAdds[#idxAdds + 1] = 0
+        idxAdds[#idxAdds + 1] = k .. '|' .. id .. SEP .. gid
+        marks[#marks + 1] = nowms
+        marks[#marks + 1] = k .. '|' .. id
+        changed = changed + 1
+      elseif op == 'set' and addEntry(gid, mk, id, k, ARGV[i + 2], op, nowms, queue) > 0 then
+        changed = changed + 1
+      end
+    end
+  end
+  if not members then members = '=' end
+end
+if #setRems > 0 then
+  redis.call('ZREM', mk, unpack(setRems))
+  redis.call('ZREM', MEMBEROF, unpack(idxRems))
+end
+if #setAdds > 0 then
+  redis.call('ZADD', mk, unpack(setAdds))
+  redis.call('ZADD', MEMBEROF, unpack(idxAdds))
+end
+if #marks > 0 then redis.call('ZADD', queue, 'LT', unpack(marks)) end
+
+if changed == 0 then
+  if members ~= before then redis.call('SET', doc, joinDoc(v, c, m, s, ix, attrs, members)) end
+  return {'ok', tonumber(v), 0}
+end
+v = tonumber(v) + 1
+redis.call('SET', doc, joinDoc(v, c, nowns, s, ix, attrs, members))
+redis.call('ZADD', queue, 'LT', nowms, 'Group|' .. gid)
+return {'ok', v, changed}
+`)
+
+// upgradeGroupScript finishes the conversion of a large group of the former
+// layout: the members set was staged in KEYS[2] in chunks; if the document is
+// still the one Go read, the staged set becomes the group's members set and
+// the document's members line becomes "=" (version unchanged: the content is
+// the same). Reply: 1 converted, 0 the group changed or vanished meanwhile.
+//
+//	KEYS: 1 group doc, 2 staged set, 3 members set
+//	ARGV: 1 prefix, 2 the document Go read
+var upgradeGroupScript = redis.NewScript(resourceLuaPrelude + `
+local gd = redis.call('GET', KEYS[1])
+if gd ~= ARGV[2] then
+  redis.call('DEL', KEYS[2])
+  return 0
+end
+local v, c, m, s, ix, attrs = splitDoc(gd)
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('RENAME', KEYS[2], KEYS[3])
+else
+  redis.call('DEL', KEYS[3])
+end
+redis.call('SET', KEYS[1], joinDoc(v, c, m, s, ix, attrs, '='))
+return 1
+`)
+
+// upgradeExternalIDScript moves entries of the former unique externalId index
+// of users (a hash) into the lookup index, each only if the hash still maps
+// the value to that id.
+//
+//	KEYS: 1 former hash, 2 lookup index
+//	ARGV: 1 prefix, 2.. pairs value, id
+var upgradeExternalIDScript = redis.NewScript(resourceLuaPrelude + `
+for i = 2, #ARGV, 2 do
+  if redis.call('HGET', KEYS[1], ARGV[i]) == ARGV[i + 1] then
+    redis.call('ZADD', KEYS[2], 0, ARGV[i] .. SEP .. ARGV[i + 1])
+    redis.call('HDEL', KEYS[1], ARGV[i])
+  end
+end
+return redis.call('HLEN', KEYS[1])
 `)

@@ -12,7 +12,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/elimity-com/scim/schema"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/scim-bridge/scim-bridge/filter"
 )
 
 // resClock is a settable clock for the store under test.
@@ -61,7 +64,7 @@ func resGroup(id, displayName string, memberIDs ...string) *Resource {
 func resMembers(ids ...string) []any {
 	out := make([]any, len(ids))
 	for i, id := range ids {
-		out[i] = map[string]any{"value": id, "display": "name of " + id}
+		out[i] = map[string]any{"value": id, "display": "name of " + id, "type": "User"}
 	}
 	return out
 }
@@ -74,7 +77,7 @@ func resEmails(vs ...string) []any {
 	return out
 }
 
-func resCreate(t *testing.T, s *Store, tenant string, r *Resource) {
+func resCreate(t testing.TB, s *Store, tenant string, r *Resource) {
 	t.Helper()
 	if err := s.Create(context.Background(), tenant, r); err != nil {
 		t.Fatalf("create %s %s: %v", r.Kind, r.ID, err)
@@ -325,8 +328,8 @@ func TestResourceUniqueness(t *testing.T) {
 			step{r: resUser("u2", "aLiCe", nil)}, "userName"},
 		{"same id", []*Resource{resUser("u1", "Alice", nil)},
 			step{r: resUser("u1", "Bob", nil)}, "id"},
-		{"externalId exact", []*Resource{resUser("u1", "a", map[string]any{"externalId": "X1"})},
-			step{r: resUser("u2", "b", map[string]any{"externalId": "X1"})}, "externalId"},
+		{"user externalId is not unique (RFC 7643 §3.1)", []*Resource{resUser("u1", "a", map[string]any{"externalId": "X1"})},
+			step{r: resUser("u2", "b", map[string]any{"externalId": "X1"})}, ""},
 		{"externalId is case-exact", []*Resource{resUser("u1", "a", map[string]any{"externalId": "X1"})},
 			step{r: resUser("u2", "b", map[string]any{"externalId": "x1"})}, ""},
 		{"group displayName", []*Resource{resGroup("g1", "Design Team")},
@@ -338,9 +341,9 @@ func TestResourceUniqueness(t *testing.T) {
 			step{r: resGroup("x", "Design Team")}, ""},
 		{"replace to a taken userName", []*Resource{resUser("u1", "Alice", nil), resUser("u2", "Bob", nil)},
 			step{replace: true, r: resUser("u2", "ALICE", nil)}, "userName"},
-		{"replace to a taken externalId",
+		{"replace to another user's externalId",
 			[]*Resource{resUser("u1", "a", map[string]any{"externalId": "E1"}), resUser("u2", "b", nil)},
-			step{replace: true, r: resUser("u2", "b", map[string]any{"externalId": "E1"})}, "externalId"},
+			step{replace: true, r: resUser("u2", "b", map[string]any{"externalId": "E1"})}, ""},
 		{"replace to a taken displayName", []*Resource{resGroup("g1", "A"), resGroup("g2", "B")},
 			step{replace: true, r: resGroup("g2", "a")}, "displayName"},
 		{"replace keeping its own userName in another case", []*Resource{resUser("u1", "Alice", nil)},
@@ -393,9 +396,6 @@ func TestResourceConcurrentUniqueness(t *testing.T) {
 				name = "RACER@example.com"
 			}
 			return resUser(fmt.Sprintf("u%d", i), name, nil)
-		}},
-		{"externalId", "externalId", func(i int) *Resource {
-			return resUser(fmt.Sprintf("u%d", i), fmt.Sprintf("user%d", i), map[string]any{"externalId": "EXT"})
 		}},
 		{"displayName", "displayName", func(i int) *Resource {
 			return resGroup(fmt.Sprintf("g%d", i), []string{"Ops", "OPS", "ops"}[i%3])
@@ -641,12 +641,20 @@ func TestResourceIndexMaintenance(t *testing.T) {
 		if err := s.Create(ctx, "acme", resUser("u4", "new@example.com", nil)); !errors.As(err, &ce) || ce.Attr != "userName" {
 			t.Fatalf("new userName not taken: %v", err)
 		}
-		if err := s.Create(ctx, "acme", resUser("u4", "x", map[string]any{"externalId": "E2"})); !errors.As(err, &ce) || ce.Attr != "externalId" {
-			t.Fatalf("new externalId not taken: %v", err)
+		// externalId is a lookup index: a second user may carry it.
+		resCreate(t, s, "acme", resUser("u4", "x", map[string]any{"externalId": "E2"}))
+		if ids := resExternalIDs(t, s, KindUser, "E2"); !slices.Equal(ids, []string{"u1", "u4"}) {
+			t.Fatalf("externalId E2 → %v", ids)
+		}
+		if ids := resExternalIDs(t, s, KindUser, "E1"); !slices.Equal(ids, []string{"u3"}) {
+			t.Fatalf("externalId E1 → %v", ids)
 		}
 		// Dropping attributes frees them too.
 		if err := s.Replace(ctx, "acme", resUser("u1", "", nil), 0); err != nil {
 			t.Fatal(err)
+		}
+		if ids := resExternalIDs(t, s, KindUser, "E2"); !slices.Equal(ids, []string{"u4"}) {
+			t.Fatalf("dropped externalId still indexed: %v", ids)
 		}
 		resCreate(t, s, "acme", resUser("u5", "new@example.com", map[string]any{"externalId": "E2"}))
 		if got := byEmail("new@example.com"); len(got) != 0 {
@@ -657,7 +665,28 @@ func TestResourceIndexMaintenance(t *testing.T) {
 			t.Fatal(err)
 		}
 		resCreate(t, s, "acme", resUser("u6", "NEW@example.com", map[string]any{"externalId": "E2"}))
+		if ids := resExternalIDs(t, s, KindUser, "E2"); !slices.Equal(ids, []string{"u4", "u6"}) {
+			t.Fatalf("externalId E2 after delete → %v", ids)
+		}
 	})
+}
+
+// resExternalIDs answers externalId eq value through Query.
+func resExternalIDs(t *testing.T, s *Store, kind Kind, value string) []string {
+	t.Helper()
+	rs := filter.NewResourceSchema(schema.CoreUserSchema())
+	if kind == KindGroup {
+		rs = filter.NewResourceSchema(schema.CoreGroupSchema())
+	}
+	f, err := filter.Compile(rs, fmt.Sprintf("externalId eq %q", value))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.Query(context.Background(), "acme", kind, Query{Filter: f, StartIndex: 1, Count: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resIDs(p.Resources)
 }
 
 func TestResourceGroupMembership(t *testing.T) {
@@ -900,10 +929,10 @@ func TestResourceLexIndexPrefixes(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
-		odd := "a\x00b"
 		resCreate(t, s, "acme", resUser("a", "a", map[string]any{"emails": resEmails("x@example.com")}))
 		resCreate(t, s, "acme", resUser("b", "b", map[string]any{"emails": resEmails("x@example.com\x00y")}))
-		resCreate(t, s, "acme", resGroup("g1", "G1", odd))
+		resCreate(t, s, "acme", resUser("ab", "ab", nil))
+		resCreate(t, s, "acme", resGroup("g1", "G1", "ab"))
 		resCreate(t, s, "acme", resGroup("g2", "G2", "a"))
 		if ids, _ := s.FindUserIDsByEmail(ctx, "acme", "x@example.com"); !slices.Equal(ids, []string{"a"}) {
 			t.Fatalf("email lookup = %v", ids)
@@ -911,14 +940,18 @@ func TestResourceLexIndexPrefixes(t *testing.T) {
 		if g, _ := s.GroupsOf(ctx, "acme", []string{"a"}); len(g["a"]) != 1 || g["a"][0].ID != "g2" {
 			t.Fatalf("GroupsOf(a) = %v", g)
 		}
+		// A member id holding a NUL cannot exist (Create refuses such ids).
+		if err := s.Create(ctx, "acme", resGroup("g3", "G3", "a\x00b")); err == nil {
+			t.Fatal("a member id with a NUL was stored")
+		}
 		if err := s.Delete(ctx, "acme", KindUser, "a", 0); err != nil {
 			t.Fatal(err)
 		}
-		if g := resGet(t, s, "acme", KindGroup, "g1"); g.Version != 1 || len(resMemberIDs(t, g)) != 1 {
-			t.Fatalf("deleting a touched the group of %q: %+v", odd, g)
+		if g := resGet(t, s, "acme", KindGroup, "g1"); g.Version != 1 || !slices.Equal(resMemberIDs(t, g), []string{"ab"}) {
+			t.Fatalf("deleting a touched the group of ab: %+v", g)
 		}
-		if g, _ := s.GroupsOf(ctx, "acme", []string{odd}); len(g[odd]) != 1 || g[odd][0].ID != "g1" {
-			t.Fatalf("GroupsOf(%q) after deleting a = %v", odd, g)
+		if g, _ := s.GroupsOf(ctx, "acme", []string{"ab"}); len(g["ab"]) != 1 || g["ab"][0].ID != "g1" {
+			t.Fatalf("GroupsOf(ab) after deleting a = %v", g)
 		}
 	})
 }

@@ -19,8 +19,9 @@ const Prefix = "sb"
 
 // noRetries turns off go-redis's own retries: a write script whose reply was lost
 // may have run, and running it again would answer a successful create with a
-// conflict. Callers retry at a level that knows what happened (the IdP on a 5xx,
-// the sync worker with backoff).
+// conflict. retryHook (retry.go) retries what certainly did not run; callers
+// retry the rest at a level that knows what happened (the IdP on a 503, the
+// sync worker with backoff).
 const noRetries = -1
 
 // Store is the Redis-backed persistence of the bridge. It is safe for concurrent use.
@@ -57,6 +58,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		}
 		s.embedded = mr
 		s.rdb = redis.NewClient(&redis.Options{Addr: mr.Addr(), PoolSize: 64, MaxRetries: noRetries})
+		s.rdb.AddHook(retryHook{policy: defaultRetry})
 		// miniredis TTLs do not count down by themselves: advance them on a ticker.
 		s.wg.Add(1)
 		go s.fastForward()
@@ -65,6 +67,7 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		if err != nil {
 			return nil, err
 		}
+		rdb.AddHook(retryHook{policy: defaultRetry})
 		s.rdb = rdb
 	}
 	if err := s.rdb.Ping(ctx).Err(); err != nil {
@@ -139,14 +142,6 @@ func redactURLError(err error) error {
 		return ue.Err
 	}
 	return err
-}
-
-// NewFromClient wraps an existing client (Cluster, Sentinel or plain).
-func NewFromClient(rdb redis.UniversalClient, logger zerolog.Logger, now func() time.Time) *Store {
-	if now == nil {
-		now = time.Now
-	}
-	return &Store{rdb: rdb, log: logger, now: now, stop: make(chan struct{})}
 }
 
 // Embedded reports whether the store is the in-memory one (state lost on exit).

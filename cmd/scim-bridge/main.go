@@ -7,6 +7,7 @@
 //	scim-bridge status [--config FILE | --url URL] [--tenant T] [--json]
 //	scim-bridge retry [--config FILE | --url URL] --tenant T --connector C [--subject S]
 //	scim-bridge reconcile [--config FILE | --url URL] [--tenant T] [--connector C] [--dry-run] [--force] [--json]
+//	scim-bridge version
 package main
 
 import (
@@ -17,8 +18,12 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"runtime"
 	"syscall"
 )
+
+// version is stamped at build time: go build -ldflags "-X main.version=v1.2.3".
+var version = "dev"
 
 func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) }
 
@@ -36,6 +41,7 @@ commands:
   status     sync health per tenant and connector
   retry      re-queue dead letters
   reconcile  one reconciliation run (prints the plan; --dry-run changes nothing)
+  version    print the version and the Go toolchain it was built with
 
 Run "scim-bridge <command> -h" for the flags of a command.
 `
@@ -59,6 +65,9 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return retryCmd(ctx, e, args[1:])
 	case "reconcile":
 		return reconcileCmd(ctx, e, args[1:])
+	case "version", "--version":
+		fmt.Fprintf(stdout, "scim-bridge %s (%s)\n", version, runtime.Version())
+		return 0
 	case "-h", "--help", "help":
 		fmt.Fprint(stdout, usage)
 		return 0

@@ -192,7 +192,7 @@ func TestRunUsage(t *testing.T) {
 			if !strings.HasPrefix(strings.TrimPrefix(usageOut, "scim-bridge: unknown command "+quoteFirst(tc.args)+"\n\n"), "usage: scim-bridge <command>") {
 				t.Errorf("usage not on %s:\n%s", tc.wantUsage, usageOut)
 			}
-			for _, cmd := range []string{"serve", "sandbox", "status", "retry", "reconcile"} {
+			for _, cmd := range []string{"serve", "sandbox", "status", "retry", "reconcile", "version"} {
 				if !strings.Contains(usageOut, "\n  "+cmd+" ") {
 					t.Errorf("usage does not list command %q:\n%s", cmd, usageOut)
 				}
@@ -204,6 +204,17 @@ func TestRunUsage(t *testing.T) {
 				t.Errorf("stderr %q does not contain %q", stderr, tc.stderr)
 			}
 		})
+	}
+}
+
+func TestRunVersion(t *testing.T) {
+	t.Parallel()
+	code, stdout, stderr := runCLI(t, envFunc(), "version")
+	if code != 0 || stderr != "" {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	if !strings.HasPrefix(stdout, "scim-bridge "+version+" (go") {
+		t.Errorf("version output %q", stdout)
 	}
 }
 

@@ -149,6 +149,12 @@ func scan(t *testing.T) map[string]*imports {
 			if p != root && (strings.HasPrefix(name, ".") || strings.HasPrefix(name, "_") || name == "testdata" || name == "vendor") {
 				return filepath.SkipDir
 			}
+			if p != root {
+				// A folder with a go.mod of its own (deploy/) is another module.
+				if _, err := os.Stat(filepath.Join(p, "go.mod")); err == nil {
+					return filepath.SkipDir
+				}
+			}
 			return nil
 		}
 		if !strings.HasSuffix(name, ".go") {

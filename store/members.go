@@ -1,0 +1,465 @@
+package store
+
+// Group membership as first-class data: a sorted set per group plus the reverse
+// index member → groups (layout in resource_scripts.go). Every change costs
+// O(members changed); reads stream the set in bounded chunks.
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// memberChunk bounds the members one write script changes, so that no script
+// holds Redis for more than about half a millisecond (measured: ~9 µs per
+// member on a busy 2-core machine), whatever the group's size.
+const memberChunk = 64
+
+// memberReadChunk bounds the members one read returns.
+const memberReadChunk = 1000
+
+// ErrUnknownMember: a member to add is neither a user nor a group of the tenant.
+// Returned as *UnknownMemberError.
+var ErrUnknownMember = errors.New("unknown member")
+
+// UnknownMemberError names the member ids that are neither users nor groups.
+type UnknownMemberError struct {
+	IDs []string
+}
+
+func (e *UnknownMemberError) Error() string {
+	return "unknown member(s) " + strings.Join(e.IDs, ", ")
+}
+
+// Unwrap makes errors.Is(err, ErrUnknownMember) true.
+func (e *UnknownMemberError) Unwrap() error { return ErrUnknownMember }
+
+// Member is one member of a group (RFC 7643 §4.2 "members").
+type Member struct {
+	ID string
+	// Kind is KindUser or KindGroup. In AddMembers and ReplaceMembers an empty
+	// Kind means whichever of the two exists (a user first).
+	Kind Kind
+	// Display is the member's "display" as stored with the membership.
+	Display string
+}
+
+// entry is the member's element in its group's members set.
+func (m Member) entry() string { return m.ID + "\x00" + string(m.Kind) + "\x00" + m.Display }
+
+// parseEntry is the inverse of Member.entry.
+func parseEntry(e string) Member {
+	id, rest, _ := strings.Cut(e, "\x00")
+	kind, display, _ := strings.Cut(rest, "\x00")
+	return Member{ID: id, Kind: Kind(kind), Display: display}
+}
+
+// View renders the member as an element of a group's "members": value, type
+// and, when known, display.
+func (m Member) View() map[string]any {
+	v := map[string]any{"value": m.ID, "type": string(m.Kind)}
+	if m.Display != "" {
+		v["display"] = m.Display
+	}
+	return v
+}
+
+func membersKey(tenant, groupID string) string { return key(tenant, "members", groupID) }
+
+// AddMembers adds members to a group (RFC 7644 §3.5.2.1 add on "members"): members
+// already in the group stay as they are. Every id must be a user or group of
+// the tenant (a Kind, when given, must match), otherwise *UnknownMemberError
+// and nothing changes. ifVersion 0 is unconditional, else ErrPrecondition when
+// the group's version differs; a missing group gives ErrNotFound. When anything
+// changed the group's version goes up by one (returned) and the group plus
+// each new member are marked dirty, in the same atomic step. Up to 64 members
+// are one atomic step; more are added in steps of 64 (after checking them
+// all), of which only the first checks ifVersion. Concurrent calls on one group
+// never conflict.
+func (s *Store) AddMembers(ctx context.Context, tenant, groupID string, members []Member, ifVersion int64) (int64, error) {
+	if err := checkResourceKey(tenant, KindGroup, &groupID); err != nil {
+		return 0, fmt.Errorf("add members: %w", err)
+	}
+	ms, unknown := distinctMembers(members)
+	if len(unknown) > 0 {
+		return 0, fmt.Errorf("add members to group %s: %w", groupID, &UnknownMemberError{IDs: unknown})
+	}
+	if len(ms) > memberChunk {
+		if err := s.checkMembersExist(ctx, tenant, ms); err != nil {
+			return 0, fmt.Errorf("add members to group %s: %w", groupID, err)
+		}
+	}
+	ver, err := s.changeMembers(ctx, tenant, groupID, "add", true, ifVersion, ms, nil)
+	if err != nil {
+		return 0, fmt.Errorf("add members to group %s: %w", groupID, err)
+	}
+	return ver, nil
+}
+
+// RemoveMembers removes the members with the given ids from a group (RFC 7644
+// §3.5.2.2); ids that are not members are ignored. Versions, preconditions,
+// dirty marks and steps as for AddMembers; the group's version only changes
+// when a member was removed.
+func (s *Store) RemoveMembers(ctx context.Context, tenant, groupID string, ids []string, ifVersion int64) (int64, error) {
+	if err := checkResourceKey(tenant, KindGroup, &groupID); err != nil {
+		return 0, fmt.Errorf("remove members: %w", err)
+	}
+	ver, err := s.changeMembers(ctx, tenant, groupID, "remove", false, ifVersion, nil, ids)
+	if err != nil {
+		return 0, fmt.Errorf("remove members from group %s: %w", groupID, err)
+	}
+	return ver, nil
+}
+
+// ReplaceMembers makes members the group's whole membership (PUT, or replace on
+// "members"): the difference with the stored set is computed once, reading
+// the stored set in chunks, and applied in steps of at most 64 changes, so a
+// group of any size is replaced without blocking Redis. Unknown ids, versions,
+// preconditions and dirty marks as for AddMembers; a member that stays keeps
+// its membership, taking the given Kind and Display.
+func (s *Store) ReplaceMembers(ctx context.Context, tenant, groupID string, members []Member, ifVersion int64) (int64, error) {
+	if err := checkResourceKey(tenant, KindGroup, &groupID); err != nil {
+		return 0, fmt.Errorf("replace members: %w", err)
+	}
+	ms, unknown := distinctMembers(members)
+	if len(unknown) > 0 {
+		return 0, fmt.Errorf("replace members of group %s: %w", groupID, &UnknownMemberError{IDs: unknown})
+	}
+	if err := s.checkMembersExist(ctx, tenant, ms); err != nil {
+		return 0, fmt.Errorf("replace members of group %s: %w", groupID, err)
+	}
+	ver, err := s.replaceMembers(ctx, tenant, groupID, ms, true, ifVersion)
+	if err != nil {
+		return 0, fmt.Errorf("replace members of group %s: %w", groupID, err)
+	}
+	return ver, nil
+}
+
+// replaceMembers removes the stored members not in ms, then sets ms.
+func (s *Store) replaceMembers(ctx context.Context, tenant, groupID string, ms []Member, check bool, ifVersion int64) (int64, error) {
+	want := make(map[string]struct{}, len(ms))
+	for _, m := range ms {
+		want[m.ID] = struct{}{}
+	}
+	var drop []string
+	ver := int64(0)
+	err := s.forEachMember(ctx, tenant, groupID, memberReadChunk, func(batch []Member) error {
+		for _, m := range batch {
+			if _, ok := want[m.ID]; !ok {
+				drop = append(drop, m.ID)
+			}
+		}
+		if len(drop) >= memberReadChunk {
+			v, err := s.changeMembers(ctx, tenant, groupID, "remove", false, ifVersion, nil, drop)
+			if err != nil {
+				return err
+			}
+			ver, ifVersion, drop = v, 0, drop[:0]
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if len(drop) > 0 {
+		v, err := s.changeMembers(ctx, tenant, groupID, "remove", false, ifVersion, nil, drop)
+		if err != nil {
+			return 0, err
+		}
+		ver, ifVersion = v, 0
+	}
+	if len(ms) > 0 || ver == 0 {
+		v, err := s.changeMembers(ctx, tenant, groupID, "set", check, ifVersion, ms, nil)
+		if err != nil {
+			return 0, err
+		}
+		ver = v
+	}
+	return ver, nil
+}
+
+// distinctMembers keeps the first member of each id; ids that cannot exist
+// (empty, holding a NUL) are returned as unknown.
+func distinctMembers(members []Member) (out []Member, unknown []string) {
+	seen := make(map[string]bool, len(members))
+	out = make([]Member, 0, len(members))
+	for _, m := range members {
+		if m.ID == "" || strings.ContainsRune(m.ID, 0) || (m.Kind != "" && m.Kind != KindUser && m.Kind != KindGroup) {
+			unknown = append(unknown, m.ID)
+			continue
+		}
+		if !seen[m.ID] {
+			seen[m.ID] = true
+			out = append(out, m)
+		}
+	}
+	return out, unknown
+}
+
+// checkMembersExist reports *UnknownMemberError for the members that are
+// neither users nor groups (of their Kind, when given): pipelined EXISTS, one
+// round trip per 1,000 members.
+func (s *Store) checkMembersExist(ctx context.Context, tenant string, ms []Member) error {
+	var unknown []string
+	for start := 0; start < len(ms); start += loadBatch {
+		chunk := ms[start:min(start+loadBatch, len(ms))]
+		pipe := s.rdb.Pipeline()
+		users := make([]*redis.IntCmd, len(chunk))
+		groups := make([]*redis.IntCmd, len(chunk))
+		for i, m := range chunk {
+			if m.Kind != KindGroup {
+				users[i] = pipe.Exists(ctx, docKey(tenant, KindUser, m.ID))
+			}
+			if m.Kind != KindUser {
+				groups[i] = pipe.Exists(ctx, docKey(tenant, KindGroup, m.ID))
+			}
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("check members: %w", err)
+		}
+		for i, m := range chunk {
+			if (users[i] == nil || users[i].Val() == 0) && (groups[i] == nil || groups[i].Val() == 0) {
+				unknown = append(unknown, m.ID)
+			}
+		}
+	}
+	if len(unknown) > 0 {
+		return &UnknownMemberError{IDs: unknown}
+	}
+	return nil
+}
+
+// changeMembers runs membersScript over ms (add, set) or ids (remove) in
+// chunks; only the first chunk checks ifVersion. It returns the group's
+// version after the last chunk.
+func (s *Store) changeMembers(ctx context.Context, tenant, groupID, op string, check bool, ifVersion int64, ms []Member, ids []string) (int64, error) {
+	n := len(ms) + len(ids)
+	var ver int64
+	for start := 0; start == 0 || start < n; start += memberChunk {
+		end := min(start+memberChunk, n)
+		now := s.now()
+		args := make([]any, 0, 7+3*(end-start))
+		checkArg := "0"
+		if check {
+			checkArg = "1"
+		}
+		args = append(args, tenantPrefix(tenant), groupID, ifVersion, now.UnixMilli(), now.UnixNano(), op, checkArg)
+		if op == "remove" {
+			for _, id := range ids[start:end] {
+				args = append(args, id)
+			}
+		} else {
+			for _, m := range ms[start:end] {
+				args = append(args, m.ID, string(m.Kind), m.Display)
+			}
+		}
+		res, err := membersScript.Run(ctx, s.rdb,
+			[]string{docKey(tenant, KindGroup, groupID), membersKey(tenant, groupID), queueKey(tenant)}, args...).Slice()
+		if err != nil {
+			return 0, err
+		}
+		if len(res) > 0 && res[0] == "unknown" {
+			ue := &UnknownMemberError{}
+			for _, x := range res[1:] {
+				id, _ := x.(string)
+				ue.IDs = append(ue.IDs, id)
+			}
+			return 0, ue
+		}
+		if res, err = scriptStatus(res); err != nil {
+			return 0, err
+		}
+		v, ok := res[1].(int64)
+		if !ok || len(res) != 3 {
+			return 0, fmt.Errorf("unexpected script reply %v", res)
+		}
+		ver, ifVersion = v, 0
+	}
+	return ver, nil
+}
+
+// ForEachMember calls fn with the members of a group in id order, at most batch
+// (<= 0: 1,000) at a time, in bounded memory: each call reads the next chunk
+// after the last id seen, so members added or removed meanwhile never make it
+// skip or repeat another member. ErrNotFound when the group does not exist.
+// It stops at fn's first error, which it returns.
+func (s *Store) ForEachMember(ctx context.Context, tenant, groupID string, batch int, fn func([]Member) error) error {
+	if err := checkResourceKey(tenant, KindGroup, &groupID); err != nil {
+		return fmt.Errorf("for each member: %w", err)
+	}
+	if batch <= 0 {
+		batch = memberReadChunk
+	}
+	if err := s.forEachMember(ctx, tenant, groupID, batch, fn); err != nil {
+		return fmt.Errorf("members of group %s: %w", groupID, err)
+	}
+	return nil
+}
+
+func (s *Store) forEachMember(ctx context.Context, tenant, groupID string, batch int, fn func([]Member) error) error {
+	pipe := s.rdb.Pipeline()
+	docCmd := pipe.Get(ctx, docKey(tenant, KindGroup, groupID))
+	first := pipe.ZRangeArgs(ctx, memberRange(tenant, groupID, "-", batch))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return err
+	}
+	doc, err := docCmd.Result()
+	if errors.Is(err, redis.Nil) {
+		return ErrNotFound
+	}
+	if err != nil {
+		return err
+	}
+	if legacy, ok := legacyMembers(doc); ok {
+		ms, err := legacyMemberList(legacy)
+		if err != nil {
+			return err
+		}
+		for start := 0; start < len(ms); start += batch {
+			if err := fn(ms[start:min(start+batch, len(ms))]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	entries := first.Val()
+	for len(entries) > 0 {
+		ms := make([]Member, len(entries))
+		for i, e := range entries {
+			ms[i] = parseEntry(e)
+		}
+		if err := fn(ms); err != nil {
+			return err
+		}
+		if len(entries) < batch {
+			return nil
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		entries, err = s.rdb.ZRangeArgs(ctx, memberRange(tenant, groupID, "("+entries[len(entries)-1], batch)).Result()
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// memberRange reads up to count entries of a members set after from ("-" or
+// "(<entry>").
+func memberRange(tenant, groupID, from string, count int) redis.ZRangeArgs {
+	return redis.ZRangeArgs{Key: membersKey(tenant, groupID), Start: from, Stop: "+", ByLex: true, Count: int64(count)}
+}
+
+// legacyMembers returns the members JSON of a document of the former layout.
+func legacyMembers(doc string) (string, bool) {
+	i := strings.IndexByte(doc, '\n')
+	if i < 0 {
+		return "", false
+	}
+	j := strings.IndexByte(doc[i+1:], '\n')
+	if j < 0 {
+		return "", false
+	}
+	rest := doc[i+1+j+1:]
+	k := strings.IndexByte(rest, '\n')
+	if k < 0 || !strings.HasPrefix(rest[k+1:], "[") {
+		return "", false
+	}
+	return rest[k+1:], true
+}
+
+// legacyMemberList decodes a former-layout members JSON into members.
+func legacyMemberList(js string) ([]Member, error) {
+	arr, err := decodeJSONArray(js)
+	if err != nil {
+		return nil, fmt.Errorf("decode members: %w", err)
+	}
+	return membersOf(arr)
+}
+
+// MemberCount returns the number of members of a group: O(1). ErrNotFound when
+// the group does not exist.
+func (s *Store) MemberCount(ctx context.Context, tenant, groupID string) (int, error) {
+	_, n, err := s.GetGroup(ctx, tenant, groupID)
+	return n, err
+}
+
+// GetGroup returns a group without its members (no "members" in Attrs) and
+// the number of its members, in one round trip whatever the group's size
+// (RFC 7644 §3.9 excludedAttributes=members). ErrNotFound when absent.
+func (s *Store) GetGroup(ctx context.Context, tenant, id string) (*Resource, int, error) {
+	if err := checkResourceKey(tenant, KindGroup, &id); err != nil {
+		return nil, 0, fmt.Errorf("get group: %w", err)
+	}
+	pipe := s.rdb.Pipeline()
+	docCmd := pipe.Get(ctx, docKey(tenant, KindGroup, id))
+	card := pipe.ZCard(ctx, membersKey(tenant, id))
+	if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
+		return nil, 0, fmt.Errorf("get group %s: %w", id, err)
+	}
+	doc, err := docCmd.Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, 0, fmt.Errorf("get group %s: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("get group %s: %w", id, err)
+	}
+	d, err := decodeDoc(new(jsonDecoder), KindGroup, id, doc)
+	if err != nil {
+		return nil, 0, fmt.Errorf("get group: %w", err)
+	}
+	n := int(card.Val())
+	if legacy, ok := d.r.Attrs["members"]; ok {
+		ms, err := membersOf(legacy)
+		if err != nil {
+			return nil, 0, fmt.Errorf("get group %s: %w", id, err)
+		}
+		n = len(ms)
+		delete(d.r.Attrs, "members")
+	}
+	return d.r, n, nil
+}
+
+// memberViews renders members as a group's "members" value.
+func memberViews(ms []Member) []any {
+	out := make([]any, len(ms))
+	for i, m := range ms {
+		out[i] = m.View()
+	}
+	return out
+}
+
+// fillMembers completes a group whose members are in its set: first is the
+// first chunk of the set, read with the document (nil: not read yet); a full
+// chunk continues with the next ones.
+func (s *Store) fillMembers(ctx context.Context, tenant string, d decodedDoc, first []string) error {
+	if !d.setMembers {
+		return nil
+	}
+	if first == nil {
+		var err error
+		if first, err = s.rdb.ZRangeArgs(ctx, memberRange(tenant, d.r.ID, "-", memberReadChunk)).Result(); err != nil {
+			return fmt.Errorf("members of group %s: %w", d.r.ID, err)
+		}
+	}
+	ms := make([]Member, 0, len(first))
+	for _, e := range first {
+		ms = append(ms, parseEntry(e))
+	}
+	for last := first; len(last) == memberReadChunk; {
+		var err error
+		last, err = s.rdb.ZRangeArgs(ctx, memberRange(tenant, d.r.ID, "("+last[len(last)-1], memberReadChunk)).Result()
+		if err != nil {
+			return fmt.Errorf("members of group %s: %w", d.r.ID, err)
+		}
+		for _, e := range last {
+			ms = append(ms, parseEntry(e))
+		}
+	}
+	d.r.Attrs["members"] = memberViews(ms)
+	return nil
+}

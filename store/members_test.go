@@ -1,0 +1,406 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"slices"
+	"sync"
+	"testing"
+
+	"github.com/elimity-com/scim/schema"
+
+	"github.com/scim-bridge/scim-bridge/filter"
+)
+
+// resMemberList reads a group's members through ForEachMember.
+func resMemberList(t *testing.T, s *Store, tenant, gid string) []Member {
+	t.Helper()
+	var out []Member
+	if err := s.ForEachMember(context.Background(), tenant, gid, 0, func(ms []Member) error {
+		out = append(out, ms...)
+		return nil
+	}); err != nil {
+		t.Fatalf("members of %s: %v", gid, err)
+	}
+	return out
+}
+
+func resMemberListIDs(t *testing.T, s *Store, tenant, gid string) []string {
+	t.Helper()
+	var ids []string
+	for _, m := range resMemberList(t, s, tenant, gid) {
+		ids = append(ids, m.ID)
+	}
+	return ids
+}
+
+func resUsers(t *testing.T, s *Store, tenant string, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range ids {
+		ids[i] = fmt.Sprintf("u%04d", i)
+		resCreate(t, s, tenant, resUser(ids[i], ids[i], nil))
+	}
+	return ids
+}
+
+func memberIDs(ids ...string) []Member {
+	ms := make([]Member, len(ids))
+	for i, id := range ids {
+		ms[i] = Member{ID: id}
+	}
+	return ms
+}
+
+func TestMembersAddRemove(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		resUsers(t, s, "acme", 4)
+		resCreate(t, s, "acme", resGroup("g1", "One", "u0000"))
+		resCreate(t, s, "acme", resGroup("sub", "Sub"))
+		resClearQueue(t, s, "acme")
+
+		v, err := s.AddMembers(ctx, "acme", "g1", []Member{{ID: "u0001", Display: "Bob"}, {ID: "sub"}, {ID: "u0001"}}, 1)
+		if err != nil || v != 2 {
+			t.Fatalf("add: version %d, %v", v, err)
+		}
+		want := []Member{{ID: "sub", Kind: KindGroup}, {ID: "u0000", Kind: KindUser, Display: "name of u0000"},
+			{ID: "u0001", Kind: KindUser, Display: "Bob"}}
+		if got := resMemberList(t, s, "acme", "g1"); !reflect.DeepEqual(got, want) {
+			t.Fatalf("members = %+v, want %+v", got, want)
+		}
+		if got, want := resQueued(t, s, "acme"), []string{"Group|g1", "Group|sub", "User|u0001"}; !slices.Equal(got, want) {
+			t.Fatalf("queue after add = %v, want %v", got, want)
+		}
+		// Adding present members changes nothing: same version, no marks.
+		resClearQueue(t, s, "acme")
+		if v, err := s.AddMembers(ctx, "acme", "g1", []Member{{ID: "u0001", Display: "other"}}, 0); err != nil || v != 2 {
+			t.Fatalf("re-add: version %d, %v", v, err)
+		}
+		if q := resQueued(t, s, "acme"); len(q) != 0 {
+			t.Fatalf("re-add marked %v", q)
+		}
+		// Unknown ids (or a kind that does not match) change nothing.
+		before := resSnapshot(t, s, "acme")
+		for _, bad := range [][]Member{
+			{{ID: "u0002"}, {ID: "nobody"}},
+			{{ID: "u0002", Kind: KindGroup}},
+			{{ID: ""}},
+			{{ID: "a\x00b"}},
+		} {
+			_, err := s.AddMembers(ctx, "acme", "g1", bad, 0)
+			var ue *UnknownMemberError
+			if !errors.As(err, &ue) || !errors.Is(err, ErrUnknownMember) {
+				t.Fatalf("add %v: %v, want unknown member", bad, err)
+			}
+		}
+		if _, err := s.ReplaceMembers(ctx, "acme", "g1", memberIDs("u0002", "ghost"), 0); !errors.Is(err, ErrUnknownMember) {
+			t.Fatalf("replace with a ghost: %v", err)
+		}
+		if after := resSnapshot(t, s, "acme"); !reflect.DeepEqual(before, after) {
+			t.Fatalf("a rejected change wrote:\nbefore %v\nafter  %v", before, after)
+		}
+		// If-Match.
+		if _, err := s.AddMembers(ctx, "acme", "g1", memberIDs("u0002"), 1); !errors.Is(err, ErrPrecondition) {
+			t.Fatalf("stale version: %v", err)
+		}
+		if _, err := s.RemoveMembers(ctx, "acme", "g1", []string{"u0000"}, 7); !errors.Is(err, ErrPrecondition) {
+			t.Fatalf("stale version on remove: %v", err)
+		}
+		if _, err := s.AddMembers(ctx, "acme", "nope", memberIDs("u0002"), 0); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("missing group: %v", err)
+		}
+		// Remove: only present members count.
+		resClearQueue(t, s, "acme")
+		if v, err := s.RemoveMembers(ctx, "acme", "g1", []string{"u0000", "u0003", "nobody"}, 2); err != nil || v != 3 {
+			t.Fatalf("remove: version %d, %v", v, err)
+		}
+		if got, want := resQueued(t, s, "acme"), []string{"Group|g1", "User|u0000"}; !slices.Equal(got, want) {
+			t.Fatalf("queue after remove = %v, want %v", got, want)
+		}
+		if v, err := s.RemoveMembers(ctx, "acme", "g1", []string{"u0000"}, 0); err != nil || v != 3 {
+			t.Fatalf("remove again: version %d, %v", v, err)
+		}
+		g, n, err := s.GetGroup(ctx, "acme", "g1")
+		if err != nil || n != 2 || g.Version != 3 || g.Attrs["members"] != nil || g.Attrs["displayName"] != "One" {
+			t.Fatalf("GetGroup = %+v, %d, %v", g, n, err)
+		}
+		if n, err := s.MemberCount(ctx, "acme", "g1"); err != nil || n != 2 {
+			t.Fatalf("MemberCount = %d, %v", n, err)
+		}
+		if _, _, err := s.GetGroup(ctx, "acme", "nope"); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("GetGroup of a missing group: %v", err)
+		}
+		groups, err := s.GroupsOf(ctx, "acme", []string{"u0000", "u0001"})
+		if err != nil || len(groups["u0000"]) != 0 || len(groups["u0001"]) != 1 {
+			t.Fatalf("GroupsOf = %v, %v", groups, err)
+		}
+		// The full resource agrees.
+		full := resGet(t, s, "acme", KindGroup, "g1")
+		if got := resMemberIDs(t, full); !slices.Equal(got, []string{"sub", "u0001"}) || full.Version != 3 {
+			t.Fatalf("Get = %v version %d", got, full.Version)
+		}
+	})
+}
+
+func TestMembersReplaceMarksOnlyChanges(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		ids := resUsers(t, s, "acme", 400)
+		for _, c := range []struct {
+			name        string
+			from, to    []string
+			wantChanged []string
+		}{
+			{"small", ids[0:5], ids[3:8], append(append([]string{}, ids[0:3]...), ids[5:8]...)},
+			{"large", ids[0:300], ids[100:400], append(append([]string{}, ids[0:100]...), ids[300:400]...)},
+		} {
+			t.Run(c.name, func(t *testing.T) {
+				gid := "g-" + c.name
+				g := resGroup(gid, gid, c.from...)
+				resCreate(t, s, "acme", g)
+				if got := resMemberListIDs(t, s, "acme", gid); !slices.Equal(got, c.from) {
+					t.Fatalf("after create: %d members", len(got))
+				}
+				resClearQueue(t, s, "acme")
+				v, err := s.ReplaceMembers(ctx, "acme", gid, memberIDs(c.to...), 0)
+				if err != nil || v <= g.Version {
+					t.Fatalf("replace: version %d (was %d), %v", v, g.Version, err)
+				}
+				if got := resMemberListIDs(t, s, "acme", gid); !slices.Equal(got, c.to) {
+					t.Fatalf("after replace: %d members", len(got))
+				}
+				var want []string
+				for _, id := range c.wantChanged {
+					want = append(want, "User|"+id)
+				}
+				want = append(want, "Group|"+gid)
+				slices.Sort(want)
+				if got := resQueued(t, s, "acme"); !slices.Equal(got, want) {
+					t.Fatalf("queue after replace: %d marks, want %d", len(got), len(want))
+				}
+				// The same through Replace of the whole resource, back again.
+				resClearQueue(t, s, "acme")
+				if err := s.Replace(ctx, "acme", resGroup(gid, gid, c.from...), v); err != nil {
+					t.Fatal(err)
+				}
+				if got := resMemberListIDs(t, s, "acme", gid); !slices.Equal(got, c.from) {
+					t.Fatalf("after Replace: %d members", len(got))
+				}
+				if got := resQueued(t, s, "acme"); !slices.Equal(got, want) {
+					t.Fatalf("queue after Replace: %d marks, want %d", len(got), len(want))
+				}
+				// A rename marks every member.
+				resClearQueue(t, s, "acme")
+				if err := s.Replace(ctx, "acme", resGroup(gid, gid+" renamed", c.from...), 0); err != nil {
+					t.Fatal(err)
+				}
+				if got := len(resQueued(t, s, "acme")); got != len(c.from)+1 {
+					t.Fatalf("rename marked %d keys, want %d", got, len(c.from)+1)
+				}
+				groups, _ := s.GroupsOf(ctx, "acme", c.from[:1])
+				if !slices.Contains(groups[c.from[0]], GroupRef{ID: gid, DisplayName: gid + " renamed"}) {
+					t.Fatalf("GroupsOf after rename = %v", groups)
+				}
+			})
+		}
+	})
+}
+
+// TestMembersConcurrentPatches: member changes of one group from many writers
+// at once all succeed, with nothing lost and no retry.
+func TestMembersConcurrentPatches(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		ids := resUsers(t, s, "acme", 400)
+		resCreate(t, s, "acme", resGroup("all", "All"))
+		const writers, batch = 8, 10
+		run := func(remove bool) {
+			var wg sync.WaitGroup
+			errs := make(chan error, len(ids)/batch)
+			for w := range writers {
+				wg.Go(func() {
+					for start := w * batch; start < len(ids); start += writers * batch {
+						chunk := ids[start:min(start+batch, len(ids))]
+						var err error
+						if remove {
+							_, err = s.RemoveMembers(ctx, "acme", "all", chunk, 0)
+						} else {
+							_, err = s.AddMembers(ctx, "acme", "all", memberIDs(chunk...), 0)
+						}
+						if err != nil {
+							errs <- err
+						}
+					}
+				})
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Fatal(err)
+			}
+		}
+		run(false)
+		g, n, err := s.GetGroup(ctx, "acme", "all")
+		if err != nil || n != len(ids) || g.Version != int64(1+len(ids)/batch) {
+			t.Fatalf("after adds: %d members, version %d, %v", n, g.Version, err)
+		}
+		run(true)
+		if n, err := s.MemberCount(ctx, "acme", "all"); err != nil || n != 0 {
+			t.Fatalf("after removes: %d members, %v", n, err)
+		}
+		if g, _ := s.GroupsOf(ctx, "acme", ids); len(g) != 0 {
+			t.Fatalf("reverse index keeps %d users", len(g))
+		}
+	})
+}
+
+// TestMembersLargeGroup: creating, reading, streaming and deleting a group
+// larger than one step and one read chunk.
+func TestMembersLargeGroup(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		const n = 2100
+		resBulkLoadUsers(t, s, "acme", 0, n)
+		ids := make([]string, n)
+		for i := range ids {
+			ids[i] = resBenchUser(i).ID
+		}
+		resCreate(t, s, "acme", resGroup("big", "Big", ids...))
+		if got := resMemberIDs(t, resGet(t, s, "acme", KindGroup, "big")); !slices.Equal(got, ids) {
+			t.Fatalf("Get: %d members, want %d", len(got), n)
+		}
+		calls := 0
+		var streamed []string
+		if err := s.ForEachMember(ctx, "acme", "big", 500, func(ms []Member) error {
+			calls++
+			if len(ms) > 500 {
+				t.Fatalf("batch of %d", len(ms))
+			}
+			for _, m := range ms {
+				streamed = append(streamed, m.ID)
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(streamed, ids) || calls != 5 {
+			t.Fatalf("streamed %d members in %d calls", len(streamed), calls)
+		}
+		stop := errors.New("stop")
+		if err := s.ForEachMember(ctx, "acme", "big", 10, func([]Member) error { return stop }); !errors.Is(err, stop) {
+			t.Fatalf("fn's error: %v", err)
+		}
+		if groups, _ := s.GroupsOf(ctx, "acme", ids[n-1:]); len(groups[ids[n-1]]) != 1 {
+			t.Fatalf("GroupsOf = %v", groups)
+		}
+		// Deleting a user: its groups only.
+		if err := s.Delete(ctx, "acme", KindUser, ids[7], 0); err != nil {
+			t.Fatal(err)
+		}
+		if c, _ := s.MemberCount(ctx, "acme", "big"); c != n-1 {
+			t.Fatalf("after a user delete: %d members", c)
+		}
+		resClearQueue(t, s, "acme")
+		if err := s.Delete(ctx, "acme", KindGroup, "big", 0); err != nil {
+			t.Fatal(err)
+		}
+		if q := resQueued(t, s, "acme"); len(q) != n { // n-1 members and the group
+			t.Fatalf("group delete marked %d keys, want %d", len(q), n)
+		}
+		if groups, _ := s.GroupsOf(ctx, "acme", ids); len(groups) != 0 {
+			t.Fatalf("reverse index keeps %d users", len(groups))
+		}
+		keys, _ := s.rdb.Keys(ctx, key("acme", "trash")+"*").Result()
+		keys2, _ := s.rdb.Keys(ctx, key("acme", "members")+"*").Result()
+		if len(keys)+len(keys2) != 0 {
+			t.Fatalf("left behind: %v %v", keys, keys2)
+		}
+	})
+}
+
+// TestMembersQuery: members filters use the reverse index; ExcludeMembers
+// returns groups without reading members.
+func TestMembersQuery(t *testing.T) {
+	t.Parallel()
+	groupRS := filter.NewResourceSchema(schema.CoreGroupSchema())
+	backends(t, func(t *testing.T, s *Store) {
+		resQueryFixture(t, s)
+		ctx := context.Background()
+		for _, c := range []struct {
+			expr string
+			want []string
+		}{
+			{`members.value eq "u02"`, []string{"g1", "g2"}},
+			{`members[value eq "u01"]`, []string{"g1"}},
+			{`members.value eq "u01" or members.value eq "u04"`, []string{"g1", "g2"}},
+			{`members.value eq "u02" and displayName eq "dev"`, []string{"g2"}},
+			{`members.value eq "u02" and members.display eq "name of u01"`, []string{"g1"}},
+			{`members.value eq "nobody"`, nil},
+			{`displayName eq "Empty" or members.value eq "u04"`, []string{"g2", "g3"}},
+		} {
+			for _, exclude := range []bool{false, true} {
+				p, err := s.Query(ctx, "acme", KindGroup, Query{Filter: resCompile(t, groupRS, c.expr),
+					StartIndex: 1, Count: 10, ExcludeMembers: exclude})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if got := resIDs(p.Resources); !slices.Equal(got, c.want) {
+					t.Fatalf("%s (exclude %v) = %v, want %v", c.expr, exclude, got, c.want)
+				}
+				for _, r := range p.Resources {
+					if _, has := r.Attrs["members"]; has == exclude && r.ID != "g3" {
+						t.Fatalf("%s (exclude %v): members present %v", c.expr, exclude, has)
+					}
+				}
+			}
+		}
+		p, err := s.Query(ctx, "acme", KindGroup, Query{StartIndex: 1, Count: 10, ExcludeMembers: true})
+		if err != nil || p.Total != 3 {
+			t.Fatal(p, err)
+		}
+		for _, r := range p.Resources {
+			if _, has := r.Attrs["members"]; has {
+				t.Fatalf("list page without members holds members of %s", r.ID)
+			}
+		}
+	})
+}
+
+// TestMembersSameIDUserAndGroup: a user and a group may share an id (their
+// namespaces are apart); as members they are two, and removing the id
+// removes both.
+func TestMembersSameIDUserAndGroup(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		resCreate(t, s, "acme", resUser("x", "x", nil))
+		resCreate(t, s, "acme", resGroup("x", "X"))
+		resCreate(t, s, "acme", resGroup("g", "G"))
+		if _, err := s.AddMembers(ctx, "acme", "g", []Member{{ID: "x"}, {ID: "x", Kind: KindGroup}}, 0); err != nil {
+			t.Fatal(err)
+		}
+		// distinctMembers keeps the first of one id: the user.
+		if got := resMemberList(t, s, "acme", "g"); len(got) != 1 || got[0].Kind != KindUser {
+			t.Fatalf("members = %+v", got)
+		}
+		if _, err := s.AddMembers(ctx, "acme", "g", []Member{{ID: "x", Kind: KindGroup}}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := resMemberList(t, s, "acme", "g"); len(got) != 2 {
+			t.Fatalf("members = %+v", got)
+		}
+		if _, err := s.RemoveMembers(ctx, "acme", "g", []string{"x"}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if n, _ := s.MemberCount(ctx, "acme", "g"); n != 0 {
+			t.Fatalf("%d members left", n)
+		}
+	})
+}
