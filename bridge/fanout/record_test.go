@@ -99,15 +99,21 @@ func openTestStore(t *testing.T) *store.Store {
 // runWorker runs a worker over st with conn until the test ends.
 func runWorker(t *testing.T, st Store, conn connectors.Connector, owner string) {
 	t.Helper()
+	startWorker(t, st, conn, owner, Options{LeaseTTL: time.Second})
+}
+
+// startWorker runs a worker with opts (Store, Tenants, Logger, Now, Owner,
+// BackoffBase and Unavailable filled in) until the test ends.
+func startWorker(t *testing.T, st Store, conn connectors.Connector, owner string, opts Options) {
+	t.Helper()
 	set, err := tenant.NewSet([]*tenant.Tenant{{ID: "acme", Connectors: []connectors.Connector{conn}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := New(Options{
-		Store: st, Tenants: set, Logger: zerolog.Nop(), Now: time.Now, Owner: owner,
-		BackoffBase: 10 * time.Millisecond, LeaseTTL: time.Second,
-		Unavailable: func(err error) bool { return errors.Is(err, errLoading) },
-	})
+	opts.Store, opts.Tenants, opts.Logger, opts.Now, opts.Owner = st, set, zerolog.Nop(), time.Now, owner
+	opts.BackoffBase = 10 * time.Millisecond
+	opts.Unavailable = func(err error) bool { return errors.Is(err, errLoading) }
+	w := New(opts)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { defer close(done); w.Run(ctx, 4) }()
@@ -173,5 +179,94 @@ func TestStoreWritesRetriedWhileUnavailable(t *testing.T) {
 				t.Fatalf("%d creates downstream, want 1", n)
 			}
 		})
+	}
+}
+
+// deadStore is the store as seen by a process that was killed: once dead,
+// nothing it sends arrives (no heartbeat, no lease extension, no release).
+type deadStore struct {
+	*store.Store
+	dead atomic.Bool
+}
+
+var errDead = errors.New("process killed")
+
+func (d *deadStore) KeepAlive(ctx context.Context, owner string, ttl time.Duration) error {
+	if d.dead.Load() {
+		return errDead
+	}
+	return d.Store.KeepAlive(ctx, owner, ttl)
+}
+
+func (d *deadStore) Extend(ctx context.Context, c store.Claim, lease time.Duration) error {
+	if d.dead.Load() {
+		return errDead
+	}
+	return d.Store.Extend(ctx, c, lease)
+}
+
+func (d *deadStore) Ack(ctx context.Context, c store.Claim) error {
+	if d.dead.Load() {
+		return errDead
+	}
+	return d.Store.Ack(ctx, c)
+}
+
+func (d *deadStore) Retry(ctx context.Context, c store.Claim, due time.Time) error {
+	if d.dead.Load() {
+		return errDead
+	}
+	return d.Store.Retry(ctx, c, due)
+}
+
+func (d *deadStore) Retire(ctx context.Context, owner string) error {
+	if d.dead.Load() {
+		return errDead
+	}
+	return d.Store.Retire(ctx, owner)
+}
+
+// Issue 11, defect 3: the work a killed replica had claimed is taken over in
+// seconds (its heartbeats stop, a live replica releases its claims), not after
+// the whole lease.
+func TestKilledReplicaWorkTakenOverInSeconds(t *testing.T) {
+	t.Parallel()
+	st := openTestStore(t)
+	createUser(t, st, "alice")
+
+	dying := &deadStore{Store: st}
+	inFlight := make(chan struct{})
+	hang := make(chan struct{})
+	var once sync.Once
+	first := &fakeconn.Connector{ConnName: "down", Kinds: []connectors.SubjectKind{connectors.SubjectUser},
+		ConvergeFunc: func(ctx context.Context, s connectors.Subject, prev connectors.Record, _ connectors.Options) (connectors.Record, []connectors.Action, error) {
+			once.Do(func() {
+				dying.dead.Store(true) // kill -9 in the middle of the convergence
+				close(inFlight)
+			})
+			<-hang
+			return prev, nil, errDead
+		}}
+	startWorker(t, dying, first, "killed", Options{LeaseTTL: 15 * time.Second, InstanceTTL: 600 * time.Millisecond})
+	t.Cleanup(func() { close(hang) }) // before the worker's own cleanup
+	<-inFlight
+	killedAt := time.Now()
+
+	var took atomic.Int64
+	second := &fakeconn.Connector{ConnName: "down", Kinds: []connectors.SubjectKind{connectors.SubjectUser},
+		ConvergeFunc: func(ctx context.Context, s connectors.Subject, prev connectors.Record, _ connectors.Options) (connectors.Record, []connectors.Action, error) {
+			took.CompareAndSwap(0, int64(time.Since(killedAt)))
+			return prev, nil, nil
+		}}
+	startWorker(t, st, second, "survivor", Options{LeaseTTL: 15 * time.Second, InstanceTTL: 600 * time.Millisecond})
+	waitFor(t, 10*time.Second, func() error {
+		if took.Load() == 0 {
+			return errors.New("the killed replica's claim was not taken over")
+		}
+		return nil
+	})
+	// The lease was 15 s: only the release of orphaned claims explains this.
+	if d := time.Duration(took.Load()); d > 5*time.Second {
+		t.Errorf("taken over %v after the kill, want seconds", d)
 	}
 }
