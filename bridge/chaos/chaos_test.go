@@ -90,6 +90,7 @@ func chaosRun(t *testing.T, bin string, n int, cluster bool) string {
 	var (
 		faultsMu  sync.Mutex
 		faults    []string
+		kills     []time.Time
 		lastFault time.Time
 	)
 	fault := func(what string) {
@@ -107,6 +108,9 @@ func chaosRun(t *testing.T, bin string, n int, cluster bool) string {
 		return func() {
 			r.kill9()
 			fault("kill -9 " + r.name)
+			faultsMu.Lock()
+			kills = append(kills, time.Now())
+			faultsMu.Unlock()
 			time.Sleep(jitter(time.Second))
 			r.start()
 			fault("restart " + r.name)
@@ -195,6 +199,7 @@ func chaosRun(t *testing.T, bin string, n int, cluster bool) string {
 		dupTotal += v
 	}
 	noops := ds.duplicates()
+	atKill, unexplained := ds.explainDuplicates(kills)
 	kind := "redis"
 	if cluster {
 		kind = "cluster"
@@ -204,12 +209,14 @@ func chaosRun(t *testing.T, bin string, n int, cluster bool) string {
 		conv = fmt.Sprintf("converged %.1fs after the last fault (%.1fs after the load ended)",
 			convergedT.Sub(last).Seconds(), convergedT.Sub(loadEnd).Seconds())
 	}
-	report := fmt.Sprintf("%s, %d users, load %.0fs: lost %d, duplicate creates %d %v, store %d vs acknowledged %d, dead letters %d, %s; "+
+	report := fmt.Sprintf("%s, %d users, load %.0fs: lost %d, duplicate creates %d %v (BIMData: %d first answered within %v of a kill -9, %d otherwise), "+
+		"store %d vs acknowledged %d, dead letters %d, %s; "+
 		"no-op writes counted by the fakes %v; faults: %s; downstream faults injected: %d",
-		kind, n, loadEnd.Sub(start).Seconds(), lost, dupTotal, creates, len(ids), len(w.acked()), st.dead(), conv, noops,
+		kind, n, loadEnd.Sub(start).Seconds(), lost, dupTotal, creates, atKill, inFlightWindow, unexplained,
+		len(ids), len(w.acked()), st.dead(), conv, noops,
 		strings.Join(faults, ", "), ds.injected.Load())
 	t.Log(report)
-	if lost > 0 || convergedT.IsZero() || st.dead() > 0 {
+	if lost > 0 || convergedT.IsZero() || st.dead() > 0 || unexplained > 0 || dupTotal != atKill {
 		for _, r := range reps {
 			if data, err := os.ReadFile(r.log); err == nil {
 				t.Logf("%s log (tail):\n%s", r.name, tail(string(data), 40))

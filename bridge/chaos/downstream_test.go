@@ -3,12 +3,17 @@
 package chaos
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -40,6 +45,16 @@ type downstream struct {
 	odm      *scimfake.Server
 	urls     map[string]string
 	injected atomic.Int64
+
+	mu      sync.Mutex
+	creates []bimdataCreate // every create_user the BIMData fake answered
+}
+
+// bimdataCreate is one create_user answered by the BIMData fake.
+type bimdataCreate struct {
+	email  string
+	status int
+	at     time.Time // when the fake answered
 }
 
 func startDownstream(t *testing.T) *downstream {
@@ -59,6 +74,9 @@ func startDownstream(t *testing.T) *downstream {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
+		}
+		if name == "bimdata" {
+			h = d.logCreates(h)
 		}
 		srv := &http.Server{Handler: d.faulty(h), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
@@ -142,6 +160,72 @@ tenants:
 		t.Fatal(err)
 	}
 	return p
+}
+
+// logCreates records when the BIMData fake answered each create_user.
+func (d *downstream) logCreates(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost || r.URL.Path != "/identity-provider/user" {
+			next.ServeHTTP(w, r)
+			return
+		}
+		body, _ := io.ReadAll(r.Body)
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		var req struct {
+			Email string `json:"email"`
+		}
+		_ = json.Unmarshal(body, &req)
+		rec := &statusWriter{ResponseWriter: w, status: http.StatusOK}
+		next.ServeHTTP(rec, r)
+		d.mu.Lock()
+		d.creates = append(d.creates, bimdataCreate{email: strings.ToLower(req.Email), status: rec.status, at: time.Now()})
+		d.mu.Unlock()
+	})
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusWriter) WriteHeader(code int) { s.status = code; s.ResponseWriter.WriteHeader(code) }
+
+// inFlightWindow is how close to a kill -9 the first create of a duplicated
+// user must have been answered for the duplicate to count as the one call in
+// flight at the kill: the call was still running, or its answer arrived and
+// the record (written as soon as it answers) had not landed yet.
+const inFlightWindow = time.Second
+
+// explainDuplicates splits BIMData's duplicate creates into those whose first
+// create was answered within inFlightWindow of a kill -9 and the others.
+func (d *downstream) explainDuplicates(kills []time.Time) (atKill, unexplained int) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	first := map[string]time.Time{}
+	for _, c := range d.creates {
+		if c.status == http.StatusCreated {
+			if _, ok := first[c.email]; !ok {
+				first[c.email] = c.at
+			}
+			continue
+		}
+		if c.status != http.StatusOK {
+			continue
+		}
+		t0, ok := first[c.email]
+		explained := false
+		for _, k := range kills {
+			if ok && t0.After(k.Add(-inFlightWindow)) && t0.Before(k.Add(inFlightWindow)) {
+				explained = true
+			}
+		}
+		if explained {
+			atKill++
+		} else {
+			unexplained++
+		}
+	}
+	return atKill, unexplained
 }
 
 // duplicateCreates counts the downstream creates of an object that already
