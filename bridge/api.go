@@ -24,6 +24,9 @@ type (
 	ConnectorStatus = admin.ConnectorStatus
 	// SubjectError is a failing subject, for status output.
 	SubjectError = admin.SubjectError
+	// CredentialStatus is one configured credential of a tenant (name and
+	// validity, never the secret).
+	CredentialStatus = admin.CredentialStatus
 )
 
 // ErrTooManyDeletions is returned (with the plan) when a run would delete or

@@ -13,6 +13,7 @@
 //   - bridge/admin: the admin API at /admin/ (status, retry, reconcile)
 //   - bridge/metrics: every Prometheus series, served at /metrics
 //   - bridge/config: the configuration file, its validation and environment
+//   - bridge/auth: authentication of the SCIM clients and of the admin API
 //
 // This package only wires them: it owns no SCIM, sync or reconcile logic.
 package bridge
@@ -21,13 +22,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
+	"net/netip"
 	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/scim-bridge/scim-bridge/bridge/admin"
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/bridge/fanout"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/subject"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
@@ -66,8 +70,25 @@ type Options struct {
 	// MaxConcurrentRequests caps the SCIM requests of one tenant served at
 	// once (429 with Retry-After beyond it); 0 means scimapi.DefaultMaxConcurrent.
 	MaxConcurrentRequests int
-	// AdminToken guards the admin endpoints; empty disables them.
+	// AdminToken guards the admin endpoints (plaintext); empty with
+	// AdminTokens empty too disables them.
 	AdminToken string
+	// AdminTokens are further admin tokens (digests, names, validity
+	// windows; several for rotation).
+	AdminTokens []auth.Token
+	// Limiter counts failed authentications per source address, shared by
+	// the SCIM endpoint and the admin API; nil means one with the defaults.
+	Limiter *auth.Limiter
+	// HTTPClient fetches the signing keys of Entra-issued JWTs; nil means a
+	// client with DefaultKeysClientTimeout.
+	HTTPClient *http.Client
+	// TrustedProxies are the addresses of reverse proxies in front of the
+	// bridge: a request from one of them is attributed, for the Limiter, to
+	// the address in X-Forwarded-For that the proxies saw; a request from
+	// anywhere else to its peer address. Empty means no proxy is trusted.
+	TrustedProxies []netip.Prefix
+	// ClientAddr, when set, replaces the attribution TrustedProxies gives.
+	ClientAddr func(r *http.Request) netip.Addr
 	// InstanceID names this replica in leases and locks; empty means a random id.
 	InstanceID string
 	// Metrics is the registry the bridge records into; nil means a new one. Pass
@@ -83,8 +104,13 @@ type Options struct {
 
 // TenantOptions configure one tenant.
 type TenantOptions struct {
-	ID                string
-	SCIMTokens        []string
+	ID string
+	// SCIMTokens are plaintext bearer tokens of the tenant's IdP, added to
+	// Credentials.Tokens.
+	SCIMTokens []string
+	// Credentials are the tenant's tokens (plaintext or digest, named, with
+	// validity windows), HTTP Basic users and Entra JWT settings.
+	Credentials       auth.Credentials
 	ReconcileEvery    time.Duration
 	DeletionThreshold int
 	Connectors        []connectors.Connector
@@ -137,14 +163,12 @@ func New(opts Options) (*Bridge, error) {
 		opts.Metrics = metrics.New()
 	}
 	ts := make([]*tenant.Tenant, 0, len(opts.Tenants))
-	tokens := map[string][]string{}
 	watched := make([]metrics.TenantConnectors, 0, len(opts.Tenants))
 	for _, to := range opts.Tenants {
 		ts = append(ts, &tenant.Tenant{
-			ID: to.ID, Tokens: to.SCIMTokens, ReconcileEvery: to.ReconcileEvery,
+			ID: to.ID, ReconcileEvery: to.ReconcileEvery,
 			DeletionThreshold: to.DeletionThreshold, Connectors: to.Connectors, WebhookSecrets: to.WebhookSecrets,
 		})
-		tokens[to.ID] = append(tokens[to.ID], to.SCIMTokens...)
 		tc := metrics.TenantConnectors{Tenant: to.ID}
 		for _, c := range to.Connectors {
 			tc.Connectors = append(tc.Connectors, c.Name())
@@ -157,33 +181,98 @@ func New(opts Options) (*Bridge, error) {
 	}
 	b := &Bridge{opts: opts, store: opts.Store, log: opts.Logger, tenants: set, metrics: opts.Metrics, closing: make(chan struct{})}
 	st, log, now := opts.Store, opts.Logger, opts.Now
+	scimAuth, adminAuth, err := newAuthenticators(opts)
+	if err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
 
 	fo := opts.fanout
 	fo.Store, fo.Tenants, fo.Logger, fo.Now, fo.Owner, fo.Metrics = st, set, log, now, opts.InstanceID, opts.Metrics
 	fo.Unavailable = func(err error) bool { _, ok := storeUnavailable(err); return ok }
 	b.fanout = fanout.New(fo)
 	b.scim = scimapi.New(scimapi.Options{
-		Store: st, Tokens: tokens, Logger: log, Now: now, PublicURL: opts.PublicURL,
+		Store: st, Auth: scimAuth, Logger: log, Now: now, PublicURL: opts.PublicURL,
 		MaxBodyBytes: opts.MaxBodyBytes, MaxResults: opts.MaxResults,
 		OnWrite: b.fanout.Kick, Metrics: opts.Metrics,
 		MaxConcurrent: opts.MaxConcurrentRequests, Unavailable: storeUnavailable,
 	})
 	b.reconciler = reconcile.New(reconcile.Options{
 		Store: st, Tenants: set, Logger: log, Now: now, Owner: opts.InstanceID,
-		UserSchema: b.scim.UserSchema(), OnMark: b.fanout.Kick,
+		UserSchema: b.scim.UserSchema(), OnMark: b.fanout.Kick, Metrics: opts.Metrics,
 	})
 	b.webhooks = webhook.New(webhook.Options{
 		Store: st, Tenants: set, Logger: log, Now: now, OnMark: b.fanout.Kick, Metrics: opts.Metrics,
 	})
 	b.admin = admin.New(admin.Options{
 		Store: st, Tenants: set, Now: now, Reconciler: b.reconciler,
-		Token: opts.AdminToken, OnMark: b.fanout.Kick, Unavailable: storeUnavailable,
+		Auth: adminAuth, Credentials: scimAuth.Inventory, OnMark: b.fanout.Kick,
+		Unavailable: storeUnavailable,
 	})
-	if err := opts.Metrics.WatchStore(st, watched); err != nil {
+	for i := range watched {
+		watched[i].ReconcileEvery = b.reconciler.Interval(watched[i].Tenant)
+	}
+	if err := opts.Metrics.WatchStore(st, watched, now); err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	b.handler = b.routes()
 	return b, nil
+}
+
+// DefaultKeysClientTimeout bounds one fetch of JWT signing keys by the
+// default Options.HTTPClient.
+const DefaultKeysClientTimeout = 10 * time.Second
+
+// newAuthenticators builds the authenticator of the SCIM endpoint (the
+// tenant resolved from the credential) and, when admin tokens are set, the
+// admin API's; both share one failure limiter.
+func newAuthenticators(opts Options) (scim, admin *auth.Authenticator, err error) {
+	limiter := opts.Limiter
+	if limiter == nil {
+		limiter = auth.NewLimiter(auth.LimiterOptions{Now: opts.Now})
+	}
+	hc := opts.HTTPClient
+	if hc == nil {
+		hc = &http.Client{
+			Timeout: DefaultKeysClientTimeout,
+			Transport: &http.Transport{
+				Proxy:                 http.ProxyFromEnvironment,
+				DialContext:           (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+				TLSHandshakeTimeout:   5 * time.Second,
+				ResponseHeaderTimeout: 5 * time.Second,
+				MaxIdleConns:          4,
+				IdleConnTimeout:       90 * time.Second,
+			},
+		}
+	}
+	clientAddr := opts.ClientAddr
+	if clientAddr == nil && len(opts.TrustedProxies) > 0 {
+		clientAddr = forwardedClientAddr(opts.TrustedProxies)
+	}
+	ao := auth.Options{ByCredential: true, HTTPClient: hc, Logger: opts.Logger, Now: opts.Now, Limiter: limiter, ClientAddr: clientAddr}
+	for _, to := range opts.Tenants {
+		c := to.Credentials
+		c.Tokens = nil
+		for _, tok := range to.SCIMTokens {
+			c.Tokens = append(c.Tokens, auth.Token{Value: tok})
+		}
+		c.Tokens = append(c.Tokens, to.Credentials.Tokens...)
+		ao.Tenants = append(ao.Tenants, auth.Tenant{ID: to.ID, Credentials: c})
+	}
+	if scim, err = auth.New(ao); err != nil {
+		return nil, nil, err
+	}
+	var adminTokens []auth.Token
+	if opts.AdminToken != "" {
+		adminTokens = append(adminTokens, auth.Token{Value: opts.AdminToken})
+	}
+	adminTokens = append(adminTokens, opts.AdminTokens...)
+	if len(adminTokens) > 0 {
+		ao.Tenants = nil
+		if admin, err = auth.NewAdmin(adminTokens, ao); err != nil {
+			return nil, nil, err
+		}
+	}
+	return scim, admin, nil
 }
 
 // NewDirectory returns the user directory connectors of tenant use (look-ups by

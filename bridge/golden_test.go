@@ -10,6 +10,8 @@ import (
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/scim-bridge/scim-bridge/internal/jwkstest"
 )
 
 // goldenStep is one request/response pair of a recorded IdP conversation
@@ -50,6 +52,38 @@ func TestGoldenConversations(t *testing.T) {
 }
 
 func replay(t *testing.T, ts *testServer, file string) {
+	replayAs(t, ts, file, "Bearer "+testToken)
+}
+
+// TestGoldenConversationsAuth replays the Okta conversations with HTTP Basic
+// (Okta's "Basic Auth" option) and the Entra conversations with a JWT Entra
+// would issue, signed by a key the bridge fetches from a local JWKS server.
+func TestGoldenConversationsAuth(t *testing.T) {
+	t.Parallel()
+	for _, idp := range []string{"okta", "entra"} {
+		files, err := filepath.Glob("../testdata/" + idp + "/*.json")
+		if err != nil || len(files) == 0 {
+			t.Fatalf("no %s conversations: %v", idp, err)
+		}
+		sort.Strings(files)
+		backends(t, func(t *testing.T, url string) {
+			for _, f := range files {
+				t.Run(filepath.Base(f), func(t *testing.T) {
+					as := newAuthServer(t, url)
+					authz := basicAuth(basicUser, basicPassword)
+					if idp == "entra" {
+						authz = "Bearer " + as.jwt(t, jwkstest.Keys()[0], "k1", validEntraClaims(as.clock.Now()))
+					}
+					replayAs(t, as.testServer, f, authz)
+					as.checkNoSecrets(t)
+				})
+			}
+		})
+	}
+}
+
+// replayAs replays a conversation with the Authorization header authz.
+func replayAs(t *testing.T, ts *testServer, file, authz string) {
 	data, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
@@ -73,11 +107,11 @@ func replay(t *testing.T, ts *testServer, file string) {
 		if len(st.Request) > 0 {
 			body = []byte(expand(string(st.Request)))
 		}
-		var hdrs []string
+		hdrs := []string{"Authorization", authz}
 		for k, v := range st.Headers {
 			hdrs = append(hdrs, k, expand(v))
 		}
-		status, _, got := ts.do(testToken, st.Method, expand(st.Path), body, hdrs...)
+		status, _, got := ts.do("", st.Method, expand(st.Path), body, hdrs...)
 		if status != st.StatusCode {
 			t.Fatalf("step %d %q: %s %s: status %d, want %d; body %v", i, st.Name, st.Method, st.Path, status, st.StatusCode, got)
 		}

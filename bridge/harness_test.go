@@ -11,6 +11,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/store"
 	"github.com/scim-bridge/scim-bridge/store/redistest"
 )
@@ -55,6 +56,9 @@ func newTestServer(tb testing.TB, url string, mutate ...func(*Options)) *testSer
 			{ID: "acme", SCIMTokens: []string{testToken}},
 			{ID: "globex", SCIMTokens: []string{testToken2}},
 		},
+		// Tests of refused credentials make many failures from 127.0.0.1;
+		// the limiter's own test sets a strict one.
+		Limiter: auth.NewLimiter(auth.LimiterOptions{MaxFailures: 1 << 20}),
 	}
 	for _, m := range mutate {
 		m(&opts)

@@ -1,12 +1,21 @@
 package bridge
 
 import (
+	"context"
 	"io"
 	"net/http"
 	"regexp"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/scim-bridge/scim-bridge/bridge/internal/fakeconn"
+	"github.com/scim-bridge/scim-bridge/connectors"
+	"github.com/scim-bridge/scim-bridge/internal/fakeclock"
+	"github.com/scim-bridge/scim-bridge/store"
+	"github.com/scim-bridge/scim-bridge/store/redistest"
 )
 
 func TestMetricsEndpoint(t *testing.T) {
@@ -96,6 +105,103 @@ func TestMetricsOfFanout(t *testing.T) {
 	for _, want := range []string{"# TYPE go_goroutines gauge", "# TYPE process_cpu_seconds_total counter"} {
 		if !strings.Contains(text, want+"\n") {
 			t.Errorf("metrics lack %q", want)
+		}
+	}
+}
+
+// TestMetricsOfReconcile: a fresh bridge lists the reconcile, queue-age,
+// throttle and Redis series of every configured tenant and connector; a run
+// counts on the replica that made it, while the time of the last successful
+// run is read from Redis by every replica; with Redis gone, /metrics still
+// answers, with redis_up 0 and without the gauges read from Redis.
+func TestMetricsOfReconcile(t *testing.T) {
+	t.Parallel()
+	url := redistest.Start(t)
+	clk := fakeclock.New(time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC))
+	replica := func() *testServer {
+		st, err := store.Open(context.Background(), store.Options{URL: url, Logger: zerolog.Nop(), Now: clk.Now})
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		return newTestServer(t, url, func(o *Options) {
+			o.Store, o.Now = st, clk.Now
+			o.AdminToken = rcAdminToken
+			o.Tenants[0].ReconcileEvery = time.Hour
+			o.Tenants[0].Connectors = []connectors.Connector{
+				&fakeconn.Connector{ConnName: "odm", Kinds: []connectors.SubjectKind{connectors.SubjectTenant}},
+			}
+		})
+	}
+	scrape := func(ts *testServer) string {
+		t.Helper()
+		resp, err := ts.srv.Client().Get(ts.srv.URL + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("/metrics: %d %s", resp.StatusCode, body)
+		}
+		return string(body)
+	}
+	expect := func(name, text string, want ...string) {
+		t.Helper()
+		for _, w := range want {
+			if !strings.Contains(text, w+"\n") {
+				t.Errorf("%s: metrics lack %q", name, w)
+			}
+		}
+		if t.Failed() {
+			t.Fatalf("%s:\n%s", name, text)
+		}
+	}
+	a, b := replica(), replica()
+	expect("fresh", scrape(a),
+		`scim_bridge_redis_up 1`,
+		`scim_bridge_reconcile_interval_seconds{tenant="acme"} 3600`,
+		`scim_bridge_reconcile_interval_seconds{tenant="globex"} 0`,
+		`scim_bridge_reconcile_runs_total{outcome="ok",tenant="acme"} 0`,
+		`scim_bridge_reconcile_runs_total{outcome="aborted",tenant="globex"} 0`,
+		`scim_bridge_reconcile_last_success_timestamp_seconds{tenant="acme"} 0`,
+		`scim_bridge_queue_oldest_pending_seconds{tenant="acme"} 0`,
+		`scim_bridge_connector_throttled{connector="odm",tenant="acme"} 0`,
+	)
+
+	req, _ := http.NewRequest(http.MethodPost, a.srv.URL+"/admin/reconcile?tenant=acme", nil)
+	req.Header.Set("Authorization", "Bearer "+rcAdminToken)
+	resp, err := a.srv.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("admin reconcile: %d", resp.StatusCode)
+	}
+	const success = `scim_bridge_reconcile_last_success_timestamp_seconds{tenant="acme"} 1.7962884e+09` // the clock's time
+	expect("replica that ran", scrape(a), `scim_bridge_reconcile_runs_total{outcome="ok",tenant="acme"} 1`, success)
+	expect("other replica", scrape(b), `scim_bridge_reconcile_runs_total{outcome="ok",tenant="acme"} 0`, success)
+
+	// A SCIM write waits in the queue (no worker runs here): its age follows the clock.
+	if st, _, _ := a.do(testToken, http.MethodPost, "/Users", map[string]any{"userName": "q@example.com"}); st != http.StatusCreated {
+		t.Fatalf("create: %d", st)
+	}
+	clk.Advance(2 * time.Minute)
+	expect("queued", scrape(b), `scim_bridge_queue_oldest_pending_seconds{tenant="acme"} 120`)
+
+	if err := a.b.Store().Client().Do(context.Background(), "shutdown", "nosave").Err(); err == nil {
+		t.Fatal("SHUTDOWN answered")
+	}
+	down := scrape(b)
+	expect("redis down", down,
+		`scim_bridge_redis_up 0`,
+		`scim_bridge_reconcile_interval_seconds{tenant="acme"} 3600`,
+		`scim_bridge_connector_throttled{connector="odm",tenant="acme"} 0`,
+	)
+	for _, gone := range []string{"scim_bridge_queue_pending{", "scim_bridge_reconcile_last_success_timestamp_seconds{", "scim_bridge_sync_subjects{"} {
+		if strings.Contains(down, "\n"+gone) {
+			t.Errorf("with Redis down the scrape still reports %s", gone)
 		}
 	}
 }

@@ -126,7 +126,7 @@ func TestComposeConfigServes(t *testing.T) {
 	if code != http.StatusOK {
 		t.Fatalf("/metrics = %d", code)
 	}
-	for _, want := range []string{`scim_bridge_scim_requests_total{method="POST",code="201"} 1`, `scim_bridge_queue_pending{tenant="acme"}`} {
+	for _, want := range []string{`scim_bridge_scim_requests_total{code="201",method="POST"} 1`, `scim_bridge_queue_pending{tenant="acme"}`} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("/metrics lacks %s:\n%s", want, metrics)
 		}
@@ -142,6 +142,9 @@ func TestComposeConfigServes(t *testing.T) {
 	}
 	if code, _ := get(b.base + "/healthz"); code != http.StatusOK {
 		t.Errorf("/healthz with Redis stopped = %d, want 200 (liveness must not depend on Redis)", code)
+	}
+	if code, m := get(b.base + "/metrics"); code != http.StatusOK || !strings.Contains(m, "\nscim_bridge_redis_up 0\n") {
+		t.Errorf("/metrics with Redis stopped = %d, want 200 with scim_bridge_redis_up 0:\n%s", code, m)
 	}
 	took, err := b.stop(t, 30*time.Second)
 	if err != nil {

@@ -121,7 +121,7 @@ var chartCases = []chartCase{
 		secret:   "scim-bridge-secrets",
 		redisURL: "rediss://:${REDIS_PASSWORD}@redis-0.redis.data.svc:6379?addr=redis-1.redis.data.svc:6379&addr=redis-2.redis.data.svc:6379",
 		ingress:  true, monitor: true, tenants: 2,
-		secretsUsed: []string{"ACME_SCIM_TOKEN", "ACME_SCIM_TOKEN_NEXT", "AUTHRESS_KEY", "BIMDATA_TOKEN",
+		secretsUsed: []string{"ACME_BASIC_PASSWORD", "ACME_SCIM_TOKEN", "ACME_SCIM_TOKEN_NEXT", "AUTHRESS_KEY", "BIMDATA_TOKEN",
 			"BIMDATA_WEBHOOK_SECRET", "GLOBEX_SCIM_TOKEN", "ODM_TOKEN", "OKTA_CLIENT_SECRET", "REDIS_PASSWORD"},
 	},
 }
@@ -243,6 +243,10 @@ func checkDeployment(t *testing.T, c chartCase, d appsv1.Deployment) {
 // secretKey names configuration keys whose values are credentials.
 var secretKey = regexp.MustCompile(`(?i)(token|tokens|secret|password|key)$`)
 
+// digestRef is a token or password given as its SHA-256 digest (nothing
+// usable: fine in a ConfigMap).
+var digestRef = regexp.MustCompile(`^(?i)sha256:[0-9a-f]{64}$`)
+
 // redisUserinfo captures the user information of a Redis URL.
 var redisUserinfo = regexp.MustCompile(`^rediss?://([^@/]*)@`)
 
@@ -295,8 +299,8 @@ func checkConfigMap(t *testing.T, c chartCase, r rendered, d appsv1.Deployment) 
 		t.Errorf("%d tenants, want %d", len(tenants), c.tenants)
 	}
 	walkScalars(cfg, "", func(path, v string) {
-		if secretKey.MatchString(lastKey(path)) && !envRef.MatchString(v) {
-			t.Errorf("ConfigMap %s: %s holds a plaintext value; secrets must be ${VAR} references", cm.Name, path)
+		if secretKey.MatchString(lastKey(path)) && !envRef.MatchString(v) && !digestRef.MatchString(v) {
+			t.Errorf("ConfigMap %s: %s holds a plaintext value; secrets must be ${VAR} references or sha256: digests", cm.Name, path)
 		}
 	})
 	if used := envVarsIn(cfg); !slices.Equal(used, c.secretsUsed) {

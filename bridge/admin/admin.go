@@ -1,6 +1,7 @@
 // Package admin is the bridge's operator API under /admin/ (guarded by the admin
-// bearer token): sync status per tenant and connector, re-queueing of dead
-// letters, and reconciliation runs on demand. The status command of the CLI and
+// bearer tokens through package auth): sync status per tenant and connector
+// (with the names and validity of the tenant's credentials), re-queueing of
+// dead letters, and reconciliation runs on demand. The status command of the CLI and
 // the admin console read the same Status.
 package admin
 
@@ -13,7 +14,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/scim-bridge/scim-bridge/bridge/internal/bearer"
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
 	"github.com/scim-bridge/scim-bridge/bridge/reconcile"
@@ -41,8 +42,12 @@ type Options struct {
 	Tenants    *tenant.Set
 	Now        func() time.Time
 	Reconciler Reconciler
-	// Token is the admin bearer token; empty disables the endpoints (404).
-	Token string
+	// Auth authenticates the admin requests (auth.NewAdmin); nil disables
+	// the endpoints (404).
+	Auth *auth.Authenticator
+	// Credentials lists the SCIM credentials of the tenants for Status
+	// (auth.Authenticator.Inventory); nil shows none.
+	Credentials func() []auth.CredentialInfo
 	// OnMark, when set, is called after dead letters were re-queued.
 	OnMark func()
 	// Unavailable, when set, classifies a store error as "unavailable for
@@ -56,17 +61,11 @@ type API struct {
 	store   Store
 	tenants *tenant.Set
 	now     func() time.Time
-	token   *bearer.Secret
 }
 
 // New builds the API.
 func New(opts Options) *API {
-	a := &API{opts: opts, store: opts.Store, tenants: opts.Tenants, now: opts.Now}
-	if opts.Token != "" {
-		s := bearer.NewSecret(opts.Token)
-		a.token = &s
-	}
-	return a
+	return &API{opts: opts, store: opts.Store, tenants: opts.Tenants, now: opts.Now}
 }
 
 // ConnectorStatus is the sync health of one connector of a tenant.
@@ -86,11 +85,23 @@ type SubjectError struct {
 
 // TenantStatus is the sync health of one tenant.
 type TenantStatus struct {
-	Tenant        string            `json:"tenant"`
-	Pending       int               `json:"pending"`
-	Leased        int               `json:"leased"`
-	OldestPending string            `json:"oldestPendingAge,omitempty"`
-	Connectors    []ConnectorStatus `json:"connectors"`
+	Tenant        string             `json:"tenant"`
+	Pending       int                `json:"pending"`
+	Leased        int                `json:"leased"`
+	OldestPending string             `json:"oldestPendingAge,omitempty"`
+	Connectors    []ConnectorStatus  `json:"connectors"`
+	Credentials   []CredentialStatus `json:"credentials,omitempty"`
+}
+
+// CredentialStatus is one configured credential of a tenant: its method,
+// name and validity window, never its secret.
+type CredentialStatus struct {
+	Method    string     `json:"method"` // bearer, basic or jwt
+	Name      string     `json:"name"`
+	NotBefore *time.Time `json:"notBefore,omitempty"`
+	Expires   *time.Time `json:"expires,omitempty"`
+	// State is "valid", "expired" or "not yet valid" at the time of Status.
+	State string `json:"state"`
 }
 
 // Status reports per tenant and connector counts of synced, pending, retrying and
@@ -113,7 +124,7 @@ func (a *API) Status(ctx context.Context, tenantID string) ([]TenantStatus, erro
 		if err != nil {
 			return nil, fmt.Errorf("dead letters of %s: %w", t.ID, err)
 		}
-		ts := TenantStatus{Tenant: t.ID, Pending: qs.Pending, Leased: qs.Leased}
+		ts := TenantStatus{Tenant: t.ID, Pending: qs.Pending, Leased: qs.Leased, Credentials: a.credentials(t.ID)}
 		if !qs.OldestDue.IsZero() {
 			if age := a.now().Sub(qs.OldestDue); age > 0 {
 				ts.OldestPending = age.Truncate(time.Millisecond).String()
@@ -137,6 +148,37 @@ func (a *API) Status(ctx context.Context, tenantID string) ([]TenantStatus, erro
 		return nil, notFound("unknown tenant %q", tenantID)
 	}
 	return out, nil
+}
+
+// credentials returns the credential statuses of one tenant.
+func (a *API) credentials(tenantID string) []CredentialStatus {
+	if a.opts.Credentials == nil {
+		return nil
+	}
+	now := a.now()
+	var out []CredentialStatus
+	for _, c := range a.opts.Credentials() {
+		if c.Tenant != tenantID {
+			continue
+		}
+		cs := CredentialStatus{Method: string(c.Method), Name: c.Name, State: "valid"}
+		if !c.NotBefore.IsZero() {
+			nb := c.NotBefore.UTC()
+			cs.NotBefore = &nb
+			if now.Before(nb) {
+				cs.State = "not yet valid"
+			}
+		}
+		if !c.Expires.IsZero() {
+			ex := c.Expires.UTC()
+			cs.Expires = &ex
+			if !now.Before(ex) {
+				cs.State = "expired"
+			}
+		}
+		out = append(out, cs)
+	}
+	return out
 }
 
 // Replay re-queues dead subjects of a tenant's connector: one subject, or all of
@@ -170,21 +212,21 @@ func (a *API) Replay(ctx context.Context, tenantID, connector, subject string) (
 	return n, nil
 }
 
-// serveAdmin guards the admin endpoints with the admin bearer token.
+// guard authenticates the admin endpoints with the admin bearer tokens.
 func (a *API) guard(next func(http.ResponseWriter, *http.Request) (any, error)) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
-		if a.token == nil {
+		if a.opts.Auth == nil {
 			w.WriteHeader(http.StatusNotFound)
 			_, _ = w.Write([]byte(`{"error":"admin endpoints are disabled (no admin_token configured)"}` + "\n"))
 			return
 		}
-		if !a.token.Matches(bearer.FromRequest(r)) {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="scim-bridge-admin"`)
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte(`{"error":"missing or invalid admin token"}` + "\n"))
+		id, err := a.opts.Auth.Authenticate(r)
+		if err != nil {
+			writeAuthError(w, err)
 			return
 		}
+		r = r.WithContext(auth.NewContext(r.Context(), id))
 		v, err := next(w, r)
 		status := http.StatusOK
 		body := v
@@ -212,6 +254,27 @@ func (a *API) guard(next func(http.ResponseWriter, *http.Request) (any, error)) 
 		w.WriteHeader(status)
 		_, _ = w.Write(append(data, '\n'))
 	}
+}
+
+// writeAuthError answers a failed authentication: the headers of the
+// *auth.Error (WWW-Authenticate, Retry-After) and a SCIM error body (RFC 7644
+// §3.12) with its status and detail, plus "error" for the CLI's client.
+func writeAuthError(w http.ResponseWriter, err error) {
+	status, detail := http.StatusUnauthorized, "authentication required"
+	var ae *auth.Error
+	if errors.As(err, &ae) {
+		ae.SetHeaders(w.Header())
+		status, detail = ae.Status, ae.Detail
+	}
+	w.Header().Set("Content-Type", "application/scim+json")
+	data, _ := json.Marshal(map[string]any{
+		"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:Error"},
+		"status":  strconv.Itoa(status),
+		"detail":  detail,
+		"error":   detail,
+	})
+	w.WriteHeader(status)
+	_, _ = w.Write(append(data, '\n'))
 }
 
 // httpError is an error answered with its own status.

@@ -33,7 +33,7 @@ type entraFixture struct {
 func newEntraFixture(t testing.TB) *entraFixture {
 	t.Helper()
 	f := &entraFixture{clock: newClock(), jwks: newJWKSServer(t), keys: rsaKeys(), logs: &syncBuffer{}}
-	f.jwks.publish(map[string]*rsa.PrivateKey{"k1": f.keys[0]})
+	f.jwks.Publish(map[string]*rsa.PrivateKey{"k1": f.keys[0]})
 	a, err := New(Options{
 		Tenants: []Tenant{
 			{ID: "contoso", Credentials: Credentials{Entra: &EntraConfig{TenantID: testEntraTenant, JWKSURL: f.jwks.URL + "/keys"}}},
@@ -66,7 +66,7 @@ func (f *entraFixture) mustAccept(t *testing.T, key *rsa.PrivateKey, kid string)
 // wantHits checks the number of key set fetches so far.
 func (f *entraFixture) wantHits(t *testing.T, n int64) {
 	t.Helper()
-	if h := f.jwks.hits.Load(); h != n {
+	if h := f.jwks.Hits.Load(); h != n {
 		t.Fatalf("key set fetched %d times, want %d", h, n)
 	}
 }
@@ -148,7 +148,7 @@ func TestEntraJWT(t *testing.T) {
 			}
 		})
 	}
-	if h := f.jwks.hits.Load(); h > 2 {
+	if h := f.jwks.Hits.Load(); h > 2 {
 		// one fetch for the first token; the unknown-kid cases above had a
 		// known kid, so nothing else should have been fetched
 		t.Fatalf("%d key set fetches", h)
@@ -182,7 +182,7 @@ func TestEntraKeyRotation(t *testing.T) {
 	f.mustAccept(t, k1, "k1")
 	f.wantHits(t, 1)
 	// Entra starts signing with a new key, published beside the old one.
-	f.jwks.publish(map[string]*rsa.PrivateKey{"k1": k1, "k2": k2})
+	f.jwks.Publish(map[string]*rsa.PrivateKey{"k1": k1, "k2": k2})
 	f.clock.Advance(DefaultKeysMinRefresh)
 	f.mustAccept(t, k2, "k2")
 	f.wantHits(t, 2)
@@ -193,7 +193,7 @@ func TestEntraKeyRotation(t *testing.T) {
 	f.wantHits(t, 2)
 	// The old key is withdrawn; after the TTL the set is fetched again and
 	// tokens of the old key fail.
-	f.jwks.publish(map[string]*rsa.PrivateKey{"k2": k2})
+	f.jwks.Publish(map[string]*rsa.PrivateKey{"k2": k2})
 	f.clock.Advance(DefaultKeysTTL)
 	if _, err := f.auth(signRS256(t, k1, "k1", validClaims(f.clock.Now()))); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("withdrawn key accepted: %v", err)
@@ -223,7 +223,7 @@ func TestEntraRefreshRateLimit(t *testing.T) {
 	}
 	f.wantHits(t, 2)
 	// A new key published during the interval is found once it ends.
-	f.jwks.publish(map[string]*rsa.PrivateKey{"k1": k1, "k3": k3})
+	f.jwks.Publish(map[string]*rsa.PrivateKey{"k1": k1, "k3": k3})
 	tok := signRS256(t, k3, "k3", validClaims(f.clock.Now()))
 	if _, err := f.auth(tok); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("k3 before the interval ended: %v", err)
@@ -239,9 +239,7 @@ func TestEntraSingleFetch(t *testing.T) {
 	f := newEntraFixture(t)
 	k1 := f.keys[0]
 	gate := make(chan struct{})
-	f.jwks.mu.Lock()
-	f.jwks.gate = gate
-	f.jwks.mu.Unlock()
+	f.jwks.SetGate(gate)
 	tok := signRS256(t, k1, "k1", validClaims(f.clock.Now()))
 	const n = 16
 	var wg sync.WaitGroup
@@ -254,7 +252,7 @@ func TestEntraSingleFetch(t *testing.T) {
 	}
 	// Wait until the first fetch is in flight, give the others time to pile
 	// up behind it, then let it finish.
-	for f.jwks.hits.Load() == 0 {
+	for f.jwks.Hits.Load() == 0 {
 		time.Sleep(time.Millisecond)
 	}
 	time.Sleep(50 * time.Millisecond)

@@ -1,26 +1,31 @@
 package config
 
 import (
+	"net/netip"
 	"strings"
 
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/connectors"
 )
 
 // Defaults of the configuration keys (a key that is absent, empty or 0 takes its default).
 const (
-	DefaultListen       = "127.0.0.1:8080"
-	DefaultMaxBodyBytes = 1 << 20 // 1 MiB
-	DefaultMaxResults   = 1000
-	DefaultWorkers      = 32
+	DefaultListen            = "127.0.0.1:8080"
+	DefaultMaxBodyBytes      = 1 << 20 // 1 MiB
+	DefaultMaxResults        = 1000
+	DefaultWorkers           = 32
+	DefaultLogLevel          = "info"
+	DefaultLogFormat         = "json"
+	DefaultDeletionThreshold = 500
+	DefaultAuthMaxFailures   = auth.DefaultMaxFailures
+	DefaultAuthWindow        = Duration(auth.DefaultFailWindow)
 	// DefaultMaxConcurrentRequests is max_concurrent_requests' default.
 	DefaultMaxConcurrentRequests = 64
-	DefaultLogLevel              = "info"
-	DefaultLogFormat             = "json"
-	DefaultDeletionThreshold     = 500
 )
 
-// MinTokenLength is the shortest bearer token accepted (SCIM tokens and the admin token).
-const MinTokenLength = 16
+// MinTokenLength is the shortest plaintext bearer token accepted (SCIM tokens
+// and admin tokens); a sha256: digest stands for a token of any length.
+const MinTokenLength = auth.MinTokenLength
 
 // Config is the whole bridge configuration (the YAML file of `serve --config`).
 //
@@ -30,6 +35,7 @@ const MinTokenLength = 16
 // SCIM_BRIDGE_REDIS, SCIM_BRIDGE_PUBLIC_URL, SCIM_BRIDGE_MAX_BODY_BYTES,
 // SCIM_BRIDGE_MAX_RESULTS, SCIM_BRIDGE_WORKERS,
 // SCIM_BRIDGE_MAX_CONCURRENT_REQUESTS, SCIM_BRIDGE_ADMIN_TOKEN,
+// SCIM_BRIDGE_AUTH_LIMIT_MAX_FAILURES, SCIM_BRIDGE_AUTH_LIMIT_WINDOW,
 // SCIM_BRIDGE_LOG_LEVEL, SCIM_BRIDGE_LOG_FORMAT); an unset or empty variable
 // overrides nothing. Tenants and their connectors come from the file only.
 //
@@ -60,12 +66,68 @@ type Config struct {
 	// once; beyond it the answer is 429 with Retry-After, so one tenant cannot
 	// starve another. Default DefaultMaxConcurrentRequests.
 	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
-	// AdminToken is the bearer token of the admin endpoints; empty disables them.
-	AdminToken string `yaml:"admin_token" config:"secret"`
+	// AdminToken is the bearer token of the admin endpoints: a plain string
+	// (the token) or a mapping {name, token, not_before, expires}, the token
+	// plaintext or sha256:<hex> (see auth.Token). With AdminTokens empty too,
+	// the admin endpoints are disabled.
+	AdminToken auth.Token `yaml:"admin_token"`
+	// AdminTokens are further admin tokens, in the same forms: two valid at
+	// once is how the admin token is rotated.
+	AdminTokens []auth.Token `yaml:"admin_tokens"`
+	// AuthLimit bounds failed authentication attempts per source address
+	// (SCIM endpoint and admin API together).
+	AuthLimit AuthLimit `yaml:"auth_limit"`
 	// Log configures the process logger.
 	Log Log `yaml:"log"`
 	// Tenants are the tenants served, in file order.
 	Tenants []Tenant `yaml:"tenants"`
+}
+
+// AuthLimit configures the failed-authentication limiter: an address that
+// fails MaxFailures times within Window is answered 429 with Retry-After
+// until the window ends; other addresses are never affected.
+type AuthLimit struct {
+	// MaxFailures per address and window. Default DefaultAuthMaxFailures.
+	MaxFailures int `yaml:"max_failures"`
+	// Window is the counting window. Default DefaultAuthWindow.
+	Window Duration `yaml:"window"`
+	// Exempt are IP addresses or CIDR prefixes never limited, such as an
+	// IdP's egress ranges that many of its customers share.
+	Exempt []string `yaml:"exempt"`
+	// TrustedProxies are the addresses or CIDR prefixes of the reverse
+	// proxies (load balancer, ingress controller) in front of the bridge: a
+	// request from one of them counts against the address its
+	// X-Forwarded-For names, not against the proxy. Empty: none trusted.
+	TrustedProxies []string `yaml:"trusted_proxies"`
+}
+
+// ExemptPrefixes returns Exempt as prefixes.
+func (a AuthLimit) ExemptPrefixes() []netip.Prefix { return prefixes(a.Exempt) }
+
+// ProxyPrefixes returns TrustedProxies as prefixes.
+func (a AuthLimit) ProxyPrefixes() []netip.Prefix { return prefixes(a.TrustedProxies) }
+
+// prefixes parses addresses and CIDR prefixes (an address is a /32 or
+// /128); entries that do not parse are skipped (validation reports them).
+func prefixes(list []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, s := range list {
+		if p, ok := parsePrefix(s); ok {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// parsePrefix parses a CIDR prefix or a single address.
+func parsePrefix(s string) (netip.Prefix, bool) {
+	if p, err := netip.ParsePrefix(s); err == nil {
+		return p.Masked(), true
+	}
+	if a, err := netip.ParseAddr(s); err == nil {
+		return netip.PrefixFrom(a, a.BitLen()), true
+	}
+	return netip.Prefix{}, false
 }
 
 // Log configures the process logger.
@@ -83,10 +145,14 @@ type Tenant struct {
 	// ID names the tenant in URLs, Redis hash tags and logs; it matches
 	// ^[A-Za-z0-9._-]{1,64}$, is neither "." nor "..", and is unique ignoring case.
 	ID string `yaml:"id"`
-	// SCIMTokens are the bearer tokens this tenant's IdP may send (RFC 7644 §2):
-	// at least one, each at least MinTokenLength characters, each owned by
-	// exactly one tenant.
-	SCIMTokens []string `yaml:"scim_tokens" config:"secret"`
+	// Credentials are how this tenant's IdP authenticates (at least one
+	// method): scim_tokens (bearer tokens, each a plain string as in older
+	// files or a mapping {name, token, not_before, expires}, the token
+	// plaintext of at least MinTokenLength characters or sha256:<hex>, each
+	// owned by exactly one tenant), basic_auth (HTTP Basic users: username,
+	// password digest, name, not_before, expires) and entra (Entra-issued
+	// JWTs: tenant_id, audiences, jwks_url). See package auth.
+	auth.Credentials `yaml:",inline"`
 	// ReconcileEvery is the period of full reconcile runs; 0 disables them.
 	ReconcileEvery Duration `yaml:"reconcile_every"`
 	// DeletionThreshold is the number of downstream deletions one reconcile run
@@ -112,6 +178,38 @@ type Connector struct {
 	Line int `yaml:"-"`
 }
 
+// AdminCredentials returns the admin tokens: admin_token (when set and not
+// also in admin_tokens, as when SCIM_BRIDGE_ADMIN_TOKEN holds the plaintext
+// of a digest in the file) followed by admin_tokens. Empty means the admin
+// endpoints are disabled.
+func (c *Config) AdminCredentials() []auth.Token {
+	var out []auth.Token
+	if t := c.AdminToken; (t.Value != "" || t.Name != "" || !t.NotBefore.IsZero() || !t.Expires.IsZero()) && !c.adminTokenListed() {
+		out = append(out, c.AdminToken)
+	}
+	return append(out, c.AdminTokens...)
+}
+
+// adminTokenListed reports whether admin_token is also one of admin_tokens.
+func (c *Config) adminTokenListed() bool {
+	d := tokenDigest(c.AdminToken.Value)
+	for _, t := range c.AdminTokens {
+		if d != "" && tokenDigest(t.Value) == d {
+			return true
+		}
+	}
+	return false
+}
+
+// AuthTenants returns the tenants' credentials as package auth takes them.
+func (c *Config) AuthTenants() []auth.Tenant {
+	out := make([]auth.Tenant, len(c.Tenants))
+	for i, t := range c.Tenants {
+		out[i] = auth.Tenant{ID: t.ID, Credentials: t.Credentials}
+	}
+	return out
+}
+
 // Default returns the configuration used when there is no file: every default
 // and no tenants.
 func Default() *Config {
@@ -128,6 +226,8 @@ func (c *Config) applyDefaults() {
 	defaultTo(&c.MaxResults, DefaultMaxResults)
 	defaultTo(&c.Workers, DefaultWorkers)
 	defaultTo(&c.MaxConcurrentRequests, DefaultMaxConcurrentRequests)
+	defaultTo(&c.AuthLimit.MaxFailures, DefaultAuthMaxFailures)
+	defaultTo(&c.AuthLimit.Window, DefaultAuthWindow)
 	c.Log.Level = strings.ToLower(strings.TrimSpace(c.Log.Level))
 	defaultTo(&c.Log.Level, DefaultLogLevel)
 	c.Log.Format = strings.ToLower(strings.TrimSpace(c.Log.Format))

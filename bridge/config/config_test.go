@@ -13,6 +13,9 @@ import (
 	"testing"
 	"time"
 
+	"gopkg.in/yaml.v3"
+
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/connectors"
 )
 
@@ -138,17 +141,17 @@ func TestLoadDesignExample(t *testing.T) {
 	bimdata := base("bimdata", "bimdata", "http://127.0.0.1:9001", exampleEnv["BIMDATA_TOKEN"])
 	bimdata.WebhookSecret = exampleEnv["BIMDATA_WEBHOOK_SECRET"]
 	want := &Config{
-		Listen:       "127.0.0.1:8080",
-		Redis:        "",
-		MaxBodyBytes: 1 << 20,
-		MaxResults:   1000,
-		Workers:      32,
-
+		Listen:                "127.0.0.1:8080",
+		Redis:                 "",
+		MaxBodyBytes:          1 << 20,
+		MaxResults:            1000,
+		Workers:               32,
 		MaxConcurrentRequests: DefaultMaxConcurrentRequests,
+		AuthLimit:             AuthLimit{MaxFailures: 10, Window: Duration(time.Minute)},
 		Log:                   Log{Level: "info", Format: "json"},
 		Tenants: []Tenant{{
 			ID:                "acme",
-			SCIMTokens:        []string{exampleEnv["ACME_SCIM_TOKEN"]},
+			Credentials:       auth.Credentials{Tokens: []auth.Token{plainToken(exampleEnv["ACME_SCIM_TOKEN"])}},
 			ReconcileEvery:    Duration(time.Hour),
 			DeletionThreshold: 500,
 			Line:              28,
@@ -197,13 +200,13 @@ func TestLoadMinimalAndDefault(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	want := Default()
-	want.Tenants = []Tenant{{ID: "demo", SCIMTokens: []string{"demo-token-0123456789"}, DeletionThreshold: DefaultDeletionThreshold, Line: 4}}
+	want.Tenants = []Tenant{{ID: "demo", Credentials: auth.Credentials{Tokens: []auth.Token{plainToken("demo-token-0123456789")}}, DeletionThreshold: DefaultDeletionThreshold, Line: 4}}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got %+v\nwant %+v", cfg, want)
 	}
 	d := Default()
 	if d.Listen != "127.0.0.1:8080" || d.MaxBodyBytes != 1<<20 || d.MaxResults != 1000 || d.Workers != 32 ||
-		d.Log != (Log{Level: "info", Format: "json"}) || d.Redis != "" || d.AdminToken != "" || d.Tenants != nil {
+		d.Log != (Log{Level: "info", Format: "json"}) || d.Redis != "" || d.AdminCredentials() != nil || d.Tenants != nil {
 		t.Errorf("Default() = %+v", d)
 	}
 }
@@ -251,8 +254,8 @@ public_url: https://scim.example.com/scim/v2/
 ` + okTenant,
 			env: map[string]string{"ADMIN_SUFFIX": "0123456789abcdef", "REDIS_PASSWORD": "hunter2-redis"},
 			check: func(t *testing.T, c *Config) {
-				if c.AdminToken != "pa$word-0123456789abcdef" {
-					t.Errorf("admin_token = %q", c.AdminToken)
+				if c.AdminToken.Value != "pa$word-0123456789abcdef" {
+					t.Errorf("admin_token = %q", c.AdminToken.Value)
 				}
 				if c.Redis != "redis://:hunter2-redis@redis.internal:6379/2" {
 					t.Errorf("redis = %q", c.Redis)
@@ -282,7 +285,7 @@ tenants:
 				if c.Workers != 12 || c.MaxBodyBytes != 2048 || c.Tenants[0].DeletionThreshold != 7 {
 					t.Errorf("workers=%d max_body_bytes=%d deletion_threshold=%d", c.Workers, c.MaxBodyBytes, c.Tenants[0].DeletionThreshold)
 				}
-				if got := c.Tenants[0].SCIMTokens[0]; got != "00012345678901234567890" {
+				if got := c.Tenants[0].Tokens[0].Value; got != "00012345678901234567890" {
 					t.Errorf("token = %q, want the digits verbatim", got)
 				}
 				fc := c.Tenants[0].Connectors[0].Config.(*fakeConfig)
@@ -366,7 +369,8 @@ log: {level: debug, format: console}
 				want := Config{
 					Listen: ":9090", Redis: "rediss://env:6380/1", PublicURL: "https://env.example.com/scim/v2",
 					MaxBodyBytes: 4096, MaxResults: 50, Workers: 3, MaxConcurrentRequests: DefaultMaxConcurrentRequests,
-					AdminToken: "env-admin-token-0123456789",
+					AdminToken: plainToken("env-admin-token-0123456789"),
+					AuthLimit:  AuthLimit{MaxFailures: 10, Window: Duration(time.Minute)},
 					Log:        Log{Level: "warn", Format: "json"},
 				}
 				if !reflect.DeepEqual(got, want) {
@@ -406,8 +410,8 @@ tenants:
 				if !slices.Equal(got, []time.Duration{90 * time.Second, 0, 0}) {
 					t.Errorf("reconcile_every = %v", got)
 				}
-				if len(c.Tenants[1].SCIMTokens) != 2 {
-					t.Errorf("tokens = %d, want 2", len(c.Tenants[1].SCIMTokens))
+				if len(c.Tenants[1].Tokens) != 2 {
+					t.Errorf("tokens = %d, want 2", len(c.Tenants[1].Tokens))
 				}
 			},
 		},
@@ -443,7 +447,7 @@ tenants:
 const (
 	wantListen = "must be host:port, e.g. 127.0.0.1:8080 (or :8080 for every interface)"
 	wantIDRule = "must be 1 to 64 letters, digits, '.', '_' or '-'"
-	wantShort  = "is too short: a token needs at least 16 characters"
+	wantShort  = "is too short: a token needs at least 16 characters (or give its sha256: digest)"
 )
 
 func TestLoadErrors(t *testing.T) {
@@ -600,15 +604,15 @@ public_url: "https://user:pw-secret@scim.example.com"
 				"b.yaml:6: tenants[2].id: " + wantIDRule,
 				"b.yaml:8: tenants[3].id: is required",
 				`b.yaml:9: tenants[4].id: must not be "." or ".."`,
-				"b.yaml:11: tenants[5].scim_tokens: at least one token is required (the bearer token this tenant's IdP sends)",
-				"b.yaml:13: tenants[6].scim_tokens: at least one token is required (the bearer token this tenant's IdP sends)",
-				"b.yaml:15: tenants[7].scim_tokens[0]: must not be empty",
+				"b.yaml:11: tenants[5].scim_tokens: at least one credential is required: scim_tokens, basic_auth or entra",
+				"b.yaml:13: tenants[6].scim_tokens: at least one credential is required: scim_tokens, basic_auth or entra",
+				"b.yaml:15: tenants[7].scim_tokens[0]: is required",
 				"b.yaml:15: tenants[7].scim_tokens[1]: must not start or end with white space",
 				"b.yaml:15: tenants[7].scim_tokens[2]: " + wantShort,
 				"b.yaml:16: tenants[7].deletion_threshold: must be positive (0 means the default, 500)",
 				"b.yaml:17: tenants[7].reconcile_every: must be a duration such as 30m or 1h",
-				`b.yaml:19: tenants[8].scim_tokens[0]: this token is also a token of tenant "acme" (line 3); a token must resolve to exactly one tenant`,
-				"b.yaml:19: tenants[8].scim_tokens[2]: duplicate token (also at line 19)",
+				"b.yaml:19: tenants[8].scim_tokens[2]: duplicate token (same as tenants[8].scim_tokens[1] (line 19))",
+				"b.yaml:19: tenants[8].scim_tokens[0]: this token is also a token at tenants[0].scim_tokens[0] (line 3); a token must belong to exactly one tenant",
 				"b.yaml:20: tenants[8].reconcile_every: must not be negative",
 			},
 			secrets: []string{"acme-token-0123456789", "u-token-0123456789abc", "padded-token", "tiny"},
@@ -626,8 +630,8 @@ admin_token: "${SHARED}"
 `,
 			env: map[string]string{"SHARED": "shared-SECRET-0123456789"},
 			want: []string{
-				`b.yaml:7: tenants[1].scim_tokens[0]: this token is also a token of tenant "acme" (line 4); a token must resolve to exactly one tenant`,
-				"b.yaml:8: admin_token: must differ from every SCIM token (it equals one at line 4)",
+				"b.yaml:7: tenants[1].scim_tokens[0]: this token is also a token at tenants[0].scim_tokens[0] (line 4); a token must belong to exactly one tenant",
+				"b.yaml:8: admin_token: must differ from every SCIM token (it equals the one at tenants[0].scim_tokens[0], line 4)",
 			},
 		},
 		{
@@ -735,12 +739,11 @@ tenants:
 			want: []string{
 				"b.yaml:1: log: must be a mapping, not a string",
 				"b.yaml:4: tenants[0].scim_tokens: must be a list, not a string",
-				"b.yaml:4: tenants[0].scim_tokens: at least one token is required (the bearer token this tenant's IdP sends)",
+				"b.yaml:4: tenants[0].scim_tokens: at least one credential is required: scim_tokens, basic_auth or entra",
 				"b.yaml:5: tenants[0].connectors: must be a list, not a mapping",
 				"b.yaml:6: tenants[1].id: must be a string, not a list",
 				"b.yaml:6: tenants[1].id: is required",
-				"b.yaml:7: tenants[1].scim_tokens[0]: must be a string, not a list",
-				"b.yaml:7: tenants[1].scim_tokens[0]: must not be empty",
+				"b.yaml:7: tenants[1].scim_tokens[0]: must be a string (the token) or a mapping with name, token, not_before and expires, not a list",
 			},
 			secrets: []string{"acme-token-0123456789", "nested-token"},
 		},
@@ -844,7 +847,7 @@ func TestLoadInvalidFiles(t *testing.T) {
 				`:15: tenants[0].connectors[1].type: unknown connector type "sap" (known: ` + knownTypes + `)`,
 				`:16: tenants[1].id: duplicate tenant id "ACME" (first at line 7; ids are compared ignoring case)`,
 				":18: tenants[2].id: " + wantIDRule,
-				`:19: tenants[2].scim_tokens[0]: this token is also a token of tenant "ACME" (line 17); a token must resolve to exactly one tenant`,
+				":19: tenants[2].scim_tokens[0]: this token is also a token at tenants[1].scim_tokens[0] (line 17); a token must belong to exactly one tenant",
 			},
 		},
 		{
@@ -988,4 +991,13 @@ func mustRead(tb testing.TB, path string) string {
 		tb.Fatal(err)
 	}
 	return string(data)
+}
+
+// plainToken is the token a plain string in scim_tokens or admin_token decodes to.
+func plainToken(s string) auth.Token {
+	var tok auth.Token
+	if err := tok.UnmarshalYAML(&yaml.Node{Kind: yaml.ScalarNode, Value: s}); err != nil {
+		panic(err)
+	}
+	return tok
 }

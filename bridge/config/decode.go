@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 )
 
 // The decoder walks the YAML tree and the Go value together, so that every
@@ -27,8 +29,12 @@ func (l *loader) decode(n *yaml.Node, v reflect.Value, path string) {
 		l.nodes[path] = n
 	}
 	t := v.Type()
-	if t == reflect.TypeFor[Connector]() {
+	switch t {
+	case reflect.TypeFor[Connector]():
 		l.decodeConnector(n, v.Addr().Interface().(*Connector), path)
+		return
+	case reflect.TypeFor[auth.Token]():
+		l.decodeToken(n, v.Addr().Interface().(*auth.Token), path)
 		return
 	}
 	if isLeaf(t) {

@@ -37,6 +37,10 @@
 //     {key path, check, message}; [*] in the path stands for every item;
 //   - a credential: tag the field `config:"secret"` and its value (or every
 //     item below it) is redacted from every message;
+//   - a bearer token: type auth.Token (a plain string or a mapping with name,
+//     token, not_before, expires; decoded by decodeToken in credentials.go,
+//     its token redacted); credentials are validated by package auth, whose
+//     *auth.FieldError values credentials.go locates at their key and line;
 //   - a duration: use Duration (Go syntax such as 90s or 1h); a timestamp:
 //     time.Time; a value of several shapes: a type implementing
 //     yaml.Unmarshaler whose errors are plain messages;

@@ -6,6 +6,8 @@ import (
 	"strings"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 )
 
 // envPrefix starts the name of every variable that overrides a key.
@@ -79,6 +81,8 @@ func (l *loader) applyEnv(c *Config) {
 		}
 		if field.Kind() == reflect.String {
 			l.noteString(o.path, field.String())
+		} else if tok, ok := field.Addr().Interface().(*auth.Token); ok {
+			l.addSecret(tok.Value, 4)
 		}
 	}
 }

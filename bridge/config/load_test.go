@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/connectors/registry"
 )
 
@@ -120,7 +121,7 @@ func TestErrorLocation(t *testing.T) {
 		{"bad Redis URL", "redis: http://cache:6379\n" + tenant, 1, "redis", "the scheme must be redis://, rediss:// or unix:// (empty: embedded store)"},
 		{"bad connector URL", strings.Replace(tenant, "http://127.0.0.1:9004", "ftp://127.0.0.1:9004", 1), 7, "tenants[0].connectors[0].url", ""},
 		{"missing tenant id", "tenants:\n  - scim_tokens: [\"acme-token-0123456789\"]\n", 2, "tenants[0].id", "is required"},
-		{"missing tokens", "tenants:\n  - id: acme\n", 2, "tenants[0].scim_tokens", "at least one token is required (the bearer token this tenant's IdP sends)"},
+		{"missing tokens", "tenants:\n  - id: acme\n", 2, "tenants[0].scim_tokens", "at least one credential is required: scim_tokens, basic_auth or entra"},
 		{"missing connector type", strings.Replace(tenant, "        type: scim\n", "", 1), 5, "tenants[0].connectors[0].type", "is required (one of: authress, bimdata, bimplus, scim)"},
 		{"missing connector url", strings.Replace(tenant, "        url: http://127.0.0.1:9004\n", "", 1), 5, "tenants[0].connectors[0].url", "is required"},
 		{"duplicate connector name", tenant + "      - name: ODM\n        type: scim\n        url: http://127.0.0.1:9005\n        token: odm-token\n", 9, "tenants[0].connectors[1].name",
@@ -205,8 +206,10 @@ func TestYAMLProblem(t *testing.T) {
 func TestRulesNameKeys(t *testing.T) {
 	t.Parallel()
 	c := Default()
-	c.AdminToken = "admin-token-0123456789"
-	c.Tenants = []Tenant{{ID: "a", SCIMTokens: []string{"a-token-0123456789"}, Connectors: []Connector{{Name: "x", Type: "scim"}}}}
+	c.AdminToken = auth.Token{Value: "admin-token-0123456789"}
+	c.AuthLimit.Exempt = []string{"10.0.0.0/8"}
+	c.AuthLimit.TrustedProxies = []string{"10.1.0.0/16"}
+	c.Tenants = []Tenant{{ID: "a", Credentials: auth.Credentials{Tokens: []auth.Token{{Value: "a-token-0123456789"}}}, Connectors: []Connector{{Name: "x", Type: "scim"}}}}
 	run := &validation{l: newLoader("b.yaml", nil, nil), root: reflect.ValueOf(c).Elem(), sets: map[string]map[string]string{}}
 	for _, r := range rules() {
 		n := 0
@@ -239,6 +242,7 @@ func TestEnvOverrideNames(t *testing.T) {
 		"SCIM_BRIDGE_MAX_BODY_BYTES=max_body_bytes", "SCIM_BRIDGE_MAX_RESULTS=max_results",
 		"SCIM_BRIDGE_WORKERS=workers", "SCIM_BRIDGE_MAX_CONCURRENT_REQUESTS=max_concurrent_requests",
 		"SCIM_BRIDGE_ADMIN_TOKEN=admin_token",
+		"SCIM_BRIDGE_AUTH_LIMIT_MAX_FAILURES=auth_limit.max_failures", "SCIM_BRIDGE_AUTH_LIMIT_WINDOW=auth_limit.window",
 		"SCIM_BRIDGE_LOG_LEVEL=log.level", "SCIM_BRIDGE_LOG_FORMAT=log.format",
 	}
 	if !slices.Equal(got, want) {
@@ -275,7 +279,7 @@ func TestSecretTag(t *testing.T) {
 	if err == nil || strings.Contains(err.Error(), tok) {
 		t.Fatalf("got %v", err)
 	}
-	if !strings.Contains(err.Error(), "b.yaml:6: tenants[1].scim_tokens[0]: this token is also a token of tenant \"a\" (line 4)") {
+	if !strings.Contains(err.Error(), "b.yaml:6: tenants[1].scim_tokens[0]: this token is also a token at tenants[0].scim_tokens[0] (line 4)") {
 		t.Errorf("got %v", err)
 	}
 }

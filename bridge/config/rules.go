@@ -8,7 +8,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -37,31 +36,23 @@ func rules() []rule {
 		{"workers", notNegative, positive(DefaultWorkers)},
 		{"max_concurrent_requests", notNegative, positive(DefaultMaxConcurrentRequests)},
 
+		{"auth_limit.max_failures", notNegative, positive(DefaultAuthMaxFailures)},
+		{"auth_limit.window", notNegative, "must be positive (0 means the default, 1m)"},
+		{"auth_limit.exempt[*]", text(isPrefix), "must be an IP address or a CIDR prefix such as 20.190.128.0/18"},
+		{"auth_limit.trusted_proxies[*]", text(isPrefix), "must be an IP address or a CIDR prefix such as 10.0.0.0/8"},
+
 		{"log.level", oneOf(logLevels...), "must be one of " + strings.Join(logLevels, ", ")},
 		{"log.format", oneOf("json", "console"), "must be json or console"},
-
-		{"admin_token", optional(notBlank), "must not be empty"},
-		{"admin_token", optional(trimmed), "must not start or end with white space"},
-		{"admin_token", optional(longToken), msgShort},
 
 		{"tenants[*].id", required, "is required"},
 		{"tenants[*].id", text(idPattern.MatchString), msgIDRule},
 		{"tenants[*].id", notDots, `must not be "." or ".."`},
 		{"tenants[*].id", distinct(tenantIDs, anywhere), "duplicate tenant id {value} (first at line {line}; ids are compared ignoring case)"},
-		{"tenants[*].scim_tokens", notEmptyList, "at least one token is required (the bearer token this tenant's IdP sends)"},
-		{"tenants[*].scim_tokens[*]", notBlank, "must not be empty"},
-		{"tenants[*].scim_tokens[*]", trimmed, "must not start or end with white space"},
-		{"tenants[*].scim_tokens[*]", longToken, msgShort},
-		{"tenants[*].scim_tokens[*]", distinct(scimTokens, otherTenant), "this token is also a token of tenant {tenant} (line {line}); a token must resolve to exactly one tenant"},
-		{"tenants[*].scim_tokens[*]", distinct(scimTokens, sameTenant), "duplicate token (also at line {line})"},
 		{"tenants[*].deletion_threshold", notNegative, positive(DefaultDeletionThreshold)},
 		{"tenants[*].connectors[*].name", required, "is required"},
 		{"tenants[*].connectors[*].name", text(idPattern.MatchString), msgIDRule},
 		{"tenants[*].connectors[*].name", notDots, `must not be "." or ".."`},
 		{"tenants[*].connectors[*].name", distinct(connectorNames, anywhere), "duplicate connector name {value} in this tenant (first at line {line}; names are compared ignoring case)"},
-
-		// After the tenants: it needs every SCIM token seen.
-		{"admin_token", optional(notIn(scimTokens)), "must differ from every SCIM token (it equals one at line {line})"},
 	}
 }
 
@@ -70,8 +61,6 @@ const (
 	msgListen = "must be host:port, e.g. 127.0.0.1:8080 (or :8080 for every interface)"
 	msgIDRule = "must be 1 to 64 letters, digits, '.', '_' or '-'"
 )
-
-var msgShort = fmt.Sprintf("is too short: a token needs at least %d characters", MinTokenLength)
 
 // idPattern is the shape of tenant ids and connector names: they become Redis
 // hash tags and URL path segments.
@@ -82,7 +71,6 @@ var logLevels = []string{"trace", "debug", "info", "warn", "error", "fatal", "pa
 // Sets of keys whose values must differ.
 var (
 	tenantIDs      = set{name: "tenant ids", fold: true}
-	scimTokens     = set{name: "SCIM tokens"}
 	connectorNames = set{name: "connector names", fold: true, perTenant: true}
 )
 
@@ -98,15 +86,11 @@ func oneOf(allowed ...string) check {
 }
 
 var (
-	required     = text(func(s string) bool { return s != "" })
-	notBlank     = text(func(s string) bool { return strings.TrimSpace(s) != "" })
-	trimmed      = text(func(s string) bool { return strings.TrimSpace(s) == s })
-	longToken    = text(func(s string) bool { return utf8.RuneCountInString(s) >= MinTokenLength })
-	notDots      = text(func(s string) bool { return s != "." && s != ".." })
-	notNegative  = check(func(v *value) bool { return v.v.Int() >= 0 })
-	notEmptyList = check(func(v *value) bool { return v.v.Len() > 0 })
-	hostPort     = text(func(s string) bool { _, _, err := net.SplitHostPort(s); return err == nil })
-	portNumber   = text(func(s string) bool {
+	required    = text(func(s string) bool { return s != "" })
+	notDots     = text(func(s string) bool { return s != "." && s != ".." })
+	notNegative = check(func(v *value) bool { return v.v.Int() >= 0 })
+	hostPort    = text(func(s string) bool { _, _, err := net.SplitHostPort(s); return err == nil })
+	portNumber  = text(func(s string) bool {
 		_, port, _ := net.SplitHostPort(s)
 		_, err := strconv.ParseUint(port, 10, 16)
 		return err == nil
@@ -117,6 +101,9 @@ var (
 		return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 	})
 )
+
+// isPrefix accepts an IP address or a CIDR prefix.
+func isPrefix(s string) bool { _, ok := parsePrefix(s); return ok }
 
 // urlScheme accepts URLs of the given schemes.
 func urlScheme(schemes ...string) check {
@@ -141,16 +128,5 @@ func distinct(s set, clash func(self, first string) bool) check {
 	}
 }
 
-// notIn fails when a key of s holds the same value.
-func notIn(s set) check {
-	return func(v *value) bool {
-		first, seen := v.run.first(s, v, false)
-		v.other = first
-		return !seen
-	}
-}
-
 // Clash rules of distinct.
-func anywhere(_, _ string) bool           { return true }
-func sameTenant(self, first string) bool  { return tenantPath(self) == tenantPath(first) }
-func otherTenant(self, first string) bool { return tenantPath(self) != tenantPath(first) }
+func anywhere(_, _ string) bool { return true }

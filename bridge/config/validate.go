@@ -64,6 +64,7 @@ func (l *loader) validate(c *Config) {
 			l.fail(path, val.message(r.msg))
 		})
 	}
+	l.validateCredentials(c)
 }
 
 // each calls fn with every concrete key path key matches and its value. Keys

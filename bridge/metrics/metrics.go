@@ -1,13 +1,17 @@
 // Package metrics holds every Prometheus series of the bridge, on a registry of
 // its own (never the global default registry): SCIM requests, convergences,
-// webhook deliveries and downstream HTTP calls as counters and histograms, the
-// queue and sync-state gauges read from the store at scrape time (so every
-// replica reports the shared truth), and the Go runtime and process collectors.
+// reconciliation runs, webhook deliveries and downstream HTTP calls as counters
+// and histograms; the queue, sync-state and reconcile-history gauges read from
+// the store at scrape time (so every replica reports the shared truth, see
+// store.go); per-replica gauges (connector throttles, reconcile intervals); and
+// the Go runtime and process collectors.
 //
 // A new metric is declared here, in New, and recorded through a method whose
 // caller sees it only as the narrow interface the caller declares (for example
-// fanout.Metrics). Series names are a contract with alert rules and dashboards:
-// never rename one.
+// fanout.Metrics). A series with a tenant or connector label is created for
+// every configured tenant and connector by WatchStore, at 0, so a fresh scrape
+// lists them all. Series names are a contract with alert rules and dashboards
+// (deploy/monitoring): never rename one.
 package metrics
 
 import (
@@ -35,11 +39,14 @@ const (
 	DownstreamSeconds  = "scim_bridge_downstream_request_duration_seconds"
 	QueuePending       = "scim_bridge_queue_pending"
 	QueueLeased        = "scim_bridge_queue_leased"
+	QueueOldestPending = "scim_bridge_queue_oldest_pending_seconds"
 	SyncSubjects       = "scim_bridge_sync_subjects"
+	RedisUp            = "scim_bridge_redis_up"
+	ReconcileRuns      = "scim_bridge_reconcile_runs_total"
+	ReconcileInterval  = "scim_bridge_reconcile_interval_seconds"
+	ReconcileSuccess   = "scim_bridge_reconcile_last_success_timestamp_seconds"
+	ConnectorThrottled = "scim_bridge_connector_throttled"
 )
-
-// scrapeTimeout bounds the store reads of one scrape.
-const scrapeTimeout = 5 * time.Second
 
 // Metrics is the bridge's registry and its series. Its methods are safe for
 // concurrent use.
@@ -52,6 +59,10 @@ type Metrics struct {
 	convDuration *prometheus.HistogramVec
 	webhooks     *prometheus.CounterVec
 	downstream   *prometheus.HistogramVec
+
+	reconcileRuns     *prometheus.CounterVec
+	reconcileInterval *prometheus.GaugeVec
+	throttled         *throttledCollector
 }
 
 // New builds the registry with every series of the bridge and the Go runtime
@@ -80,8 +91,16 @@ func New() *Metrics {
 			Name: DownstreamSeconds, Help: "Duration of downstream HTTP requests by connector and status class (2xx, 3xx, 4xx, 5xx, error).",
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
 		}, []string{"connector", "status_class"}),
+		reconcileRuns: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: ReconcileRuns, Help: "Reconciliation runs (not dry runs) by tenant and outcome: ok, failed (an error, or subjects that could not be checked), aborted (deletion threshold, lock lost, shutdown).",
+		}, []string{"tenant", "outcome"}),
+		reconcileInterval: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: ReconcileInterval, Help: "Interval of a tenant's scheduled reconciliation (reconcile_every); 0 when not scheduled.",
+		}, []string{"tenant"}),
+		throttled: &throttledCollector{now: time.Now, until: map[tenantConnector]time.Time{}},
 	}
 	m.reg.MustRegister(m.scimRequests, m.scimDuration, m.convergences, m.convDuration, m.webhooks, m.downstream,
+		m.reconcileRuns, m.reconcileInterval, m.throttled,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -103,6 +122,21 @@ func (m *Metrics) SCIMRequest(method, route string, code int, d time.Duration) {
 func (m *Metrics) Converged(tenant, connector, outcome string, d time.Duration) {
 	m.convergences.WithLabelValues(tenant, connector, outcome).Inc()
 	m.convDuration.WithLabelValues(tenant, connector, outcome).Observe(d.Seconds())
+}
+
+// ReconcileRun counts one reconciliation run of tenant that ended with outcome
+// (store.ReconcileOK, store.ReconcileFailed or store.ReconcileAborted).
+func (m *Metrics) ReconcileRun(tenant, outcome string) {
+	m.reconcileRuns.WithLabelValues(tenant, outcome).Inc()
+}
+
+// Throttled records that connector of tenant holds its requests until the given
+// time (a 429/503 with Retry-After): ConnectorThrottled is 1 while until is in
+// the future by the clock WatchStore was given, and 0 once it has passed or
+// after a call with the zero time. Safe for concurrent use; a later call
+// replaces an earlier one.
+func (m *Metrics) Throttled(tenant, connector string, until time.Time) {
+	m.throttled.set(tenantConnector{tenant, connector}, until)
 }
 
 // Webhook records the answer to one webhook delivery.
@@ -144,35 +178,58 @@ func methodLabel(m string) string {
 
 // StoreStats is what the store gauges read at scrape time.
 type StoreStats interface {
+	Ping(ctx context.Context) error
 	QueueStats(ctx context.Context, tenant string) (store.QueueStats, error)
 	SyncCounts(ctx context.Context, tenant string) (map[string]map[string]int, error)
+	ReconcileHistory(ctx context.Context, tenant string) (store.ReconcileHistory, error)
 }
 
-// TenantConnectors names a tenant and its connectors, for the store gauges.
+// TenantConnectors names a configured tenant, its connectors and its
+// reconciliation schedule, for the series labelled by tenant and connector.
 type TenantConnectors struct {
 	Tenant     string
 	Connectors []string
+	// ReconcileEvery is the interval of the tenant's scheduled reconciliation;
+	// 0 when it has none.
+	ReconcileEvery time.Duration
 }
 
-// WatchStore adds the gauges of the work queue (pending, leased) and of sync
-// states (subjects by tenant, connector and status), read from st at each
-// scrape. A registry watches one store: a second call is an error.
-func (m *Metrics) WatchStore(st StoreStats, tenants []TenantConnectors) error {
-	if err := m.reg.Register(&storeCollector{st: st, tenants: tenants}); err != nil {
+// WatchStore creates the series of every configured tenant and connector at 0
+// (reconcile runs by outcome, reconcile interval, connector throttles) and adds
+// the gauges read from st at each scrape: Redis reachability, the work queue
+// (pending, leased, age of the oldest due key), sync states (subjects by tenant,
+// connector and status) and the time of each tenant's last successful
+// reconciliation. now is the clock of the queue age and of the throttles; nil
+// means time.Now. A registry watches one store: a second call is an error.
+func (m *Metrics) WatchStore(st StoreStats, tenants []TenantConnectors, now func() time.Time) error {
+	if now == nil {
+		now = time.Now
+	}
+	if err := m.reg.Register(&storeCollector{st: st, tenants: tenants, now: now}); err != nil {
 		return fmt.Errorf("register the store gauges (one registry per bridge): %w", err)
+	}
+	m.throttled.setClock(now)
+	for _, t := range tenants {
+		for _, o := range store.ReconcileOutcomes {
+			m.reconcileRuns.WithLabelValues(t.Tenant, o)
+		}
+		m.reconcileInterval.WithLabelValues(t.Tenant).Set(max(t.ReconcileEvery, 0).Seconds())
+		for _, c := range t.Connectors {
+			m.throttled.declare(tenantConnector{t.Tenant, c})
+		}
 	}
 	return nil
 }
 
 // Handler serves the registry in the Prometheus exposition format the scraper
-// asks for. When the store gauges cannot be read the scrape fails with 503.
+// asks for. It answers while Redis is down: RedisUp is 0 then and the gauges
+// read from the store are left out (a gap, not false zeros).
 func (m *Metrics) Handler() http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		mfs, err := m.reg.Gather()
-		if err != nil {
-			http.Error(w, "store unavailable", http.StatusServiceUnavailable)
-			return
-		}
+		// A collector that failed (an invalid metric) costs its own series, not
+		// the scrape: what could be gathered is served, and the cause is never
+		// shown to the scraper.
+		mfs, _ := m.reg.Gather()
 		format := expfmt.Negotiate(r.Header)
 		w.Header().Set("Content-Type", string(format))
 		enc := expfmt.NewEncoder(w, format)
@@ -185,46 +242,4 @@ func (m *Metrics) Handler() http.Handler {
 			_ = c.Close()
 		}
 	})
-}
-
-// storeCollector reads the queue and sync-state gauges from the store.
-type storeCollector struct {
-	st      StoreStats
-	tenants []TenantConnectors
-}
-
-var (
-	pendingDesc = prometheus.NewDesc(QueuePending, "Keys waiting in a tenant's work queue.", []string{"tenant"}, nil)
-	leasedDesc  = prometheus.NewDesc(QueueLeased, "Keys being converged right now in a tenant.", []string{"tenant"}, nil)
-	syncDesc    = prometheus.NewDesc(SyncSubjects, "Subjects by tenant, connector and sync status.", []string{"tenant", "connector", "status"}, nil)
-)
-
-func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	ch <- pendingDesc
-	ch <- leasedDesc
-	ch <- syncDesc
-}
-
-func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
-	defer cancel()
-	for _, t := range c.tenants {
-		qs, err := c.st.QueueStats(ctx, t.Tenant)
-		if err != nil {
-			ch <- prometheus.NewInvalidMetric(pendingDesc, err)
-			return
-		}
-		ch <- prometheus.MustNewConstMetric(pendingDesc, prometheus.GaugeValue, float64(qs.Pending), t.Tenant)
-		ch <- prometheus.MustNewConstMetric(leasedDesc, prometheus.GaugeValue, float64(qs.Leased), t.Tenant)
-		counts, err := c.st.SyncCounts(ctx, t.Tenant)
-		if err != nil {
-			ch <- prometheus.NewInvalidMetric(syncDesc, err)
-			return
-		}
-		for _, name := range t.Connectors {
-			for _, s := range []string{store.SyncSynced, store.SyncPending, store.SyncRetrying, store.SyncDead} {
-				ch <- prometheus.MustNewConstMetric(syncDesc, prometheus.GaugeValue, float64(counts[name][s]), t.Tenant, name, s)
-			}
-		}
-	}
 }

@@ -4,7 +4,8 @@
 // objects no SCIM resource owns, and — unless a dry run — marks the drifted
 // subjects for the fan-out worker and prunes managed orphans. Runs are scheduled
 // per tenant under a Redis lock (schedule.go); a one-shot run waits for its
-// repairs with WaitRepaired (wait.go).
+// repairs with WaitRepaired (wait.go); every full run is counted by outcome and
+// recorded in the store, where every replica reads the last success (record.go).
 //
 // A new reconcile check belongs in Reconciler.Reconcile (per subject kind) or in
 // inventory (per downstream object); a check never writes, it only plans.
@@ -64,6 +65,12 @@ type Store interface {
 	AcquireLock(ctx context.Context, tenant, name, owner string, ttl time.Duration) (*store.Lock, error)
 	RenewLock(ctx context.Context, l *store.Lock, ttl time.Duration) error
 	ReleaseLock(ctx context.Context, l *store.Lock) error
+	RecordReconcile(ctx context.Context, tenant string, run store.ReconcileRun) error
+}
+
+// Metrics counts reconciliation runs by outcome (bridge/metrics implements it).
+type Metrics interface {
+	ReconcileRun(tenant, outcome string)
 }
 
 // Options configure a Reconciler. Store, Tenants, Now and UserSchema are required.
@@ -79,6 +86,8 @@ type Options struct {
 	UserSchema *filter.ResourceSchema
 	// OnMark, when set, is called after an applied plan marked subjects dirty.
 	OnMark func()
+	// Metrics, when set, counts the runs (see record.go).
+	Metrics Metrics
 }
 
 // Reconciler runs reconciliations.
@@ -147,8 +156,15 @@ type planPrune struct {
 // for downstream objects no SCIM resource owns, and — unless DryRun — marks the
 // drifted subjects for the sync worker and prunes managed orphans. Users are
 // streamed from the store in batches: memory stays bounded however large the
-// tenant.
+// tenant. A full run that is not a dry run is recorded (see record.go).
 func (rc *Reconciler) Reconcile(ctx context.Context, tenantID string, opts RunOptions) (*Plan, error) {
+	plan, err := rc.reconcile(ctx, tenantID, opts)
+	rc.record(ctx, tenantID, opts, plan, err)
+	return plan, err
+}
+
+// reconcile is Reconcile without the record of the run.
+func (rc *Reconciler) reconcile(ctx context.Context, tenantID string, opts RunOptions) (*Plan, error) {
 	t := rc.tenants.Get(tenantID)
 	if t == nil {
 		return nil, fmt.Errorf("reconcile: unknown tenant %q", tenantID)

@@ -34,10 +34,11 @@ func (rc *Reconciler) Schedule(ctx context.Context) {
 // that way may be partly applied, which is harmless because applying only marks
 // subjects dirty and the next run finds what is left.
 func (rc *Reconciler) schedule(ctx context.Context, t *tenant.Tenant) {
-	if t.ReconcileEvery <= 0 || len(t.Connectors) == 0 {
+	every := interval(t)
+	if every == 0 {
 		return
 	}
-	timer := time.NewTimer(t.ReconcileEvery)
+	timer := time.NewTimer(every)
 	defer timer.Stop()
 	for {
 		select {
@@ -52,8 +53,25 @@ func (rc *Reconciler) schedule(ctx context.Context, t *tenant.Tenant) {
 				rc.log.Error().Err(err).Str("tenant", t.ID).Msg("scheduled reconcile")
 			}
 		}
-		timer.Reset(t.ReconcileEvery)
+		timer.Reset(every)
 	}
+}
+
+// Interval is how often Schedule reconciles tenantID: its reconcile_every, or 0
+// when it is not scheduled (no interval, no connector, unknown tenant).
+func (rc *Reconciler) Interval(tenantID string) time.Duration {
+	if t := rc.tenants.Get(tenantID); t != nil {
+		return interval(t)
+	}
+	return 0
+}
+
+// interval is t's schedule; 0 means none.
+func interval(t *tenant.Tenant) time.Duration {
+	if t.ReconcileEvery <= 0 || len(t.Connectors) == 0 {
+		return 0
+	}
+	return t.ReconcileEvery
 }
 
 // ReconcileLocked is Reconcile under the tenant's reconcile lock (store.ErrLocked
@@ -61,7 +79,11 @@ func (rc *Reconciler) schedule(ctx context.Context, t *tenant.Tenant) {
 func (rc *Reconciler) ReconcileLocked(ctx context.Context, tenantID string, opts RunOptions) (*Plan, error) {
 	lock, err := rc.store.AcquireLock(ctx, tenantID, LockName, rc.opts.Owner, reconcileLockTTL)
 	if err != nil {
-		return nil, fmt.Errorf("reconcile lock: %w", err)
+		err = fmt.Errorf("reconcile lock: %w", err)
+		if !errors.Is(err, store.ErrLocked) {
+			rc.record(ctx, tenantID, opts, nil, err) // the run could not start: Redis failing
+		}
+		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -87,12 +109,13 @@ func (rc *Reconciler) ReconcileLocked(ctx context.Context, tenantID string, opts
 	}()
 	defer func() { _ = rc.store.ReleaseLock(context.WithoutCancel(ctx), lock) }()
 	start := rc.now()
-	plan, err := rc.Reconcile(runCtx, tenantID, opts)
+	plan, err := rc.reconcile(runCtx, tenantID, opts)
 	select {
 	case <-lost:
-		return plan, fmt.Errorf("reconcile %s: %w", tenantID, store.ErrLockLost)
+		err = fmt.Errorf("reconcile %s: %w", tenantID, store.ErrLockLost)
 	default:
 	}
+	rc.record(ctx, tenantID, opts, plan, err)
 	if plan != nil {
 		rc.log.Info().Str("tenant", tenantID).Int("checked", plan.Checked).Int("changes", len(plan.Items)).
 			Int("deletions", plan.Deletions).Bool("dry_run", plan.DryRun).Bool("refused", plan.Refused).

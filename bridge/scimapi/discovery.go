@@ -23,18 +23,12 @@ func (srv *Server) serveServiceProviderConfig(w http.ResponseWriter, r *http.Req
 		"changePassword":   map[string]any{"supported": false},
 		"sort":             map[string]any{"supported": true},
 		"etag":             map[string]any{"supported": true},
-		"authenticationSchemes": []any{map[string]any{
-			"type":        "oauthbearertoken",
-			"name":        "OAuth Bearer Token",
-			"description": "Authentication with a per-tenant bearer token (RFC 6750).",
-			"specUri":     "https://www.rfc-editor.org/rfc/rfc6750",
-			"primary":     true,
-		}},
 		"meta": map[string]any{
 			"resourceType": "ServiceProviderConfig",
 			"location":     base + "/ServiceProviderConfig",
 		},
 	}
+	doc["authenticationSchemes"] = srv.authSchemes()
 	body, _ := json.Marshal(doc)
 	w.Header().Set("Content-Type", contentTypeSCIM)
 	_, _ = w.Write(body)

@@ -1,5 +1,6 @@
 // Package scimapi is the SCIM 2.0 service provider (RFC 7643/7644) of the bridge:
-// bearer-token auth per tenant, the Users and Groups endpoints (create, get,
+// authentication through package auth (the tenant is the credential's; see
+// authn.go), the Users and Groups endpoints (create, get,
 // list and .search, PUT, PATCH, DELETE, ETags, projection, sorting), group
 // member resolution, the discovery endpoints and SCIM error bodies.
 //
@@ -19,7 +20,7 @@ import (
 
 	"github.com/rs/zerolog"
 
-	"github.com/scim-bridge/scim-bridge/bridge/internal/bearer"
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 	"github.com/scim-bridge/scim-bridge/filter"
 	"github.com/scim-bridge/scim-bridge/store"
@@ -44,11 +45,12 @@ type Metrics interface {
 	SCIMRequest(method, route string, code int, d time.Duration)
 }
 
-// Options configure a Server. Store and Now are required.
+// Options configure a Server. Store, Auth and Now are required.
 type Options struct {
 	Store Store
-	// Tokens maps a tenant id to the bearer tokens of its IdP.
-	Tokens map[string][]string
+	// Auth authenticates every request but discovery and resolves its tenant
+	// from the credential (made with auth.Options.ByCredential).
+	Auth   *auth.Authenticator
 	Logger zerolog.Logger
 	Now    func() time.Time
 	// PublicURL is the external base URL (".../scim/v2") for meta.location and
@@ -79,20 +81,13 @@ type Server struct {
 	log       zerolog.Logger
 	now       func() time.Time
 	types     *resourceTypes
-	tokens    *bearer.Index
 	discovery discovery
 	inflight  inflight
 }
 
 // New builds the server.
 func New(opts Options) *Server {
-	srv := &Server{opts: opts, store: opts.Store, log: opts.Logger, now: opts.Now, types: newResourceTypes(), tokens: &bearer.Index{}}
-	for tenant, toks := range opts.Tokens {
-		for _, tok := range toks {
-			srv.tokens.Add(tenant, tok)
-		}
-	}
-	return srv
+	return &Server{opts: opts, store: opts.Store, log: opts.Logger, now: opts.Now, types: newResourceTypes()}
 }
 
 // UserSchema is the schema of the User resource type (core plus enterprise
@@ -154,11 +149,16 @@ func (srv *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	tenant, ok := srv.tokens.Resolve(bearer.FromRequest(r))
+	id, ok := srv.authenticate(w, r)
 	if !ok {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="scim-bridge"`)
-		writeError(w, &HTTPError{Status: http.StatusUnauthorized, Detail: "missing or invalid bearer token"})
 		return
+	}
+	r = r.WithContext(auth.NewContext(r.Context(), id))
+	tenant := id.Tenant
+	if isWrite(r.Method) {
+		rec := &statusRecorder{ResponseWriter: w}
+		defer srv.logWrite(r, id, rec, time.Now())
+		w = rec
 	}
 	release, err := srv.admit(w, tenant)
 	if err == nil {

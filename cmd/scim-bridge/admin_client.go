@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/bridge/config"
 )
 
@@ -87,15 +88,27 @@ func resolveTarget(e env, configPath, adminURL string) (*target, error) {
 	if cfg.Redis != "" {
 		return &target{cfg: cfg}, nil
 	}
-	if cfg.AdminToken != "" {
-		token = cfg.AdminToken
+	if token == "" {
+		token = plaintextAdminToken(cfg.AdminCredentials())
 	}
 	if token == "" {
-		return nil, fmt.Errorf("the embedded store lives inside the running server: set admin_token (or SCIM_BRIDGE_ADMIN_TOKEN) so this command can ask it, or use redis")
+		return nil, fmt.Errorf("the embedded store lives inside the running server: set admin_token (or SCIM_BRIDGE_ADMIN_TOKEN) so this command can ask it (SCIM_BRIDGE_ADMIN_TOKEN when the file holds only digests), or use redis")
 	}
 	host := cfg.Listen
 	if strings.HasPrefix(host, "0.0.0.0:") || strings.HasPrefix(host, ":") {
 		host = "127.0.0.1:" + host[strings.LastIndexByte(host, ':')+1:]
 	}
 	return &target{admin: &adminClient{base: "http://" + host, token: token, http: hc}}, nil
+}
+
+// plaintextAdminToken returns the first admin token the configuration holds in
+// plaintext ("" when every one is a digest: the operator then passes the
+// token in SCIM_BRIDGE_ADMIN_TOKEN).
+func plaintextAdminToken(tokens []auth.Token) string {
+	for _, t := range tokens {
+		if !strings.HasPrefix(strings.ToLower(t.Value), auth.DigestPrefix) {
+			return t.Value
+		}
+	}
+	return ""
 }

@@ -7,6 +7,7 @@
 //	scim-bridge status [--config FILE | --url URL] [--tenant T] [--json]
 //	scim-bridge retry [--config FILE | --url URL] --tenant T --connector C [--subject S]
 //	scim-bridge reconcile [--config FILE | --url URL] [--tenant T] [--connector C] [--dry-run] [--force] [--json]
+//	scim-bridge token new
 //	scim-bridge version
 package main
 
@@ -41,6 +42,7 @@ commands:
   status     sync health per tenant and connector
   retry      re-queue dead letters
   reconcile  one reconciliation run (prints the plan; --dry-run changes nothing)
+  token new  print a fresh random token and the sha256: digest line for the configuration
   version    print the version and the Go toolchain it was built with
 
 Run "scim-bridge <command> -h" for the flags of a command.
@@ -65,6 +67,8 @@ func run(args []string, stdout, stderr io.Writer, getenv func(string) string) in
 		return retryCmd(ctx, e, args[1:])
 	case "reconcile":
 		return reconcileCmd(ctx, e, args[1:])
+	case "token":
+		return tokenCmd(e, args[1:])
 	case "version", "--version":
 		fmt.Fprintf(stdout, "scim-bridge %s (%s)\n", version, runtime.Version())
 		return 0

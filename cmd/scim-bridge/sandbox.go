@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/bridge/config"
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/connectors/authress"
@@ -54,10 +55,10 @@ func sandboxCmd(ctx context.Context, e env, args []string) int {
 
 	cfg := config.Default()
 	cfg.Listen = *listen
-	cfg.AdminToken = adminToken
+	cfg.AdminToken = auth.Token{Value: adminToken}
 	cfg.Log.Format = "console"
 	cfg.Tenants = []config.Tenant{{
-		ID: "sandbox", SCIMTokens: []string{token}, ReconcileEvery: config.Duration(time.Hour),
+		ID: "sandbox", Credentials: auth.Credentials{Tokens: []auth.Token{{Name: "sandbox", Value: token}}}, ReconcileEvery: config.Duration(time.Hour),
 		DeletionThreshold: config.DefaultDeletionThreshold,
 		Connectors: []config.Connector{
 			{Name: "bimdata", Type: bimdata.Type, Config: &bimdata.Config{Base: fk.base("bimdata", fk.bimdataURL)}},

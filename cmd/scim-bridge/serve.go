@@ -10,6 +10,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/bridge/config"
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -33,7 +34,7 @@ func serveCmd(ctx context.Context, e env, args []string) int {
 		if generated {
 			token = randomToken()
 		}
-		cfg.Tenants = []config.Tenant{{ID: "default", SCIMTokens: []string{token}, DeletionThreshold: config.DefaultDeletionThreshold}}
+		cfg.Tenants = []config.Tenant{{ID: "default", Credentials: auth.Credentials{Tokens: []auth.Token{{Value: token}}}, DeletionThreshold: config.DefaultDeletionThreshold}}
 		if generated {
 			// Printed once, to the terminal only: it is the credential to paste into the IdP.
 			fmt.Fprintf(e.stderr, "no tenants configured: serving tenant \"default\" with the generated SCIM bearer token\n  %s\n(set SCIM_BRIDGE_TOKEN to choose it)\n", token)

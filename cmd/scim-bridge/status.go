@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strings"
 	"text/tabwriter"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -84,12 +85,34 @@ func printStatus(e env, st []bridge.TenantStatus) {
 				c.Counts[store.SyncRetrying], c.Counts[store.SyncDead])
 		}
 		_ = tw.Flush()
+		printCredentials(e, t.Credentials)
 		for _, c := range t.Connectors {
 			for _, le := range c.LastErrors {
 				fmt.Fprintf(e.stdout, "  %s %s %s: %s\n", c.Name, le.Status, le.Subject, oneLine(le.Error))
 			}
 		}
 	}
+}
+
+// printCredentials lists a tenant's credentials: method, name, validity
+// window and state (never a secret).
+func printCredentials(e env, creds []bridge.CredentialStatus) {
+	if len(creds) == 0 {
+		return
+	}
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  CREDENTIAL\tMETHOD\tNOT BEFORE\tEXPIRES\tSTATE")
+	for _, c := range creds {
+		nb, ex := "-", "-"
+		if c.NotBefore != nil {
+			nb = c.NotBefore.Format(time.RFC3339)
+		}
+		if c.Expires != nil {
+			ex = c.Expires.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\t%s\n", c.Name, c.Method, nb, ex, c.State)
+	}
+	_ = tw.Flush()
 }
 
 func oneLine(s string) string {

@@ -11,6 +11,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/scim-bridge/scim-bridge/bridge"
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/bridge/config"
 	"github.com/scim-bridge/scim-bridge/bridge/metrics"
 	"github.com/scim-bridge/scim-bridge/connectors"
@@ -60,14 +61,20 @@ func buildBridge(ctx context.Context, cfg *config.Config, st *store.Store, log z
 		MaxBodyBytes: cfg.MaxBodyBytes,
 		MaxResults:   cfg.MaxResults,
 		Workers:      cfg.Workers,
-		AdminToken:   cfg.AdminToken,
+		AdminTokens:  cfg.AdminCredentials(),
+		Limiter: auth.NewLimiter(auth.LimiterOptions{
+			MaxFailures: cfg.AuthLimit.MaxFailures,
+			Window:      time.Duration(cfg.AuthLimit.Window),
+			Exempt:      cfg.AuthLimit.ExemptPrefixes(),
+		}),
+		TrustedProxies: cfg.AuthLimit.ProxyPrefixes(),
 
 		MaxConcurrentRequests: cfg.MaxConcurrentRequests,
 	}
 	for _, tc := range cfg.Tenants {
 		to := bridge.TenantOptions{
 			ID:                tc.ID,
-			SCIMTokens:        tc.SCIMTokens,
+			Credentials:       tc.Credentials,
 			ReconcileEvery:    time.Duration(tc.ReconcileEvery),
 			DeletionThreshold: tc.DeletionThreshold,
 			WebhookSecrets:    map[string]string{},

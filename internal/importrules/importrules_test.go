@@ -50,7 +50,7 @@ var (
 		"bridge/webhook", "bridge/internal", "bridge/config", "bridge/auth", "connectors", "store", "filter",
 	}
 	// testOnly may be imported by any package's tests, and only by tests.
-	testOnly = []string{"internal/fakeclock", "bridge/internal/fakeconn"}
+	testOnly = []string{"internal/fakeclock", "internal/jwkstest", "bridge/internal/fakeconn"}
 )
 
 // under reports whether pkg is prefix or below it.

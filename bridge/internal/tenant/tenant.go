@@ -1,5 +1,5 @@
 // Package tenant holds the configured tenants of a bridge as every concern reads
-// them: id, SCIM tokens, schedule, deletion threshold, connectors and webhook
+// them: id, schedule, deletion threshold, connectors and webhook
 // secrets. It is built once by the bridge and never changed afterwards, so the
 // sub-packages share it without locks.
 package tenant
@@ -21,7 +21,6 @@ var idPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 // Tenant is one configured tenant.
 type Tenant struct {
 	ID                string
-	Tokens            []string
 	ReconcileEvery    time.Duration
 	DeletionThreshold int
 	// Connectors in configuration order.

@@ -92,5 +92,6 @@ app.kubernetes.io/component: redis
     "log" $c.log -}}
 {{- if $c.publicURL }}{{- $_ := set $cfg "public_url" $c.publicURL }}{{- end }}
 {{- if $c.tenants }}{{- $_ := set $cfg "tenants" $c.tenants }}{{- end }}
+{{- if $c.authLimit }}{{- $_ := set $cfg "auth_limit" $c.authLimit }}{{- end }}
 {{- toYaml $cfg }}
 {{- end }}
