@@ -41,6 +41,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/bridge/scimapi"
 	"github.com/scim-bridge/scim-bridge/bridge/webhook"
 	"github.com/scim-bridge/scim-bridge/connectors"
+	"github.com/scim-bridge/scim-bridge/filter"
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
@@ -61,6 +62,21 @@ type Options struct {
 	// PublicURL is the external base URL of the SCIM endpoint (".../scim/v2"), used
 	// for meta.location and $ref; empty derives it from each request's Host.
 	PublicURL string
+	// LocationProxies are the peers (reverse proxies) whose X-Forwarded-Proto
+	// and X-Forwarded-Host name the scheme and host of meta.location when
+	// PublicURL is empty; from any other peer those headers are ignored.
+	LocationProxies []netip.Prefix
+	// CursorKey signs pagination cursors (RFC 9865); replicas serving one
+	// tenant need the same key. Empty means a random key per process.
+	CursorKey []byte
+	// CursorTimeout is how long a pagination cursor stays valid; 0 means
+	// scimapi.DefaultCursorTimeout.
+	CursorTimeout time.Duration
+	// BulkMaxOperations and BulkMaxPayloadBytes bound one /Bulk request (RFC
+	// 7644 §3.7.4); 0 means scimapi.DefaultBulkMaxOperations and
+	// scimapi.DefaultBulkMaxPayloadBytes.
+	BulkMaxOperations   int
+	BulkMaxPayloadBytes int64
 	// MaxBodyBytes limits request bodies (413 above it); 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
 	// MaxResults caps a list page (ServiceProviderConfig filter.maxResults); 0 means DefaultMaxResults.
@@ -117,6 +133,19 @@ type TenantOptions struct {
 	// WebhookSecrets maps a connector name to the secret its webhooks are signed
 	// with; a connector without one has no webhook endpoint.
 	WebhookSecrets map[string]string
+	// UserExtensions and GroupExtensions are the tenant's own schema
+	// extensions (RFC 7643 §3.3), served in /Schemas and /ResourceTypes to
+	// requests with its token and validated, filtered, sorted, patched and
+	// projected like core attributes. The enterprise User extension is always there.
+	UserExtensions  []filter.SchemaExtension
+	GroupExtensions []filter.SchemaExtension
+	// Settle is the quiet period of a changed user before its downstream
+	// convergence (each change re-arms it), never beyond SettleMax after its
+	// first change not yet converged; 0 converges at once.
+	Settle, SettleMax time.Duration
+	// Throttles are the throttles the connectors were opened with
+	// (connectors.Deps.Throttle), by connector name, for status and metrics.
+	Throttles map[string]connectors.ThrottleReporter
 }
 
 // Bridge is one running scim-bridge: SCIM endpoint plus fan-out.
@@ -168,6 +197,7 @@ func New(opts Options) (*Bridge, error) {
 		ts = append(ts, &tenant.Tenant{
 			ID: to.ID, ReconcileEvery: to.ReconcileEvery,
 			DeletionThreshold: to.DeletionThreshold, Connectors: to.Connectors, WebhookSecrets: to.WebhookSecrets,
+			Settle: to.Settle, SettleMax: to.SettleMax, Throttles: to.Throttles,
 		})
 		tc := metrics.TenantConnectors{Tenant: to.ID}
 		for _, c := range to.Connectors {
@@ -190,12 +220,24 @@ func New(opts Options) (*Bridge, error) {
 	fo.Store, fo.Tenants, fo.Logger, fo.Now, fo.Owner, fo.Metrics = st, set, log, now, opts.InstanceID, opts.Metrics
 	fo.Unavailable = func(err error) bool { _, ok := storeUnavailable(err); return ok }
 	b.fanout = fanout.New(fo)
-	b.scim = scimapi.New(scimapi.Options{
+	extensions := map[string]scimapi.Extensions{}
+	for _, to := range opts.Tenants {
+		if len(to.UserExtensions)+len(to.GroupExtensions) > 0 {
+			extensions[to.ID] = scimapi.Extensions{User: to.UserExtensions, Group: to.GroupExtensions}
+		}
+	}
+	b.scim, err = scimapi.New(scimapi.Options{
 		Store: st, Auth: scimAuth, Logger: log, Now: now, PublicURL: opts.PublicURL,
 		MaxBodyBytes: opts.MaxBodyBytes, MaxResults: opts.MaxResults,
 		OnWrite: b.fanout.Kick, Metrics: opts.Metrics,
 		MaxConcurrent: opts.MaxConcurrentRequests, Unavailable: storeUnavailable,
+		LocationProxies: opts.LocationProxies, CursorKey: opts.CursorKey, CursorTimeout: opts.CursorTimeout,
+		BulkMaxOperations: opts.BulkMaxOperations, BulkMaxPayloadBytes: opts.BulkMaxPayloadBytes,
+		Extensions: extensions,
 	})
+	if err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
 	b.reconciler = reconcile.New(reconcile.Options{
 		Store: st, Tenants: set, Logger: log, Now: now, Owner: opts.InstanceID,
 		UserSchema: b.scim.UserSchema(), OnMark: b.fanout.Kick, Metrics: opts.Metrics,
@@ -212,6 +254,13 @@ func New(opts Options) (*Bridge, error) {
 		watched[i].ReconcileEvery = b.reconciler.Interval(watched[i].Tenant)
 	}
 	if err := opts.Metrics.WatchStore(st, watched, now); err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	throttles := make([]metrics.TenantThrottles, 0, len(opts.Tenants))
+	for _, to := range opts.Tenants {
+		throttles = append(throttles, metrics.TenantThrottles{Tenant: to.ID, Throttles: to.Throttles})
+	}
+	if err := opts.Metrics.WatchThrottles(st, throttles, now); err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	b.handler = b.routes()
@@ -340,6 +389,15 @@ func (b *Bridge) Run(ctx context.Context) error {
 		case <-ctx.Done():
 		}
 	}()
+	// Data written by an earlier version is converted (groups whose members
+	// sit inside the document get their members set), and work a crashed
+	// process left half done is finished; safe beside serving.
+	for _, t := range b.tenants.All() {
+		if err := b.store.Recover(ctx, t.ID); err != nil {
+			// Groups of the former layout still convert on their next write.
+			b.log.Error().Err(err).Str("tenant", t.ID).Msg("recover store at start")
+		}
+	}
 	// Tenant-level subjects (an SSO connection) have no SCIM write to mark them:
 	// converge them at start; the recorded hash makes this free when nothing changed.
 	for _, t := range b.tenants.All() {

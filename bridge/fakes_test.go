@@ -33,6 +33,7 @@ import (
 	bimdatafake "github.com/scim-bridge/scim-bridge/connectors/bimdata/fake"
 	"github.com/scim-bridge/scim-bridge/connectors/bimplus"
 	bimplusfake "github.com/scim-bridge/scim-bridge/connectors/bimplus/fake"
+	"github.com/scim-bridge/scim-bridge/connectors/fakeserver"
 	scimconn "github.com/scim-bridge/scim-bridge/connectors/scim"
 	scimfake "github.com/scim-bridge/scim-bridge/connectors/scim/fake"
 	"github.com/scim-bridge/scim-bridge/store"
@@ -82,6 +83,9 @@ type downstream struct {
 	urls   map[string]string    // configured url per connector name
 	// groups maps SCIM group displayNames to Bimplus project roles.
 	groups map[string][]bimplus.Grant
+	// unpaced opens the adapters without a fixed rate: their throttles learn
+	// each API's limit, as with no rate configured.
+	unpaced bool
 }
 
 // startDownstream starts the four fakes on 127.0.0.1 for the lifetime of tb.
@@ -139,6 +143,9 @@ func ssoSpec() authress.ConnectionSpec {
 // YAML configuration would decode them.
 func (d *downstream) configs(names ...string) []connectors.Config {
 	base := func(name, typ, token string) connectors.Base {
+		if d.unpaced {
+			return connectors.Base{Name: name, Type: typ, URL: d.urls[name], Token: token}
+		}
 		return connectors.Base{Name: name, Type: typ, URL: d.urls[name], Token: token, RateLimit: fanRateLimit, Burst: fanBurst}
 	}
 	var out []connectors.Config
@@ -169,15 +176,28 @@ func (d *downstream) open(tb testing.TB, st *store.Store, tenantID string, names
 // not nil), as the binary wires them.
 func (d *downstream) openObserved(tb testing.TB, st *store.Store, tenantID string, m *metrics.Metrics, names ...string) []connectors.Connector {
 	tb.Helper()
+	out, _ := d.openThrottled(tb, st, tenantID, m, names...)
+	return out
+}
+
+// openThrottled is openObserved that also returns the adapters' throttles,
+// whose holds every bridge on st shares, by connector name.
+func (d *downstream) openThrottled(tb testing.TB, st *store.Store, tenantID string, m *metrics.Metrics, names ...string) ([]connectors.Connector, map[string]connectors.ThrottleReporter) {
+	tb.Helper()
 	var out []connectors.Connector
+	throttles := map[string]connectors.ThrottleReporter{}
 	for _, cfg := range d.configs(names...) {
+		base := cfg.(connectors.CommonConfig).Common()
+		th := NewThrottle(st, tenantID, base)
+		throttles[base.Name] = th
 		deps := connectors.Deps{
 			Tenant:    tenantID,
 			Directory: NewDirectory(st, tenantID),
 			Logger:    zerolog.Nop(),
+			Throttle:  th,
 		}
 		if m != nil {
-			deps.ObserveHTTP = m.Downstream(cfg.(connectors.CommonConfig).Common().Name)
+			deps.ObserveHTTP = m.Downstream(base.Name)
 		}
 		c, err := cfg.Open(context.Background(), deps)
 		if err != nil {
@@ -185,7 +205,7 @@ func (d *downstream) openObserved(tb testing.TB, st *store.Store, tenantID strin
 		}
 		out = append(out, c)
 	}
-	return out
+	return out, throttles
 }
 
 // duplicates returns the DuplicateWrites of every fake, by connector name.
@@ -289,6 +309,16 @@ type injector struct {
 	bursts    int
 	injected  map[int]int // status → count
 	reject    func(r *http.Request, body []byte) bool
+	// seen, when set, is told when each request that reaches the fake arrived
+	// and the status it was answered.
+	seen func(arrived time.Time, status int)
+}
+
+// watch sets seen.
+func (in *injector) watch(fn func(arrived time.Time, status int)) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.seen = fn
 }
 
 // set replaces the fault plan.
@@ -376,7 +406,17 @@ func (in *injector) wrap(next http.Handler) http.Handler {
 		}
 		switch status {
 		case 0:
-			next.ServeHTTP(w, r)
+			in.mu.Lock()
+			seen := in.seen
+			in.mu.Unlock()
+			if seen == nil {
+				next.ServeHTTP(w, r)
+				return
+			}
+			arrived := time.Now()
+			sw := fakeserver.NewStatusWriter(w)
+			next.ServeHTTP(sw, r)
+			seen(arrived, sw.Status())
 			return
 		case http.StatusTooManyRequests:
 			w.Header().Set("Retry-After", "1")
@@ -414,6 +454,8 @@ type fanoutConfig struct {
 	BackoffBase time.Duration
 	LeaseTTL    time.Duration
 	Hooks       fanout.Hooks
+	// Settle and SettleMax are tenant acme's; 0 converges at once.
+	Settle, SettleMax time.Duration
 }
 
 // newFanout builds a bridge on url (or cfg.Store) whose tenant acme converges the
@@ -433,13 +475,15 @@ func newFanout(tb testing.TB, url string, ds *downstream, cfg fanoutConfig) *fan
 		o.InstanceID = cfg.InstanceID
 		o.Workers = cfg.Workers
 		o.Metrics = metrics.New()
-		conns := ds.openObserved(tb, o.Store, "acme", o.Metrics, names...)
+		conns, throttles := ds.openThrottled(tb, o.Store, "acme", o.Metrics, names...)
 		if cfg.Wrap != nil {
 			for i, c := range conns {
 				conns[i] = cfg.Wrap(c)
 			}
 		}
 		o.Tenants[0].Connectors = conns
+		o.Tenants[0].Throttles = throttles
+		o.Tenants[0].Settle, o.Tenants[0].SettleMax = cfg.Settle, cfg.SettleMax
 		o.fanout = fanout.Options{BackoffBase: cfg.BackoffBase, LeaseTTL: cfg.LeaseTTL, Hooks: cfg.Hooks}
 	})
 	return &fanEnv{testServer: ts, ds: ds, st: st}

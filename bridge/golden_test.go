@@ -7,10 +7,13 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
 
+	"github.com/scim-bridge/scim-bridge/bridge/config"
+	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/internal/jwkstest"
 )
 
@@ -44,11 +47,40 @@ func TestGoldenConversations(t *testing.T) {
 				continue
 			}
 			t.Run(rel, func(t *testing.T) {
-				ts := newTestServer(t, url)
+				var mutate []func(*Options)
+				if strings.Contains(rel, "extension") {
+					mutate = append(mutate, withConfigExtensions(t, "extensions.yaml"))
+				}
+				ts := newTestServer(t, url, mutate...)
 				replay(t, ts, f)
 			})
 		}
 	})
+}
+
+// withConfigExtensions gives the tenants named (by default the first tenant of
+// the file, acme) the schema extensions the first tenant of
+// testdata/config/<file> declares, read as the binary reads them.
+func withConfigExtensions(t *testing.T, file string, tenants ...string) func(*Options) {
+	t.Helper()
+	cfg, err := config.Load(filepath.Join("..", "testdata", "config", file), func(string) string { return "" }, map[string]func() connectors.Config{})
+	if err != nil {
+		t.Fatalf("load %s: %v", file, err)
+	}
+	user, group, err := cfg.Tenants[0].Extensions()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tenants) == 0 {
+		tenants = []string{cfg.Tenants[0].ID}
+	}
+	return func(o *Options) {
+		for i := range o.Tenants {
+			if slices.Contains(tenants, o.Tenants[i].ID) {
+				o.Tenants[i].UserExtensions, o.Tenants[i].GroupExtensions = user, group
+			}
+		}
+	}
 }
 
 func replay(t *testing.T, ts *testServer, file string) {
@@ -69,7 +101,11 @@ func TestGoldenConversationsAuth(t *testing.T) {
 		backends(t, func(t *testing.T, url string) {
 			for _, f := range files {
 				t.Run(filepath.Base(f), func(t *testing.T) {
-					as := newAuthServer(t, url)
+					var mutate []func(*Options)
+					if strings.Contains(f, "extension") {
+						mutate = append(mutate, withConfigExtensions(t, "extensions.yaml", "acme", "contoso"))
+					}
+					as := newAuthServer(t, url, mutate...)
 					authz := basicAuth(basicUser, basicPassword)
 					if idp == "entra" {
 						authz = "Bearer " + as.jwt(t, jwkstest.Keys()[0], "k1", validEntraClaims(as.clock.Now()))

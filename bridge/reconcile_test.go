@@ -252,7 +252,8 @@ func TestReconcilePrunesUnmanagedMemberships(t *testing.T) {
 
 // TestReconcileOrphans: downstream objects no SCIM resource owns are pruned
 // only where the adapter's prune setting allows it — a connection the bridge
-// made for a tenant that is gone, a user nobody provisions — and hand-made
+// made for a tenant that is gone or for a connector removed from a tenant that
+// still exists, a user nobody provisions — and hand-made
 // connections never; the plan names exactly what the run then does.
 func TestReconcileOrphans(t *testing.T) {
 	t.Parallel()
@@ -272,6 +273,11 @@ func TestReconcileOrphans(t *testing.T) {
 				Type: "OAUTH2", AuthenticationURL: "https://gone.example/authorize", ClientID: "gone",
 				Tags: map[string]string{authress.TagTenant: "gone", authress.TagConnector: connAuthress},
 			})
+			// Made for a connector this tenant (which still exists) no longer has.
+			removed := ds.authress.Put(authressfake.Connection{
+				Type: "OAUTH2", AuthenticationURL: "https://removed.example/authorize", ClientID: "removed",
+				Tags: map[string]string{authress.TagTenant: "acme", authress.TagConnector: "sso-removed"},
+			})
 			handMade := ds.authress.Put(authressfake.Connection{Type: "OAUTH2", AuthenticationURL: "https://hand.example/authorize", ClientID: "hand"})
 			orphan := ds.odm.Seed(scimfake.User{UserName: "orphan@example.com", Email: "orphan@example.com", Active: true})
 			before := rcWrites(ds)
@@ -282,7 +288,7 @@ func TestReconcileOrphans(t *testing.T) {
 			}
 			wantDeletions := 0
 			if prune {
-				wantDeletions = 2
+				wantDeletions = 3
 			}
 			if dry.Deletions != wantDeletions || len(dry.Items) != wantDeletions {
 				t.Errorf("dry run: %d deletions in %v, want %d", dry.Deletions, rcItemKeys(dry.Items), wantDeletions)
@@ -300,15 +306,23 @@ func TestReconcileOrphans(t *testing.T) {
 				t.Errorf("real plan %v, dry %v", got, want)
 			}
 			_, goneLeft := ds.authress.Get(gone.ConnectionID)
+			_, removedLeft := ds.authress.Get(removed.ConnectionID)
 			u, _ := ds.odm.User(orphan.ID)
-			if goneLeft == prune || u.Active == prune {
-				t.Errorf("prune=%v: orphan connection left %v, orphan user active %v", prune, goneLeft, u.Active)
+			if goneLeft == prune || removedLeft == prune || u.Active == prune {
+				t.Errorf("prune=%v: orphan connections left %v (gone tenant) %v (removed connector), orphan user active %v", prune, goneLeft, removedLeft, u.Active)
+			}
+			if err := ssoConnectionExists(ds); err != nil {
+				t.Errorf("the live connector's connection: %v", err)
 			}
 			if _, ok := ds.authress.Get(handMade.ConnectionID); !ok {
 				t.Error("a hand-made connection was deleted")
 			}
-			if d := rcWritesSince(ds, before); len(d) != wantDeletions {
-				t.Errorf("writes %v, want %d", d, wantDeletions)
+			total := 0
+			for _, n := range rcWritesSince(ds, before) {
+				total += n
+			}
+			if total != wantDeletions {
+				t.Errorf("writes %v, want %d in all", rcWritesSince(ds, before), wantDeletions)
 			}
 		})
 	}

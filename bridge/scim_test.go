@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
 	"sync"
@@ -237,7 +238,10 @@ func TestContentTypeOnEveryResponse(t *testing.T) {
 		{"discovery method not allowed", "", http.MethodPost, "/ServiceProviderConfig", "{}", http.StatusMethodNotAllowed},
 		{"unauthorized", "", http.MethodGet, "/Users", nil, http.StatusUnauthorized},
 		{"bad request", testToken, http.MethodPost, "/Users", "{", http.StatusBadRequest},
-		{"bulk", testToken, http.MethodPost, "/Bulk", "{}", http.StatusNotImplemented},
+		{"bulk without schemas", testToken, http.MethodPost, "/Bulk", "{}", http.StatusBadRequest},
+		{"bulk", testToken, http.MethodPost, "/Bulk", map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:BulkRequest"}, "Operations": []any{}}, http.StatusOK},
+		{"root search", testToken, http.MethodPost, "/.search", map[string]any{"schemas": []string{SearchSchema}}, http.StatusOK},
+		{"root list", testToken, http.MethodGet, "/?filter=" + url.QueryEscape(`userName eq "ct.user"`), nil, http.StatusOK},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -527,7 +531,10 @@ func TestDiscovery(t *testing.T) {
 		for path, want := range map[string]any{
 			"patch.supported": true, "filter.supported": true, "filter.maxResults": float64(250),
 			"sort.supported": true, "etag.supported": true,
-			"bulk.supported": false, "changePassword.supported": false,
+			"bulk.supported": true, "bulk.maxOperations": float64(1000), "bulk.maxPayloadSize": float64(4 << 20),
+			"changePassword.supported": false,
+			"pagination.cursor":        true, "pagination.index": true, "pagination.defaultPaginationMethod": "index",
+			"pagination.maxPageSize": float64(250), "pagination.defaultPageSize": float64(250),
 		} {
 			if got := lookupPath(r.Body, path); got != want {
 				t.Errorf("%s = %v, want %v", path, got, want)

@@ -23,7 +23,9 @@ func (b Base) Common() Base { return b }
 //     their routes to it);
 //   - token: not blank, when "token" is in require;
 //   - webhook_secret: not blank, when "webhook_secret" is in require;
-//   - rate_limit and burst: not negative (0 means DefaultRateLimit, DefaultBurst);
+//   - max_concurrency, rate, rate_limit and burst: not negative (0 means
+//     DefaultMaxConcurrency, a learned pace, a learned pace and 1); rate and
+//     its older name rate_limit not both set;
 //   - timeout: when set, a positive Go duration (time.ParseDuration).
 //
 // require names the string keys that must be set: any of "name", "type", "url",
@@ -64,8 +66,17 @@ func (b Base) Validate(wantType string, require ...string) []error {
 	if missing("webhook_secret", b.WebhookSecret) {
 		bad("webhook_secret", "is required")
 	}
+	if b.MaxConcurrency < 0 {
+		bad("max_concurrency", "must not be negative (0 means the default, %d)", DefaultMaxConcurrency)
+	}
+	if b.Rate < 0 {
+		bad("rate", "must not be negative (0 means none: the pace is learned from the API's 429 answers)")
+	}
 	if b.RateLimit < 0 {
 		bad("rate_limit", "must not be negative")
+	}
+	if b.Rate > 0 && b.RateLimit > 0 {
+		bad("rate_limit", "is the older name of rate: set only rate")
 	}
 	if b.Burst < 0 {
 		bad("burst", "must not be negative")

@@ -143,6 +143,11 @@ type Observed struct {
 	// Subject, when the adapter knows it, is the subject that owns the object
 	// (Kind and ID only; User is nil).
 	Subject *Subject
+	// Connector, when the adapter knows it, names the connector of the owning
+	// subject's tenant the object was made for (e.g. from an ownership marker):
+	// an object of a tenant that still exists but no longer has that connector
+	// is an orphan. Empty means this connector, or unknown.
+	Connector string
 	// Email, UserName and ExternalID are hints the bridge uses to find the owning
 	// SCIM user when Subject is nil.
 	Email      string
@@ -172,6 +177,15 @@ type EventHandler interface {
 	HandleEvent(ctx context.Context, eventType string, data json.RawMessage) ([]Subject, error)
 }
 
+// Owned is an optional capability: Owner returns the subject whose convergence
+// may make the same downstream write as the convergence of s (the user a
+// BIMData invitation is for), or nil. The bridge converges s only while it
+// holds that subject's claim, so the two never run at once on any replica and
+// the write is made once.
+type Owned interface {
+	Owner(ctx context.Context, s Subject) (*Subject, error)
+}
+
 // Directory lets an adapter look up SCIM users by email without knowing the store.
 type Directory interface {
 	// UserByEmail returns the user with that email (case-insensitive), or nil.
@@ -190,6 +204,10 @@ type Deps struct {
 	Logger zerolog.Logger
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Throttle paces the connector's requests; nil means a throttle of this
+	// process alone made from the Base keys (the bridge hands one whose holds
+	// every replica shares).
+	Throttle Throttle
 	// ObserveHTTP, when set, is told the outcome of every downstream HTTP request
 	// (adapters hand it to their Client as Observe).
 	ObserveHTTP HTTPObserver
@@ -212,14 +230,22 @@ type Config interface {
 // Base holds the keys every connector entry has (DESIGN.md configuration contract).
 // Adapters embed it with `yaml:",inline"`.
 type Base struct {
-	Name          string  `yaml:"name"`
-	Type          string  `yaml:"type"`
-	URL           string  `yaml:"url"`
-	Token         string  `yaml:"token"`
-	WebhookSecret string  `yaml:"webhook_secret"`
-	RateLimit     float64 `yaml:"rate_limit"` // requests per second; 0 means DefaultRateLimit
-	Burst         int     `yaml:"burst"`      // 0 means DefaultBurst
-	Timeout       string  `yaml:"timeout"`    // per request, Go duration; "" means DefaultTimeout
+	Name          string `yaml:"name"`
+	Type          string `yaml:"type"`
+	URL           string `yaml:"url"`
+	Token         string `yaml:"token"`
+	WebhookSecret string `yaml:"webhook_secret"`
+	// MaxConcurrency is the ceiling of the adaptive concurrency limit (requests
+	// under way at once per replica); 0 means DefaultMaxConcurrency.
+	MaxConcurrency int `yaml:"max_concurrency"`
+	// Rate is a fixed pace in requests per second, for an API with a published
+	// limit; 0 means none: the pace is learned from the API's 429 answers.
+	Rate float64 `yaml:"rate"`
+	// RateLimit is the older name of Rate; set one of them.
+	RateLimit float64 `yaml:"rate_limit"`
+	// Burst is the burst of a fixed Rate; 0 means 1.
+	Burst   int    `yaml:"burst"`
+	Timeout string `yaml:"timeout"` // per request, Go duration; "" means DefaultTimeout
 }
 
 // FieldError is a configuration error tied to one YAML key.

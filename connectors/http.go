@@ -11,18 +11,14 @@ import (
 	"net/http"
 	"strings"
 	"time"
-
-	"golang.org/x/time/rate"
 )
 
 // Defaults of the shared HTTP discipline.
 const (
-	DefaultTimeout   = 15 * time.Second
-	DefaultRateLimit = 50 // requests per second per connector
-	DefaultBurst     = 20
-	UserAgent        = "scim-bridge/1"
-	maxErrorBody     = 4 << 10
-	maxResponseBody  = 32 << 20
+	DefaultTimeout  = 15 * time.Second
+	UserAgent       = "scim-bridge/1"
+	maxErrorBody    = 4 << 10
+	maxResponseBody = 32 << 20
 )
 
 // NewHTTPClient returns a client with a keep-alive pool sized for a connector and
@@ -42,15 +38,17 @@ func NewHTTPClient() *http.Client {
 }
 
 // Client is the HTTP discipline every adapter shares: base URL, authorization,
-// User-Agent, per-request timeout bound to ctx, a rate limit, JSON bodies, and
-// classified errors that never carry the credentials.
+// User-Agent, per-request timeout bound to ctx, a Throttle consulted before
+// every request and fed with its outcome, JSON bodies, and classified errors
+// that never carry the credentials.
 type Client struct {
 	HTTP    *http.Client
 	BaseURL string // without trailing slash
 	// Authorize sets the credentials on a request (e.g. "Authorization: Bearer t").
 	Authorize func(*http.Request)
-	Limiter   *rate.Limiter
-	Timeout   time.Duration
+	// Throttle paces the requests; nil sends them unpaced.
+	Throttle Throttle
+	Timeout  time.Duration
 	// ContentType for request bodies; "" means application/json.
 	ContentType string
 	Now         func() time.Time
@@ -61,8 +59,17 @@ type Client struct {
 	Observe HTTPObserver
 }
 
-// NewClient builds a Client from the Base keys of a connector entry.
+// NewClient builds a Client from the Base keys of a connector entry, with a
+// throttle of this process alone made from them (NewThrottle).
 func NewClient(b Base, hc *http.Client, authorize func(*http.Request), secrets ...string) (*Client, error) {
+	return Deps{Client: hc}.NewClient(b, authorize, secrets...)
+}
+
+// NewClient builds a Client from the Base keys of a connector entry with the
+// HTTP client, throttle and clock of d: d.Throttle when set, else a throttle of
+// this process alone made from the Base keys.
+func (d Deps) NewClient(b Base, authorize func(*http.Request), secrets ...string) (*Client, error) {
+	hc := d.Client
 	if hc == nil {
 		hc = NewHTTPClient()
 	}
@@ -74,19 +81,19 @@ func NewClient(b Base, hc *http.Client, authorize func(*http.Request), secrets .
 		}
 		timeout = d
 	}
-	rl, burst := b.RateLimit, b.Burst
-	if rl <= 0 {
-		rl = DefaultRateLimit
-	}
-	if burst <= 0 {
-		burst = DefaultBurst
+	th := d.Throttle
+	if th == nil {
+		o := b.ThrottleOptions()
+		o.Now = d.Now
+		th = NewThrottle(o)
 	}
 	return &Client{
 		HTTP:      hc,
 		BaseURL:   strings.TrimRight(b.URL, "/"),
 		Authorize: authorize,
-		Limiter:   rate.NewLimiter(rate.Limit(rl), burst),
+		Throttle:  th,
 		Timeout:   timeout,
+		Now:       d.Now,
 		Secrets:   append([]string{b.Token, b.WebhookSecret}, secrets...),
 	}, nil
 }
@@ -104,11 +111,20 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (int,
 		}
 		body = bytes.NewReader(b)
 	}
-	if c.Limiter != nil {
-		if err := c.Limiter.Wait(ctx); err != nil {
-			return 0, &Error{Class: Retryable, Op: op, Msg: "rate limiter", Err: err}
+	report := func(Feedback) {}
+	if c.Throttle != nil {
+		done, err := c.Throttle.Acquire(ctx)
+		if err != nil {
+			var ce *Error
+			if errors.As(err, &ce) {
+				ce.Op = op + " (" + ce.Op + ")"
+				return 0, ce
+			}
+			return 0, &Error{Class: Retryable, Op: op, Msg: "throttle", Err: err}
 		}
+		report = done
 	}
+	parent := ctx
 	if c.Timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.Timeout)
@@ -116,6 +132,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (int,
 	}
 	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+path, body)
 	if err != nil {
+		report(Feedback{})
 		return 0, &Error{Class: Permanent, Op: op, Msg: "build request", Err: errors.New(c.redact(err.Error()))}
 	}
 	req.Header.Set("User-Agent", UserAgent)
@@ -140,15 +157,18 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (int,
 		c.Observe(status, time.Since(start))
 	}
 	if err != nil {
+		// The caller giving up says nothing about the downstream.
+		report(Feedback{Timeout: parent.Err() == nil})
 		return 0, &Error{Class: Retryable, Op: op, Err: errors.New(c.redact(err.Error()))}
 	}
 	defer resp.Body.Close()
+	now := time.Now
+	if c.Now != nil {
+		now = c.Now
+	}
+	report(Feedback{Status: resp.StatusCode, Hold: HoldOf(resp.StatusCode, resp.Header, now())})
 	if class := ClassifyStatus(resp.StatusCode); class != 0 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
-		now := time.Now
-		if c.Now != nil {
-			now = c.Now
-		}
 		return resp.StatusCode, &Error{
 			Class:      class,
 			Op:         op,

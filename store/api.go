@@ -88,12 +88,19 @@ type Query struct {
 	// excludedAttributes=members): O(1) per group whatever its size. A filter
 	// on members.value still uses the reverse index.
 	ExcludeMembers bool
+	// WithGroups (users) fills Page.Groups with the derived "groups" of the
+	// users of the page; an index lookup of one value reads them in the same
+	// round trip as the users.
+	WithGroups bool
 }
 
 // Page is the answer to a Query.
 type Page struct {
 	Total     int
 	Resources []*Resource
+	// Groups holds, with Query.WithGroups, the groups of each user of the
+	// page that has any (as GroupsOf).
+	Groups map[string][]GroupRef
 }
 
 // The resource methods (implemented in resource.go and friends):

@@ -13,6 +13,8 @@ package store
 //	sb:{t}:once:<ns>|<id>     STRING first-seen time (unix ms), PX ttl
 //	sb:{t}:lock:<name>        STRING "<fencing token>|<owner>", PX ttl
 //	sb:{t}:lock:<name>:fence  STRING fencing counter (INCR)
+//	sb:{t}:settle             HASH  queue member → "<first change ms>,<armed due ms>" (settle.go)
+//	sb:{t}:throttle:<conn>    HASH  until → hold end (unix ms); limited → 429s seen (throttle.go)
 //
 // A lease JSON is {"token","owner","expires","due"}; times are unix ms.
 

@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"fmt"
 	"slices"
 	"strconv"
@@ -34,7 +35,11 @@ func (s *Store) Query(ctx context.Context, tenant string, kind Kind, q Query) (P
 	c := &queryCollector{start: max(q.StartIndex, 1), count: max(q.Count, 0), sorting: q.SortBy != nil}
 	withMembers := kind == KindGroup && !q.ExcludeMembers
 	if q.Filter == nil && q.SortBy == nil {
-		return s.pageInOrder(ctx, tenant, kind, c.start, c.count, withMembers)
+		p, err := s.pageInOrder(ctx, tenant, kind, c.start, c.count, withMembers)
+		if err != nil {
+			return Page{}, err
+		}
+		return s.withGroups(ctx, tenant, kind, q, p)
 	}
 	var lowerFilter string
 	if q.Filter != nil {
@@ -81,25 +86,34 @@ func (s *Store) Query(ctx context.Context, tenant string, kind Kind, q Query) (P
 			// One round trip on Redis; the embedded store pays a Lua state per
 			// script (~300 µs), more than the second round trip of the pipeline.
 			if index, mode, value, ok := singleLookup(tenant, kind, lookups); ok && !matchMembers && !s.Embedded() {
-				docs, err := s.lookupDocs(ctx, tenant, kind, index, mode, value, withMembers)
+				docs, groups, err := s.lookupDocs(ctx, tenant, kind, index, mode, value, withMembers, q.WithGroups && kind == KindUser)
 				if err != nil {
 					return Page{}, fmt.Errorf("query %s: %w", kind, err)
 				}
 				if err := consider(docs); err != nil {
 					return Page{}, fmt.Errorf("query %s: %w", kind, err)
 				}
-				return c.page(q.SortBy, q.Descending), nil
+				p := c.page(q.SortBy, q.Descending)
+				if q.WithGroups && kind == KindUser {
+					p.Groups = make(map[string][]GroupRef, len(p.Resources))
+					for _, r := range p.Resources {
+						if g := groups[r.ID]; len(g) > 0 {
+							p.Groups[r.ID] = g
+						}
+					}
+				}
+				return p, nil
 			}
-			ids, hits, ok, err := s.resolveLookups(ctx, tenant, kind, lookups)
+			ids, ok, err := s.resolveLookups(ctx, tenant, kind, lookups)
 			if err != nil {
 				return Page{}, fmt.Errorf("query %s: %w", kind, err)
 			}
 			if ok {
 				load := withMembers
+				var values []string
 				if matchMembers {
-					if q.ExcludeMembers && onlyMemberValueEquality(lowerFilter) {
-						synthetic = hits
-					} else {
+					var onlyValues bool
+					if values, onlyValues = memberValueLiterals(q.Filter.String()); !onlyValues || !q.ExcludeMembers {
 						load = true
 					}
 				}
@@ -107,49 +121,119 @@ func (s *Store) Query(ctx context.Context, tenant string, kind Kind, q Query) (P
 				if err != nil {
 					return Page{}, fmt.Errorf("query %s: %w", kind, err)
 				}
+				if matchMembers && !load {
+					// The filter only tests members.value equality: which of
+					// those values each candidate has, from the reverse index.
+					if synthetic, err = s.memberHits(ctx, tenant, docs, values); err != nil {
+						return Page{}, fmt.Errorf("query %s: %w", kind, err)
+					}
+				}
 				slices.SortFunc(docs, func(a, b decodedDoc) int { return cmp.Compare(a.seq, b.seq) })
 				if err := consider(docs); err != nil {
 					return Page{}, fmt.Errorf("query %s: %w", kind, err)
 				}
-				return c.page(q.SortBy, q.Descending), nil
+				return s.withGroups(ctx, tenant, kind, q, c.page(q.SortBy, q.Descending))
 			}
 		}
 	}
 	if err := s.scan(ctx, tenant, kind, scanBatch, withMembers || matchMembers, consider); err != nil {
 		return Page{}, fmt.Errorf("query %s: %w", kind, err)
 	}
-	return c.page(q.SortBy, q.Descending), nil
+	return s.withGroups(ctx, tenant, kind, q, c.page(q.SortBy, q.Descending))
 }
 
-// onlyMemberValueEquality reports whether every mention of members in a
-// (lower-cased) filter is an equality test of members.value with a string
-// (`members.value eq "x"` or `members[value eq "x"]`), so that the members
-// found through the reverse index are all a match needs to see.
-func onlyMemberValueEquality(f string) bool {
+// withGroups fills p.Groups when q asks for them.
+func (s *Store) withGroups(ctx context.Context, tenant string, kind Kind, q Query, p Page) (Page, error) {
+	if !q.WithGroups || kind != KindUser || len(p.Resources) == 0 {
+		return p, nil
+	}
+	ids := make([]string, len(p.Resources))
+	for i, r := range p.Resources {
+		ids[i] = r.ID
+	}
+	g, err := s.GroupsOf(ctx, tenant, ids)
+	if err != nil {
+		return Page{}, fmt.Errorf("query %s: %w", kind, err)
+	}
+	p.Groups = g
+	return p, nil
+}
+
+// memberValueLiterals returns the values of a filter (in canonical form,
+// see filter.Filter.String) in which every mention of members is an equality
+// test of members.value with a string (`members.value eq "x"` or
+// `members[value eq "x"]`), so that the members found through the reverse
+// index are all a match needs to see; ok is false for any other filter.
+func memberValueLiterals(f string) (values []string, ok bool) {
 	for {
-		i := strings.Index(f, "members")
+		i := indexFold(f, "members")
 		if i < 0 {
-			return true
+			return values, true
 		}
 		rest := f[i+len("members"):]
-		bracket := strings.HasPrefix(rest, `[value eq "`)
-		if !bracket && !strings.HasPrefix(rest, `.value eq "`) {
-			return false
+		bracket := hasPrefixFold(rest, `[value eq "`)
+		if !bracket && !hasPrefixFold(rest, `.value eq "`) {
+			return nil, false
 		}
-		rest = rest[len(`.value eq "`):]
-		end := closingQuote(rest)
+		rest = rest[len(`.value eq `):]
+		end := closingQuote(rest[1:])
 		if end < 0 {
-			return false
+			return nil, false
 		}
-		rest = rest[end+1:]
+		var v string
+		if err := json.Unmarshal([]byte(rest[:end+2]), &v); err != nil {
+			return nil, false
+		}
+		values = append(values, v)
+		rest = rest[end+2:]
 		if bracket {
 			if !strings.HasPrefix(rest, "]") {
-				return false
+				return nil, false
 			}
 			rest = rest[1:]
 		}
 		f = rest
 	}
+}
+
+func indexFold(s, sub string) int { return strings.Index(strings.ToLower(s), sub) }
+
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
+}
+
+// memberHits tells, for each group of docs, which of values are its members
+// (as "members" values), from the reverse index: one round trip.
+func (s *Store) memberHits(ctx context.Context, tenant string, docs []decodedDoc, values []string) (map[string][]any, error) {
+	out := make(map[string][]any, len(docs))
+	if len(docs) == 0 || len(values) == 0 {
+		return out, nil
+	}
+	probe := make([]string, 0, 2*len(docs)*len(values))
+	for _, d := range docs {
+		for _, v := range values {
+			probe = append(probe, lexMember(queueMember(WorkUser, v), d.r.ID), lexMember(queueMember(WorkGroup, v), d.r.ID))
+		}
+	}
+	args := make([]any, 0, 2+len(probe))
+	args = append(args, "ZMSCORE", memberOfIndexKey(tenant))
+	for _, p := range probe {
+		args = append(args, p)
+	}
+	scores, err := s.rdb.Do(ctx, args...).Slice() // nil: not a member
+	if err != nil {
+		return nil, fmt.Errorf("member lookups: %w", err)
+	}
+	i := 0
+	for _, d := range docs {
+		for _, v := range values {
+			if scores[i] != nil || scores[i+1] != nil {
+				out[d.r.ID] = append(out[d.r.ID], map[string]any{"value": v})
+			}
+			i += 2
+		}
+	}
+	return out, nil
 }
 
 // closingQuote returns the index of the first unescaped '"' in s, or -1.

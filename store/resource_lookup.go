@@ -80,15 +80,20 @@ func (s *Store) groupRefs(ctx context.Context, tenant string, memberships map[st
 		if len(refs) == 0 {
 			continue
 		}
-		slices.SortFunc(refs, func(a, b GroupRef) int {
-			if c := cmp.Compare(strings.ToLower(a.DisplayName), strings.ToLower(b.DisplayName)); c != 0 {
-				return c
-			}
-			return cmp.Compare(a.ID, b.ID)
-		})
+		sortGroupRefs(refs)
 		out[uid] = refs
 	}
 	return out, nil
+}
+
+// sortGroupRefs orders groups by displayName (case-insensitive), then id.
+func sortGroupRefs(refs []GroupRef) {
+	slices.SortFunc(refs, func(a, b GroupRef) int {
+		if c := cmp.Compare(strings.ToLower(a.DisplayName), strings.ToLower(b.DisplayName)); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
 }
 
 // GetUserWithGroups is Get of a user and GroupsOf it in one round trip (two when
@@ -175,20 +180,15 @@ func (s *Store) inCreationOrder(ctx context.Context, tenant string, kind Kind, i
 }
 
 // resolveLookups answers a filter plan from the indexes: the distinct ids of
-// every resource of kind that some lookup finds and, for members.value
-// lookups, the members each group was found by (as "members" values). ok is
+// every resource of kind that some lookup finds. ok is
 // false when a lookup names an attribute this kind has no index for (the
 // caller scans instead).
-func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lookups []filter.Lookup) (ids []string, hits map[string][]any, ok bool, err error) {
+func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lookups []filter.Lookup) (ids []string, ok bool, err error) {
 	var direct []string
 	pipe := s.rdb.Pipeline()
 	var hashCmds []*redis.StringCmd
 	var lexCmds []lexCmd
-	type memberCmd struct {
-		value string
-		cmd   lexCmd
-	}
-	var memberCmds []memberCmd
+	var memberCmds []lexCmd
 	for _, l := range lookups {
 		for _, v := range l.Values {
 			switch {
@@ -206,10 +206,10 @@ func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lo
 				lexCmds = append(lexCmds, lexLookup(ctx, pipe, emailIndexKey(tenant), v))
 			case l.Attr == "members.value" && kind == KindGroup:
 				memberCmds = append(memberCmds,
-					memberCmd{v, lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkUser, v))},
-					memberCmd{v, lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkGroup, v))})
+					lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkUser, v)),
+					lexLookup(ctx, pipe, memberOfIndexKey(tenant), queueMember(WorkGroup, v)))
 			default:
-				return nil, nil, false, nil
+				return nil, false, nil
 			}
 		}
 	}
@@ -217,7 +217,7 @@ func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lo
 		cmds, _ := pipe.Exec(ctx) // per-command errors checked below
 		for _, c := range cmds {
 			if err := c.Err(); err != nil && !errors.Is(err, redis.Nil) {
-				return nil, nil, false, fmt.Errorf("resolve index lookups: %w", err)
+				return nil, false, fmt.Errorf("resolve index lookups: %w", err)
 			}
 		}
 	}
@@ -241,16 +241,12 @@ func (s *Store) resolveLookups(ctx context.Context, tenant string, kind Kind, lo
 			add(id)
 		}
 	}
-	if len(memberCmds) > 0 {
-		hits = make(map[string][]any)
-		for _, c := range memberCmds {
-			for _, gid := range c.cmd.ids() {
-				add(gid)
-				hits[gid] = append(hits[gid], map[string]any{"value": c.value})
-			}
+	for _, c := range memberCmds {
+		for _, gid := range c.ids() {
+			add(gid)
 		}
 	}
-	return ids, hits, true, nil
+	return ids, true, nil
 }
 
 // lexCmd is a queued lookup of one value in a lexicographic index.
@@ -268,13 +264,16 @@ func lexLookup(ctx context.Context, pipe redis.Pipeliner, key, value string) lex
 func (c lexCmd) ids() []string { return lexIDs(c.value, c.cmd.Val()) }
 
 // lookupScript answers one index lookup together with the documents it finds,
-// in one round trip (the IdPs' userName / externalId eq before every write).
+// in one round trip (the IdPs' userName / externalId eq before every write),
+// and, when asked, the groups of each user found.
 //
 //	KEYS: 1 index
-//	ARGV: 1 document key prefix ("sb:{t}:user:"), 2 "h" (a unique hash) or "l"
-//	      (a lexicographic index), 3 the value
+//	ARGV: 1 tenant prefix ("sb:{t}:"), 2 "h" (a unique hash) or "l" (a
+//	      lexicographic index), 3 the value, 4 the kind's key part ("user"),
+//	      5 "g": also each user's groups
 //
-// Reply: a flat array id, document, id, document...
+// Reply: a flat array id, document, n, then n pairs group id, displayName,
+// for each resource found (n is 0 without "g").
 var lookupScript = redis.NewScript(`
 local ids = {}
 if ARGV[2] == 'h' then
@@ -288,11 +287,34 @@ else
   end
 end
 local out = {}
+local P = ARGV[1]
 for _, id in ipairs(ids) do
-  local d = redis.call('GET', ARGV[1] .. id)
+  local d = redis.call('GET', P .. ARGV[4] .. ':' .. id)
   if d then
     out[#out + 1] = id
     out[#out + 1] = d
+    local at = #out + 1
+    out[at] = 0
+    if ARGV[5] == 'g' then
+      local prefix = 'User|' .. id .. string.char(0)
+      local gids = {}
+      for _, m in ipairs(redis.call('ZRANGEBYLEX', P .. 'idx:memberof', '[' .. prefix, '(User|' .. id .. string.char(1))) do
+        local gid = string.sub(m, #prefix + 1)
+        if not string.find(gid, string.char(0), 1, true) then gids[#gids + 1] = gid end
+      end
+      if #gids > 0 then
+        local names = redis.call('HMGET', P .. 'groupnames', unpack(gids))
+        local n = 0
+        for i, gid in ipairs(gids) do
+          if names[i] then
+            out[#out + 1] = gid
+            out[#out + 1] = names[i]
+            n = n + 1
+          end
+        end
+        out[at] = n
+      end
+    end
   end
 end
 return out
@@ -321,29 +343,52 @@ func singleLookup(tenant string, kind Kind, lookups []filter.Lookup) (index, mod
 }
 
 // lookupDocs runs lookupScript: the documents of the resources found,
-// ordered by creation; groups get their members when members is set.
-func (s *Store) lookupDocs(ctx context.Context, tenant string, kind Kind, index, mode, value string, members bool) ([]decodedDoc, error) {
-	res, err := lookupScript.Run(ctx, s.rdb, []string{index},
-		tenantPrefix(tenant)+kindPart(kind)+":", mode, value).StringSlice()
-	if err != nil {
-		return nil, fmt.Errorf("index lookup: %w", err)
+// ordered by creation; groups get their members when members is set; with
+// groups, each user's groups (as GroupsOf).
+func (s *Store) lookupDocs(ctx context.Context, tenant string, kind Kind, index, mode, value string, members, groups bool) ([]decodedDoc, map[string][]GroupRef, error) {
+	g := ""
+	if groups {
+		g = "g"
 	}
-	out := make([]decodedDoc, 0, len(res)/2)
+	res, err := lookupScript.Run(ctx, s.rdb, []string{index}, tenantPrefix(tenant), mode, value, kindPart(kind), g).Slice()
+	if err != nil {
+		return nil, nil, fmt.Errorf("index lookup: %w", err)
+	}
+	out := make([]decodedDoc, 0, 1)
+	var refs map[string][]GroupRef
 	var dec jsonDecoder
-	for i := 0; i+1 < len(res); i += 2 {
-		d, err := decodeDoc(&dec, kind, res[i], res[i+1])
+	for i := 0; i+2 < len(res); {
+		id, _ := res[i].(string)
+		doc, _ := res[i+1].(string)
+		n, _ := res[i+2].(int64)
+		i += 3
+		d, err := decodeDoc(&dec, kind, id, doc)
 		if err != nil {
-			return nil, fmt.Errorf("index lookup: %w", err)
+			return nil, nil, fmt.Errorf("index lookup: %w", err)
 		}
 		if d.setMembers && members {
 			if err := s.fillMembers(ctx, tenant, d, nil); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		out = append(out, d)
+		if n > 0 {
+			gs := make([]GroupRef, 0, n)
+			for ; n > 0 && i+1 < len(res); n-- {
+				gid, _ := res[i].(string)
+				name, _ := res[i+1].(string)
+				gs = append(gs, GroupRef{ID: gid, DisplayName: name})
+				i += 2
+			}
+			sortGroupRefs(gs)
+			if refs == nil {
+				refs = make(map[string][]GroupRef)
+			}
+			refs[id] = gs
+		}
 	}
 	if len(out) > 1 {
 		slices.SortFunc(out, func(a, b decodedDoc) int { return cmp.Compare(a.seq, b.seq) })
 	}
-	return out, nil
+	return out, refs, nil
 }

@@ -141,6 +141,73 @@ local function upgradeMembers(gid, members)
   return '='
 end
 
+-- A batch of membership changes of group gid, written with one command per
+-- key by flushBatch: newBatch(), then batchAdd / batchRemove per member.
+local function newBatch() return {setAdds = {}, setRems = {}, idxAdds = {}, idxRems = {}, marks = {}, n = 0} end
+
+local function batchAdd(b, gid, id, k, display, nowms)
+  b.setAdds[#b.setAdds + 1] = 0
+  b.setAdds[#b.setAdds + 1] = id .. SEP .. k .. SEP .. display
+  b.idxAdds[#b.idxAdds + 1] = 0
+  b.idxAdds[#b.idxAdds + 1] = k .. '|' .. id .. SEP .. gid
+  b.marks[#b.marks + 1] = nowms
+  b.marks[#b.marks + 1] = k .. '|' .. id
+  b.n = b.n + 1
+end
+
+-- batchRemove removes member id (a user and a group sharing the id alike).
+local function batchRemove(b, gid, mk, id, nowms)
+  for _, e in ipairs(redis.call('ZRANGEBYLEX', mk, '[' .. id .. SEP, '(' .. id .. SEPEND, 'LIMIT', 0, 2)) do
+    local _, kind = parseEntry(e)
+    b.setRems[#b.setRems + 1] = e
+    b.idxRems[#b.idxRems + 1] = kind .. '|' .. id .. SEP .. gid
+    b.marks[#b.marks + 1] = nowms
+    b.marks[#b.marks + 1] = kind .. '|' .. id
+    b.n = b.n + 1
+  end
+end
+
+local function flushBatch(b, mk, queue)
+  if #b.setRems > 0 then
+    redis.call('ZREM', mk, unpack(b.setRems))
+    redis.call('ZREM', MEMBEROF, unpack(b.idxRems))
+  end
+  if #b.setAdds > 0 then
+    redis.call('ZADD', mk, unpack(b.setAdds))
+    redis.call('ZADD', MEMBEROF, unpack(b.idxAdds))
+  end
+  if #b.marks > 0 then redis.call('ZADD', queue, 'LT', unpack(b.marks)) end
+end
+
+-- memberKinds resolves the kinds of the members to add, given as triples
+-- id, kind, display in ARGV[from..to]: kind '' is whichever exists, a user
+-- first. It returns the kinds by ARGV index, or nil and {"unknown", id...}
+-- when some id is neither a user nor a group (of its kind, when given). One
+-- EXISTS when every member is (said or taken to be) a user and is one.
+local function memberKinds(from, to)
+  local kinds, ukeys = {}, {}
+  for i = from, to, 3 do
+    if ARGV[i + 1] ~= 'Group' then ukeys[#ukeys + 1] = P .. 'user:' .. ARGV[i] end
+  end
+  if #ukeys > 0 and #ukeys * 3 == to - from + 1 and redis.call('EXISTS', unpack(ukeys)) == #ukeys then
+    for i = from, to, 3 do kinds[i] = 'User' end
+    return kinds, nil
+  end
+  local unknown = {'unknown'}
+  for i = from, to, 3 do
+    local id, k = ARGV[i], ARGV[i + 1]
+    if (k == '' or k == 'User') and redis.call('EXISTS', P .. 'user:' .. id) == 1 then
+      kinds[i] = 'User'
+    elseif (k == '' or k == 'Group') and redis.call('EXISTS', P .. 'group:' .. id) == 1 then
+      kinds[i] = 'Group'
+    else
+      unknown[#unknown + 1] = id
+    end
+  end
+  if #unknown > 1 then return nil, unknown end
+  return kinds, nil
+end
+
 -- lexIDs returns the ids stored under value in a lexicographic index, and the
 -- index members themselves.
 local function lexIDs(key, value)
@@ -433,44 +500,16 @@ if ifv ~= 0 and tonumber(v) ~= ifv then return {'precondition'} end
 
 local changed = 0
 local before = members
-local setAdds, setRems, idxAdds, idxRems, marks = {}, {}, {}, {}, {}
+local b = newBatch()
 if op == 'remove' then
   members = upgradeMembers(gid, members)
-  for i = 8, #ARGV do
-    local id = ARGV[i]
-    for _, e in ipairs(redis.call('ZRANGEBYLEX', mk, '[' .. id .. SEP, '(' .. id .. SEPEND, 'LIMIT', 0, 2)) do
-      local _, kind = parseEntry(e)
-      setRems[#setRems + 1] = e
-      idxRems[#idxRems + 1] = kind .. '|' .. id .. SEP .. gid
-      marks[#marks + 1] = nowms
-      marks[#marks + 1] = kind .. '|' .. id
-      changed = changed + 1
-    end
-  end
+  for i = 8, #ARGV do batchRemove(b, gid, mk, ARGV[i], nowms) end
 else
   local kinds = {}
   if ARGV[7] == '1' then
-    -- one EXISTS when every member is (said or taken to be) a user and is one
-    local ukeys = {}
-    for i = 8, #ARGV, 3 do
-      if ARGV[i + 1] ~= 'Group' then ukeys[#ukeys + 1] = P .. 'user:' .. ARGV[i] end
-    end
-    if #ukeys > 0 and #ukeys * 3 == #ARGV - 7 and redis.call('EXISTS', unpack(ukeys)) == #ukeys then
-      for i = 8, #ARGV, 3 do kinds[i] = 'User' end
-    else
-      local unknown = {'unknown'}
-      for i = 8, #ARGV, 3 do
-        local id, k = ARGV[i], ARGV[i + 1]
-        if (k == '' or k == 'User') and redis.call('EXISTS', P .. 'user:' .. id) == 1 then
-          kinds[i] = 'User'
-        elseif (k == '' or k == 'Group') and redis.call('EXISTS', P .. 'group:' .. id) == 1 then
-          kinds[i] = 'Group'
-        else
-          unknown[#unknown + 1] = id
-        end
-      end
-      if #unknown > 1 then return unknown end
-    end
+    local unknown
+    kinds, unknown = memberKinds(8, #ARGV)
+    if unknown then return unknown end
   end
   members = upgradeMembers(gid, members)
   -- one ZMSCORE tells which memberships exist already: the reverse index
@@ -496,13 +535,7 @@ else
       local old = nil
       if op == 'set' then old = findEntry(mk, id) end
       if not old then
-        setAdds[#setAdds + 1] = 0
-        setAdds[#setAdds + 1] = id .. SEP .. k .. SEP .. ARGV[i + 2]
-        idxAdds[#idxAdds + 1] = 0
-        idxAdds[#idxAdds + 1] = k .. '|' .. id .. SEP .. gid
-        marks[#marks + 1] = nowms
-        marks[#marks + 1] = k .. '|' .. id
-        changed = changed + 1
+        batchAdd(b, gid, id, k, ARGV[i + 2], nowms)
       elseif op == 'set' and addEntry(gid, mk, id, k, ARGV[i + 2], op, nowms, queue) > 0 then
         changed = changed + 1
       end
@@ -510,15 +543,8 @@ else
   end
   if not members then members = '=' end
 end
-if #setRems > 0 then
-  redis.call('ZREM', mk, unpack(setRems))
-  redis.call('ZREM', MEMBEROF, unpack(idxRems))
-end
-if #setAdds > 0 then
-  redis.call('ZADD', mk, unpack(setAdds))
-  redis.call('ZADD', MEMBEROF, unpack(idxAdds))
-end
-if #marks > 0 then redis.call('ZADD', queue, 'LT', unpack(marks)) end
+flushBatch(b, mk, queue)
+changed = changed + b.n
 
 if changed == 0 then
   if members ~= before then redis.call('SET', doc, joinDoc(v, c, m, s, ix, attrs, members)) end

@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"strconv"
 	"time"
@@ -18,6 +19,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
 	"github.com/scim-bridge/scim-bridge/bridge/reconcile"
+	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
@@ -29,6 +31,7 @@ type Store interface {
 	ListDead(ctx context.Context, tenant string, limit int) ([]*store.SyncState, error)
 	Replay(ctx context.Context, tenant, connector, subject string) error
 	ReplayAll(ctx context.Context, tenant, connector string) (int, error)
+	ThrottleStates(ctx context.Context, tenant string, connectors []string) (map[string]store.ThrottleState, error)
 }
 
 // Reconciler runs one reconciliation under the tenant's lock.
@@ -70,9 +73,30 @@ func New(opts Options) *API {
 
 // ConnectorStatus is the sync health of one connector of a tenant.
 type ConnectorStatus struct {
-	Name       string         `json:"name"`
-	Counts     map[string]int `json:"counts"` // synced, pending, retrying, dead
-	LastErrors []SubjectError `json:"lastErrors,omitempty"`
+	Name       string          `json:"name"`
+	Counts     map[string]int  `json:"counts"` // synced, pending, retrying, dead
+	Throttle   *ThrottleStatus `json:"throttle,omitempty"`
+	LastErrors []SubjectError  `json:"lastErrors,omitempty"`
+}
+
+// ThrottleStatus is the state of a connector's throttle. HeldUntil and
+// RateLimited are every replica's (kept in the store); the concurrency limit
+// and the pace are those of the process that answers.
+type ThrottleStatus struct {
+	// HeldUntil: the downstream asked for no request before this time (429 or
+	// 503 Retry-After, rate-limit headers); zero when not held now.
+	HeldUntil time.Time `json:"heldUntil,omitzero"`
+	// RateLimited counts the 429 answers every replica has seen.
+	RateLimited int64 `json:"rateLimited"`
+	// ConcurrencyLimit is the adaptive limit now, between 1 and MaxConcurrency.
+	ConcurrencyLimit int `json:"concurrencyLimit"`
+	MaxConcurrency   int `json:"maxConcurrency"`
+	// Pace is the pace in requests per second (0: none), Fixed when configured.
+	Pace  float64 `json:"pace,omitempty"`
+	Fixed bool    `json:"fixed,omitempty"`
+	// OldestDueAge is the age of the tenant's oldest due key, which every
+	// connector of the tenant waits on ("" when none is due).
+	OldestDueAge string `json:"oldestDueAge,omitempty"`
 }
 
 // SubjectError is a failing subject, for status output.
@@ -130,8 +154,19 @@ func (a *API) Status(ctx context.Context, tenantID string) ([]TenantStatus, erro
 				ts.OldestPending = age.Truncate(time.Millisecond).String()
 			}
 		}
+		names := make([]string, len(t.Connectors))
+		for i, c := range t.Connectors {
+			names[i] = c.Name()
+		}
+		holds, err := a.store.ThrottleStates(ctx, t.ID, names)
+		if err != nil {
+			return nil, fmt.Errorf("throttles of %s: %w", t.ID, err)
+		}
 		for _, c := range t.Connectors {
 			cs := ConnectorStatus{Name: c.Name(), Counts: map[string]int{}}
+			if th := t.Throttles[c.Name()]; th != nil {
+				cs.Throttle = a.throttleStatus(th.Status(), holds[c.Name()], ts.OldestPending)
+			}
 			for _, s := range []string{store.SyncSynced, store.SyncPending, store.SyncRetrying, store.SyncDead} {
 				cs.Counts[s] = counts[c.Name()][s]
 			}
@@ -148,6 +183,18 @@ func (a *API) Status(ctx context.Context, tenantID string) ([]TenantStatus, erro
 		return nil, notFound("unknown tenant %q", tenantID)
 	}
 	return out, nil
+}
+
+// throttleStatus merges what this process and the store know of a throttle.
+func (a *API) throttleStatus(local connectors.ThrottleStatus, shared store.ThrottleState, oldest string) *ThrottleStatus {
+	ts := &ThrottleStatus{
+		RateLimited: shared.RateLimited, ConcurrencyLimit: local.Limit, MaxConcurrency: local.MaxConcurrency,
+		Pace: math.Round(local.Rate*10) / 10, Fixed: local.Fixed, OldestDueAge: oldest,
+	}
+	if shared.Held(a.now()) {
+		ts.HeldUntil = shared.HeldUntil
+	}
+	return ts
 }
 
 // credentials returns the credential statuses of one tenant.

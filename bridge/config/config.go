@@ -3,6 +3,7 @@ package config
 import (
 	"net/netip"
 	"strings"
+	"time"
 
 	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/connectors"
@@ -17,8 +18,14 @@ const (
 	DefaultLogLevel          = "info"
 	DefaultLogFormat         = "json"
 	DefaultDeletionThreshold = 500
-	DefaultAuthMaxFailures   = auth.DefaultMaxFailures
-	DefaultAuthWindow        = Duration(auth.DefaultFailWindow)
+	DefaultCursorTimeout     = Duration(time.Hour)
+	DefaultBulkMaxOperations = 1000
+	// DefaultBulkMaxPayloadBytes is 4 MiB: 1,000 typical user creates fit.
+	DefaultBulkMaxPayloadBytes = 4 << 20
+	DefaultSettle              = Duration(time.Second)
+	DefaultSettleMax           = Duration(10 * time.Second)
+	DefaultAuthMaxFailures     = auth.DefaultMaxFailures
+	DefaultAuthWindow          = Duration(auth.DefaultFailWindow)
 	// DefaultMaxConcurrentRequests is max_concurrent_requests' default.
 	DefaultMaxConcurrentRequests = 64
 )
@@ -33,7 +40,9 @@ const MinTokenLength = auth.MinTokenLength
 // holds a single value, and every key of a top-level mapping such as log, may
 // come from the variable SCIM_BRIDGE_<KEY> (SCIM_BRIDGE_LISTEN,
 // SCIM_BRIDGE_REDIS, SCIM_BRIDGE_PUBLIC_URL, SCIM_BRIDGE_MAX_BODY_BYTES,
-// SCIM_BRIDGE_MAX_RESULTS, SCIM_BRIDGE_WORKERS,
+// SCIM_BRIDGE_MAX_RESULTS, SCIM_BRIDGE_WORKERS, SCIM_BRIDGE_CURSOR_SECRET,
+// SCIM_BRIDGE_CURSOR_TIMEOUT, SCIM_BRIDGE_BULK_MAX_OPERATIONS,
+// SCIM_BRIDGE_BULK_MAX_PAYLOAD_BYTES, SCIM_BRIDGE_SETTLE, SCIM_BRIDGE_SETTLE_MAX,
 // SCIM_BRIDGE_MAX_CONCURRENT_REQUESTS, SCIM_BRIDGE_ADMIN_TOKEN,
 // SCIM_BRIDGE_AUTH_LIMIT_MAX_FAILURES, SCIM_BRIDGE_AUTH_LIMIT_WINDOW,
 // SCIM_BRIDGE_LOG_LEVEL, SCIM_BRIDGE_LOG_FORMAT); an unset or empty variable
@@ -66,6 +75,34 @@ type Config struct {
 	// once; beyond it the answer is 429 with Retry-After, so one tenant cannot
 	// starve another. Default DefaultMaxConcurrentRequests.
 	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
+	// LocationProxies are the IP addresses or CIDR prefixes of reverse
+	// proxies whose X-Forwarded-Proto and X-Forwarded-Host headers name the
+	// scheme and host of meta.location when public_url is empty. Empty: those
+	// headers are ignored. (auth_limit.trusted_proxies is another matter:
+	// which proxies' X-Forwarded-For to believe.)
+	LocationProxies []string `yaml:"location_proxies"`
+	// CursorSecret signs the cursors of cursor pagination (RFC 9865) with
+	// HMAC-SHA256; replicas behind one address need the same secret, at
+	// least MinTokenLength characters. Empty: a random key per process.
+	CursorSecret string `yaml:"cursor_secret" config:"secret"`
+	// CursorTimeout is how long a pagination cursor stays valid (advertised
+	// as pagination.cursorTimeout). Default DefaultCursorTimeout.
+	CursorTimeout Duration `yaml:"cursor_timeout"`
+	// BulkMaxOperations caps the operations of one /Bulk request (RFC 7644
+	// §3.7.4). Default DefaultBulkMaxOperations.
+	BulkMaxOperations int `yaml:"bulk_max_operations"`
+	// BulkMaxPayloadBytes caps the body of one /Bulk request. Default
+	// DefaultBulkMaxPayloadBytes.
+	BulkMaxPayloadBytes int64 `yaml:"bulk_max_payload_bytes"`
+	// Settle is the quiet period of a changed user: its downstream convergence
+	// waits until no change came for this long (each change re-arms it), so a
+	// burst of PATCHes costs one downstream write. The SCIM write itself is
+	// acknowledged at once. Default DefaultSettle; a tenant may override it.
+	Settle Duration `yaml:"settle"`
+	// SettleMax bounds settling: a user that keeps changing converges at the
+	// latest this long after its first change not yet converged. At least
+	// Settle. Default DefaultSettleMax; a tenant may override it.
+	SettleMax Duration `yaml:"settle_max"`
 	// AdminToken is the bearer token of the admin endpoints: a plain string
 	// (the token) or a mapping {name, token, not_before, expires}, the token
 	// plaintext or sha256:<hex> (see auth.Token). With AdminTokens empty too,
@@ -158,8 +195,15 @@ type Tenant struct {
 	// DeletionThreshold is the number of downstream deletions one reconcile run
 	// may make before it stops and asks for confirmation. Default DefaultDeletionThreshold.
 	DeletionThreshold int `yaml:"deletion_threshold"`
+	// Settle and SettleMax override the top-level keys of the same name for
+	// this tenant; absent or 0 means the top-level value.
+	Settle    Duration `yaml:"settle"`
+	SettleMax Duration `yaml:"settle_max"`
 	// Connectors are the downstream systems of the tenant, in file order.
 	Connectors []Connector `yaml:"connectors"`
+	// SchemaExtensions are the tenant's custom schema extensions (see
+	// SchemaExtension), served to its IdP in /Schemas and /ResourceTypes.
+	SchemaExtensions []SchemaExtension `yaml:"schema_extensions"`
 	// Line is the line of the tenant's entry in the file (for messages).
 	Line int `yaml:"-"`
 }
@@ -226,6 +270,9 @@ func (c *Config) applyDefaults() {
 	defaultTo(&c.MaxResults, DefaultMaxResults)
 	defaultTo(&c.Workers, DefaultWorkers)
 	defaultTo(&c.MaxConcurrentRequests, DefaultMaxConcurrentRequests)
+	defaultTo(&c.CursorTimeout, DefaultCursorTimeout)
+	defaultTo(&c.BulkMaxOperations, DefaultBulkMaxOperations)
+	defaultTo(&c.BulkMaxPayloadBytes, DefaultBulkMaxPayloadBytes)
 	defaultTo(&c.AuthLimit.MaxFailures, DefaultAuthMaxFailures)
 	defaultTo(&c.AuthLimit.Window, DefaultAuthWindow)
 	c.Log.Level = strings.ToLower(strings.TrimSpace(c.Log.Level))
@@ -233,8 +280,13 @@ func (c *Config) applyDefaults() {
 	c.Log.Format = strings.ToLower(strings.TrimSpace(c.Log.Format))
 	defaultTo(&c.Log.Format, DefaultLogFormat)
 	c.PublicURL = strings.TrimRight(c.PublicURL, "/")
+	defaultTo(&c.Settle, DefaultSettle)
+	defaultTo(&c.SettleMax, max(DefaultSettleMax, c.Settle))
 	for i := range c.Tenants {
-		defaultTo(&c.Tenants[i].DeletionThreshold, DefaultDeletionThreshold)
+		t := &c.Tenants[i]
+		defaultTo(&t.DeletionThreshold, DefaultDeletionThreshold)
+		defaultTo(&t.Settle, c.Settle)
+		defaultTo(&t.SettleMax, max(c.SettleMax, t.Settle))
 	}
 }
 

@@ -147,24 +147,29 @@ func TestLoadDesignExample(t *testing.T) {
 		MaxResults:            1000,
 		Workers:               32,
 		MaxConcurrentRequests: DefaultMaxConcurrentRequests,
-		AuthLimit:             AuthLimit{MaxFailures: 10, Window: Duration(time.Minute)},
-		Log:                   Log{Level: "info", Format: "json"},
+		Settle:                DefaultSettle, SettleMax: DefaultSettleMax,
+		AuthLimit:     AuthLimit{MaxFailures: 10, Window: Duration(time.Minute)},
+		Log:           Log{Level: "info", Format: "json"},
+		CursorTimeout: DefaultCursorTimeout, BulkMaxOperations: DefaultBulkMaxOperations,
+		BulkMaxPayloadBytes: DefaultBulkMaxPayloadBytes,
 		Tenants: []Tenant{{
 			ID:                "acme",
 			Credentials:       auth.Credentials{Tokens: []auth.Token{plainToken(exampleEnv["ACME_SCIM_TOKEN"])}},
 			ReconcileEvery:    Duration(time.Hour),
 			DeletionThreshold: 500,
-			Line:              28,
+			Settle:            DefaultSettle,
+			SettleMax:         DefaultSettleMax,
+			Line:              44,
 			Connectors: []Connector{
-				{Name: "bimdata", Type: "bimdata", Line: 32, Config: &fakeConfig{Base: bimdata}},
-				{Name: "bimplus", Type: "bimplus", Line: 37, Config: &fakeConfig{
+				{Name: "bimdata", Type: "bimdata", Line: 48, Config: &fakeConfig{Base: bimdata}},
+				{Name: "bimplus", Type: "bimplus", Line: 53, Config: &fakeConfig{
 					Base: base("bimplus", "bimplus", "http://127.0.0.1:9002/v2", exampleEnv["BIMPLUS_TOKEN"]),
 					Team: "acme",
 					Groups: map[string][]fakeRole{
 						"Design Team": {{Project: "b8615afc-99cc-4bcd-b0ca-ff0593ce15c6", Role: "Project_Editor"}},
 					},
 				}},
-				{Name: "authress", Type: "authress", Line: 44, Config: &fakeConfig{
+				{Name: "authress", Type: "authress", Line: 60, Config: &fakeConfig{
 					Base: base("authress", "authress", "http://127.0.0.1:9003", exampleEnv["AUTHRESS_KEY"]),
 					Connection: &fakeConnection{
 						Type:              "oauth2",
@@ -174,7 +179,7 @@ func TestLoadDesignExample(t *testing.T) {
 						ClientSecret:      exampleEnv["OKTA_CLIENT_SECRET"],
 					},
 				}},
-				{Name: "odm", Type: "scim", Line: 54, Config: &fakeConfig{
+				{Name: "odm", Type: "scim", Line: 70, Config: &fakeConfig{
 					Base: base("odm", "scim", "http://127.0.0.1:9004/api/v1/scim", exampleEnv["ODM_TOKEN"]),
 				}},
 			},
@@ -200,7 +205,8 @@ func TestLoadMinimalAndDefault(t *testing.T) {
 		t.Fatalf("Load: %v", err)
 	}
 	want := Default()
-	want.Tenants = []Tenant{{ID: "demo", Credentials: auth.Credentials{Tokens: []auth.Token{plainToken("demo-token-0123456789")}}, DeletionThreshold: DefaultDeletionThreshold, Line: 4}}
+	want.Tenants = []Tenant{{ID: "demo", Credentials: auth.Credentials{Tokens: []auth.Token{plainToken("demo-token-0123456789")}}, DeletionThreshold: DefaultDeletionThreshold,
+		Settle: DefaultSettle, SettleMax: DefaultSettleMax, Line: 4}}
 	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("got %+v\nwant %+v", cfg, want)
 	}
@@ -371,7 +377,10 @@ log: {level: debug, format: console}
 					MaxBodyBytes: 4096, MaxResults: 50, Workers: 3, MaxConcurrentRequests: DefaultMaxConcurrentRequests,
 					AdminToken: plainToken("env-admin-token-0123456789"),
 					AuthLimit:  AuthLimit{MaxFailures: 10, Window: Duration(time.Minute)},
-					Log:        Log{Level: "warn", Format: "json"},
+					Settle:     DefaultSettle, SettleMax: DefaultSettleMax,
+					Log:               Log{Level: "warn", Format: "json"},
+					CursorTimeout:     DefaultCursorTimeout,
+					BulkMaxOperations: DefaultBulkMaxOperations, BulkMaxPayloadBytes: DefaultBulkMaxPayloadBytes,
 				}
 				if !reflect.DeepEqual(got, want) {
 					t.Errorf("got %+v\nwant %+v", got, want)
@@ -863,12 +872,12 @@ func TestLoadInvalidFiles(t *testing.T) {
 			file: "bridge.example.yaml",
 			env:  map[string]string{"ACME_SCIM_TOKEN": exampleEnv["ACME_SCIM_TOKEN"]},
 			want: []string{
-				":35: tenants[0].connectors[0].token: environment variable BIMDATA_TOKEN is not set",
-				":36: tenants[0].connectors[0].webhook_secret: environment variable BIMDATA_WEBHOOK_SECRET is not set",
-				":41: tenants[0].connectors[1].token: environment variable BIMPLUS_TOKEN is not set",
-				":47: tenants[0].connectors[2].token: environment variable AUTHRESS_KEY is not set",
-				":53: tenants[0].connectors[2].connection.clientSecret: environment variable OKTA_CLIENT_SECRET is not set",
-				":57: tenants[0].connectors[3].token: environment variable ODM_TOKEN is not set",
+				":51: tenants[0].connectors[0].token: environment variable BIMDATA_TOKEN is not set",
+				":52: tenants[0].connectors[0].webhook_secret: environment variable BIMDATA_WEBHOOK_SECRET is not set",
+				":57: tenants[0].connectors[1].token: environment variable BIMPLUS_TOKEN is not set",
+				":63: tenants[0].connectors[2].token: environment variable AUTHRESS_KEY is not set",
+				":69: tenants[0].connectors[2].connection.clientSecret: environment variable OKTA_CLIENT_SECRET is not set",
+				":73: tenants[0].connectors[3].token: environment variable ODM_TOKEN is not set",
 			},
 		},
 	}
@@ -991,6 +1000,30 @@ func mustRead(tb testing.TB, path string) string {
 		tb.Fatal(err)
 	}
 	return string(data)
+}
+
+func TestSettleKeys(t *testing.T) {
+	t.Parallel()
+	const tenants = "tenants:\n  - id: a\n    scim_tokens: [a-token-0123456789abc]\n    settle: 3s\n  - id: b\n    scim_tokens: [b-token-0123456789abc]\n    settle_max: 1m\n"
+	cfg, err := LoadBytes("s.yaml", []byte("settle: 500ms\n"+tenants), nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := [][2]time.Duration{
+		{time.Duration(cfg.Settle), time.Duration(cfg.SettleMax)},
+		{time.Duration(cfg.Tenants[0].Settle), time.Duration(cfg.Tenants[0].SettleMax)},
+		{time.Duration(cfg.Tenants[1].Settle), time.Duration(cfg.Tenants[1].SettleMax)},
+	}
+	want := [][2]time.Duration{{500 * time.Millisecond, 10 * time.Second}, {3 * time.Second, 10 * time.Second}, {500 * time.Millisecond, time.Minute}}
+	if !slices.Equal(got, want) {
+		t.Errorf("settle, settle_max: top-level and per tenant %v, want %v", got, want)
+	}
+	_, err = LoadBytes("s.yaml", []byte("settle: 20s\nsettle_max: 5s\ntenants:\n  - id: a\n    scim_tokens: [a-token-0123456789abc]\n    settle: 2s\n    settle_max: 1s\n"), nil, nil)
+	for _, msg := range []string{"s.yaml:2: settle_max: must not be shorter than settle", "s.yaml:7: tenants[0].settle_max: must not be shorter than settle"} {
+		if err == nil || !strings.Contains(err.Error(), msg) {
+			t.Errorf("error %v, want it to contain %q", err, msg)
+		}
+	}
 }
 
 // plainToken is the token a plain string in scim_tokens or admin_token decodes to.

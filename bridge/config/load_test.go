@@ -209,6 +209,7 @@ func TestRulesNameKeys(t *testing.T) {
 	c.AdminToken = auth.Token{Value: "admin-token-0123456789"}
 	c.AuthLimit.Exempt = []string{"10.0.0.0/8"}
 	c.AuthLimit.TrustedProxies = []string{"10.1.0.0/16"}
+	c.LocationProxies = []string{"10.2.0.0/16"}
 	c.Tenants = []Tenant{{ID: "a", Credentials: auth.Credentials{Tokens: []auth.Token{{Value: "a-token-0123456789"}}}, Connectors: []Connector{{Name: "x", Type: "scim"}}}}
 	run := &validation{l: newLoader("b.yaml", nil, nil), root: reflect.ValueOf(c).Elem(), sets: map[string]map[string]string{}}
 	for _, r := range rules() {
@@ -241,7 +242,10 @@ func TestEnvOverrideNames(t *testing.T) {
 		"SCIM_BRIDGE_LISTEN=listen", "SCIM_BRIDGE_REDIS=redis", "SCIM_BRIDGE_PUBLIC_URL=public_url",
 		"SCIM_BRIDGE_MAX_BODY_BYTES=max_body_bytes", "SCIM_BRIDGE_MAX_RESULTS=max_results",
 		"SCIM_BRIDGE_WORKERS=workers", "SCIM_BRIDGE_MAX_CONCURRENT_REQUESTS=max_concurrent_requests",
-		"SCIM_BRIDGE_ADMIN_TOKEN=admin_token",
+		"SCIM_BRIDGE_CURSOR_SECRET=cursor_secret",
+		"SCIM_BRIDGE_CURSOR_TIMEOUT=cursor_timeout", "SCIM_BRIDGE_BULK_MAX_OPERATIONS=bulk_max_operations",
+		"SCIM_BRIDGE_BULK_MAX_PAYLOAD_BYTES=bulk_max_payload_bytes", "SCIM_BRIDGE_SETTLE=settle",
+		"SCIM_BRIDGE_SETTLE_MAX=settle_max", "SCIM_BRIDGE_ADMIN_TOKEN=admin_token",
 		"SCIM_BRIDGE_AUTH_LIMIT_MAX_FAILURES=auth_limit.max_failures", "SCIM_BRIDGE_AUTH_LIMIT_WINDOW=auth_limit.window",
 		"SCIM_BRIDGE_LOG_LEVEL=log.level", "SCIM_BRIDGE_LOG_FORMAT=log.format",
 	}

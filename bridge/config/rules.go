@@ -35,6 +35,12 @@ func rules() []rule {
 		{"max_results", notNegative, positive(DefaultMaxResults)},
 		{"workers", notNegative, positive(DefaultWorkers)},
 		{"max_concurrent_requests", notNegative, positive(DefaultMaxConcurrentRequests)},
+		{"bulk_max_operations", notNegative, positive(DefaultBulkMaxOperations)},
+		{"bulk_max_payload_bytes", notNegative, positive(DefaultBulkMaxPayloadBytes)},
+		{"cursor_timeout", notNegative, "must be positive (0 means the default, 1h)"},
+		{"cursor_secret", optional(text(func(s string) bool { return len(s) >= MinTokenLength })), fmt.Sprintf("is too short: the secret needs at least %d characters", MinTokenLength)},
+		{"location_proxies[*]", text(isPrefix), "must be an IP address or a CIDR prefix such as 10.0.0.0/8"},
+		{"settle_max", notShorterThan("settle"), "must not be shorter than settle"},
 
 		{"auth_limit.max_failures", notNegative, positive(DefaultAuthMaxFailures)},
 		{"auth_limit.window", notNegative, "must be positive (0 means the default, 1m)"},
@@ -49,6 +55,7 @@ func rules() []rule {
 		{"tenants[*].id", notDots, `must not be "." or ".."`},
 		{"tenants[*].id", distinct(tenantIDs, anywhere), "duplicate tenant id {value} (first at line {line}; ids are compared ignoring case)"},
 		{"tenants[*].deletion_threshold", notNegative, positive(DefaultDeletionThreshold)},
+		{"tenants[*].settle_max", notShorterThan("settle"), "must not be shorter than settle (this tenant's, or the top-level one)"},
 		{"tenants[*].connectors[*].name", required, "is required"},
 		{"tenants[*].connectors[*].name", text(idPattern.MatchString), msgIDRule},
 		{"tenants[*].connectors[*].name", notDots, `must not be "." or ".."`},
@@ -101,6 +108,18 @@ var (
 		return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 	})
 )
+
+// notShorterThan accepts a duration at least as long as the sibling key's.
+func notShorterThan(sibling string) check {
+	return func(v *value) bool {
+		p := sibling
+		if i := strings.LastIndexByte(v.path, '.'); i >= 0 {
+			p = v.path[:i+1] + sibling
+		}
+		o := v.run.lookup(p)
+		return !o.IsValid() || v.v.Int() >= o.Int()
+	}
+}
 
 // isPrefix accepts an IP address or a CIDR prefix.
 func isPrefix(s string) bool { _, ok := parsePrefix(s); return ok }

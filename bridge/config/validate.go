@@ -64,6 +64,7 @@ func (l *loader) validate(c *Config) {
 			l.fail(path, val.message(r.msg))
 		})
 	}
+	l.checkExtensions(c)
 	l.validateCredentials(c)
 }
 

@@ -63,6 +63,16 @@ func (w *Worker) converge(ctx context.Context, t *tenant.Tenant, k store.WorkKey
 	if err != nil || len(targets) == 0 {
 		return time.Time{}, err
 	}
+	release, busy, err := w.lockOwner(ctx, t, targets)
+	defer release()
+	switch {
+	case heldBack(err):
+		return spread(w.now(), w.now().Add(connectors.RetryAfterOf(err))), nil // the downstream holds us off
+	case err != nil:
+		return time.Time{}, err
+	case busy:
+		return w.now().Add(ownerBusyRetry), nil // the owner's convergence runs elsewhere
+	}
 	subj := k.Subject()
 	names := make([]string, len(targets))
 	for i, tg := range targets {
@@ -72,6 +82,7 @@ func (w *Worker) converge(ctx context.Context, t *tenant.Tenant, k store.WorkKey
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read sync state: %w", err)
 	}
+	held := w.holds(ctx, t.ID, names)
 	var (
 		mu      sync.Mutex
 		retryAt time.Time
@@ -81,7 +92,7 @@ func (w *Worker) converge(ctx context.Context, t *tenant.Tenant, k store.WorkKey
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			at := w.convergeOne(ctx, t, subj, tg, states[tg.conn.Name()])
+			at := w.convergeOne(ctx, t, subj, tg, states[tg.conn.Name()], held[tg.conn.Name()])
 			if !at.IsZero() {
 				mu.Lock()
 				if retryAt.IsZero() || at.Before(retryAt) {
@@ -96,8 +107,9 @@ func (w *Worker) converge(ctx context.Context, t *tenant.Tenant, k store.WorkKey
 }
 
 // convergeOne converges one connector for one subject and records the outcome.
+// heldUntil is the end of the connector's hold by its downstream (zero: none).
 // It returns when the subject must be retried for this connector (zero: done).
-func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string, tg target, st *store.SyncState) time.Time {
+func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string, tg target, st *store.SyncState, heldUntil time.Time) time.Time {
 	name := tg.conn.Name()
 	hash := subject.DesiredHash(tg.conn, tg.subject)
 	now := w.now()
@@ -112,8 +124,13 @@ func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string,
 	case st.Status == store.SyncRetrying && st.InFlightHash == hash && st.NextRetry.After(now):
 		return st.NextRetry // an early mark: the retry is not due yet
 	}
-	if until := w.cooldowns.get(t.ID, name); until.After(now) {
-		return spread(now, until) // the downstream asked us to back off (429)
+	if until := w.cooldowns.get(t.ID, name); until.After(heldUntil) {
+		heldUntil = until
+	}
+	if heldUntil.After(now) {
+		// The downstream asked every replica to hold off (429/503 Retry-After):
+		// wait without calling it and without spending an attempt.
+		return spread(now, heldUntil)
 	}
 	if st.InFlightHash != hash {
 		st.Attempts = 0 // a new desired state starts a new series of attempts
@@ -147,7 +164,9 @@ func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string,
 		st.Record = raw
 	}
 	prevStatus, prevError := st.Status, st.LastError
-	st.Attempts++
+	if !heldBack(err) {
+		st.Attempts++ // a request the throttle held back never left: no attempt spent
+	}
 	st.InFlightHash = hash
 	st.UpdatedAt = w.now()
 	var retryAt time.Time

@@ -22,12 +22,16 @@ import (
 )
 
 // Store is what the worker reads and writes: the work queue and its leases,
-// sync states, and users with their groups.
+// settling, the connectors' shared holds, sync states, and users with their groups.
 type Store interface {
 	Claim(ctx context.Context, tenant, owner string, lease time.Duration, max int) ([]store.Claim, error)
 	NextDue(ctx context.Context, tenant string) (next time.Time, ok bool, err error)
 	Ack(ctx context.Context, c store.Claim) error
 	Retry(ctx context.Context, c store.Claim, due time.Time) error
+	Settle(ctx context.Context, c store.Claim, quiet, maxDelay time.Duration) (time.Time, error)
+	Defer(ctx context.Context, c store.Claim, due time.Time) error
+	ThrottleStates(ctx context.Context, tenant string, connectors []string) (map[string]store.ThrottleState, error)
+	Lease(ctx context.Context, k store.WorkKey, owner string, lease time.Duration) (store.Claim, bool, error)
 	Extend(ctx context.Context, c store.Claim, lease time.Duration) error
 	GetSyncs(ctx context.Context, tenant, subject string, connectors []string) (map[string]*store.SyncState, error)
 	PutSync(ctx context.Context, tenant string, st *store.SyncState) error
@@ -129,6 +133,13 @@ func (w *Worker) Run(ctx context.Context, workers int) {
 	defer wg.Wait()
 	owner := w.opts.Owner
 	var pause pauser
+	var withWork []string
+	for _, t := range w.tenants.All() {
+		if len(t.Connectors) > 0 {
+			withWork = append(withWork, t.ID)
+		}
+	}
+	budget := newBudgets(workers, withWork)
 	for ctx.Err() == nil {
 		claimed := 0
 		for _, t := range w.tenants.All() {
@@ -139,7 +150,11 @@ func (w *Worker) Run(ctx context.Context, workers int) {
 			if len(t.Connectors) == 0 {
 				continue
 			}
-			cs, err := w.store.Claim(ctx, t.ID, owner, w.opts.LeaseTTL, min(free, claimBatch))
+			want := min(budget.allowance(t.ID, free), claimBatch)
+			if want <= 0 {
+				continue // this tenant uses its share; the rest is kept for others
+			}
+			cs, err := w.store.Claim(ctx, t.ID, owner, w.opts.LeaseTTL, want)
 			if err != nil {
 				if ctx.Err() != nil {
 					continue
@@ -152,6 +167,7 @@ func (w *Worker) Run(ctx context.Context, workers int) {
 				continue
 			}
 			pause.up(w)
+			budget.claimed(t.ID, len(cs), want)
 			claimed += len(cs)
 			for _, c := range cs {
 				busy <- struct{}{}
@@ -159,6 +175,7 @@ func (w *Worker) Run(ctx context.Context, workers int) {
 				go func() {
 					defer wg.Done()
 					w.process(ctx, t, c)
+					budget.done(t.ID)
 					<-busy
 					select {
 					case freed <- struct{}{}:
@@ -217,6 +234,11 @@ func (w *Worker) nextWait(ctx context.Context) time.Duration {
 // process converges every connector concerned by one claimed key, then acks it
 // or schedules its retry.
 func (w *Worker) process(ctx context.Context, t *tenant.Tenant, c store.Claim) {
+	if at := w.settleUntil(ctx, t, c); !at.IsZero() {
+		// Changed too recently: released untouched until the quiet period ends.
+		w.release(ctx, t, c, at, false)
+		return
+	}
 	stop := w.keepLease(ctx, t, c)
 	retryAt, err := w.converge(ctx, t, c.Key)
 	stop()
@@ -228,17 +250,28 @@ func (w *Worker) process(ctx context.Context, t *tenant.Tenant, c store.Claim) {
 		w.log.Error().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("subject", clip.String(c.Key.Subject())).Msg("sync: read desired state")
 		retryAt = w.now().Add(backoff(w.opts.BackoffBase, 1))
 	}
+	w.release(ctx, t, c, retryAt, true)
+}
+
+// release ends the claim c: acked when at is zero, else due again at at.
+// converged says a convergence ran: its retry comes due without a new quiet
+// period (a change meanwhile still settles).
+func (w *Worker) release(ctx context.Context, t *tenant.Tenant, c store.Claim, at time.Time, converged bool) {
 	// Release the lease even when shutting down: what was recorded stays recorded,
 	// and an interrupted convergence is due again at once instead of after the
 	// lease expires. (A worker that dies here loses the lease the hard way.)
 	// While the store is unavailable the release is retried: the lease stays
 	// extended meanwhile, so no other replica converges the key twice.
-	stop = w.keepLease(ctx, t, c)
-	err = w.storeWrite(ctx, func(ctx context.Context) error {
-		if retryAt.IsZero() {
+	stop := w.keepLease(ctx, t, c)
+	err := w.storeWrite(ctx, func(ctx context.Context) error {
+		switch {
+		case at.IsZero():
 			return w.store.Ack(ctx, c)
+		case converged && settles(t, c.Key):
+			return w.store.Defer(ctx, c, at)
+		default:
+			return w.store.Retry(ctx, c, at)
 		}
-		return w.store.Retry(ctx, c, retryAt)
 	})
 	stop()
 	if err != nil {

@@ -323,8 +323,10 @@ func (rc *Reconciler) inventory(ctx context.Context, t *tenant.Tenant, c connect
 				key := subject.WorkKey(t.ID, c.Name(), *o.Subject)
 				return check(c, key, connectors.Subject{Kind: connectors.SubjectObject, ID: o.Subject.ID})
 			case connectors.SubjectTenant:
-				if rc.tenants.Get(o.Subject.ID) != nil {
-					return nil // a configured tenant's object: checked above
+				// A configured tenant's object is checked above, unless it was
+				// made for a connector the tenant no longer has.
+				if owner := rc.tenants.Get(o.Subject.ID); owner != nil && (o.Connector == "" || owner.Connector(o.Connector) != nil) {
+					return nil
 				}
 			case connectors.SubjectUser:
 				if _, err := rc.store.Get(ctx, t.ID, store.KindUser, o.Subject.ID); err == nil {

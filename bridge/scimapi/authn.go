@@ -77,3 +77,17 @@ func (srv *Server) authSchemes() []any {
 	}
 	return out
 }
+
+// discoveryTenant is the tenant whose credential a discovery request carries
+// ("" without one, or when it does not authenticate): discovery is served to
+// anyone, and a tenant's own schema extensions only to that tenant.
+func (srv *Server) discoveryTenant(r *http.Request) string {
+	if r.Header.Get("Authorization") == "" {
+		return ""
+	}
+	id, err := srv.opts.Auth.Authenticate(r)
+	if err != nil {
+		return ""
+	}
+	return id.Tenant
+}

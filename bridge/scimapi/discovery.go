@@ -2,9 +2,13 @@ package scimapi
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"net/http"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/elimity-com/scim"
 	"github.com/elimity-com/scim/optional"
@@ -18,11 +22,19 @@ func (srv *Server) serveServiceProviderConfig(w http.ResponseWriter, r *http.Req
 		"schemas":          []string{SPConfigSchema},
 		"documentationUri": "https://github.com/scim-bridge/scim-bridge#readme",
 		"patch":            map[string]any{"supported": true},
-		"bulk":             map[string]any{"supported": false, "maxOperations": 0, "maxPayloadSize": 0},
-		"filter":           map[string]any{"supported": true, "maxResults": srv.opts.MaxResults},
-		"changePassword":   map[string]any{"supported": false},
-		"sort":             map[string]any{"supported": true},
-		"etag":             map[string]any{"supported": true},
+		"bulk": map[string]any{"supported": true, "maxOperations": srv.opts.BulkMaxOperations,
+			"maxPayloadSize": srv.opts.BulkMaxPayloadBytes},
+		"filter": map[string]any{"supported": true, "maxResults": srv.opts.MaxResults},
+		// RFC 9865 §4. Index paging stays the default so clients written for
+		// RFC 7644 alone see no change.
+		"pagination": map[string]any{
+			"cursor": true, "index": true, "defaultPaginationMethod": "index",
+			"defaultPageSize": srv.opts.MaxResults, "maxPageSize": srv.opts.MaxResults,
+			"cursorTimeout": int64(srv.cursorTimeout() / time.Second),
+		},
+		"changePassword": map[string]any{"supported": false},
+		"sort":           map[string]any{"supported": true},
+		"etag":           map[string]any{"supported": true},
 		"meta": map[string]any{
 			"resourceType": "ServiceProviderConfig",
 			"location":     base + "/ServiceProviderConfig",
@@ -30,7 +42,26 @@ func (srv *Server) serveServiceProviderConfig(w http.ResponseWriter, r *http.Req
 	}
 	doc["authenticationSchemes"] = srv.authSchemes()
 	body, _ := json.Marshal(doc)
-	w.Header().Set("Content-Type", contentTypeSCIM)
+	writeDiscoveryResource(w, r, body)
+}
+
+// writeDiscoveryResource writes one discovery resource (ServiceProviderConfig,
+// a Schema, a ResourceType) with a weak ETag of its content, answering a
+// matching If-None-Match with 304 (RFC 7644 §3.14 versions every resource).
+func writeDiscoveryResource(w http.ResponseWriter, r *http.Request, body []byte) {
+	sum := sha256.Sum256(body)
+	tag := `W/"` + hex.EncodeToString(sum[:8]) + `"`
+	h := w.Header()
+	h.Set("Content-Type", contentTypeSCIM)
+	h.Set("ETag", tag)
+	if inm := r.Header.Get("If-None-Match"); inm != "" {
+		for _, t := range strings.Split(inm, ",") {
+			if t = strings.TrimSpace(t); t == "*" || strings.TrimPrefix(t, "W/") == strings.TrimPrefix(tag, "W/") {
+				w.WriteHeader(http.StatusNotModified)
+				return
+			}
+		}
+	}
 	_, _ = w.Write(body)
 }
 
@@ -45,22 +76,31 @@ type discovery struct {
 	err  error
 }
 
-func (srv *Server) serveDiscovery(w http.ResponseWriter, r *http.Request, path string) {
-	d := &srv.discovery
+// serveDiscovery serves /Schemas and /ResourceTypes of types: those of the
+// tenant whose token the request carries (its own extensions included), else
+// the ones every tenant shares.
+func (srv *Server) serveDiscovery(w http.ResponseWriter, r *http.Request, path string, types *resourceTypes) {
+	d := &types.discovery
 	d.once.Do(func() {
+		exts := func(rt *resourceType) []scim.SchemaExtension {
+			out := make([]scim.SchemaExtension, len(rt.extensions))
+			for i, e := range rt.extensions {
+				out[i] = scim.SchemaExtension{Schema: e.Schema, Required: e.Required}
+			}
+			return out
+		}
 		rts := []scim.ResourceType{
 			{
 				ID: optional.NewString("User"), Name: "User", Endpoint: "/Users",
-				Description: optional.NewString("User Account"),
-				Schema:      srv.types.user.core,
-				SchemaExtensions: []scim.SchemaExtension{
-					{Schema: srv.types.user.extensions[0]},
-				},
+				Description:      optional.NewString("User Account"),
+				Schema:           types.user.core,
+				SchemaExtensions: exts(types.user),
 			},
 			{
 				ID: optional.NewString("Group"), Name: "Group", Endpoint: "/Groups",
-				Description: optional.NewString("Group"),
-				Schema:      srv.types.group.core,
+				Description:      optional.NewString("Group"),
+				Schema:           types.group.core,
+				SchemaExtensions: exts(types.group),
 			},
 		}
 		srv, err := scim.NewServer(&scim.ServerArgs{
@@ -89,6 +129,10 @@ func (srv *Server) serveDiscovery(w http.ResponseWriter, r *http.Request, path s
 	body := rec.body.Bytes()
 	if rec.code == http.StatusOK {
 		body = withDiscoveryMeta(body, srv.baseURL(r))
+		if strings.HasPrefix(path, "/Schemas/") || strings.HasPrefix(path, "/ResourceTypes/") {
+			writeDiscoveryResource(w, r, body)
+			return
+		}
 	}
 	w.Header().Set("Content-Type", contentTypeSCIM)
 	w.WriteHeader(rec.code)

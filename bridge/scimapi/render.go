@@ -1,7 +1,6 @@
 package scimapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -20,18 +19,6 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // etag is the entity tag of a resource version (RFC 7644 §3.14): W/"<version>".
 func etag(version int64) string { return `W/"` + itoa(version) + `"` }
-
-// baseURL is the absolute URL of the SCIM endpoint for this request.
-func (srv *Server) baseURL(r *http.Request) string {
-	if srv.opts.PublicURL != "" {
-		return strings.TrimRight(srv.opts.PublicURL, "/")
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + "/scim/v2"
-}
 
 // location is the canonical URI of a resource (meta.location, Location header).
 func location(base string, rt *resourceType, id string) string {
@@ -76,8 +63,8 @@ func (srv *Server) view(rt *resourceType, res *store.Resource, groups []store.Gr
 	}
 	schemas := []any{rt.core.ID}
 	for _, e := range rt.extensions {
-		if _, ok := res.Attrs[e.ID]; ok {
-			schemas = append(schemas, e.ID)
+		if _, ok := res.Attrs[e.Schema.ID]; ok {
+			schemas = append(schemas, e.Schema.ID)
 		}
 	}
 	v["schemas"] = schemas
@@ -133,17 +120,16 @@ func (srv *Server) view(rt *resourceType, res *store.Resource, groups []store.Gr
 			delete(v, k)
 		}
 	}
-	if o.projected() {
-		v = filter.Project(rt.rs, v, o.attributes, o.excluded)
-	} else {
-		delete(v, "password")
-	}
-	return v
+	// RFC 7643 §7 "returned" and RFC 7644 §3.9: never-returned attributes
+	// (password, a tenant's own "returned: never") are always left out,
+	// request-only ones unless asked for by name.
+	return filter.Project(rt.rs, v, o.attributes, o.excluded)
 }
 
-// writeResource writes one resource with its ETag (and Location for 201).
-func writeResource(w http.ResponseWriter, status int, res *store.Resource, v map[string]any) error {
-	body, err := json.Marshal(v)
+// writeResource writes one resource with its ETag; a 201 also carries the
+// Location header (RFC 7644 §3.3), loc, whatever the projection kept of meta.
+func writeResource(w http.ResponseWriter, status int, res *store.Resource, v map[string]any, loc string) error {
+	body, err := marshalView(v)
 	if err != nil {
 		return err
 	}
@@ -151,11 +137,7 @@ func writeResource(w http.ResponseWriter, status int, res *store.Resource, v map
 	h.Set("Content-Type", contentTypeSCIM)
 	h.Set("ETag", etag(res.Version))
 	if status == http.StatusCreated {
-		if m, ok := v["meta"].(map[string]any); ok {
-			if loc, ok := m["location"].(string); ok {
-				h.Set("Location", loc)
-			}
-		}
+		h.Set("Location", loc)
 	}
 	w.WriteHeader(status)
 	_, _ = w.Write(body)

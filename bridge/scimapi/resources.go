@@ -100,16 +100,18 @@ func checkSchemas(rt *resourceType, raw map[string]any) error {
 	return nil
 }
 
+// checkRequired checks what RFC 7643 makes required (§4.1 userName, §4.2 a
+// group's displayName, required extensions and their required attributes);
+// a blank userName or displayName counts as missing.
 func checkRequired(rt *resourceType, attrs map[string]any) error {
 	name := "userName"
 	if rt.kind == store.KindGroup {
 		name = "displayName"
 	}
-	s, _ := attrs[name].(string)
-	if strings.TrimSpace(s) == "" {
+	if s, _ := attrs[name].(string); strings.TrimSpace(s) == "" {
 		return errBadRequest("invalidValue", "%s is required", name)
 	}
-	return nil
+	return filter.CheckRequired(rt.rs, attrs)
 }
 
 // create serves POST /Users and POST /Groups (RFC 7644 §3.3).
@@ -134,27 +136,17 @@ func (srv *Server) create(w http.ResponseWriter, r *http.Request, tenant string,
 	}
 	srv.written()
 	o := renderOptsFor(srv, r)
-	return writeResource(w, http.StatusCreated, res, srv.view(rt, res, nil, o))
+	return writeResource(w, http.StatusCreated, res, srv.view(rt, res, nil, o), location(o.base, rt, res.ID))
 }
 
 // get serves GET /Users/{id} and /Groups/{id} (RFC 7644 §3.4.1), honouring
 // If-None-Match (304) and attributes / excludedAttributes.
 func (srv *Server) get(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType, id string) error {
-	o := renderOptsFor(srv, r)
-	var (
-		res    *store.Resource
-		groups []store.GroupRef
-		err    error
-	)
-	if rt.kind == store.KindUser && o.wants("groups") {
-		// The user and its derived groups in one round trip.
-		res, groups, err = srv.store.GetUserWithGroups(r.Context(), tenant, id)
-		if errors.Is(err, store.ErrNotFound) {
-			return errNotFound(rt.kind, id)
-		}
-	} else {
-		res, err = srv.load(r.Context(), tenant, rt, id, 0)
+	if rt.kind == store.KindGroup {
+		return srv.getGroup(w, r, tenant, rt, id)
 	}
+	o := renderOptsFor(srv, r)
+	res, groups, err := srv.loadWithGroups(r.Context(), tenant, rt, id, 0, o)
 	if err != nil {
 		return err
 	}
@@ -163,7 +155,37 @@ func (srv *Server) get(w http.ResponseWriter, r *http.Request, tenant string, rt
 		w.WriteHeader(http.StatusNotModified)
 		return nil
 	}
-	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o))
+	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o), "")
+}
+
+// loadWithGroups reads a resource for a request as load does and, for a user
+// whose response shows its derived groups (which no write of the user
+// changes), those groups in the same round trip. A group is read without its
+// members (a PUT's store write computes the membership difference).
+func (srv *Server) loadWithGroups(ctx context.Context, tenant string, rt *resourceType, id string, ifVersion int64, o renderOpts) (*store.Resource, []store.GroupRef, error) {
+	var (
+		res    *store.Resource
+		groups []store.GroupRef
+		err    error
+	)
+	switch {
+	case rt.kind == store.KindGroup:
+		res, _, err = srv.store.GetGroup(ctx, tenant, id)
+	case o.wants("groups"):
+		res, groups, err = srv.store.GetUserWithGroups(ctx, tenant, id)
+	default:
+		res, err = srv.store.Get(ctx, tenant, rt.kind, id)
+	}
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, errNotFound(rt.kind, id)
+		}
+		return nil, nil, err
+	}
+	if ifVersion != 0 && ifVersion != res.Version {
+		return nil, nil, asHTTPError(store.ErrPrecondition)
+	}
+	return res, groups, nil
 }
 
 // load reads a resource for a request: 404 when it does not exist, 412 when
@@ -213,12 +235,13 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 		return err
 	}
 	ctx := r.Context()
-	cur, err := srv.load(ctx, tenant, rt, id, ifVersion)
+	o := renderOptsFor(srv, r)
+	cur, groups, err := srv.loadWithGroups(ctx, tenant, rt, id, ifVersion, o)
 	if err != nil {
 		return err
 	}
 	if rt.kind == store.KindGroup {
-		if err := srv.resolveMembers(ctx, tenant, attrs, cur.Attrs); err != nil {
+		if err := srv.resolveMembers(ctx, tenant, attrs, nil); err != nil {
 			return err
 		}
 	}
@@ -234,12 +257,7 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 		}
 	}
 	srv.written()
-	o := renderOptsFor(srv, r)
-	groups, err := srv.groupsFor(ctx, tenant, rt, []*store.Resource{res}, o)
-	if err != nil {
-		return err
-	}
-	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups[res.ID], o))
+	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o), "")
 }
 
 // patch serves PATCH (RFC 7644 §3.5.2): all operations apply or none. The
@@ -259,8 +277,20 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 		return err
 	}
 	ctx := r.Context()
+	if rt.kind == store.KindGroup {
+		if handled, err := srv.patchGroup(w, r, tenant, rt, id, ops, ifVersion); handled || err != nil {
+			return err
+		}
+	}
+	o := renderOptsFor(srv, r)
 	for attempt := 0; ; attempt++ {
-		cur, err := srv.load(ctx, tenant, rt, id, ifVersion)
+		var cur *store.Resource
+		var groups []store.GroupRef
+		if rt.kind == store.KindGroup {
+			cur, err = srv.load(ctx, tenant, rt, id, ifVersion) // with its members: the general path
+		} else {
+			cur, groups, err = srv.loadWithGroups(ctx, tenant, rt, id, ifVersion, o)
+		}
 		if err != nil {
 			return err
 		}
@@ -295,7 +325,6 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 			}
 			srv.written()
 		}
-		o := renderOptsFor(srv, r)
 		if rt.kind == store.KindGroup && !o.projected() {
 			// RFC 7644 §3.5.2 allows 204: Entra and Okta push membership changes to
 			// groups that may hold thousands of members; echoing them is waste.
@@ -303,11 +332,7 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 			w.WriteHeader(http.StatusNoContent)
 			return nil
 		}
-		groups, err := srv.groupsFor(ctx, tenant, rt, []*store.Resource{res}, o)
-		if err != nil {
-			return err
-		}
-		return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups[res.ID], o))
+		return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o), "")
 	}
 }
 
@@ -329,9 +354,10 @@ func (srv *Server) delete(w http.ResponseWriter, r *http.Request, tenant string,
 }
 
 // resolveMembers checks that every member of a group refers to an existing user
-// or group of the tenant and fills "type" and "display". Members already present
-// in old (the stored group) are trusted, so adding one member to a large group
-// costs one lookup, not one per member.
+// or group of the tenant and fills "type" and "display" (the member's own name,
+// RFC 7643 §4.2: display is read-only). Members already present in old (the
+// stored group) are trusted, so adding one member to a group read with its
+// members costs one lookup, not one per member.
 func (srv *Server) resolveMembers(ctx context.Context, tenant string, attrs, old map[string]any) error {
 	ms, _ := attrs["members"].([]any)
 	if len(ms) == 0 {
@@ -348,76 +374,42 @@ func (srv *Server) resolveMembers(ctx context.Context, tenant string, attrs, old
 			}
 		}
 	}
-	var unknown []string
-	seen := map[string]bool{}
+	refs, err := memberRefs(ms)
+	if err != nil {
+		return err
+	}
+	seen := make(map[string]bool, len(refs))
 	out := ms[:0]
-	for _, m := range ms {
-		mm, ok := m.(map[string]any)
-		if !ok {
-			return errBadRequest("invalidValue", "each member must be an object with a \"value\"")
-		}
-		v, _ := mm["value"].(string)
-		if v == "" {
-			return errBadRequest("invalidValue", "each member must have a non-empty \"value\"")
-		}
-		if seen[v] {
+	var unknown []memberRef
+	var fresh []map[string]any
+	for i, ref := range refs {
+		if seen[ref.id] {
 			continue // the same member twice is once
 		}
-		seen[v] = true
+		seen[ref.id] = true
+		mm := ms[i].(map[string]any)
 		out = append(out, mm)
-		if k, ok := known[v]; ok {
-			if _, has := mm["type"]; !has {
-				mm["type"] = k["type"]
-			}
-			if _, has := mm["display"]; !has && k["display"] != nil {
-				mm["display"] = k["display"]
+		if k, ok := known[ref.id]; ok {
+			mm["type"], mm["display"] = k["type"], k["display"]
+			if mm["display"] == nil {
+				delete(mm, "display")
 			}
 			continue
 		}
-		unknown = append(unknown, v)
+		unknown = append(unknown, ref)
+		fresh = append(fresh, mm)
 	}
 	attrs["members"] = out
-	if len(unknown) == 0 {
-		return nil
-	}
-	found := map[string]*store.Resource{}
-	users, err := srv.store.GetMany(ctx, tenant, store.KindUser, unknown)
+	resolved, err := srv.resolveAdds(ctx, tenant, unknown)
 	if err != nil {
-		return fmt.Errorf("resolve group members: %w", err)
+		return err
 	}
-	for _, u := range users {
-		found[u.ID] = u
-	}
-	var rest []string
-	for _, id := range unknown {
-		if found[id] == nil {
-			rest = append(rest, id)
-		}
-	}
-	if len(rest) > 0 {
-		groups, err := srv.store.GetMany(ctx, tenant, store.KindGroup, rest)
-		if err != nil {
-			return fmt.Errorf("resolve group members: %w", err)
-		}
-		for _, g := range groups {
-			found[g.ID] = g
-		}
-	}
-	for _, m := range out {
-		mm := m.(map[string]any)
-		v := mm["value"].(string)
-		if _, ok := known[v]; ok {
-			continue
-		}
-		res := found[v]
-		if res == nil {
-			return errBadRequest("invalidValue", "member %q is not a user or group of this tenant", v)
-		}
-		mm["type"] = string(res.Kind)
-		if _, has := mm["display"]; !has {
-			if d := displayOf(res); d != "" {
-				mm["display"] = d
-			}
+	for i, m := range resolved {
+		fresh[i]["type"] = string(m.Kind)
+		if m.Display != "" {
+			fresh[i]["display"] = m.Display
+		} else {
+			delete(fresh[i], "display")
 		}
 	}
 	return nil

@@ -1,8 +1,11 @@
 // Package scimapi is the SCIM 2.0 service provider (RFC 7643/7644) of the bridge:
 // authentication through package auth (the tenant is the credential's; see
-// authn.go), the Users and Groups endpoints (create, get,
-// list and .search, PUT, PATCH, DELETE, ETags, projection, sorting), group
-// member resolution, the discovery endpoints and SCIM error bodies.
+// authn.go), the Users and Groups endpoints (create, get, list and .search,
+// PUT, PATCH, DELETE, ETags, projection, sorting), queries from the root
+// across both (RFC 7644 §3.4.3), /Bulk (§3.7), index and cursor pagination
+// (RFC 9865), group member resolution, per-tenant schema extensions, the
+// discovery endpoints and SCIM error bodies. Endpoint names are matched
+// ignoring case; responses use the canonical ones.
 //
 // A new SCIM endpoint is a case in Server.routeResource (or in serveSCIM for one
 // served without authentication) plus its route template in route.go, so the
@@ -12,9 +15,12 @@ package scimapi
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"time"
 
@@ -37,6 +43,11 @@ type Store interface {
 	GetUserWithGroups(ctx context.Context, tenant, id string) (*store.Resource, []store.GroupRef, error)
 	GroupsOf(ctx context.Context, tenant string, userIDs []string) (map[string][]store.GroupRef, error)
 	Query(ctx context.Context, tenant string, kind store.Kind, q store.Query) (store.Page, error)
+	QueryAfter(ctx context.Context, tenant string, kind store.Kind, f *filter.Filter, after int64, count int) (store.KeysetPage, error)
+	// Groups without reading their members (group_patch.go, group_read.go).
+	GetGroup(ctx context.Context, tenant, id string) (*store.Resource, int, error)
+	ForEachMember(ctx context.Context, tenant, groupID string, batch int, fn func([]store.Member) error) error
+	PatchGroup(ctx context.Context, tenant, groupID string, p store.GroupPatch, ifVersion int64) (int64, error)
 }
 
 // Metrics is told the outcome of every SCIM request. route is the route
@@ -56,6 +67,10 @@ type Options struct {
 	// PublicURL is the external base URL (".../scim/v2") for meta.location and
 	// $ref; empty derives it from each request's Host.
 	PublicURL string
+	// LocationProxies are the peers whose X-Forwarded-Proto and X-Forwarded-Host
+	// name the scheme and host of meta.location when PublicURL is empty; from
+	// anyone else those headers are ignored.
+	LocationProxies []netip.Prefix
 	// MaxBodyBytes limits request bodies (413 above it).
 	MaxBodyBytes int64
 	// MaxResults caps a list page (ServiceProviderConfig filter.maxResults).
@@ -72,6 +87,19 @@ type Options struct {
 	// now" (Redis down or loading): the answer is 503 with Retry-After instead
 	// of 500 (typically store.Unavailable).
 	Unavailable func(error) (retryAfter time.Duration, ok bool)
+	// CursorKey signs pagination cursors (RFC 9865) with HMAC-SHA256. Replicas
+	// behind one load balancer need the same key; empty means a random key per
+	// process (cursors then die with it).
+	CursorKey []byte
+	// CursorTimeout is how long a cursor stays valid; 0 means DefaultCursorTimeout.
+	CursorTimeout time.Duration
+	// BulkMaxOperations and BulkMaxPayloadBytes bound a /Bulk request (RFC 7644
+	// §3.7.4); 0 means DefaultBulkMaxOperations and DefaultBulkMaxPayloadBytes.
+	BulkMaxOperations   int
+	BulkMaxPayloadBytes int64
+	// Extensions maps a tenant id to the schema extensions it declared (RFC
+	// 7643 §3.3); a tenant without an entry has the enterprise User extension only.
+	Extensions map[string]Extensions
 }
 
 // Server serves /scim/v2.
@@ -80,14 +108,49 @@ type Server struct {
 	store     Store
 	log       zerolog.Logger
 	now       func() time.Time
-	types     *resourceTypes
-	discovery discovery
+	types     *resourceTypes            // every tenant's, and the unauthenticated discovery's
+	tenants   map[string]*resourceTypes // tenants with their own extensions
+	cursorKey []byte
 	inflight  inflight
 }
 
-// New builds the server.
-func New(opts Options) *Server {
-	return &Server{opts: opts, store: opts.Store, log: opts.Logger, now: opts.Now, types: newResourceTypes()}
+// New builds the server. It fails when a tenant's extensions collide with
+// each other or with the built-in schemas.
+func New(opts Options) (*Server, error) {
+	types, err := newResourceTypes(Extensions{})
+	if err != nil {
+		return nil, fmt.Errorf("scim server: %w", err)
+	}
+	srv := &Server{opts: opts, store: opts.Store, log: opts.Logger, now: opts.Now, types: types,
+		tenants: map[string]*resourceTypes{}}
+	for tenant, ext := range opts.Extensions {
+		if len(ext.User)+len(ext.Group) == 0 {
+			continue
+		}
+		if srv.tenants[tenant], err = newResourceTypes(ext); err != nil {
+			return nil, fmt.Errorf("scim server: tenant %s: %w", tenant, err)
+		}
+	}
+	srv.cursorKey = opts.CursorKey
+	if len(srv.cursorKey) == 0 {
+		srv.cursorKey = make([]byte, 32)
+		_, _ = rand.Read(srv.cursorKey) // crypto/rand.Read never fails (Go 1.24+)
+	}
+	if srv.opts.BulkMaxOperations <= 0 {
+		srv.opts.BulkMaxOperations = DefaultBulkMaxOperations
+	}
+	if srv.opts.BulkMaxPayloadBytes <= 0 {
+		srv.opts.BulkMaxPayloadBytes = DefaultBulkMaxPayloadBytes
+	}
+	return srv, nil
+}
+
+// typesFor returns the resource types of tenant.
+func (srv *Server) typesFor(tenant string) *resourceTypes {
+	if t, ok := srv.tenants[tenant]; ok {
+		return t
+	}
+	return srv.types
 }
 
 // UserSchema is the schema of the User resource type (core plus enterprise
@@ -123,10 +186,11 @@ func (srv *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &HTTPError{Status: http.StatusNotFound, Detail: "the SCIM endpoint is /scim/v2"})
 		return
 	}
-	path = strings.TrimSuffix(path, "/")
+	path = canonicalPath(strings.TrimSuffix(path, "/"))
 
 	// Discovery endpoints describe the server, not a tenant's data: they are served
-	// without authentication (RFC 7644 §4 lets service providers do so).
+	// without authentication (RFC 7644 §4 lets service providers do so). A
+	// request that carries a tenant's token sees that tenant's own extensions.
 	switch path {
 	case "/ServiceProviderConfig":
 		if !allowMethods(w, r, http.MethodGet) {
@@ -134,18 +198,12 @@ func (srv *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 		}
 		srv.serveServiceProviderConfig(w, r)
 		return
-	case "/Schemas", "/ResourceTypes":
-		if !allowMethods(w, r, http.MethodGet) {
-			return
-		}
-		srv.serveDiscovery(w, r, path)
-		return
 	}
-	if strings.HasPrefix(path, "/Schemas/") || strings.HasPrefix(path, "/ResourceTypes/") {
+	if path == "/Schemas" || path == "/ResourceTypes" || strings.HasPrefix(path, "/Schemas/") || strings.HasPrefix(path, "/ResourceTypes/") {
 		if !allowMethods(w, r, http.MethodGet) {
 			return
 		}
-		srv.serveDiscovery(w, r, path)
+		srv.serveDiscovery(w, r, path, srv.typesFor(srv.discoveryTenant(r)))
 		return
 	}
 
@@ -176,24 +234,37 @@ func (srv *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 }
 
 func (srv *Server) routeResource(w http.ResponseWriter, r *http.Request, tenant, path string) error {
+	types := srv.typesFor(tenant)
 	switch path {
-	case "", "/.search":
-		return &HTTPError{Status: http.StatusNotImplemented, Detail: "queries across resource types are not supported; query /Users or /Groups"}
+	case "":
+		// A query across every resource type (RFC 7644 §3.4.3).
+		if r.Method != http.MethodGet && r.Method != http.MethodHead {
+			return methodNotAllowed(w, "GET, HEAD")
+		}
+		return srv.list(w, r, tenant, types.all())
+	case "/.search":
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(w, "POST")
+		}
+		return srv.search(w, r, tenant, types.all())
 	case "/Me":
 		return &HTTPError{Status: http.StatusNotImplemented, Detail: "/Me is not supported"}
 	case "/Bulk":
-		return &HTTPError{Status: http.StatusNotImplemented, Detail: "bulk operations are not supported (see /ServiceProviderConfig)"}
+		if r.Method != http.MethodPost {
+			return methodNotAllowed(w, "POST")
+		}
+		return srv.bulk(w, r, tenant)
 	}
 	rest := path[1:]
 	endpoint, id, hasID := strings.Cut(rest, "/")
-	rt := srv.types.byEndpoint(endpoint)
+	rt := types.byEndpoint(endpoint)
 	if rt == nil {
 		return &HTTPError{Status: http.StatusNotFound, Detail: "unknown endpoint " + strings.TrimPrefix(path, "/")}
 	}
 	if !hasID {
 		switch r.Method {
 		case http.MethodGet, http.MethodHead:
-			return srv.list(w, r, tenant, rt)
+			return srv.list(w, r, tenant, []*resourceType{rt})
 		case http.MethodPost:
 			return srv.create(w, r, tenant, rt)
 		}
@@ -203,7 +274,7 @@ func (srv *Server) routeResource(w http.ResponseWriter, r *http.Request, tenant,
 		if r.Method != http.MethodPost {
 			return methodNotAllowed(w, "POST")
 		}
-		return srv.search(w, r, tenant, rt)
+		return srv.search(w, r, tenant, []*resourceType{rt})
 	}
 	// r.URL.Path is already percent-decoded, once (RFC 3986 §2.4): decoding
 	// again would make /Users/%2564 name the user "d…".
@@ -236,22 +307,26 @@ func allowMethods(w http.ResponseWriter, r *http.Request, m string) bool {
 	return false
 }
 
-// readBody reads at most limit bytes of the request body; a larger body is a 413.
+// readBody reads at most MaxBodyBytes of the request body; a larger body is a 413.
 func (srv *Server) readBody(r *http.Request) ([]byte, error) {
-	limit := srv.opts.MaxBodyBytes
+	return srv.readLimited(r, srv.opts.MaxBodyBytes, func() *HTTPError { return errTooLarge(srv.opts.MaxBodyBytes) })
+}
+
+// readLimited reads at most limit bytes of the request body; a larger body is tooLarge().
+func (srv *Server) readLimited(r *http.Request, limit int64, tooLarge func() *HTTPError) ([]byte, error) {
 	if r.ContentLength > limit {
-		return nil, errTooLarge(limit)
+		return nil, tooLarge()
 	}
 	data, err := io.ReadAll(io.LimitReader(r.Body, limit+1))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return nil, errTooLarge(limit)
+			return nil, tooLarge()
 		}
 		return nil, errBadRequest("invalidSyntax", "could not read the request body")
 	}
 	if int64(len(data)) > limit {
-		return nil, errTooLarge(limit)
+		return nil, tooLarge()
 	}
 	if err := checkEncoding(r, data); err != nil {
 		return nil, err

@@ -202,6 +202,8 @@ func TestOperatorCommandsOnRedis(t *testing.T) {
 			regexp.MustCompile(`(?m)^tenant acme: 0 pending, 0 in progress$`),
 			regexp.MustCompile(`(?m)^\s+CONNECTOR\s+SYNCED\s+PENDING\s+RETRYING\s+DEAD$`),
 			regexp.MustCompile(`(?m)^\s+bimdata\s+1\s+0\s+0\s+0$`),
+			regexp.MustCompile(`(?m)^\s+CONNECTOR\s+HELD UNTIL\s+CONCURRENCY\s+PACE/S\s+429S$`),
+			regexp.MustCompile(`(?m)^\s+bimdata\s+-\s+\d+/\d+\s+\S+.*\s+0$`),
 		} {
 			if !want.MatchString(stdout) {
 				t.Errorf("status output lacks %s:\n%s", want, stdout)

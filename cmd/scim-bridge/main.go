@@ -26,7 +26,10 @@ import (
 // version is stamped at build time: go build -ldflags "-X main.version=v1.2.3".
 var version = "dev"
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) }
+func main() {
+	startProfiling(os.Getenv)
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr, os.Getenv))
+}
 
 // env is what a command sees of the process.
 type env struct {

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -85,12 +86,43 @@ func printStatus(e env, st []bridge.TenantStatus) {
 				c.Counts[store.SyncRetrying], c.Counts[store.SyncDead])
 		}
 		_ = tw.Flush()
+		printThrottles(e, t)
 		printCredentials(e, t.Credentials)
 		for _, c := range t.Connectors {
 			for _, le := range c.LastErrors {
 				fmt.Fprintf(e.stdout, "  %s %s %s: %s\n", c.Name, le.Status, le.Subject, oneLine(le.Error))
 			}
 		}
+	}
+}
+
+// printThrottles prints the connectors' throttles: held until when (every
+// replica), the concurrency limit and pace (of the answering process) and the
+// 429s every replica has seen.
+func printThrottles(e env, t bridge.TenantStatus) {
+	tw := tabwriter.NewWriter(e.stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  CONNECTOR\tHELD UNTIL\tCONCURRENCY\tPACE/S\t429S")
+	rows := 0
+	for _, c := range t.Connectors {
+		th := c.Throttle
+		if th == nil {
+			continue
+		}
+		held, pace := "-", "-"
+		if !th.HeldUntil.IsZero() {
+			held = th.HeldUntil.UTC().Format(time.RFC3339)
+		}
+		if th.Pace > 0 {
+			pace = strconv.FormatFloat(th.Pace, 'f', 1, 64)
+			if th.Fixed {
+				pace += " (fixed)"
+			}
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%d/%d\t%s\t%d\n", c.Name, held, th.ConcurrencyLimit, th.MaxConcurrency, pace, th.RateLimited)
+		rows++
+	}
+	if rows > 0 {
+		_ = tw.Flush()
 	}
 }
 

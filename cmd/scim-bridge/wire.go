@@ -54,14 +54,19 @@ func randomToken() string {
 func buildBridge(ctx context.Context, cfg *config.Config, st *store.Store, log zerolog.Logger) (*bridge.Bridge, error) {
 	m := metrics.New()
 	opts := bridge.Options{
-		Metrics:      m,
-		Store:        st,
-		Logger:       log,
-		PublicURL:    cfg.PublicURL,
-		MaxBodyBytes: cfg.MaxBodyBytes,
-		MaxResults:   cfg.MaxResults,
-		Workers:      cfg.Workers,
-		AdminTokens:  cfg.AdminCredentials(),
+		LocationProxies:     cfg.LocationPrefixes(),
+		CursorKey:           []byte(cfg.CursorSecret),
+		CursorTimeout:       time.Duration(cfg.CursorTimeout),
+		BulkMaxOperations:   cfg.BulkMaxOperations,
+		BulkMaxPayloadBytes: cfg.BulkMaxPayloadBytes,
+		Metrics:             m,
+		Store:               st,
+		Logger:              log,
+		PublicURL:           cfg.PublicURL,
+		MaxBodyBytes:        cfg.MaxBodyBytes,
+		MaxResults:          cfg.MaxResults,
+		Workers:             cfg.Workers,
+		AdminTokens:         cfg.AdminCredentials(),
 		Limiter: auth.NewLimiter(auth.LimiterOptions{
 			MaxFailures: cfg.AuthLimit.MaxFailures,
 			Window:      time.Duration(cfg.AuthLimit.Window),
@@ -78,15 +83,27 @@ func buildBridge(ctx context.Context, cfg *config.Config, st *store.Store, log z
 			ReconcileEvery:    time.Duration(tc.ReconcileEvery),
 			DeletionThreshold: tc.DeletionThreshold,
 			WebhookSecrets:    map[string]string{},
+			Settle:            time.Duration(tc.Settle),
+			SettleMax:         time.Duration(tc.SettleMax),
+			Throttles:         map[string]connectors.ThrottleReporter{},
+		}
+		var err error
+		if to.UserExtensions, to.GroupExtensions, err = tc.Extensions(); err != nil {
+			return nil, fmt.Errorf("build bridge: %w", err)
 		}
 		dir := bridge.NewDirectory(st, tc.ID)
 		for _, cc := range tc.Connectors {
-			c, err := cc.Config.Open(ctx, connectors.Deps{
+			deps := connectors.Deps{
 				Tenant:      tc.ID,
 				Directory:   dir,
 				ObserveHTTP: m.Downstream(cc.Name),
 				Logger:      log.With().Str("tenant", tc.ID).Str("connector", cc.Name).Logger(),
-			})
+			}
+			if cb, ok := cc.Config.(connectors.CommonConfig); ok {
+				th := bridge.NewThrottle(st, tc.ID, cb.Common())
+				deps.Throttle, to.Throttles[cc.Name] = th, th
+			}
+			c, err := cc.Config.Open(ctx, deps)
 			if err != nil {
 				return nil, fmt.Errorf("tenant %s: open connector %s (line %d): %w", tc.ID, cc.Name, cc.Line, err)
 			}

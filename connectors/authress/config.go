@@ -202,7 +202,7 @@ func (c *Config) Open(ctx context.Context, deps connectors.Deps) (connectors.Con
 		return nil, errors.New("authress: open: deps.Tenant is empty")
 	}
 	token := c.Token
-	client, err := connectors.NewClient(c.Base, deps.Client, func(r *http.Request) {
+	client, err := deps.NewClient(c.Base, func(r *http.Request) {
 		r.Header.Set("Authorization", "Bearer "+token)
 	}, c.Connection.ClientSecret)
 	if err != nil {

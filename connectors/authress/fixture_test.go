@@ -13,6 +13,7 @@ import (
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/connectors/authress"
 	"github.com/scim-bridge/scim-bridge/connectors/authress/fake"
+	"github.com/scim-bridge/scim-bridge/connectors/conntest"
 )
 
 const (
@@ -87,6 +88,8 @@ func (e *env) open(mods ...func(*authress.Config)) connectors.Connector {
 		Tenant: testTenant,
 		Client: e.http,
 		Logger: zerolog.New(e.logs).Level(zerolog.DebugLevel),
+		// This suite retries after a 429 itself, without waiting.
+		Throttle: conntest.NoThrottle{},
 	})
 	if err != nil {
 		e.t.Fatalf("open: %v", err)

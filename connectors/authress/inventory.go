@@ -9,7 +9,7 @@ import (
 
 // Inventory streams every connection of the Authress account, following the
 // list cursor to the end. A connection carrying a bridge marker is reported with
-// Subject {tenant, <marker tenant>} and Managed; the connection pinned by
+// Subject {tenant, <marker tenant>}, Connector <marker connector> and Managed; the connection pinned by
 // connection_id with Subject {tenant, <this tenant>}; any other with no Subject
 // and Managed false (hand-made: never pruned).
 func (c *connector) Inventory(ctx context.Context, fn func(connectors.Observed) error) error {
@@ -17,6 +17,7 @@ func (c *connector) Inventory(ctx context.Context, fn func(connectors.Observed) 
 		o := connectors.Observed{ObjectID: r.conn.ConnectionID}
 		if m, ok := markerOf(r.conn.Tags); ok {
 			o.Subject = &connectors.Subject{Kind: connectors.SubjectTenant, ID: m.tenant}
+			o.Connector = m.connector
 			o.Managed = true
 		} else if c.fixedID != "" && r.conn.ConnectionID == c.fixedID {
 			o.Subject = &connectors.Subject{Kind: connectors.SubjectTenant, ID: c.tenant}

@@ -27,13 +27,14 @@ func TestInventory(t *testing.T) {
 	e.srv.Put(fake.Connection{ConnectionID: "con_pinned", Type: "OAUTH2", AuthenticationURL: "https://p.example"})
 
 	type seen struct {
-		subject string
-		managed bool
+		subject   string
+		connector string
+		managed   bool
 	}
 	got := map[string]seen{}
 	inv := e.open().(connectors.Inventory)
 	err := inv.Inventory(context.Background(), func(o connectors.Observed) error {
-		s := seen{managed: o.Managed}
+		s := seen{managed: o.Managed, connector: o.Connector}
 		if o.Subject != nil {
 			if o.Subject.Kind != connectors.SubjectTenant || o.Subject.User != nil {
 				t.Fatalf("subject %+v", o.Subject)
@@ -47,11 +48,11 @@ func TestInventory(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := map[string]seen{
-		own:          {testTenant, true},
-		orphanID:     {"gone-tenant", true},
-		sibling:      {testTenant, true},
-		hand:         {"", false},
-		"con_pinned": {testTenant, false},
+		own:          {testTenant, testName, true},
+		orphanID:     {"gone-tenant", testName, true},
+		sibling:      {testTenant, "entra", true}, // the reconciler knows whether "entra" still exists
+		hand:         {"", "", false},
+		"con_pinned": {testTenant, "", false},
 	}
 	if len(got) != len(want) {
 		t.Fatalf("observed %v, want %v", got, want)

@@ -82,7 +82,7 @@ func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Conne
 		return nil, fmt.Errorf("bimdata %q: %w", c.Name, err)
 	}
 	token := strings.TrimSpace(c.Token)
-	client, err := connectors.NewClient(c.Base, deps.Client, func(r *http.Request) {
+	client, err := deps.NewClient(c.Base, func(r *http.Request) {
 		r.Header.Set("Authorization", "Bearer "+token)
 	}, token)
 	if err != nil {

@@ -29,6 +29,7 @@ var (
 	_ connectors.Connector    = (*connector)(nil)
 	_ connectors.Projector    = (*connector)(nil)
 	_ connectors.Inventory    = (*connector)(nil)
+	_ connectors.Owned        = (*connector)(nil)
 	_ connectors.EventHandler = (*connector)(nil)
 )
 

@@ -26,6 +26,37 @@ func parseInvitationSubject(id string) (flexID, error) {
 	return flexID(n), nil
 }
 
+// Owner returns the SCIM user whose email an invitation subject's invitation
+// is for, when it is pending and such a user exists: that user's convergence
+// answers the same invitation, so the bridge converges the invitation only
+// while holding the user's claim. Other subjects have no owner.
+func (c *connector) Owner(ctx context.Context, s connectors.Subject) (*connectors.Subject, error) {
+	if s.Kind != connectors.SubjectObject || c.dir == nil {
+		return nil, nil
+	}
+	id, err := parseInvitationSubject(s.ID)
+	if err != nil {
+		return nil, nil // Converge reports it
+	}
+	inv, err := c.api.getInvitation(ctx, id)
+	switch {
+	case connectors.IsNotFound(err):
+		return nil, nil
+	case err != nil:
+		return nil, err
+	case inv.Status != statusPending || strings.TrimSpace(inv.Email) == "":
+		return nil, nil
+	}
+	u, err := c.dir.UserByEmail(ctx, strings.TrimSpace(inv.Email))
+	if err != nil {
+		return nil, directoryError(err)
+	}
+	if u == nil {
+		return nil, nil
+	}
+	return &connectors.Subject{Kind: connectors.SubjectUser, ID: u.ID}, nil
+}
+
 // convergeInvitation reads one invitation and, when it is pending, accepts it if
 // its email belongs to an active SCIM user, else denies it (unknown_invitations:
 // deny) or leaves it (ignore).

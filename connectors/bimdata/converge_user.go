@@ -77,6 +77,12 @@ func (c *connector) provision(ctx context.Context, u *connectors.User, st userSt
 		if !containsFold(emails, inv.Email) {
 			continue
 		}
+		if ok, err := c.stillPending(ctx, opts, inv); err != nil || !ok {
+			if err != nil {
+				return result, actions, err
+			}
+			continue
+		}
 		act := connectors.Action{Op: connectors.OpAccept, Object: invitationObject(inv), Reason: "email belongs to an active SCIM user"}
 		if err := c.write(opts, &actions, &act, func() error { return c.answer(ctx, inv.ID, true) }); err != nil {
 			return result, actions, err
@@ -182,12 +188,40 @@ func (c *connector) deprovision(ctx context.Context, s connectors.Subject, st us
 		if taken {
 			continue
 		}
+		if ok, err := c.stillPending(ctx, opts, inv); err != nil || !ok {
+			if err != nil {
+				return result, actions, err
+			}
+			continue
+		}
 		act := connectors.Action{Op: connectors.OpDeny, Object: invitationObject(inv), Reason: "email has no active SCIM user (" + reason + ")"}
 		if err := c.write(opts, &actions, &act, func() error { return c.answer(ctx, inv.ID, false) }); err != nil {
 			return result, actions, err
 		}
 	}
 	return result, actions, nil
+}
+
+// stillPending re-reads an invitation of a listing right before it is
+// answered: the listing may predate an answer another replica made (the
+// invitation's own convergence, under its owner's claim). Dry runs trust the
+// listing.
+func (c *connector) stillPending(ctx context.Context, opts connectors.Options, inv invitation) (bool, error) {
+	if opts.DryRun {
+		return true, nil
+	}
+	cur, err := c.api.getInvitation(ctx, inv.ID)
+	switch {
+	case connectors.IsNotFound(err):
+		c.cache.remove(inv.ID)
+		return false, nil
+	case err != nil:
+		return false, err
+	case cur.Status != statusPending:
+		c.cache.remove(inv.ID)
+		return false, nil
+	}
+	return true, nil
 }
 
 // answer accepts or denies one invitation and keeps the cache truthful. A 404

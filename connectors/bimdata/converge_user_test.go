@@ -347,8 +347,9 @@ func TestPolicies(t *testing.T) {
 		},
 		{
 			name: "on_deactivate ignore", cfg: func(c *Config) { c.OnDeactivate = PolicyIgnore },
-			wantOps:   []string{"deny invitation 1 (alice@example.com)", "deny invitation 3 (A.Liddell@example.com)"},
-			wantUsers: []string{"alice@example.com"}, wantStatuses: map[int]string{1: D, 2: P, 3: D, 4: A}, wantRequests: 3,
+			wantOps: []string{"deny invitation 1 (alice@example.com)", "deny invitation 3 (A.Liddell@example.com)"},
+			// The listing, then each invitation re-read right before its answer.
+			wantUsers: []string{"alice@example.com"}, wantStatuses: map[int]string{1: D, 2: P, 3: D, 4: A}, wantRequests: 5,
 			wantStateStat: statePresent,
 		},
 		{

@@ -13,6 +13,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/connectors/bimdata/fake"
+	"github.com/scim-bridge/scim-bridge/connectors/conntest"
 )
 
 const testToken = "test-token-0123456789abcdef"
@@ -70,7 +71,7 @@ func newEnv(t testing.TB, o envOpts) *env {
 	if o.debug != nil {
 		logger = zerolog.New(o.debug).Level(zerolog.DebugLevel)
 	}
-	c, err := cfg.Open(context.Background(), connectors.Deps{Tenant: "t1", Directory: o.dir, Client: hs.Client(), Logger: logger, Now: o.now})
+	c, err := cfg.Open(context.Background(), connectors.Deps{Tenant: "t1", Directory: o.dir, Client: hs.Client(), Logger: logger, Now: o.now, Throttle: conntest.NoThrottle{}})
 	if err != nil {
 		t.Fatalf("open: %v", err)
 	}

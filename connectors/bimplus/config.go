@@ -150,7 +150,7 @@ func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Conne
 		membersTTL, _ = time.ParseDuration(c.MembersTTL) // validated above
 	}
 	token := c.Token
-	client, err := connectors.NewClient(c.Base, deps.Client, func(r *http.Request) {
+	client, err := deps.NewClient(c.Base, func(r *http.Request) {
 		r.Header.Set("Authorization", "BimPlus "+token)
 	})
 	if err != nil {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/connectors/bimplus/fake"
+	"github.com/scim-bridge/scim-bridge/connectors/conntest"
 	"github.com/scim-bridge/scim-bridge/internal/fakeclock"
 )
 
@@ -58,7 +59,7 @@ func newEnv(t testing.TB, mutate func(*Config)) *env {
 	if mutate != nil {
 		mutate(cfg)
 	}
-	c, err := cfg.Open(context.Background(), connectors.Deps{Tenant: "t1", Client: hs.Client(), Logger: zerolog.Nop(), Now: e.clock.Now})
+	c, err := cfg.Open(context.Background(), connectors.Deps{Tenant: "t1", Client: hs.Client(), Logger: zerolog.Nop(), Now: e.clock.Now, Throttle: conntest.NoThrottle{}})
 	if err != nil {
 		t.Fatal(err)
 	}

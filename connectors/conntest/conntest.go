@@ -225,3 +225,13 @@ func RunNoSecrets(t *testing.T, h Harness) {
 		})
 	}
 }
+
+// NoThrottle is a connectors.Throttle that lets every request leave at once and
+// ignores what the answers ask: for adapter tests that retry a convergence
+// after a 429 themselves (the bridge's throttle is tested on its own).
+type NoThrottle struct{}
+
+// Acquire implements connectors.Throttle.
+func (NoThrottle) Acquire(context.Context) (func(connectors.Feedback), error) {
+	return func(connectors.Feedback) {}, nil
+}

@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"sync"
 	"time"
+
+	"golang.org/x/time/rate"
 )
 
 // Fault is one injected failure, consumed by the first request it matches.
@@ -52,6 +54,15 @@ type Faults struct {
 	mu      sync.Mutex
 	pending []Fault
 	latency time.Duration
+	limit   *rateLimit
+}
+
+// rateLimit is a token bucket: perSecond tokens a second, at most perSecond
+// in store.
+type rateLimit struct {
+	bucket  *rate.Limiter
+	limited int // requests answered 429
+	now     func() time.Time
 }
 
 // Inject queues n copies of f behind the faults already pending.
@@ -78,11 +89,64 @@ func (fs *Faults) RateLimitNext(n int, retryAfter time.Duration) {
 	fs.Inject(n, Fault{Status: http.StatusTooManyRequests, RetryAfter: retryAfter})
 }
 
+// RateLimit makes the fake accept perSecond requests per second on average,
+// in bursts of up to perSecond, like an API gateway's token bucket: a request
+// finding no token answers 429 with a Retry-After of the whole seconds until
+// the next one (pending faults come first). perSecond <= 0 turns the limit
+// off. now is the clock; nil means time.Now.
+func (fs *Faults) RateLimit(perSecond int, now func() time.Time) {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if perSecond <= 0 {
+		fs.limit = nil
+		return
+	}
+	if now == nil {
+		now = time.Now
+	}
+	fs.limit = &rateLimit{bucket: rate.NewLimiter(rate.Limit(perSecond), perSecond), now: now}
+}
+
+// RateLimited returns the number of requests answered 429 by the RateLimit
+// mode since it was turned on.
+func (fs *Faults) RateLimited() int {
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	if fs.limit == nil {
+		return 0
+	}
+	return fs.limit.limited
+}
+
+// admit takes one token; it returns the 429 fault when there is none.
+func (l *rateLimit) admit() (Fault, bool) {
+	now := l.now()
+	r := l.bucket.ReserveN(now, 1)
+	d := r.DelayFrom(now)
+	if d == 0 {
+		return Fault{}, false
+	}
+	r.CancelAt(now)
+	l.limited++
+	return Fault{Status: http.StatusTooManyRequests, RetryAfter: d}, true
+}
+
 // Take removes and returns the oldest pending fault that matches the method
-// and path of a request.
+// and path of a request; without one, it counts the request against the rate
+// limit and returns its 429 when the limit is reached.
 func (fs *Faults) Take(method, path string) (Fault, bool) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
+	if f, ok := fs.takePendingLocked(method, path); ok {
+		return f, true
+	}
+	if fs.limit != nil {
+		return fs.limit.admit()
+	}
+	return Fault{}, false
+}
+
+func (fs *Faults) takePendingLocked(method, path string) (Fault, bool) {
 	for i, f := range fs.pending {
 		if f.matches(method, path) {
 			fs.pending = append(fs.pending[:i:i], fs.pending[i+1:]...)

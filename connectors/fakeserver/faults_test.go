@@ -138,3 +138,47 @@ func TestFaultsConcurrent(t *testing.T) {
 		t.Fatalf("took %d faults, want %d", taken, n)
 	}
 }
+
+func TestFaultsRateLimitTokenBucket(t *testing.T) {
+	t.Parallel()
+	var fs Faults
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	fs.RateLimit(3, func() time.Time { return now })
+	// A burst of 3 passes; the fourth request finds no token.
+	for i := range 3 {
+		if _, limited := fs.Take("GET", "/a"); limited {
+			t.Fatalf("request %d of the first 3 was limited", i)
+		}
+	}
+	f, limited := fs.Take("GET", "/a")
+	if !limited || f.Status != http.StatusTooManyRequests {
+		t.Fatalf("fourth request: %+v, %v; want 429", f, limited)
+	}
+	h := http.Header{}
+	f.SetRetryAfter(h)
+	if h.Get("Retry-After") != "1" {
+		t.Fatalf("Retry-After %q, want 1", h.Get("Retry-After"))
+	}
+	// 3 a second on average: one token every 333 ms.
+	now = now.Add(340 * time.Millisecond)
+	if _, limited := fs.Take("GET", "/a"); limited {
+		t.Fatal("limited after a token came back")
+	}
+	if _, limited := fs.Take("GET", "/a"); !limited {
+		t.Fatal("a second request passed on one token")
+	}
+	if n := fs.RateLimited(); n != 2 {
+		t.Fatalf("RateLimited() = %d, want 2", n)
+	}
+	// An injected fault comes first and does not count.
+	fs.FailNext(1, 503)
+	if f, _ := fs.Take("GET", "/a"); f.Status != 503 {
+		t.Fatalf("injected fault: %+v", f)
+	}
+	fs.RateLimit(0, nil)
+	for range 10 {
+		if _, limited := fs.Take("GET", "/a"); limited {
+			t.Fatal("limited after the limit was turned off")
+		}
+	}
+}

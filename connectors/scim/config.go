@@ -77,7 +77,7 @@ func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Conne
 		r.Header.Set("Authorization", "bearer "+token)
 		r.Header.Set("Accept", "application/scim+json, application/json")
 	}
-	client, err := connectors.NewClient(c.Base, deps.Client, authorize)
+	client, err := deps.NewClient(c.Base, authorize)
 	if err != nil {
 		return nil, err
 	}

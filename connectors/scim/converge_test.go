@@ -12,6 +12,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/scim-bridge/scim-bridge/connectors"
+	"github.com/scim-bridge/scim-bridge/connectors/conntest"
 	"github.com/scim-bridge/scim-bridge/connectors/scim"
 	"github.com/scim-bridge/scim-bridge/connectors/scim/fake"
 )
@@ -41,7 +42,7 @@ func newHarness(t testing.TB, st setup) *harness {
 		MatchBy: st.matchBy,
 		Prune:   st.prune,
 	}
-	c, err := cfg.Open(context.Background(), connectors.Deps{Tenant: "acme", Client: ts.Client(), Logger: zerolog.Nop()})
+	c, err := cfg.Open(context.Background(), connectors.Deps{Tenant: "acme", Client: ts.Client(), Logger: zerolog.Nop(), Throttle: conntest.NoThrottle{}})
 	if err != nil {
 		t.Fatal(err)
 	}

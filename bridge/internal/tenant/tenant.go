@@ -26,7 +26,13 @@ type Tenant struct {
 	// Connectors in configuration order.
 	Connectors     []connectors.Connector
 	WebhookSecrets map[string]string
-	byName         map[string]connectors.Connector
+	// Settle is the quiet period of a changed user before its convergence,
+	// never beyond SettleMax after its first unconverged change; 0: none.
+	Settle, SettleMax time.Duration
+	// Throttles are the throttles of the connectors, by name (a connector
+	// without one is absent), for status and metrics.
+	Throttles map[string]connectors.ThrottleReporter
+	byName    map[string]connectors.Connector
 }
 
 // Connector returns the tenant's connector called name, or nil.

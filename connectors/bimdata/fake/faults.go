@@ -40,3 +40,11 @@ func (s *Server) fault(w http.ResponseWriter, r *http.Request) bool {
 	writeJSON(w, f.Status, map[string]string{"detail": detail})
 	return true
 }
+
+// RateLimit makes the fake accept perSecond requests per second (a token
+// bucket with bursts of up to perSecond) and answer 429 with Retry-After
+// beyond (0 turns it off); see fakeserver.Faults.RateLimit.
+func (s *Server) RateLimit(perSecond int) { s.faults.RateLimit(perSecond, nil) }
+
+// RateLimited counts the requests answered 429 by RateLimit.
+func (s *Server) RateLimited() int { return s.faults.RateLimited() }

@@ -47,3 +47,11 @@ func writeFault(w http.ResponseWriter, f fakeserver.Fault) {
 	}
 	writeJSON(w, f.Status, errorBody{Message: msg})
 }
+
+// RateLimit makes the fake accept perSecond requests per second (a token
+// bucket with bursts of up to perSecond) and answer 429 with Retry-After
+// beyond (0 turns it off); see fakeserver.Faults.RateLimit.
+func (s *Server) RateLimit(perSecond int) { s.faults.RateLimit(perSecond, nil) }
+
+// RateLimited counts the requests answered 429 by RateLimit.
+func (s *Server) RateLimited() int { return s.faults.RateLimited() }

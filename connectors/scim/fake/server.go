@@ -233,3 +233,11 @@ func (s *Server) DuplicateWrites() int { return s.log.DuplicateWrites() }
 // ResetCounters zeroes Writes, DuplicateWrites and the request log (e.g. after
 // seeding a starting state over HTTP).
 func (s *Server) ResetCounters() { s.log.Reset() }
+
+// RateLimit makes the fake accept perSecond requests per second (a token
+// bucket with bursts of up to perSecond) and answer 429 with Retry-After
+// beyond (0 turns it off); see fakeserver.Faults.RateLimit.
+func (s *Server) RateLimit(perSecond int) { s.faults.RateLimit(perSecond, nil) }
+
+// RateLimited counts the requests answered 429 by RateLimit.
+func (s *Server) RateLimited() int { return s.faults.RateLimited() }

@@ -1,0 +1,439 @@
+package scimapi
+
+// PATCH of a group (RFC 7644 §3.5.2) as set operations on its membership:
+// the member operations of every shape IdPs send become one store.GroupPatch
+// (members to add, ids to remove) that never reads the group's member list,
+// and the other operations (displayName, externalId) are applied to the
+// group's attributes inside the same store step.
+//
+// Atomicity: the operation list is validated and folded into its net effect
+// first (an id added then removed is removed, and the reverse); members to
+// add are resolved (they must exist; their display is taken from the user's
+// displayName or userName, or the group's displayName); then one
+// store.PatchGroup writes the attributes, the added and the removed members
+// together, after checking If-Match, the uniqueness of displayName and the
+// existence of the added members, or writes nothing. The attribute operations
+// are applied to the attributes read just before the write; when another
+// request changed the attributes meanwhile the store applies them again to
+// the new ones (concurrent member changes are no reason). A PATCH changing
+// more than 64 members is checked as a whole and then written in steps of
+// 64 (the first one with the attributes), so no step holds Redis for long.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/scim-bridge/scim-bridge/filter"
+	"github.com/scim-bridge/scim-bridge/store"
+)
+
+// groupCoreURN prefixes URN-qualified names of the group's core attributes.
+const groupCoreURN = "urn:ietf:params:scim:schemas:core:2.0:group:"
+
+// memberRef is a member named by a PATCH: its id and, when given, its type.
+type memberRef struct {
+	id   string
+	kind store.Kind // "" when the request did not say
+}
+
+// memberPlan is the net effect of a PATCH's member operations.
+type memberPlan struct {
+	// replace: the group's members become exactly want (a replace of
+	// "members", or a remove of all of them), then the later operations.
+	replace bool
+	want    []memberRef    // replace: the members; else the members to add
+	wantIdx map[string]int // id → index in want (-1: dropped)
+	remove  map[string]bool
+	removes []string // order of first removal
+}
+
+func newMemberPlan() *memberPlan {
+	return &memberPlan{wantIdx: map[string]int{}, remove: map[string]bool{}}
+}
+
+func (p *memberPlan) add(m memberRef) {
+	if i, ok := p.wantIdx[m.id]; ok && i >= 0 {
+		return // adding a member already there changes nothing
+	}
+	delete(p.remove, m.id)
+	p.wantIdx[m.id] = len(p.want)
+	p.want = append(p.want, m)
+}
+
+func (p *memberPlan) drop(id string) {
+	if i, ok := p.wantIdx[id]; ok && i >= 0 {
+		p.wantIdx[id] = -1
+	}
+	if !p.replace && !p.remove[id] {
+		p.remove[id] = true
+		p.removes = append(p.removes, id)
+	}
+}
+
+func (p *memberPlan) replaceAll(ms []memberRef) {
+	p.replace = true
+	p.want, p.wantIdx, p.remove, p.removes = nil, map[string]int{}, map[string]bool{}, nil
+	for _, m := range ms {
+		p.add(m)
+	}
+}
+
+// adds returns the members to add (replace: the wanted ones).
+func (p *memberPlan) adds() []memberRef {
+	out := make([]memberRef, 0, len(p.want))
+	for i, m := range p.want {
+		if p.wantIdx[m.id] == i {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// removals returns the ids to remove, none of them also added.
+func (p *memberPlan) removals() []string {
+	out := make([]string, 0, len(p.removes))
+	for _, id := range p.removes {
+		if p.remove[id] {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// planGroupPatch splits a group PATCH into the operations on the group's
+// other attributes (in order) and the net effect of its member operations.
+// ok is false when a member operation has a shape the set operations do not
+// cover (a filter on display or type, a sub-attribute path): such a PATCH
+// takes the general read-modify-write path. Errors are 400s.
+func planGroupPatch(ops []filter.Operation) (attrOps []filter.Operation, mp *memberPlan, ok bool, err error) {
+	mp = newMemberPlan()
+	for _, op := range ops {
+		if op.Path == "" {
+			obj, isObj := op.Value.(map[string]any)
+			if !isObj {
+				attrOps = append(attrOps, op)
+				continue
+			}
+			rest := make(map[string]any, len(obj))
+			var members any
+			hasMembers := false
+			for k, v := range obj {
+				if isMembersName(k) {
+					members, hasMembers = v, true
+					continue
+				}
+				rest[k] = v
+			}
+			if hasMembers {
+				refs, err := memberRefs(members)
+				if err != nil {
+					return nil, nil, false, err
+				}
+				if op.Op == filter.OpReplace {
+					mp.replaceAll(refs)
+				} else {
+					for _, m := range refs {
+						mp.add(m)
+					}
+				}
+			}
+			if len(rest) > 0 || !hasMembers {
+				attrOps = append(attrOps, filter.Operation{Op: op.Op, Value: rest})
+			}
+			continue
+		}
+		if isMembersName(op.Path) {
+			switch op.Op {
+			case filter.OpAdd, filter.OpReplace:
+				refs, err := memberRefs(op.Value)
+				if err != nil {
+					return nil, nil, false, err
+				}
+				if op.Op == filter.OpReplace {
+					mp.replaceAll(refs)
+					continue
+				}
+				for _, m := range refs {
+					mp.add(m)
+				}
+			case filter.OpRemove:
+				if op.Value == nil {
+					mp.replaceAll(nil) // remove all members
+					continue
+				}
+				// Entra: remove the listed members only.
+				refs, err := memberRefs(op.Value)
+				if err != nil {
+					return nil, nil, false, err
+				}
+				for _, m := range refs {
+					mp.drop(m.id)
+				}
+			}
+			continue
+		}
+		if id, isEq := memberValueFilter(op.Path); isEq && op.Op == filter.OpRemove {
+			mp.drop(id)
+			continue
+		}
+		if mentionsMembers(op.Path) {
+			return nil, nil, false, nil
+		}
+		attrOps = append(attrOps, op)
+	}
+	return attrOps, mp, true, nil
+}
+
+// isMembersName reports whether name is the attribute "members" (any case,
+// URN-qualified or not).
+func isMembersName(name string) bool {
+	if len(name) > len(groupCoreURN) && strings.EqualFold(name[:len(groupCoreURN)], groupCoreURN) {
+		name = name[len(groupCoreURN):]
+	}
+	return strings.EqualFold(name, "members")
+}
+
+// mentionsMembers reports whether a path is about members (a sub-attribute
+// or a value filter).
+func mentionsMembers(path string) bool {
+	name := path
+	if i := strings.IndexAny(name, "[."); i >= 0 {
+		name = name[:i]
+	}
+	if strings.HasPrefix(strings.ToLower(path), groupCoreURN) {
+		rest := path[len(groupCoreURN):]
+		if i := strings.IndexAny(rest, "[."); i >= 0 {
+			rest = rest[:i]
+		}
+		name = rest
+	}
+	return strings.EqualFold(strings.TrimSpace(name), "members")
+}
+
+// memberValueFilter parses `members[value eq "id"]` (names and operator in
+// any case, URN-qualified or not) and returns the id.
+func memberValueFilter(path string) (string, bool) {
+	open := strings.IndexByte(path, '[')
+	if open < 0 || !strings.HasSuffix(path, "]") || !isMembersName(strings.TrimSpace(path[:open])) {
+		return "", false
+	}
+	inner := strings.TrimSpace(path[open+1 : len(path)-1])
+	attr, rest, ok := strings.Cut(inner, " ")
+	if !ok || !strings.EqualFold(attr, "value") {
+		return "", false
+	}
+	rest = strings.TrimSpace(rest)
+	op, lit, ok := strings.Cut(rest, " ")
+	if !ok || !strings.EqualFold(op, "eq") {
+		return "", false
+	}
+	var id string
+	if err := json.Unmarshal([]byte(strings.TrimSpace(lit)), &id); err != nil || id == "" {
+		return "", false
+	}
+	return id, true
+}
+
+// memberRefs reads the value of a member operation: a list of objects (or
+// one object) with a non-empty "value" and optionally "type".
+func memberRefs(v any) ([]memberRef, error) {
+	var list []any
+	switch x := v.(type) {
+	case []any:
+		list = x
+	case map[string]any:
+		list = []any{x}
+	case nil:
+		return nil, nil
+	default:
+		return nil, errBadRequest("invalidValue", "members must be a list of objects with a \"value\"")
+	}
+	out := make([]memberRef, 0, len(list))
+	for _, e := range list {
+		m, ok := e.(map[string]any)
+		if !ok {
+			return nil, errBadRequest("invalidValue", "each member must be an object with a \"value\"")
+		}
+		var ref memberRef
+		for k, x := range m {
+			switch {
+			case strings.EqualFold(k, "value"):
+				ref.id, _ = x.(string)
+			case strings.EqualFold(k, "type"):
+				if t, _ := x.(string); strings.EqualFold(t, "group") {
+					ref.kind = store.KindGroup
+				} else if strings.EqualFold(t, "user") {
+					ref.kind = store.KindUser
+				}
+			}
+		}
+		if ref.id == "" {
+			return nil, errBadRequest("invalidValue", "each member must have a non-empty \"value\"")
+		}
+		out = append(out, ref)
+	}
+	return out, nil
+}
+
+// patchGroup serves a group PATCH whose member operations are set operations
+// (see the top of this file). handled is false when the PATCH needs the
+// general path.
+func (srv *Server) patchGroup(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType, id string, ops []filter.Operation, ifVersion int64) (handled bool, err error) {
+	attrOps, mp, ok, err := planGroupPatch(ops)
+	if err != nil || !ok {
+		return ok, err
+	}
+	ctx := r.Context()
+	gp := store.GroupPatch{}
+	if len(attrOps) > 0 {
+		gp.Attrs = func(cur *store.Resource) (map[string]any, error) {
+			out, changed, err := filter.Apply(rt.rs, cur.Attrs, attrOps)
+			if err != nil {
+				return nil, err
+			}
+			if !changed {
+				return cur.Attrs, nil
+			}
+			if err := checkRequired(rt, out); err != nil {
+				return nil, err
+			}
+			delete(out, "members")
+			return out, nil
+		}
+	}
+	adds := mp.adds()
+	removes := mp.removals()
+	if mp.replace {
+		if adds, removes, err = srv.memberDiff(ctx, tenant, id, adds); err != nil {
+			return true, err
+		}
+	}
+	if gp.Add, err = srv.resolveAdds(ctx, tenant, adds); err != nil {
+		return true, err
+	}
+	gp.Remove = removes
+	ver, err := srv.store.PatchGroup(ctx, tenant, id, gp, ifVersion)
+	if err != nil {
+		var ue *store.UnknownMemberError
+		switch {
+		case errors.As(err, &ue):
+			return true, errBadRequest("invalidValue", "member %q is not a user or group of this tenant", ue.IDs[0])
+		case errors.Is(err, store.ErrNotFound):
+			return true, errNotFound(rt.kind, id)
+		}
+		return true, err
+	}
+	srv.written()
+	o := renderOptsFor(srv, r)
+	if !o.projected() {
+		// RFC 7644 §3.5.2 allows 204: Entra and Okta push membership changes to
+		// groups that may hold thousands of members; echoing them is waste.
+		w.Header().Set("ETag", etag(ver))
+		w.WriteHeader(http.StatusNoContent)
+		return true, nil
+	}
+	return true, srv.serveGroup(w, r, tenant, rt, id, o, http.StatusOK)
+}
+
+// memberDiff turns a replacement of all members by want into the members to
+// add and the ids to remove, streaming the stored members once.
+func (srv *Server) memberDiff(ctx context.Context, tenant, id string, want []memberRef) (adds []memberRef, removes []string, err error) {
+	wanted := make(map[string]bool, len(want))
+	for _, m := range want {
+		wanted[m.id] = true
+	}
+	present := make(map[string]bool, len(want))
+	err = srv.store.ForEachMember(ctx, tenant, id, 0, func(ms []store.Member) error {
+		for _, m := range ms {
+			if wanted[m.ID] {
+				present[m.ID] = true
+			} else {
+				removes = append(removes, m.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, nil, errNotFound(store.KindGroup, id)
+		}
+		return nil, nil, fmt.Errorf("members of group %s: %w", id, err)
+	}
+	for _, m := range want {
+		if !present[m.id] {
+			adds = append(adds, m)
+		}
+	}
+	return adds, removes, nil
+}
+
+// resolveAdds finds the members to add among the tenant's users and groups
+// (a user first when the type is not given) and gives each its display: the
+// user's displayName or else userName, the group's displayName (RFC 7643
+// §4.2). An unknown member is 400 invalidValue. The display is stored with
+// the membership: a member renamed later shows its former name in the group
+// until its membership is written again (a PUT of the group, or a remove and
+// add).
+func (srv *Server) resolveAdds(ctx context.Context, tenant string, refs []memberRef) ([]store.Member, error) {
+	if len(refs) == 0 {
+		return nil, nil
+	}
+	var userIDs, groupIDs []string
+	for _, m := range refs {
+		if m.kind != store.KindGroup {
+			userIDs = append(userIDs, m.id)
+		}
+	}
+	found := make(map[string]*store.Resource, len(refs))
+	if len(userIDs) > 0 {
+		users, err := srv.store.GetMany(ctx, tenant, store.KindUser, userIDs)
+		if err != nil {
+			return nil, fmt.Errorf("resolve group members: %w", err)
+		}
+		for _, u := range users {
+			found[u.ID] = u
+		}
+	}
+	for _, m := range refs {
+		if m.kind == store.KindGroup || (m.kind == "" && found[m.id] == nil) {
+			groupIDs = append(groupIDs, m.id)
+		}
+	}
+	groups, err := srv.groupsByID(ctx, tenant, groupIDs)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]store.Member, 0, len(refs))
+	for _, m := range refs {
+		res := found[m.id]
+		if m.kind == store.KindGroup || res == nil {
+			res = groups[m.id]
+		}
+		if res == nil {
+			return nil, errBadRequest("invalidValue", "member %q is not a user or group of this tenant", m.id)
+		}
+		out = append(out, store.Member{ID: m.id, Kind: res.Kind, Display: displayOf(res)})
+	}
+	return out, nil
+}
+
+// groupsByID reads groups without their members (a group's size never
+// matters here), skipping ids that are not groups.
+func (srv *Server) groupsByID(ctx context.Context, tenant string, ids []string) (map[string]*store.Resource, error) {
+	out := make(map[string]*store.Resource, len(ids))
+	for _, id := range ids {
+		g, _, err := srv.store.GetGroup(ctx, tenant, id)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, fmt.Errorf("resolve group members: %w", err)
+		}
+		out[id] = g
+	}
+	return out, nil
+}
