@@ -11,5 +11,7 @@
 //	go test -tags chaos -run Chaos ./bridge/chaos/ -v -timeout 60m
 //
 // CHAOS_USERS (default 2000) and CHAOS_RUNS (default 3) size it;
-// CHAOS_CLUSTER=0 skips the cluster run.
+// CHAOS_CLUSTER=0 skips the cluster run; CHAOS_FAULTS=0 runs the same load
+// without kills, restarts or failovers (the downstream faults stay), as a
+// baseline.
 package chaos
