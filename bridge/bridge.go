@@ -260,7 +260,7 @@ func New(opts Options) (*Bridge, error) {
 	for _, to := range opts.Tenants {
 		throttles = append(throttles, metrics.TenantThrottles{Tenant: to.ID, Throttles: to.Throttles})
 	}
-	if err := opts.Metrics.WatchThrottles(st, throttles, now); err != nil {
+	if err := opts.Metrics.WatchThrottles(throttles); err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	b.handler = b.routes()

@@ -152,7 +152,19 @@ func benchGroupPlan(tb testing.TB, ds *downstream) []benchGroup {
 // Bimplus fake holds exactly the mapped role of every user. scim-users/s is the
 // rate of the SCIM requests alone (user POSTs, group POSTs and PATCHes).
 func benchProvisionGroups(b *testing.B, redisURL string) {
-	const n = benchProvisionUsers
+	benchProvisionGroupsN(b, redisURL, benchProvisionUsers, provisionHooks{})
+}
+
+// provisionHooks let a benchmark observe a provisioning run: start just before
+// the first SCIM request, converged once every connector is synced (before the
+// bridge stops). Either may be nil.
+type provisionHooks struct {
+	start     func()
+	converged func(f *fanEnv)
+}
+
+// benchProvisionGroupsN is benchProvisionGroups for n users.
+func benchProvisionGroupsN(b *testing.B, redisURL string, n int, hooks provisionHooks) {
 	ctx := context.Background()
 	var (
 		elapsed, ingest time.Duration
@@ -176,6 +188,9 @@ func benchProvisionGroups(b *testing.B, redisURL string) {
 		c := newSCIMClient(f.srv, benchProvisionClients)
 		b.StartTimer()
 
+		if hooks.start != nil {
+			hooks.start()
+		}
 		start := time.Now()
 		ids, err := provisionConcurrently(ctx, func(int) *scimClient { return c }, n, benchProvisionClients, nil)
 		if err != nil {
@@ -198,7 +213,7 @@ func benchProvisionGroups(b *testing.B, redisURL string) {
 			}
 			return checkBimplusRoles(ds, groups, n)
 		}
-		deadline := time.Now().Add(5 * time.Minute)
+		deadline := time.Now().Add(max(1, time.Duration(n/benchProvisionUsers)) * 5 * time.Minute)
 		for {
 			err := converged()
 			if err == nil {
@@ -210,10 +225,13 @@ func benchProvisionGroups(b *testing.B, redisURL string) {
 			time.Sleep(2 * time.Millisecond)
 		}
 		elapsed += time.Since(start)
+		if hooks.converged != nil {
+			hooks.converged(f)
+		}
 
 		b.StopTimer()
 		for name, r := range ds.requests() {
-			calls[name] += float64(r) / n
+			calls[name] += float64(r) / float64(n)
 		}
 		b.Logf("bimplus requests: %v", bimplusRequestMix(ds))
 		if dups := ds.duplicates(); dups[connBIMData]+dups[connBimplus]+dups[connAuthress]+dups[connODM] != 0 {

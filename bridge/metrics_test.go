@@ -112,7 +112,7 @@ func TestMetricsOfFanout(t *testing.T) {
 // TestMetricsOfReconcile: a fresh bridge lists the reconcile, queue-age,
 // throttle and Redis series of every configured tenant and connector; a run
 // counts on the replica that made it, while the time of the last successful
-// run is read from Redis by every replica; with Redis gone, /metrics still
+// run and a connector's hold are read from Redis by every replica; with Redis gone, /metrics still
 // answers, with redis_up 0 and without the gauges read from Redis.
 func TestMetricsOfReconcile(t *testing.T) {
 	t.Parallel()
@@ -190,6 +190,21 @@ func TestMetricsOfReconcile(t *testing.T) {
 	clk.Advance(2 * time.Minute)
 	expect("queued", scrape(b), `scim_bridge_queue_oldest_pending_seconds{tenant="acme"} 120`)
 
+	// A hold recorded through one replica (a 429 with Retry-After) is reported
+	// by every replica while it lasts, and by none once it passed.
+	if err := a.b.Store().Throttle("acme", "odm").Hold(context.Background(), clk.Now().Add(30*time.Second), true); err != nil {
+		t.Fatal(err)
+	}
+	expect("held", scrape(b),
+		`scim_bridge_connector_throttled{connector="odm",tenant="acme"} 1`,
+		`scim_bridge_connector_held_until_seconds{connector="odm",tenant="acme"} 1.79628855e+09`, // the clock's time (advanced 2m above) + 30s
+	)
+	clk.Advance(30 * time.Second)
+	expect("hold over", scrape(b),
+		`scim_bridge_connector_throttled{connector="odm",tenant="acme"} 0`,
+		`scim_bridge_connector_held_until_seconds{connector="odm",tenant="acme"} 0`,
+	)
+
 	if err := a.b.Store().Client().Do(context.Background(), "shutdown", "nosave").Err(); err == nil {
 		t.Fatal("SHUTDOWN answered")
 	}
@@ -197,9 +212,9 @@ func TestMetricsOfReconcile(t *testing.T) {
 	expect("redis down", down,
 		`scim_bridge_redis_up 0`,
 		`scim_bridge_reconcile_interval_seconds{tenant="acme"} 3600`,
-		`scim_bridge_connector_throttled{connector="odm",tenant="acme"} 0`,
 	)
-	for _, gone := range []string{"scim_bridge_queue_pending{", "scim_bridge_reconcile_last_success_timestamp_seconds{", "scim_bridge_sync_subjects{"} {
+	for _, gone := range []string{"scim_bridge_queue_pending{", "scim_bridge_reconcile_last_success_timestamp_seconds{", "scim_bridge_sync_subjects{",
+		"scim_bridge_connector_throttled{", "scim_bridge_connector_held_until_seconds{"} {
 		if strings.Contains(down, "\n"+gone) {
 			t.Errorf("with Redis down the scrape still reports %s", gone)
 		}

@@ -3,8 +3,9 @@
 // reconciliation runs, webhook deliveries and downstream HTTP calls as counters
 // and histograms; the queue, sync-state and reconcile-history gauges read from
 // the store at scrape time (so every replica reports the shared truth, see
-// store.go); per-replica gauges (connector throttles, reconcile intervals); and
-// the Go runtime and process collectors.
+// store.go), connector holds among them; per-replica gauges (connector
+// concurrency limits and paces, reconcile intervals); and the Go runtime and
+// process collectors.
 //
 // A new metric is declared here, in New, and recorded through a method whose
 // caller sees it only as the narrow interface the caller declares (for example
@@ -45,6 +46,9 @@ const (
 	ReconcileRuns      = "scim_bridge_reconcile_runs_total"
 	ReconcileInterval  = "scim_bridge_reconcile_interval_seconds"
 	ReconcileSuccess   = "scim_bridge_reconcile_last_success_timestamp_seconds"
+	// ConnectorThrottled is 1 while a connector's downstream asks every replica
+	// to send nothing (ConnectorHeldUntil is in the future), else 0. Read from
+	// the store.
 	ConnectorThrottled = "scim_bridge_connector_throttled"
 )
 
@@ -62,7 +66,6 @@ type Metrics struct {
 
 	reconcileRuns     *prometheus.CounterVec
 	reconcileInterval *prometheus.GaugeVec
-	throttled         *throttledCollector
 }
 
 // New builds the registry with every series of the bridge and the Go runtime
@@ -97,10 +100,9 @@ func New() *Metrics {
 		reconcileInterval: prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: ReconcileInterval, Help: "Interval of a tenant's scheduled reconciliation (reconcile_every); 0 when not scheduled.",
 		}, []string{"tenant"}),
-		throttled: &throttledCollector{now: time.Now, until: map[tenantConnector]time.Time{}},
 	}
 	m.reg.MustRegister(m.scimRequests, m.scimDuration, m.convergences, m.convDuration, m.webhooks, m.downstream,
-		m.reconcileRuns, m.reconcileInterval, m.throttled,
+		m.reconcileRuns, m.reconcileInterval,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -128,15 +130,6 @@ func (m *Metrics) Converged(tenant, connector, outcome string, d time.Duration) 
 // (store.ReconcileOK, store.ReconcileFailed or store.ReconcileAborted).
 func (m *Metrics) ReconcileRun(tenant, outcome string) {
 	m.reconcileRuns.WithLabelValues(tenant, outcome).Inc()
-}
-
-// Throttled records that connector of tenant holds its requests until the given
-// time (a 429/503 with Retry-After): ConnectorThrottled is 1 while until is in
-// the future by the clock WatchStore was given, and 0 once it has passed or
-// after a call with the zero time. Safe for concurrent use; a later call
-// replaces an earlier one.
-func (m *Metrics) Throttled(tenant, connector string, until time.Time) {
-	m.throttled.set(tenantConnector{tenant, connector}, until)
 }
 
 // Webhook records the answer to one webhook delivery.
@@ -182,6 +175,7 @@ type StoreStats interface {
 	QueueStats(ctx context.Context, tenant string) (store.QueueStats, error)
 	SyncCounts(ctx context.Context, tenant string) (map[string]map[string]int, error)
 	ReconcileHistory(ctx context.Context, tenant string) (store.ReconcileHistory, error)
+	ThrottleStates(ctx context.Context, tenant string, connectors []string) (map[string]store.ThrottleState, error)
 }
 
 // TenantConnectors names a configured tenant, its connectors and its
@@ -195,12 +189,13 @@ type TenantConnectors struct {
 }
 
 // WatchStore creates the series of every configured tenant and connector at 0
-// (reconcile runs by outcome, reconcile interval, connector throttles) and adds
-// the gauges read from st at each scrape: Redis reachability, the work queue
-// (pending, leased, age of the oldest due key), sync states (subjects by tenant,
-// connector and status) and the time of each tenant's last successful
-// reconciliation. now is the clock of the queue age and of the throttles; nil
-// means time.Now. A registry watches one store: a second call is an error.
+// (reconcile runs by outcome, reconcile interval) and adds the gauges read from
+// st at each scrape: Redis reachability, the work queue (pending, leased, age of
+// the oldest due key), sync states (subjects by tenant, connector and status),
+// the time of each tenant's last successful reconciliation and each connector's
+// hold (ConnectorHeldUntil, ConnectorThrottled), shared by every replica. now is
+// the clock of the queue age and of the holds; nil means time.Now. A registry
+// watches one store: a second call is an error.
 func (m *Metrics) WatchStore(st StoreStats, tenants []TenantConnectors, now func() time.Time) error {
 	if now == nil {
 		now = time.Now
@@ -208,15 +203,11 @@ func (m *Metrics) WatchStore(st StoreStats, tenants []TenantConnectors, now func
 	if err := m.reg.Register(&storeCollector{st: st, tenants: tenants, now: now}); err != nil {
 		return fmt.Errorf("register the store gauges (one registry per bridge): %w", err)
 	}
-	m.throttled.setClock(now)
 	for _, t := range tenants {
 		for _, o := range store.ReconcileOutcomes {
 			m.reconcileRuns.WithLabelValues(t.Tenant, o)
 		}
 		m.reconcileInterval.WithLabelValues(t.Tenant).Set(max(t.ReconcileEvery, 0).Seconds())
-		for _, c := range t.Connectors {
-			m.throttled.declare(tenantConnector{t.Tenant, c})
-		}
 	}
 	return nil
 }

@@ -29,11 +29,12 @@ func TestStatusClass(t *testing.T) {
 var t0 = time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC)
 
 // fakeStats answers the store reads from fixed values per tenant; failing
-// names the read that fails ("ping", "queue", "sync", "history").
+// names the read that fails ("ping", "queue", "sync", "history", "throttles").
 type fakeStats struct {
 	failing string
 	queue   map[string]store.QueueStats
 	history map[string]store.ReconcileHistory
+	holds   map[string]map[string]store.ThrottleState // by tenant and connector
 }
 
 func (f fakeStats) fail(read string) error {
@@ -55,6 +56,16 @@ func (f fakeStats) SyncCounts(context.Context, string) (map[string]map[string]in
 
 func (f fakeStats) ReconcileHistory(_ context.Context, tenant string) (store.ReconcileHistory, error) {
 	return f.history[tenant], f.fail("history")
+}
+
+func (f fakeStats) ThrottleStates(_ context.Context, tenant string, names []string) (map[string]store.ThrottleState, error) {
+	out := map[string]store.ThrottleState{}
+	for _, n := range names {
+		if s, ok := f.holds[tenant][n]; ok {
+			out[n] = s
+		}
+	}
+	return out, f.fail("throttles")
 }
 
 // watched returns metrics watching stats for twoTenants, on a fake clock at t0.
@@ -176,31 +187,34 @@ func TestHandler(t *testing.T) {
 	expect(t, text, []string{`scim_bridge_queue_oldest_pending_seconds{tenant="acme"} 100.5`}, nil)
 }
 
-// TestThrottled: a connector counts as throttled while its hold lasts, by the
-// clock WatchStore was given, and no longer once it passed.
+// TestThrottled: a connector counts as throttled while the hold every replica
+// shares (read from the store at the scrape) lasts, by the clock WatchStore was
+// given, and no longer once it passed.
 func TestThrottled(t *testing.T) {
 	t.Parallel()
-	m, clk := watched(t, fakeStats{})
-	m.Throttled("acme", "c2", t0.Add(30*time.Second))
-	m.Throttled("globex", "c1", t0.Add(-time.Second)) // already over
+	m, clk := watched(t, fakeStats{holds: map[string]map[string]store.ThrottleState{
+		"acme":   {"c2": {HeldUntil: t0.Add(30*time.Second + 500*time.Millisecond), RateLimited: 4}},
+		"globex": {"c1": {HeldUntil: t0.Add(-time.Second)}}, // already over
+	}})
 	_, text := scrape(t, m)
 	expect(t, text, []string{
 		`scim_bridge_connector_throttled{connector="c2",tenant="acme"} 1`,
+		`scim_bridge_connector_held_until_seconds{connector="c2",tenant="acme"} 1.7962884305e+09`, // t0 + 30.5s
 		`scim_bridge_connector_throttled{connector="c1",tenant="acme"} 0`,
+		`scim_bridge_connector_held_until_seconds{connector="c1",tenant="acme"} 0`,
 		`scim_bridge_connector_throttled{connector="c1",tenant="globex"} 0`,
+		`scim_bridge_connector_held_until_seconds{connector="c1",tenant="globex"} 0`,
 	}, nil)
 
-	clk.Advance(29 * time.Second)
+	clk.Advance(30 * time.Second)
 	_, text = scrape(t, m)
 	expect(t, text, []string{`scim_bridge_connector_throttled{connector="c2",tenant="acme"} 1`}, nil)
-	clk.Advance(time.Second)
+	clk.Advance(500 * time.Millisecond)
 	_, text = scrape(t, m)
-	expect(t, text, []string{`scim_bridge_connector_throttled{connector="c2",tenant="acme"} 0`}, nil)
-
-	m.Throttled("acme", "c2", clk.Now().Add(time.Minute))
-	m.Throttled("acme", "c2", time.Time{}) // lifted early
-	_, text = scrape(t, m)
-	expect(t, text, []string{`scim_bridge_connector_throttled{connector="c2",tenant="acme"} 0`}, nil)
+	expect(t, text, []string{
+		`scim_bridge_connector_throttled{connector="c2",tenant="acme"} 0`,
+		`scim_bridge_connector_held_until_seconds{connector="c2",tenant="acme"} 0`,
+	}, nil)
 }
 
 // TestHandlerStoreDown: while Redis does not answer, /metrics still answers
@@ -209,7 +223,7 @@ func TestThrottled(t *testing.T) {
 // body.
 func TestHandlerStoreDown(t *testing.T) {
 	t.Parallel()
-	for _, failing := range []string{"ping", "queue", "sync", "history"} {
+	for _, failing := range []string{"ping", "queue", "sync", "history", "throttles"} {
 		t.Run(failing, func(t *testing.T) {
 			t.Parallel()
 			m, _ := watched(t, fakeStats{failing: failing})
@@ -225,11 +239,11 @@ func TestHandlerStoreDown(t *testing.T) {
 				`scim_bridge_redis_up 0`,
 				`scim_bridge_reconcile_runs_total{outcome="failed",tenant="acme"} 1`,
 				`scim_bridge_reconcile_interval_seconds{tenant="acme"} 3600`,
-				`scim_bridge_connector_throttled{connector="c1",tenant="acme"} 0`,
 				"# TYPE go_goroutines gauge",
 			}, []string{
 				"scim_bridge_queue_pending{", "scim_bridge_queue_leased{", "scim_bridge_queue_oldest_pending_seconds{",
 				"scim_bridge_sync_subjects{", "scim_bridge_reconcile_last_success_timestamp_seconds{",
+				"scim_bridge_connector_throttled{", "scim_bridge_connector_held_until_seconds{",
 			})
 		})
 	}

@@ -33,10 +33,12 @@ var (
 	oldestPendingDesc = prometheus.NewDesc(QueueOldestPending, "Seconds the oldest due key of a tenant's work queue has been due; 0 when no key is due.", []string{"tenant"}, nil)
 	syncDesc          = prometheus.NewDesc(SyncSubjects, "Subjects by tenant, connector and sync status.", []string{"tenant", "connector", "status"}, nil)
 	successDesc       = prometheus.NewDesc(ReconcileSuccess, "Unix time of a tenant's last successful reconciliation run by any replica; 0 when none was recorded.", []string{"tenant"}, nil)
+	heldDesc          = prometheus.NewDesc(ConnectorHeldUntil, "Unix time until which the connector's downstream asked every replica for no request (0: not held).", []string{"tenant", "connector"}, nil)
+	throttledDesc     = prometheus.NewDesc(ConnectorThrottled, "1 while the connector's downstream asks every replica for no request (a 429/503 with Retry-After, rate-limit headers), else 0.", []string{"tenant", "connector"}, nil)
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{redisUpDesc, pendingDesc, leasedDesc, oldestPendingDesc, syncDesc, successDesc} {
+	for _, d := range []*prometheus.Desc{redisUpDesc, pendingDesc, leasedDesc, oldestPendingDesc, syncDesc, successDesc, heldDesc, throttledDesc} {
 		ch <- d
 	}
 }
@@ -88,6 +90,19 @@ func (c *storeCollector) read(ctx context.Context) ([]prometheus.Metric, error) 
 			return nil, err
 		}
 		gauge(successDesc, unixSeconds(h.LastSuccess.At), t.Tenant)
+		holds, err := c.st.ThrottleStates(ctx, t.Tenant, t.Connectors)
+		if err != nil {
+			return nil, err
+		}
+		now := c.now()
+		for _, name := range t.Connectors {
+			held, until := 0.0, 0.0
+			if s := holds[name]; s.Held(now) {
+				held, until = 1, unixSeconds(s.HeldUntil)
+			}
+			gauge(heldDesc, until, t.Tenant, name)
+			gauge(throttledDesc, held, t.Tenant, name)
+		}
 	}
 	return ms, nil
 }
