@@ -1,4 +1,4 @@
-//go:build unix
+//go:build linux
 
 package bridge
 
@@ -17,22 +17,11 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
 // worstCaseBodyLimit is the default body limit the shapes are sized to.
 const worstCaseBodyLimit = DefaultMaxBodyBytes
-
-// processCPU is the CPU time (user + system) this process has used.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
 
 // worstEnv is a bench environment with one group to PATCH.
 type worstEnv struct {
