@@ -85,6 +85,9 @@ type Options struct {
 	MaxResults int
 	// Workers is the sync worker concurrency; 0 means DefaultWorkers.
 	Workers int
+	// MaxConcurrentRequests caps the SCIM requests of one tenant served at
+	// once (429 with Retry-After beyond it); 0 means scimapi.DefaultMaxConcurrent.
+	MaxConcurrentRequests int
 	// AdminToken guards the admin endpoints (plaintext); empty with
 	// AdminTokens empty too disables them.
 	AdminToken string
@@ -234,6 +237,7 @@ func New(opts Options) (*Bridge, error) {
 	fo := opts.fanout
 	fo.Store, fo.Tenants, fo.Logger, fo.Now, fo.Owner, fo.Metrics = st, set, log, now, opts.InstanceID, opts.Metrics
 	fo.Audit = b.audit
+	fo.Unavailable = func(err error) bool { _, ok := storeUnavailable(err); return ok }
 	b.fanout = fanout.New(fo)
 	extensions := map[string]scimapi.Extensions{}
 	for _, to := range opts.Tenants {
@@ -245,6 +249,7 @@ func New(opts Options) (*Bridge, error) {
 		Store: st, Auth: scimAuth, Logger: log, Now: now, PublicURL: opts.PublicURL,
 		MaxBodyBytes: opts.MaxBodyBytes, MaxResults: opts.MaxResults,
 		OnWrite: b.fanout.Kick, Metrics: opts.Metrics,
+		MaxConcurrent: opts.MaxConcurrentRequests, Unavailable: storeUnavailable,
 		LocationProxies: opts.LocationProxies, CursorKey: opts.CursorKey, CursorTimeout: opts.CursorTimeout,
 		BulkMaxOperations: opts.BulkMaxOperations, BulkMaxPayloadBytes: opts.BulkMaxPayloadBytes,
 		Extensions: extensions,
@@ -263,7 +268,8 @@ func New(opts Options) (*Bridge, error) {
 		Store: st, Tenants: set, Now: now, Reconciler: b.reconciler,
 		Auth: adminAuth, Credentials: scimAuth.Inventory, OnMark: b.fanout.Kick,
 		Audit: st, SessionSecret: sessionSecret(opts), Secure: opts.AdminSecureCookie,
-		Explainer: explain.New(explain.Options{Store: st, Tenants: set, Now: now, UserSchema: b.scim.UserSchema()}),
+		Explainer:   explain.New(explain.Options{Store: st, Tenants: set, Now: now, UserSchema: b.scim.UserSchema()}),
+		Unavailable: storeUnavailable,
 	})
 	for i := range watched {
 		watched[i].ReconcileEvery = b.reconciler.Interval(watched[i].Tenant)

@@ -97,6 +97,25 @@ type Action struct {
 type Options struct {
 	// DryRun: read the downstream and report the Actions, write nothing.
 	DryRun bool
+	// Applied, when set, is told after each downstream write that succeeded
+	// (never in a dry run), with the record as it stands right after that
+	// write: the bridge stores it at once, so a crash later in the same
+	// convergence re-does at most the one call in flight. Adapters call it
+	// sequentially, from the goroutine of Converge. When it fails the adapter
+	// stops and returns the error (the write is done; its record is not).
+	Applied func(ctx context.Context, rec Record, a Action) error
+}
+
+// Report calls o.Applied when set (see Options.Applied); a failure is a
+// retryable *Error, so the convergence is retried from the downstream's truth.
+func (o Options) Report(ctx context.Context, rec Record, a Action) error {
+	if o.Applied == nil || o.DryRun {
+		return nil
+	}
+	if err := o.Applied(ctx, rec, a); err != nil {
+		return &Error{Class: Retryable, Op: "record " + string(a.Op), Err: err}
+	}
+	return nil
 }
 
 // Connector converges one downstream system for one tenant.

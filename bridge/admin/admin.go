@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/bridge/auth"
+	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
 	"github.com/scim-bridge/scim-bridge/bridge/reconcile"
 	"github.com/scim-bridge/scim-bridge/connectors"
@@ -63,6 +64,9 @@ type Options struct {
 	Secure bool
 	// OnMark, when set, is called after dead letters were re-queued.
 	OnMark func()
+	// Unavailable, when set, classifies a store error as "unavailable for
+	// now": the answer is 503 with Retry-After (typically store.Unavailable).
+	Unavailable func(error) (retryAfter time.Duration, ok bool)
 }
 
 // API serves /admin/ and answers Status and Replay.
@@ -190,7 +194,7 @@ func (a *API) Status(ctx context.Context, tenantID string) ([]TenantStatus, erro
 		out = append(out, ts)
 	}
 	if tenantID != "" && len(out) == 0 {
-		return nil, fmt.Errorf("unknown tenant %q", tenantID)
+		return nil, notFound("unknown tenant %q", tenantID)
 	}
 	return out, nil
 }
@@ -242,8 +246,16 @@ func (a *API) credentials(tenantID string) []CredentialStatus {
 // them when subject is empty. It returns how many were re-queued.
 func (a *API) Replay(ctx context.Context, tenantID, connector, subject string) (int, error) {
 	t := a.tenants.Get(tenantID)
-	if t == nil || t.Connector(connector) == nil {
-		return 0, fmt.Errorf("unknown tenant %q or connector %q", tenantID, connector)
+	switch {
+	case t == nil:
+		return 0, notFound("unknown tenant %q", tenantID)
+	case t.Connector(connector) == nil:
+		return 0, notFound("unknown connector %q", connector)
+	}
+	if subject != "" {
+		if _, err := store.ParseSubject(tenantID, subject); err != nil {
+			return 0, &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("malformed subject %q: want \"<kind>|<id>\", e.g. \"User|2819c223\"", clip.String(subject))}
+		}
 	}
 	if a.opts.OnMark != nil {
 		defer a.opts.OnMark()
@@ -300,6 +312,13 @@ func (a *API) guardRole(write bool, next func(http.ResponseWriter, *http.Request
 				status = http.StatusConflict
 			case errors.Is(err, store.ErrLocked):
 				status = http.StatusConflict
+			case errors.Is(err, store.ErrNotFound):
+				status = http.StatusNotFound
+			case a.opts.Unavailable != nil:
+				if ra, ok := a.opts.Unavailable(err); ok {
+					status = http.StatusServiceUnavailable
+					w.Header().Set("Retry-After", strconv.Itoa(int((ra+time.Second-1)/time.Second)))
+				}
 			}
 			body = map[string]any{"error": err.Error(), "result": v}
 		}
@@ -338,6 +357,12 @@ type httpError struct {
 
 func (e *httpError) Error() string { return e.msg }
 
+// notFound is a 404 naming what was not found (the name capped: it comes from
+// the request).
+func notFound(format, name string) *httpError {
+	return &httpError{status: http.StatusNotFound, msg: fmt.Sprintf(format, clip.String(name))}
+}
+
 // Routes registers the admin endpoints on mux.
 func (a *API) Routes(mux *http.ServeMux) {
 	a.apiRoutes(mux)
@@ -347,8 +372,12 @@ func (a *API) Routes(mux *http.ServeMux) {
 	}))
 	mux.HandleFunc("POST /admin/reconcile", a.guard(func(w http.ResponseWriter, r *http.Request) (any, error) {
 		q := r.URL.Query()
-		if a.tenants.Get(q.Get("tenant")) == nil {
-			return nil, &httpError{status: http.StatusNotFound, msg: "unknown tenant"}
+		t := a.tenants.Get(q.Get("tenant"))
+		if t == nil {
+			return nil, notFound("unknown tenant %q", q.Get("tenant"))
+		}
+		if name := q.Get("connector"); name != "" && t.Connector(name) == nil {
+			return nil, notFound("unknown connector %q", name)
 		}
 		dry, _ := strconv.ParseBool(q.Get("dry_run"))
 		force, _ := strconv.ParseBool(q.Get("force"))

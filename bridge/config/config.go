@@ -28,6 +28,8 @@ const (
 	DefaultSettleMax           = Duration(10 * time.Second)
 	DefaultAuthMaxFailures     = auth.DefaultMaxFailures
 	DefaultAuthWindow          = Duration(auth.DefaultFailWindow)
+	// DefaultMaxConcurrentRequests is max_concurrent_requests' default.
+	DefaultMaxConcurrentRequests = 64
 )
 
 // MinTokenLength is the shortest plaintext bearer token accepted (SCIM tokens
@@ -43,7 +45,7 @@ const MinTokenLength = auth.MinTokenLength
 // SCIM_BRIDGE_MAX_RESULTS, SCIM_BRIDGE_WORKERS, SCIM_BRIDGE_CURSOR_SECRET,
 // SCIM_BRIDGE_CURSOR_TIMEOUT, SCIM_BRIDGE_BULK_MAX_OPERATIONS,
 // SCIM_BRIDGE_BULK_MAX_PAYLOAD_BYTES, SCIM_BRIDGE_SETTLE, SCIM_BRIDGE_SETTLE_MAX,
-// SCIM_BRIDGE_ADMIN_TOKEN,
+// SCIM_BRIDGE_MAX_CONCURRENT_REQUESTS, SCIM_BRIDGE_ADMIN_TOKEN,
 // SCIM_BRIDGE_AUTH_LIMIT_MAX_FAILURES, SCIM_BRIDGE_AUTH_LIMIT_WINDOW,
 // SCIM_BRIDGE_ADMIN_READ_TOKEN, SCIM_BRIDGE_AUDIT_MAX_LEN, SCIM_BRIDGE_AUDIT_MAX_AGE,
 // SCIM_BRIDGE_AUDIT_REDACT_PERSONAL,
@@ -73,6 +75,10 @@ type Config struct {
 	MaxResults int `yaml:"max_results"`
 	// Workers is the number of concurrent sync workers. Default DefaultWorkers.
 	Workers int `yaml:"workers"`
+	// MaxConcurrentRequests caps the SCIM requests of one tenant served at
+	// once; beyond it the answer is 429 with Retry-After, so one tenant cannot
+	// starve another. Default DefaultMaxConcurrentRequests.
+	MaxConcurrentRequests int `yaml:"max_concurrent_requests"`
 	// LocationProxies are the IP addresses or CIDR prefixes of reverse
 	// proxies whose X-Forwarded-Proto and X-Forwarded-Host headers name the
 	// scheme and host of meta.location when public_url is empty. Empty: those
@@ -287,6 +293,7 @@ func (c *Config) applyDefaults() {
 	defaultTo(&c.MaxBodyBytes, DefaultMaxBodyBytes)
 	defaultTo(&c.MaxResults, DefaultMaxResults)
 	defaultTo(&c.Workers, DefaultWorkers)
+	defaultTo(&c.MaxConcurrentRequests, DefaultMaxConcurrentRequests)
 	defaultTo(&c.CursorTimeout, DefaultCursorTimeout)
 	defaultTo(&c.BulkMaxOperations, DefaultBulkMaxOperations)
 	defaultTo(&c.BulkMaxPayloadBytes, DefaultBulkMaxPayloadBytes)

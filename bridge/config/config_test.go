@@ -141,12 +141,13 @@ func TestLoadDesignExample(t *testing.T) {
 	bimdata := base("bimdata", "bimdata", "http://127.0.0.1:9001", exampleEnv["BIMDATA_TOKEN"])
 	bimdata.WebhookSecret = exampleEnv["BIMDATA_WEBHOOK_SECRET"]
 	want := &Config{
-		Listen:       "127.0.0.1:8080",
-		Redis:        "",
-		MaxBodyBytes: 1 << 20,
-		MaxResults:   1000,
-		Workers:      32,
-		Settle:       DefaultSettle, SettleMax: DefaultSettleMax,
+		Listen:                "127.0.0.1:8080",
+		Redis:                 "",
+		MaxBodyBytes:          1 << 20,
+		MaxResults:            1000,
+		Workers:               32,
+		MaxConcurrentRequests: DefaultMaxConcurrentRequests,
+		Settle:                DefaultSettle, SettleMax: DefaultSettleMax,
 		AuthLimit:     AuthLimit{MaxFailures: 10, Window: Duration(time.Minute)},
 		Log:           Log{Level: "info", Format: "json"},
 		CursorTimeout: DefaultCursorTimeout, BulkMaxOperations: DefaultBulkMaxOperations,
@@ -373,9 +374,10 @@ log: {level: debug, format: console}
 				got.Tenants = nil
 				want := Config{
 					Listen: ":9090", Redis: "rediss://env:6380/1", PublicURL: "https://env.example.com/scim/v2",
-					MaxBodyBytes: 4096, MaxResults: 50, Workers: 3, AdminToken: plainToken("env-admin-token-0123456789"),
-					AuthLimit: AuthLimit{MaxFailures: 10, Window: Duration(time.Minute)},
-					Settle:    DefaultSettle, SettleMax: DefaultSettleMax,
+					MaxBodyBytes: 4096, MaxResults: 50, Workers: 3, MaxConcurrentRequests: DefaultMaxConcurrentRequests,
+					AdminToken: plainToken("env-admin-token-0123456789"),
+					AuthLimit:  AuthLimit{MaxFailures: 10, Window: Duration(time.Minute)},
+					Settle:     DefaultSettle, SettleMax: DefaultSettleMax,
 					Log:               Log{Level: "warn", Format: "json"},
 					CursorTimeout:     DefaultCursorTimeout,
 					BulkMaxOperations: DefaultBulkMaxOperations, BulkMaxPayloadBytes: DefaultBulkMaxPayloadBytes,

@@ -241,7 +241,8 @@ func TestEnvOverrideNames(t *testing.T) {
 	want := []string{
 		"SCIM_BRIDGE_LISTEN=listen", "SCIM_BRIDGE_REDIS=redis", "SCIM_BRIDGE_PUBLIC_URL=public_url",
 		"SCIM_BRIDGE_MAX_BODY_BYTES=max_body_bytes", "SCIM_BRIDGE_MAX_RESULTS=max_results",
-		"SCIM_BRIDGE_WORKERS=workers", "SCIM_BRIDGE_CURSOR_SECRET=cursor_secret",
+		"SCIM_BRIDGE_WORKERS=workers", "SCIM_BRIDGE_MAX_CONCURRENT_REQUESTS=max_concurrent_requests",
+		"SCIM_BRIDGE_CURSOR_SECRET=cursor_secret",
 		"SCIM_BRIDGE_CURSOR_TIMEOUT=cursor_timeout", "SCIM_BRIDGE_BULK_MAX_OPERATIONS=bulk_max_operations",
 		"SCIM_BRIDGE_BULK_MAX_PAYLOAD_BYTES=bulk_max_payload_bytes", "SCIM_BRIDGE_SETTLE=settle",
 		"SCIM_BRIDGE_SETTLE_MAX=settle_max", "SCIM_BRIDGE_ADMIN_TOKEN=admin_token",

@@ -34,6 +34,7 @@ func rules() []rule {
 		{"max_body_bytes", notNegative, positive(DefaultMaxBodyBytes)},
 		{"max_results", notNegative, positive(DefaultMaxResults)},
 		{"workers", notNegative, positive(DefaultWorkers)},
+		{"max_concurrent_requests", notNegative, positive(DefaultMaxConcurrentRequests)},
 		{"bulk_max_operations", notNegative, positive(DefaultBulkMaxOperations)},
 		{"bulk_max_payload_bytes", notNegative, positive(DefaultBulkMaxPayloadBytes)},
 		{"cursor_timeout", notNegative, "must be positive (0 means the default, 1h)"},

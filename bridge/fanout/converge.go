@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/subject"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
 	"github.com/scim-bridge/scim-bridge/connectors"
@@ -142,10 +143,14 @@ func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string,
 	prev, derr := subject.Record(st)
 	if derr != nil {
 		// The record is a hint: converge from the downstream's truth instead.
-		w.log.Warn().Err(derr).Str("tenant", t.ID).Str("connector", name).Str("subject", subj).Msg("sync: ignoring an unreadable record")
+		w.log.Warn().Str("error", clip.Error(derr)).Str("tenant", t.ID).Str("connector", name).Str("subject", clip.String(subj)).Msg("sync: ignoring an unreadable record")
 	}
 	start := time.Now()
-	rec, actions, err := tg.conn.Converge(ctx, tg.subject, prev, connectors.Options{})
+	rec, actions, err := tg.conn.Converge(ctx, tg.subject, prev, connectors.Options{
+		Applied: func(ctx context.Context, rec connectors.Record, _ connectors.Action) error {
+			return w.recordApplied(ctx, t.ID, st, hash, rec)
+		},
+	})
 	elapsed := time.Since(start)
 	if h := w.opts.Hooks.AfterConverge; h != nil {
 		if herr := h(t.ID, name, subj); herr != nil {
@@ -176,17 +181,35 @@ func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string,
 		w.opts.Metrics.Converged(t.ID, name, st.Status, elapsed)
 	}
 	w.audit(t.ID, subj, st, actions, err, elapsed)
-	ev.Str("tenant", t.ID).Str("connector", name).Str("subject", subj).
+	ev.Str("tenant", t.ID).Str("connector", name).Str("subject", clip.String(subj)).
 		Str("outcome", st.Status).Int("attempt", st.Attempts).Int("writes", len(actions)).
 		Dur("duration", elapsed).Msg("converge")
-	// Record even when shutting down: the downstream already changed.
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	if perr := w.store.PutSync(rctx, t.ID, st); perr != nil {
-		w.log.Error().Err(perr).Str("tenant", t.ID).Str("connector", name).Str("subject", subj).Msg("record sync state")
+	// Record even when shutting down: the downstream already changed. While
+	// the store is unavailable the write is retried; the claim is released
+	// only after it.
+	if perr := w.storeWrite(ctx, func(ctx context.Context) error { return w.store.PutSync(ctx, t.ID, st) }); perr != nil {
+		w.log.Error().Str("error", clip.Error(perr)).Str("tenant", t.ID).Str("connector", name).Str("subject", clip.String(subj)).Msg("record sync state")
 		if retryAt.IsZero() {
 			retryAt = w.now().Add(backoff(w.opts.BackoffBase, 1))
 		}
 	}
 	return retryAt
+}
+
+// recordApplied stores the record of a convergence still running, right after
+// one of its downstream writes answered (connectors.Options.Applied): the
+// subject is pending with hash in flight, so a crash before the end of the
+// convergence resumes from this record instead of re-doing the write.
+func (w *Worker) recordApplied(ctx context.Context, tenantID string, st *store.SyncState, hash string, rec connectors.Record) error {
+	raw, err := json.Marshal(rec)
+	if err != nil {
+		return fmt.Errorf("encode record: %w", err)
+	}
+	partial := *st
+	partial.Record, partial.InFlightHash, partial.Status, partial.NextRetry = raw, hash, store.SyncPending, time.Time{}
+	partial.UpdatedAt = w.now()
+	if err := w.storeWrite(ctx, func(ctx context.Context) error { return w.store.PutSync(ctx, tenantID, &partial) }); err != nil {
+		return fmt.Errorf("record sync state: %w", err)
+	}
+	return nil
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -21,8 +22,10 @@ const (
 	// maxAttempts: a subject still failing after this many retryable attempts goes
 	// to the dead-letter set (visible in status, re-playable with retry).
 	maxAttempts = 15
-	// DefaultLeaseTTL is how long a claimed key stays leased without a heartbeat.
-	DefaultLeaseTTL = 2 * time.Minute
+	// DefaultLeaseTTL is how long a claimed key stays leased without a
+	// heartbeat; a running convergence extends it every third of it, so a
+	// crashed replica's work waits seconds, not minutes.
+	DefaultLeaseTTL = 15 * time.Second
 	claimBatch      = 64
 	// IdlePoll is the longest the dispatcher sleeps between two looks at the
 	// queue (other replicas and webhooks add work too).
@@ -85,7 +88,8 @@ func (c *cooldowns) set(tenantID, connector string, until time.Time) {
 // returns when to retry (zero: not at all).
 func (w *Worker) retryRule(tenantID, connector string, st *store.SyncState, err error) time.Time {
 	class := connectors.ClassOf(err)
-	st.LastError = err.Error()
+	st.LastError = clip.Error(err) // it may quote a userName of any size
+
 	var retryAt time.Time
 	switch {
 	case class == connectors.Permanent:

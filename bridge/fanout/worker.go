@@ -16,6 +16,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -66,6 +67,18 @@ type Options struct {
 	// tests shorten them.
 	BackoffBase time.Duration
 	LeaseTTL    time.Duration
+	// Unavailable, when set, classifies a store error as "the store is
+	// unavailable for now" (Redis down, loading, failing over): such writes
+	// are retried with backoff (see record.go) and the dispatcher pauses.
+	// Typically store.Unavailable.
+	Unavailable func(error) bool
+	// RecordBudget bounds the retries of one store write; 0 means
+	// DefaultRecordBudget.
+	RecordBudget time.Duration
+	// InstanceTTL is how long this replica counts as alive after a heartbeat
+	// (when the store supports liveness, see Liveness); 0 means
+	// DefaultInstanceTTL.
+	InstanceTTL time.Duration
 	Hooks       Hooks
 }
 
@@ -90,6 +103,12 @@ func New(opts Options) *Worker {
 	if opts.LeaseTTL <= 0 {
 		opts.LeaseTTL = DefaultLeaseTTL
 	}
+	if opts.RecordBudget <= 0 {
+		opts.RecordBudget = DefaultRecordBudget
+	}
+	if opts.InstanceTTL <= 0 {
+		opts.InstanceTTL = DefaultInstanceTTL
+	}
 	return &Worker{
 		opts: opts, store: opts.Store, tenants: opts.Tenants, log: opts.Logger, now: opts.Now,
 		kick: make(chan struct{}, 1),
@@ -110,9 +129,12 @@ func (w *Worker) Kick() {
 func (w *Worker) Run(ctx context.Context, workers int) {
 	busy := make(chan struct{}, workers) // one token per running job
 	freed := make(chan struct{}, 1)
+	stopLiveness := w.startLiveness(ctx)
+	defer stopLiveness() // after every job released its claim
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	owner := w.opts.Owner
+	var pause pauser
 	var withWork []string
 	for _, t := range w.tenants.All() {
 		if len(t.Connectors) > 0 {
@@ -136,11 +158,17 @@ func (w *Worker) Run(ctx context.Context, workers int) {
 			}
 			cs, err := w.store.Claim(ctx, t.ID, owner, w.opts.LeaseTTL, want)
 			if err != nil {
-				if ctx.Err() == nil {
-					w.log.Error().Err(err).Str("tenant", t.ID).Msg("claim work")
+				if ctx.Err() != nil {
+					continue
 				}
+				if w.unavailable(err) {
+					pause.down(w, err)
+					break // every tenant lives in the same store
+				}
+				w.log.Error().Str("error", clip.Error(err)).Str("tenant", t.ID).Msg("claim work")
 				continue
 			}
+			pause.up(w)
 			budget.claimed(t.ID, len(cs), want)
 			claimed += len(cs)
 			for _, c := range cs {
@@ -166,7 +194,11 @@ func (w *Worker) Run(ctx context.Context, workers int) {
 			timer *time.Timer
 		)
 		if len(busy) < workers {
-			timer = time.NewTimer(w.nextWait(ctx))
+			d := w.nextWait(ctx)
+			if pause.paused {
+				d = pause.wait()
+			}
+			timer = time.NewTimer(d)
 			wait = timer.C
 		}
 		select {
@@ -217,7 +249,7 @@ func (w *Worker) process(ctx context.Context, t *tenant.Tenant, c store.Claim) {
 		retryAt = w.now() // interrupted by shutdown: due again at once
 	case err != nil:
 		// The desired state could not even be read: try again soon.
-		w.log.Error().Err(err).Str("tenant", t.ID).Str("subject", c.Key.Subject()).Msg("sync: read desired state")
+		w.log.Error().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("subject", clip.String(c.Key.Subject())).Msg("sync: read desired state")
 		retryAt = w.now().Add(backoff(w.opts.BackoffBase, 1))
 	}
 	w.release(ctx, t, c, retryAt, true)
@@ -230,42 +262,63 @@ func (w *Worker) release(ctx context.Context, t *tenant.Tenant, c store.Claim, a
 	// Release the lease even when shutting down: what was recorded stays recorded,
 	// and an interrupted convergence is due again at once instead of after the
 	// lease expires. (A worker that dies here loses the lease the hard way.)
-	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
-	defer cancel()
-	var err error
-	switch {
-	case at.IsZero():
-		err = w.store.Ack(rctx, c)
-	case converged && settles(t, c.Key):
-		err = w.store.Defer(rctx, c, at)
-	default:
-		err = w.store.Retry(rctx, c, at)
-	}
+	// While the store is unavailable the release is retried: the lease stays
+	// extended meanwhile, so no other replica converges the key twice.
+	stop := w.keepLease(ctx, t, c)
+	err := w.storeWrite(ctx, func(ctx context.Context) error {
+		switch {
+		case at.IsZero():
+			return w.store.Ack(ctx, c)
+		case converged && settles(t, c.Key):
+			return w.store.Defer(ctx, c, at)
+		default:
+			return w.store.Retry(ctx, c, at)
+		}
+	})
+	stop()
 	if err != nil {
-		w.log.Warn().Err(err).Str("tenant", t.ID).Str("subject", c.Key.Subject()).Msg("sync: release lease")
+		w.log.Warn().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("subject", clip.String(c.Key.Subject())).Msg("sync: release lease")
 	}
 }
 
 // keepLease extends the lease of c every third of its TTL until the returned
 // stop is called, so a slow downstream never lets another replica take the key.
 func (w *Worker) keepLease(ctx context.Context, t *tenant.Tenant, c store.Claim) (stop func()) {
-	done := make(chan struct{})
+	return every(ctx, w.opts.LeaseTTL/3, func(ctx context.Context) bool {
+		err := w.retryUnavailable(ctx, func(ctx context.Context) error {
+			// One attempt may not outlive the lease it renews.
+			ctx, cancel := context.WithTimeout(ctx, w.opts.LeaseTTL/3)
+			defer cancel()
+			return w.store.Extend(ctx, c, w.opts.LeaseTTL)
+		})
+		if err != nil && ctx.Err() == nil {
+			w.log.Warn().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("subject", clip.String(c.Key.Subject())).Msg("sync: extend lease")
+			return false
+		}
+		return true
+	})
+}
+
+// every runs fn every d in a goroutine until fn returns false, ctx ends or the
+// returned stop is called; stop cancels the ctx fn runs under and waits for
+// the goroutine to end.
+func every(ctx context.Context, d time.Duration, fn func(ctx context.Context) bool) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	finished := make(chan struct{})
 	go func() {
-		tick := time.NewTicker(w.opts.LeaseTTL / 3)
+		defer close(finished)
+		tick := time.NewTicker(d)
 		defer tick.Stop()
 		for {
 			select {
-			case <-done:
-				return
 			case <-ctx.Done():
 				return
 			case <-tick.C:
-				if err := w.store.Extend(ctx, c, w.opts.LeaseTTL); err != nil && ctx.Err() == nil {
-					w.log.Warn().Err(err).Str("tenant", t.ID).Str("subject", c.Key.Subject()).Msg("sync: extend lease")
+				if !fn(ctx) {
 					return
 				}
 			}
 		}
 	}()
-	return func() { close(done) }
+	return func() { cancel(); <-finished }
 }

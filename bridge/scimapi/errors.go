@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/scim-bridge/scim-bridge/filter"
 	"github.com/scim-bridge/scim-bridge/store"
@@ -21,6 +22,8 @@ type HTTPError struct {
 	ScimType string
 	Detail   string
 	Err      error
+	// RetryAfter, when positive, is sent as Retry-After (whole seconds).
+	RetryAfter time.Duration
 }
 
 func (e *HTTPError) Error() string {
@@ -82,6 +85,9 @@ func writeError(w http.ResponseWriter, he *HTTPError) {
 	h := w.Header()
 	h.Set("Content-Type", contentTypeSCIM)
 	h.Del("Etag")
+	if he.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(int((he.RetryAfter+time.Second-1)/time.Second)))
+	}
 	w.WriteHeader(he.Status)
 	_, _ = w.Write(body)
 }

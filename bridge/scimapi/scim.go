@@ -21,13 +21,13 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
-	"net/url"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/scim-bridge/scim-bridge/bridge/auth"
+	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 	"github.com/scim-bridge/scim-bridge/filter"
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -80,6 +80,13 @@ type Options struct {
 	OnWrite func()
 	// Metrics, when set, is told about every request.
 	Metrics Metrics
+	// MaxConcurrent caps the SCIM requests of one tenant served at once; one
+	// more is answered 429 with Retry-After. 0 means DefaultMaxConcurrent.
+	MaxConcurrent int
+	// Unavailable, when set, classifies a store error as "unavailable for
+	// now" (Redis down or loading): the answer is 503 with Retry-After instead
+	// of 500 (typically store.Unavailable).
+	Unavailable func(error) (retryAfter time.Duration, ok bool)
 	// CursorKey signs pagination cursors (RFC 9865) with HMAC-SHA256. Replicas
 	// behind one load balancer need the same key; empty means a random key per
 	// process (cursors then die with it).
@@ -104,6 +111,7 @@ type Server struct {
 	types     *resourceTypes            // every tenant's, and the unauthenticated discovery's
 	tenants   map[string]*resourceTypes // tenants with their own extensions
 	cursorKey []byte
+	inflight  inflight
 }
 
 // New builds the server. It fails when a tenant's extensions collide with
@@ -210,11 +218,16 @@ func (srv *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 		defer srv.logWrite(r, id, rec, time.Now())
 		w = rec
 	}
-	err := srv.routeResource(w, r, tenant, path)
+	release, err := srv.admit(w, tenant)
+	if err == nil {
+		defer release()
+		err = srv.routeResource(w, r, tenant, path)
+	}
 	if err != nil {
-		he := asHTTPError(err)
+		he := srv.unavailable(asHTTPError(err))
 		if he.Status >= 500 {
-			srv.log.Error().Err(err).Str("tenant", tenant).Str("method", r.Method).Str("path", r.URL.Path).Msg("scim request failed")
+			srv.log.Error().Str("error", clip.Error(err)).Str("tenant", tenant).Str("method", clip.String(r.Method)).
+				Str("path", clip.String(r.URL.Path)).Msg("scim request failed")
 		}
 		writeError(w, he)
 	}
@@ -264,8 +277,9 @@ func (srv *Server) routeResource(w http.ResponseWriter, r *http.Request, tenant,
 		}
 		return srv.search(w, r, tenant, []*resourceType{rt})
 	}
-	id, err := url.PathUnescape(id)
-	if err != nil || id == "" || strings.Contains(id, "/") {
+	// r.URL.Path is already percent-decoded, once (RFC 3986 §2.4): decoding
+	// again would make /Users/%2564 name the user "d…".
+	if id == "" || strings.Contains(id, "/") {
 		return &HTTPError{Status: http.StatusNotFound, Detail: "invalid resource id"}
 	}
 	switch r.Method {
@@ -314,6 +328,9 @@ func (srv *Server) readLimited(r *http.Request, limit int64, tooLarge func() *HT
 	}
 	if int64(len(data)) > limit {
 		return nil, tooLarge()
+	}
+	if err := checkEncoding(r, data); err != nil {
+		return nil, err
 	}
 	return data, nil
 }

@@ -20,6 +20,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/subject"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
 	"github.com/scim-bridge/scim-bridge/connectors"
@@ -141,7 +142,7 @@ func (rc *Receiver) handle(w http.ResponseWriter, r *http.Request) int {
 		return reply(w, http.StatusRequestEntityTooLarge, "rejected", "body too large")
 	}
 	if err := verify(r.Header.Get(SignatureHeader), body, secret, rc.now()); err != nil {
-		rc.log.Warn().Str("tenant", t.ID).Str("connector", conn.Name()).Str("reason", err.Error()).Msg("webhook rejected")
+		rc.log.Warn().Str("tenant", t.ID).Str("connector", conn.Name()).Str("reason", clip.Error(err)).Msg("webhook rejected")
 		return reply(w, http.StatusUnauthorized, "rejected", err.Error())
 	}
 	var ev webhookEvent
@@ -150,7 +151,7 @@ func (rc *Receiver) handle(w http.ResponseWriter, r *http.Request) int {
 	}
 	ns := webhookNamespace + ":" + conn.Name()
 	if seen, err := rc.store.Seen(r.Context(), t.ID, ns, ev.ID); err != nil {
-		rc.log.Error().Err(err).Str("tenant", t.ID).Str("connector", conn.Name()).Msg("webhook: look up event id")
+		rc.log.Error().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("connector", conn.Name()).Msg("webhook: look up event id")
 		return reply(w, http.StatusServiceUnavailable, "error", "could not record the event; retry")
 	} else if seen {
 		return reply(w, http.StatusOK, "duplicate", "")
@@ -167,13 +168,13 @@ func (rc *Receiver) handle(w http.ResponseWriter, r *http.Request) int {
 	// crash cannot keep one without the other, and a replay marks nothing.
 	first, err := rc.store.MarkDirtyOnce(r.Context(), t.ID, ns, ev.ID, webhookDedupTTL, keys...)
 	if err != nil {
-		rc.log.Error().Err(err).Str("tenant", t.ID).Str("connector", conn.Name()).Msg("webhook: record event")
+		rc.log.Error().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("connector", conn.Name()).Msg("webhook: record event")
 		return reply(w, http.StatusServiceUnavailable, "error", "could not record the event; retry")
 	}
 	if !first {
 		return reply(w, http.StatusOK, "duplicate", "")
 	}
-	rc.log.Info().Str("tenant", t.ID).Str("connector", conn.Name()).Str("event", ev.ID).Str("type", ev.Type).
+	rc.log.Info().Str("tenant", t.ID).Str("connector", conn.Name()).Str("event", clip.String(ev.ID)).Str("type", clip.String(ev.Type)).
 		Int("subjects", len(keys)).Msg("webhook accepted")
 	if rc.opts.OnMark != nil {
 		rc.opts.OnMark()
@@ -185,7 +186,7 @@ func (rc *Receiver) handle(w http.ResponseWriter, r *http.Request) int {
 func (rc *Receiver) eventKeys(r *http.Request, t *tenant.Tenant, conn connectors.Connector, ev webhookEvent) ([]store.WorkKey, error) {
 	h, ok := conn.(connectors.EventHandler)
 	if !ok {
-		rc.log.Info().Str("tenant", t.ID).Str("connector", conn.Name()).Str("type", ev.Type).Msg("webhook: connector handles no events; acknowledged")
+		rc.log.Info().Str("tenant", t.ID).Str("connector", conn.Name()).Str("type", clip.String(ev.Type)).Msg("webhook: connector handles no events; acknowledged")
 		return nil, nil
 	}
 	subjects, err := h.HandleEvent(r.Context(), ev.Type, ev.Data)
@@ -193,7 +194,7 @@ func (rc *Receiver) eventKeys(r *http.Request, t *tenant.Tenant, conn connectors
 		return nil, &badEvent{err: err}
 	}
 	if subjects == nil {
-		rc.log.Info().Str("tenant", t.ID).Str("connector", conn.Name()).Str("type", ev.Type).Msg("webhook: unknown event type; acknowledged")
+		rc.log.Info().Str("tenant", t.ID).Str("connector", conn.Name()).Str("type", clip.String(ev.Type)).Msg("webhook: unknown event type; acknowledged")
 	}
 	keys := make([]store.WorkKey, 0, len(subjects))
 	for _, s := range subjects {

@@ -77,6 +77,7 @@ func buildBridge(ctx context.Context, cfg *config.Config, st *store.Store, log z
 		Audit: bridge.AuditOptions{
 			MaxLen: cfg.Audit.MaxLen, MaxAge: time.Duration(cfg.Audit.MaxAge), RedactPersonal: cfg.Audit.RedactPersonal,
 		},
+		MaxConcurrentRequests: cfg.MaxConcurrentRequests,
 	}
 	for _, tc := range cfg.Tenants {
 		to := bridge.TenantOptions{

@@ -145,6 +145,9 @@ func (c *connector) create(ctx context.Context, prev connectors.Record, opts con
 		IDs:   map[string]string{recordKey: id},
 		State: appliedState(c.secret, r.conn.ClientSecret, id).encode(),
 	}
+	if err := opts.Report(ctx, rec, action); err != nil {
+		return rec, []connectors.Action{action}, err
+	}
 	return rec, []connectors.Action{action}, nil
 }
 

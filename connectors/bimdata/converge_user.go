@@ -61,6 +61,10 @@ func (c *connector) provision(ctx context.Context, u *connectors.User, st userSt
 		if err != nil {
 			return prev, actions, err
 		}
+		next.Emails = emails
+		if err := opts.Report(ctx, next.record(userID), act); err != nil {
+			return next.record(userID), actions, err
+		}
 	}
 	next.Emails = emails
 	result := next.record(userID)

@@ -129,7 +129,7 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 	if opts.DryRun {
 		return prev, actions, nil
 	}
-	return c.apply(ctx, steps, managed, next, actions, email, cached)
+	return c.apply(ctx, steps, managed, next, actions, email, cached, opts)
 }
 
 // resolveRoles resolves every role name the user's groups mention; an unknown
@@ -227,7 +227,7 @@ func (c *connector) plan(projects []string, listings map[string][]membership, wa
 // came from: the first POST that fails as if the member were unknown re-reads
 // the team and, when the member's id changed, is retried once with the new id.
 func (c *connector) apply(ctx context.Context, steps []step, managed, next map[string]managedMembership, actions []connectors.Action,
-	email string, cached *memberLookup,
+	email string, cached *memberLookup, opts connectors.Options,
 ) (connectors.Record, []connectors.Action, error) {
 	done := maps.Clone(managed)
 	for i, st := range steps {
@@ -258,6 +258,11 @@ func (c *connector) apply(ctx context.Context, steps []step, managed, next map[s
 			done[st.project] = m
 		} else {
 			delete(done, st.project)
+		}
+		if st.op == "create" {
+			if err := opts.Report(ctx, encodeRecord(done), st.action); err != nil {
+				return encodeRecord(done), actions[:i+1], err
+			}
 		}
 	}
 	return encodeRecord(next), actions, nil

@@ -200,6 +200,9 @@ func (c *connector) create(ctx context.Context, want *connectors.User, opts conn
 	}
 	c.logWrite(act)
 	acts := []connectors.Action{act}
+	if err := opts.Report(ctx, record(u.ID), act); err != nil {
+		return record(u.ID), acts, err
+	}
 	if u.Active != nil && !*u.Active {
 		// The login existed deactivated and the server kept it so.
 		rec, more, err := c.update(ctx, u, want, opts)

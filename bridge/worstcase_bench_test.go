@@ -1,0 +1,164 @@
+//go:build linux
+
+package bridge
+
+// Worst-case CPU per request: the most expensive request shapes found within
+// the body limit (1 MiB), sent through the HTTP handler one at a time on the
+// embedded store. Each reports cpu-ms/req: the process CPU time (user +
+// system, including the embedded Redis) divided by the requests; the bound of
+// issue 11 is 200 ms. Run:
+//
+//	go test -run '^$' -bench WorstCase -benchtime 5x -count 3 ./bridge/
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+)
+
+// worstCaseBodyLimit is the default body limit the shapes are sized to.
+const worstCaseBodyLimit = DefaultMaxBodyBytes
+
+// worstEnv is a bench environment with one group to PATCH.
+type worstEnv struct {
+	*benchEnv
+	group string
+}
+
+// worstShape is one request shape: body(i) builds the i-th request body (a
+// fresh userName each time where the request creates).
+type worstShape struct {
+	name   string
+	method string
+	path   func(env *worstEnv) string
+	body   func(env *worstEnv, i int) []byte
+}
+
+// repeatJSON joins n items item(k) with commas.
+func repeatJSON(n int, item func(k int) string) string {
+	var sb strings.Builder
+	for k := range n {
+		if k > 0 {
+			sb.WriteByte(',')
+		}
+		sb.WriteString(item(k))
+	}
+	return sb.String()
+}
+
+func worstShapes() []worstShape {
+	users := func(*worstEnv) string { return "/Users" }
+	const userSchema = `"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"]`
+	return []worstShape{
+		{"emails=20000", http.MethodPost, users, func(_ *worstEnv, i int) []byte {
+			return fmt.Appendf(nil, `{%s,"userName":"many-emails-%d","emails":[%s]}`, userSchema, i,
+				repeatJSON(20000, func(k int) string { return fmt.Sprintf(`{"value":"u%d@ex.io"}`, k) }))
+		}},
+		{"emails=20000-same", http.MethodPost, users, func(_ *worstEnv, i int) []byte {
+			return fmt.Appendf(nil, `{%s,"userName":"same-emails-%d","emails":[%s]}`, userSchema, i,
+				repeatJSON(40000, func(int) string { return `{"value":"a@b.c"}` }))
+		}},
+		{"members=15000", http.MethodPost, func(*worstEnv) string { return "/Groups" }, func(env *worstEnv, i int) []byte {
+			ids := env.users["acme"]
+			return fmt.Appendf(nil, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"big-%d","members":[%s]}`, i,
+				repeatJSON(15000, func(k int) string { return fmt.Sprintf(`{"value":%q}`, ids[k%len(ids)]) }))
+		}},
+		{"nesting=9000", http.MethodPost, users, func(_ *worstEnv, i int) []byte {
+			return fmt.Appendf(nil, `{%s,"userName":"deep-%d","urn:x:deep":%s1%s}`, userSchema, i,
+				strings.Repeat(`{"a":`, 9000), strings.Repeat("}", 9000))
+		}},
+		{"nesting=200000", http.MethodPost, users, func(_ *worstEnv, i int) []byte {
+			return fmt.Appendf(nil, `{%s,"userName":"deeper-%d","x":%s%s}`, userSchema, i,
+				strings.Repeat("[", 200000), strings.Repeat("]", 200000))
+		}},
+		{"filter-or=30000", http.MethodPost, func(*worstEnv) string { return "/Users/.search" }, func(_ *worstEnv, i int) []byte {
+			f := repeatJSON(30000, func(k int) string { return fmt.Sprintf(`userName eq \"u%d\"`, k) })
+			return fmt.Appendf(nil, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":"%s"}`,
+				strings.ReplaceAll(f, ",", " or "))
+		}},
+		{"filter-nested=100000", http.MethodPost, func(*worstEnv) string { return "/Users/.search" }, func(_ *worstEnv, i int) []byte {
+			return fmt.Appendf(nil, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":"%suserName pr%s"}`,
+				strings.Repeat("(", 100000), strings.Repeat(")", 100000))
+		}},
+		{"filter-co-scan=40000", http.MethodPost, func(*worstEnv) string { return "/Users/.search" }, func(_ *worstEnv, i int) []byte {
+			f := repeatJSON(20000, func(k int) string { return fmt.Sprintf(`emails co \"%d\"`, k) })
+			return fmt.Appendf(nil, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:SearchRequest"],"filter":"%s"}`,
+				strings.ReplaceAll(f, ",", " and "))
+		}},
+		{"patch-ops=15000", http.MethodPatch, func(env *worstEnv) string { return "/Users/" + env.users["acme"][0] }, func(_ *worstEnv, i int) []byte {
+			return fmt.Appendf(nil, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[%s]}`,
+				repeatJSON(15000, func(k int) string {
+					return fmt.Sprintf(`{"op":"add","path":"emails","value":[{"value":"p%d-%d@ex.io"}]}`, i, k)
+				}))
+		}},
+		{"patch-filter-ops=12000", http.MethodPatch, func(env *worstEnv) string { return "/Users/" + env.users["acme"][1] }, func(_ *worstEnv, i int) []byte {
+			return fmt.Appendf(nil, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[%s]}`,
+				repeatJSON(12000, func(k int) string {
+					return fmt.Sprintf(`{"op":"replace","path":"emails[value eq \"x%d\"].type","value":"work"}`, k)
+				}))
+		}},
+		{"patch-members=15000", http.MethodPatch, func(env *worstEnv) string { return "/Groups/" + env.group }, func(env *worstEnv, i int) []byte {
+			ids := env.users["acme"]
+			op := "add"
+			if i%2 == 1 {
+				op = "remove"
+			}
+			return fmt.Appendf(nil, `{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":%q,"path":"members","value":[%s]}]}`, op,
+				repeatJSON(15000, func(k int) string { return fmt.Sprintf(`{"value":%q}`, ids[k%len(ids)]) }))
+		}},
+	}
+}
+
+func BenchmarkWorstCaseRequest(b *testing.B) {
+	env := &worstEnv{benchEnv: newBenchEnv(b, "", map[string]int{"acme": 15000})}
+	h := env.ts.b.Handler()
+	send := func(method, path string, body []byte) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, "/scim/v2"+path, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+env.tokens["acme"])
+		req.Header.Set("Content-Type", contentTypeSCIM)
+		rec := httptest.NewRecorder()
+		h.ServeHTTP(rec, req)
+		return rec
+	}
+	rec := send(http.MethodPost, "/Groups", []byte(`{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"patched"}`))
+	if rec.Code != http.StatusCreated {
+		b.Fatalf("create group: %d %s", rec.Code, rec.Body)
+	}
+	var created struct{ ID string }
+	if err := json.Unmarshal(rec.Body.Bytes(), &created); err != nil || created.ID == "" {
+		b.Fatalf("create group: %v %s", err, rec.Body)
+	}
+	env.group = created.ID
+	for _, sh := range worstShapes() {
+		b.Run(sh.name, func(b *testing.B) {
+			bodies := make([][]byte, b.N)
+			for i := range bodies {
+				bodies[i] = sh.body(env, i)
+				if len(bodies[i]) > worstCaseBodyLimit {
+					b.Fatalf("%s: body of %d bytes exceeds the limit", sh.name, len(bodies[i]))
+				}
+			}
+			path := sh.path(env)
+			codes := map[int]int{}
+			b.ResetTimer()
+			start := processCPU(b)
+			for i := range b.N {
+				codes[send(sh.method, path, bodies[i]).Code]++
+			}
+			cpu := processCPU(b) - start
+			b.StopTimer()
+			for code := range codes {
+				if code >= 500 {
+					b.Errorf("%s answered %v", sh.name, codes)
+				}
+			}
+			b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/req")
+			b.ReportMetric(float64(len(bodies[0]))/1024, "body-KiB")
+			b.Logf("%s: status codes %v", sh.name, codes)
+		})
+	}
+}
