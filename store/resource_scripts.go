@@ -547,13 +547,16 @@ else
   end
   members = upgradeMembers(gid, members)
   -- one ZMSCORE tells which memberships exist already: the reverse index
-  -- (add) or the exact entries (set)
+  -- (add) or the exact entries (set); an empty set (a group being created)
+  -- has none to look for
+  local empty = redis.call('EXISTS', mk) == 0
   local probe = {}
   for i = 8, #ARGV, 3 do
     local k = kinds[i] or ARGV[i + 1]
     if k == '' then k = 'User' end
     kinds[i] = k
-    if op == 'add' then
+    if empty then
+    elseif op == 'add' then
       probe[#probe + 1] = k .. '|' .. ARGV[i] .. SEP .. gid
     else
       probe[#probe + 1] = ARGV[i] .. SEP .. k .. SEP .. ARGV[i + 2]
@@ -564,7 +567,7 @@ else
   -- set: a member whose exact entry is absent is new unless the reverse index
   -- holds it under either kind (one ZMSCORE; only those are looked up)
   local held = {}
-  if op == 'set' then
+  if op == 'set' and not empty then
     local idx, at = {}, {}
     for i = 8, #ARGV, 3 do
       if not present[(i - 8) / 3 + 1] then
