@@ -242,12 +242,16 @@ func distinctMembers(members []Member) (out []Member, unknown []string) {
 }
 
 // checkMembersExist reports *UnknownMemberError for the members that are
-// neither users nor groups (of their Kind, when given): pipelined EXISTS, one
-// round trip per 1,000 members.
+// neither users nor groups (of their Kind, when given): per 1,000 members one
+// EXISTS of them all as users (the common case), else pipelined EXISTS per
+// member, one round trip.
 func (s *Store) checkMembersExist(ctx context.Context, tenant string, ms []Member) error {
 	var unknown []string
 	for start := 0; start < len(ms); start += loadBatch {
 		chunk := ms[start:min(start+loadBatch, len(ms))]
+		if s.allUsers(ctx, tenant, chunk) {
+			continue
+		}
 		pipe := s.rdb.Pipeline()
 		users := make([]*redis.IntCmd, len(chunk))
 		groups := make([]*redis.IntCmd, len(chunk))
@@ -272,6 +276,21 @@ func (s *Store) checkMembersExist(ctx context.Context, tenant string, ms []Membe
 		return &UnknownMemberError{IDs: unknown}
 	}
 	return nil
+}
+
+// allUsers reports whether every member of ms is (said or taken to be) a
+// user and exists as one: a single EXISTS. False on any error (the caller
+// then checks member by member).
+func (s *Store) allUsers(ctx context.Context, tenant string, ms []Member) bool {
+	keys := make([]string, 0, len(ms))
+	for _, m := range ms {
+		if m.Kind == KindGroup {
+			return false
+		}
+		keys = append(keys, docKey(tenant, KindUser, m.ID))
+	}
+	n, err := s.rdb.Exists(ctx, keys...).Result()
+	return err == nil && n == int64(len(keys))
 }
 
 // changeMembers runs membersScript over ms (add, set) or ids (remove: ids,
