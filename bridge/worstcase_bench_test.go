@@ -33,6 +33,9 @@ const worstCaseBodyLimit = DefaultMaxBodyBytes
 type worstEnv struct {
 	*benchEnv
 	group string
+	// run numbers the runs of a shape, so that names stay unique when the
+	// benchmark function runs again (-count, b.N growing).
+	run int
 }
 
 // worstShape is one request shape: body(i) builds the i-th request body (a
@@ -60,25 +63,25 @@ func worstShapes() []worstShape {
 	users := func(*worstEnv) string { return "/Users" }
 	const userSchema = `"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"]`
 	return []worstShape{
-		{"emails=20000", http.MethodPost, users, func(_ *worstEnv, i int) []byte {
-			return fmt.Appendf(nil, `{%s,"userName":"many-emails-%d","emails":[%s]}`, userSchema, i,
+		{"emails=20000", http.MethodPost, users, func(env *worstEnv, i int) []byte {
+			return fmt.Appendf(nil, `{%s,"userName":"many-emails-%d-%d","emails":[%s]}`, userSchema, env.run, i,
 				repeatJSON(20000, func(k int) string { return fmt.Sprintf(`{"value":"u%d@ex.io"}`, k) }))
 		}},
-		{"emails=20000-same", http.MethodPost, users, func(_ *worstEnv, i int) []byte {
-			return fmt.Appendf(nil, `{%s,"userName":"same-emails-%d","emails":[%s]}`, userSchema, i,
+		{"emails=20000-same", http.MethodPost, users, func(env *worstEnv, i int) []byte {
+			return fmt.Appendf(nil, `{%s,"userName":"same-emails-%d-%d","emails":[%s]}`, userSchema, env.run, i,
 				repeatJSON(40000, func(int) string { return `{"value":"a@b.c"}` }))
 		}},
 		{"members=15000", http.MethodPost, func(*worstEnv) string { return "/Groups" }, func(env *worstEnv, i int) []byte {
 			ids := env.users["acme"]
-			return fmt.Appendf(nil, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"big-%d","members":[%s]}`, i,
+			return fmt.Appendf(nil, `{"schemas":["urn:ietf:params:scim:schemas:core:2.0:Group"],"displayName":"big-%d-%d","members":[%s]}`, env.run, i,
 				repeatJSON(15000, func(k int) string { return fmt.Sprintf(`{"value":%q}`, ids[k%len(ids)]) }))
 		}},
-		{"nesting=9000", http.MethodPost, users, func(_ *worstEnv, i int) []byte {
-			return fmt.Appendf(nil, `{%s,"userName":"deep-%d","urn:x:deep":%s1%s}`, userSchema, i,
+		{"nesting=9000", http.MethodPost, users, func(env *worstEnv, i int) []byte {
+			return fmt.Appendf(nil, `{%s,"userName":"deep-%d-%d","urn:x:deep":%s1%s}`, userSchema, env.run, i,
 				strings.Repeat(`{"a":`, 9000), strings.Repeat("}", 9000))
 		}},
-		{"nesting=200000", http.MethodPost, users, func(_ *worstEnv, i int) []byte {
-			return fmt.Appendf(nil, `{%s,"userName":"deeper-%d","x":%s%s}`, userSchema, i,
+		{"nesting=200000", http.MethodPost, users, func(env *worstEnv, i int) []byte {
+			return fmt.Appendf(nil, `{%s,"userName":"deeper-%d-%d","x":%s%s}`, userSchema, env.run, i,
 				strings.Repeat("[", 200000), strings.Repeat("]", 200000))
 		}},
 		{"filter-or=30000", http.MethodPost, func(*worstEnv) string { return "/Users/.search" }, func(_ *worstEnv, i int) []byte {
@@ -178,6 +181,7 @@ func benchWorstCase(b *testing.B, redisURL string) {
 	env.group = created.ID
 	for _, sh := range worstShapes() {
 		b.Run(sh.name, func(b *testing.B) {
+			env.run++
 			bodies := make([][]byte, b.N)
 			for i := range bodies {
 				bodies[i] = sh.body(env, i)
