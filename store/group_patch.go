@@ -100,7 +100,7 @@ func (s *Store) patchGroup(ctx context.Context, tenant, groupID string, p GroupP
 		ver = v
 	}
 	if rest := removes[nRem:]; len(rest) > 0 {
-		v, err := s.changeMembers(ctx, tenant, groupID, "remove", false, 0, nil, rest)
+		v, err := s.removeMembers(ctx, tenant, groupID, rest, 0)
 		if err != nil {
 			return 0, err
 		}

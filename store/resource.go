@@ -201,17 +201,29 @@ func (s *Store) Delete(ctx context.Context, tenant string, kind Kind, id string,
 	return nil
 }
 
-// clearTrash empties the trashed members set of deleted group gid in chunks,
-// marking each former member dirty.
+// clearTrash empties the trashed members set of deleted group gid: it reads
+// the set in chunks of memberReadChunk and clears each in steps of
+// memberWriteChunk, marking each former member dirty.
 func (s *Store) clearTrash(ctx context.Context, tenant, gid, trash string) error {
 	for {
-		left, err := trashScript.Run(ctx, s.rdb, []string{trash, queueKey(tenant)},
-			tenantPrefix(tenant), gid, s.now().UnixMilli(), memberChunk).Int64()
+		entries, err := s.rdb.ZRange(ctx, trash, 0, memberReadChunk-1).Result()
 		if err != nil {
 			return fmt.Errorf("clear members of deleted group: %w", err)
 		}
-		if left == 0 {
-			return nil
+		for start := 0; start == 0 || start < len(entries); start += memberWriteChunk {
+			part := entries[start:min(start+memberWriteChunk, len(entries))]
+			args := make([]any, 0, 3+len(part))
+			args = append(args, tenantPrefix(tenant), gid, s.now().UnixMilli())
+			for _, e := range part {
+				args = append(args, e)
+			}
+			left, err := trashScript.Run(ctx, s.rdb, []string{trash, queueKey(tenant)}, args...).Int64()
+			if err != nil {
+				return fmt.Errorf("clear members of deleted group: %w", err)
+			}
+			if left == 0 {
+				return nil
+			}
 		}
 	}
 }

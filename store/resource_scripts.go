@@ -155,15 +155,20 @@ local function batchAdd(b, gid, id, k, display, nowms)
   b.n = b.n + 1
 end
 
+-- batchDrop removes the member of entry e, which is in the set.
+local function batchDrop(b, gid, e, nowms)
+  local id, kind = parseEntry(e)
+  b.setRems[#b.setRems + 1] = e
+  b.idxRems[#b.idxRems + 1] = kind .. '|' .. id .. SEP .. gid
+  b.marks[#b.marks + 1] = nowms
+  b.marks[#b.marks + 1] = kind .. '|' .. id
+  b.n = b.n + 1
+end
+
 -- batchRemove removes member id (a user and a group sharing the id alike).
 local function batchRemove(b, gid, mk, id, nowms)
   for _, e in ipairs(redis.call('ZRANGEBYLEX', mk, '[' .. id .. SEP, '(' .. id .. SEPEND, 'LIMIT', 0, 2)) do
-    local _, kind = parseEntry(e)
-    b.setRems[#b.setRems + 1] = e
-    b.idxRems[#b.idxRems + 1] = kind .. '|' .. id .. SEP .. gid
-    b.marks[#b.marks + 1] = nowms
-    b.marks[#b.marks + 1] = kind .. '|' .. id
-    b.n = b.n + 1
+    batchDrop(b, gid, e, nowms)
   end
 end
 
@@ -451,34 +456,47 @@ redis.call('ZADD', queue, 'LT', nowms, kind .. '|' .. id)
 return {'ok', trashed}
 `)
 
-// trashScript clears up to ARGV[4] entries of a deleted group's trashed
-// members set: each former member leaves the reverse index (unless a group
-// re-created with that id has it as a member again) and is marked dirty.
+// trashScript clears the given entries of a deleted group's trashed members
+// set (read by Go; entries no longer there are skipped): each former member
+// leaves the reverse index (unless a group re-created with that id has it as
+// a member again) and is marked dirty.
 //
 //	KEYS: 1 trash key, 2 queue
-//	ARGV: 1 prefix, 2 group id, 3 now (unix ms), 4 limit
+//	ARGV: 1 prefix, 2 group id, 3 now (unix ms), 4.. entries
 //
 // Reply: the number of entries left.
 var trashScript = redis.NewScript(resourceLuaPrelude + `
 local gid, nowms = ARGV[2], ARGV[3]
 local mk = membersKey(gid)
-local batch = redis.call('ZRANGE', KEYS[1], 0, tonumber(ARGV[4]) - 1)
-for _, e in ipairs(batch) do
-  local id, kind = parseEntry(e)
-  if not findEntry(mk, id) then
-    redis.call('ZREM', MEMBEROF, kind .. '|' .. id .. SEP .. gid)
+if #ARGV >= 4 then
+  local there = redis.call('ZMSCORE', KEYS[1], unpack(ARGV, 4))
+  local regrown = redis.call('EXISTS', mk) == 1
+  local gone, idx, marks = {}, {}, {}
+  for i = 4, #ARGV do
+    if there[i - 3] then
+      local e = ARGV[i]
+      local id, kind = parseEntry(e)
+      if not (regrown and findEntry(mk, id)) then
+        idx[#idx + 1] = kind .. '|' .. id .. SEP .. gid
+      end
+      marks[#marks + 1] = nowms
+      marks[#marks + 1] = kind .. '|' .. id
+      gone[#gone + 1] = e
+    end
   end
-  redis.call('ZADD', KEYS[2], 'LT', nowms, kind .. '|' .. id)
+  if #idx > 0 then redis.call('ZREM', MEMBEROF, unpack(idx)) end
+  if #marks > 0 then redis.call('ZADD', KEYS[2], 'LT', unpack(marks)) end
+  if #gone > 0 then redis.call('ZREM', KEYS[1], unpack(gone)) end
 end
-if #batch > 0 then redis.call('ZREMRANGEBYRANK', KEYS[1], 0, #batch - 1) end
 local left = redis.call('ZCARD', KEYS[1])
 if left == 0 then redis.call('SREM', P .. 'trash', KEYS[1]) end
 return left
 `)
 
 // membersScript changes some members of one group: op "add" (existing members
-// kept as they are), "set" (existing members take the given kind and display)
-// or "remove". The group's version goes up by one and it is marked dirty when
+// kept as they are), "set" (existing members take the given kind and display),
+// "remove" (by id) or "drop" (by entry of the set, as read before). The
+// group's version goes up by one and it is marked dirty when
 // anything changed; so is every member whose membership changed. Index and
 // queue writes are batched into one command each.
 //
@@ -486,7 +504,8 @@ return left
 //	ARGV: 1 prefix, 2 group id, 3 ifVersion, 4 now (unix ms), 5 now (unix ns),
 //	      6 op, 7 "1": check that every added id is a user or group of the
 //	      tenant (kind "" resolves to whichever exists, a user first),
-//	      8.. add/set: triples id, kind, display; remove: ids (all distinct)
+//	      8.. add/set: triples id, kind, display; remove: ids (all distinct);
+//	      drop: entries "<id>\0<kind>\0<display>" (all distinct)
 //
 // Reply: {"ok", version, changed} | {"unknown", id...} | {"notfound"} | {"precondition"}.
 var membersScript = redis.NewScript(resourceLuaPrelude + `
@@ -504,6 +523,21 @@ local b = newBatch()
 if op == 'remove' then
   members = upgradeMembers(gid, members)
   for i = 8, #ARGV do batchRemove(b, gid, mk, ARGV[i], nowms) end
+elseif op == 'drop' then
+  -- entries read from the set by Go: one ZMSCORE; an entry changed since is
+  -- removed by its id
+  members = upgradeMembers(gid, members)
+  if #ARGV >= 8 then
+    local present = redis.call('ZMSCORE', mk, unpack(ARGV, 8))
+    for i = 8, #ARGV do
+      if present[i - 7] then
+        batchDrop(b, gid, ARGV[i], nowms)
+      else
+        local id = parseEntry(ARGV[i])
+        batchRemove(b, gid, mk, id, nowms)
+      end
+    end
+  end
 else
   local kinds = {}
   if ARGV[7] == '1' then
@@ -513,13 +547,16 @@ else
   end
   members = upgradeMembers(gid, members)
   -- one ZMSCORE tells which memberships exist already: the reverse index
-  -- (add) or the exact entries (set)
+  -- (add) or the exact entries (set); an empty set (a group being created)
+  -- has none to look for
+  local empty = redis.call('EXISTS', mk) == 0
   local probe = {}
   for i = 8, #ARGV, 3 do
     local k = kinds[i] or ARGV[i + 1]
     if k == '' then k = 'User' end
     kinds[i] = k
-    if op == 'add' then
+    if empty then
+    elseif op == 'add' then
       probe[#probe + 1] = k .. '|' .. ARGV[i] .. SEP .. gid
     else
       probe[#probe + 1] = ARGV[i] .. SEP .. k .. SEP .. ARGV[i + 2]
@@ -527,13 +564,30 @@ else
   end
   local present = {}
   if #probe > 0 then present = redis.call('ZMSCORE', op == 'add' and MEMBEROF or mk, unpack(probe)) end
+  -- set: a member whose exact entry is absent is new unless the reverse index
+  -- holds it under either kind (one ZMSCORE; only those are looked up)
+  local held = {}
+  if op == 'set' and not empty then
+    local idx, at = {}, {}
+    for i = 8, #ARGV, 3 do
+      if not present[(i - 8) / 3 + 1] then
+        at[#at + 1] = i
+        idx[#idx + 1] = 'User|' .. ARGV[i] .. SEP .. gid
+        idx[#idx + 1] = 'Group|' .. ARGV[i] .. SEP .. gid
+      end
+    end
+    if #idx > 0 then
+      local sc = redis.call('ZMSCORE', MEMBEROF, unpack(idx))
+      for j, i in ipairs(at) do held[i] = sc[2 * j - 1] or sc[2 * j] end
+    end
+  end
   for i = 8, #ARGV, 3 do
     local id, k = ARGV[i], kinds[i]
     if not present[(i - 8) / 3 + 1] then
       -- add: absent from the reverse index means not a member (a user and a
       -- group sharing an id are two members); set: look for the entry to update
       local old = nil
-      if op == 'set' then old = findEntry(mk, id) end
+      if held[i] then old = findEntry(mk, id) end
       if not old then
         batchAdd(b, gid, id, k, ARGV[i + 2], nowms)
       elseif op == 'set' and addEntry(gid, mk, id, k, ARGV[i + 2], op, nowms, queue) > 0 then
