@@ -20,8 +20,11 @@ const (
 	// nothing and the connector counts as healthy (a down API fills the
 	// window with failures within seconds).
 	healthMinSamples = 10
-	// healthyRatio is the success ratio from which an error is sporadic.
-	healthyRatio = 0.75
+	// healthyRatio is the success ratio of convergences from which an error
+	// is sporadic. A convergence makes several calls (a lookup, a write, group
+	// changes): at 10% failed requests one of six calls succeeds all through
+	// only 53% of the time, while a down API brings the ratio near zero.
+	healthyRatio = 0.5
 )
 
 // healthWindow is the window of one (tenant, connector).

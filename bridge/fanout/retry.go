@@ -27,8 +27,8 @@ const (
 	// sporadicCap bounds the delay of a sporadic error (before jitter).
 	sporadicCap = 4 * time.Second
 	// sporadicStreak is how many failed attempts in a row of one subject are
-	// still sporadic on a healthy connector: at a 25% failure rate (the worst
-	// healthy one) eight in a row happen with probability 1.5e-5; beyond that
+	// still sporadic on a healthy connector: at a 50% failure rate (the worst
+	// healthy one) eight in a row happen with probability 0.4%; beyond that
 	// the subject itself is the problem and the delay doubles from sporadicCap.
 	sporadicStreak = 8
 	// maxAttempts: a subject still failing after this many retryable attempts goes

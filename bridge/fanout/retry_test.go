@@ -114,9 +114,9 @@ func TestHealthRecoversAfterWindow(t *testing.T) {
 	if !w.health.healthy("acme", "bim", clk.Now()) {
 		t.Fatal("failures older than the window still count")
 	}
-	traffic(w, 6, 4) // 60%: failing broadly
+	traffic(w, 4, 6) // 40%: failing broadly
 	if w.health.healthy("acme", "bim", clk.Now()) {
-		t.Fatal("60% success counted healthy")
+		t.Fatal("40% success counted healthy")
 	}
 	traffic(w, 30, 0)
 	if !w.health.healthy("acme", "bim", clk.Now()) {
