@@ -171,6 +171,7 @@ func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string,
 	st.UpdatedAt = w.now()
 	var retryAt time.Time
 	ev := w.log.Info()
+	w.observe(t.ID, name, err)
 	if err == nil {
 		st.Status, st.AppliedHash, st.LastError, st.NextRetry, st.Attempts = store.SyncSynced, hash, "", time.Time{}, 0
 	} else {

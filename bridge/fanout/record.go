@@ -64,11 +64,6 @@ func (w *Worker) retryUnavailable(ctx context.Context, write func(ctx context.Co
 	}
 }
 
-// jitter returns d ±20%.
-func jitter(d time.Duration) time.Duration {
-	return backoff(d, 1)
-}
-
 // sleepCtx waits d or until ctx ends; false when ctx ended first.
 func sleepCtx(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)

@@ -13,15 +13,30 @@ import (
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
-// Retry policy of the worker (alertmanager-style bounded, jittered exponential
-// backoff). A new retry rule belongs in this file.
+// Retry policy of the worker: bounded, jittered exponential backoff that tells
+// sporadic errors from a failing API, as production controllers do. An error of
+// a connector whose recent success ratio for the tenant is high (health.go) is
+// sporadic: it is retried within seconds (the delay is capped at sporadicCap)
+// for the first sporadicStreak attempts of a subject. Only while the API fails
+// broadly, or when one subject keeps failing where others succeed, does the
+// delay grow to backoffCap. A new retry rule belongs in this file.
 const (
 	// DefaultBackoffBase is the delay before the first retry.
 	DefaultBackoffBase = 1 * time.Second
 	backoffCap         = 10 * time.Minute
+	// sporadicCap bounds the delay of a sporadic error (before jitter).
+	sporadicCap = 4 * time.Second
+	// sporadicStreak is how many failed attempts in a row of one subject are
+	// still sporadic on a healthy connector: at a 50% failure rate (the worst
+	// healthy one) eight in a row happen with probability 0.4%; beyond that
+	// the subject itself is the problem and the delay doubles from sporadicCap.
+	sporadicStreak = 8
 	// maxAttempts: a subject still failing after this many retryable attempts goes
-	// to the dead-letter set (visible in status, re-playable with retry).
-	maxAttempts = 15
+	// to the dead-letter set (visible in status, re-playable with retry). The
+	// sporadicStreak quick attempts take about half a minute, so the limit is
+	// the former 15 plus 5 of them: a subject failing alone on a healthy
+	// connector still goes dead after about an hour, as before.
+	maxAttempts = 20
 	// DefaultLeaseTTL is how long a claimed key stays leased without a
 	// heartbeat; a running convergence extends it every third of it, so a
 	// crashed replica's work waits seconds, not minutes.
@@ -32,18 +47,36 @@ const (
 	IdlePoll = 500 * time.Millisecond
 )
 
-// backoff returns the delay before attempt n (1-based): base·2^(n-1), capped,
-// with ±20% jitter.
+// backoff returns the delay before attempt n (1-based) of an error that is not
+// sporadic: base·2^(n-1), capped, with ±20% jitter.
 func backoff(base time.Duration, n int) time.Duration {
-	d := base
-	for i := 1; i < n && d < backoffCap; i++ {
+	return jitter(doubled(base, n-1, backoffCap))
+}
+
+// retryDelay returns the delay after the n-th failed attempt (1-based) of a
+// subject; sporadic says the connector mostly succeeds. See the constants.
+func retryDelay(base time.Duration, n int, sporadic bool) time.Duration {
+	switch {
+	case !sporadic:
+		return backoff(base, n)
+	case n <= sporadicStreak:
+		return jitter(doubled(base, n-1, min(sporadicCap, backoffCap)))
+	default:
+		return jitter(doubled(max(sporadicCap, base), n-sporadicStreak, backoffCap))
+	}
+}
+
+// doubled returns d doubled k times, at most limit.
+func doubled(d time.Duration, k int, limit time.Duration) time.Duration {
+	for i := 0; i < k && d < limit; i++ {
 		d *= 2
 	}
-	if d > backoffCap {
-		d = backoffCap
-	}
-	j := time.Duration(rand.Int64N(int64(d)/5*2+1)) - d/5
-	return d + j
+	return min(d, limit)
+}
+
+// jitter returns d ±20%.
+func jitter(d time.Duration) time.Duration {
+	return d + time.Duration(rand.Int64N(int64(d)/5*2+1)) - d/5
 }
 
 // spread returns a time shortly after until (up to a fifth of the wait, plus up to
@@ -83,9 +116,10 @@ func (c *cooldowns) set(tenantID, connector string, until time.Time) {
 
 // retryRule applies the retry policy to a failed convergence: a permanent error
 // or too many attempts park the subject in the dead-letter set; anything else is
-// retried after a jittered backoff, or after the downstream's Retry-After (which
-// also holds every call of that connector until then). It updates st and
-// returns when to retry (zero: not at all).
+// retried after a jittered backoff (short while the connector mostly succeeds,
+// see retryDelay), and never before the downstream's Retry-After (which also
+// holds every call of that connector until then). It updates st and returns
+// when to retry (zero: not at all).
 func (w *Worker) retryRule(tenantID, connector string, st *store.SyncState, err error) time.Time {
 	class := connectors.ClassOf(err)
 	st.LastError = clip.Error(err) // it may quote a userName of any size
@@ -98,18 +132,32 @@ func (w *Worker) retryRule(tenantID, connector string, st *store.SyncState, err 
 		st.Status = store.SyncDead
 		st.LastError = fmt.Sprintf("gave up after %d attempts: %s", st.Attempts, st.LastError)
 	default:
-		delay := backoff(w.opts.BackoffBase, st.Attempts)
-		if class == connectors.RateLimited {
-			if ra := connectors.RetryAfterOf(err); ra > 0 {
-				delay = ra
-			}
-			w.cooldowns.set(tenantID, connector, w.now().Add(delay))
+		now := w.now()
+		delay := retryDelay(w.opts.BackoffBase, st.Attempts, w.health.healthy(tenantID, connector, now))
+		if ra := connectors.RetryAfterOf(err); ra > 0 {
+			delay = max(delay, ra)
+			w.cooldowns.set(tenantID, connector, now.Add(ra))
+		} else if class == connectors.RateLimited {
+			w.cooldowns.set(tenantID, connector, now.Add(delay))
 		}
 		st.Status = store.SyncRetrying
-		retryAt = spread(w.now(), w.now().Add(delay))
+		retryAt = spread(now, now.Add(delay))
 	}
 	st.NextRetry = retryAt
 	return retryAt
+}
+
+// observe counts the outcome of a convergence that reached the downstream in
+// the connector's health: successes, and failures of an API that answered
+// badly (5xx, timeouts). A refusal of the throttle, a 429 or a 4xx says
+// nothing about whether the API works.
+func (w *Worker) observe(tenantID, connector string, err error) {
+	switch {
+	case err == nil:
+		w.health.record(tenantID, connector, w.now(), true)
+	case connectors.ClassOf(err) == connectors.Retryable:
+		w.health.record(tenantID, connector, w.now(), false)
+	}
 }
 
 // failureEvent is the log line of a failed attempt: a warning when the error is

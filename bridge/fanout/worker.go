@@ -93,6 +93,7 @@ type Worker struct {
 	kick    chan struct{}
 
 	cooldowns cooldowns
+	health    health
 }
 
 // New builds a worker.

@@ -1,0 +1,168 @@
+package fanout
+
+import (
+	"testing"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/scim-bridge/scim-bridge/connectors"
+	"github.com/scim-bridge/scim-bridge/internal/fakeclock"
+	"github.com/scim-bridge/scim-bridge/store"
+)
+
+var (
+	err500 = &connectors.Error{Class: connectors.Retryable, Op: "POST /users", Status: 500}
+	err400 = &connectors.Error{Class: connectors.Permanent, Op: "POST /users", Status: 400}
+)
+
+// policyWorker is a worker with only what the retry policy reads, on a fake
+// clock.
+func policyWorker() (*Worker, *fakeclock.Clock) {
+	clk := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	return New(Options{Now: clk.Now, Logger: zerolog.Nop()}), clk
+}
+
+// fail records one failed attempt of st as convergeOne does and returns the
+// delay until its retry.
+func fail(w *Worker, st *store.SyncState, err error) time.Duration {
+	st.Attempts++
+	w.observe("acme", "bim", err)
+	at := w.retryRule("acme", "bim", st, err)
+	if at.IsZero() {
+		return 0
+	}
+	return at.Sub(w.now())
+}
+
+// traffic records ok successes and bad 500s of other subjects on the connector.
+func traffic(w *Worker, ok, bad int) {
+	for range ok {
+		w.observe("acme", "bim", nil)
+	}
+	for range bad {
+		w.observe("acme", "bim", err500)
+	}
+}
+
+// maxSporadic is the longest wait a sporadic error may cost: sporadicCap with
+// its jitter and spread.
+var maxSporadic = sporadicCap*6/5*6/5 + 100*time.Millisecond
+
+func TestSporadicErrorsRetriedWithinSeconds(t *testing.T) {
+	for run := range 50 { // the delays are random: many draws
+		w, clk := policyWorker()
+		traffic(w, 90, 10) // the API answers 10% 500s
+		st := &store.SyncState{Connector: "bim", Subject: "user/1"}
+		var total time.Duration
+		for n := 1; n <= 6; n++ { // six 500s in a row for one subject
+			d := fail(w, st, err500)
+			if st.Status != store.SyncRetrying {
+				t.Fatalf("run %d attempt %d: status %q, want retrying", run, n, st.Status)
+			}
+			if d <= 0 || d > maxSporadic {
+				t.Fatalf("run %d attempt %d: retry in %s, want within %s", run, n, d, maxSporadic)
+			}
+			total += d
+			clk.Advance(d)
+			traffic(w, 9, 1)
+		}
+		if total > 25*time.Second {
+			t.Fatalf("run %d: six sporadic 500s cost %s, want under 25s (was 63s)", run, total)
+		}
+	}
+}
+
+func TestDownAPIBacksOffToCap(t *testing.T) {
+	w, clk := policyWorker()
+	st := &store.SyncState{Connector: "bim", Subject: "user/1"}
+	traffic(w, 0, healthMinSamples) // every call of every subject fails
+	var last time.Duration
+	for n := 1; n < maxAttempts; n++ {
+		d := fail(w, st, err500)
+		if st.Status != store.SyncRetrying {
+			t.Fatalf("attempt %d: status %q, want retrying", n, st.Status)
+		}
+		if hi := backoffCap*6/5*6/5 + 100*time.Millisecond; d > hi {
+			t.Fatalf("attempt %d: retry in %s, above the bound %s", n, d, hi)
+		}
+		if n == 7 && d < 32*time.Second {
+			t.Fatalf("attempt 7 on a down API: retry in %s, want the exponential backoff (≥ 51s)", d)
+		}
+		last = d
+		clk.Advance(d)
+		traffic(w, 0, healthMinSamples) // still down
+	}
+	if last < backoffCap*4/5 {
+		t.Fatalf("last retry in %s, want the cap %s (-20%%)", last, backoffCap)
+	}
+	if fail(w, st, err500); st.Status != store.SyncDead {
+		t.Fatalf("after %d attempts: status %q, want dead", maxAttempts, st.Status)
+	}
+}
+
+func TestHealthRecoversAfterWindow(t *testing.T) {
+	w, clk := policyWorker()
+	traffic(w, 0, 50)
+	if w.health.healthy("acme", "bim", clk.Now()) {
+		t.Fatal("all failing: healthy")
+	}
+	if !w.health.healthy("acme", "other", clk.Now()) || !w.health.healthy("globex", "bim", clk.Now()) {
+		t.Fatal("health leaked to another connector or tenant")
+	}
+	clk.Advance(healthBucket * healthBuckets)
+	if !w.health.healthy("acme", "bim", clk.Now()) {
+		t.Fatal("failures older than the window still count")
+	}
+	traffic(w, 4, 6) // 40%: failing broadly
+	if w.health.healthy("acme", "bim", clk.Now()) {
+		t.Fatal("40% success counted healthy")
+	}
+	traffic(w, 30, 0)
+	if !w.health.healthy("acme", "bim", clk.Now()) {
+		t.Fatal("90% success counted unhealthy")
+	}
+}
+
+func TestSubjectFailingAloneBacksOff(t *testing.T) {
+	w, clk := policyWorker()
+	st := &store.SyncState{Connector: "bim", Subject: "user/1"}
+	var d time.Duration
+	for n := 1; n <= sporadicStreak+4; n++ {
+		traffic(w, 20, 0) // the others succeed
+		d = fail(w, st, err500)
+		clk.Advance(d)
+	}
+	if want := sporadicCap * 16 * 4 / 5; d < want {
+		t.Fatalf("attempt %d of one failing subject: retry in %s, want ≥ %s", sporadicStreak+4, d, want)
+	}
+}
+
+func TestRetryAfterHonoured(t *testing.T) {
+	for _, err := range []error{
+		&connectors.Error{Class: connectors.RateLimited, Op: "GET /users", Status: 429, RetryAfter: 30 * time.Second},
+		&connectors.Error{Class: connectors.Retryable, Op: "GET /users", Status: 503, RetryAfter: 30 * time.Second},
+	} {
+		w, clk := policyWorker()
+		traffic(w, 100, 0) // healthy: the sporadic delay would be about a second
+		st := &store.SyncState{Connector: "bim", Subject: "user/1"}
+		if d := fail(w, st, err); d < 30*time.Second {
+			t.Fatalf("%v: retry in %s, before the Retry-After", err, d)
+		}
+		if until := w.cooldowns.get("acme", "bim"); !until.Equal(clk.Now().Add(30 * time.Second)) {
+			t.Fatalf("%v: connector held until %s, want 30s from now", err, until)
+		}
+	}
+}
+
+func TestPermanentErrorDeadAtOnce(t *testing.T) {
+	w, _ := policyWorker()
+	traffic(w, 100, 0)
+	st := &store.SyncState{Connector: "bim", Subject: "user/1"}
+	if d := fail(w, st, err400); d != 0 || st.Status != store.SyncDead || !st.NextRetry.IsZero() {
+		t.Fatalf("400: status %q, retry in %s; want dead, no retry", st.Status, d)
+	}
+	if r, n := w.health.ratio("acme", "bim", w.now()); r != 1 || n != 100 {
+		t.Fatalf("a 400 counted in the health: ratio %v over %d", r, n)
+	}
+}
