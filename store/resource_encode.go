@@ -65,32 +65,9 @@ func AppendJSON(b []byte, v any) ([]byte, error) {
 		}
 		return append(b, '}'), nil
 	case []any:
-		if x == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = AppendJSON(b, e); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, ']'), nil
+		return appendArray(b, x, AppendJSON)
 	case []string:
-		if x == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			b = AppendJSONString(b, e)
-		}
-		return append(b, ']'), nil
+		return appendArray(b, x, appendStringElem)
 	}
 	js, err := json.Marshal(v)
 	if err != nil {
@@ -98,6 +75,28 @@ func AppendJSON(b []byte, v any) ([]byte, error) {
 	}
 	return append(b, js...), nil
 }
+
+// appendArray appends xs as a JSON array (null when nil), each element
+// written by elem.
+func appendArray[E any](b []byte, xs []E, elem func([]byte, E) ([]byte, error)) ([]byte, error) {
+	if xs == nil {
+		return append(b, "null"...), nil
+	}
+	b = append(b, '[')
+	for i, e := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = elem(b, e); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, ']'), nil
+}
+
+// appendStringElem is AppendJSONString as an element writer of appendArray.
+func appendStringElem(b []byte, s string) ([]byte, error) { return AppendJSONString(b, s), nil }
 
 // AppendJSONString appends s as a JSON string (RFC 8259 §7), byte for byte
 // what json.Marshal(s) writes: HTML characters and U+2028/U+2029 escaped,
