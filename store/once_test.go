@@ -6,6 +6,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/scim-bridge/scim-bridge/internal/fakeclock"
 )
 
 // ttlFor is a TTL for tests of server-side expiry: long on the embedded store,
@@ -20,7 +22,7 @@ func ttlFor(s *Store) time.Duration {
 
 // letTimePass lets d pass for server-side TTLs (fast-forwarding the embedded
 // store, sleeping on real Redis) and on clk when there is one.
-func letTimePass(s *Store, clk *manualClock, d time.Duration) {
+func letTimePass(s *Store, clk *fakeclock.Clock, d time.Duration) {
 	if clk != nil {
 		clk.Advance(d)
 	}

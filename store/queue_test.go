@@ -8,30 +8,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/internal/fakeclock"
 	"github.com/scim-bridge/scim-bridge/store/redistest"
 )
 
-// manualClock is a fake clock for the store: time moves only on Advance.
-type manualClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *manualClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *manualClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
 // useManualClock makes s run on a fake clock; call it before s is used.
-func useManualClock(s *Store) *manualClock {
-	c := &manualClock{t: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC)}
+func useManualClock(s *Store) *fakeclock.Clock {
+	c := fakeclock.New(time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
 	s.now = c.Now
 	return c
 }

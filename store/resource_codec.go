@@ -70,12 +70,12 @@ func encodeIndexLine(uniqueName, externalID string, emails []string) string {
 	}
 	b := make([]byte, 0, n)
 	b = append(b, '[')
-	b = appendJSONString(b, uniqueName)
+	b = AppendJSONString(b, uniqueName)
 	b = append(b, ',')
-	b = appendJSONString(b, externalID)
+	b = AppendJSONString(b, externalID)
 	for _, e := range emails {
 		b = append(b, ',')
-		b = appendJSONString(b, e)
+		b = AppendJSONString(b, e)
 	}
 	b = append(b, ']')
 	return string(b)

@@ -9,30 +9,35 @@ import (
 	"unicode/utf8"
 )
 
-// Stored attributes are encoded on every write. appendJSON writes the values
-// encoding/json produces from map[string]any (objects with sorted keys,
+// Stored attributes are encoded on every write, and the SCIM endpoint
+// encodes every response with the same code. AppendJSON writes exactly the
+// bytes encoding/json produces from map[string]any (objects with sorted keys,
 // HTML-safe strings, numbers as encoding/json formats them) without
 // reflection; any other Go type, and any value whose encoding it does not
 // reproduce exactly, goes through encoding/json. TestAppendJSONMatchesStdlib
-// proves the agreement.
+// and FuzzAppendJSON prove the agreement.
 
 // marshalAttrs encodes attributes like json.Marshal.
 func marshalAttrs(attrs map[string]any) (string, error) {
-	b, err := appendJSON(make([]byte, 0, 512), attrs)
+	b, err := AppendJSON(make([]byte, 0, 512), attrs)
 	if err != nil {
 		return "", err
 	}
 	return string(b), nil
 }
 
-func appendJSON(b []byte, v any) ([]byte, error) {
+// AppendJSON appends the JSON encoding of v to b, byte for byte what
+// json.Marshal(v) writes. It is fast, without reflection, for the values
+// encoding/json decodes into an any (nil, bool, string, float64,
+// map[string]any, []any) and for []string.
+func AppendJSON(b []byte, v any) ([]byte, error) {
 	switch x := v.(type) {
 	case nil:
 		return append(b, "null"...), nil
 	case bool:
 		return strconv.AppendBool(b, x), nil
 	case string:
-		return appendJSONString(b, x), nil
+		return AppendJSONString(b, x), nil
 	case float64:
 		if a := math.Abs(x); x == 0 || (a >= 1e-6 && a < 1e21) {
 			return strconv.AppendFloat(b, x, 'f', -1, 64), nil
@@ -51,48 +56,98 @@ func appendJSON(b []byte, v any) ([]byte, error) {
 			if i > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, k)
+			b = AppendJSONString(b, k)
 			b = append(b, ':')
 			var err error
-			if b, err = appendJSON(b, x[k]); err != nil {
+			if b, err = AppendJSON(b, x[k]); err != nil {
 				return nil, err
 			}
 		}
 		return append(b, '}'), nil
 	case []any:
-		if x == nil {
-			return append(b, "null"...), nil
-		}
-		b = append(b, '[')
-		for i, e := range x {
-			if i > 0 {
-				b = append(b, ',')
-			}
-			var err error
-			if b, err = appendJSON(b, e); err != nil {
-				return nil, err
-			}
-		}
-		return append(b, ']'), nil
+		return appendArray(b, x, AppendJSON)
+	case []string:
+		return appendArray(b, x, appendStringElem)
 	}
 	js, err := json.Marshal(v)
 	if err != nil {
-		return nil, fmt.Errorf("encode attribute value: %w", err)
+		return nil, fmt.Errorf("encode JSON value: %w", err)
 	}
 	return append(b, js...), nil
 }
 
-// appendJSONString appends s as a JSON string: plain printable ASCII
-// directly, anything else (escapes, HTML characters, non-ASCII, invalid
-// UTF-8) through encoding/json.
-func appendJSONString(b []byte, s string) []byte {
-	for i := 0; i < len(s); i++ {
-		if c := s[i]; c < 0x20 || c == '"' || c == '\\' || c >= utf8.RuneSelf || c == '<' || c == '>' || c == '&' {
-			q, _ := json.Marshal(s) // a string always encodes
-			return append(b, q...)
+// appendArray appends xs as a JSON array (null when nil), each element
+// written by elem.
+func appendArray[E any](b []byte, xs []E, elem func([]byte, E) ([]byte, error)) ([]byte, error) {
+	if xs == nil {
+		return append(b, "null"...), nil
+	}
+	b = append(b, '[')
+	for i, e := range xs {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		var err error
+		if b, err = elem(b, e); err != nil {
+			return nil, err
 		}
 	}
+	return append(b, ']'), nil
+}
+
+// appendStringElem is AppendJSONString as an element writer of appendArray.
+func appendStringElem(b []byte, s string) ([]byte, error) { return AppendJSONString(b, s), nil }
+
+// AppendJSONString appends s as a JSON string (RFC 8259 §7), byte for byte
+// what json.Marshal(s) writes: HTML characters and U+2028/U+2029 escaped,
+// invalid UTF-8 replaced by U+FFFD.
+func AppendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
 	b = append(b, '"')
-	b = append(b, s...)
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' && c != '<' && c != '>' && c != '&' {
+				i++
+				continue
+			}
+			b = append(b, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				b = append(b, '\\', c)
+			case '\n':
+				b = append(b, '\\', 'n')
+			case '\r':
+				b = append(b, '\\', 'r')
+			case '\t':
+				b = append(b, '\\', 't')
+			case '\b':
+				b = append(b, '\\', 'b')
+			case '\f':
+				b = append(b, '\\', 'f')
+			default:
+				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			b = append(b, s[start:i]...)
+			b = append(b, `\ufffd`...)
+		case r == '\u2028' || r == '\u2029':
+			b = append(b, s[start:i]...)
+			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xf])
+		default:
+			i += size
+			continue
+		}
+		i += size
+		start = i
+	}
+	b = append(b, s[start:]...)
 	return append(b, '"')
 }

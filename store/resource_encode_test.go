@@ -22,17 +22,17 @@ func TestAppendJSONMatchesStdlib(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		got, err := appendJSON(nil, v)
+		got, err := AppendJSON(nil, v)
 		if err != nil || string(got) != string(want) {
-			t.Errorf("appendJSON(%v)\n got  %s (%v)\n want %s", v, got, err, want)
+			t.Errorf("AppendJSON(%v)\n got  %s (%v)\n want %s", v, got, err, want)
 		}
 	}
-	if _, err := appendJSON(nil, map[string]any{"x": math.NaN()}); err == nil {
+	if _, err := AppendJSON(nil, map[string]any{"x": math.NaN()}); err == nil {
 		t.Error("NaN encoded")
 	}
 }
 
-// FuzzAppendJSON checks appendJSON against encoding/json on whatever JSON
+// FuzzAppendJSON checks AppendJSON against encoding/json on whatever JSON
 // the fuzzer finds (decoded as attributes are).
 func FuzzAppendJSON(f *testing.F) {
 	f.Add(`{"a":[1,2.5,"x<y",{"b":null}],"c":true,"é":"\u00e9"}`)
@@ -45,9 +45,9 @@ func FuzzAppendJSON(f *testing.F) {
 		if err != nil {
 			return
 		}
-		got, err := appendJSON(nil, v)
+		got, err := AppendJSON(nil, v)
 		if err != nil || string(got) != string(want) {
-			t.Fatalf("appendJSON(%s)\n got  %s (%v)\n want %s", in, got, err, want)
+			t.Fatalf("AppendJSON(%s)\n got  %s (%v)\n want %s", in, got, err, want)
 		}
 	})
 }

@@ -16,29 +16,12 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/scim-bridge/scim-bridge/filter"
+	"github.com/scim-bridge/scim-bridge/internal/fakeclock"
 )
 
-// resClock is a settable clock for the store under test.
-type resClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *resClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *resClock) Set(t time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = t
-}
-
 // resWithClock replaces the store's clock; call before the store is shared.
-func resWithClock(s *Store, start time.Time) *resClock {
-	c := &resClock{t: start}
+func resWithClock(s *Store, start time.Time) *fakeclock.Clock {
+	c := fakeclock.New(start)
 	s.now = c.Now
 	return c
 }

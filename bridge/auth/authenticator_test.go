@@ -10,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/scim-bridge/scim-bridge/internal/fakeclock"
 )
 
 const (
@@ -25,7 +27,7 @@ const (
 // fixture builds the tenants most tests use: acme with two tokens valid at
 // once (one as a digest), an expired one and a future one; globex with one
 // token and a Basic user (two passwords).
-func fixture(t *testing.T, c *clock, opts Options) *Authenticator {
+func fixture(t *testing.T, c *fakeclock.Clock, opts Options) *Authenticator {
 	t.Helper()
 	now := c.Now()
 	opts.Tenants = []Tenant{

@@ -18,13 +18,15 @@ import (
 	"time"
 
 	"github.com/go-jose/go-jose/v4/jwt"
+
+	"github.com/scim-bridge/scim-bridge/internal/fakeclock"
 )
 
 // entraFixture is a tenant "contoso" accepting Entra JWTs whose keys come
 // from a local JWKS server publishing key 0 as "k1".
 type entraFixture struct {
 	a     *Authenticator
-	clock *clock
+	clock *fakeclock.Clock
 	jwks  *jwksServer
 	keys  []*rsa.PrivateKey
 	logs  *syncBuffer

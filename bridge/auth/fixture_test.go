@@ -13,27 +13,13 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/scim-bridge/scim-bridge/internal/fakeclock"
 	"github.com/scim-bridge/scim-bridge/internal/jwkstest"
 )
 
-// clock is the one test clock of the package.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func newClock() *clock { return &clock{t: time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC)} }
-
-func (c *clock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+// newClock returns the package's test clock, standing still until moved.
+func newClock() *fakeclock.Clock {
+	return fakeclock.New(time.Date(2026, 12, 3, 10, 0, 0, 0, time.UTC))
 }
 
 // syncBuffer is a log sink safe for concurrent writers.

@@ -109,15 +109,9 @@ func (l *loader) decodeStructKeys(n *yaml.Node, v reflect.Value, path string, ex
 			continue
 		}
 		kp := fieldPath(path, k.Value)
-		if first, dup := seen[k.Value]; dup {
-			l.addLine(k.Line, kp, nil, fmt.Sprintf("duplicate key (first at line %d)", first))
+		if !l.claimKey(k, kp, seen, taken) {
 			continue
 		}
-		seen[k.Value] = k.Line
-		if taken[k.Value] {
-			continue
-		}
-		taken[k.Value] = true
 		f, ok := fields[k.Value]
 		switch {
 		case ok:
@@ -147,6 +141,22 @@ func (l *loader) decodeStructKeys(n *yaml.Node, v reflect.Value, path string, ex
 	}
 }
 
+// claimKey records the key k (at kp) of one mapping in seen and taken. It
+// reports false, and the key is to be skipped, when k is a duplicate within
+// the mapping (an error at its line) or an earlier source already set it.
+func (l *loader) claimKey(k *yaml.Node, kp string, seen map[string]int, taken map[string]bool) bool {
+	if first, dup := seen[k.Value]; dup {
+		l.addLine(k.Line, kp, nil, fmt.Sprintf("duplicate key (first at line %d)", first))
+		return false
+	}
+	seen[k.Value] = k.Line
+	if taken[k.Value] {
+		return false
+	}
+	taken[k.Value] = true
+	return true
+}
+
 // decodeMapKeys adds the pairs of the mapping n not yet taken to the map v
 // (same precedence as decodeStructKeys).
 func (l *loader) decodeMapKeys(n *yaml.Node, v reflect.Value, path string, taken map[string]bool) {
@@ -163,15 +173,9 @@ func (l *loader) decodeMapKeys(n *yaml.Node, v reflect.Value, path string, taken
 			continue
 		}
 		kp := mapKeyPath(path, k.Value)
-		if first, dup := seen[k.Value]; dup {
-			l.addLine(k.Line, kp, nil, fmt.Sprintf("duplicate key (first at line %d)", first))
+		if !l.claimKey(k, kp, seen, taken) {
 			continue
 		}
-		seen[k.Value] = k.Line
-		if taken[k.Value] {
-			continue
-		}
-		taken[k.Value] = true
 		l.setLine(kp, k.Line)
 		ev := reflect.New(et).Elem()
 		l.decode(val, ev, kp)

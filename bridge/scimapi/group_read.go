@@ -139,15 +139,15 @@ func appendMember(b []byte, m store.Member, f memberFields, userBase, groupBase 
 	}
 	if f.value {
 		field("value")
-		b = appendJSONString(b, m.ID)
+		b = store.AppendJSONString(b, m.ID)
 	}
 	if f.display && m.Display != "" {
 		field("display")
-		b = appendJSONString(b, m.Display)
+		b = store.AppendJSONString(b, m.Display)
 	}
 	if f.typ {
 		field("type")
-		b = appendJSONString(b, string(m.Kind))
+		b = store.AppendJSONString(b, string(m.Kind))
 	}
 	if f.ref {
 		field("$ref")
@@ -155,7 +155,7 @@ func appendMember(b []byte, m store.Member, f memberFields, userBase, groupBase 
 		if m.Kind == store.KindGroup {
 			base = groupBase
 		}
-		b = appendJSONString(b, base+url.PathEscape(m.ID))
+		b = store.AppendJSONString(b, base+url.PathEscape(m.ID))
 	}
 	return append(b, '}')
 }
