@@ -220,6 +220,11 @@ func (w *Worker) nextWait(ctx context.Context) time.Duration {
 	wait := IdlePoll
 	now := w.now()
 	for _, t := range w.tenants.All() {
+		if len(t.Connectors) == 0 {
+			// Nothing here is ever claimed (Run skips the tenant): its due
+			// marks must not make the dispatcher spin.
+			continue
+		}
 		due, ok, err := w.store.NextDue(ctx, t.ID)
 		if err != nil || !ok {
 			continue
