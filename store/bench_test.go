@@ -134,8 +134,8 @@ func resBulkLoadUsers(tb testing.TB, s *Store, tenant string, from, to int) {
 				tb.Fatal(err)
 			}
 			seq := int64(i + 1)
-			pipe.Set(ctx, docKey(tenant, KindUser, r.ID), fmt.Sprintf("1 %d %d %d\n%s\n%s",
-				r.Created.UnixNano(), r.LastModified.UnixNano(), seq, d.ix, d.attrs), 0)
+			pipe.Set(ctx, docKey(tenant, KindUser, r.ID), fmt.Sprintf("1 %d %d %d\n%s\n%s\n%s",
+				r.Created.UnixNano(), r.LastModified.UnixNano(), seq, d.ix, d.attrs, d.members), 0)
 			pipe.HSet(ctx, userNameIndexKey(tenant), d.uniqueName, r.ID)
 			pipe.ZAdd(ctx, userExtIDIndexKey(tenant), redis.Z{Member: lexMember(d.externalID, r.ID)})
 			for _, e := range d.emails {

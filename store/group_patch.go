@@ -261,7 +261,7 @@ if newix ~= '' and attrs ~= ARGV[7] then return {'attrschanged'} end
 local addEnd = 10 + 3 * tonumber(ARGV[10])
 
 -- the members to add exist (kind '' resolves, a user first)
-local kinds, unknown = memberKinds(11, addEnd)
+local kinds, unknown, displays = memberKinds(11, addEnd)
 if unknown then return unknown end
 
 local changed, renamed = 0, 0
@@ -305,7 +305,8 @@ if addEnd > 10 then
   for i = 11, addEnd, 3 do probe[#probe + 1] = kinds[i] .. '|' .. ARGV[i] .. SEP .. gid end
   local present = redis.call('ZMSCORE', MEMBEROF, unpack(probe))
   for i = 11, addEnd, 3 do
-    if not present[(i - 11) / 3 + 1] then batchAdd(b, gid, ARGV[i], kinds[i], ARGV[i + 2], nowms) end
+    local j = (i - 11) / 3 + 1
+    if not present[j] then batchAdd(b, gid, ARGV[i], kinds[i], displays[i], nowms, probe[j]) end
   end
 end
 for i = addEnd + 1, #ARGV do batchRemove(b, gid, mk, ARGV[i], nowms) end

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -67,8 +68,10 @@ func TestMembersAddRemove(t *testing.T) {
 		if err != nil || v != 2 {
 			t.Fatalf("add: version %d, %v", v, err)
 		}
-		want := []Member{{ID: "sub", Kind: KindGroup}, {ID: "u0000", Kind: KindUser, Display: "name of u0000"},
-			{ID: "u0001", Kind: KindUser, Display: "Bob"}}
+		// The store sets the display of an added member (a given one is ignored):
+		// the user's displayName or else userName, the group's displayName.
+		want := []Member{{ID: "sub", Kind: KindGroup, Display: "Sub"}, {ID: "u0000", Kind: KindUser, Display: "name of u0000"},
+			{ID: "u0001", Kind: KindUser, Display: "u0001"}}
 		if got := resMemberList(t, s, "acme", "g1"); !reflect.DeepEqual(got, want) {
 			t.Fatalf("members = %+v, want %+v", got, want)
 		}
@@ -401,6 +404,64 @@ func TestMembersSameIDUserAndGroup(t *testing.T) {
 		}
 		if n, _ := s.MemberCount(ctx, "acme", "g"); n != 0 {
 			t.Fatalf("%d members left", n)
+		}
+	})
+}
+
+// An added member's display comes from the member itself, read inside the
+// write script: the user's displayName (escapes and non-ASCII kept exactly),
+// else its userName, also for a user document written before the display
+// line existed, and the current name after a rename.
+func TestMemberDisplayFromStore(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		resCreate(t, s, "acme", resUser("plain", "plain@example.com", nil))
+		resCreate(t, s, "acme", resUser("named", "named@example.com", map[string]any{"displayName": `Zoë "Z" O\Brien`}))
+		resCreate(t, s, "acme", resUser("legacy", "Legacy@Example.com", map[string]any{"displayName": "Old Style"}))
+		resCreate(t, s, "acme", resGroup("g", "G"))
+		// A document of the former layout: three lines, no display line.
+		k := docKey("acme", KindUser, "legacy")
+		doc, err := s.rdb.Get(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if disp, ok := docDisplay(doc); !ok || disp != "Old Style" {
+			t.Fatalf("docDisplay = %q, %v", disp, ok)
+		}
+		legacy := doc[:strings.LastIndexByte(doc, '\n')]
+		if err := s.rdb.Set(ctx, k, legacy, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := docDisplay(legacy); ok {
+			t.Fatal("docDisplay found a display in a document without one")
+		}
+		if _, err := s.PatchGroup(ctx, "acme", "g", GroupPatch{Add: memberIDs("plain", "named", "legacy")}, 0); err != nil {
+			t.Fatal(err)
+		}
+		want := []Member{
+			{ID: "legacy", Kind: KindUser, Display: "Old Style"},
+			{ID: "named", Kind: KindUser, Display: `Zoë "Z" O\Brien`},
+			{ID: "plain", Kind: KindUser, Display: "plain@example.com"},
+		}
+		if got := resMemberList(t, s, "acme", "g"); !reflect.DeepEqual(got, want) {
+			t.Fatalf("members = %+v, want %+v", got, want)
+		}
+		// The user document reads back without a trace of the display line.
+		u, err := s.Get(ctx, "acme", KindUser, "named")
+		if err != nil || len(u.Attrs) != 3 || u.Attrs["members"] != nil {
+			t.Fatalf("user = %+v, %v", u, err)
+		}
+		// Renamed, then added to another group: the new name.
+		if err := s.Replace(ctx, "acme", resUser("plain", "plain@example.com", map[string]any{"displayName": "Plain Jane"}), 0); err != nil {
+			t.Fatal(err)
+		}
+		resCreate(t, s, "acme", resGroup("h", "H"))
+		if _, err := s.AddMembers(ctx, "acme", "h", memberIDs("plain"), 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := resMemberList(t, s, "acme", "h"); len(got) != 1 || got[0].Display != "Plain Jane" {
+			t.Fatalf("members of h = %+v", got)
 		}
 	})
 }

@@ -12,7 +12,10 @@ import (
 type encodedDoc struct {
 	ix         string   // index values line (see resource_scripts.go)
 	attrs      string   // JSON of the attributes (a group's without "members")
-	members    string   // "=" when a group's "members" attribute is present, else ""
+	// members is the document's fourth line: for a group "=" when its
+	// "members" attribute is present (else ""); for a user its display as a
+	// JSON string (see userDisplay), read by the member scripts.
+	members string
 	entries    []string // a group's member entries "<id>\0<Kind>\0<display>", one per id
 	display    string   // a group's displayName as given
 	uniqueName string   // lower-cased userName (user) or displayName (group); "" = none
@@ -33,6 +36,7 @@ func encodeDoc(r *Resource) (encodedDoc, error) {
 		}
 		d.uniqueName = strings.ToLower(stringAttr(r.Attrs, "userName"))
 		d.emails = emailsOf(r.Attrs)
+		d.members = string(AppendJSONString(nil, userDisplay(r.Attrs)))
 	case KindGroup:
 		if members, ok := attrs["members"]; ok {
 			attrs = withoutKey(attrs, "members")
@@ -151,7 +155,7 @@ func decodeDoc(dec *jsonDecoder, kind Kind, id, doc string) (decodedDoc, error) 
 		r.Attrs = map[string]any{}
 	}
 	switch {
-	case !hasMembers:
+	case !hasMembers || kind == KindUser: // a user's fourth line is its display
 	case members == "=":
 		out.setMembers = true
 	default: // the former layout: the members JSON
@@ -165,6 +169,46 @@ func decodeDoc(dec *jsonDecoder, kind Kind, id, doc string) (decodedDoc, error) 
 		r.Attrs["members"] = m
 	}
 	return out, nil
+}
+
+// userDisplay is what a group shows as the "display" of a user member (RFC
+// 7643 §4.2): its displayName, else its userName.
+func userDisplay(attrs map[string]any) string {
+	if d := stringAttr(attrs, "displayName"); d != "" {
+		return d
+	}
+	return stringAttr(attrs, "userName")
+}
+
+// docDisplay returns the display stored in a user's document (its fourth
+// line); ok is false for a document written before the line existed.
+func docDisplay(doc string) (display string, ok bool) {
+	i := strings.IndexByte(doc, '\n')
+	if i < 0 {
+		return "", false
+	}
+	j := strings.IndexByte(doc[i+1:], '\n')
+	if j < 0 {
+		return "", false
+	}
+	rest := doc[i+1+j+1:]
+	k := strings.IndexByte(rest, '\n')
+	if k < 0 {
+		return "", false
+	}
+	line := rest[k+1:]
+	if len(line) < 2 || line[0] != '"' {
+		return "", false
+	}
+	if !strings.ContainsRune(line, '\\') {
+		return line[1 : len(line)-1], true
+	}
+	d := &jsonDecoder{data: line}
+	v, err := d.str()
+	if err != nil || d.i != len(line) {
+		return "", false
+	}
+	return v, true
 }
 
 // withoutKey returns a shallow copy of m without k.

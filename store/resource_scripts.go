@@ -145,11 +145,12 @@ end
 -- key by flushBatch: newBatch(), then batchAdd / batchRemove per member.
 local function newBatch() return {setAdds = {}, setRems = {}, idxAdds = {}, idxRems = {}, marks = {}, n = 0} end
 
-local function batchAdd(b, gid, id, k, display, nowms)
+-- idx, when given, is the member's reverse index entry k|id\0gid.
+local function batchAdd(b, gid, id, k, display, nowms, idx)
   b.setAdds[#b.setAdds + 1] = 0
   b.setAdds[#b.setAdds + 1] = id .. SEP .. k .. SEP .. display
   b.idxAdds[#b.idxAdds + 1] = 0
-  b.idxAdds[#b.idxAdds + 1] = k .. '|' .. id .. SEP .. gid
+  b.idxAdds[#b.idxAdds + 1] = idx or k .. '|' .. id .. SEP .. gid
   b.marks[#b.marks + 1] = nowms
   b.marks[#b.marks + 1] = k .. '|' .. id
   b.n = b.n + 1
@@ -184,33 +185,58 @@ local function flushBatch(b, mk, queue)
   if #b.marks > 0 then redis.call('ZADD', queue, 'LT', unpack(b.marks)) end
 end
 
--- memberKinds resolves the kinds of the members to add, given as triples
--- id, kind, display in ARGV[from..to]: kind '' is whichever exists, a user
--- first. It returns the kinds by ARGV index, or nil and {"unknown", id...}
--- when some id is neither a user nor a group (of its kind, when given). One
--- EXISTS when every member is (said or taken to be) a user and is one.
-local function memberKinds(from, to)
-  local kinds, ukeys = {}, {}
-  for i = from, to, 3 do
-    if ARGV[i + 1] ~= 'Group' then ukeys[#ukeys + 1] = P .. 'user:' .. ARGV[i] end
+-- userDisplay returns the display of a user member from the user's stored
+-- document: its fourth line (a JSON string), or, for a document written
+-- before that line existed, its displayName or else userName.
+local function userDisplay(d)
+  local n1 = string.find(d, '\n', 1, true)
+  local n2 = n1 and string.find(d, '\n', n1 + 1, true)
+  local n3 = n2 and string.find(d, '\n', n2 + 1, true)
+  if n3 and string.byte(d, n3 + 1) == 34 then -- a quote
+    if not string.find(d, '\\', n3 + 2, true) then return string.sub(d, n3 + 2, -2) end
+    local ok, x = pcall(cjson.decode, string.sub(d, n3 + 1))
+    if ok and type(x) == 'string' then return x end
   end
-  if #ukeys > 0 and #ukeys * 3 == to - from + 1 and redis.call('EXISTS', unpack(ukeys)) == #ukeys then
-    for i = from, to, 3 do kinds[i] = 'User' end
-    return kinds, nil
+  if not n2 then return '' end
+  local ok, a = pcall(cjson.decode, string.sub(d, n2 + 1, (n3 or 0) - 1))
+  if not ok or type(a) ~= 'table' then return '' end
+  if type(a['displayName']) == 'string' and a['displayName'] ~= '' then return a['displayName'] end
+  if type(a['userName']) == 'string' then return a['userName'] end
+  return ''
+end
+
+-- memberKinds resolves the members to add, given as triples id, kind,
+-- display in ARGV[from..to]: kind '' is whichever exists, a user first. It
+-- returns the kinds and the displays (a user's displayName or userName, a
+-- group's displayName) by ARGV index, or nil and {"unknown", id...} when some
+-- id is neither a user nor a group (of its kind, when given). The users are
+-- read with one MGET.
+local function memberKinds(from, to)
+  local kinds, displays, ukeys, at = {}, {}, {}, {}
+  for i = from, to, 3 do
+    if ARGV[i + 1] ~= 'Group' then
+      ukeys[#ukeys + 1] = P .. 'user:' .. ARGV[i]
+      at[#at + 1] = i
+    end
+  end
+  local docs = {}
+  if #ukeys > 0 then
+    local got = redis.call('MGET', unpack(ukeys))
+    for j, i in ipairs(at) do docs[i] = got[j] end
   end
   local unknown = {'unknown'}
   for i = from, to, 3 do
-    local id, k = ARGV[i], ARGV[i + 1]
-    if (k == '' or k == 'User') and redis.call('EXISTS', P .. 'user:' .. id) == 1 then
-      kinds[i] = 'User'
-    elseif (k == '' or k == 'Group') and redis.call('EXISTS', P .. 'group:' .. id) == 1 then
-      kinds[i] = 'Group'
+    local id, k, d = ARGV[i], ARGV[i + 1], docs[i]
+    if d then
+      kinds[i], displays[i] = 'User', userDisplay(d)
+    elseif k ~= 'User' and redis.call('EXISTS', P .. 'group:' .. id) == 1 then
+      kinds[i], displays[i] = 'Group', redis.call('HGET', P .. 'groupnames', id) or ''
     else
       unknown[#unknown + 1] = id
     end
   end
   if #unknown > 1 then return nil, unknown end
-  return kinds, nil
+  return kinds, nil, displays
 end
 
 -- lexIDs returns the ids stored under value in a lexicographic index, and the
@@ -539,10 +565,10 @@ elseif op == 'drop' then
     end
   end
 else
-  local kinds = {}
+  local kinds, displays = {}, {}
   if ARGV[7] == '1' then
     local unknown
-    kinds, unknown = memberKinds(8, #ARGV)
+    kinds, unknown, displays = memberKinds(8, #ARGV)
     if unknown then return unknown end
   end
   members = upgradeMembers(gid, members)
@@ -588,9 +614,10 @@ else
       -- group sharing an id are two members); set: look for the entry to update
       local old = nil
       if held[i] then old = findEntry(mk, id) end
+      local disp = displays[i] or ARGV[i + 2]
       if not old then
-        batchAdd(b, gid, id, k, ARGV[i + 2], nowms)
-      elseif op == 'set' and addEntry(gid, mk, id, k, ARGV[i + 2], op, nowms, queue) > 0 then
+        batchAdd(b, gid, id, k, disp, nowms, (op == 'add' and not empty) and probe[(i - 8) / 3 + 1] or nil)
+      elseif op == 'set' and addEntry(gid, mk, id, k, disp, op, nowms, queue) > 0 then
         changed = changed + 1
       end
     end

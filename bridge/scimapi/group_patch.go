@@ -312,9 +312,9 @@ func (srv *Server) patchGroup(w http.ResponseWriter, r *http.Request, tenant str
 			return true, err
 		}
 	}
-	if gp.Add, err = srv.resolveAdds(ctx, tenant, adds); err != nil {
-		return true, err
-	}
+	// The store checks that the added members exist and takes their display
+	// from them inside the write step: no read of them here.
+	gp.Add = memberList(adds)
 	gp.Remove = removes
 	ver, err := srv.store.PatchGroup(ctx, tenant, id, gp, ifVersion)
 	if err != nil {
@@ -382,58 +382,23 @@ func (srv *Server) resolveAdds(ctx context.Context, tenant string, refs []member
 	if len(refs) == 0 {
 		return nil, nil
 	}
-	var userIDs, groupIDs []string
-	for _, m := range refs {
-		if m.kind != store.KindGroup {
-			userIDs = append(userIDs, m.id)
-		}
+	out, err := srv.store.ResolveMembers(ctx, tenant, memberList(refs))
+	var ue *store.UnknownMemberError
+	if errors.As(err, &ue) {
+		return nil, errBadRequest("invalidValue", "member %q is not a user or group of this tenant", ue.IDs[0])
 	}
-	found := make(map[string]*store.Resource, len(refs))
-	if len(userIDs) > 0 {
-		users, err := srv.store.GetMany(ctx, tenant, store.KindUser, userIDs)
-		if err != nil {
-			return nil, fmt.Errorf("resolve group members: %w", err)
-		}
-		for _, u := range users {
-			found[u.ID] = u
-		}
-	}
-	for _, m := range refs {
-		if m.kind == store.KindGroup || (m.kind == "" && found[m.id] == nil) {
-			groupIDs = append(groupIDs, m.id)
-		}
-	}
-	groups, err := srv.groupsByID(ctx, tenant, groupIDs)
 	if err != nil {
-		return nil, err
-	}
-	out := make([]store.Member, 0, len(refs))
-	for _, m := range refs {
-		res := found[m.id]
-		if m.kind == store.KindGroup || res == nil {
-			res = groups[m.id]
-		}
-		if res == nil {
-			return nil, errBadRequest("invalidValue", "member %q is not a user or group of this tenant", m.id)
-		}
-		out = append(out, store.Member{ID: m.id, Kind: res.Kind, Display: displayOf(res)})
+		return nil, fmt.Errorf("resolve group members: %w", err)
 	}
 	return out, nil
 }
 
-// groupsByID reads groups without their members (a group's size never
-// matters here), skipping ids that are not groups.
-func (srv *Server) groupsByID(ctx context.Context, tenant string, ids []string) (map[string]*store.Resource, error) {
-	out := make(map[string]*store.Resource, len(ids))
-	for _, id := range ids {
-		g, _, err := srv.store.GetGroup(ctx, tenant, id)
-		if errors.Is(err, store.ErrNotFound) {
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("resolve group members: %w", err)
-		}
-		out[id] = g
+// memberList turns member references into store members without display:
+// the store resolves kind and display when it adds them.
+func memberList(refs []memberRef) []store.Member {
+	out := make([]store.Member, len(refs))
+	for i, m := range refs {
+		out[i] = store.Member{ID: m.id, Kind: m.kind}
 	}
-	return out, nil
+	return out
 }

@@ -415,14 +415,6 @@ func (srv *Server) resolveMembers(ctx context.Context, tenant string, attrs, old
 	return nil
 }
 
-func displayOf(res *store.Resource) string {
-	if d, _ := res.Attrs["displayName"].(string); d != "" {
-		return d
-	}
-	u, _ := res.Attrs["userName"].(string)
-	return u
-}
-
 // ifMatchVersion reads If-Match (RFC 7232 §3.1, RFC 7644 §3.14): 0 for absent or
 // "*", else the version of the first entity tag. An entity tag that is not one of
 // ours can never match: 412.

@@ -39,7 +39,6 @@ type Store interface {
 	Replace(ctx context.Context, tenant string, r *store.Resource, ifVersion int64) error
 	Delete(ctx context.Context, tenant string, kind store.Kind, id string, ifVersion int64) error
 	Get(ctx context.Context, tenant string, kind store.Kind, id string) (*store.Resource, error)
-	GetMany(ctx context.Context, tenant string, kind store.Kind, ids []string) ([]*store.Resource, error)
 	GetUserWithGroups(ctx context.Context, tenant, id string) (*store.Resource, []store.GroupRef, error)
 	GroupsOf(ctx context.Context, tenant string, userIDs []string) (map[string][]store.GroupRef, error)
 	Query(ctx context.Context, tenant string, kind store.Kind, q store.Query) (store.Page, error)
@@ -48,6 +47,7 @@ type Store interface {
 	GetGroup(ctx context.Context, tenant, id string) (*store.Resource, int, error)
 	ForEachMember(ctx context.Context, tenant, groupID string, batch int, fn func([]store.Member) error) error
 	PatchGroup(ctx context.Context, tenant, groupID string, p store.GroupPatch, ifVersion int64) (int64, error)
+	ResolveMembers(ctx context.Context, tenant string, ms []store.Member) ([]store.Member, error)
 }
 
 // Metrics is told the outcome of every SCIM request. route is the route

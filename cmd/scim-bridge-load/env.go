@@ -6,8 +6,10 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -28,6 +30,8 @@ type env struct {
 	base   string // http://127.0.0.1:port
 	token  string
 	http   *http.Client
+	// pprof is the bridge's CPU profile control URL (with -profile).
+	pprof, profileDir string
 }
 
 // start launches redis-server with AOF and the bridge on free loopback
@@ -70,6 +74,15 @@ func start(ctx context.Context, cfg config) (*env, error) {
 	}
 	e.bridge = exec.CommandContext(ctx, cfg.bin, "serve", "--config", conf)
 	e.bridge.Env = append(os.Environ(), "GOMAXPROCS=2")
+	if cfg.profile != "" {
+		pport, err := freePort()
+		if err != nil {
+			return nil, err
+		}
+		e.pprof = fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/cpu/", pport)
+		e.profileDir = cfg.profile
+		e.bridge.Env = append(e.bridge.Env, fmt.Sprintf("SCIM_BRIDGE_PPROF=127.0.0.1:%d", pport))
+	}
 	e.bridge.Stdout, e.bridge.Stderr = logFile(dir, "bridge.log"), logFile(dir, "bridge.log")
 	e.bridge.Cancel = func() error { return e.bridge.Process.Signal(syscall.SIGTERM) }
 	if err := e.bridge.Start(); err != nil {
@@ -195,6 +208,44 @@ func (e *env) serverCPU() (bridge, redis time.Duration, err error) {
 	}
 	redis, err = cpuTicks(e.redis.Process.Pid)
 	return bridge, redis, err
+}
+
+// profile starts a CPU profile of the bridge written to <profile dir>/<name>.cpu.prof
+// and returns what stops it; without -profile both do nothing.
+func (e *env) profile(ctx context.Context, name string) (stop func() error, err error) {
+	if e.pprof == "" {
+		return func() error { return nil }, nil
+	}
+	file, err := filepath.Abs(filepath.Join(e.profileDir, strings.NewReplacer(" ", "-", "/", "-").Replace(name)+".cpu.prof"))
+	if err != nil {
+		return nil, err
+	}
+	post := func(what string) error {
+		req, err := http.NewRequestWithContext(ctx, http.MethodPost, e.pprof+what, nil)
+		if err != nil {
+			return err
+		}
+		resp, err := e.http.Do(req)
+		if err != nil {
+			return fmt.Errorf("profile %s: %w (is the binary built with -tags pprof?)", what, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("profile %s: %s: %s", what, resp.Status, body)
+		}
+		return nil
+	}
+	if err := post("start?file=" + url.QueryEscape(file)); err != nil {
+		return nil, err
+	}
+	return func() error {
+		if err := post("stop"); err != nil {
+			return err
+		}
+		fmt.Printf("  CPU profile of the bridge: %s\n", file)
+		return nil
+	}, nil
 }
 
 // heapInuse reads go_memstats_heap_inuse_bytes from the bridge's /metrics.

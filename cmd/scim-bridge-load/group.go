@@ -113,7 +113,14 @@ func groupScenario(ctx context.Context, e *env, cfg config) error {
 	if err != nil {
 		return err
 	}
+	stopProfile, err := e.profile(ctx, "group-grow")
+	if err != nil {
+		return err
+	}
 	growRest := addBatch(1000, n)
+	if err := stopProfile(); err != nil {
+		return err
+	}
 	b1, r1, err := e.serverCPU()
 	if err != nil {
 		return err
@@ -149,9 +156,15 @@ func groupScenario(ctx context.Context, e *env, cfg config) error {
 	}
 
 	// Remove all in batches of 50 (Entra's value-list remove).
+	if stopProfile, err = e.profile(ctx, "group-remove"); err != nil {
+		return err
+	}
 	o = parallel(ctx, n/batch, cfg.inflight, func(ctx context.Context, i int) error {
 		return patch(memberOps("Remove", members[i*batch:(i+1)*batch]))(ctx, i)
 	})
+	if err := stopProfile(); err != nil {
+		return err
+	}
 	fmt.Printf("remove %d in PATCHes of %d: %s\n", n, batch, o)
 	if count, err = memberCount(ctx, e, gpath); err != nil {
 		return err

@@ -63,6 +63,10 @@ func hotScenario(ctx context.Context, e *env, cfg config) error {
 	for _, op := range ops {
 		var per, bridgeShare []float64
 		var rates []float64
+		stopProfile, err := e.profile(ctx, "hot-"+op.name)
+		if err != nil {
+			return err
+		}
 		for range cfg.runs {
 			b0, r0, err := e.serverCPU()
 			if err != nil {
@@ -86,6 +90,9 @@ func hotScenario(ctx context.Context, e *env, cfg config) error {
 			per = append(per, float64(total.Microseconds())/float64(op.n))
 			bridgeShare = append(bridgeShare, float64((b1-b0).Microseconds())/float64(op.n))
 			rates = append(rates, o.rate())
+		}
+		if err := stopProfile(); err != nil {
+			return err
 		}
 		m := median(per)
 		verdict := "ok"

@@ -45,6 +45,7 @@ func run() int {
 	flag.IntVar(&cfg.inflight, "inflight", 8, "requests in flight")
 	flag.IntVar(&cfg.runs, "runs", 3, "hot scenario: runs per operation (the median is reported)")
 	flag.DurationVar(&cfg.timeout, "timeout", 30*time.Minute, "stop everything after this long")
+	flag.StringVar(&cfg.profile, "profile", "", "write a CPU profile of the bridge per measured phase into this directory (needs a binary built with -tags pprof)")
 	flag.Parse()
 	if cfg.bin == "" {
 		fmt.Fprintln(os.Stderr, "scim-bridge-load: -bin is required (go build -o /tmp/scim-bridge ./cmd/scim-bridge)")
@@ -92,4 +93,5 @@ type config struct {
 	members, single, users     int
 	inflight, runs             int
 	timeout                    time.Duration
+	profile                    string
 }
