@@ -10,12 +10,12 @@ import (
 
 // encodedDoc is a resource as the write scripts receive it.
 type encodedDoc struct {
-	ix         string   // index values line (see resource_scripts.go)
-	attrs      string   // JSON of the attributes (a group's without "members")
+	ix    string // index values line (see resource_scripts.go)
+	attrs string // JSON of the attributes (a group's without "members")
 	// members is the document's fourth line: for a group "=" when its
 	// "members" attribute is present (else ""); for a user its display as a
 	// JSON string (see userDisplay), read by the member scripts.
-	members string
+	members    string
 	entries    []string // a group's member entries "<id>\0<Kind>\0<display>", one per id
 	display    string   // a group's displayName as given
 	uniqueName string   // lower-cased userName (user) or displayName (group); "" = none
