@@ -153,8 +153,24 @@ func (s *Store) Create(ctx context.Context, tenant string, r *Resource) error {
 // *ConflictError. On success r.Version is the new version and r.Created the
 // stored creation time; r.LastModified is kept as given (zero becomes now).
 func (s *Store) Replace(ctx context.Context, tenant string, r *Resource, ifVersion int64) error {
+	_, err := s.replace(ctx, tenant, r, ifVersion, "r")
+	return err
+}
+
+// ReplaceUser is Replace for a user that also returns the groups the user is
+// a member of, read in the same atomic step (one round trip for a PUT and
+// its answer).
+func (s *Store) ReplaceUser(ctx context.Context, tenant string, r *Resource, ifVersion int64) ([]GroupRef, error) {
+	if r.Kind != KindUser {
+		return nil, fmt.Errorf("replace user: %s %s is not a user", r.Kind, r.ID)
+	}
+	reply, err := s.replace(ctx, tenant, r, ifVersion, "R")
+	return reply.groups, err
+}
+
+func (s *Store) replace(ctx context.Context, tenant string, r *Resource, ifVersion int64, mode string) (putReply, error) {
 	if err := checkResourceKey(tenant, r.Kind, &r.ID); err != nil {
-		return fmt.Errorf("replace: %w", err)
+		return putReply{}, fmt.Errorf("replace: %w", err)
 	}
 	now := s.now()
 	if r.LastModified.IsZero() {
@@ -162,15 +178,15 @@ func (s *Store) Replace(ctx context.Context, tenant string, r *Resource, ifVersi
 	}
 	d, err := encodeDoc(r)
 	if err != nil {
-		return fmt.Errorf("replace: %w", err)
+		return putReply{}, fmt.Errorf("replace: %w", err)
 	}
-	reply, err := s.runPut(ctx, tenant, r, "r", ifVersion, now, d)
+	reply, err := s.runPut(ctx, tenant, r, mode, ifVersion, now, d)
 	if err != nil {
-		return fmt.Errorf("replace %s %s: %w", r.Kind, r.ID, err)
+		return putReply{}, fmt.Errorf("replace %s %s: %w", r.Kind, r.ID, err)
 	}
 	r.Version = reply.version
 	r.Created = reply.created
-	return nil
+	return reply, nil
 }
 
 // Delete removes a resource (see the contract in api.go). ifVersion 0 is
@@ -232,6 +248,7 @@ func (s *Store) clearTrash(ctx context.Context, tenant, gid, trash string) error
 type putReply struct {
 	version int64
 	created time.Time
+	groups  []GroupRef // mode "R": the groups the resource is in
 }
 
 // runPut runs putScript; for a group whose membership is too large for one
@@ -260,7 +277,7 @@ func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode str
 	if err != nil {
 		return putReply{}, err
 	}
-	if len(res) != 5 {
+	if len(res) < 5 || len(res)%2 == 0 {
 		return putReply{}, fmt.Errorf("unexpected script reply %v", res)
 	}
 	var out putReply
@@ -275,6 +292,11 @@ func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode str
 		return putReply{}, fmt.Errorf("unexpected created in script reply %v: %w", res, err)
 	}
 	out.created = time.Unix(0, created).UTC()
+	for i := 5; i+1 < len(res); i += 2 {
+		gid, _ := res[i].(string)
+		name, _ := res[i+1].(string)
+		out.groups = append(out.groups, GroupRef{ID: gid, DisplayName: name})
+	}
 	if res[3] == int64(1) {
 		return out, nil
 	}

@@ -271,7 +271,8 @@ local function dropMember(gid, mkind, mid, nowms, nowns, queue)
 end
 `
 
-// putScript creates (mode "c") or replaces (mode "r") one resource.
+// putScript creates (mode "c") or replaces (mode "r") one resource; mode "R"
+// replaces and also returns the groups the resource is a member of.
 //
 //	KEYS: 1 doc, 2 queue, 3 order, 4 seq counter
 //	ARGV: 1 prefix, 2 kind, 3 id, 4 mode, 5 ifVersion, 6 now (unix ms, queue score),
@@ -282,11 +283,14 @@ end
 //	      entries and the membership is replaced here if the stored set holds
 //	      at most that many; 0: Go replaces the membership in chunks afterwards
 //
-// Reply: {"ok", version, created, done, renamed} | {"conflict", attr} |
-// {"notfound"} | {"precondition"}. done is 1 when the membership is final
-// (always for users), renamed 1 when a group's displayName changed.
+// Reply: {"ok", version, created, done, renamed, [gid, displayName]...} |
+// {"conflict", attr} | {"notfound"} | {"precondition"}. done is 1 when the
+// membership is final (always for users), renamed 1 when a group's
+// displayName changed; the pairs (mode "R") are the groups it is in.
 var putScript = redis.NewScript(resourceLuaPrelude + `
 local kind, id, mode = ARGV[2], ARGV[3], ARGV[4]
+local withGroups = mode == 'R'
+if withGroups then mode = 'r' end
 local ifv = tonumber(ARGV[5])
 local nowms = ARGV[6]
 local doc, queue, order = KEYS[1], KEYS[2], KEYS[3]
@@ -405,7 +409,20 @@ end
 
 redis.call('SET', doc, joinDoc(ver, created, ARGV[8], seq, newix, ARGV[10], newmembers))
 redis.call('ZADD', queue, 'LT', nowms, kind .. '|' .. id)
-return {'ok', ver, created, done, renamed}
+local reply = {'ok', ver, created, done, renamed}
+if withGroups then
+  local gids = lexIDs(MEMBEROF, kind .. '|' .. id)
+  if #gids > 0 then
+    local names = redis.call('HMGET', P .. 'groupnames', unpack(gids))
+    for i, gid in ipairs(gids) do
+      if names[i] then
+        reply[#reply + 1] = gid
+        reply[#reply + 1] = names[i]
+      end
+    end
+  end
+end
+return reply
 `)
 
 // deleteScript deletes one resource with its index entries; it leaves every group

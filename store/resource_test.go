@@ -1022,3 +1022,38 @@ func TestGetUserWithGroups(t *testing.T) {
 		}
 	})
 }
+
+// ReplaceUser writes like Replace and answers with the user's groups from
+// the same step.
+func TestReplaceUserReturnsGroups(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		resCreate(t, s, "acme", resUser("u1", "one@example.com", nil))
+		resCreate(t, s, "acme", resGroup("g2", "Two", "u1"))
+		resCreate(t, s, "acme", resGroup("g1", "One", "u1"))
+		resCreate(t, s, "acme", resGroup("g3", "Three"))
+		r := resUser("u1", "uno@example.com", nil)
+		r.Created = time.Time{}
+		groups, err := s.ReplaceUser(ctx, "acme", r, 1)
+		want := []GroupRef{{ID: "g1", DisplayName: "One"}, {ID: "g2", DisplayName: "Two"}}
+		if err != nil || !reflect.DeepEqual(groups, want) {
+			t.Fatalf("ReplaceUser = %+v, %v; want %+v", groups, err, want)
+		}
+		if r.Version != 2 || !r.Created.Equal(resT0) {
+			t.Fatalf("version %d, created %v", r.Version, r.Created)
+		}
+		if got, err := s.Get(ctx, "acme", KindUser, "u1"); err != nil || got.Attrs["userName"] != "uno@example.com" {
+			t.Fatalf("stored %+v, %v", got, err)
+		}
+		if _, err := s.ReplaceUser(ctx, "acme", resUser("u1", "x@example.com", nil), 1); !errors.Is(err, ErrPrecondition) {
+			t.Fatalf("stale If-Match: %v", err)
+		}
+		if _, err := s.ReplaceUser(ctx, "acme", resUser("nobody", "x@example.com", nil), 0); !errors.Is(err, ErrNotFound) {
+			t.Fatalf("missing user: %v", err)
+		}
+		if _, err := s.ReplaceUser(ctx, "acme", resGroup("g3", "Tres"), 0); err == nil {
+			t.Fatal("ReplaceUser took a group")
+		}
+	})
+}

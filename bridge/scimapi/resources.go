@@ -236,6 +236,20 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 	}
 	ctx := r.Context()
 	o := renderOptsFor(srv, r)
+	if rt.kind == store.KindUser {
+		// One step: the store keeps the creation time, checks If-Match and
+		// answers with the user's groups.
+		res := &store.Resource{ID: id, Kind: rt.kind, LastModified: nowUTC(srv.now), Attrs: attrs}
+		groups, err := srv.store.ReplaceUser(ctx, tenant, res, ifVersion)
+		if errors.Is(err, store.ErrNotFound) {
+			return errNotFound(rt.kind, id)
+		}
+		if err != nil {
+			return err
+		}
+		srv.written()
+		return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o), "")
+	}
 	cur, groups, err := srv.loadWithGroups(ctx, tenant, rt, id, ifVersion, o)
 	if err != nil {
 		return err

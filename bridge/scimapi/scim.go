@@ -37,6 +37,7 @@ import (
 type Store interface {
 	Create(ctx context.Context, tenant string, r *store.Resource) error
 	Replace(ctx context.Context, tenant string, r *store.Resource, ifVersion int64) error
+	ReplaceUser(ctx context.Context, tenant string, r *store.Resource, ifVersion int64) ([]store.GroupRef, error)
 	Delete(ctx context.Context, tenant string, kind store.Kind, id string, ifVersion int64) error
 	Get(ctx context.Context, tenant string, kind store.Kind, id string) (*store.Resource, error)
 	GetUserWithGroups(ctx context.Context, tenant, id string) (*store.Resource, []store.GroupRef, error)
