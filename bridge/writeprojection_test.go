@@ -63,6 +63,20 @@ func TestProjectionOfWriteResponses(t *testing.T) {
 		if without.Body["groups"] != nil {
 			t.Errorf("excludedAttributes=groups still returns groups")
 		}
+		// PUT and PATCH (changing something or nothing) answer with them too.
+		for _, w := range []struct {
+			method string
+			body   map[string]any
+		}{
+			{http.MethodPut, u},
+			{http.MethodPatch, patchDoc("replace", "title", "Boss")},
+			{http.MethodPatch, patchDoc("replace", "title", "Boss")},
+		} {
+			got := ts.callSCIM(t, testToken, w.method, path, w.body).expect(t, http.StatusOK)
+			if gs := jlist(got.Body, "groups"); len(gs) != 1 || jstr(gs[0].(map[string]any), "display") != "Proj Group 2" {
+				t.Errorf("%s answered groups %v: %s", w.method, gs, got.Raw)
+			}
+		}
 	})
 }
 

@@ -300,11 +300,8 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 	for attempt := 0; ; attempt++ {
 		var cur *store.Resource
 		var groups []store.GroupRef
-		if rt.kind == store.KindGroup {
-			cur, err = srv.load(ctx, tenant, rt, id, ifVersion) // with its members: the general path
-		} else {
-			cur, groups, err = srv.loadWithGroups(ctx, tenant, rt, id, ifVersion, o)
-		}
+		// A user is read without its groups: the write answers with them.
+		cur, err = srv.load(ctx, tenant, rt, id, ifVersion) // a group with its members: the general path
 		if err != nil {
 			return err
 		}
@@ -323,7 +320,12 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 				}
 			}
 			res = &store.Resource{ID: id, Kind: rt.kind, Created: cur.Created, LastModified: nowUTC(srv.now), Attrs: out}
-			if err := srv.store.Replace(ctx, tenant, res, cur.Version); err != nil {
+			if rt.kind == store.KindUser {
+				groups, err = srv.store.ReplaceUser(ctx, tenant, res, cur.Version)
+			} else {
+				err = srv.store.Replace(ctx, tenant, res, cur.Version)
+			}
+			if err != nil {
 				if errors.Is(err, store.ErrPrecondition) && ifVersion == 0 {
 					if attempt < maxOptimisticRetries {
 						// De-correlate from the other writers before reading again.
@@ -338,6 +340,13 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 				return err
 			}
 			srv.written()
+		}
+		if rt.kind == store.KindUser && !changed {
+			g, err := srv.groupsFor(ctx, tenant, rt, []*store.Resource{cur}, o)
+			if err != nil {
+				return err
+			}
+			groups = g[id]
 		}
 		if rt.kind == store.KindGroup && !o.projected() {
 			// RFC 7644 §3.5.2 allows 204: Entra and Okta push membership changes to
