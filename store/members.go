@@ -528,8 +528,8 @@ func (s *Store) fillMembers(ctx context.Context, tenant string, d decodedDoc, fi
 // ResolveMembers finds each member among the tenant's users and groups (a
 // user first when its Kind is empty) and gives it its Kind and Display: the
 // user's displayName or else userName, the group's displayName (RFC 7643
-// §4.2). Users are read with MGET per 1,000 and their display taken from the
-// document's display line, without decoding their attributes. Members that
+// §4.2). It reads them inside Redis (resolveScript, memberWriteChunk members
+// per run): only kinds and displays travel, never the documents. Members that
 // are neither give *UnknownMemberError naming them all.
 func (s *Store) ResolveMembers(ctx context.Context, tenant string, ms []Member) ([]Member, error) {
 	if err := checkResourceKey(tenant, KindUser, nil); err != nil {
@@ -537,69 +537,27 @@ func (s *Store) ResolveMembers(ctx context.Context, tenant string, ms []Member) 
 	}
 	out := make([]Member, len(ms))
 	copy(out, ms)
-	var groups []int // indexes still to look up among the groups
-	for start := 0; start < len(out); start += loadBatch {
-		var keys []string
-		var at []int
-		for i := start; i < min(start+loadBatch, len(out)); i++ {
-			if out[i].Kind == KindGroup {
-				groups = append(groups, i)
-				continue
-			}
-			keys = append(keys, docKey(tenant, KindUser, out[i].ID))
-			at = append(at, i)
+	var unknown []string
+	for start := 0; start < len(out); start += memberWriteChunk {
+		chunk := out[start:min(start+memberWriteChunk, len(out))]
+		args := make([]any, 0, 1+3*len(chunk))
+		args = append(args, tenantPrefix(tenant))
+		for _, m := range chunk {
+			args = append(args, m.ID, string(m.Kind), "")
 		}
-		if len(keys) == 0 {
-			continue
-		}
-		vals, err := s.rdb.MGet(ctx, keys...).Result()
+		res, err := resolveScript.Run(ctx, s.rdb, []string{docKey(tenant, KindUser, chunk[0].ID)}, args...).StringSlice()
 		if err != nil {
 			return nil, fmt.Errorf("resolve members: %w", err)
 		}
-		for j, v := range vals {
-			i := at[j]
-			doc, ok := v.(string)
-			if !ok {
-				if out[i].Kind == "" {
-					groups = append(groups, i)
-				} else {
-					out[i].Kind = "" // a user that is not: unknown
-					groups = append(groups, -1-i)
-				}
-				continue
-			}
-			out[i].Kind = KindUser
-			if out[i].Display, ok = docDisplay(doc); !ok {
-				d, err := decodeDoc(new(jsonDecoder), KindUser, out[i].ID, doc)
-				if err != nil {
-					return nil, fmt.Errorf("resolve members: %w", err)
-				}
-				out[i].Display = userDisplay(d.r.Attrs)
-			}
+		if len(res) > 0 && res[0] == "unknown" {
+			unknown = append(unknown, res[1:]...)
+			continue
 		}
-	}
-	var unknown []string
-	for start := 0; start < len(groups); start += loadBatch {
-		chunk := groups[start:min(start+loadBatch, len(groups))]
-		pipe := s.rdb.Pipeline()
-		exists := make([]*redis.IntCmd, len(chunk))
-		names := make([]*redis.StringCmd, len(chunk))
-		for j, i := range chunk {
-			if i < 0 {
-				continue
-			}
-			exists[j] = pipe.Exists(ctx, docKey(tenant, KindGroup, out[i].ID))
-			names[j] = pipe.HGet(ctx, groupNamesKey(tenant), out[i].ID)
+		if len(res) != 1+2*len(chunk) {
+			return nil, fmt.Errorf("resolve members: unexpected reply of %d items", len(res))
 		}
-		if _, err := pipe.Exec(ctx); err != nil && !errors.Is(err, redis.Nil) {
-			return nil, fmt.Errorf("resolve members: %w", err)
-		}
-		for j, i := range chunk {
-			if i < 0 || exists[j].Val() == 0 {
-				unknown = append(unknown, out[max(i, -1-i)].ID)
-				continue
-			}
-			out[i].Kind, out[i].Display = KindGroup, names[j].Val()
+		for i := range chunk {
+			chunk[i].Kind, chunk[i].Display = Kind(res[1+2*i]), res[2+2*i]
 		}
 	}
 	if len(unknown) > 0 {
@@ -607,3 +565,21 @@ func (s *Store) ResolveMembers(ctx context.Context, tenant string, ms []Member) 
 	}
 	return out, nil
 }
+
+// resolveScript returns the kind and display of members given as triples id,
+// kind ("" = whichever exists, a user first), "" (see memberKinds).
+//
+//	KEYS: 1 any key of the tenant (its slot)
+//	ARGV: 1 prefix, 2.. triples
+//
+// Reply: {"ok", kind, display, ...} | {"unknown", id...}.
+var resolveScript = redis.NewScript(resourceLuaPrelude + `
+local kinds, unknown, displays = memberKinds(2, #ARGV)
+if unknown then return unknown end
+local out = {'ok'}
+for i = 2, #ARGV, 3 do
+  out[#out + 1] = kinds[i]
+  out[#out + 1] = displays[i]
+end
+return out
+`)

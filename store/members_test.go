@@ -465,3 +465,25 @@ func TestMemberDisplayFromStore(t *testing.T) {
 		}
 	})
 }
+
+func TestResolveMembers(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		resCreate(t, s, "acme", resUser("u1", "one@example.com", map[string]any{"displayName": "One"}))
+		resCreate(t, s, "acme", resUser("u2", "two@example.com", nil))
+		resCreate(t, s, "acme", resGroup("g1", "Group One"))
+		got, err := s.ResolveMembers(ctx, "acme", []Member{{ID: "u1"}, {ID: "g1"}, {ID: "u2", Kind: KindUser}, {ID: "g1", Kind: KindGroup}})
+		want := []Member{{ID: "u1", Kind: KindUser, Display: "One"}, {ID: "g1", Kind: KindGroup, Display: "Group One"},
+			{ID: "u2", Kind: KindUser, Display: "two@example.com"}, {ID: "g1", Kind: KindGroup, Display: "Group One"}}
+		if err != nil || !reflect.DeepEqual(got, want) {
+			t.Fatalf("ResolveMembers = %+v, %v; want %+v", got, err, want)
+		}
+		// A user said to be a group, a group said to be a user, and no one.
+		_, err = s.ResolveMembers(ctx, "acme", []Member{{ID: "u1", Kind: KindGroup}, {ID: "g1", Kind: KindUser}, {ID: "nobody"}, {ID: "u2"}})
+		var ue *UnknownMemberError
+		if !errors.As(err, &ue) || !slices.Equal(ue.IDs, []string{"u1", "g1", "nobody"}) {
+			t.Fatalf("unknown members: %v", err)
+		}
+	})
+}

@@ -304,6 +304,16 @@ func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode str
 	for i, e := range d.entries {
 		ms[i] = parseEntry(e)
 	}
+	if mode == "c" {
+		// A new group: nothing to remove or update, only to add (a member a
+		// concurrent PATCH added meanwhile stays as it is).
+		v, err := s.changeMembers(ctx, tenant, r.ID, "add", false, 0, ms, nil)
+		if err != nil {
+			return putReply{}, fmt.Errorf("add members: %w", err)
+		}
+		out.version = max(out.version, v)
+		return out, nil
+	}
 	if v, err := s.replaceMembers(ctx, tenant, r.ID, ms, false, 0); err != nil {
 		return putReply{}, fmt.Errorf("replace members: %w", err)
 	} else if v > out.version {
