@@ -27,7 +27,9 @@ func serveCmd(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "scim-bridge: invalid configuration:\n%v\n", err)
 		return 1
 	}
-	log := newLogger(e.stderr, cfg.Log)
+	lw := newLogWriter(e.stderr)
+	defer lw.Close()
+	log := newLogger(lw, cfg.Log)
 	if len(cfg.Tenants) == 0 {
 		token := e.getenv("SCIM_BRIDGE_TOKEN")
 		generated := token == ""
