@@ -12,6 +12,8 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/scim-bridge/scim-bridge/filter"
 )
 
 // GroupPatch is one PATCH of a group as the store applies it.
@@ -139,7 +141,7 @@ func (s *Store) patchAttrs(ctx context.Context, tenant, groupID string, fn func(
 	if err != nil {
 		return err
 	}
-	d, err := decodeDoc(new(jsonDecoder), KindGroup, groupID, doc)
+	d, err := decodeDoc(new(filter.JSONDecoder), KindGroup, groupID, doc)
 	if err != nil {
 		return err
 	}

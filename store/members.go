@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/scim-bridge/scim-bridge/filter"
 )
 
 // memberChunk bounds the members one write script changes, so that no script
@@ -435,7 +437,7 @@ func legacyMembers(doc string) (string, bool) {
 
 // legacyMemberList decodes a former-layout members JSON into members.
 func legacyMemberList(js string) ([]Member, error) {
-	arr, err := decodeJSONArray(js)
+	arr, err := filter.DecodeJSONArray(js)
 	if err != nil {
 		return nil, fmt.Errorf("decode members: %w", err)
 	}
@@ -469,7 +471,7 @@ func (s *Store) GetGroup(ctx context.Context, tenant, id string) (*Resource, int
 	if err != nil {
 		return nil, 0, fmt.Errorf("get group %s: %w", id, err)
 	}
-	d, err := decodeDoc(new(jsonDecoder), KindGroup, id, doc)
+	d, err := decodeDoc(new(filter.JSONDecoder), KindGroup, id, doc)
 	if err != nil {
 		return nil, 0, fmt.Errorf("get group: %w", err)
 	}

@@ -43,6 +43,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/scim-bridge/scim-bridge/filter"
 )
 
 // kindPart is the lower-case key segment of a kind.
@@ -386,7 +388,7 @@ func (s *Store) Get(ctx context.Context, tenant string, kind Kind, id string) (*
 	if err != nil {
 		return nil, fmt.Errorf("get %s %s: %w", kind, id, err)
 	}
-	d, err := decodeDoc(new(jsonDecoder), kind, id, doc)
+	d, err := decodeDoc(new(filter.JSONDecoder), kind, id, doc)
 	if err != nil {
 		return nil, fmt.Errorf("get: %w", err)
 	}
@@ -419,7 +421,7 @@ const loadBatch = 1000
 // each; larger groups take more).
 func (s *Store) loadDocs(ctx context.Context, tenant string, kind Kind, ids []string, members bool) ([]decodedDoc, error) {
 	out := make([]decodedDoc, 0, len(ids))
-	var dec jsonDecoder
+	var dec filter.JSONDecoder
 	withMembers := members && kind == KindGroup
 	for start := 0; start < len(ids); start += loadBatch {
 		chunk := ids[start:min(start+loadBatch, len(ids))]

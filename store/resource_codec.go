@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/scim-bridge/scim-bridge/filter"
 )
 
 // encodedDoc is a resource as the write scripts receive it.
@@ -122,7 +124,7 @@ type decodedDoc struct {
 // for the format) with dec, which may be reused for the next document. A group
 // of the former layout gets its members from the document; one of the current
 // layout gets none (setMembers tells whether the set must be read).
-func decodeDoc(dec *jsonDecoder, kind Kind, id, doc string) (decodedDoc, error) {
+func decodeDoc(dec *filter.JSONDecoder, kind Kind, id, doc string) (decodedDoc, error) {
 	header, body, ok := strings.Cut(doc, "\n")
 	if !ok {
 		return decodedDoc{}, fmt.Errorf("decode %s %s: no header", kind, id)
@@ -148,7 +150,7 @@ func decodeDoc(dec *jsonDecoder, kind Kind, id, doc string) (decodedDoc, error) 
 	}
 	attrs, members, hasMembers := strings.Cut(body, "\n")
 	var err error
-	if r.Attrs, err = dec.decodeObject(attrs); err != nil {
+	if r.Attrs, err = dec.DecodeObject(attrs); err != nil {
 		return decodedDoc{}, fmt.Errorf("decode %s %s attributes: %w", kind, id, err)
 	}
 	if r.Attrs == nil {
@@ -159,7 +161,7 @@ func decodeDoc(dec *jsonDecoder, kind Kind, id, doc string) (decodedDoc, error) 
 	case members == "=":
 		out.setMembers = true
 	default: // the former layout: the members JSON
-		m, err := dec.decodeArray(members)
+		m, err := dec.DecodeArray(members)
 		if err != nil {
 			return decodedDoc{}, fmt.Errorf("decode %s %s members: %w", kind, id, err)
 		}
@@ -203,12 +205,7 @@ func docDisplay(doc string) (display string, ok bool) {
 	if !strings.ContainsRune(line, '\\') {
 		return line[1 : len(line)-1], true
 	}
-	d := &jsonDecoder{data: line}
-	v, err := d.str()
-	if err != nil || d.i != len(line) {
-		return "", false
-	}
-	return v, true
+	return new(filter.JSONDecoder).DecodeString(line)
 }
 
 // withoutKey returns a shallow copy of m without k.

@@ -115,7 +115,7 @@ func (s *Store) GetUserWithGroups(ctx context.Context, tenant, id string) (*Reso
 	if err != nil {
 		return nil, nil, fmt.Errorf("get %s %s: %w", KindUser, id, err)
 	}
-	d, err := decodeDoc(new(jsonDecoder), KindUser, id, doc)
+	d, err := decodeDoc(new(filter.JSONDecoder), KindUser, id, doc)
 	if err != nil {
 		return nil, nil, fmt.Errorf("get: %w", err)
 	}
@@ -356,7 +356,7 @@ func (s *Store) lookupDocs(ctx context.Context, tenant string, kind Kind, index,
 	}
 	out := make([]decodedDoc, 0, 1)
 	var refs map[string][]GroupRef
-	var dec jsonDecoder
+	var dec filter.JSONDecoder
 	for i := 0; i+2 < len(res); {
 		id, _ := res[i].(string)
 		doc, _ := res[i+1].(string)

@@ -1,4 +1,4 @@
-package store
+package filter
 
 import (
 	"encoding/json"
@@ -8,15 +8,16 @@ import (
 	"unicode/utf8"
 )
 
-// Stored attributes are decoded on every read, a hundred per list page, so the
-// decoder matters: decodeJSONObject parses a JSON object straight into the
-// values encoding/json produces for map[string]any (objects map[string]any,
-// arrays []any, numbers float64, strings, bools, nil), without reflection and
-// in one pass; strings without escapes are substrings of the input, not
-// copies. On any input the fast path does not accept (invalid JSON, numbers
-// out of range, extreme nesting) it falls back to encoding/json, so results
-// and errors are those of the standard library (the fuzz test
-// FuzzDecodeJSONObject checks the agreement).
+// JSONDecoder parses JSON straight into the values encoding/json produces for
+// map[string]any (objects map[string]any, arrays []any, numbers float64,
+// strings, bools, nil), without reflection and in one pass; strings without
+// escapes are substrings of the input, not copies. Stored documents are
+// decoded on every read (a hundred per list page) and request bodies on every
+// write, so it matters. On any input the fast path does not accept (invalid
+// JSON, numbers out of range, extreme nesting) it falls back to encoding/json,
+// so results and errors are those of the standard library (the fuzz test
+// FuzzDecodeJSONObject checks the agreement). The zero value is ready; a
+// decoder is not safe for concurrent use.
 
 // errJSONFallback means "let encoding/json decide".
 var errJSONFallback = errors.New("json: not decoded by the fast path")
@@ -24,20 +25,31 @@ var errJSONFallback = errors.New("json: not decoded by the fast path")
 // jsonMaxDepth bounds nesting, as encoding/json does.
 const jsonMaxDepth = 10000
 
-// decodeJSONObject decodes data, which must hold one JSON object.
-func decodeJSONObject(data string) (map[string]any, error) {
-	var d jsonDecoder
-	return d.decodeObject(data)
+// DecodeJSONObject decodes data, which must hold one JSON object.
+func DecodeJSONObject(data string) (map[string]any, error) {
+	var d JSONDecoder
+	return d.DecodeObject(data)
 }
 
-// decodeJSONArray decodes data, which must hold one JSON array.
-func decodeJSONArray(data string) ([]any, error) {
-	var d jsonDecoder
-	return d.decodeArray(data)
+// DecodeJSONArray decodes data, which must hold one JSON array.
+func DecodeJSONArray(data string) ([]any, error) {
+	var d JSONDecoder
+	return d.DecodeArray(data)
 }
 
-// decodeObject decodes data, which must hold one JSON object.
-func (d *jsonDecoder) decodeObject(data string) (map[string]any, error) {
+// DecodeString decodes data, which must hold one JSON string, on the fast
+// path only: ok is false for anything else.
+func (d *JSONDecoder) DecodeString(data string) (s string, ok bool) {
+	d.reset(data)
+	if d.i >= len(d.data) || d.data[d.i] != '"' {
+		return "", false
+	}
+	s, err := d.str()
+	return s, err == nil && d.i == len(d.data)
+}
+
+// DecodeObject decodes data, which must hold one JSON object.
+func (d *JSONDecoder) DecodeObject(data string) (map[string]any, error) {
 	if m, ok := d.fastObject(data); ok {
 		return m, nil
 	}
@@ -48,8 +60,8 @@ func (d *jsonDecoder) decodeObject(data string) (map[string]any, error) {
 	return m, nil
 }
 
-// decodeArray decodes data, which must hold one JSON array.
-func (d *jsonDecoder) decodeArray(data string) ([]any, error) {
+// DecodeArray decodes data, which must hold one JSON array.
+func (d *JSONDecoder) DecodeArray(data string) ([]any, error) {
 	d.reset(data)
 	d.skipSpace()
 	if d.i < len(d.data) && d.data[d.i] == '[' {
@@ -68,7 +80,7 @@ func (d *jsonDecoder) decodeArray(data string) ([]any, error) {
 }
 
 // fastObject decodes data on the fast path; ok is false when it cannot.
-func (d *jsonDecoder) fastObject(data string) (map[string]any, bool) {
+func (d *JSONDecoder) fastObject(data string) (map[string]any, bool) {
 	d.reset(data)
 	d.skipSpace()
 	if d.i >= len(d.data) || d.data[d.i] != '{' {
@@ -84,18 +96,26 @@ func (d *jsonDecoder) fastObject(data string) (map[string]any, bool) {
 
 // fastDecodeObject is fastObject on a fresh decoder.
 func fastDecodeObject(data string) (map[string]any, bool) {
-	var d jsonDecoder
+	var d JSONDecoder
 	return d.fastObject(data)
 }
 
-func (d *jsonDecoder) reset(data string) { d.data, d.i = data, 0 }
+// FastJSONObject reports whether data is a JSON object the fast path decodes
+// (without falling back to encoding/json).
+func FastJSONObject(data string) bool {
+	_, ok := fastDecodeObject(data)
+	return ok
+}
 
-type jsonDecoder struct {
+func (d *JSONDecoder) reset(data string) { d.data, d.i = data, 0 }
+
+// JSONDecoder: see the top of this file.
+type JSONDecoder struct {
 	data string
 	i    int
 }
 
-func (d *jsonDecoder) skipSpace() {
+func (d *JSONDecoder) skipSpace() {
 	for d.i < len(d.data) {
 		switch d.data[d.i] {
 		case ' ', '\t', '\n', '\r':
@@ -106,7 +126,7 @@ func (d *jsonDecoder) skipSpace() {
 	}
 }
 
-func (d *jsonDecoder) value(depth int) (any, error) {
+func (d *JSONDecoder) value(depth int) (any, error) {
 	d.skipSpace()
 	if d.i >= len(d.data) {
 		return nil, errJSONFallback
@@ -130,7 +150,7 @@ func (d *jsonDecoder) value(depth int) (any, error) {
 	return nil, errJSONFallback
 }
 
-func (d *jsonDecoder) literal(lit string) error {
+func (d *JSONDecoder) literal(lit string) error {
 	if len(d.data)-d.i < len(lit) || d.data[d.i:d.i+len(lit)] != lit {
 		return errJSONFallback
 	}
@@ -138,7 +158,7 @@ func (d *jsonDecoder) literal(lit string) error {
 	return nil
 }
 
-func (d *jsonDecoder) object(depth int) (map[string]any, error) {
+func (d *JSONDecoder) object(depth int) (map[string]any, error) {
 	if depth++; depth > jsonMaxDepth {
 		return nil, errJSONFallback
 	}
@@ -184,7 +204,7 @@ func (d *jsonDecoder) object(depth int) (map[string]any, error) {
 	}
 }
 
-func (d *jsonDecoder) array(depth int) ([]any, error) {
+func (d *JSONDecoder) array(depth int) ([]any, error) {
 	if depth++; depth > jsonMaxDepth {
 		return nil, errJSONFallback
 	}
@@ -218,7 +238,7 @@ func (d *jsonDecoder) array(depth int) ([]any, error) {
 }
 
 // str decodes a string at d.i (on its opening quote).
-func (d *jsonDecoder) str() (string, error) {
+func (d *JSONDecoder) str() (string, error) {
 	d.i++ // opening quote
 	start := d.i
 	for d.i < len(d.data) {
@@ -237,7 +257,7 @@ func (d *jsonDecoder) str() (string, error) {
 
 // slowStr decodes a string holding escapes or non-ASCII bytes like
 // encoding/json: invalid UTF-8 and lone surrogates become U+FFFD.
-func (d *jsonDecoder) slowStr(start int) (string, error) {
+func (d *JSONDecoder) slowStr(start int) (string, error) {
 	buf := make([]byte, d.i-start, d.i-start+16)
 	copy(buf, d.data[start:d.i])
 	for d.i < len(d.data) {
@@ -309,7 +329,7 @@ func (d *jsonDecoder) slowStr(start int) (string, error) {
 	return "", errJSONFallback
 }
 
-func (d *jsonDecoder) hex4() (rune, bool) {
+func (d *JSONDecoder) hex4() (rune, bool) {
 	if len(d.data)-d.i < 4 {
 		return 0, false
 	}
@@ -332,7 +352,7 @@ func (d *jsonDecoder) hex4() (rune, bool) {
 }
 
 // number decodes a JSON number (RFC 8259 §6) as float64.
-func (d *jsonDecoder) number() (float64, error) {
+func (d *JSONDecoder) number() (float64, error) {
 	start := d.i
 	if d.data[d.i] == '-' {
 		d.i++
@@ -372,7 +392,7 @@ func (d *jsonDecoder) number() (float64, error) {
 	return f, nil
 }
 
-func (d *jsonDecoder) digits() bool {
+func (d *JSONDecoder) digits() bool {
 	start := d.i
 	for d.i < len(d.data) && d.data[d.i] >= '0' && d.data[d.i] <= '9' {
 		d.i++
