@@ -2,6 +2,7 @@ package filter
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 )
@@ -18,12 +19,15 @@ func parsePatch(rs *ResourceSchema, body []byte) ([]Operation, error) {
 	if rs == nil || rs.impl == nil {
 		return nil, internalError("filter: nil resource schema")
 	}
-	var doc any
-	if err := json.Unmarshal(body, &doc); err != nil {
+	obj, err := DecodeJSONObject(string(body))
+	if err != nil {
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) {
+			return nil, errorf(ScimTypeInvalidSyntax, "request body must be a JSON object")
+		}
 		return nil, errorf(ScimTypeInvalidSyntax, "request body is not valid JSON")
 	}
-	obj, ok := doc.(map[string]any)
-	if !ok {
+	if obj == nil {
 		return nil, errorf(ScimTypeInvalidSyntax, "request body must be a JSON object")
 	}
 	schemas, _ := getKey(obj, "schemas")

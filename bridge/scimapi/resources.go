@@ -33,8 +33,8 @@ func renderOptsFor(srv *Server, r *http.Request) renderOpts {
 // given) names only this resource type's schemas, normalized against the schema,
 // with the required attribute present (RFC 7643 §4.1.1 userName, §4.2 displayName).
 func (srv *Server) decodeResource(rt *resourceType, body []byte) (map[string]any, error) {
-	var raw map[string]any
-	if err := json.Unmarshal(body, &raw); err != nil {
+	raw, err := filter.DecodeJSONObject(string(body))
+	if err != nil {
 		return nil, errBadRequest("invalidSyntax", "request body is not a JSON object: %s", jsonErrorDetail(err))
 	}
 	if raw == nil {
