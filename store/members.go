@@ -53,6 +53,9 @@ type Member struct {
 	// Kind means whichever of the two exists (a user first).
 	Kind Kind
 	// Display is the member's "display" as stored with the membership.
+	// AddMembers, ReplaceMembers and PatchGroup ignore a given one and take it
+	// from the member (a user's displayName or else userName, a group's
+	// displayName), read in the same atomic step as the write.
 	Display string
 }
 

@@ -16,6 +16,10 @@ import "github.com/redis/go-redis/v9"
 //	"="          (a group whose members attribute is present: they live in the
 //	              group's members set, see below)
 //	<members JSON> (the former layout, converted on first write or by Recover)
+//	<display>    (a user: its displayName, else userName, as a JSON string; what
+//	              the member scripts store as its "display" in a group. A user
+//	              written before this line existed has three lines: the scripts
+//	              then take the display from its attributes)
 //
 // A group's members are the sorted set sb:{t}:members:<gid>, every score 0,
 // members "<id>\0<Kind>\0<display>": lexicographic by id, so one member is found
