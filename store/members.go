@@ -20,12 +20,24 @@ import (
 // member on a busy 2-core machine), whatever the group's size.
 const memberChunk = 64
 
-// memberWriteChunk bounds the members one membersScript run changes when a
-// request changes many: the script batches its writes into one command per
-// key, so a member costs a few microseconds and 500 stay well within 2 ms on
-// real Redis, while the per-run overhead (the embedded store builds a Lua
-// state per run) is paid once per 500 members.
-var memberWriteChunk = 200
+// memberWriteChunk bounds the members one membersScript (or resolveScript)
+// run handles when a request changes many: the script batches its writes into
+// one command per key, so a member costs a few microseconds and 200 stay well
+// within 2 ms on real Redis. The embedded store pays a large fixed cost per
+// run (it builds a Lua state and compiles the script each time) and serves
+// one process: it takes embeddedWriteChunk per run.
+const (
+	memberWriteChunk   = 200
+	embeddedWriteChunk = 1000
+)
+
+// writeChunk is the members per write script run on this store.
+func (s *Store) writeChunk() int {
+	if s.embedded != nil {
+		return embeddedWriteChunk
+	}
+	return memberWriteChunk
+}
 
 // memberReadChunk bounds the members one read returns.
 const memberReadChunk = 1000
@@ -156,7 +168,7 @@ func (s *Store) ReplaceMembers(ctx context.Context, tenant, groupID string, memb
 // the members' entries are dropped, so removing N members stays O(N + group)
 // on both backends (the embedded store sorts a set per range read).
 func (s *Store) removeMembers(ctx context.Context, tenant, groupID string, ids []string, ifVersion int64) (int64, error) {
-	if len(ids) <= memberWriteChunk {
+	if len(ids) <= s.writeChunk() {
 		return s.changeMembers(ctx, tenant, groupID, "remove", false, ifVersion, nil, ids)
 	}
 	n, err := s.rdb.ZCard(ctx, membersKey(tenant, groupID)).Result()
@@ -299,13 +311,14 @@ func (s *Store) allUsers(ctx context.Context, tenant string, ms []Member) bool {
 }
 
 // changeMembers runs membersScript over ms (add, set) or ids (remove: ids,
-// drop: entries) in chunks of memberWriteChunk; only the first chunk checks
+// drop: entries) in chunks of writeChunk; only the first chunk checks
 // ifVersion. It returns the group's version after the last chunk.
 func (s *Store) changeMembers(ctx context.Context, tenant, groupID, op string, check bool, ifVersion int64, ms []Member, ids []string) (int64, error) {
 	n := len(ms) + len(ids)
 	var ver int64
-	for start := 0; start == 0 || start < n; start += memberWriteChunk {
-		end := min(start+memberWriteChunk, n)
+	chunk := s.writeChunk()
+	for start := 0; start == 0 || start < n; start += chunk {
+		end := min(start+chunk, n)
 		now := s.now()
 		args := make([]any, 0, 7+3*(end-start))
 		checkArg := "0"
@@ -533,7 +546,7 @@ func (s *Store) fillMembers(ctx context.Context, tenant string, d decodedDoc, fi
 // ResolveMembers finds each member among the tenant's users and groups (a
 // user first when its Kind is empty) and gives it its Kind and Display: the
 // user's displayName or else userName, the group's displayName (RFC 7643
-// §4.2). It reads them inside Redis (resolveScript, memberWriteChunk members
+// §4.2). It reads them inside Redis (resolveScript, writeChunk members
 // per run): only kinds and displays travel, never the documents. Members that
 // are neither give *UnknownMemberError naming them all.
 func (s *Store) ResolveMembers(ctx context.Context, tenant string, ms []Member) ([]Member, error) {
@@ -543,8 +556,8 @@ func (s *Store) ResolveMembers(ctx context.Context, tenant string, ms []Member) 
 	out := make([]Member, len(ms))
 	copy(out, ms)
 	var unknown []string
-	for start := 0; start < len(out); start += memberWriteChunk {
-		chunk := out[start:min(start+memberWriteChunk, len(out))]
+	for start := 0; start < len(out); start += s.writeChunk() {
+		chunk := out[start:min(start+s.writeChunk(), len(out))]
 		args := make([]any, 0, 1+3*len(chunk))
 		args = append(args, tenantPrefix(tenant))
 		for _, m := range chunk {

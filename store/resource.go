@@ -221,15 +221,15 @@ func (s *Store) Delete(ctx context.Context, tenant string, kind Kind, id string,
 
 // clearTrash empties the trashed members set of deleted group gid: it reads
 // the set in chunks of memberReadChunk and clears each in steps of
-// memberWriteChunk, marking each former member dirty.
+// writeChunk, marking each former member dirty.
 func (s *Store) clearTrash(ctx context.Context, tenant, gid, trash string) error {
 	for {
 		entries, err := s.rdb.ZRange(ctx, trash, 0, memberReadChunk-1).Result()
 		if err != nil {
 			return fmt.Errorf("clear members of deleted group: %w", err)
 		}
-		for start := 0; start == 0 || start < len(entries); start += memberWriteChunk {
-			part := entries[start:min(start+memberWriteChunk, len(entries))]
+		for start := 0; start == 0 || start < len(entries); start += s.writeChunk() {
+			part := entries[start:min(start+s.writeChunk(), len(entries))]
 			args := make([]any, 0, 3+len(part))
 			args = append(args, tenantPrefix(tenant), gid, s.now().UnixMilli())
 			for _, e := range part {
