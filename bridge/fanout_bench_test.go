@@ -4,9 +4,13 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"os"
+	"runtime"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -161,6 +165,8 @@ func benchProvisionGroups(b *testing.B, redisURL string) {
 type provisionHooks struct {
 	start     func()
 	converged func(f *fanEnv)
+	// plan, when set, replaces benchGroupPlan.
+	plan func(tb testing.TB, ds *downstream) []benchGroup
 }
 
 // benchProvisionGroupsN is benchProvisionGroups for n users.
@@ -173,7 +179,11 @@ func benchProvisionGroupsN(b *testing.B, redisURL string, n int, hooks provision
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
 		ds := startDownstream(b)
-		groups := benchGroupPlan(b, ds)
+		plan := benchGroupPlan
+		if hooks.plan != nil {
+			plan = hooks.plan
+		}
+		groups := plan(b, ds)
 		for u := 0; u < n; u++ {
 			ds.bimplus.AddTeamMember(fanEmail(u))
 		}
@@ -369,4 +379,69 @@ func bimplusRequestMix(ds *downstream) map[string]int {
 		out[key]++
 	}
 	return out
+}
+
+// BenchmarkLargeMappedGroup is one "All employees" group mapped to a Bimplus
+// project: LARGE_MAPPED_N users (default 20,000; the figure is
+// 100,000) are provisioned, the group is created and filled by PATCHes of 50,
+// and the run ends when every connector has synced every user and the Bimplus
+// project holds exactly one membership per user. It fails on any duplicate
+// downstream write and reports bimplus-writes/member (1 when every member
+// converged once) and the peak Go heap during the run (the fakes included).
+//
+//	LARGE_MAPPED_N=100000 go test -run '^$' -bench LargeMappedGroup/redis -benchtime 1x -timeout 60m ./bridge/
+func BenchmarkLargeMappedGroup(b *testing.B) {
+	n := 20000
+	if v := os.Getenv("LARGE_MAPPED_N"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n <= 0 {
+			b.Fatalf("LARGE_MAPPED_N=%q: want a positive number", v)
+		}
+	}
+	run := func(b *testing.B, redisURL string) {
+		var (
+			writes     int
+			peak       atomic.Uint64
+			stop, done chan struct{}
+		)
+		hooks := provisionHooks{
+			plan: func(tb testing.TB, ds *downstream) []benchGroup {
+				g := benchGroup{name: "All employees", project: "7e57b0c4-0000-4000-8000-a11e00000000", role: benchGroupRoles[1]}
+				ds.addGroupMapping(g.name, bimplus.Grant{Project: g.project, Role: g.role})
+				ds.bimplus.AddProject(g.project)
+				return []benchGroup{g}
+			},
+			start: func() {
+				stop, done = make(chan struct{}), make(chan struct{})
+				go func() {
+					defer close(done)
+					var ms runtime.MemStats
+					for {
+						runtime.ReadMemStats(&ms)
+						if ms.HeapInuse > peak.Load() {
+							peak.Store(ms.HeapInuse)
+						}
+						select {
+						case <-stop:
+							return
+						case <-time.After(100 * time.Millisecond):
+						}
+					}
+				}()
+			},
+			converged: func(f *fanEnv) {
+				close(stop)
+				<-done
+				writes += f.ds.bimplus.Writes()
+			},
+		}
+		benchProvisionGroupsN(b, redisURL, n, hooks)
+		b.ReportMetric(float64(writes)/float64(n*b.N), "bimplus-writes/member")
+		b.ReportMetric(float64(peak.Load())/(1<<20), "peak-heap-MB")
+		if writes != n*b.N {
+			b.Errorf("bimplus: %d membership writes for %d members, want one each", writes, n)
+		}
+	}
+	b.Run("embedded", func(b *testing.B) { run(b, "") })
+	b.Run("redis", func(b *testing.B) { run(b, redistest.Start(b)) })
 }
