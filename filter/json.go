@@ -37,17 +37,6 @@ func DecodeJSONArray(data string) ([]any, error) {
 	return d.DecodeArray(data)
 }
 
-// DecodeString decodes data, which must hold one JSON string, on the fast
-// path only: ok is false for anything else.
-func (d *JSONDecoder) DecodeString(data string) (s string, ok bool) {
-	d.reset(data)
-	if d.i >= len(d.data) || d.data[d.i] != '"' {
-		return "", false
-	}
-	s, err := d.str()
-	return s, err == nil && d.i == len(d.data)
-}
-
 // DecodeObject decodes data, which must hold one JSON object.
 func (d *JSONDecoder) DecodeObject(data string) (map[string]any, error) {
 	if m, ok := d.fastObject(data); ok {

@@ -182,32 +182,6 @@ func userDisplay(attrs map[string]any) string {
 	return stringAttr(attrs, "userName")
 }
 
-// docDisplay returns the display stored in a user's document (its fourth
-// line); ok is false for a document written before the line existed.
-func docDisplay(doc string) (display string, ok bool) {
-	i := strings.IndexByte(doc, '\n')
-	if i < 0 {
-		return "", false
-	}
-	j := strings.IndexByte(doc[i+1:], '\n')
-	if j < 0 {
-		return "", false
-	}
-	rest := doc[i+1+j+1:]
-	k := strings.IndexByte(rest, '\n')
-	if k < 0 {
-		return "", false
-	}
-	line := rest[k+1:]
-	if len(line) < 2 || line[0] != '"' {
-		return "", false
-	}
-	if !strings.ContainsRune(line, '\\') {
-		return line[1 : len(line)-1], true
-	}
-	return new(filter.JSONDecoder).DecodeString(line)
-}
-
 // withoutKey returns a shallow copy of m without k.
 func withoutKey(m map[string]any, k string) map[string]any {
 	out := make(map[string]any, len(m))
