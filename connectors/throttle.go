@@ -29,9 +29,13 @@ type Feedback struct {
 	Status int
 	// Timeout: no answer in time, or the connection failed.
 	Timeout bool
-	// Hold is how long the downstream asked for no request at all: the
-	// Retry-After of a 429 or 503, or the reset of an exhausted rate-limit
-	// header (see HoldOf). 0 means no hold.
+	// RetryAfter is the Retry-After of a 429 or 503 answer (0: none). It
+	// holds every request of the connector only when the refusal is not
+	// alone (see holdQuorum); a lone one delays only its own request.
+	RetryAfter time.Duration
+	// Hold is how long the answer's rate-limit headers say no request
+	// remains (see QuotaResetOf): every request of the connector is held
+	// that long. 0 means no hold.
 	Hold time.Duration
 }
 
@@ -73,6 +77,19 @@ const (
 	minPace = 10
 	// decrease is the multiplicative decrease of the concurrency limit.
 	decrease = 0.5
+	// holdQuorum, holdSample and holdWindow tell a rate limit from a lone
+	// refusal. A refusal is a 429, or a 503 with Retry-After. It holds the
+	// connector (every request, every replica, for its Retry-After), teaches
+	// the pace and halves the concurrency limit only when at least
+	// holdQuorum of the last holdSample answers within holdWindow were
+	// refusals: an API over its limit refuses whatever comes until its
+	// bucket refills, while a refusal among successes (a gateway's hiccup,
+	// one busy shard) says nothing about the other requests, and costs
+	// only its own request's Retry-After. At 1% random refusals, 0.3% of
+	// them are taken for a limit.
+	holdQuorum = 3
+	holdSample = 10
+	holdWindow = 10 * time.Second
 )
 
 // ThrottleOptions configure NewThrottle.
@@ -148,6 +165,14 @@ type Adaptive struct {
 	pace     *rate.Limiter   // nil: no pace
 	probed   time.Time       // last rate-limited answer or pace rise
 	limited  int64
+	answers  [holdSample]answer // the latest answers, a ring
+	next     int                // where the next answer goes in answers
+}
+
+// answer is one answer in the ring of the latest answers.
+type answer struct {
+	at      time.Time
+	refused bool
 }
 
 var (
@@ -309,24 +334,32 @@ func (a *Adaptive) handOverLocked() {
 func (a *Adaptive) done(ctx context.Context, seq uint64, f Feedback) {
 	now := a.now()
 	limited := f.Status == 429
+	refused := limited || (f.Status == 503 && f.RetryAfter > 0)
 	var hold time.Time
 	if f.Hold > 0 {
-		hold = now.Add(f.Hold)
+		hold = now.Add(f.Hold) // the quota is spent: nothing may leave
 	}
 	a.mu.Lock()
+	rateLimit := false // a refusal that is not alone: the API is at its limit
+	if f.Status != 0 {
+		rateLimit = a.noteAnswerLocked(now, refused) && refused
+	}
+	if rateLimit && f.RetryAfter > 0 && now.Add(f.RetryAfter).After(hold) {
+		hold = now.Add(f.RetryAfter)
+	}
 	if hold.After(a.held) {
 		a.held = hold
 	}
-	congested := limited || f.Status == 503 || f.Timeout
+	congested := rateLimit || (f.Status == 503 && !refused) || f.Timeout
 	fresh := seq > a.cutAt // sent after the last decrease: a new congestion event
 	switch {
 	case congested && fresh:
 		a.cutAt = a.sent
 		a.limit = max(1, a.limit*decrease)
-		if limited {
+		if rateLimit {
 			a.learnPaceLocked(now)
 		}
-	case congested:
+	case congested, refused:
 	case f.Status != 0:
 		a.limit = min(float64(a.o.MaxConcurrency), a.limit+1/a.limit)
 		a.accepted = append(a.accepted, now)
@@ -345,6 +378,21 @@ func (a *Adaptive) done(ctx context.Context, seq uint64, f Feedback) {
 		// Best effort: an unreachable store leaves the hold local.
 		_ = a.o.Store.Hold(context.WithoutCancel(ctx), hold, limited)
 	}
+}
+
+// noteAnswerLocked adds an answer at now to the ring of the latest answers
+// and reports whether at least holdQuorum of them within holdWindow are
+// refusals.
+func (a *Adaptive) noteAnswerLocked(now time.Time, refused bool) bool {
+	a.answers[a.next] = answer{at: now, refused: refused}
+	a.next = (a.next + 1) % holdSample
+	n := 0
+	for _, an := range a.answers {
+		if an.refused && now.Sub(an.at) < holdWindow {
+			n++
+		}
+	}
+	return n >= holdQuorum
 }
 
 // learnPaceLocked sets the learned pace after a rate-limited answer.
