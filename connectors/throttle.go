@@ -359,7 +359,11 @@ func (a *Adaptive) done(ctx context.Context, seq uint64, f Feedback) {
 		if rateLimit {
 			a.learnPaceLocked(now)
 		}
-	case congested, refused:
+	case refused:
+		// A lone refusal teaches no pace, but the pace stops rising: the
+		// API may be right at its limit.
+		a.probed = now
+	case congested:
 	case f.Status != 0:
 		a.limit = min(float64(a.o.MaxConcurrency), a.limit+1/a.limit)
 		a.accepted = append(a.accepted, now)

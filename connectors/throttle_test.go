@@ -358,3 +358,35 @@ func seq(parts ...[]connectors.Feedback) []connectors.Feedback {
 	}
 	return out
 }
+
+// TestLoneRefusalStopsProbe: a learned pace rises while no refusal comes; a
+// lone 429 teaches no new pace, but the pace stops rising (the API may be
+// right at its limit) until paceProbeEvery passes without one.
+func TestLoneRefusalStopsProbe(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	th := connectors.NewThrottle(connectors.ThrottleOptions{MaxHoldWait: -1, Now: func() time.Time { return now }})
+	for range 100 {
+		acquire(t, th)(connectors.Feedback{Status: 200})
+		now = now.Add(5 * time.Millisecond)
+	}
+	for range 3 {
+		acquire(t, th)(connectors.Feedback{Status: 429})
+	}
+	learned := th.Status().Rate
+	if learned == 0 {
+		t.Fatal("no pace learned from three 429s in a row")
+	}
+	now = now.Add(11 * time.Second) // beyond the probe interval
+	acquire(t, th)(connectors.Feedback{Status: 429, RetryAfter: time.Second})
+	now = now.Add(time.Millisecond)
+	acquire(t, th)(connectors.Feedback{Status: 200})
+	if r := th.Status().Rate; r != learned {
+		t.Fatalf("pace %v/s right after a lone 429, want it kept at %v/s", r, learned)
+	}
+	now = now.Add(11 * time.Second)
+	acquire(t, th)(connectors.Feedback{Status: 200})
+	if r := th.Status().Rate; r <= learned {
+		t.Fatalf("pace %v/s after 11s without a 429, want it raised above %v/s", r, learned)
+	}
+}
