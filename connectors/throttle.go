@@ -75,6 +75,11 @@ const (
 	// minPace: fewer accepted requests per second than this teach no pace
 	// (the connector was not busy; the hold alone answers the limit).
 	minPace = 10
+	// loneFloor: a lone refusal lowers a learned pace by paceShare, never
+	// below loneFloor of the pace learned last: a pace probed just past the
+	// limit steps back under it, while random refusals cost a learned pace
+	// a tenth at most.
+	loneFloor = 0.9
 	// decrease is the multiplicative decrease of the concurrency limit.
 	decrease = 0.5
 	// holdQuorum, holdSample and holdWindow tell a rate limit from a lone
@@ -164,6 +169,7 @@ type Adaptive struct {
 	accepted []time.Time     // answer times of accepted requests within paceWindow
 	pace     *rate.Limiter   // nil: no pace
 	probed   time.Time       // last rate-limited answer or pace rise
+	learned  rate.Limit      // the pace learned last
 	limited  int64
 	answers  [holdSample]answer // the latest answers, a ring
 	next     int                // where the next answer goes in answers
@@ -346,6 +352,10 @@ func (a *Adaptive) done(ctx context.Context, seq uint64, f Feedback) {
 	}
 	if rateLimit && f.RetryAfter > 0 && now.Add(f.RetryAfter).After(hold) {
 		hold = now.Add(f.RetryAfter)
+		// The hold answers these refusals: whether the API still refuses
+		// after it is new evidence, counted afresh (a pace learned from a
+		// second that includes the hold would be too low).
+		a.answers = [holdSample]answer{}
 	}
 	if hold.After(a.held) {
 		a.held = hold
@@ -359,11 +369,10 @@ func (a *Adaptive) done(ctx context.Context, seq uint64, f Feedback) {
 		if rateLimit {
 			a.learnPaceLocked(now)
 		}
-	case refused:
-		// A lone refusal teaches no pace, but the pace stops rising: the
-		// API may be right at its limit.
-		a.probed = now
-	case congested:
+	case refused && fresh:
+		a.loneRefusalLocked(now)
+	case congested, refused:
+		// Sent before the last decrease: the decrease answered it already.
 	case f.Status != 0:
 		a.limit = min(float64(a.o.MaxConcurrency), a.limit+1/a.limit)
 		a.accepted = append(a.accepted, now)
@@ -399,6 +408,17 @@ func (a *Adaptive) noteAnswerLocked(now time.Time, refused bool) bool {
 	return n >= holdQuorum
 }
 
+// loneRefusalLocked takes a refusal that is alone among the latest answers:
+// it teaches no new pace, but a learned pace stops rising and steps back
+// (bounded by loneFloor): the API may be right at its limit.
+func (a *Adaptive) loneRefusalLocked(now time.Time) {
+	a.probed = now
+	if a.pace == nil || a.o.Rate > 0 {
+		return
+	}
+	a.pace.SetLimitAt(now, max(a.pace.Limit()*paceShare, a.learned*loneFloor))
+}
+
 // learnPaceLocked sets the learned pace after a rate-limited answer.
 func (a *Adaptive) learnPaceLocked(now time.Time) {
 	a.probed = now
@@ -413,6 +433,7 @@ func (a *Adaptive) learnPaceLocked(now time.Time) {
 		return
 	}
 	r := rate.Limit(math.Max(1, observed*paceShare))
+	a.learned = r
 	if a.pace == nil {
 		a.pace = rate.NewLimiter(r, 1)
 		return

@@ -359,10 +359,11 @@ func seq(parts ...[]connectors.Feedback) []connectors.Feedback {
 	return out
 }
 
-// TestLoneRefusalStopsProbe: a learned pace rises while no refusal comes; a
-// lone 429 teaches no new pace, but the pace stops rising (the API may be
-// right at its limit) until paceProbeEvery passes without one.
-func TestLoneRefusalStopsProbe(t *testing.T) {
+// TestLoneRefusalOnLearnedPace: a lone 429 teaches no new pace, but a learned
+// pace stops rising and steps back (the API may be right at its limit), never
+// below 90% of the pace learned last however many lone 429s come; it rises
+// again after paceProbeEvery without one.
+func TestLoneRefusalOnLearnedPace(t *testing.T) {
 	t.Parallel()
 	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	th := connectors.NewThrottle(connectors.ThrottleOptions{MaxHoldWait: -1, Now: func() time.Time { return now }})
@@ -381,12 +382,26 @@ func TestLoneRefusalStopsProbe(t *testing.T) {
 	acquire(t, th)(connectors.Feedback{Status: 429, RetryAfter: time.Second})
 	now = now.Add(time.Millisecond)
 	acquire(t, th)(connectors.Feedback{Status: 200})
-	if r := th.Status().Rate; r != learned {
-		t.Fatalf("pace %v/s right after a lone 429, want it kept at %v/s", r, learned)
+	if r := th.Status().Rate; r >= learned {
+		t.Fatalf("pace %v/s right after a lone 429, want it below %v/s", r, learned)
+	}
+	for range 6 { // lone 429s, one in ten answers (the pace waits in real time)
+		for range 9 {
+			acquire(t, th)(connectors.Feedback{Status: 200})
+			now = now.Add(5 * time.Millisecond)
+		}
+		acquire(t, th)(connectors.Feedback{Status: 429, RetryAfter: time.Second})
+	}
+	low := th.Status().Rate
+	if low < learned*0.9-0.01 {
+		t.Fatalf("pace %v/s after 7 lone 429s, want at least 90%% of the learned %v/s", low, learned)
+	}
+	if _, err := th.Acquire(context.Background()); err != nil {
+		t.Fatalf("lone 429s held the connector: %v", err)
 	}
 	now = now.Add(11 * time.Second)
 	acquire(t, th)(connectors.Feedback{Status: 200})
-	if r := th.Status().Rate; r <= learned {
-		t.Fatalf("pace %v/s after 11s without a 429, want it raised above %v/s", r, learned)
+	if r := th.Status().Rate; r <= low {
+		t.Fatalf("pace %v/s after 11s without a 429, want it raised above %v/s", r, low)
 	}
 }
