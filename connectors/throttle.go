@@ -101,14 +101,14 @@ const (
 type ThrottleOptions struct {
 	// MaxConcurrency is the ceiling of the concurrency limit (at least 1); 0
 	// means DefaultMaxConcurrency. The limit starts there, rises by one per
-	// limit's worth of answered requests, and halves (down to 1) on a 429, a
-	// 503 or a timeout.
+	// limit's worth of answered requests, and halves (down to 1) on 429s
+	// that are not alone (see holdQuorum), a 503 or a timeout.
 	MaxConcurrency int
 	// Rate, when positive, is a fixed pace in requests per second (an API's
-	// published limit). When 0 the pace is learned: none until a 429, then
-	// paceShare of the rate the API accepted in the second before it (its
-	// answers), rising
-	// slowly while no 429 comes.
+	// published limit). When 0 the pace is learned: none until 429s that
+	// are not alone, then paceShare of the rate the API accepted in the
+	// second before (its answers), rising slowly while no 429 comes and
+	// stepping back on a lone one (see loneFloor).
 	Rate float64
 	// Burst is the burst of a fixed Rate; 0 means 1.
 	Burst int
