@@ -82,19 +82,23 @@ const (
 	loneFloor = 0.9
 	// decrease is the multiplicative decrease of the concurrency limit.
 	decrease = 0.5
-	// holdQuorum, holdSample and holdWindow tell a rate limit from a lone
-	// refusal. A refusal is a 429, or a 503 with Retry-After. It holds the
-	// connector (every request, every replica, for its Retry-After), teaches
-	// the pace and halves the concurrency limit only when at least
-	// holdQuorum of the last holdSample answers within holdWindow were
-	// refusals: an API over its limit refuses whatever comes until its
-	// bucket refills, while a refusal among successes (a gateway's hiccup,
-	// one busy shard) says nothing about the other requests, and costs
-	// only its own request's Retry-After. At 1% random refusals, 0.3% of
-	// them are taken for a limit.
-	holdQuorum = 3
-	holdSample = 10
-	holdWindow = 10 * time.Second
+	// holdQuorum of holdSample, shareQuorum of shareSample and holdWindow
+	// tell a rate limit from a lone refusal. A refusal is a 429, or a 503
+	// with Retry-After. It holds the connector (every request, every
+	// replica, for its Retry-After), teaches the pace and halves the
+	// concurrency limit only when, among the latest answers within
+	// holdWindow, at least holdQuorum of the last holdSample were refusals
+	// (an API over its limit refuses whatever comes until its bucket
+	// refills) or shareQuorum of the last shareSample (a pace a little over
+	// the limit), while a refusal among successes (a gateway's hiccup, one
+	// busy shard) says nothing about the other requests and costs only its
+	// own request's Retry-After. At 1% random refusals, under 1% of them
+	// are taken for a limit.
+	holdQuorum  = 3
+	holdSample  = 10
+	shareQuorum = 6
+	shareSample = 100
+	holdWindow  = 10 * time.Second
 )
 
 // ThrottleOptions configure NewThrottle.
@@ -171,8 +175,8 @@ type Adaptive struct {
 	probed   time.Time       // last rate-limited answer or pace rise
 	learned  rate.Limit      // the pace learned last
 	limited  int64
-	answers  [holdSample]answer // the latest answers, a ring
-	next     int                // where the next answer goes in answers
+	answers  [shareSample]answer // the latest answers, a ring
+	next     int                 // where the next answer goes in answers
 }
 
 // answer is one answer in the ring of the latest answers.
@@ -355,7 +359,7 @@ func (a *Adaptive) done(ctx context.Context, seq uint64, f Feedback) {
 		// The hold answers these refusals: whether the API still refuses
 		// after it is new evidence, counted afresh (a pace learned from a
 		// second that includes the hold would be too low).
-		a.answers = [holdSample]answer{}
+		a.answers = [shareSample]answer{}
 	}
 	if hold.After(a.held) {
 		a.held = hold
@@ -394,18 +398,22 @@ func (a *Adaptive) done(ctx context.Context, seq uint64, f Feedback) {
 }
 
 // noteAnswerLocked adds an answer at now to the ring of the latest answers
-// and reports whether at least holdQuorum of them within holdWindow are
-// refusals.
+// and reports whether, within holdWindow, at least holdQuorum of the last
+// holdSample or shareQuorum of the last shareSample are refusals.
 func (a *Adaptive) noteAnswerLocked(now time.Time, refused bool) bool {
 	a.answers[a.next] = answer{at: now, refused: refused}
-	a.next = (a.next + 1) % holdSample
-	n := 0
-	for _, an := range a.answers {
+	a.next = (a.next + 1) % shareSample
+	latest, all := 0, 0
+	for i := range shareSample {
+		an := a.answers[(a.next-1-i+shareSample)%shareSample]
 		if an.refused && now.Sub(an.at) < holdWindow {
-			n++
+			all++
+			if i < holdSample {
+				latest++
+			}
 		}
 	}
-	return n >= holdQuorum
+	return latest >= holdQuorum || all >= shareQuorum
 }
 
 // loneRefusalLocked takes a refusal that is alone among the latest answers:

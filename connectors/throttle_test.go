@@ -281,7 +281,8 @@ func TestClientLoneRateLimit(t *testing.T) {
 
 // TestThrottleTellsRateLimitFromLoneRefusal: a refusal (429, or 503 with
 // Retry-After) holds the connector, halves its concurrency and teaches the pace
-// only when holdQuorum of the latest answers within holdWindow were refusals.
+// only when, within holdWindow, three of the last ten answers or six of the
+// last hundred were refusals.
 func TestThrottleTellsRateLimitFromLoneRefusal(t *testing.T) {
 	t.Parallel()
 	t0 := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
@@ -299,6 +300,8 @@ func TestThrottleTellsRateLimitFromLoneRefusal(t *testing.T) {
 		{"three 429s in ten", seq(ok(5), r429(1), ok(3), r429(1), ok(1), r429(1)), time.Millisecond, true},
 		{"three 503s with Retry-After", r503(3), time.Millisecond, true},
 		{"three 429s spread over 30s", seq(r429(1), ok(1), r429(1), ok(1), r429(1)), 6 * time.Second, false},
+		{"one 429 in twelve, six times", seq(ok(11), r429(1), ok(11), r429(1), ok(11), r429(1), ok(11), r429(1), ok(11), r429(1), ok(11), r429(1)), time.Millisecond, true},
+		{"one 429 in twenty, five times", seq(ok(19), r429(1), ok(19), r429(1), ok(19), r429(1), ok(19), r429(1), ok(19), r429(1)), time.Millisecond, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
@@ -385,8 +388,8 @@ func TestLoneRefusalOnLearnedPace(t *testing.T) {
 	if r := th.Status().Rate; r >= learned {
 		t.Fatalf("pace %v/s right after a lone 429, want it below %v/s", r, learned)
 	}
-	for range 6 { // lone 429s, one in ten answers (the pace waits in real time)
-		for range 9 {
+	for range 4 { // lone 429s, one in twenty answers (the pace waits in real time)
+		for range 19 {
 			acquire(t, th)(connectors.Feedback{Status: 200})
 			now = now.Add(5 * time.Millisecond)
 		}
@@ -394,7 +397,7 @@ func TestLoneRefusalOnLearnedPace(t *testing.T) {
 	}
 	low := th.Status().Rate
 	if low < learned*0.9-0.01 {
-		t.Fatalf("pace %v/s after 7 lone 429s, want at least 90%% of the learned %v/s", low, learned)
+		t.Fatalf("pace %v/s after 5 lone 429s, want at least 90%% of the learned %v/s", low, learned)
 	}
 	if _, err := th.Acquire(context.Background()); err != nil {
 		t.Fatalf("lone 429s held the connector: %v", err)
