@@ -109,10 +109,14 @@ func TestExplainVerdicts(t *testing.T) {
 		check("synced", store.SyncSynced, store.SyncSynced, "downstream matches")
 		check("dead", store.SyncDead, store.SyncSynced, "email domain not allowed")
 		check("lonely", store.SyncSynced, "not-applicable", "no mapped group")
-		// A 429 with Retry-After holds the connector: the user who got it, and
-		// one created afterwards that waits without an attempt of its own.
+		// A 429 with Retry-After holds the user who got it; once the
+		// connector's throttle holds every request (429s in a row), one
+		// created afterwards waits without an attempt of its own.
 		create("throttled")
 		check("throttled", "throttled", "not-applicable", "Retry-After")
+		if err := ts.b.Store().Throttle("acme", "app").Hold(ctx, time.Now().Add(time.Hour), true); err != nil {
+			t.Fatal(err)
+		}
 		create("waiting")
 		check("waiting", "throttled", "not-applicable", "rate-limited this connector")
 		// The dead one names its error class; the synced one its downstream id.

@@ -190,6 +190,7 @@ func chaosRun(t *testing.T, bin string, n int, cluster bool) string {
 	deadline := time.Now().Add(5 * time.Minute)
 	var idleSince time.Time
 	for time.Now().Before(deadline) {
+		ds.trace.sample(ctx, cl)
 		var err error
 		st, err = cl.status(ctx)
 		if err == nil {
@@ -249,6 +250,10 @@ func chaosRun(t *testing.T, bin string, n int, cluster bool) string {
 		len(ids), len(w.acked()), wantMembers, lostMembers, st.dead(), conv, noops,
 		strings.Join(faults, ", "), ds.injected.Load())
 	t.Log(report)
+	if tl := ds.trace.String(); tl != "" {
+		t.Logf("timeline (load from %.1fs to %.1fs, last fault at %.1fs):\n%s", start.Sub(ds.trace.start).Seconds(),
+			loadEnd.Sub(ds.trace.start).Seconds(), last.Sub(ds.trace.start).Seconds(), tl)
+	}
 	if lost > 0 || lostMembers > 0 || convergedT.IsZero() || st.dead() > 0 || unexplained > 0 || dupTotal != atKill {
 		for _, r := range reps {
 			if data, err := os.ReadFile(r.log); err == nil {

@@ -13,5 +13,7 @@
 // CHAOS_USERS (default 2000) and CHAOS_RUNS (default 3) size it;
 // CHAOS_CLUSTER=0 skips the cluster run; CHAOS_FAULTS=0 runs the same load
 // without kills, restarts or failovers (the downstream faults stay), as a
-// baseline.
+// baseline; CHAOS_TRACE=1 prints a timeline of each run (per second and per
+// downstream the requests, 500s and 429s; after the load, the queue and per
+// connector the subjects retrying, the 429s seen and whether it is held).
 package chaos

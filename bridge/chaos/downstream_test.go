@@ -45,6 +45,7 @@ type downstream struct {
 	odm      *scimfake.Server
 	urls     map[string]string
 	injected atomic.Int64
+	trace    *trace
 
 	mu      sync.Mutex
 	creates []bimdataCreate // every create_user the BIMData fake answered
@@ -65,6 +66,7 @@ func startDownstream(t *testing.T) *downstream {
 		authress: authressfake.New(authressfake.Options{Token: downToken}),
 		odm:      scimfake.New(scimfake.Options{Token: downToken}),
 		urls:     map[string]string{},
+		trace:    newTrace(),
 	}
 	d.bimplus.AddProject(project)
 	for name, h := range map[string]http.Handler{
@@ -78,7 +80,7 @@ func startDownstream(t *testing.T) *downstream {
 		if name == "bimdata" {
 			h = d.logCreates(h)
 		}
-		srv := &http.Server{Handler: d.faulty(h), ReadHeaderTimeout: 10 * time.Second}
+		srv := &http.Server{Handler: d.faulty(name, h), ReadHeaderTimeout: 10 * time.Second}
 		go func() { _ = srv.Serve(ln) }()
 		t.Cleanup(func() { _ = srv.Close() })
 		d.urls[name] = "http://" + ln.Addr().String()
@@ -86,16 +88,18 @@ func startDownstream(t *testing.T) *downstream {
 	return d
 }
 
-func (d *downstream) faulty(next http.Handler) http.Handler {
+func (d *downstream) faulty(name string, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		switch n := rand.N(1000); {
 		case n < failPercent*10:
+			d.trace.request(name, http.StatusInternalServerError)
 			d.injected.Add(1)
 			w.Header().Set("Content-Type", "application/json")
 			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = w.Write([]byte(`{"detail":"injected failure"}`))
 			return
 		case n < failPercent*10+rateLimitPm:
+			d.trace.request(name, http.StatusTooManyRequests)
 			d.injected.Add(1)
 			w.Header().Set("Retry-After", "1")
 			w.Header().Set("Content-Type", "application/json")
@@ -103,6 +107,7 @@ func (d *downstream) faulty(next http.Handler) http.Handler {
 			_, _ = w.Write([]byte(`{"detail":"injected throttling"}`))
 			return
 		}
+		d.trace.request(name, 0)
 		next.ServeHTTP(w, r)
 	})
 }

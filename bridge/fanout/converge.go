@@ -124,9 +124,6 @@ func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string,
 	case st.Status == store.SyncRetrying && st.InFlightHash == hash && st.NextRetry.After(now):
 		return st.NextRetry // an early mark: the retry is not due yet
 	}
-	if until := w.cooldowns.get(t.ID, name); until.After(heldUntil) {
-		heldUntil = until
-	}
 	if heldUntil.After(now) {
 		// The downstream asked every replica to hold off (429/503 Retry-After):
 		// wait without calling it and without spending an attempt.

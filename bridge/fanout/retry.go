@@ -3,7 +3,6 @@ package fanout
 import (
 	"fmt"
 	"math/rand/v2"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -16,16 +15,21 @@ import (
 // Retry policy of the worker: bounded, jittered exponential backoff that tells
 // sporadic errors from a failing API, as production controllers do. An error of
 // a connector whose recent success ratio for the tenant is high (health.go) is
-// sporadic: it is retried within seconds (the delay is capped at sporadicCap)
-// for the first sporadicStreak attempts of a subject. Only while the API fails
-// broadly, or when one subject keeps failing where others succeed, does the
-// delay grow to backoffCap. A new retry rule belongs in this file.
+// sporadic: it is retried within seconds (after half the base, then doubling
+// up to sporadicCap) for the first sporadicStreak attempts of a subject. Only
+// while the API fails broadly, or when one subject keeps failing where others
+// succeed, does the delay grow to backoffCap. A 429 with Retry-After is retried
+// when the downstream said, whatever the attempts before. A new retry rule
+// belongs in this file.
 const (
-	// DefaultBackoffBase is the delay before the first retry.
+	// DefaultBackoffBase is the delay before the first retry of an API
+	// failing broadly.
 	DefaultBackoffBase = 1 * time.Second
 	backoffCap         = 10 * time.Minute
-	// sporadicCap bounds the delay of a sporadic error (before jitter).
-	sporadicCap = 4 * time.Second
+	// sporadicCap bounds the delay of a sporadic error (before jitter): six
+	// sporadic errors in a row of one subject (one in 4,000 at a 25% failure
+	// rate per convergence) cost about 10 s, not a minute.
+	sporadicCap = 2 * time.Second
 	// sporadicStreak is how many failed attempts in a row of one subject are
 	// still sporadic on a healthy connector: at a 50% failure rate (the worst
 	// healthy one) eight in a row happen with probability 0.4%; beyond that
@@ -33,9 +37,9 @@ const (
 	sporadicStreak = 8
 	// maxAttempts: a subject still failing after this many retryable attempts goes
 	// to the dead-letter set (visible in status, re-playable with retry). The
-	// sporadicStreak quick attempts take about half a minute, so the limit is
-	// the former 15 plus 5 of them: a subject failing alone on a healthy
-	// connector still goes dead after about an hour, as before.
+	// sporadicStreak quick attempts take about a quarter of a minute, so the
+	// limit is the former 15 plus 5 of them: a subject failing alone on a
+	// healthy connector still goes dead after about an hour, as before.
 	maxAttempts = 20
 	// DefaultLeaseTTL is how long a claimed key stays leased without a
 	// heartbeat; a running convergence extends it every third of it, so a
@@ -60,7 +64,7 @@ func retryDelay(base time.Duration, n int, sporadic bool) time.Duration {
 	case !sporadic:
 		return backoff(base, n)
 	case n <= sporadicStreak:
-		return jitter(doubled(base, n-1, min(sporadicCap, backoffCap)))
+		return jitter(doubled(max(base/2, time.Millisecond), n-1, sporadicCap))
 	default:
 		return jitter(doubled(max(sporadicCap, base), n-sporadicStreak, backoffCap))
 	}
@@ -89,37 +93,16 @@ func spread(now, until time.Time) time.Time {
 	return until.Add(time.Duration(rand.Int64N(int64(d)/5 + int64(100*time.Millisecond))))
 }
 
-// cooldowns hold the connectors of a tenant that asked the bridge to back off
-// (429 with Retry-After): no call before the time recorded.
-type cooldowns struct {
-	mu    sync.Mutex
-	until map[string]time.Time // tenant/connector → no calls before
-}
-
-func (c *cooldowns) get(tenantID, connector string) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.until[tenantID+"/"+connector]
-}
-
-func (c *cooldowns) set(tenantID, connector string, until time.Time) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.until == nil {
-		c.until = map[string]time.Time{}
-	}
-	k := tenantID + "/" + connector
-	if until.After(c.until[k]) {
-		c.until[k] = until
-	}
-}
-
 // retryRule applies the retry policy to a failed convergence: a permanent error
-// or too many attempts park the subject in the dead-letter set; anything else is
-// retried after a jittered backoff (short while the connector mostly succeeds,
-// see retryDelay), and never before the downstream's Retry-After (which also
-// holds every call of that connector until then). It updates st and returns
-// when to retry (zero: not at all).
+// or too many attempts park the subject in the dead-letter set; a 429 with
+// Retry-After is retried shortly after that time, however many attempts came
+// before (the downstream refused the request; it did not fail it); anything
+// else is retried after a jittered backoff (short while the connector mostly
+// succeeds, see retryDelay), and never before a Retry-After it carries (a 503).
+// Whether the other subjects of the connector wait too is the throttle's call
+// (connectors.Adaptive): it holds every request, on every replica, when the
+// refusals are not alone. It updates st and returns when to retry (zero: not
+// at all).
 func (w *Worker) retryRule(tenantID, connector string, st *store.SyncState, err error) time.Time {
 	class := connectors.ClassOf(err)
 	st.LastError = clip.Error(err) // it may quote a userName of any size
@@ -133,15 +116,18 @@ func (w *Worker) retryRule(tenantID, connector string, st *store.SyncState, err 
 		st.LastError = fmt.Sprintf("gave up after %d attempts: %s", st.Attempts, st.LastError)
 	default:
 		now := w.now()
-		delay := retryDelay(w.opts.BackoffBase, st.Attempts, w.health.healthy(tenantID, connector, now))
-		if ra := connectors.RetryAfterOf(err); ra > 0 {
-			delay = max(delay, ra)
-			w.cooldowns.set(tenantID, connector, now.Add(ra))
-		} else if class == connectors.RateLimited {
-			w.cooldowns.set(tenantID, connector, now.Add(delay))
-		}
 		st.Status = store.SyncRetrying
-		retryAt = spread(now, now.Add(delay))
+		ra := connectors.RetryAfterOf(err)
+		if class == connectors.RateLimited && ra > 0 {
+			retryAt = spread(now, now.Add(ra))
+			break
+		}
+		delay := retryDelay(w.opts.BackoffBase, st.Attempts, w.health.healthy(tenantID, connector, now))
+		if ra >= delay {
+			retryAt = spread(now, now.Add(ra))
+		} else {
+			retryAt = now.Add(delay)
+		}
 	}
 	st.NextRetry = retryAt
 	return retryAt

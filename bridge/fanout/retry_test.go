@@ -1,11 +1,14 @@
 package fanout
 
 import (
+	"context"
 	"testing"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"github.com/scim-bridge/scim-bridge/bridge/internal/fakeconn"
+	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
 	"github.com/scim-bridge/scim-bridge/connectors"
 	"github.com/scim-bridge/scim-bridge/internal/fakeclock"
 	"github.com/scim-bridge/scim-bridge/store"
@@ -46,8 +49,8 @@ func traffic(w *Worker, ok, bad int) {
 }
 
 // maxSporadic is the longest wait a sporadic error may cost: sporadicCap with
-// its jitter and spread.
-var maxSporadic = sporadicCap*6/5*6/5 + 100*time.Millisecond
+// its jitter.
+var maxSporadic = sporadicCap * 6 / 5
 
 func TestSporadicErrorsRetriedWithinSeconds(t *testing.T) {
 	for run := range 50 { // the delays are random: many draws
@@ -63,12 +66,17 @@ func TestSporadicErrorsRetriedWithinSeconds(t *testing.T) {
 			if d <= 0 || d > maxSporadic {
 				t.Fatalf("run %d attempt %d: retry in %s, want within %s", run, n, d, maxSporadic)
 			}
+			if n == 1 && d > DefaultBackoffBase*6/10 {
+				t.Fatalf("run %d: first retry of a sporadic 500 in %s, want about half a second", run, d)
+			}
 			total += d
 			clk.Advance(d)
 			traffic(w, 9, 1)
 		}
-		if total > 25*time.Second {
-			t.Fatalf("run %d: six sporadic 500s cost %s, want under 25s (was 63s)", run, total)
+		// 0.5+1+2+2+2+2 s, ±20%: the last subjects of a load whose calls
+		// fail at random converge within seconds of the others (was 21 s).
+		if total > 12*time.Second {
+			t.Fatalf("run %d: six sporadic 500s cost %s, want under 12s", run, total)
 		}
 	}
 }
@@ -143,14 +151,43 @@ func TestRetryAfterHonoured(t *testing.T) {
 		&connectors.Error{Class: connectors.RateLimited, Op: "GET /users", Status: 429, RetryAfter: 30 * time.Second},
 		&connectors.Error{Class: connectors.Retryable, Op: "GET /users", Status: 503, RetryAfter: 30 * time.Second},
 	} {
-		w, clk := policyWorker()
+		w, _ := policyWorker()
 		traffic(w, 100, 0) // healthy: the sporadic delay would be about a second
 		st := &store.SyncState{Connector: "bim", Subject: "user/1"}
 		if d := fail(w, st, err); d < 30*time.Second {
 			t.Fatalf("%v: retry in %s, before the Retry-After", err, d)
 		}
-		if until := w.cooldowns.get("acme", "bim"); !until.Equal(clk.Now().Add(30 * time.Second)) {
-			t.Fatalf("%v: connector held until %s, want 30s from now", err, until)
+	}
+}
+
+// A 429 refuses the request; it does not say the subject fails. Its retry is
+// due at the Retry-After, not after the backoff the subject's earlier 500s or
+// the connector's health would give.
+func TestRateLimitedRetryDueAtRetryAfter(t *testing.T) {
+	err429 := &connectors.Error{Class: connectors.RateLimited, Op: "POST /users", Status: 429, RetryAfter: time.Second}
+	for _, tc := range []struct {
+		name    string
+		before  int // 500s of the subject before the 429
+		ok, bad int // the connector's recent outcomes
+	}{
+		{"first attempt", 0, 100, 0},
+		{"after three sporadic 500s", 3, 90, 10},
+		{"after many 500s of a failing API", 9, 0, 50},
+	} {
+		for run := range 20 {
+			w, clk := policyWorker()
+			traffic(w, tc.ok, tc.bad)
+			st := &store.SyncState{Connector: "bim", Subject: "user/1"}
+			for range tc.before {
+				clk.Advance(fail(w, st, err500))
+			}
+			d := fail(w, st, err429)
+			if lo, hi := time.Second, time.Second*6/5+100*time.Millisecond; d < lo || d > hi {
+				t.Fatalf("%s (run %d): retry after a 429 with Retry-After: 1 in %s, want within [%s, %s]", tc.name, run, d, lo, hi)
+			}
+			if st.Status != store.SyncRetrying {
+				t.Fatalf("%s: status %q, want retrying", tc.name, st.Status)
+			}
 		}
 	}
 }
@@ -164,5 +201,48 @@ func TestPermanentErrorDeadAtOnce(t *testing.T) {
 	}
 	if r, n := w.health.ratio("acme", "bim", w.now()); r != 1 || n != 100 {
 		t.Fatalf("a 400 counted in the health: ratio %v over %d", r, n)
+	}
+}
+
+// A lone 429 of one subject holds that subject alone: the next subject of the
+// same connector converges at once (whether every request of a connector waits
+// is the throttle's call, made from more than one answer).
+func TestLoneRateLimitHoldsOnlyItsSubject(t *testing.T) {
+	t.Parallel()
+	st := openTestStore(t)
+	createUser(t, st, "alice")
+	createUser(t, st, "bob")
+	conn := &fakeconn.Connector{ConnName: "down", Kinds: []connectors.SubjectKind{connectors.SubjectUser},
+		ConvergeFunc: func(_ context.Context, s connectors.Subject, prev connectors.Record, _ connectors.Options) (connectors.Record, []connectors.Action, error) {
+			if s.ID == "alice" {
+				return prev, nil, &connectors.Error{Class: connectors.RateLimited, Op: "POST /users", Status: 429, RetryAfter: 30 * time.Second}
+			}
+			return prev, nil, nil
+		}}
+	ts, err := tenant.NewSet([]*tenant.Tenant{{ID: "acme", Connectors: []connectors.Connector{conn}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := fakeclock.New(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC))
+	w := New(Options{Store: st, Tenants: ts, Logger: zerolog.Nop(), Now: clk.Now, Owner: "w1"})
+	ctx := context.Background()
+	acme := ts.Get("acme")
+
+	at, err := w.converge(ctx, acme, store.WorkKey{Tenant: "acme", Kind: store.WorkUser, ID: "alice"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := at.Sub(clk.Now()); d < 30*time.Second || d > 37*time.Second {
+		t.Fatalf("alice retried in %s, want at the Retry-After (30s)", d)
+	}
+	at, err = w.converge(ctx, acme, store.WorkKey{Tenant: "acme", Kind: store.WorkUser, ID: "bob"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !at.IsZero() || conn.Calls("bob") != 1 {
+		t.Fatalf("bob: %d convergences, retry at %v; want converged at once, not held by alice's 429", conn.Calls("bob"), at)
+	}
+	if s, err := st.GetSync(ctx, "acme", "down", "User|bob"); err != nil || s.Status != store.SyncSynced {
+		t.Fatalf("bob's sync state %+v (%v), want synced", s, err)
 	}
 }

@@ -4,8 +4,8 @@
 // schedules its retry. It is level-triggered: a worker always reads the current
 // desired state, never a change payload.
 //
-// The retry rules (backoff, attempts before the dead-letter set, Retry-After
-// cool-downs) live in retry.go; the convergence of one subject and its sync
+// The retry rules (backoff, attempts before the dead-letter set, Retry-After)
+// live in retry.go; the convergence of one subject and its sync
 // state record in converge.go.
 package fanout
 
@@ -92,8 +92,7 @@ type Worker struct {
 	now     func() time.Time
 	kick    chan struct{}
 
-	cooldowns cooldowns
-	health    health
+	health health
 }
 
 // New builds a worker.
