@@ -98,3 +98,52 @@ func TestAuditSCIMWrites(t *testing.T) {
 		}
 	})
 }
+
+func TestAuditBulkOperations(t *testing.T) {
+	backends(t, func(t *testing.T, url string) {
+		ts := newTestServer(t, url, func(*Options) {})
+		existing := jstr(ts.mustCreate(t, "/Users", userDoc("bulk.existing")), "id")
+		res := ts.bulkResults(t, bulkDoc(0,
+			bulkOp("POST", "/Users", "u1", userDoc("bulk.new")),
+			bulkOp("POST", "/Groups", "g1", map[string]any{"schemas": []string{GroupSchema}, "displayName": "Bulk Team",
+				"members": []map[string]any{{"value": "bulkId:u1"}}}),
+			bulkOp("PATCH", "/Users/bulkId:u1", "", map[string]any{"schemas": []string{PatchOpSchema},
+				"Operations": []map[string]any{{"op": "replace", "path": "displayName", "value": "New"}}}),
+			bulkOp("POST", "/Users", "dup", userDoc("bulk.existing")),
+			bulkOp("DELETE", "/Users/"+existing, "", nil),
+		))
+		if len(res) != 5 {
+			t.Fatalf("%d results", len(res))
+		}
+		uid := strings.TrimPrefix(res[0]["location"].(string)[strings.LastIndex(res[0]["location"].(string), "/"):], "/")
+		gid := strings.TrimPrefix(res[1]["location"].(string)[strings.LastIndex(res[1]["location"].(string), "/"):], "/")
+		es := auditOf(t, ts.b, "acme", store.AuditQuery{Kind: store.AuditSCIM, Limit: 100})
+		if len(es) != 6 { // the single create, then one per bulk operation
+			t.Fatalf("%d entries, want 6: %+v", len(es), es)
+		}
+		want := []struct {
+			method, rtype, id, name, bulkID, change string
+			status                                  int
+		}{
+			{"POST", "User", uid, "bulk.new", "u1", "created", 201},
+			{"POST", "Group", gid, "Bulk Team", "g1", "created", 201},
+			{"PATCH", "User", uid, "bulk.new", "", "1 attributes replaced", 200},
+			{"POST", "User", "", "", "dup", "", 409},
+			{"DELETE", "User", existing, "", "", "deleted", 204},
+		}
+		rid := es[1].RequestID
+		for i, w := range want {
+			e := es[i+1]
+			if e.Method != w.method || e.ResourceType != w.rtype || e.ResourceID != w.id || e.Name != w.name ||
+				e.BulkID != w.bulkID || e.Change != w.change || e.Status != w.status || e.RequestID != rid || e.Identity == "" {
+				t.Errorf("bulk entry %d = %+v, want %+v", i, e, w)
+			}
+		}
+		if rid == "" || rid == es[0].RequestID {
+			t.Errorf("bulk request id %q (single write's %q)", rid, es[0].RequestID)
+		}
+		if h := auditOf(t, ts.b, "acme", store.AuditQuery{Subject: "User|" + uid}); len(h) != 2 || h[1].Method != "PATCH" {
+			t.Errorf("the new user's history: %+v", h)
+		}
+	})
+}

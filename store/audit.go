@@ -35,6 +35,8 @@ type AuditEntry struct {
 	// Subject is the work-key subject ("User|<id>", "Group|<id>") the entry concerns.
 	Subject   string `json:"subject,omitempty"`
 	RequestID string `json:"requestId,omitempty"`
+	// BulkID is the bulkId of a /Bulk operation (RFC 7644 §3.7), each recorded as its own SCIM write.
+	BulkID string `json:"bulkId,omitempty"`
 
 	// SCIM writes.
 	Identity     string `json:"identity,omitempty"` // the name of the credential used, never its value

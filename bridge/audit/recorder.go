@@ -11,6 +11,8 @@ package audit
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"regexp"
 	"sync/atomic"
 	"time"
@@ -28,7 +30,11 @@ type Sink interface {
 // Defaults of Options.
 const (
 	DefaultBuffer = 4096
-	maxBatch      = 256
+	// DefaultLinger is how long the writer collects entries after the first
+	// of a batch before it writes them: at a few thousand writes a second,
+	// tens of entries share one round trip instead of one entry each.
+	DefaultLinger = 5 * time.Millisecond
+	maxBatch      = 512
 )
 
 // Options configure a Recorder. Sink is required.
@@ -39,6 +45,9 @@ type Options struct {
 	RedactPersonal bool
 	// Buffer is how many entries may wait to be written; 0 means DefaultBuffer.
 	Buffer int
+	// Linger is how long a batch collects entries before it is written; 0
+	// means DefaultLinger, a negative value writes at once.
+	Linger time.Duration
 	Logger zerolog.Logger
 	Now    func() time.Time
 	// OnDrop, when set, is called for every entry dropped (buffer full or write failed).
@@ -57,6 +66,9 @@ type Recorder struct {
 	dropped atomic.Uint64
 	// inflight counts entries accepted but not yet written, for Flush.
 	inflight atomic.Int64
+	// Request ids made up for clients that send none.
+	ridPrefix string
+	ridNext   atomic.Uint64
 }
 
 // New builds a recorder; nothing is written until Run runs.
@@ -67,7 +79,12 @@ func New(opts Options) *Recorder {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Recorder{opts: opts, ch: make(chan pending, opts.Buffer)}
+	if opts.Linger == 0 {
+		opts.Linger = DefaultLinger
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return &Recorder{opts: opts, ch: make(chan pending, opts.Buffer), ridPrefix: hex.EncodeToString(b[:]) + "-"}
 }
 
 // Record queues e for tenant's trail without waiting. A nil Recorder records nothing.
@@ -116,34 +133,55 @@ func (r *Recorder) Flush(ctx context.Context) {
 	}
 }
 
-// Run writes buffered entries until ctx ends, then writes what is left.
+// Run writes buffered entries until ctx ends, then writes what is left. A
+// batch is what arrives within Linger of its first entry (at most maxBatch).
 func (r *Recorder) Run(ctx context.Context) {
 	batch := make([]pending, 0, maxBatch)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		select {
 		case p := <-r.ch:
 			batch = append(batch[:0], p)
-		drain:
-			for len(batch) < maxBatch {
-				select {
-				case p := <-r.ch:
-					batch = append(batch, p)
-				default:
-					break drain
+			if r.opts.Linger > 0 {
+				linger.Reset(r.opts.Linger)
+			collect:
+				for len(batch) < maxBatch {
+					select {
+					case p := <-r.ch:
+						batch = append(batch, p)
+					case <-linger.C:
+						break collect
+					case <-ctx.Done():
+						break collect
+					}
 				}
+				linger.Stop()
 			}
-			r.write(context.WithoutCancel(ctx), batch)
+			r.write(context.WithoutCancel(ctx), r.drain(batch))
 		case <-ctx.Done():
 			for {
-				select {
-				case p := <-r.ch:
-					r.write(context.WithoutCancel(ctx), []pending{p})
-				default:
+				batch = r.drain(batch[:0])
+				if len(batch) == 0 {
 					return
 				}
+				r.write(context.WithoutCancel(ctx), batch)
 			}
 		}
 	}
+}
+
+// drain adds to batch what is buffered, up to maxBatch entries, without waiting.
+func (r *Recorder) drain(batch []pending) []pending {
+	for len(batch) < maxBatch {
+		select {
+		case p := <-r.ch:
+			batch = append(batch, p)
+		default:
+			return batch
+		}
+	}
+	return batch
 }
 
 // write appends a batch, one pipelined round trip per tenant.
