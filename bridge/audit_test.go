@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -146,4 +147,63 @@ func TestAuditBulkOperations(t *testing.T) {
 			t.Errorf("the new user's history: %+v", h)
 		}
 	})
+}
+
+// TestAuditRetries: a dead-letter retry from the console, the admin API and
+// the CLI (in-process) is an admin entry naming who asked, never the token.
+func TestAuditRetries(t *testing.T) {
+	env := newConsoleEnv(t)
+	env.app.set(env.app.failing, "dl@example.com", true)
+	id := env.createUser(t, "dl@example.com")
+	subject := "User|" + id
+	dead := func() {
+		t.Helper()
+		eventually(t, 10*time.Second, func() error {
+			st, err := env.b.Store().GetSync(context.Background(), "acme", "app", subject)
+			if err != nil || st.Status != store.SyncDead {
+				return fmt.Errorf("%+v %v", st, err)
+			}
+			return nil
+		})
+	}
+	dead()
+	c := newConsoleClient(t, env.srv)
+	if code := c.login(consoleAdminToken); code != http.StatusSeeOther {
+		t.Fatalf("login: %d", code)
+	}
+	c.get("/admin/dead?tenant=acme")
+	if code, _, _ := c.post("/admin/dead/retry", url.Values{"tenant": {"acme"}, "connector": {"app"}, "subject": {subject}, "csrf": {c.csrf}}); code != http.StatusSeeOther {
+		t.Fatalf("console retry: %d", code)
+	}
+	dead()
+	if code, body := apiCall(t, env.srv, consoleAdminToken, http.MethodPost, "/admin/api/retry?tenant=acme&connector=app"); code != http.StatusOK {
+		t.Fatalf("api retry: %d %s", code, body)
+	}
+	dead()
+	if n, err := env.b.Replay(context.Background(), "acme", "app", subject); err != nil || n != 1 {
+		t.Fatalf("in-process retry: %d %v", n, err)
+	}
+	es := auditOf(t, env.b, "acme", store.AuditQuery{Kind: store.AuditAdmin})
+	want := []struct{ trigger, subject, action string }{
+		{"console", subject, "retry dead letter"},
+		{"api:", "", "retry dead letters"},
+		{"cli", subject, "retry dead letter"},
+	}
+	if len(es) != len(want) {
+		t.Fatalf("%d admin entries, want %d: %+v", len(es), len(want), es)
+	}
+	for i, w := range want {
+		e := es[i]
+		if !strings.HasPrefix(e.Trigger, w.trigger) || e.Subject != w.subject || e.Action != w.action || e.Connector != "app" ||
+			e.Outcome != "requeued" || e.Counts["requeued"] != 1 {
+			t.Errorf("admin entry %d = %+v, want %+v", i, e, w)
+		}
+		assertNoSecret(t, "admin entry", fmt.Sprintf("%+v", e))
+	}
+	if es[1].Trigger == "api:" {
+		t.Errorf("the API retry names no credential: %+v", es[1])
+	}
+	if h := auditOf(t, env.b, "acme", store.AuditQuery{Subject: subject, Kind: store.AuditAdmin}); len(h) != 2 {
+		t.Errorf("the subject's history holds %d retries, want 2", len(h))
+	}
 }

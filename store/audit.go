@@ -23,6 +23,7 @@ const (
 	AuditDownstream = "downstream" // a convergence of one connector for one subject
 	AuditWebhook    = "webhook"    // a webhook receipt
 	AuditReconcile  = "reconcile"  // a reconciliation run
+	AuditAdmin      = "admin"      // an operator's action (a dead-letter retry)
 )
 
 // AuditEntry is one line of a tenant's audit trail. It never holds a secret or a
@@ -94,7 +95,7 @@ func auditIndexKey(tenant, index string) string { return key(tenant, "audit", "i
 // auditIndex names the secondary stream e belongs to, "" for none.
 func auditIndex(e *AuditEntry) string {
 	switch {
-	case e.Kind == AuditWebhook || e.Kind == AuditReconcile:
+	case e.Kind == AuditWebhook || e.Kind == AuditReconcile || e.Kind == AuditAdmin:
 		return e.Kind
 	case e.Kind == AuditDownstream && e.Outcome != "" && e.Outcome != "synced":
 		return "failed"
@@ -149,7 +150,7 @@ func (s *Store) AppendAudit(ctx context.Context, tenant string, ret AuditRetenti
 	if ret.MaxAge > 0 {
 		minID := strconv.FormatInt(now.Add(-ret.MaxAge).UnixMilli(), 10)
 		pipe.XTrimMinIDApprox(ctx, main, minID, 0)
-		for _, ix := range []string{AuditWebhook, AuditReconcile, "failed"} {
+		for _, ix := range []string{AuditWebhook, AuditReconcile, AuditAdmin, "failed"} {
 			pipe.XTrimMinIDApprox(ctx, auditIndexKey(tenant, ix), minID, 0)
 		}
 	}
@@ -223,7 +224,7 @@ func (s *Store) ListAudit(ctx context.Context, tenant string, q AuditQuery) ([]A
 	switch {
 	case q.Subject != "":
 		stream = auditSubjectKey(tenant, q.Subject)
-	case q.Kind == AuditWebhook || q.Kind == AuditReconcile:
+	case q.Kind == AuditWebhook || q.Kind == AuditReconcile || q.Kind == AuditAdmin:
 		stream = auditIndexKey(tenant, q.Kind)
 	case (q.Kind == "" || q.Kind == AuditDownstream) && q.Outcome != "" && q.Outcome != "synced" && !isStatusCode(q.Outcome):
 		stream = auditIndexKey(tenant, "failed")
