@@ -23,10 +23,10 @@ import (
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
-// Store is what the admin API reads and writes: queue statistics, sync counts,
+// Store is what the admin API reads and writes: the head of the queue, sync counts,
 // dead letters and their replay.
 type Store interface {
-	QueueStats(ctx context.Context, tenant string) (store.QueueStats, error)
+	QueueHead(ctx context.Context, tenant string) (store.QueueHead, error)
 	SyncCounts(ctx context.Context, tenant string) (map[string]map[string]int, error)
 	ListDead(ctx context.Context, tenant string, limit int) ([]*store.SyncState, error)
 	Replay(ctx context.Context, tenant, connector, subject string) error
@@ -159,9 +159,11 @@ func (a *API) Status(ctx context.Context, tenantID string) ([]TenantStatus, erro
 		if tenantID != "" && t.ID != tenantID {
 			continue
 		}
-		qs, err := a.store.QueueStats(ctx, t.ID)
+		// The head of the queue, not QueueStats: counting the due keys costs
+		// a range of the whole queue (a sort of it on the embedded store).
+		qs, err := a.store.QueueHead(ctx, t.ID)
 		if err != nil {
-			return nil, fmt.Errorf("queue stats of %s: %w", t.ID, err)
+			return nil, fmt.Errorf("queue of %s: %w", t.ID, err)
 		}
 		counts, err := a.store.SyncCounts(ctx, t.ID)
 		if err != nil {
