@@ -24,7 +24,7 @@ import (
 
 // Sink is where entries are written (the store).
 type Sink interface {
-	AppendAudit(ctx context.Context, tenant string, ret store.AuditRetention, entries ...store.AuditEntry) error
+	AppendAuditBatches(ctx context.Context, ret store.AuditRetention, batches ...store.AuditBatch) error
 }
 
 // Defaults of Options.
@@ -184,24 +184,27 @@ func (r *Recorder) drain(batch []pending) []pending {
 	return batch
 }
 
-// write appends a batch, one pipelined round trip per tenant.
+// write appends a batch in one pipelined round trip, the entries of each
+// tenant together.
 func (r *Recorder) write(ctx context.Context, batch []pending) {
-	byTenant := map[string][]store.AuditEntry{}
-	var order []string
+	var batches []store.AuditBatch
+	at := map[string]int{}
 	for _, p := range batch {
-		if _, ok := byTenant[p.tenant]; !ok {
-			order = append(order, p.tenant)
+		i, ok := at[p.tenant]
+		if !ok {
+			i = len(batches)
+			at[p.tenant] = i
+			batches = append(batches, store.AuditBatch{Tenant: p.tenant})
 		}
-		byTenant[p.tenant] = append(byTenant[p.tenant], p.entry)
+		batches[i].Entries = append(batches[i].Entries, p.entry)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	for _, t := range order {
-		es := byTenant[t]
-		if err := r.opts.Sink.AppendAudit(wctx, t, r.opts.Retention, es...); err != nil {
-			r.drop(t, len(es))
-			r.opts.Logger.Warn().Err(err).Str("tenant", t).Int("entries", len(es)).Msg("audit: entries dropped")
+	if err := r.opts.Sink.AppendAuditBatches(wctx, r.opts.Retention, batches...); err != nil {
+		for _, b := range batches {
+			r.drop(b.Tenant, len(b.Entries))
 		}
+		r.opts.Logger.Warn().Err(err).Int("entries", len(batch)).Msg("audit: entries dropped")
 	}
 	r.inflight.Add(-int64(len(batch)))
 }

@@ -18,7 +18,7 @@ type memSink struct {
 	block   chan struct{}
 }
 
-func (m *memSink) AppendAudit(_ context.Context, tenant string, _ store.AuditRetention, es ...store.AuditEntry) error {
+func (m *memSink) AppendAuditBatches(_ context.Context, _ store.AuditRetention, bs ...store.AuditBatch) error {
 	if m.block != nil {
 		<-m.block
 	}
@@ -30,7 +30,9 @@ func (m *memSink) AppendAudit(_ context.Context, tenant string, _ store.AuditRet
 	if m.entries == nil {
 		m.entries = map[string][]store.AuditEntry{}
 	}
-	m.entries[tenant] = append(m.entries[tenant], es...)
+	for _, b := range bs {
+		m.entries[b.Tenant] = append(m.entries[b.Tenant], b.Entries...)
+	}
 	return nil
 }
 
