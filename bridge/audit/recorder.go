@@ -22,7 +22,8 @@ import (
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
-// Sink is where entries are written (the store).
+// Sink is where entries are written (the store). It must not keep the
+// batches' entries after it returns: the recorder reuses them.
 type Sink interface {
 	AppendAuditBatches(ctx context.Context, ret store.AuditRetention, batches ...store.AuditBatch) error
 }
@@ -66,6 +67,9 @@ type Recorder struct {
 	dropped atomic.Uint64
 	// inflight counts entries accepted but not yet written, for Flush.
 	inflight atomic.Int64
+	// batches and entries are write's buffers, reused (Run is the only writer).
+	batches []store.AuditBatch
+	entries []store.AuditEntry
 	// Request ids made up for clients that send none.
 	ridPrefix string
 	ridNext   atomic.Uint64
@@ -185,27 +189,43 @@ func (r *Recorder) drain(batch []pending) []pending {
 }
 
 // write appends a batch in one pipelined round trip, the entries of each
-// tenant together.
+// tenant together, copied once into a backing array reused from batch to
+// batch (Run is the only writer).
 func (r *Recorder) write(ctx context.Context, batch []pending) {
-	var batches []store.AuditBatch
-	at := map[string]int{}
+	r.batches = r.batches[:0]
+	var counts []int
+	at := make(map[string]int, 1)
 	for _, p := range batch {
 		i, ok := at[p.tenant]
 		if !ok {
-			i = len(batches)
+			i = len(r.batches)
 			at[p.tenant] = i
-			batches = append(batches, store.AuditBatch{Tenant: p.tenant})
+			r.batches = append(r.batches, store.AuditBatch{Tenant: p.tenant})
+			counts = append(counts, 0)
 		}
-		batches[i].Entries = append(batches[i].Entries, p.entry)
+		counts[i]++
+	}
+	if cap(r.entries) < len(batch) {
+		r.entries = make([]store.AuditEntry, max(len(batch), maxBatch))
+	}
+	off := 0
+	for i, n := range counts {
+		r.batches[i].Entries = r.entries[off : off : off+n]
+		off += n
+	}
+	for _, p := range batch {
+		b := &r.batches[at[p.tenant]]
+		b.Entries = append(b.Entries, p.entry)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	if err := r.opts.Sink.AppendAuditBatches(wctx, r.opts.Retention, batches...); err != nil {
-		for _, b := range batches {
+	if err := r.opts.Sink.AppendAuditBatches(wctx, r.opts.Retention, r.batches...); err != nil {
+		for _, b := range r.batches {
 			r.drop(b.Tenant, len(b.Entries))
 		}
 		r.opts.Logger.Warn().Err(err).Int("entries", len(batch)).Msg("audit: entries dropped")
 	}
+	clear(r.entries[:len(batch)]) // let the entries' strings go
 	r.inflight.Add(-int64(len(batch)))
 }
 
