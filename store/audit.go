@@ -6,7 +6,6 @@ package store
 // MAXLEN, so trimming stays O(1) amortised) and by age (approximate MINID).
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -170,22 +169,22 @@ func (s *Store) AppendAuditBatches(ctx context.Context, ret AuditRetention, batc
 func (s *Store) queueAudit(ctx context.Context, pipe redis.Pipeliner, b AuditBatch, ret AuditRetention, ttl time.Duration, now time.Time) error {
 	main := auditKey(b.Tenant)
 	// One buffer for the batch's encoded entries (a few hundred bytes each);
-	// each command keeps its slice of it.
-	var buf bytes.Buffer
-	buf.Grow(len(b.Entries) * 384)
-	enc := json.NewEncoder(&buf)
-	var e AuditEntry // one copy for the batch (Encode takes its address)
+	// each command keeps its slice of it (a larger buffer is a new array: the
+	// slices already handed out stay valid).
+	buf := make([]byte, 0, len(b.Entries)*384)
+	var e AuditEntry // one copy for the batch
 	for i := range b.Entries {
 		e = b.Entries[i]
 		if e.Time.IsZero() {
 			e.Time = now
 		}
 		e.ID = ""
-		start := buf.Len()
-		if err := enc.Encode(&e); err != nil {
+		start := len(buf)
+		var err error
+		if buf, err = appendAuditJSON(buf, &e); err != nil {
 			return fmt.Errorf("append audit of %s: encode entry: %w", b.Tenant, err)
 		}
-		raw := buf.Bytes()[start : buf.Len()-1 : buf.Len()-1] // without Encode's newline
+		raw := buf[start:len(buf):len(buf)]
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: main, MaxLen: ret.MaxLen, Approx: true, Values: []any{"e", raw}})
 		if ix := auditIndex(&e); ix != "" {
 			pipe.XAdd(ctx, &redis.XAddArgs{Stream: auditIndexKey(b.Tenant, ix), MaxLen: ret.MaxLen, Approx: true, Values: []any{"e", raw}})
