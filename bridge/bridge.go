@@ -266,7 +266,7 @@ func New(opts Options) (*Bridge, error) {
 	})
 	b.admin = admin.New(admin.Options{
 		Store: st, Tenants: set, Now: now, Reconciler: b.reconciler,
-		Auth: adminAuth, Credentials: scimAuth.Inventory, OnMark: b.fanout.Kick,
+		Auth: adminAuth, Credentials: scimAuth.Inventory, OnMark: b.fanout.Kick, Recorder: b.audit,
 		Audit: st, SessionSecret: sessionSecret(opts), Secure: opts.AdminSecureCookie,
 		Explainer:   explain.New(explain.Options{Store: st, Tenants: set, Now: now, UserSchema: b.scim.UserSchema()}),
 		Unavailable: storeUnavailable,

@@ -214,7 +214,7 @@ func TestConsoleInBrowser(t *testing.T) {
 		chromedp.WaitVisible("table.audit", chromedp.ByQuery),
 		shot("audit-user"))
 	a := text("table.audit")
-	for _, want := range []string{"created", "dead", "synced", "email domain not allowed"} {
+	for _, want := range []string{"created", "dead", "synced", "email domain not allowed", "retry dead letter", "console (app)"} {
 		if !strings.Contains(a, want) {
 			t.Errorf("audit of the user lacks %q: %q", want, a)
 		}

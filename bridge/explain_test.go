@@ -30,22 +30,27 @@ func (g groupGated) Relevant(s connectors.Subject) (bool, string) {
 // right reason, on every backend.
 func TestExplainVerdicts(t *testing.T) {
 	backends(t, func(t *testing.T, url string) {
-		outcome := func(userName string) error {
+		var st *store.Store
+		outcome := func(ctx context.Context, userName string) error {
 			switch {
 			case strings.HasPrefix(userName, "dead"):
 				return &connectors.Error{Class: connectors.Permanent, Op: "POST /users", Status: 400, Msg: "email domain not allowed"}
 			case strings.HasPrefix(userName, "throttled"):
+				// As a real connector's throttle (bridge.NewThrottle) does: every replica holds off.
+				if err := st.Throttle("acme", "app").Hold(ctx, time.Now().Add(time.Hour), true); err != nil {
+					return err
+				}
 				return &connectors.Error{Class: connectors.RateLimited, Op: "POST /users", Status: 429, RetryAfter: time.Hour, Msg: "slow down"}
 			}
 			return nil
 		}
 		app := &fakeconn.Connector{
 			ConnName: "app", Kinds: []connectors.SubjectKind{connectors.SubjectUser},
-			ConvergeFunc: func(_ context.Context, s connectors.Subject, prev connectors.Record, _ connectors.Options) (connectors.Record, []connectors.Action, error) {
+			ConvergeFunc: func(ctx context.Context, s connectors.Subject, prev connectors.Record, _ connectors.Options) (connectors.Record, []connectors.Action, error) {
 				if s.User == nil {
 					return prev, nil, nil
 				}
-				if err := outcome(s.User.UserName); err != nil {
+				if err := outcome(ctx, s.User.UserName); err != nil {
 					return prev, nil, err
 				}
 				return connectors.Record{IDs: map[string]string{"user": "d-" + s.User.ID}}, []connectors.Action{{Op: connectors.OpCreate, Object: "user " + s.User.UserName}}, nil
@@ -56,6 +61,7 @@ func TestExplainVerdicts(t *testing.T) {
 			o.Tenants[0].Connectors = []connectors.Connector{app, gated}
 			o.fanout = fanout.Options{BackoffBase: time.Millisecond}
 		})
+		st = ts.b.Store()
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})
 		go func() { defer close(done); _ = ts.b.Run(ctx) }()
@@ -143,3 +149,55 @@ func TestExplainVerdicts(t *testing.T) {
 
 // ConnectorReportView is the part of a connector report a test compares.
 type ConnectorReportView struct{ Verdict, Why string }
+
+// TestExplainWaitingOnThrottle: a user waiting on its connector's hold (set
+// by any replica's throttle; no attempt of the user's, nothing about it in
+// the audit trail) is explained from the hold itself: throttled, next try
+// when the hold ends, and why.
+func TestExplainWaitingOnThrottle(t *testing.T) {
+	backends(t, func(t *testing.T, url string) {
+		app := &fakeconn.Connector{ConnName: "app", Kinds: []connectors.SubjectKind{connectors.SubjectUser}}
+		ts := newTestServer(t, url, func(o *Options) {
+			o.Tenants[0].Connectors = []connectors.Connector{app}
+			o.fanout = fanout.Options{BackoffBase: time.Millisecond}
+		})
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = ts.b.Run(ctx) }()
+		defer func() { cancel(); <-done }()
+		until := time.Now().Add(40 * time.Minute).Truncate(time.Millisecond)
+		if err := ts.b.Store().Throttle("acme", "app").Hold(ctx, until, true); err != nil {
+			t.Fatal(err)
+		}
+		code, _, body := ts.do(testToken, "POST", "/Users", userDoc("held@example.com"))
+		if code != 201 {
+			t.Fatalf("create: %d %v", code, body)
+		}
+		eventually(t, 10*time.Second, func() error {
+			rep, err := ts.b.Explain(ctx, "acme", "held@example.com")
+			if err != nil {
+				return err
+			}
+			if !rep.Queue.Queued || !rep.Queue.Due.After(time.Now().Add(30*time.Minute)) {
+				return fmt.Errorf("not yet deferred by the worker: %+v", rep.Queue)
+			}
+			c := rep.Connectors[0]
+			switch {
+			case c.Verdict != "throttled":
+				return fmt.Errorf("verdict %q (%s), want throttled", c.Verdict, c.Why)
+			case !c.HeldUntil.Equal(until):
+				return fmt.Errorf("held until %v, want %v", c.HeldUntil, until)
+			case c.NextRetry.Before(until) || !c.NextRetry.Equal(rep.Queue.Due):
+				return fmt.Errorf("next retry %v, want the queue's due %v (not before the hold's end %v)", c.NextRetry, rep.Queue.Due, until)
+			case !strings.HasPrefix(c.RetryReason, "throttle:") || !strings.Contains(c.RetryReason, until.UTC().Format(time.RFC3339)):
+				return fmt.Errorf("retry reason %q, want the throttle until %s", c.RetryReason, until.UTC().Format(time.RFC3339))
+			case !strings.Contains(c.Why, "without an attempt"):
+				return fmt.Errorf("why %q", c.Why)
+			}
+			return nil
+		})
+		if n := app.Calls(body["id"].(string)); n != 0 {
+			t.Errorf("the held connector was called %d times", n)
+		}
+	})
+}

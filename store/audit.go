@@ -23,6 +23,7 @@ const (
 	AuditDownstream = "downstream" // a convergence of one connector for one subject
 	AuditWebhook    = "webhook"    // a webhook receipt
 	AuditReconcile  = "reconcile"  // a reconciliation run
+	AuditAdmin      = "admin"      // an operator's action (a dead-letter retry)
 )
 
 // AuditEntry is one line of a tenant's audit trail. It never holds a secret or a
@@ -35,6 +36,8 @@ type AuditEntry struct {
 	// Subject is the work-key subject ("User|<id>", "Group|<id>") the entry concerns.
 	Subject   string `json:"subject,omitempty"`
 	RequestID string `json:"requestId,omitempty"`
+	// BulkID is the bulkId of a /Bulk operation (RFC 7644 §3.7), each recorded as its own SCIM write.
+	BulkID string `json:"bulkId,omitempty"`
 
 	// SCIM writes.
 	Identity     string `json:"identity,omitempty"` // the name of the credential used, never its value
@@ -92,7 +95,7 @@ func auditIndexKey(tenant, index string) string { return key(tenant, "audit", "i
 // auditIndex names the secondary stream e belongs to, "" for none.
 func auditIndex(e *AuditEntry) string {
 	switch {
-	case e.Kind == AuditWebhook || e.Kind == AuditReconcile:
+	case e.Kind == AuditWebhook || e.Kind == AuditReconcile || e.Kind == AuditAdmin:
 		return e.Kind
 	case e.Kind == AuditDownstream && e.Outcome != "" && e.Outcome != "synced":
 		return "failed"
@@ -100,59 +103,99 @@ func auditIndex(e *AuditEntry) string {
 	return ""
 }
 
+// AuditBatch is one tenant's share of a batch of audit entries.
+type AuditBatch struct {
+	Tenant  string
+	Entries []AuditEntry
+}
+
 // AppendAudit appends entries to tenant's audit trail in one pipelined round
 // trip, trimming as it goes. Entries without a Time get the store's clock.
 func (s *Store) AppendAudit(ctx context.Context, tenant string, ret AuditRetention, entries ...AuditEntry) error {
-	if tenant == "" {
-		return fmt.Errorf("append audit: empty tenant")
-	}
-	if len(entries) == 0 {
-		return nil
-	}
+	return s.AppendAuditBatches(ctx, ret, AuditBatch{Tenant: tenant, Entries: entries})
+}
+
+// AppendAuditBatches appends the entries of one or more tenants in one
+// pipelined round trip (on a cluster, one per node), trimming as it goes:
+// per entry an XADD to the tenant's stream and one to its subject's stream
+// (plus one to an index stream for the rare kinds and failures); a subject
+// stream's TTL is set when this process first writes it and refreshed once
+// per tenth of the TTL, not per entry. Entries without a Time get the
+// store's clock. On error none may be assumed written.
+func (s *Store) AppendAuditBatches(ctx context.Context, ret AuditRetention, batches ...AuditBatch) error {
 	if ret.MaxLen <= 0 {
 		ret.MaxLen = DefaultAuditMaxLen
 	}
 	if ret.PerSubject <= 0 {
 		ret.PerSubject = DefaultAuditPerSubject
 	}
-	now := s.now()
-	pipe := s.rdb.Pipeline()
-	main := auditKey(tenant)
 	ttl := subjectStreamTTL
 	if ret.MaxAge > 0 {
 		ttl = ret.MaxAge
 	}
-	for i := range entries {
-		e := entries[i]
+	now := s.now()
+	pipe := s.rdb.Pipeline()
+	var minID string
+	if ret.MaxAge > 0 {
+		minID = strconv.FormatInt(now.Add(-ret.MaxAge).UnixMilli(), 10)
+	}
+	for _, b := range batches {
+		if b.Tenant == "" {
+			return fmt.Errorf("append audit: empty tenant")
+		}
+		if len(b.Entries) == 0 {
+			continue
+		}
+		if err := s.queueAudit(ctx, pipe, b, ret, ttl, now); err != nil {
+			return err
+		}
+		if minID != "" {
+			pipe.XTrimMinIDApprox(ctx, auditKey(b.Tenant), minID, 0)
+			for _, ix := range []string{AuditWebhook, AuditReconcile, AuditAdmin, "failed"} {
+				pipe.XTrimMinIDApprox(ctx, auditIndexKey(b.Tenant, ix), minID, 0)
+			}
+		}
+	}
+	if pipe.Len() == 0 {
+		return nil
+	}
+	if _, err := pipe.Exec(ctx); err != nil {
+		return fmt.Errorf("append audit: %w", err)
+	}
+	return nil
+}
+
+// queueAudit adds the commands writing b's entries to pipe.
+func (s *Store) queueAudit(ctx context.Context, pipe redis.Pipeliner, b AuditBatch, ret AuditRetention, ttl time.Duration, now time.Time) error {
+	main := auditKey(b.Tenant)
+	// One buffer for the batch's encoded entries (a few hundred bytes each);
+	// each command keeps its slice of it (a larger buffer is a new array: the
+	// slices already handed out stay valid).
+	buf := make([]byte, 0, len(b.Entries)*384)
+	var e AuditEntry // one copy for the batch
+	for i := range b.Entries {
+		e = b.Entries[i]
 		if e.Time.IsZero() {
 			e.Time = now
 		}
 		e.ID = ""
-		raw, err := json.Marshal(e)
-		if err != nil {
-			return fmt.Errorf("append audit: encode entry: %w", err)
+		start := len(buf)
+		var err error
+		if buf, err = appendAuditJSON(buf, &e); err != nil {
+			return fmt.Errorf("append audit of %s: encode entry: %w", b.Tenant, err)
 		}
+		raw := buf[start:len(buf):len(buf)]
 		pipe.XAdd(ctx, &redis.XAddArgs{Stream: main, MaxLen: ret.MaxLen, Approx: true, Values: []any{"e", raw}})
 		if ix := auditIndex(&e); ix != "" {
-			pipe.XAdd(ctx, &redis.XAddArgs{Stream: auditIndexKey(tenant, ix), MaxLen: ret.MaxLen, Approx: true, Values: []any{"e", raw}})
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: auditIndexKey(b.Tenant, ix), MaxLen: ret.MaxLen, Approx: true, Values: []any{"e", raw}})
 		}
 		if e.Subject != "" {
-			sk := auditSubjectKey(tenant, e.Subject)
+			sk := auditSubjectKey(b.Tenant, e.Subject)
 			pipe.XAdd(ctx, &redis.XAddArgs{Stream: sk, MaxLen: ret.PerSubject, Approx: true, Values: []any{"e", raw}})
 			if s.auditTTLs.due(sk, now, ttl) {
 				pipe.PExpire(ctx, sk, ttl)
 			}
 		}
-	}
-	if ret.MaxAge > 0 {
-		minID := strconv.FormatInt(now.Add(-ret.MaxAge).UnixMilli(), 10)
-		pipe.XTrimMinIDApprox(ctx, main, minID, 0)
-		for _, ix := range []string{AuditWebhook, AuditReconcile, "failed"} {
-			pipe.XTrimMinIDApprox(ctx, auditIndexKey(tenant, ix), minID, 0)
-		}
-	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("append audit of %s: %w", tenant, err)
 	}
 	return nil
 }
@@ -218,13 +261,19 @@ func (s *Store) ListAudit(ctx context.Context, tenant string, q AuditQuery) ([]A
 	}
 	limit = min(limit, 1000)
 	stream := auditKey(tenant)
+	// exact: every entry of the stream in the id range matches (apart from
+	// the slack of Until), so one read of about a page is enough.
+	exact := q.Connector == "" && q.Outcome == ""
 	switch {
 	case q.Subject != "":
 		stream = auditSubjectKey(tenant, q.Subject)
-	case q.Kind == AuditWebhook || q.Kind == AuditReconcile:
+		exact = exact && q.Kind == ""
+	case q.Kind == AuditWebhook || q.Kind == AuditReconcile || q.Kind == AuditAdmin:
 		stream = auditIndexKey(tenant, q.Kind)
 	case (q.Kind == "" || q.Kind == AuditDownstream) && q.Outcome != "" && q.Outcome != "synced" && !isStatusCode(q.Outcome):
 		stream = auditIndexKey(tenant, "failed")
+	default:
+		exact = exact && q.Kind == ""
 	}
 	end := "+"
 	if !q.Until.IsZero() {
@@ -246,6 +295,9 @@ func (s *Store) ListAudit(ctx context.Context, tenant string, q AuditQuery) ([]A
 	}
 	var out []AuditEntry
 	read := 0
+	// The first range reads about a page; a filtered scan that needs more
+	// reads the rest of its budget in one more range (a range costs a round
+	// trip, and the embedded store copies the whole stream for each).
 	batch := int64(min(max(limit*2, 200), auditScanBudget))
 	for read < auditScanBudget {
 		msgs, err := s.rdb.XRevRangeN(ctx, stream, end, start, batch).Result()
@@ -267,6 +319,9 @@ func (s *Store) ListAudit(ctx context.Context, tenant string, q AuditQuery) ([]A
 			return out, "", nil
 		}
 		end = "(" + msgs[len(msgs)-1].ID
+		if !exact {
+			batch = int64(auditScanBudget - read)
+		}
 	}
 	// Budget spent: hand back what was found and where to go on.
 	return out, strings.TrimPrefix(end, "("), nil

@@ -3,6 +3,8 @@ package store
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -173,9 +175,29 @@ func TestDueAt(t *testing.T) {
 // TestAuditScanBudget: a filter that leaves most entries out reads at most
 // auditScanBudget entries per call and hands back a cursor to go on from; the
 // rare kinds and the failures come from their own streams at once.
+// xrangeCounter is a redis.Hook counting the stream range reads.
+type xrangeCounter struct{ n atomic.Int64 }
+
+func (c *xrangeCounter) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (c *xrangeCounter) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		if strings.HasSuffix(cmd.Name(), "range") && strings.HasPrefix(cmd.Name(), "x") {
+			c.n.Add(1)
+		}
+		return next(ctx, cmd)
+	}
+}
+
+func (c *xrangeCounter) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return next
+}
+
 func TestAuditScanBudget(t *testing.T) {
 	backends(t, func(t *testing.T, s *Store) {
 		ctx := context.Background()
+		reads := &xrangeCounter{}
+		s.rdb.AddHook(reads)
 		ret := AuditRetention{}
 		if err := s.AppendAudit(ctx, "acme", ret,
 			AuditEntry{Kind: AuditDownstream, Connector: "odm", Outcome: "synced"},
@@ -190,9 +212,15 @@ func TestAuditScanBudget(t *testing.T) {
 		if err := s.AppendAudit(ctx, "acme", ret, filler...); err != nil {
 			t.Fatal(err)
 		}
+		reads.n.Store(0)
 		got, next, err := s.ListAudit(ctx, "acme", AuditQuery{Connector: "odm", Outcome: "synced"})
 		if err != nil || len(got) != 0 || next == "" {
 			t.Fatalf("first call: %d entries, next %q, err %v; want none yet and a cursor", len(got), next, err)
+		}
+		// A filtered scan reads its budget in two ranges at most (the
+		// embedded store copies the whole stream for each range it serves).
+		if n := reads.n.Load(); n > 2 {
+			t.Errorf("the scan read the stream %d times, want at most twice", n)
 		}
 		got, next, err = s.ListAudit(ctx, "acme", AuditQuery{Connector: "odm", Outcome: "synced", Before: next})
 		if err != nil || len(got) != 1 || next != "" {
@@ -203,6 +231,39 @@ func TestAuditScanBudget(t *testing.T) {
 			if err != nil || len(got) != 1 {
 				t.Errorf("%+v: %d entries, err %v; want 1 at once", q, len(got), err)
 			}
+		}
+	})
+}
+
+// TestAuditBatchesOfSeveralTenants: one call writes several tenants' entries,
+// each to its own trail, subject streams and index streams.
+func TestAuditBatchesOfSeveralTenants(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		err := s.AppendAuditBatches(ctx, AuditRetention{MaxAge: time.Hour},
+			AuditBatch{Tenant: "acme", Entries: []AuditEntry{{Kind: AuditSCIM, Subject: "User|a1", Status: 201}, {Kind: AuditAdmin, Action: "retry dead letters", Trigger: "cli"}}},
+			AuditBatch{Tenant: "empty"},
+			AuditBatch{Tenant: "globex", Entries: []AuditEntry{{Kind: AuditDownstream, Subject: "User|g1", Outcome: SyncDead}}},
+		)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []struct {
+			tenant string
+			q      AuditQuery
+			want   int
+		}{
+			{"acme", AuditQuery{}, 2}, {"acme", AuditQuery{Subject: "User|a1"}, 1}, {"acme", AuditQuery{Kind: AuditAdmin}, 1},
+			{"acme", AuditQuery{Subject: "User|g1"}, 0}, {"globex", AuditQuery{}, 1}, {"globex", AuditQuery{Outcome: SyncDead}, 1},
+			{"globex", AuditQuery{Kind: AuditAdmin}, 0}, {"empty", AuditQuery{}, 0},
+		} {
+			es, _, err := s.ListAudit(ctx, c.tenant, c.q)
+			if err != nil || len(es) != c.want {
+				t.Errorf("%s %+v: %d entries (%v), want %d", c.tenant, c.q, len(es), err, c.want)
+			}
+		}
+		if err := s.AppendAuditBatches(ctx, AuditRetention{}, AuditBatch{Entries: []AuditEntry{{}}}); err == nil {
+			t.Error("a batch without a tenant was accepted")
 		}
 	})
 }

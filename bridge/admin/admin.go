@@ -23,15 +23,21 @@ import (
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
-// Store is what the admin API reads and writes: queue statistics, sync counts,
+// Store is what the admin API reads and writes: the head of the queue, sync counts,
 // dead letters and their replay.
 type Store interface {
-	QueueStats(ctx context.Context, tenant string) (store.QueueStats, error)
+	QueueHead(ctx context.Context, tenant string) (store.QueueHead, error)
 	SyncCounts(ctx context.Context, tenant string) (map[string]map[string]int, error)
 	ListDead(ctx context.Context, tenant string, limit int) ([]*store.SyncState, error)
 	Replay(ctx context.Context, tenant, connector, subject string) error
 	ReplayAll(ctx context.Context, tenant, connector string) (int, error)
 	ThrottleStates(ctx context.Context, tenant string, connectors []string) (map[string]store.ThrottleState, error)
+}
+
+// Recorder records an entry of a tenant's audit trail without waiting
+// (audit.Recorder).
+type Recorder interface {
+	Record(tenant string, e store.AuditEntry)
 }
 
 // Reconciler runs one reconciliation under the tenant's lock.
@@ -64,6 +70,9 @@ type Options struct {
 	Secure bool
 	// OnMark, when set, is called after dead letters were re-queued.
 	OnMark func()
+	// Recorder, when set, records the admin actions (dead-letter retries) in
+	// the tenant's audit trail, with who asked for them.
+	Recorder Recorder
 	// Unavailable, when set, classifies a store error as "unavailable for
 	// now": the answer is 503 with Retry-After (typically store.Unavailable).
 	Unavailable func(error) (retryAfter time.Duration, ok bool)
@@ -150,9 +159,11 @@ func (a *API) Status(ctx context.Context, tenantID string) ([]TenantStatus, erro
 		if tenantID != "" && t.ID != tenantID {
 			continue
 		}
-		qs, err := a.store.QueueStats(ctx, t.ID)
+		// The head of the queue, not QueueStats: counting the due keys costs
+		// a range of the whole queue (a sort of it on the embedded store).
+		qs, err := a.store.QueueHead(ctx, t.ID)
 		if err != nil {
-			return nil, fmt.Errorf("queue stats of %s: %w", t.ID, err)
+			return nil, fmt.Errorf("queue of %s: %w", t.ID, err)
 		}
 		counts, err := a.store.SyncCounts(ctx, t.ID)
 		if err != nil {
@@ -243,8 +254,11 @@ func (a *API) credentials(tenantID string) []CredentialStatus {
 }
 
 // Replay re-queues dead subjects of a tenant's connector: one subject, or all of
-// them when subject is empty. It returns how many were re-queued.
-func (a *API) Replay(ctx context.Context, tenantID, connector, subject string) (int, error) {
+// them when subject is empty. It returns how many were re-queued, and records
+// the retry in the tenant's audit trail with who asked for it: the admin
+// credential's name for the API, the console, or the CLI (a call whose
+// context carries neither).
+func (a *API) Replay(ctx context.Context, tenantID, connector, subject string) (n int, err error) {
 	t := a.tenants.Get(tenantID)
 	switch {
 	case t == nil:
@@ -260,17 +274,55 @@ func (a *API) Replay(ctx context.Context, tenantID, connector, subject string) (
 	if a.opts.OnMark != nil {
 		defer a.opts.OnMark()
 	}
+	start := a.now()
+	defer func() { a.recordRetry(ctx, tenantID, connector, subject, n, err, start) }()
 	if subject != "" {
 		if err := a.store.Replay(ctx, tenantID, connector, subject); err != nil {
 			return 0, fmt.Errorf("replay %s: %w", subject, err)
 		}
 		return 1, nil
 	}
-	n, err := a.store.ReplayAll(ctx, tenantID, connector)
+	n, err = a.store.ReplayAll(ctx, tenantID, connector)
 	if err != nil {
 		return n, fmt.Errorf("replay all of %s: %w", connector, err)
 	}
 	return n, nil
+}
+
+// recordRetry records a dead-letter retry as an admin entry of the trail.
+func (a *API) recordRetry(ctx context.Context, tenantID, connector, subject string, n int, err error, start time.Time) {
+	if a.opts.Recorder == nil {
+		return
+	}
+	e := store.AuditEntry{Time: start, Kind: store.AuditAdmin, Subject: subject, Connector: connector, Trigger: actorOf(ctx),
+		Action: "retry dead letters", Outcome: "requeued", Counts: map[string]int{"requeued": n}, DurationMS: a.now().Sub(start).Milliseconds()}
+	if subject != "" {
+		e.Action = "retry dead letter"
+	}
+	if err != nil {
+		e.Outcome, e.Error = "failed", clip.Error(err)
+	}
+	a.opts.Recorder.Record(tenantID, e)
+}
+
+type actorKey struct{}
+
+// withActor names who acts in ctx (the console's session).
+func withActor(ctx context.Context, who string) context.Context {
+	return context.WithValue(ctx, actorKey{}, who)
+}
+
+// actorOf names who asks for an admin action in ctx: the console, the admin
+// API with the name of the credential (never the credential), or else the
+// CLI, which calls in-process.
+func actorOf(ctx context.Context) string {
+	if who, ok := ctx.Value(actorKey{}).(string); ok {
+		return who
+	}
+	if id, ok := auth.FromContext(ctx); ok {
+		return "api:" + id.Name
+	}
+	return "cli"
 }
 
 // guard authenticates the admin endpoints with the admin bearer tokens; the

@@ -300,6 +300,7 @@ func (c *console) dead(w http.ResponseWriter, r *http.Request, s *session) error
 
 func (c *console) retry(w http.ResponseWriter, r *http.Request, _ *session) error {
 	tenantID, conn, subj := c.tenantOf(r), r.PostFormValue("connector"), r.PostFormValue("subject")
+	r = r.WithContext(withActor(r.Context(), "console"))
 	var n int
 	var err error
 	if conn == "" { // every connector of the tenant

@@ -11,6 +11,8 @@ package audit
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"regexp"
 	"sync/atomic"
 	"time"
@@ -20,15 +22,20 @@ import (
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
-// Sink is where entries are written (the store).
+// Sink is where entries are written (the store). It must not keep the
+// batches' entries after it returns: the recorder reuses them.
 type Sink interface {
-	AppendAudit(ctx context.Context, tenant string, ret store.AuditRetention, entries ...store.AuditEntry) error
+	AppendAuditBatches(ctx context.Context, ret store.AuditRetention, batches ...store.AuditBatch) error
 }
 
 // Defaults of Options.
 const (
 	DefaultBuffer = 4096
-	maxBatch      = 256
+	// DefaultLinger is how long the writer collects entries after the first
+	// of a batch before it writes them: at a few thousand writes a second,
+	// tens of entries share one round trip instead of one entry each.
+	DefaultLinger = 5 * time.Millisecond
+	maxBatch      = 512
 )
 
 // Options configure a Recorder. Sink is required.
@@ -39,6 +46,9 @@ type Options struct {
 	RedactPersonal bool
 	// Buffer is how many entries may wait to be written; 0 means DefaultBuffer.
 	Buffer int
+	// Linger is how long a batch collects entries before it is written; 0
+	// means DefaultLinger, a negative value writes at once.
+	Linger time.Duration
 	Logger zerolog.Logger
 	Now    func() time.Time
 	// OnDrop, when set, is called for every entry dropped (buffer full or write failed).
@@ -57,6 +67,12 @@ type Recorder struct {
 	dropped atomic.Uint64
 	// inflight counts entries accepted but not yet written, for Flush.
 	inflight atomic.Int64
+	// batches and entries are write's buffers, reused (Run is the only writer).
+	batches []store.AuditBatch
+	entries []store.AuditEntry
+	// Request ids made up for clients that send none.
+	ridPrefix string
+	ridNext   atomic.Uint64
 }
 
 // New builds a recorder; nothing is written until Run runs.
@@ -67,7 +83,12 @@ func New(opts Options) *Recorder {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	return &Recorder{opts: opts, ch: make(chan pending, opts.Buffer)}
+	if opts.Linger == 0 {
+		opts.Linger = DefaultLinger
+	}
+	var b [6]byte
+	_, _ = rand.Read(b[:])
+	return &Recorder{opts: opts, ch: make(chan pending, opts.Buffer), ridPrefix: hex.EncodeToString(b[:]) + "-"}
 }
 
 // Record queues e for tenant's trail without waiting. A nil Recorder records nothing.
@@ -116,55 +137,95 @@ func (r *Recorder) Flush(ctx context.Context) {
 	}
 }
 
-// Run writes buffered entries until ctx ends, then writes what is left.
+// Run writes buffered entries until ctx ends, then writes what is left. A
+// batch is what arrives within Linger of its first entry (at most maxBatch).
 func (r *Recorder) Run(ctx context.Context) {
 	batch := make([]pending, 0, maxBatch)
+	linger := time.NewTimer(time.Hour)
+	linger.Stop()
 	for {
 		select {
 		case p := <-r.ch:
 			batch = append(batch[:0], p)
-		drain:
-			for len(batch) < maxBatch {
-				select {
-				case p := <-r.ch:
-					batch = append(batch, p)
-				default:
-					break drain
+			if r.opts.Linger > 0 {
+				linger.Reset(r.opts.Linger)
+			collect:
+				for len(batch) < maxBatch {
+					select {
+					case p := <-r.ch:
+						batch = append(batch, p)
+					case <-linger.C:
+						break collect
+					case <-ctx.Done():
+						break collect
+					}
 				}
+				linger.Stop()
 			}
-			r.write(context.WithoutCancel(ctx), batch)
+			r.write(context.WithoutCancel(ctx), r.drain(batch))
 		case <-ctx.Done():
 			for {
-				select {
-				case p := <-r.ch:
-					r.write(context.WithoutCancel(ctx), []pending{p})
-				default:
+				batch = r.drain(batch[:0])
+				if len(batch) == 0 {
 					return
 				}
+				r.write(context.WithoutCancel(ctx), batch)
 			}
 		}
 	}
 }
 
-// write appends a batch, one pipelined round trip per tenant.
-func (r *Recorder) write(ctx context.Context, batch []pending) {
-	byTenant := map[string][]store.AuditEntry{}
-	var order []string
-	for _, p := range batch {
-		if _, ok := byTenant[p.tenant]; !ok {
-			order = append(order, p.tenant)
+// drain adds to batch what is buffered, up to maxBatch entries, without waiting.
+func (r *Recorder) drain(batch []pending) []pending {
+	for len(batch) < maxBatch {
+		select {
+		case p := <-r.ch:
+			batch = append(batch, p)
+		default:
+			return batch
 		}
-		byTenant[p.tenant] = append(byTenant[p.tenant], p.entry)
+	}
+	return batch
+}
+
+// write appends a batch in one pipelined round trip, the entries of each
+// tenant together, copied once into a backing array reused from batch to
+// batch (Run is the only writer).
+func (r *Recorder) write(ctx context.Context, batch []pending) {
+	r.batches = r.batches[:0]
+	var counts []int
+	at := make(map[string]int, 1)
+	for _, p := range batch {
+		i, ok := at[p.tenant]
+		if !ok {
+			i = len(r.batches)
+			at[p.tenant] = i
+			r.batches = append(r.batches, store.AuditBatch{Tenant: p.tenant})
+			counts = append(counts, 0)
+		}
+		counts[i]++
+	}
+	if cap(r.entries) < len(batch) {
+		r.entries = make([]store.AuditEntry, max(len(batch), maxBatch))
+	}
+	off := 0
+	for i, n := range counts {
+		r.batches[i].Entries = r.entries[off : off : off+n]
+		off += n
+	}
+	for _, p := range batch {
+		b := &r.batches[at[p.tenant]]
+		b.Entries = append(b.Entries, p.entry)
 	}
 	wctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	for _, t := range order {
-		es := byTenant[t]
-		if err := r.opts.Sink.AppendAudit(wctx, t, r.opts.Retention, es...); err != nil {
-			r.drop(t, len(es))
-			r.opts.Logger.Warn().Err(err).Str("tenant", t).Int("entries", len(es)).Msg("audit: entries dropped")
+	if err := r.opts.Sink.AppendAuditBatches(wctx, r.opts.Retention, r.batches...); err != nil {
+		for _, b := range r.batches {
+			r.drop(b.Tenant, len(b.Entries))
 		}
+		r.opts.Logger.Warn().Err(err).Int("entries", len(batch)).Msg("audit: entries dropped")
 	}
+	clear(r.entries[:len(batch)]) // let the entries' strings go
 	r.inflight.Add(-int64(len(batch)))
 }
 

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/filter"
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
@@ -17,7 +18,7 @@ type memSink struct {
 	block   chan struct{}
 }
 
-func (m *memSink) AppendAudit(_ context.Context, tenant string, _ store.AuditRetention, es ...store.AuditEntry) error {
+func (m *memSink) AppendAuditBatches(_ context.Context, _ store.AuditRetention, bs ...store.AuditBatch) error {
 	if m.block != nil {
 		<-m.block
 	}
@@ -29,7 +30,9 @@ func (m *memSink) AppendAudit(_ context.Context, tenant string, _ store.AuditRet
 	if m.entries == nil {
 		m.entries = map[string][]store.AuditEntry{}
 	}
-	m.entries[tenant] = append(m.entries[tenant], es...)
+	for _, b := range bs {
+		m.entries[b.Tenant] = append(m.entries[b.Tenant], b.Entries...)
+	}
 	return nil
 }
 
@@ -90,22 +93,43 @@ func TestRedactPersonal(t *testing.T) {
 	}
 }
 
-func TestChangeSummary(t *testing.T) {
+func TestPatchSummary(t *testing.T) {
 	cases := []struct {
-		method, body, want string
+		ops  []filter.Operation
+		want string
 	}{
-		{"POST", "", "created"},
-		{"PUT", "", "replaced"},
-		{"DELETE", "", "deleted"},
-		{"PATCH", `{"Operations":[{"op":"Replace","path":"active","value":"False"}]}`, "1 attributes replaced"},
-		{"PATCH", `{"Operations":[{"op":"replace","value":{"name.givenName":"x","displayName":"y"}}]}`, "2 attributes replaced"},
-		{"PATCH", `{"Operations":[{"op":"add","path":"members","value":[{"value":"a"},{"value":"b"}]},{"op":"remove","path":"members[value eq \"c\"]"}]}`, "2 members added, 1 members removed"},
-		{"PATCH", `{"Operations":[{"op":"add","value":{"members":[{"value":"a"}]}}]}`, "1 members added"},
-		{"PATCH", `not json`, "patched"},
+		{nil, "patched"},
+		{[]filter.Operation{{Op: "replace", Path: "active", Value: false}}, "1 attributes replaced"},
+		{[]filter.Operation{{Op: "replace", Value: map[string]any{"name.givenName": "x", "displayName": "y"}}}, "2 attributes replaced"},
+		{[]filter.Operation{
+			{Op: "add", Path: "members", Value: []any{map[string]any{"value": "a"}, map[string]any{"value": "b"}}},
+			{Op: "remove", Path: `members[value eq "c"]`},
+		}, "2 members added, 1 members removed"},
+		{[]filter.Operation{{Op: "add", Value: map[string]any{"members": []any{map[string]any{"value": "a"}}}}}, "1 members added"},
+		{[]filter.Operation{{Op: "replace", Path: "membersOf"}, {Op: "Remove", Path: "Members"}}, "1 attributes replaced, 1 members removed"},
 	}
 	for _, c := range cases {
-		if got := changeSummary(c.method, []byte(c.body)); got != c.want {
-			t.Errorf("%s %s: %q, want %q", c.method, c.body, got, c.want)
+		if got := patchSummary(c.ops); got != c.want {
+			t.Errorf("%+v: %q, want %q", c.ops, got, c.want)
+		}
+	}
+}
+
+func TestSCIMResource(t *testing.T) {
+	cases := []struct{ method, path, rtype, id string }{
+		{"POST", "/scim/v2/Users", "User", ""},
+		{"POST", "/scim/v2/users/", "User", ""},
+		{"PATCH", "/scim/v2/Groups/g1", "Group", "g1"},
+		{"DELETE", "/scim/v2/GROUPS/g1/", "Group", "g1"},
+		{"POST", "/scim/v2/Users/.search", "", ""},
+		{"PUT", "/scim/v2/Users", "", ""},
+		{"POST", "/scim/v2/Bulk", "", ""},
+		{"PATCH", "/scim/v2/Users/u1/x", "", ""},
+		{"POST", "/other/Users", "", ""},
+	}
+	for _, c := range cases {
+		if rt, id := scimResource(c.method, c.path); rt != c.rtype || id != c.id {
+			t.Errorf("%s %s: %q %q, want %q %q", c.method, c.path, rt, id, c.rtype, c.id)
 		}
 	}
 }

@@ -4,12 +4,11 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/hex"
-	"encoding/json"
-	"fmt"
-	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
+	"github.com/scim-bridge/scim-bridge/filter"
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
@@ -17,64 +16,55 @@ import (
 // short and plain, made up otherwise, and echoed in the answer.
 const RequestIDHeader = "X-Request-Id"
 
-// maxCapture bounds what the middleware keeps of a body to summarise it.
+// maxCapture bounds what the webhook middleware keeps of a body.
 const maxCapture = 1 << 20
 
 // SCIM wraps the SCIM endpoint so every write (POST, PUT, PATCH, DELETE on
-// /Users and /Groups) is recorded once answered: identity, resource, a summary
-// of the change and the status. It adds one map lookup and, for writes, a copy
-// of the bodies to the request; the entry is written in the background.
+// /Users and /Groups, and each operation of a /Bulk request) is recorded once
+// answered: identity, resource, a summary of the change and the status. The
+// SCIM server notes the tenant, credential, resource and PATCH operations
+// into the request's context (NoteIdentity, NoteResource, NotePatch,
+// Operation), so the middleware neither copies nor parses a body: it adds a
+// context value, a status-recording writer and a buffered channel send to a
+// write; the entry is written in the background.
 func (r *Recorder) SCIM(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
-		rid := requestID(req.Header.Get(RequestIDHeader))
+		rid := r.requestID(req.Header.Get(RequestIDHeader))
 		w.Header().Set(RequestIDHeader, rid)
-		rtype, id := scimResource(req.URL.Path)
-		if r == nil || rtype == "" || !isWrite(req.Method) {
+		if r == nil || !isWrite(req.Method) || !strings.HasPrefix(req.URL.Path, "/scim/v2/") {
 			next.ServeHTTP(w, req)
 			return
 		}
-		var reqBody []byte
-		if req.Method == http.MethodPatch && req.Body != nil {
-			reqBody, _ = io.ReadAll(io.LimitReader(req.Body, maxCapture))
-			req.Body = struct {
-				io.Reader
-				io.Closer
-			}{io.MultiReader(bytes.NewReader(reqBody), req.Body), req.Body}
-		}
 		start := r.opts.Now()
 		ctx, sl := withSlot(req.Context())
-		cw := &captureWriter{ResponseWriter: w}
-		next.ServeHTTP(cw, req.WithContext(ctx))
+		sw := &statusWriter{ResponseWriter: w}
+		next.ServeHTTP(sw, req.WithContext(ctx))
 		if sl.tenant == "" {
 			return // not authenticated: no tenant to record it for
 		}
-		if cw.code == 0 {
-			cw.code = http.StatusOK
+		code := sw.code
+		if code == 0 {
+			code = http.StatusOK
 		}
-		e := store.AuditEntry{
-			Time: start, Kind: store.AuditSCIM, RequestID: rid, Identity: sl.identity, Method: req.Method,
-			ResourceType: rtype, ResourceID: id, Status: cw.code,
-		}
-		if cw.code < 300 {
-			var doc struct {
-				ID          string `json:"id"`
-				UserName    string `json:"userName"`
-				DisplayName string `json:"displayName"`
+		sl.mu.Lock()
+		bulk := sl.bulk
+		sl.mu.Unlock()
+		if len(bulk) > 0 {
+			for _, e := range bulk {
+				e.Time, e.RequestID, e.Identity = start, rid, sl.identity
+				r.Record(sl.tenant, e)
 			}
-			if json.Unmarshal(cw.body.Bytes(), &doc) == nil {
-				if doc.ID != "" {
-					e.ResourceID = doc.ID
-				}
-				e.Name = doc.UserName
-				if rtype == store.WorkGroup {
-					e.Name = doc.DisplayName
-				}
+			return
+		}
+		rtype, id := scimResource(req.Method, req.URL.Path)
+		if rtype == "" && sl.rtype == "" {
+			if !isBulk(req.URL.Path) {
+				return
 			}
-			e.Change = changeSummary(req.Method, reqBody)
+			rtype = "Bulk" // refused as a whole: no operation ran
 		}
-		if e.ResourceID != "" {
-			e.Subject = rtype + "|" + e.ResourceID
-		}
+		e := sl.entry(req.Method, rtype, id, code)
+		e.Time, e.RequestID, e.Identity = start, rid, sl.identity
 		r.Record(sl.tenant, e)
 	})
 }
@@ -87,30 +77,34 @@ func isWrite(m string) bool {
 	return false
 }
 
-// scimResource returns the resource type ("User", "Group") and id of a SCIM path.
-func scimResource(path string) (rtype, id string) {
+func isBulk(path string) bool {
+	rest, _ := strings.CutPrefix(path, "/scim/v2/")
+	return strings.EqualFold(strings.TrimSuffix(rest, "/"), "Bulk")
+}
+
+// scimResource returns the resource type ("User", "Group") and id a write to
+// a SCIM path concerns; endpoint names match ignoring case, as the server
+// matches them.
+func scimResource(method, path string) (rtype, id string) {
 	rest, ok := strings.CutPrefix(path, "/scim/v2/")
 	if !ok {
 		return "", ""
 	}
 	rest = strings.TrimSuffix(rest, "/")
 	ep, id, _ := strings.Cut(rest, "/")
-	if id == ".search" || strings.Contains(id, "/") {
-		return "", ""
+	if strings.Contains(id, "/") || (id == "" && method != http.MethodPost) || (id != "" && method == http.MethodPost) {
+		return "", "" // .search, a sub-path, or a write the server refuses anyway
 	}
-	switch ep {
-	case "Users":
+	switch {
+	case strings.EqualFold(ep, "Users"):
 		return store.WorkUser, id
-	case "Groups":
+	case strings.EqualFold(ep, "Groups"):
 		return store.WorkGroup, id
 	}
 	return "", ""
 }
 
-// changeSummary describes a write without its values: "created", "replaced",
-// "deleted", or for a PATCH the attributes replaced and the members added and
-// removed.
-func changeSummary(method string, patch []byte) string {
+func changeOf(method string) string {
 	switch method {
 	case http.MethodPost:
 		return "created"
@@ -119,99 +113,120 @@ func changeSummary(method string, patch []byte) string {
 	case http.MethodDelete:
 		return "deleted"
 	}
-	var body struct {
-		Operations []struct {
-			Op    string          `json:"op"`
-			Path  string          `json:"path"`
-			Value json.RawMessage `json:"value"`
-		} `json:"Operations"`
-	}
-	if json.Unmarshal(patch, &body) != nil {
-		return "patched"
-	}
+	return "patched"
+}
+
+// patchSummary describes a PATCH without its values: the attributes
+// replaced and the members added and removed.
+func patchSummary(ops []filter.Operation) string {
 	attrs, added, removed := 0, 0, 0
-	for _, op := range body.Operations {
-		kind := strings.ToLower(op.Op)
-		path := strings.ToLower(op.Path)
-		var list []json.RawMessage
-		var obj map[string]json.RawMessage
-		if strings.HasPrefix(path, "members") {
-			_ = json.Unmarshal(op.Value, &list)
-		} else if path == "" {
-			_ = json.Unmarshal(op.Value, &obj)
-		}
+	for _, op := range ops {
+		remove := strings.EqualFold(op.Op, "remove")
 		switch {
-		case strings.HasPrefix(path, "members") && kind == "add":
-			added += max(len(list), 1)
-		case strings.HasPrefix(path, "members") && kind == "remove":
-			removed += max(len(list), 1)
-		case path == "" && obj != nil:
+		case isMembersPath(op.Path):
+			n := 1
+			if l, ok := op.Value.([]any); ok {
+				n = max(len(l), 1)
+			}
+			if remove {
+				removed += n
+			} else {
+				added += n
+			}
+		case op.Path == "":
+			obj, _ := op.Value.(map[string]any)
+			if obj == nil {
+				attrs++
+			}
 			for k, v := range obj {
-				if strings.EqualFold(k, "members") {
-					var ms []json.RawMessage
-					_ = json.Unmarshal(v, &ms)
-					if kind == "remove" {
-						removed += len(ms)
-					} else {
-						added += len(ms)
-					}
+				if !strings.EqualFold(k, "members") {
+					attrs++
 					continue
 				}
-				attrs++
+				l, _ := v.([]any)
+				if remove {
+					removed += len(l)
+				} else {
+					added += len(l)
+				}
 			}
 		default:
 			attrs++
 		}
 	}
-	var parts []string
-	if attrs > 0 {
-		parts = append(parts, fmt.Sprintf("%d attributes replaced", attrs))
+	var b strings.Builder
+	for _, p := range []struct {
+		n    int
+		what string
+	}{{attrs, " attributes replaced"}, {added, " members added"}, {removed, " members removed"}} {
+		if p.n == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(strconv.Itoa(p.n))
+		b.WriteString(p.what)
 	}
-	if added > 0 {
-		parts = append(parts, fmt.Sprintf("%d members added", added))
-	}
-	if removed > 0 {
-		parts = append(parts, fmt.Sprintf("%d members removed", removed))
-	}
-	if len(parts) == 0 {
+	if b.Len() == 0 {
 		return "patched"
 	}
-	return strings.Join(parts, ", ")
+	return b.String()
 }
 
-// requestID keeps a client's id when it is short and plain, else makes one.
-func requestID(in string) string {
+// isMembersPath reports whether a PATCH path targets a group's members
+// ("members", "members[value eq …]", "members.value"), ignoring case.
+func isMembersPath(path string) bool {
+	return len(path) >= 7 && strings.EqualFold(path[:7], "members") && (len(path) == 7 || path[7] == '[' || path[7] == '.')
+}
+
+// requestID keeps a client's id when it is short and plain, else makes one:
+// a random per-recorder prefix and a counter (unique, cheap; not a secret).
+func (r *Recorder) requestID(in string) string {
 	if n := len(in); n > 0 && n <= 64 && strings.Trim(in, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.:") == "" {
 		return in
 	}
-	var b [12]byte
-	_, _ = rand.Read(b[:])
-	return hex.EncodeToString(b[:])
+	if r == nil {
+		var b [12]byte
+		_, _ = rand.Read(b[:])
+		return hex.EncodeToString(b[:])
+	}
+	return r.ridPrefix + strconv.FormatUint(r.ridNext.Add(1), 36)
 }
 
-// captureWriter records the status and the start of the body.
-type captureWriter struct {
+// statusWriter records the status of an answer.
+type statusWriter struct {
 	http.ResponseWriter
 	code int
-	body bytes.Buffer
 }
 
-func (c *captureWriter) WriteHeader(code int) {
-	if c.code == 0 {
-		c.code = code
+func (s *statusWriter) WriteHeader(code int) {
+	if s.code == 0 {
+		s.code = code
 	}
-	c.ResponseWriter.WriteHeader(code)
+	s.ResponseWriter.WriteHeader(code)
 }
 
-func (c *captureWriter) Write(p []byte) (int, error) {
-	if c.code == 0 {
-		c.code = http.StatusOK
+func (s *statusWriter) Write(p []byte) (int, error) {
+	if s.code == 0 {
+		s.code = http.StatusOK
 	}
-	if room := maxCapture - c.body.Len(); room > 0 {
-		c.body.Write(p[:min(len(p), room)])
-	}
-	return c.ResponseWriter.Write(p)
+	return s.ResponseWriter.Write(p)
 }
 
 // Unwrap lets http.ResponseController reach the underlying writer.
-func (c *captureWriter) Unwrap() http.ResponseWriter { return c.ResponseWriter }
+func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
+
+// captureWriter records the status and the start of the body (of a webhook
+// answer, which is short).
+type captureWriter struct {
+	statusWriter
+	body bytes.Buffer
+}
+
+func (c *captureWriter) Write(p []byte) (int, error) {
+	if room := maxCapture - c.body.Len(); room > 0 {
+		c.body.Write(p[:min(len(p), room)])
+	}
+	return c.statusWriter.Write(p)
+}

@@ -27,7 +27,7 @@ func (r *Recorder) Webhooks(known func(tenant, connector string) bool, next http
 			io.Reader
 			io.Closer
 		}{io.MultiReader(bytes.NewReader(body), req.Body), req.Body}
-		cw := &captureWriter{ResponseWriter: w}
+		cw := &captureWriter{statusWriter: statusWriter{ResponseWriter: w}}
 		next.ServeHTTP(cw, req)
 		var answer struct {
 			Status string `json:"status"`

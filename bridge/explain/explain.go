@@ -34,6 +34,7 @@ type Store interface {
 	MemberCount(ctx context.Context, tenant, groupID string) (int, error)
 	GetSyncs(ctx context.Context, tenant, subject string, connectors []string) (map[string]*store.SyncState, error)
 	DueAt(ctx context.Context, k store.WorkKey) (due time.Time, ok, leased bool, err error)
+	ThrottleStates(ctx context.Context, tenant string, connectors []string) (map[string]store.ThrottleState, error)
 	ListAudit(ctx context.Context, tenant string, q store.AuditQuery) ([]store.AuditEntry, string, error)
 }
 
@@ -108,18 +109,23 @@ type ConnectorReport struct {
 	// not-applicable, not-handled.
 	Verdict string `json:"verdict"`
 	// Why explains the verdict in a sentence.
-	Why         string            `json:"why"`
-	DesiredHash string            `json:"desiredHash,omitempty"`
-	AppliedHash string            `json:"appliedHash,omitempty"`
-	Status      string            `json:"status,omitempty"`
-	Attempts    int               `json:"attempts,omitempty"`
-	LastError   string            `json:"lastError,omitempty"`
-	ErrorClass  string            `json:"errorClass,omitempty"`
-	NextRetry   time.Time         `json:"nextRetry,omitzero"`
-	RetryReason string            `json:"retryReason,omitempty"`
-	UpdatedAt   time.Time         `json:"updatedAt,omitzero"`
-	Downstream  map[string]string `json:"downstreamIds,omitempty"`
-	Record      json.RawMessage   `json:"record,omitempty"`
+	Why         string `json:"why"`
+	DesiredHash string `json:"desiredHash,omitempty"`
+	AppliedHash string `json:"appliedHash,omitempty"`
+	Status      string `json:"status,omitempty"`
+	Attempts    int    `json:"attempts,omitempty"`
+	LastError   string `json:"lastError,omitempty"`
+	ErrorClass  string `json:"errorClass,omitempty"`
+	// NextRetry is when the next attempt may happen: the later of the
+	// subject's own retry time and the end of its connector's hold.
+	NextRetry   time.Time `json:"nextRetry,omitzero"`
+	RetryReason string    `json:"retryReason,omitempty"`
+	// HeldUntil is the end of the connector's hold by its downstream (a 429
+	// or 503 with Retry-After, shared by every replica); zero when not held now.
+	HeldUntil  time.Time         `json:"heldUntil,omitzero"`
+	UpdatedAt  time.Time         `json:"updatedAt,omitzero"`
+	Downstream map[string]string `json:"downstreamIds,omitempty"`
+	Record     json.RawMessage   `json:"record,omitempty"`
 }
 
 // Explain finds the subject q names in tenantID (a SCIM id, a userName, an
@@ -289,32 +295,34 @@ func (x *Explainer) connector(c connectors.Connector, s connectors.Subject, st *
 }
 
 // connectorReasons fills each connector's Why (and error class and retry
-// reason) from its state, the queue and the last downstream audit entry.
+// reason) from its state, the queue, the connector's current hold (the
+// throttle every replica shares) and the last downstream audit entry.
 func (x *Explainer) connectorReasons(ctx context.Context, rep *Report) error {
+	if len(rep.Connectors) == 0 {
+		return nil
+	}
 	now := x.opts.Now()
-	throttles := map[string]time.Time{}
-	if rep.Queue.Queued && rep.Queue.Due.After(now) {
-		// Held back without an attempt of its own: is its connector throttled?
-		recent, _, err := x.opts.Store.ListAudit(ctx, rep.Tenant, store.AuditQuery{Kind: store.AuditDownstream, Outcome: store.SyncRetrying, Since: now.Add(-24 * time.Hour), Limit: 100})
-		if err != nil {
-			return fmt.Errorf("explain: %w", err)
-		}
-		for _, e := range recent {
-			if e.ErrorClass == connectors.RateLimited.String() && e.Until.After(throttles[e.Connector]) {
-				throttles[e.Connector] = e.Until
-			}
-		}
+	names := make([]string, len(rep.Connectors))
+	for i, cr := range rep.Connectors {
+		names[i] = cr.Connector
+	}
+	holds, err := x.opts.Store.ThrottleStates(ctx, rep.Tenant, names)
+	if err != nil {
+		return fmt.Errorf("explain: %w", err)
 	}
 	for i := range rep.Connectors {
 		cr := &rep.Connectors[i]
 		if cr.Why != "" {
 			continue
 		}
+		if h := holds[cr.Connector]; h.Held(now) {
+			cr.HeldUntil = h.HeldUntil
+		}
 		for j := len(rep.Audit) - 1; j >= 0; j-- {
 			e := rep.Audit[j]
 			if e.Kind == store.AuditDownstream && e.Connector == cr.Connector {
 				if e.ErrorClass != "" && cr.LastError != "" {
-					cr.ErrorClass, cr.RetryReason = e.ErrorClass, e.Reason
+					cr.ErrorClass = e.ErrorClass
 				}
 				break
 			}
@@ -322,23 +330,26 @@ func (x *Explainer) connectorReasons(ctx context.Context, rep *Report) error {
 		if cr.ErrorClass == "" && cr.LastError != "" {
 			cr.ErrorClass = classFromMessage(cr.LastError)
 		}
+		held := !cr.HeldUntil.IsZero()
 		switch cr.Verdict {
 		case store.SyncSynced:
 			cr.Why = "downstream matches the desired state (applied hash " + short(cr.AppliedHash) + ")"
 		case store.SyncDead:
 			cr.Why = "dead letter after " + strconv.Itoa(cr.Attempts) + " attempt(s): " + cr.LastError + "; it stays parked until retried or until the user changes"
-			if cr.RetryReason == "" {
-				cr.RetryReason = "not retried: parked in the dead letters"
-			}
+			cr.RetryReason = "not retried: parked in the dead letters"
 		case store.SyncRetrying:
-			if cr.ErrorClass == connectors.RateLimited.String() {
-				cr.Verdict = "throttled"
-			}
-			if cr.RetryReason == "" {
-				cr.RetryReason = "backoff: exponential backoff with jitter after attempt " + strconv.Itoa(cr.Attempts)
-				if cr.Verdict == "throttled" {
-					cr.RetryReason = "throttle: the downstream rate-limited the bridge"
+			switch {
+			case held:
+				cr.Verdict, cr.RetryReason = "throttled", holdReason(cr.HeldUntil)
+				if cr.NextRetry.After(cr.HeldUntil) {
+					cr.RetryReason += "; this subject's own retry comes after it, spread so the held work does not all leave at once"
+				} else {
+					cr.NextRetry = cr.HeldUntil
 				}
+			case cr.ErrorClass == connectors.RateLimited.String():
+				cr.RetryReason = "backoff: rate limited, retried after the downstream's Retry-After or exponential backoff; the connector is not held now"
+			default:
+				cr.RetryReason = "backoff: exponential backoff with jitter after attempt " + strconv.Itoa(cr.Attempts)
 			}
 			cr.Why = "attempt " + strconv.Itoa(cr.Attempts) + " failed (" + cr.ErrorClass + "): " + cr.LastError +
 				"; next try " + when(cr.NextRetry, now) + " — " + cr.RetryReason
@@ -346,12 +357,15 @@ func (x *Explainer) connectorReasons(ctx context.Context, rep *Report) error {
 			switch {
 			case rep.Queue.Leased:
 				cr.Why = "being converged right now"
-			case rep.Queue.Queued && rep.Queue.Due.After(now) && throttles[cr.Connector].After(now):
-				cr.Verdict = "throttled"
-				cr.RetryReason = "throttle"
-				cr.Why = "throttle: the downstream rate-limited this connector (429 with Retry-After); every call of it waits until " +
-					throttles[cr.Connector].UTC().Format(time.RFC3339) + ", this subject is due " + when(rep.Queue.Due, now)
+			case held && rep.Queue.Queued:
+				cr.Verdict, cr.NextRetry = "throttled", cr.HeldUntil
+				if rep.Queue.Queued && rep.Queue.Due.After(cr.HeldUntil) {
+					cr.NextRetry = rep.Queue.Due
+				}
+				cr.RetryReason = holdReason(cr.HeldUntil)
+				cr.Why = "waiting without an attempt: next try " + when(cr.NextRetry, now) + " — " + cr.RetryReason
 			case rep.Queue.Queued && rep.Queue.Due.After(now):
+				cr.NextRetry = rep.Queue.Due
 				cr.Why = "settle: changed recently, converged " + when(rep.Queue.Due, now) + " once the changes are quiet"
 				cr.RetryReason = "settle"
 			case rep.Queue.Queued:
@@ -364,6 +378,12 @@ func (x *Explainer) connectorReasons(ctx context.Context, rep *Report) error {
 		}
 	}
 	return nil
+}
+
+// holdReason says why a connector's next call waits until a hold ends.
+func holdReason(until time.Time) string {
+	return "throttle: the downstream rate-limited this connector (429 or 503 with Retry-After); no call of it leaves before " +
+		until.UTC().Format(time.RFC3339) + ", on any replica"
 }
 
 func classFromMessage(msg string) string {

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+
+	"github.com/scim-bridge/scim-bridge/bridge/audit"
 )
 
 // Limits of a /Bulk request when Options leave them 0 (advertised in
@@ -64,6 +66,8 @@ type bulkOp struct {
 	// deferred are members (bulkIds) left out of a group created inside a
 	// circular reference, added once they exist (RFC 7644 §3.7.1).
 	deferred []string
+	// audit records the operation as its own entry of the audit trail.
+	audit audit.BulkOperation
 }
 
 // bulkJob is one /Bulk request in progress.
@@ -133,6 +137,12 @@ func (srv *Server) bulk(w http.ResponseWriter, r *http.Request, tenant string) e
 		job.ops = append(job.ops, op)
 	}
 	job.run(r.Context())
+	for _, op := range job.ops {
+		if op.result != nil {
+			status, _ := strconv.Atoi(op.result.Status)
+			op.audit.Done(r.Context(), op.Method, op.Path, op.BulkID, status)
+		}
+	}
 
 	out := struct {
 		Schemas    []string      `json:"schemas"`
@@ -372,7 +382,7 @@ func (job *bulkJob) exec(ctx context.Context, op *bulkOp, leaveOut []string) {
 	path = job.substituteString(path)
 
 	rec := &bufferedResponse{header: http.Header{}, code: http.StatusOK}
-	sub, err := http.NewRequestWithContext(ctx, op.Method, "/scim/v2"+path, bytes.NewReader(data))
+	sub, err := http.NewRequestWithContext(op.audit.Context(ctx), op.Method, "/scim/v2"+path, bytes.NewReader(data))
 	if err != nil {
 		job.fail(op, errBadRequest("invalidValue", "invalid path %q", op.Path))
 		return

@@ -328,6 +328,7 @@ func (srv *Server) patchGroup(w http.ResponseWriter, r *http.Request, tenant str
 		return true, err
 	}
 	srv.written()
+	noteWrite(ctx, rt.kind, id, nil, ops)
 	o := renderOptsFor(srv, r)
 	if !o.projected() {
 		// RFC 7644 §3.5.2 allows 204: Entra and Okta push membership changes to

@@ -135,6 +135,7 @@ func (srv *Server) create(w http.ResponseWriter, r *http.Request, tenant string,
 		return err
 	}
 	srv.written()
+	noteWrite(r.Context(), rt.kind, res.ID, res, nil)
 	o := renderOptsFor(srv, r)
 	return writeResource(w, http.StatusCreated, res, srv.view(rt, res, nil, o), location(o.base, rt, res.ID))
 }
@@ -248,6 +249,7 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 			return err
 		}
 		srv.written()
+		noteWrite(ctx, rt.kind, id, res, nil)
 		return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o), "")
 	}
 	cur, groups, err := srv.loadWithGroups(ctx, tenant, rt, id, ifVersion, o)
@@ -271,6 +273,7 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 		}
 	}
 	srv.written()
+	noteWrite(ctx, rt.kind, id, res, nil)
 	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o), "")
 }
 
@@ -348,6 +351,7 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 			}
 			groups = g[id]
 		}
+		noteWrite(ctx, rt.kind, id, res, ops)
 		if rt.kind == store.KindGroup && !o.projected() {
 			// RFC 7644 §3.5.2 allows 204: Entra and Okta push membership changes to
 			// groups that may hold thousands of members; echoing them is waste.

@@ -125,6 +125,9 @@ func printExplain(e env, r *bridge.ExplainReport) {
 			if !c.NextRetry.IsZero() {
 				fmt.Fprintf(w, "    next retry %s: %s\n", c.NextRetry.UTC().Format("2006-01-02T15:04:05Z"), c.RetryReason)
 			}
+			if !c.HeldUntil.IsZero() {
+				fmt.Fprintf(w, "    connector held by its downstream until %s\n", c.HeldUntil.UTC().Format("2006-01-02T15:04:05Z"))
+			}
 			for k, v := range c.Downstream {
 				fmt.Fprintf(w, "    downstream %s = %s\n", k, v)
 			}
