@@ -57,6 +57,9 @@ func TestAuditSCIMWrites(t *testing.T) {
 			ts.do(testToken, http.MethodPatch, "/Users/"+id, map[string]any{
 				"schemas": []string{PatchOpSchema}, "Operations": []map[string]any{{"op": "replace", "value": map[string]any{"active": false, "displayName": "Ada"}}},
 			})
+			ts.do(testToken, http.MethodPut, "/Users/"+id, map[string]any{
+				"schemas": []string{UserSchema}, "userName": "ada@example.com", "displayName": "Ada L.",
+			})
 			ts.do(testToken, http.MethodDelete, "/Users/"+id, nil)
 			ts.do("wrong-token-0123456789", http.MethodDelete, "/Users/"+id, nil)
 			ts.do(testToken, http.MethodGet, "/Users", nil)
@@ -65,7 +68,7 @@ func TestAuditSCIMWrites(t *testing.T) {
 			want := []struct {
 				method, change string
 				status         int
-			}{{"POST", "created", 201}, {"PATCH", "2 attributes replaced", 200}, {"DELETE", "deleted", 204}}
+			}{{"POST", "created", 201}, {"PATCH", "2 attributes replaced", 200}, {"PUT", "replaced", 200}, {"DELETE", "deleted", 204}}
 			if len(es) != len(want) {
 				t.Fatalf("redact=%v: %d entries for the user, want %d: %+v", redact, len(es), len(want), es)
 			}
@@ -78,8 +81,10 @@ func TestAuditSCIMWrites(t *testing.T) {
 			if es[0].RequestID != "req-1" {
 				t.Errorf("request id %q", es[0].RequestID)
 			}
-			if got := es[0].Name; (got == "") != redact {
-				t.Errorf("redact=%v: name %q", redact, got)
+			for _, i := range []int{0, 2} { // POST, PUT
+				if got := es[i].Name; (got == "") != redact {
+					t.Errorf("redact=%v: entry %d name %q", redact, i, got)
+				}
 			}
 			ge := auditOf(t, ts.b, "acme", store.AuditQuery{Subject: "Group|" + gid})
 			if len(ge) != 2 || ge[1].Change != "1 attributes replaced, 1 members added" {
