@@ -71,6 +71,15 @@ end
 
 local function membersKey(gid) return P .. 'members:' .. gid end
 
+-- callChunked runs command cmd on key with the arguments args, a few thousand
+-- per call (unpack has a limit), in groups of step (2 for score, member).
+local function callChunked(cmd, key, args, step)
+  local per = 4000 - 4000 % step
+  for i = 1, #args, per do
+    redis.call(cmd, key, unpack(args, i, math.min(i + per - 1, #args)))
+  end
+end
+
 -- memberKind: type "Group" (any case) or else User (RFC 7643 §4.2).
 local function memberKind(m)
   local ty = m['type']
@@ -368,12 +377,18 @@ if ixChanged then
     local oldset, newset = {}, {}
     for i = 3, #ox do oldset[ox[i]] = true end
     for i = 3, #nx do newset[nx[i]] = true end
+    local rems, adds = {}, {}
     for v in pairs(oldset) do
-      if not newset[v] then redis.call('ZREM', eix, v .. SEP .. id) end
+      if not newset[v] then rems[#rems + 1] = v .. SEP .. id end
     end
     for v in pairs(newset) do
-      if not oldset[v] then redis.call('ZADD', eix, 0, v .. SEP .. id) end
+      if not oldset[v] then
+        adds[#adds + 1] = 0
+        adds[#adds + 1] = v .. SEP .. id
+      end
     end
+    callChunked('ZREM', eix, rems, 1)
+    callChunked('ZADD', eix, adds, 2)
   end
 end
 
@@ -463,8 +478,9 @@ if isUser then
     local legacy = P .. 'idx:user:externalId'
     if redis.call('HGET', legacy, ox[2]) == id then redis.call('HDEL', legacy, ox[2]) end
   end
-  local eix = P .. 'idx:user:email'
-  for i = 3, #ox do redis.call('ZREM', eix, ox[i] .. SEP .. id) end
+  local rems = {}
+  for i = 3, #ox do rems[#rems + 1] = ox[i] .. SEP .. id end
+  callChunked('ZREM', P .. 'idx:user:email', rems, 1)
 else
   local uidx = P .. 'idx:group:displayName'
   if ox[1] ~= '' and redis.call('HGET', uidx, ox[1]) == id then redis.call('HDEL', uidx, ox[1]) end

@@ -1057,3 +1057,55 @@ func TestReplaceUserReturnsGroups(t *testing.T) {
 		}
 	})
 }
+
+// A user with thousands of emails is indexed, re-indexed and unindexed in a
+// few commands per write (the scripts batch them), every email findable.
+func TestManyEmailsIndexedInBatches(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		emails := func(prefix string, n int) []any {
+			out := make([]any, n)
+			for i := range out {
+				out[i] = map[string]any{"value": fmt.Sprintf("%s%d@example.com", prefix, i)}
+			}
+			return out
+		}
+		resCreate(t, s, "acme", resUser("many", "many@example.com", map[string]any{"emails": emails("a", 9001)}))
+		count := func() int64 {
+			n, err := s.rdb.ZCard(ctx, emailIndexKey("acme")).Result()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+		if n := count(); n != 9001 {
+			t.Fatalf("%d emails indexed, want 9001", n)
+		}
+		for _, e := range []string{"a0@example.com", "A9000@example.com"} {
+			if ids, err := s.FindUserIDsByEmail(ctx, "acme", e); err != nil || len(ids) != 1 {
+				t.Fatalf("find %s: %v %v", e, ids, err)
+			}
+		}
+		// Keep 4,500 of them, add 4,200 new ones.
+		keep := emails("a", 4500)
+		if err := s.Replace(ctx, "acme", resUser("many", "many@example.com", map[string]any{"emails": append(keep, emails("b", 4200)...)}), 0); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(); n != 8700 {
+			t.Fatalf("%d emails indexed after the replace, want 8700", n)
+		}
+		if ids, _ := s.FindUserIDsByEmail(ctx, "acme", "a8000@example.com"); len(ids) != 0 {
+			t.Fatalf("a removed email still finds %v", ids)
+		}
+		if ids, _ := s.FindUserIDsByEmail(ctx, "acme", "b4199@example.com"); len(ids) != 1 {
+			t.Fatalf("an added email finds %v", ids)
+		}
+		if err := s.Delete(ctx, "acme", KindUser, "many", 0); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(); n != 0 {
+			t.Fatalf("%d emails indexed after the delete", n)
+		}
+	})
+}
