@@ -2,6 +2,7 @@ package bimplus
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -42,8 +43,18 @@ type env struct {
 
 func newEnv(t testing.TB, mutate func(*Config)) *env {
 	t.Helper()
+	return newEnvWrapped(t, mutate, nil)
+}
+
+// newEnvWrapped is newEnv with the fake's handler wrapped by wrap (nil: as is).
+func newEnvWrapped(t testing.TB, mutate func(*Config), wrap func(http.Handler) http.Handler) *env {
+	t.Helper()
 	srv := fake.New(fake.Options{Token: testToken, Team: "acme"})
-	hs := httptest.NewServer(srv.Handler())
+	h := srv.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 	e := &env{srv: srv, clock: fakeclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))}
 	e.alice = srv.AddTeamMember("alice@example.com")
