@@ -48,10 +48,10 @@ func BenchmarkDesired(b *testing.B) {
 
 // BenchmarkConvergeNewMembers adds 1000 new team members to one project, one
 // convergence each (the provisioning burst of a new tenant), and reports the
-// team listings read per user. Each iteration is the whole burst.
+// team and project listings read per user. Each iteration is the whole burst.
 func BenchmarkConvergeNewMembers(b *testing.B) {
 	const n = 1000
-	var teamGets, users float64
+	var teamGets, listGets, users float64
 	for b.Loop() {
 		b.StopTimer()
 		e := newEnv(b, func(c *Config) { c.RateLimit, c.Burst = 1e9, 1000 })
@@ -71,8 +71,10 @@ func BenchmarkConvergeNewMembers(b *testing.B) {
 		}
 		b.StopTimer()
 		teamGets += float64(e.count("GET", "/v2/acme/members"))
+		listGets += float64(e.count("GET", projAPath))
 		users += n
 		b.StartTimer()
 	}
 	b.ReportMetric(teamGets/users, "team-GETs/user")
+	b.ReportMetric(listGets/users, "project-GETs/user")
 }
