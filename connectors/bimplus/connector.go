@@ -117,10 +117,16 @@ func (c *connector) converge(ctx context.Context, s connectors.Subject, prev con
 	memberID := ""
 	for _, p := range projects {
 		var ids []string
-		if m, ok := managed[p]; ok && m.Member != "" {
-			ids = []string{m.Member}
+		rec, isManaged := managed[p]
+		if isManaged && rec.Member != "" {
+			ids = []string{rec.Member}
 		}
-		ms, err := c.listings.view(ctx, c.api, p, email, ids, opts.DryRun)
+		ms, read, err := c.listings.view(ctx, c.api, p, email, ids, opts.DryRun)
+		if err == nil && !read && isManaged && !recordMatches(rec, ms) {
+			// The record, saved after every write whichever replica made it,
+			// knows a write the cached listing does not show: read it afresh.
+			ms, _, err = c.listings.view(ctx, c.api, p, email, ids, true)
+		}
 		if err != nil {
 			if _, wanted := wants[p]; !wanted && connectors.IsNotFound(err) {
 				continue // the project is gone, and with it any membership to remove
@@ -303,6 +309,21 @@ func (c *connector) apply(ctx context.Context, steps []step, managed, next map[s
 		}
 	}
 	return encodeRecord(next), actions, nil
+}
+
+// recordMatches reports whether a cached listing's entries of the user agree
+// with the managed membership rec: the member is listed with the role last
+// applied. A record without a member id or role (an older one) matches.
+func recordMatches(rec managedMembership, ms []membership) bool {
+	if rec.Member == "" || rec.Role == "" {
+		return true
+	}
+	for _, m := range ms {
+		if m.Member.ID == rec.Member {
+			return m.Role.Name == "" || strings.EqualFold(m.Role.Name, rec.Role)
+		}
+	}
+	return false
 }
 
 // write makes one planned write and keeps the project's cached listing in

@@ -39,6 +39,8 @@ type env struct {
 	clock *fakeclock.Clock
 	alice string // member id of alice@example.com
 	bob   string // member id of bob@example.com
+	// open opens another adapter with the same configuration (another replica).
+	open func() connectors.Connector
 }
 
 func newEnv(t testing.TB, mutate func(*Config)) *env {
@@ -70,11 +72,15 @@ func newEnvWrapped(t testing.TB, mutate func(*Config), wrap func(http.Handler) h
 	if mutate != nil {
 		mutate(cfg)
 	}
-	c, err := cfg.Open(context.Background(), connectors.Deps{Tenant: "t1", Client: hs.Client(), Logger: zerolog.Nop(), Now: e.clock.Now, Throttle: conntest.NoThrottle{}})
-	if err != nil {
-		t.Fatal(err)
+	e.open = func() connectors.Connector {
+		t.Helper()
+		c, err := cfg.Open(context.Background(), connectors.Deps{Tenant: "t1", Client: hs.Client(), Logger: zerolog.Nop(), Now: e.clock.Now, Throttle: conntest.NoThrottle{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
-	e.conn = c
+	e.conn = e.open()
 	return e
 }
 

@@ -80,7 +80,7 @@ func (c *connector) Prune(ctx context.Context, o connectors.Observed, opts conne
 	if !slices.Contains(c.mappedProjects(), project) {
 		return nil, nil
 	}
-	ms, err := c.listings.view(ctx, c.api, project, "", []string{member}, opts.DryRun)
+	ms, _, err := c.listings.view(ctx, c.api, project, "", []string{member}, opts.DryRun)
 	if connectors.IsNotFound(err) {
 		return nil, nil
 	}

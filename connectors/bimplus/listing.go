@@ -85,11 +85,11 @@ func newListingCache(ttl time.Duration, now func() time.Time, projects []string)
 // (compared as memberKey; "" matches nothing) or whose member id is one of ids,
 // in listing order. With fresh, the listing is read by a GET sent after the
 // call began (a dry run: reconciliation must see changes made by hand);
-// otherwise a cached listing younger than the ttl serves.
-func (c *listingCache) view(ctx context.Context, a *api, project, email string, ids []string, fresh bool) ([]membership, error) {
+// otherwise a cached listing younger than the ttl serves. read reports that
+// the listing was read during the call.
+func (c *listingCache) view(ctx context.Context, a *api, project, email string, ids []string, fresh bool) (out []membership, read bool, err error) {
 	key := memberKey(email)
-	var out []membership
-	err := c.read(ctx, a, project, fresh, func(l *listing) {
+	read, err = c.read(ctx, a, project, fresh, func(l *listing) {
 		var hits []*cachedMember
 		if key != "" {
 			hits = append(hits, l.byEmail[key]...)
@@ -111,14 +111,14 @@ func (c *listingCache) view(ctx context.Context, a *api, project, email string, 
 			}
 		}
 	})
-	return out, err
+	return out, read, err
 }
 
 // all returns every entry of project's listing in listing order (see view for
 // fresh).
 func (c *listingCache) all(ctx context.Context, a *api, project string, fresh bool) ([]membership, error) {
 	var out []membership
-	err := c.read(ctx, a, project, fresh, func(l *listing) {
+	_, err := c.read(ctx, a, project, fresh, func(l *listing) {
 		hits := make([]*cachedMember, 0, len(l.byID))
 		for _, e := range l.byID {
 			hits = append(hits, e)
@@ -144,14 +144,15 @@ func compareSeq(a, b uint64) int {
 
 // read calls pick with the project's cached listing (c.mu held) once it is
 // usable, reading it first when needed; for a project that is not cached it
-// calls direct with a listing read for this call.
-func (c *listingCache) read(ctx context.Context, a *api, project string, fresh bool, pick func(*listing), direct func([]membership)) error {
+// calls direct with a listing read for this call. It reports whether the
+// listing was read during the call (by it, or by a read it waited for).
+func (c *listingCache) read(ctx context.Context, a *api, project string, fresh bool, pick func(*listing), direct func([]membership)) (bool, error) {
 	if !c.mapped[project] {
 		ms, err := a.listMembers(ctx, project)
 		if err == nil {
 			direct(ms)
 		}
-		return err
+		return true, err
 	}
 	c.mu.Lock()
 	l := c.projects[project]
@@ -169,18 +170,18 @@ func (c *listingCache) read(ctx context.Context, a *api, project string, fresh b
 		if l.byID != nil && l.have >= need && l.have > 0 && (joined || c.now().Sub(l.fetched) < c.ttl) {
 			pick(l)
 			c.mu.Unlock()
-			return nil
+			return joined, nil
 		}
 		if f := l.flight; f != nil {
 			c.mu.Unlock()
 			select {
 			case <-f.done:
 			case <-ctx.Done():
-				return fmt.Errorf("list members of project %s: %w", project, ctx.Err())
+				return false, fmt.Errorf("list members of project %s: %w", project, ctx.Err())
 			}
 			if f.n >= need {
 				if f.err != nil {
-					return f.err
+					return false, f.err
 				}
 				joined = true
 			}
@@ -209,7 +210,7 @@ func (c *listingCache) read(ctx context.Context, a *api, project string, fresh b
 		close(f.done)
 		if err != nil {
 			c.mu.Unlock()
-			return err
+			return false, err
 		}
 		joined = true
 	}

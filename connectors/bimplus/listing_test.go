@@ -256,7 +256,8 @@ func TestListingsConcurrentConvergences(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if e.srv.DuplicateWrites() != 0 || e.srv.Writes() > len(groups) {
+	// At most one write on project A per convergence, and project B's POST once.
+	if e.srv.DuplicateWrites() != 0 || e.srv.Writes() > len(groups)+1 {
 		t.Fatalf("writes %d (dup %d) for %d convergences of one member", e.srv.Writes(), e.srv.DuplicateWrites(), len(groups))
 	}
 }
@@ -305,7 +306,7 @@ func TestListingsReplayWritesOnReadUnderWay(t *testing.T) {
 	gate.armed.Store(true)
 	read := make(chan error, 1)
 	go func() {
-		_, err := impl.listings.view(ctx, impl.api, projA, "", nil, true)
+		_, _, err := impl.listings.view(ctx, impl.api, projA, "", nil, true)
 		read <- err
 	}()
 	<-gate.built
@@ -338,7 +339,7 @@ func TestListingsWaiterGivesUp(t *testing.T) {
 	e := newEnvWrapped(t, nil, func(h http.Handler) http.Handler { gate.next = h; return gate })
 	impl := e.conn.(*connector)
 	gate.armed.Store(true)
-	go func() { _, _ = impl.listings.view(context.Background(), impl.api, projA, "", nil, false) }()
+	go func() { _, _, _ = impl.listings.view(context.Background(), impl.api, projA, "", nil, false) }()
 	<-gate.built
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -349,5 +350,46 @@ func TestListingsWaiterGivesUp(t *testing.T) {
 	}
 	if got := e.count("GET", projAPath); got != 1 {
 		t.Fatalf("%d listings, want 1 (the waiter sends none)", got)
+	}
+}
+
+// TestListingsOtherReplicaWrites: another replica's writes are not in this
+// replica's cached listing, but they are in the user's record: a cached entry
+// that disagrees with the record is read afresh before deciding.
+func TestListingsOtherReplicaWrites(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	a, b := e.conn, e.open()
+	bob := alice("Reviewers")
+	bob.ID, bob.User.ID, bob.User.Email = "u-bob", "u-bob", "bob@example.com"
+
+	// B lists project A before A adds alice: B's cache lacks her.
+	if _, _, err := b.Converge(ctx, bob, connectors.Record{}, connectors.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	rec, _, err := a.Converge(ctx, alice("Design Team"), connectors.Record{}, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, _, err = b.Converge(ctx, alice("Design Team"), rec, connectors.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if e.srv.DuplicateWrites() != 0 {
+		t.Fatalf("%d duplicate writes: B added alice again", e.srv.DuplicateWrites())
+	}
+	// B's cache now says Editor; A moves alice to Viewer; B is asked for
+	// Editor again: the cache agrees with the wish, the record does not.
+	if rec, _, err = a.Converge(ctx, alice("Reviewers"), rec, connectors.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err = b.Converge(ctx, alice("Design Team"), rec, connectors.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := e.srv.RoleOf(projA, e.alice); r != "Project_Editor" {
+		t.Fatalf("alice is %q on project A, want Project_Editor (B decided from its stale cache)", r)
+	}
+	if e.srv.DuplicateWrites() != 0 {
+		t.Fatalf("%d duplicate writes", e.srv.DuplicateWrites())
 	}
 }
