@@ -101,6 +101,7 @@ func (c *connector) converge(ctx context.Context, s connectors.Subject, prev con
 		return prev, nil, err
 	}
 	managed := decodeRecord(prev)
+	removed := decodeRemoved(prev)
 
 	// One read per project concerned, of the entries of this user only: the
 	// listings are cached (a dry run reads them afresh).
@@ -122,10 +123,14 @@ func (c *connector) converge(ctx context.Context, s connectors.Subject, prev con
 			ids = []string{rec.Member}
 		}
 		ms, read, err := c.listings.view(ctx, c.api, p, email, ids, opts.DryRun)
-		if err == nil && !read && isManaged && !recordMatches(rec, ms) {
+		if err == nil && !read && (isManaged && !recordMatches(rec, ms) || removed[p] && len(ms) > 0) {
 			// The record, saved after every write whichever replica made it,
 			// knows a write the cached listing does not show: read it afresh.
 			ms, _, err = c.listings.view(ctx, c.api, p, email, ids, true)
+			read = true
+		}
+		if read {
+			delete(removed, p)
 		}
 		if err != nil {
 			if _, wanted := wants[p]; !wanted && connectors.IsNotFound(err) {
@@ -174,7 +179,7 @@ func (c *connector) converge(ctx context.Context, s connectors.Subject, prev con
 	if opts.DryRun {
 		return prev, actions, nil
 	}
-	return c.apply(ctx, steps, managed, next, actions, email, cached, opts)
+	return c.apply(ctx, steps, recorder{managed: managed, removed: removed}, next, actions, email, cached, opts)
 }
 
 // resolveRoles resolves every role name the user's groups mention; an unknown
@@ -271,10 +276,10 @@ func (c *connector) plan(projects []string, listings map[string][]membership, wa
 // cached, when set, is the cached team listing the member id of the create steps
 // came from: the first POST that fails as if the member were unknown re-reads
 // the team and, when the member's id changed, is retried once with the new id.
-func (c *connector) apply(ctx context.Context, steps []step, managed, next map[string]managedMembership, actions []connectors.Action,
+func (c *connector) apply(ctx context.Context, steps []step, rc recorder, next map[string]managedMembership, actions []connectors.Action,
 	email string, cached *memberLookup, opts connectors.Options,
 ) (connectors.Record, []connectors.Action, error) {
-	done := maps.Clone(managed)
+	done := maps.Clone(rc.managed)
 	for i, st := range steps {
 		var err error
 		switch st.op {
@@ -283,7 +288,7 @@ func (c *connector) apply(ctx context.Context, steps []step, managed, next map[s
 			if err != nil && cached != nil && memberRejected(err) {
 				id, rerr := c.recheckMember(ctx, email, *cached, err)
 				if rerr != nil {
-					return encodeRecord(done), actions[:i], rerr
+					return rc.encode(done), actions[:i], rerr
 				}
 				cached = nil
 				renameCreates(steps[i:], next, id)
@@ -294,7 +299,7 @@ func (c *connector) apply(ctx context.Context, steps []step, managed, next map[s
 			err = c.write(ctx, st, email)
 		}
 		if err != nil {
-			return encodeRecord(done), actions[:i], err
+			return rc.encode(done), actions[:i], err
 		}
 		c.log.Debug().Str("op", st.op).Str("project", st.project).Str("member", st.member.ID).Str("role", st.role.Name).Msg("bimplus membership write")
 		if m, ok := next[st.project]; ok {
@@ -303,12 +308,12 @@ func (c *connector) apply(ctx context.Context, steps []step, managed, next map[s
 			delete(done, st.project)
 		}
 		if st.op == "create" {
-			if err := opts.Report(ctx, encodeRecord(done), st.action); err != nil {
-				return encodeRecord(done), actions[:i+1], err
+			if err := opts.Report(ctx, rc.encode(done), st.action); err != nil {
+				return rc.encode(done), actions[:i+1], err
 			}
 		}
 	}
-	return encodeRecord(next), actions, nil
+	return rc.encode(next), actions, nil
 }
 
 // recordMatches reports whether a cached listing's entries of the user agree

@@ -60,6 +60,14 @@
 // time, from reading the lists to their last write, so two never add the same
 // member; convergences of different members run in parallel.
 //
+// Replicas keep their own lists and do not see each other's writes in them,
+// but every replica saves the user's record after its writes: a kept list
+// whose entry of the user disagrees with the record (a managed membership
+// missing or with another role, or one the record says was removed still
+// listed) is read afresh before the convergence decides. The record marks a
+// removed membership's project ("removed" in Record.State) until a listing
+// read afresh has been seen or the project is managed again.
+//
 // # Assumptions beyond the vendor document
 //
 //   - Member ids are found by email in the team's member list,

@@ -383,13 +383,66 @@ func TestListingsOtherReplicaWrites(t *testing.T) {
 	if rec, _, err = a.Converge(ctx, alice("Reviewers"), rec, connectors.Options{}); err != nil {
 		t.Fatal(err)
 	}
-	if _, _, err = b.Converge(ctx, alice("Design Team"), rec, connectors.Options{}); err != nil {
+	if rec, _, err = b.Converge(ctx, alice("Design Team"), rec, connectors.Options{}); err != nil {
 		t.Fatal(err)
 	}
 	if r, _ := e.srv.RoleOf(projA, e.alice); r != "Project_Editor" {
 		t.Fatalf("alice is %q on project A, want Project_Editor (B decided from its stale cache)", r)
 	}
+	// B's cache says Editor; A removes alice; B is asked for Editor again: its
+	// cache shows the membership, the record says it was removed.
+	if rec, _, err = a.Converge(ctx, alice(), rec, connectors.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := e.srv.RoleOf(projA, e.alice); ok {
+		t.Fatal("A did not remove alice")
+	}
+	if _, _, err = b.Converge(ctx, alice("Design Team"), rec, connectors.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := e.srv.RoleOf(projA, e.alice); r != "Project_Editor" {
+		t.Fatalf("alice is %q on project A after A removed her and B was asked to add her, want Project_Editor", r)
+	}
 	if e.srv.DuplicateWrites() != 0 {
 		t.Fatalf("%d duplicate writes", e.srv.DuplicateWrites())
+	}
+}
+
+// TestRecordRemovedMarks: a removed managed membership is marked in the
+// record, and the mark goes once the project has been read afresh or is
+// managed again.
+func TestRecordRemovedMarks(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	rec, _, err := e.conn.Converge(ctx, alice("Design Team"), connectors.Record{}, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rec, _, err = e.conn.Converge(ctx, alice(), rec, connectors.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	if !decodeRemoved(rec)[projA] || len(rec.IDs) != 0 {
+		t.Fatalf("after the removal: record %+v (%s), want project A marked removed and nothing managed", rec, rec.State)
+	}
+	again, _, err := e.conn.Converge(ctx, alice("Design Team"), rec, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if decodeRemoved(again)[projA] || recordRoles(again)[projA] != "Project_Editor" {
+		t.Fatalf("managed again: record %+v (%s)", again, again.State)
+	}
+	// Read afresh (past the age) while still removed: the mark goes.
+	e.clock.Advance(DefaultProjectMembersTTL)
+	s := alice()
+	s.User.Groups = nil
+	c := e.open()
+	c.(*connector).prune = true // the project is concerned without being wanted
+	cleared, _, err := c.Converge(ctx, s, rec, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if decodeRemoved(cleared)[projA] {
+		t.Fatalf("after a fresh listing: record %+v (%s), want no mark", cleared, cleared.State)
 	}
 }
