@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
-	"slices"
 
 	"github.com/scim-bridge/scim-bridge/connectors"
 )
@@ -77,9 +76,6 @@ func (m teamMember) ref() memberRef {
 type api struct {
 	c    *connectors.Client
 	team string // path-escaped
-	// members shares concurrent listings of one project's members; every
-	// membership write invalidates its project before and after.
-	members connectors.SharedReads[[]membership]
 }
 
 func (a *api) membersPath(project string) string {
@@ -106,28 +102,17 @@ func (a *api) listTeam(ctx context.Context) ([]memberRef, error) {
 	return out, nil
 }
 
-// listMembers lists a project's members; identical concurrent listings are
-// made once (never one that started before a membership write of the project
-// ended).
+// listMembers reads a project's members (see listingCache for how the adapter
+// shares and keeps them).
 func (a *api) listMembers(ctx context.Context, project string) ([]membership, error) {
-	return a.members.Do(ctx, project, func(ctx context.Context) ([]membership, error) {
-		var out []membership
-		if _, err := a.c.Do(ctx, http.MethodGet, a.membersPath(project), nil, &out); err != nil {
-			return nil, fmt.Errorf("list members of project %s: %w", project, err)
-		}
-		return out, nil
-	}, slices.Clone)
-}
-
-// writing invalidates the shared listings of project around a membership
-// write: call it before the write and defer the function it returns.
-func (a *api) writing(project string) func() {
-	a.members.Invalidate(project)
-	return func() { a.members.Invalidate(project) }
+	var out []membership
+	if _, err := a.c.Do(ctx, http.MethodGet, a.membersPath(project), nil, &out); err != nil {
+		return nil, fmt.Errorf("list members of project %s: %w", project, err)
+	}
+	return out, nil
 }
 
 func (a *api) addMember(ctx context.Context, project, memberID, roleID string) error {
-	defer a.writing(project)()
 	body := membership{Member: memberRef{ID: memberID}, Role: roleRef{ID: roleID}}
 	if _, err := a.c.Do(ctx, http.MethodPost, a.membersPath(project), body, nil); err != nil {
 		return fmt.Errorf("add member %s to project %s: %w", memberID, project, err)
@@ -136,7 +121,6 @@ func (a *api) addMember(ctx context.Context, project, memberID, roleID string) e
 }
 
 func (a *api) updateMember(ctx context.Context, project string, m memberRef, r role) error {
-	defer a.writing(project)()
 	body := membership{Member: m, Role: roleRef{ID: r.ID, Name: r.Name}}
 	if _, err := a.c.Do(ctx, http.MethodPut, a.membersPath(project), body, nil); err != nil {
 		return fmt.Errorf("update member %s of project %s: %w", m.ID, project, err)
@@ -146,7 +130,6 @@ func (a *api) updateMember(ctx context.Context, project string, m memberRef, r r
 
 // removeMember deletes a membership; a 404 means it is already gone.
 func (a *api) removeMember(ctx context.Context, project, memberID, roleID string) error {
-	defer a.writing(project)()
 	body := membership{Member: memberRef{ID: memberID}, Role: roleRef{ID: roleID}}
 	if _, err := a.c.Do(ctx, http.MethodDelete, a.membersPath(project), body, nil); err != nil {
 		if connectors.IsNotFound(err) {

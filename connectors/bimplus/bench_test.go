@@ -3,9 +3,13 @@ package bimplus
 import (
 	"context"
 	"fmt"
+	"runtime"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/scim-bridge/scim-bridge/connectors"
+	"github.com/scim-bridge/scim-bridge/connectors/bimplus/fake"
 )
 
 // BenchmarkConvergeConverged measures a convergence that finds nothing to do
@@ -48,10 +52,10 @@ func BenchmarkDesired(b *testing.B) {
 
 // BenchmarkConvergeNewMembers adds 1000 new team members to one project, one
 // convergence each (the provisioning burst of a new tenant), and reports the
-// team listings read per user. Each iteration is the whole burst.
+// team and project listings read per user. Each iteration is the whole burst.
 func BenchmarkConvergeNewMembers(b *testing.B) {
 	const n = 1000
-	var teamGets, users float64
+	var teamGets, listGets, users float64
 	for b.Loop() {
 		b.StopTimer()
 		e := newEnv(b, func(c *Config) { c.RateLimit, c.Burst = 1e9, 1000 })
@@ -71,8 +75,40 @@ func BenchmarkConvergeNewMembers(b *testing.B) {
 		}
 		b.StopTimer()
 		teamGets += float64(e.count("GET", "/v2/acme/members"))
+		listGets += float64(e.count("GET", projAPath))
 		users += n
 		b.StartTimer()
 	}
 	b.ReportMetric(teamGets/users, "team-GETs/user")
+	b.ReportMetric(listGets/users, "project-GETs/user")
+}
+
+// BenchmarkListingMemory fills one cached project listing of 100,000 members
+// (each entry with its own strings, as decoded from the API) and reports the
+// heap it keeps per member, strings included: the adapter's memory for
+// project listings is this figure times the members of its mapped projects.
+func BenchmarkListingMemory(b *testing.B) {
+	const n = 100000
+	var kept float64
+	for b.Loop() {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		ms := make([]membership, n)
+		for i := range ms {
+			ms[i] = membership{
+				Member: memberRef{ID: fmt.Sprintf("00000000-0000-4000-8000-%012x", i), Email: fmt.Sprintf("user%06d@example.com", i)},
+				Role:   roleRef{ID: strings.Clone(fake.RoleProjectEditor), Name: strings.Clone("Project_Editor")},
+			}
+		}
+		l := &listing{}
+		l.fill(ms, time.Time{}, 1)
+		ms = nil
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		kept += float64(after.HeapAlloc) - float64(before.HeapAlloc)
+		runtime.KeepAlive(l)
+		runtime.KeepAlive(ms)
+	}
+	b.ReportMetric(kept/float64(b.N)/n, "heap-bytes/member")
 }

@@ -25,6 +25,9 @@ const (
 	DefaultRolesTTL = 10 * time.Minute
 	// DefaultMembersTTL is how long the team's member list is cached.
 	DefaultMembersTTL = time.Minute
+	// DefaultProjectMembersTTL is how long a mapped project's member list is
+	// cached (the adapter's own writes keep it current in between).
+	DefaultProjectMembersTTL = 30 * time.Second
 )
 
 // Config is a bimplus connector entry (DESIGN.md configuration contract):
@@ -40,6 +43,7 @@ const (
 //	    prune_unmanaged: false           # also remove memberships the bridge did not converge
 //	    roles_ttl: 10m                   # how long GET /roles is cached
 //	    members_ttl: 1m                  # how long GET /members is cached; 0s: not cached
+//	    project_members_ttl: 30s         # how long a project's member list is cached; 0s: not kept
 //
 // The Base keys rate_limit, burst and timeout apply as documented on
 // connectors.Base; webhook_secret is unused (Bimplus sends no webhooks here).
@@ -62,6 +66,14 @@ type Config struct {
 	// email missing from a listing older than one second refreshes it early, and
 	// so does a POST rejected for a member id taken from the cache.
 	MembersTTL string `yaml:"members_ttl"`
+	// ProjectMembersTTL is how long the member list of a mapped project
+	// (GET /{team}/projects/{id}/members) is cached, a Go duration; "" means
+	// DefaultProjectMembersTTL, "0s" keeps none (every convergence reads its
+	// projects, sharing reads with the convergences under way). The adapter's
+	// own writes update the cached list in place; a failed write drops it.
+	// Changes made by hand are seen once the list is older than this, and at
+	// once by reconciliation, which reads afresh.
+	ProjectMembersTTL string `yaml:"project_members_ttl"`
 }
 
 // Grant is one project role a group grants.
@@ -97,6 +109,11 @@ func (c *Config) Validate() error {
 	if c.MembersTTL != "" {
 		if d, err := time.ParseDuration(c.MembersTTL); err != nil || d < 0 {
 			add("members_ttl", "not a duration of 0s or more: %q", c.MembersTTL)
+		}
+	}
+	if c.ProjectMembersTTL != "" {
+		if d, err := time.ParseDuration(c.ProjectMembersTTL); err != nil || d < 0 {
+			add("project_members_ttl", "not a duration of 0s or more: %q", c.ProjectMembersTTL)
 		}
 	}
 	if len(c.Groups) == 0 {
@@ -149,6 +166,10 @@ func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Conne
 	if c.MembersTTL != "" {
 		membersTTL, _ = time.ParseDuration(c.MembersTTL) // validated above
 	}
+	projectTTL := DefaultProjectMembersTTL
+	if c.ProjectMembersTTL != "" {
+		projectTTL, _ = time.ParseDuration(c.ProjectMembersTTL) // validated above
+	}
 	token := c.Token
 	client, err := deps.NewClient(c.Base, func(r *http.Request) {
 		r.Header.Set("Authorization", "BimPlus "+token)
@@ -167,13 +188,14 @@ func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Conne
 		groups[g] = slices.Clone(grants)
 	}
 	return &connector{
-		name:    name,
-		team:    c.Team,
-		groups:  groups,
-		prune:   c.PruneUnmanaged,
-		api:     &api{c: client, team: url.PathEscape(c.Team)},
-		roles:   &roleCache{ttl: ttl, now: now},
-		members: &memberCache{ttl: membersTTL, now: now, projects: mappedProjects(groups)},
-		log:     deps.Logger,
+		name:     name,
+		team:     c.Team,
+		groups:   groups,
+		prune:    c.PruneUnmanaged,
+		api:      &api{c: client, team: url.PathEscape(c.Team)},
+		roles:    &roleCache{ttl: ttl, now: now},
+		members:  &memberCache{ttl: membersTTL, now: now, projects: mappedProjects(groups)},
+		listings: newListingCache(projectTTL, now, mappedProjects(groups)),
+		log:      deps.Logger,
 	}, nil
 }

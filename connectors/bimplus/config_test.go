@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"gopkg.in/yaml.v3"
 
@@ -68,6 +69,9 @@ func TestValidate(t *testing.T) {
 		{"negative members_ttl", func(c *Config) { c.MembersTTL = "-1s" }, []string{"members_ttl"}},
 		{"members_ttl not a duration", func(c *Config) { c.MembersTTL = "soon" }, []string{"members_ttl"}},
 		{"members_ttl 0s disables the cache", func(c *Config) { c.MembersTTL = "0s" }, nil},
+		{"negative project_members_ttl", func(c *Config) { c.ProjectMembersTTL = "-1s" }, []string{"project_members_ttl"}},
+		{"project_members_ttl not a duration", func(c *Config) { c.ProjectMembersTTL = "later" }, []string{"project_members_ttl"}},
+		{"project_members_ttl 0s keeps no listing", func(c *Config) { c.ProjectMembersTTL = "0s" }, nil},
 		{"no groups", func(c *Config) { c.Groups = nil }, []string{"groups"}},
 		{"empty group", func(c *Config) { c.Groups["Design Team"] = nil }, []string{`groups["Design Team"]`}},
 		{"blank group name", func(c *Config) { c.Groups[" "] = []Grant{{Project: projA, Role: "Project_Viewer"}} }, []string{`groups[" "]`}},
@@ -109,6 +113,7 @@ groups:
 prune_unmanaged: true
 roles_ttl: 90s
 members_ttl: 0s
+project_members_ttl: 45s
 `
 	var c Config
 	if err := yaml.Unmarshal([]byte(doc), &c); err != nil {
@@ -118,7 +123,7 @@ members_ttl: 0s
 		t.Fatal(err)
 	}
 	if c.Name != "bim" || c.URL != "http://127.0.0.1:9002/v2" || c.Token != "secret-token" || c.RateLimit != 5 ||
-		c.Team != "acme" || !c.PruneUnmanaged || c.RolesTTL != "90s" || c.MembersTTL != "0s" ||
+		c.Team != "acme" || !c.PruneUnmanaged || c.RolesTTL != "90s" || c.MembersTTL != "0s" || c.ProjectMembersTTL != "45s" ||
 		!slices.Equal(c.Groups["Design Team"], []Grant{{Project: projA, Role: "Project_Editor"}}) {
 		t.Fatalf("decoded %+v", c)
 	}
@@ -131,6 +136,9 @@ members_ttl: 0s
 	}
 	if ttl := conn.(*connector).members.ttl; ttl != 0 {
 		t.Fatalf("members_ttl 0s opened as %s", ttl)
+	}
+	if ttl := conn.(*connector).listings.ttl; ttl != 45*time.Second {
+		t.Fatalf("project_members_ttl 45s opened as %s", ttl)
 	}
 	if !conn.Handles(connectors.SubjectUser) || conn.Handles(connectors.SubjectTenant) || conn.Handles(connectors.SubjectObject) {
 		t.Fatal("Handles: want users only")
@@ -146,8 +154,9 @@ func TestOpenDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	impl := conn.(*connector)
-	if impl.name != DefaultName || impl.roles.ttl != DefaultRolesTTL || impl.members.ttl != DefaultMembersTTL || impl.prune {
-		t.Fatalf("defaults: name %q roles ttl %s members ttl %s prune %v", impl.name, impl.roles.ttl, impl.members.ttl, impl.prune)
+	if impl.name != DefaultName || impl.roles.ttl != DefaultRolesTTL || impl.members.ttl != DefaultMembersTTL ||
+		impl.listings.ttl != DefaultProjectMembersTTL || impl.prune {
+		t.Fatalf("defaults: name %q roles ttl %s members ttl %s project members ttl %s prune %v", impl.name, impl.roles.ttl, impl.members.ttl, impl.listings.ttl, impl.prune)
 	}
 	// Open keeps its own copy of the mapping.
 	c.Groups["Design Team"][0].Role = "Project_Admin"

@@ -2,8 +2,10 @@ package bimplus
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"maps"
+	"net/http"
 	"slices"
 	"strings"
 
@@ -29,7 +31,11 @@ type connector struct {
 	api     *api
 	roles   *roleCache
 	members *memberCache
-	log     zerolog.Logger
+	// listings caches the member listing of each mapped project; locks
+	// serialises the convergences of one member (see memberLocks).
+	listings *listingCache
+	locks    memberLocks
+	log      zerolog.Logger
 }
 
 // Name returns the configured connector name.
@@ -49,10 +55,38 @@ type step struct {
 
 // Converge makes the user's Bimplus project memberships match its groups (see the
 // package doc) and returns the managed memberships as the new record.
+//
+// Outside a dry run it holds the member's lock (see memberLocks) from reading
+// the listings to the last write. A write whose answer says the cached listing
+// was wrong (409, 404, 422) invalidates it, and the convergence is planned
+// again once from a listing read afresh.
 func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev connectors.Record, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
 	if s.Kind != connectors.SubjectUser {
 		return prev, nil, permanent("converge", "bimplus converges user subjects only, not %q", s.Kind)
 	}
+	if !opts.DryRun {
+		key := "subject:" + s.ID
+		if s.User != nil && memberKey(s.User.Email) != "" {
+			key = "email:" + memberKey(s.User.Email)
+		}
+		unlock, err := c.locks.lock(ctx, key)
+		if err != nil {
+			return prev, nil, err
+		}
+		defer unlock()
+	}
+	rec, actions, err := c.converge(ctx, s, prev, opts)
+	if err != nil && listingWrong(err) {
+		c.log.Debug().Err(err).Msg("bimplus membership write contradicts the cached project listing; planning again from a fresh listing")
+		var more []connectors.Action
+		rec, more, err = c.converge(ctx, s, rec, opts)
+		actions = append(actions, more...)
+	}
+	return rec, actions, err
+}
+
+// converge is one planning and application of Converge.
+func (c *connector) converge(ctx context.Context, s connectors.Subject, prev connectors.Record, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
 	u := s.User
 	email := ""
 	if u != nil {
@@ -67,8 +101,10 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 		return prev, nil, err
 	}
 	managed := decodeRecord(prev)
+	removed := decodeRemoved(prev)
 
-	// One read per project concerned.
+	// One read per project concerned, of the entries of this user only: the
+	// listings are cached (a dry run reads them afresh).
 	projects := slices.Collect(maps.Keys(wants))
 	for p := range managed {
 		projects = append(projects, p)
@@ -81,7 +117,21 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 	listings := make(map[string][]membership, len(projects))
 	memberID := ""
 	for _, p := range projects {
-		ms, err := c.api.listMembers(ctx, p)
+		var ids []string
+		rec, isManaged := managed[p]
+		if isManaged && rec.Member != "" {
+			ids = []string{rec.Member}
+		}
+		ms, read, err := c.listings.view(ctx, c.api, p, email, ids, opts.DryRun)
+		if err == nil && !read && (isManaged && !recordMatches(rec, ms) || removed[p] && len(ms) > 0) {
+			// The record, saved after every write whichever replica made it,
+			// knows a write the cached listing does not show: read it afresh.
+			ms, _, err = c.listings.view(ctx, c.api, p, email, ids, true)
+			read = true
+		}
+		if read {
+			delete(removed, p)
+		}
 		if err != nil {
 			if _, wanted := wants[p]; !wanted && connectors.IsNotFound(err) {
 				continue // the project is gone, and with it any membership to remove
@@ -129,7 +179,7 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 	if opts.DryRun {
 		return prev, actions, nil
 	}
-	return c.apply(ctx, steps, managed, next, actions, email, cached, opts)
+	return c.apply(ctx, steps, recorder{managed: managed, removed: removed}, next, actions, email, cached, opts)
 }
 
 // resolveRoles resolves every role name the user's groups mention; an unknown
@@ -226,32 +276,30 @@ func (c *connector) plan(projects []string, listings map[string][]membership, wa
 // cached, when set, is the cached team listing the member id of the create steps
 // came from: the first POST that fails as if the member were unknown re-reads
 // the team and, when the member's id changed, is retried once with the new id.
-func (c *connector) apply(ctx context.Context, steps []step, managed, next map[string]managedMembership, actions []connectors.Action,
+func (c *connector) apply(ctx context.Context, steps []step, rc recorder, next map[string]managedMembership, actions []connectors.Action,
 	email string, cached *memberLookup, opts connectors.Options,
 ) (connectors.Record, []connectors.Action, error) {
-	done := maps.Clone(managed)
+	done := maps.Clone(rc.managed)
 	for i, st := range steps {
 		var err error
 		switch st.op {
 		case "create":
-			err = c.api.addMember(ctx, st.project, st.member.ID, st.role.ID)
+			err = c.write(ctx, st, email)
 			if err != nil && cached != nil && memberRejected(err) {
 				id, rerr := c.recheckMember(ctx, email, *cached, err)
 				if rerr != nil {
-					return encodeRecord(done), actions[:i], rerr
+					return rc.encode(done), actions[:i], rerr
 				}
 				cached = nil
 				renameCreates(steps[i:], next, id)
 				st = steps[i]
-				err = c.api.addMember(ctx, st.project, st.member.ID, st.role.ID)
+				err = c.write(ctx, st, email)
 			}
-		case "update":
-			err = c.api.updateMember(ctx, st.project, st.member, st.role)
-		case "delete":
-			err = c.api.removeMember(ctx, st.project, st.member.ID, st.role.ID)
+		default:
+			err = c.write(ctx, st, email)
 		}
 		if err != nil {
-			return encodeRecord(done), actions[:i], err
+			return rc.encode(done), actions[:i], err
 		}
 		c.log.Debug().Str("op", st.op).Str("project", st.project).Str("member", st.member.ID).Str("role", st.role.Name).Msg("bimplus membership write")
 		if m, ok := next[st.project]; ok {
@@ -260,12 +308,74 @@ func (c *connector) apply(ctx context.Context, steps []step, managed, next map[s
 			delete(done, st.project)
 		}
 		if st.op == "create" {
-			if err := opts.Report(ctx, encodeRecord(done), st.action); err != nil {
-				return encodeRecord(done), actions[:i+1], err
+			if err := opts.Report(ctx, rc.encode(done), st.action); err != nil {
+				return rc.encode(done), actions[:i+1], err
 			}
 		}
 	}
-	return encodeRecord(next), actions, nil
+	return rc.encode(next), actions, nil
+}
+
+// recordMatches reports whether a cached listing's entries of the user agree
+// with the managed membership rec: the member is listed with the role last
+// applied. A record without a member id or role (an older one) matches.
+func recordMatches(rec managedMembership, ms []membership) bool {
+	if rec.Member == "" || rec.Role == "" {
+		return true
+	}
+	for _, m := range ms {
+		if m.Member.ID == rec.Member {
+			return m.Role.Name == "" || strings.EqualFold(m.Role.Name, rec.Role)
+		}
+	}
+	return false
+}
+
+// write makes one planned write and keeps the project's cached listing in
+// step: a success changes it in place, a failure invalidates it (the write may
+// have been applied, or the listing was wrong). email is the user's, the email
+// of a member created.
+func (c *connector) write(ctx context.Context, st step, email string) error {
+	var err error
+	ch := change{op: st.op, m: membership{Member: st.member, Role: roleRef{ID: st.role.ID, Name: st.role.Name}}}
+	switch st.op {
+	case "create":
+		err = c.api.addMember(ctx, st.project, st.member.ID, st.role.ID)
+		ch.m.Member.Email = email
+	case "update":
+		err = c.api.updateMember(ctx, st.project, st.member, st.role)
+	case "delete":
+		err = c.api.removeMember(ctx, st.project, st.member.ID, st.role.ID)
+	default:
+		err = permanent("converge", "unknown step %q", st.op)
+	}
+	if err != nil {
+		c.listings.invalidate(st.project)
+		return &writeError{err: err}
+	}
+	c.listings.applied(st.project, ch)
+	return nil
+}
+
+// writeError is a failed membership write.
+type writeError struct{ err error }
+
+func (e *writeError) Error() string { return e.err.Error() }
+func (e *writeError) Unwrap() error { return e.err }
+
+// listingWrong reports whether err is a membership write whose answer says the
+// listing it was planned from was wrong: 409 (already a member), 404 (not a
+// member, or no such project) or 422.
+func listingWrong(err error) bool {
+	var we *writeError
+	if !errors.As(err, &we) {
+		return false
+	}
+	switch connectors.StatusOf(err) {
+	case http.StatusConflict, http.StatusNotFound, http.StatusUnprocessableEntity:
+		return true
+	}
+	return false
 }
 
 // renameCreates gives every create step, and the memberships they make, the

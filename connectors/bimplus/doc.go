@@ -13,8 +13,8 @@
 // the smaller name, so the choice is deterministic. An inactive or deleted user
 // has no desired roles.
 //
-// For each project concerned it reads the project's member list once and makes
-// the minimal writes:
+// For each project concerned it looks the user up in the project's member list
+// (see "Project member lists" below) and makes the minimal writes:
 //   - POST   {url}/{team}/projects/{project}/members  to add a member that is absent,
 //   - PUT    {url}/{team}/projects/{project}/members  to change a role that differs
 //     (this also repairs a role changed by hand),
@@ -42,6 +42,31 @@
 // projects. Adopting confirmed memberships (rather than only those the bridge
 // created) keeps a crash between a POST and the saving of the record harmless:
 // the retry finds the membership, does not POST again, and still manages it.
+//
+// # Project member lists
+//
+// The API reads a project's memberships only as the whole list, so the adapter
+// keeps the list of each mapped project in memory (one per project, indexed by
+// member id and email) and shares it between convergences: a group of N
+// members converges with a bounded number of listings, not N listings of up to
+// N entries. The adapter's own successful writes change the kept list in place;
+// writes that end while the list is being read again are replayed on the new
+// one. A list older than Config.ProjectMembersTTL (default 30 seconds) is read
+// again, so changes made by hand are seen within that age; a dry run
+// (reconciliation) and Inventory read afresh. A failed write drops the list;
+// one answered 409, 404 or 422 (the list was wrong: the member was added or
+// removed by hand) makes the convergence read the project again and plan once
+// more before it returns. Convergences of one member (by email) run one at a
+// time, from reading the lists to their last write, so two never add the same
+// member; convergences of different members run in parallel.
+//
+// Replicas keep their own lists and do not see each other's writes in them,
+// but every replica saves the user's record after its writes: a kept list
+// whose entry of the user disagrees with the record (a managed membership
+// missing or with another role, or one the record says was removed still
+// listed) is read afresh before the convergence decides. The record marks a
+// removed membership's project ("removed" in Record.State) until a listing
+// read afresh has been seen or the project is managed again.
 //
 // # Assumptions beyond the vendor document
 //

@@ -2,6 +2,7 @@ package bimplus
 
 import (
 	"context"
+	"net/http"
 	"net/http/httptest"
 	"testing"
 	"time"
@@ -38,12 +39,24 @@ type env struct {
 	clock *fakeclock.Clock
 	alice string // member id of alice@example.com
 	bob   string // member id of bob@example.com
+	// open opens another adapter with the same configuration (another replica).
+	open func() connectors.Connector
 }
 
 func newEnv(t testing.TB, mutate func(*Config)) *env {
 	t.Helper()
+	return newEnvWrapped(t, mutate, nil)
+}
+
+// newEnvWrapped is newEnv with the fake's handler wrapped by wrap (nil: as is).
+func newEnvWrapped(t testing.TB, mutate func(*Config), wrap func(http.Handler) http.Handler) *env {
+	t.Helper()
 	srv := fake.New(fake.Options{Token: testToken, Team: "acme"})
-	hs := httptest.NewServer(srv.Handler())
+	h := srv.Handler()
+	if wrap != nil {
+		h = wrap(h)
+	}
+	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)
 	e := &env{srv: srv, clock: fakeclock.New(time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC))}
 	e.alice = srv.AddTeamMember("alice@example.com")
@@ -59,11 +72,15 @@ func newEnv(t testing.TB, mutate func(*Config)) *env {
 	if mutate != nil {
 		mutate(cfg)
 	}
-	c, err := cfg.Open(context.Background(), connectors.Deps{Tenant: "t1", Client: hs.Client(), Logger: zerolog.Nop(), Now: e.clock.Now, Throttle: conntest.NoThrottle{}})
-	if err != nil {
-		t.Fatal(err)
+	e.open = func() connectors.Connector {
+		t.Helper()
+		c, err := cfg.Open(context.Background(), connectors.Deps{Tenant: "t1", Client: hs.Client(), Logger: zerolog.Nop(), Now: e.clock.Now, Throttle: conntest.NoThrottle{}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
-	e.conn = c
+	e.conn = e.open()
 	return e
 }
 

@@ -43,12 +43,13 @@ func mappedProjects(groups map[string][]Grant) []string {
 }
 
 // Inventory implements connectors.Inventory: every member of every mapped
-// project, one GET per project (the listing is not paged). A mapped project that
+// project, one GET per project (the listing is not paged), read afresh (the
+// cached listings are refreshed on the way). A mapped project that
 // does not exist (404) has no members. Managed is always false: which
 // memberships the bridge manages is recorded per user, not downstream.
 func (c *connector) Inventory(ctx context.Context, fn func(connectors.Observed) error) error {
 	for _, p := range c.mappedProjects() {
-		ms, err := c.api.listMembers(ctx, p)
+		ms, err := c.listings.all(ctx, c.api, p, true)
 		if connectors.IsNotFound(err) {
 			continue
 		}
@@ -66,7 +67,8 @@ func (c *connector) Inventory(ctx context.Context, fn func(connectors.Observed) 
 
 // Prune implements connectors.Pruner. Only with prune_unmanaged does it remove a
 // membership no SCIM user owns, and only on a mapped project; otherwise it does
-// nothing. The membership is looked up first, so an absent one makes no write.
+// nothing. The membership is looked up first (in the cached listing, or afresh
+// in a dry run), so an absent one makes no write.
 func (c *connector) Prune(ctx context.Context, o connectors.Observed, opts connectors.Options) ([]connectors.Action, error) {
 	if !c.prune {
 		return nil, nil
@@ -78,7 +80,7 @@ func (c *connector) Prune(ctx context.Context, o connectors.Observed, opts conne
 	if !slices.Contains(c.mappedProjects(), project) {
 		return nil, nil
 	}
-	ms, err := c.api.listMembers(ctx, project)
+	ms, _, err := c.listings.view(ctx, c.api, project, "", []string{member}, opts.DryRun)
 	if connectors.IsNotFound(err) {
 		return nil, nil
 	}
@@ -94,7 +96,7 @@ func (c *connector) Prune(ctx context.Context, o connectors.Observed, opts conne
 	if opts.DryRun {
 		return acts, nil
 	}
-	if err := c.api.removeMember(ctx, project, m.Member.ID, m.Role.ID); err != nil {
+	if err := c.write(ctx, step{op: "delete", project: project, member: m.Member, role: role{ID: m.Role.ID}}, ""); err != nil {
 		return nil, fmt.Errorf("prune: %w", err)
 	}
 	c.log.Debug().Str("op", "delete").Str("project", project).Str("member", m.Member.ID).Msg("bimplus membership write")
