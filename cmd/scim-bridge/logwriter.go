@@ -8,12 +8,16 @@ import (
 // logWriter hands log lines to a goroutine that writes whatever has queued up
 // in one system call: a busy bridge logs a line per SCIM write, and a write
 // to stderr each would cost more than the line. Lines are never dropped: when
-// the queue is full, Write waits.
+// the queue is full, Write waits. After Close (a goroutine may still log while
+// the process ends) lines are written directly.
 type logWriter struct {
 	w    io.Writer
 	ch   chan []byte
 	done chan struct{}
-	once sync.Once
+
+	mu     sync.RWMutex // held for reading while queueing, for writing by Close
+	closed bool
+	direct sync.Mutex // serializes direct writes after Close
 }
 
 // logQueue is how many lines may wait; logBatch bounds one write.
@@ -30,8 +34,16 @@ func newLogWriter(w io.Writer) *logWriter {
 
 // Write queues a copy of p (the logger reuses its buffer).
 func (lw *logWriter) Write(p []byte) (int, error) {
-	lw.ch <- append([]byte(nil), p...)
-	return len(p), nil
+	lw.mu.RLock()
+	if !lw.closed {
+		lw.ch <- append([]byte(nil), p...)
+		lw.mu.RUnlock()
+		return len(p), nil
+	}
+	lw.mu.RUnlock()
+	lw.direct.Lock()
+	defer lw.direct.Unlock()
+	return lw.w.Write(p)
 }
 
 func (lw *logWriter) run() {
@@ -55,10 +67,16 @@ func (lw *logWriter) run() {
 	}
 }
 
-// Close writes every queued line and stops; Write must not be called after.
+// Close writes every queued line and stops queueing; later lines are written
+// directly.
 func (lw *logWriter) Close() {
-	lw.once.Do(func() {
-		close(lw.ch)
-		<-lw.done
-	})
+	lw.mu.Lock()
+	if lw.closed {
+		lw.mu.Unlock()
+		return
+	}
+	lw.closed = true
+	close(lw.ch)
+	lw.mu.Unlock()
+	<-lw.done
 }

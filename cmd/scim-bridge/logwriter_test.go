@@ -45,9 +45,12 @@ func TestLogWriterKeepsEveryLineInOrder(t *testing.T) {
 	wg.Wait()
 	lw.Close()
 	lw.Close() // idempotent
+	if _, err := lw.Write([]byte("w0 line 5000\n")); err != nil { // after Close: written directly
+		t.Fatal(err)
+	}
 	got := strings.Split(strings.TrimSuffix(cw.buf.String(), "\n"), "\n")
-	if len(got) != writers*lines {
-		t.Fatalf("%d lines written, want %d", len(got), writers*lines)
+	if len(got) != writers*lines+1 {
+		t.Fatalf("%d lines written, want %d", len(got), writers*lines+1)
 	}
 	next := make([]int, writers)
 	for _, l := range got {
