@@ -44,7 +44,7 @@ func TestLogWriterKeepsEveryLineInOrder(t *testing.T) {
 	}
 	wg.Wait()
 	lw.Close()
-	lw.Close() // idempotent
+	lw.Close()                                                    // idempotent
 	if _, err := lw.Write([]byte("w0 line 5000\n")); err != nil { // after Close: written directly
 		t.Fatal(err)
 	}
