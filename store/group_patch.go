@@ -73,6 +73,12 @@ func (s *Store) patchGroup(ctx context.Context, tenant, groupID string, p GroupP
 	// The first step: the attributes and up to memberChunk member changes.
 	nAdd := min(len(adds), memberChunk)
 	nRem := min(len(removes), memberChunk-nAdd)
+	if len(removes) > memberChunk {
+		// Many removals: removeMembers picks the cheaper way for all of them
+		// (a look-up per id, or one read of the set), instead of a look-up
+		// per id for the first few.
+		nRem = 0
+	}
 	var (
 		ver     int64
 		renamed bool
