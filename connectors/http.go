@@ -166,8 +166,7 @@ func (c *Client) Do(ctx context.Context, method, path string, in, out any) (int,
 	if c.Now != nil {
 		now = c.Now
 	}
-	retryAfter := retryAfterOf(resp.StatusCode, resp.Header, now())
-	report(Feedback{Status: resp.StatusCode, RetryAfter: retryAfter, Hold: QuotaResetOf(resp.Header, now())})
+	report(Feedback{Status: resp.StatusCode, Hold: HoldOf(resp.StatusCode, resp.Header, now())})
 	if class := ClassifyStatus(resp.StatusCode); class != 0 {
 		msg, _ := io.ReadAll(io.LimitReader(resp.Body, maxErrorBody))
 		return resp.StatusCode, &Error{

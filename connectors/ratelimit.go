@@ -11,30 +11,23 @@ import (
 // no API asks for a delay of more than a few days.
 const epochCutoff = 1 << 30
 
-// HoldOf returns how long an answer asks the client to wait: the longer of
-// its RetryAfterOf and its QuotaResetOf; 0 means no wait.
+// HoldOf returns how long an answer asks the client to send nothing at all:
+//
+//   - a 429 or 503 with Retry-After (delay-seconds or HTTP-date, RFC 9110
+//     §10.2.3): that delay;
+//   - any answer whose rate-limit headers say no request remains: the delay
+//     until they reset. Read are RateLimit-Remaining with RateLimit-Reset
+//     (draft-ietf-httpapi-ratelimit-headers, delay-seconds), the combined
+//     RateLimit field of later drafts (remaining=/r= and reset=/t=), and
+//     X-RateLimit-Remaining with X-RateLimit-Reset (delay-seconds, or unix
+//     seconds as GitHub and others send it).
+//
+// The longest of these wins; 0 means no hold.
 func HoldOf(status int, h http.Header, now time.Time) time.Duration {
-	return max(retryAfterOf(status, h, now), QuotaResetOf(h, now))
-}
-
-// retryAfterOf returns the Retry-After of a 429 or 503 answer (delay-seconds
-// or HTTP-date, RFC 9110 §10.2.3), 0 for other answers.
-func retryAfterOf(status int, h http.Header, now time.Time) time.Duration {
-	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
-		return ParseRetryAfter(h.Get("Retry-After"), now)
-	}
-	return 0
-}
-
-// QuotaResetOf returns how long the rate-limit headers of an answer say no
-// request remains: the delay until they reset when they say none remains, 0
-// otherwise. Read are RateLimit-Remaining with RateLimit-Reset
-// (draft-ietf-httpapi-ratelimit-headers, delay-seconds), the combined
-// RateLimit field of later drafts (remaining=/r= and reset=/t=), and
-// X-RateLimit-Remaining with X-RateLimit-Reset (delay-seconds, or unix seconds
-// as GitHub and others send it). The longest wins.
-func QuotaResetOf(h http.Header, now time.Time) time.Duration {
 	var hold time.Duration
+	if status == http.StatusTooManyRequests || status == http.StatusServiceUnavailable {
+		hold = ParseRetryAfter(h.Get("Retry-After"), now)
+	}
 	for _, p := range [][2]string{{"RateLimit-Remaining", "RateLimit-Reset"}, {"X-RateLimit-Remaining", "X-RateLimit-Reset"}} {
 		if remaining, ok := headerInt(h.Get(p[0])); ok && remaining <= 0 {
 			hold = max(hold, resetDelay(h.Get(p[1]), now))

@@ -29,13 +29,9 @@ type Feedback struct {
 	Status int
 	// Timeout: no answer in time, or the connection failed.
 	Timeout bool
-	// RetryAfter is the Retry-After of a 429 or 503 answer (0: none). It
-	// holds every request of the connector only when the refusal is not
-	// alone (see holdQuorum); a lone one delays only its own request.
-	RetryAfter time.Duration
-	// Hold is how long the answer's rate-limit headers say no request
-	// remains (see QuotaResetOf): every request of the connector is held
-	// that long. 0 means no hold.
+	// Hold is how long the downstream asked for no request at all: the
+	// Retry-After of a 429 or 503, or the reset of an exhausted rate-limit
+	// header (see HoldOf). 0 means no hold.
 	Hold time.Duration
 }
 
@@ -75,44 +71,22 @@ const (
 	// minPace: fewer accepted requests per second than this teach no pace
 	// (the connector was not busy; the hold alone answers the limit).
 	minPace = 10
-	// loneFloor: a lone refusal lowers a learned pace by paceShare, never
-	// below loneFloor of the pace learned last: a pace probed just past the
-	// limit steps back under it, while random refusals cost a learned pace
-	// a tenth at most.
-	loneFloor = 0.9
 	// decrease is the multiplicative decrease of the concurrency limit.
 	decrease = 0.5
-	// holdQuorum of holdSample, shareQuorum of shareSample and holdWindow
-	// tell a rate limit from a lone refusal. A refusal is a 429, or a 503
-	// with Retry-After. It holds the connector (every request, every
-	// replica, for its Retry-After), teaches the pace and halves the
-	// concurrency limit only when, among the latest answers within
-	// holdWindow, at least holdQuorum of the last holdSample were refusals
-	// (an API over its limit refuses whatever comes until its bucket
-	// refills) or shareQuorum of the last shareSample (a pace a little over
-	// the limit), while a refusal among successes (a gateway's hiccup, one
-	// busy shard) says nothing about the other requests and costs only its
-	// own request's Retry-After. At 1% random refusals, under 1% of them
-	// are taken for a limit.
-	holdQuorum  = 3
-	holdSample  = 10
-	shareQuorum = 6
-	shareSample = 100
-	holdWindow  = 10 * time.Second
 )
 
 // ThrottleOptions configure NewThrottle.
 type ThrottleOptions struct {
 	// MaxConcurrency is the ceiling of the concurrency limit (at least 1); 0
 	// means DefaultMaxConcurrency. The limit starts there, rises by one per
-	// limit's worth of answered requests, and halves (down to 1) on 429s
-	// that are not alone (see holdQuorum), a 503 or a timeout.
+	// limit's worth of answered requests, and halves (down to 1) on a 429, a
+	// 503 or a timeout.
 	MaxConcurrency int
 	// Rate, when positive, is a fixed pace in requests per second (an API's
-	// published limit). When 0 the pace is learned: none until 429s that
-	// are not alone, then paceShare of the rate the API accepted in the
-	// second before (its answers), rising slowly while no 429 comes and
-	// stepping back on a lone one (see loneFloor).
+	// published limit). When 0 the pace is learned: none until a 429, then
+	// paceShare of the rate the API accepted in the second before it (its
+	// answers), rising
+	// slowly while no 429 comes.
 	Rate float64
 	// Burst is the burst of a fixed Rate; 0 means 1.
 	Burst int
@@ -173,16 +147,7 @@ type Adaptive struct {
 	accepted []time.Time     // answer times of accepted requests within paceWindow
 	pace     *rate.Limiter   // nil: no pace
 	probed   time.Time       // last rate-limited answer or pace rise
-	learned  rate.Limit      // the pace learned last
 	limited  int64
-	answers  [shareSample]answer // the latest answers, a ring
-	next     int                 // where the next answer goes in answers
-}
-
-// answer is one answer in the ring of the latest answers.
-type answer struct {
-	at      time.Time
-	refused bool
 }
 
 var (
@@ -344,39 +309,24 @@ func (a *Adaptive) handOverLocked() {
 func (a *Adaptive) done(ctx context.Context, seq uint64, f Feedback) {
 	now := a.now()
 	limited := f.Status == 429
-	refused := limited || (f.Status == 503 && f.RetryAfter > 0)
 	var hold time.Time
 	if f.Hold > 0 {
-		hold = now.Add(f.Hold) // the quota is spent: nothing may leave
+		hold = now.Add(f.Hold)
 	}
 	a.mu.Lock()
-	rateLimit := false // a refusal that is not alone: the API is at its limit
-	if f.Status != 0 {
-		rateLimit = a.noteAnswerLocked(now, refused) && refused
-	}
-	if rateLimit && f.RetryAfter > 0 && now.Add(f.RetryAfter).After(hold) {
-		hold = now.Add(f.RetryAfter)
-		// The hold answers these refusals: whether the API still refuses
-		// after it is new evidence, counted afresh (a pace learned from a
-		// second that includes the hold would be too low).
-		a.answers = [shareSample]answer{}
-	}
 	if hold.After(a.held) {
 		a.held = hold
 	}
-	congested := rateLimit || (f.Status == 503 && !refused) || f.Timeout
+	congested := limited || f.Status == 503 || f.Timeout
 	fresh := seq > a.cutAt // sent after the last decrease: a new congestion event
 	switch {
 	case congested && fresh:
 		a.cutAt = a.sent
 		a.limit = max(1, a.limit*decrease)
-		if rateLimit {
+		if limited {
 			a.learnPaceLocked(now)
 		}
-	case refused && fresh:
-		a.loneRefusalLocked(now)
-	case congested, refused:
-		// Sent before the last decrease: the decrease answered it already.
+	case congested:
 	case f.Status != 0:
 		a.limit = min(float64(a.o.MaxConcurrency), a.limit+1/a.limit)
 		a.accepted = append(a.accepted, now)
@@ -397,36 +347,6 @@ func (a *Adaptive) done(ctx context.Context, seq uint64, f Feedback) {
 	}
 }
 
-// noteAnswerLocked adds an answer at now to the ring of the latest answers
-// and reports whether, within holdWindow, at least holdQuorum of the last
-// holdSample or shareQuorum of the last shareSample are refusals.
-func (a *Adaptive) noteAnswerLocked(now time.Time, refused bool) bool {
-	a.answers[a.next] = answer{at: now, refused: refused}
-	a.next = (a.next + 1) % shareSample
-	latest, all := 0, 0
-	for i := range shareSample {
-		an := a.answers[(a.next-1-i+shareSample)%shareSample]
-		if an.refused && now.Sub(an.at) < holdWindow {
-			all++
-			if i < holdSample {
-				latest++
-			}
-		}
-	}
-	return latest >= holdQuorum || all >= shareQuorum
-}
-
-// loneRefusalLocked takes a refusal that is alone among the latest answers:
-// it teaches no new pace, but a learned pace stops rising and steps back
-// (bounded by loneFloor): the API may be right at its limit.
-func (a *Adaptive) loneRefusalLocked(now time.Time) {
-	a.probed = now
-	if a.pace == nil || a.o.Rate > 0 {
-		return
-	}
-	a.pace.SetLimitAt(now, max(a.pace.Limit()*paceShare, a.learned*loneFloor))
-}
-
 // learnPaceLocked sets the learned pace after a rate-limited answer.
 func (a *Adaptive) learnPaceLocked(now time.Time) {
 	a.probed = now
@@ -441,7 +361,6 @@ func (a *Adaptive) learnPaceLocked(now time.Time) {
 		return
 	}
 	r := rate.Limit(math.Max(1, observed*paceShare))
-	a.learned = r
 	if a.pace == nil {
 		a.pace = rate.NewLimiter(r, 1)
 		return

@@ -106,9 +106,8 @@ type ConnectorStatus struct {
 // RateLimited are every replica's (kept in the store); the concurrency limit
 // and the pace are those of the process that answers.
 type ThrottleStatus struct {
-	// HeldUntil: the downstream asked for no request before this time (its
-	// refusals show it at its rate limit and their Retry-After says until
-	// when, or rate-limit headers say nothing remains); zero when not held now.
+	// HeldUntil: the downstream asked for no request before this time (429 or
+	// 503 Retry-After, rate-limit headers); zero when not held now.
 	HeldUntil time.Time `json:"heldUntil,omitzero"`
 	// RateLimited counts the 429 answers every replica has seen.
 	RateLimited int64 `json:"rateLimited"`

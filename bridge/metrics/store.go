@@ -34,7 +34,7 @@ var (
 	syncDesc          = prometheus.NewDesc(SyncSubjects, "Subjects by tenant, connector and sync status.", []string{"tenant", "connector", "status"}, nil)
 	successDesc       = prometheus.NewDesc(ReconcileSuccess, "Unix time of a tenant's last successful reconciliation run by any replica; 0 when none was recorded.", []string{"tenant"}, nil)
 	heldDesc          = prometheus.NewDesc(ConnectorHeldUntil, "Unix time until which the connector's downstream asked every replica for no request (0: not held).", []string{"tenant", "connector"}, nil)
-	throttledDesc     = prometheus.NewDesc(ConnectorThrottled, "1 while the connector's downstream asks every replica for no request (refusals at its rate limit with Retry-After, or rate-limit headers), else 0.", []string{"tenant", "connector"}, nil)
+	throttledDesc     = prometheus.NewDesc(ConnectorThrottled, "1 while the connector's downstream asks every replica for no request (a 429/503 with Retry-After, rate-limit headers), else 0.", []string{"tenant", "connector"}, nil)
 )
 
 func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {

@@ -14,9 +14,8 @@ import (
 // other store gauges (store.go); the rest are this replica's own.
 const (
 	// ConnectorHeldUntil is the unix time until which a connector's downstream
-	// asked every replica to send nothing (refusals at its rate limit with
-	// Retry-After, or rate-limit headers); 0 when it is not held now. Read from
-	// the store.
+	// asked every replica to send nothing (429/503 Retry-After, rate-limit
+	// headers); 0 when it is not held now. Read from the store.
 	ConnectorHeldUntil = "scim_bridge_connector_held_until_seconds"
 	// ConnectorRateLimited counts the 429 answers of a connector's downstream
 	// seen by this replica.
