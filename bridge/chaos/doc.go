@@ -11,7 +11,9 @@
 //	go test -tags chaos -run Chaos ./bridge/chaos/ -v -timeout 60m
 //
 // CHAOS_USERS (default 2000) and CHAOS_RUNS (default 3) size it;
-// CHAOS_CLUSTER=0 skips the cluster run; CHAOS_FAULTS=0 runs the same load
+// CHAOS_CLUSTER=0 skips the cluster run; CHAOS_429_PM sets the downstream
+// 429s per thousand requests (default 10; each holds its connector on every
+// replica for its Retry-After: 1, as the throttle must); CHAOS_FAULTS=0 runs the same load
 // without kills, restarts or failovers (the downstream faults stay), as a
 // baseline; CHAOS_TRACE=1 prints a timeline of each run (per second and per
 // downstream the requests, 500s and 429s; after the load, the queue and per

@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -32,7 +33,7 @@ const (
 	groupName   = "Design Team"
 	editorRole  = "Project_Editor"
 	failPercent = 10 // downstream 500s
-	rateLimitPm = 10 // downstream 429s per thousand
+	rateLimitPm = 10 // downstream 429s per thousand (CHAOS_429_PM overrides)
 )
 
 // downstream is the four fake APIs, in this process, each behind a fault
@@ -46,6 +47,8 @@ type downstream struct {
 	urls     map[string]string
 	injected atomic.Int64
 	trace    *trace
+	// limitPm is the 429s per thousand requests.
+	limitPm int
 
 	mu      sync.Mutex
 	creates []bimdataCreate // every create_user the BIMData fake answered
@@ -67,6 +70,14 @@ func startDownstream(t *testing.T) *downstream {
 		odm:      scimfake.New(scimfake.Options{Token: downToken}),
 		urls:     map[string]string{},
 		trace:    newTrace(),
+		limitPm:  rateLimitPm,
+	}
+	if v := os.Getenv("CHAOS_429_PM"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 1000-failPercent*10 {
+			t.Fatalf("CHAOS_429_PM=%q: want 429s per thousand requests, 0 to %d", v, 1000-failPercent*10)
+		}
+		d.limitPm = n
 	}
 	d.bimplus.AddProject(project)
 	for name, h := range map[string]http.Handler{
@@ -98,7 +109,7 @@ func (d *downstream) faulty(name string, next http.Handler) http.Handler {
 			w.WriteHeader(http.StatusInternalServerError)
 			_, _ = w.Write([]byte(`{"detail":"injected failure"}`))
 			return
-		case n < failPercent*10+rateLimitPm:
+		case n < failPercent*10+d.limitPm:
 			d.trace.request(name, http.StatusTooManyRequests)
 			d.injected.Add(1)
 			w.Header().Set("Retry-After", "1")
