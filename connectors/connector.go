@@ -97,6 +97,10 @@ type Action struct {
 type Options struct {
 	// DryRun: read the downstream and report the Actions, write nothing.
 	DryRun bool
+	// ReadAfter, in a dry run, is when the reconciliation pass began: what an
+	// adapter read of the downstream since then is fresh enough (one listing
+	// serves every subject of the pass); zero means read afresh.
+	ReadAfter time.Time
 	// Applied, when set, is told after each downstream write that succeeded
 	// (never in a dry run), with the record as it stands right after that
 	// write: the bridge stores it at once, so a crash later in the same

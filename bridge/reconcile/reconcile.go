@@ -184,7 +184,7 @@ func (rc *Reconciler) reconcile(ctx context.Context, tenantID string, opts RunOp
 		return nil, fmt.Errorf("reconcile: tenant %q has no connector %q", tenantID, opts.Connector)
 	}
 	plan := &Plan{Tenant: tenantID, DryRun: opts.DryRun}
-	dry := connectors.Options{DryRun: true}
+	dry := connectors.Options{DryRun: true, ReadAfter: rc.now()}
 	// planned names each change once: two subjects can reach one downstream
 	// object (a user and its pending invitation); converging both would make the
 	// same write twice.

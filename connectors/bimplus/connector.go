@@ -122,11 +122,11 @@ func (c *connector) converge(ctx context.Context, s connectors.Subject, prev con
 		if isManaged && rec.Member != "" {
 			ids = []string{rec.Member}
 		}
-		ms, read, err := c.listings.view(ctx, c.api, p, email, ids, opts.DryRun)
+		ms, read, err := c.listings.view(ctx, c.api, p, email, ids, readAfter(opts))
 		if err == nil && !read && (isManaged && !recordMatches(rec, ms) || removed[p] && len(ms) > 0) {
 			// The record, saved after every write whichever replica made it,
 			// knows a write the cached listing does not show: read it afresh.
-			ms, _, err = c.listings.view(ctx, c.api, p, email, ids, true)
+			ms, _, err = c.listings.view(ctx, c.api, p, email, ids, freshness{now: true})
 			read = true
 		}
 		if read {
@@ -430,4 +430,17 @@ func quoteAll(ss []string) []string {
 // permanent is a permanent *connectors.Error with a formatted message.
 func permanent(op, format string, args ...any) error {
 	return &connectors.Error{Class: connectors.Permanent, Op: op, Msg: fmt.Sprintf(format, args...)}
+}
+
+// readAfter is how fresh a project listing a convergence needs: any cached one
+// younger than the ttl, or for a dry run one read since the reconciliation
+// pass began (opts.ReadAfter), else one read from now on.
+func readAfter(opts connectors.Options) freshness {
+	switch {
+	case !opts.DryRun:
+		return freshness{}
+	case !opts.ReadAfter.IsZero():
+		return freshness{after: opts.ReadAfter}
+	}
+	return freshness{now: true}
 }

@@ -49,7 +49,7 @@ func mappedProjects(groups map[string][]Grant) []string {
 // memberships the bridge manages is recorded per user, not downstream.
 func (c *connector) Inventory(ctx context.Context, fn func(connectors.Observed) error) error {
 	for _, p := range c.mappedProjects() {
-		ms, err := c.listings.all(ctx, c.api, p, true)
+		ms, err := c.listings.all(ctx, c.api, p, freshness{now: true})
 		if connectors.IsNotFound(err) {
 			continue
 		}
@@ -80,7 +80,7 @@ func (c *connector) Prune(ctx context.Context, o connectors.Observed, opts conne
 	if !slices.Contains(c.mappedProjects(), project) {
 		return nil, nil
 	}
-	ms, _, err := c.listings.view(ctx, c.api, project, "", []string{member}, opts.DryRun)
+	ms, _, err := c.listings.view(ctx, c.api, project, "", []string{member}, readAfter(opts))
 	if connectors.IsNotFound(err) {
 		return nil, nil
 	}

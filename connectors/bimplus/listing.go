@@ -81,15 +81,23 @@ func newListingCache(ttl time.Duration, now func() time.Time, projects []string)
 	return &listingCache{ttl: ttl, now: now, mapped: mapped, projects: map[string]*listing{}}
 }
 
+// freshness is how fresh a listing a caller needs: with now, read by a GET
+// sent after the call began (reconciliation must see changes made by hand);
+// with after, read by a GET sent at or after that time (one read serves every
+// subject of a reconciliation pass); else a cached listing younger than the
+// ttl serves.
+type freshness struct {
+	now   bool
+	after time.Time
+}
+
 // view returns the entries of project's listing whose email matches email
 // (compared as memberKey; "" matches nothing) or whose member id is one of ids,
-// in listing order. With fresh, the listing is read by a GET sent after the
-// call began (a dry run: reconciliation must see changes made by hand);
-// otherwise a cached listing younger than the ttl serves. read reports that
-// the listing was read during the call.
-func (c *listingCache) view(ctx context.Context, a *api, project, email string, ids []string, fresh bool) (out []membership, read bool, err error) {
+// in listing order, as fresh as f asks (see freshness). read reports that the
+// listing was read during the call.
+func (c *listingCache) view(ctx context.Context, a *api, project, email string, ids []string, f freshness) (out []membership, read bool, err error) {
 	key := memberKey(email)
-	read, err = c.read(ctx, a, project, fresh, func(l *listing) {
+	read, err = c.read(ctx, a, project, f, func(l *listing) {
 		var hits []*cachedMember
 		if key != "" {
 			hits = append(hits, l.byEmail[key]...)
@@ -114,11 +122,11 @@ func (c *listingCache) view(ctx context.Context, a *api, project, email string, 
 	return out, read, err
 }
 
-// all returns every entry of project's listing in listing order (see view for
-// fresh).
-func (c *listingCache) all(ctx context.Context, a *api, project string, fresh bool) ([]membership, error) {
+// all returns every entry of project's listing in listing order, as fresh as
+// f asks.
+func (c *listingCache) all(ctx context.Context, a *api, project string, f freshness) ([]membership, error) {
 	var out []membership
-	_, err := c.read(ctx, a, project, fresh, func(l *listing) {
+	_, err := c.read(ctx, a, project, f, func(l *listing) {
 		hits := make([]*cachedMember, 0, len(l.byID))
 		for _, e := range l.byID {
 			hits = append(hits, e)
@@ -143,10 +151,10 @@ func compareSeq(a, b uint64) int {
 }
 
 // read calls pick with the project's cached listing (c.mu held) once it is
-// usable, reading it first when needed; for a project that is not cached it
+// usable (see freshness), reading it first when needed; for a project that is not cached it
 // calls direct with a listing read for this call. It reports whether the
 // listing was read during the call (by it, or by a read it waited for).
-func (c *listingCache) read(ctx context.Context, a *api, project string, fresh bool, pick func(*listing), direct func([]membership)) (bool, error) {
+func (c *listingCache) read(ctx context.Context, a *api, project string, fr freshness, pick func(*listing), direct func([]membership)) (bool, error) {
 	if !c.mapped[project] {
 		ms, err := a.listMembers(ctx, project)
 		if err == nil {
@@ -161,8 +169,8 @@ func (c *listingCache) read(ctx context.Context, a *api, project string, fresh b
 		c.projects[project] = l
 	}
 	need := l.valid
-	if fresh {
-		need = max(need, l.started+1)
+	if fr.now || (!fr.after.IsZero() && (l.have == 0 || l.fetched.Before(fr.after))) {
+		need = max(need, l.started+1) // a read that starts from now on
 	}
 	joined := false // the data was read during this call
 	for {

@@ -306,7 +306,7 @@ func TestListingsReplayWritesOnReadUnderWay(t *testing.T) {
 	gate.armed.Store(true)
 	read := make(chan error, 1)
 	go func() {
-		_, _, err := impl.listings.view(ctx, impl.api, projA, "", nil, true)
+		_, _, err := impl.listings.view(ctx, impl.api, projA, "", nil, freshness{now: true})
 		read <- err
 	}()
 	<-gate.built
@@ -339,7 +339,7 @@ func TestListingsWaiterGivesUp(t *testing.T) {
 	e := newEnvWrapped(t, nil, func(h http.Handler) http.Handler { gate.next = h; return gate })
 	impl := e.conn.(*connector)
 	gate.armed.Store(true)
-	go func() { _, _, _ = impl.listings.view(context.Background(), impl.api, projA, "", nil, false) }()
+	go func() { _, _, _ = impl.listings.view(context.Background(), impl.api, projA, "", nil, freshness{}) }()
 	<-gate.built
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
@@ -444,5 +444,44 @@ func TestRecordRemovedMarks(t *testing.T) {
 	}
 	if decodeRemoved(cleared)[projA] {
 		t.Fatalf("after a fresh listing: record %+v (%s), want no mark", cleared, cleared.State)
+	}
+}
+
+// TestListingsDryRunsOfOnePass: the dry runs of one reconciliation pass
+// (Options.ReadAfter, the pass's start) share one listing read during the
+// pass; a dry run without it, or of a later pass, reads again.
+func TestListingsDryRunsOfOnePass(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, nil)
+	ctx := context.Background()
+	subjects := addNewcomers(e, "dry", 20)
+	pass := e.clock.Now()
+	for _, s := range subjects {
+		_, acts, err := e.conn.Converge(ctx, s, connectors.Record{}, connectors.Options{DryRun: true, ReadAfter: pass})
+		if err != nil || len(acts) != 1 {
+			t.Fatalf("dry run: %v, %v", acts, err)
+		}
+	}
+	if got := e.count("GET", projAPath); got != 1 {
+		t.Fatalf("%d listings for the 20 dry runs of one pass, want 1", got)
+	}
+	if _, _, err := e.conn.Converge(ctx, subjects[0], connectors.Record{}, connectors.Options{DryRun: true}); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.count("GET", projAPath); got != 2 {
+		t.Fatalf("%d listings after a dry run outside a pass, want 2", got)
+	}
+	e.clock.Advance(time.Second)
+	next := e.clock.Now()
+	for _, s := range subjects[:5] {
+		if _, _, err := e.conn.Converge(ctx, s, connectors.Record{}, connectors.Options{DryRun: true, ReadAfter: next}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := e.count("GET", projAPath); got != 3 {
+		t.Fatalf("%d listings after a later pass, want 3", got)
+	}
+	if e.srv.Writes() != 0 {
+		t.Fatalf("dry runs wrote %d times", e.srv.Writes())
 	}
 }
