@@ -20,6 +20,7 @@ type slot struct {
 	rtype, id, name string
 	ops             []filter.Operation
 	patched         bool
+	status          int // the answer's status, noted by the SCIM server
 
 	// Operations of a /Bulk request, recorded one entry each.
 	mu   sync.Mutex
@@ -44,6 +45,14 @@ func slotOf(ctx context.Context) *slot {
 func NoteIdentity(ctx context.Context, tenant, credentialName string) {
 	if s := slotOf(ctx); s != nil {
 		s.tenant, s.identity = tenant, credentialName
+	}
+}
+
+// NoteStatus tells the audit middleware serving ctx the status the write was
+// answered with (0 means 200). Without the middleware it does nothing.
+func NoteStatus(ctx context.Context, code int) {
+	if s := slotOf(ctx); s != nil {
+		s.status = code
 	}
 }
 

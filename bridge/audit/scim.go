@@ -23,9 +23,9 @@ const maxCapture = 1 << 20
 // /Users and /Groups, and each operation of a /Bulk request) is recorded once
 // answered: identity, resource, a summary of the change and the status. The
 // SCIM server notes the tenant, credential, resource and PATCH operations
-// into the request's context (NoteIdentity, NoteResource, NotePatch,
-// Operation), so the middleware neither copies nor parses a body: it adds a
-// context value, a status-recording writer and a buffered channel send to a
+// into the request's context (NoteIdentity, NoteStatus, NoteResource,
+// NotePatch, Operation), so the middleware neither wraps the writer nor copies
+// or parses a body: it adds a context value and a buffered channel send to a
 // write; the entry is written in the background.
 func (r *Recorder) SCIM(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
@@ -37,12 +37,11 @@ func (r *Recorder) SCIM(next http.Handler) http.Handler {
 		}
 		start := r.opts.Now()
 		ctx, sl := withSlot(req.Context())
-		sw := &statusWriter{ResponseWriter: w}
-		next.ServeHTTP(sw, req.WithContext(ctx))
+		next.ServeHTTP(w, req.WithContext(ctx))
 		if sl.tenant == "" {
 			return // not authenticated: no tenant to record it for
 		}
-		code := sw.code
+		code := sl.status
 		if code == 0 {
 			code = http.StatusOK
 		}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/bridge/audit"
 	"github.com/scim-bridge/scim-bridge/bridge/auth"
 )
 
@@ -42,13 +43,14 @@ func isWrite(method string) bool {
 
 // logWrite is the access log line of one SCIM write: who (tenant, and the
 // name of the credential, never the credential), what (method, route
-// template, status) and how long. The audit trail reads the same identity
-// from the request context (auth.FromContext).
+// template, status) and how long. It also tells the audit trail the status
+// (which reads the identity from the request context, auth.FromContext).
 func (srv *Server) logWrite(r *http.Request, id auth.Identity, rec *statusRecorder, start time.Time) {
 	code := rec.code
 	if code == 0 {
 		code = http.StatusOK
 	}
+	audit.NoteStatus(r.Context(), code)
 	srv.log.Info().Str("tenant", id.Tenant).Str("auth", string(id.Method)).Str("credential", id.Name).
 		Str("method", r.Method).Str("route", routeOf(r.URL.Path)).Int("status", code).
 		Dur("duration", time.Since(start)).Msg("scim write")
