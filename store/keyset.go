@@ -45,16 +45,9 @@ func (s *Store) QueryAfter(ctx context.Context, tenant string, kind Kind, f *fil
 	// take keeps the matches of docs (in creation order, all after `after`)
 	// and reports whether the page is full.
 	take := func(docs []decodedDoc) (bool, error) {
-		var groups map[string][]GroupRef
-		if wantGroups {
-			ids := make([]string, len(docs))
-			for i, d := range docs {
-				ids[i] = d.r.ID
-			}
-			var err error
-			if groups, err = s.GroupsOf(ctx, tenant, ids); err != nil {
-				return false, err
-			}
+		groups, err := s.groupsOfDocs(ctx, tenant, docs, wantGroups)
+		if err != nil {
+			return false, err
 		}
 		for _, d := range docs {
 			if f != nil {

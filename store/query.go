@@ -51,16 +51,9 @@ func (s *Store) Query(ctx context.Context, tenant string, kind Kind, q Query) (P
 	// by, enough to match a filter that only tests members.value equality.
 	var synthetic map[string][]any
 	consider := func(docs []decodedDoc) error {
-		var groups map[string][]GroupRef
-		if wantGroups {
-			ids := make([]string, len(docs))
-			for i, d := range docs {
-				ids[i] = d.r.ID
-			}
-			var err error
-			if groups, err = s.GroupsOf(ctx, tenant, ids); err != nil {
-				return err
-			}
+		groups, err := s.groupsOfDocs(ctx, tenant, docs, wantGroups)
+		if err != nil {
+			return err
 		}
 		for _, d := range docs {
 			v := d.r.View()
@@ -395,4 +388,17 @@ func (s *Store) scan(ctx context.Context, tenant string, kind Kind, batch int, m
 		}
 		from = "(" + strconv.FormatFloat(zs[len(zs)-1].Score, 'f', -1, 64)
 	}
+}
+
+// groupsOfDocs returns the groups of the users in docs when want (a filter
+// tests "groups"), else nil.
+func (s *Store) groupsOfDocs(ctx context.Context, tenant string, docs []decodedDoc, want bool) (map[string][]GroupRef, error) {
+	if !want {
+		return nil, nil
+	}
+	ids := make([]string, len(docs))
+	for i, d := range docs {
+		ids[i] = d.r.ID
+	}
+	return s.GroupsOf(ctx, tenant, ids)
 }
