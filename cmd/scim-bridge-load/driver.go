@@ -21,11 +21,17 @@ type reply struct {
 
 // do sends one SCIM request (path below /scim/v2) with the tenant's token.
 func (e *env) do(ctx context.Context, method, path string, body []byte) (reply, error) {
+	return e.doURL(ctx, method, e.base+"/scim/v2"+path, body)
+}
+
+// doURL sends one request to url with the tenant's token and reads the
+// whole answer.
+func (e *env) doURL(ctx context.Context, method, url string, body []byte) (reply, error) {
 	var rd io.Reader
 	if body != nil {
 		rd = bytes.NewReader(body)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, e.base+"/scim/v2"+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return reply{}, err
 	}
@@ -144,8 +150,13 @@ const (
 
 // oktaUser is the body Okta POSTs (and PUTs) for a user.
 func oktaUser(prefix string, i int, given string) []byte {
+	return must(oktaUserDoc(prefix, i, given))
+}
+
+// oktaUserDoc is oktaUser before encoding.
+func oktaUserDoc(prefix string, i int, given string) map[string]any {
 	name := fmt.Sprintf("%s%07d@example.com", prefix, i)
-	return must(map[string]any{
+	return map[string]any{
 		"schemas":     []string{userSchema, enterpriseSchema},
 		"userName":    name,
 		"externalId":  fmt.Sprintf("00u%s%07d", prefix, i),
@@ -158,7 +169,7 @@ func oktaUser(prefix string, i int, given string) []byte {
 		enterpriseSchema: map[string]any{
 			"employeeNumber": fmt.Sprint(i), "department": "Engineering",
 		},
-	})
+	}
 }
 
 // createUsers POSTs n users, returning their ids and userNames.
@@ -179,4 +190,30 @@ func createUsers(ctx context.Context, e *env, prefix string, n, inflight int) (i
 		return nil
 	})
 	return ids, o
+}
+
+// cpuSample is one measured run: server CPU per request in µs (in all, and
+// of the server process alone, the rest being redis-server's) and the rate.
+type cpuSample struct {
+	perReq, server, rate float64
+}
+
+// measureCPU runs fn(0..n-1) with inflight in flight and divides the CPU
+// that cpu (the server's and redis-server's CPU so far) reports used over
+// the run by n.
+func measureCPU(ctx context.Context, n, inflight int, cpu func() (server, redis time.Duration, err error), fn func(ctx context.Context, i int) error) (cpuSample, error) {
+	s0, r0, err := cpu()
+	if err != nil {
+		return cpuSample{}, err
+	}
+	o := parallel(ctx, n, inflight, fn)
+	s1, r1, err := cpu()
+	if err != nil {
+		return cpuSample{}, err
+	}
+	if o.errors > 0 {
+		return cpuSample{}, fmt.Errorf("%s", o)
+	}
+	us := func(d time.Duration) float64 { return float64(d.Microseconds()) / float64(n) }
+	return cpuSample{perReq: us((s1 - s0) + (r1 - r0)), server: us(s1 - s0), rate: o.rate()}, nil
 }

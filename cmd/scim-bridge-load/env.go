@@ -32,6 +32,13 @@ type env struct {
 	http   *http.Client
 	// pprof is the bridge's CPU profile control URL (with -profile).
 	pprof, profileDir string
+	// redisAddr is redis-server's host:port.
+	redisAddr string
+	// floor is the floor server (floor.go) while it runs; its stdin is held
+	// open so that it stops by itself when this process goes.
+	floor      *exec.Cmd
+	floorStdin io.WriteCloser
+	floorBase  string // http://127.0.0.1:port
 }
 
 // start launches redis-server with AOF and the bridge on free loopback
@@ -58,7 +65,8 @@ func start(ctx context.Context, cfg config) (*env, error) {
 	if err := e.redis.Start(); err != nil {
 		return nil, fmt.Errorf("start redis-server: %w", err)
 	}
-	e.rdb = redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", rport)})
+	e.redisAddr = fmt.Sprintf("127.0.0.1:%d", rport)
+	e.rdb = redis.NewClient(&redis.Options{Addr: e.redisAddr})
 	if err := waitFor(ctx, func() error { return e.rdb.Ping(ctx).Err() }); err != nil {
 		return nil, fmt.Errorf("redis-server not ready: %w", err)
 	}
@@ -109,9 +117,10 @@ func start(ctx context.Context, cfg config) (*env, error) {
 	return e, nil
 }
 
-// close stops the bridge (SIGTERM) and redis-server and removes the
-// temporary directory.
+// close stops the floor server, the bridge (SIGTERM) and redis-server and
+// removes the temporary directory.
 func (e *env) close() {
+	e.stopFloor()
 	if e.bridge != nil && e.bridge.Process != nil {
 		_ = e.bridge.Process.Signal(syscall.SIGTERM)
 		waitExit(e.bridge, 10*time.Second)
@@ -203,11 +212,16 @@ const clockTicks = 100
 
 // serverCPU is the CPU time used so far by the bridge and redis-server.
 func (e *env) serverCPU() (bridge, redis time.Duration, err error) {
-	if bridge, err = cpuTicks(e.bridge.Process.Pid); err != nil {
+	return e.cpuOf(e.bridge)
+}
+
+// cpuOf is the CPU time used so far by server and by redis-server.
+func (e *env) cpuOf(server *exec.Cmd) (srv, redis time.Duration, err error) {
+	if srv, err = cpuTicks(server.Process.Pid); err != nil {
 		return 0, 0, err
 	}
 	redis, err = cpuTicks(e.redis.Process.Pid)
-	return bridge, redis, err
+	return srv, redis, err
 }
 
 // profile starts a CPU profile of the bridge written to <profile dir>/<name>.cpu.prof
