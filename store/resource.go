@@ -141,11 +141,12 @@ func (s *Store) Create(ctx context.Context, tenant string, r *Resource) error {
 	if err != nil {
 		return fmt.Errorf("create: %w", err)
 	}
-	reply, err := s.runPut(ctx, tenant, r, "c", 0, now, d)
+	reply, err := s.runPut(ctx, tenant, r, "c", int64(0), now, d)
 	if err != nil {
 		return fmt.Errorf("create %s %s: %w", r.Kind, r.ID, err)
 	}
 	r.Version = reply.version
+	s.rememberUser(tenant, r, d.attrs)
 	return nil
 }
 
@@ -170,7 +171,9 @@ func (s *Store) ReplaceUser(ctx context.Context, tenant string, r *Resource, ifV
 	return reply.groups, err
 }
 
-func (s *Store) replace(ctx context.Context, tenant string, r *Resource, ifVersion int64, mode string) (putReply, error) {
+// replace runs putScript in mode "r" or "R"; cond is the version the stored
+// resource must have (int64, 0: any) or "<version>:<lastModified ns>".
+func (s *Store) replace(ctx context.Context, tenant string, r *Resource, cond any, mode string) (putReply, error) {
 	if err := checkResourceKey(tenant, r.Kind, &r.ID); err != nil {
 		return putReply{}, fmt.Errorf("replace: %w", err)
 	}
@@ -182,12 +185,16 @@ func (s *Store) replace(ctx context.Context, tenant string, r *Resource, ifVersi
 	if err != nil {
 		return putReply{}, fmt.Errorf("replace: %w", err)
 	}
-	reply, err := s.runPut(ctx, tenant, r, mode, ifVersion, now, d)
+	reply, err := s.runPut(ctx, tenant, r, mode, cond, now, d)
 	if err != nil {
+		if r.Kind == KindUser && s.users != nil {
+			s.users.drop(tenant, r.ID)
+		}
 		return putReply{}, fmt.Errorf("replace %s %s: %w", r.Kind, r.ID, err)
 	}
 	r.Version = reply.version
 	r.Created = reply.created
+	s.rememberUser(tenant, r, d.attrs)
 	return reply, nil
 }
 
@@ -205,6 +212,9 @@ func (s *Store) Delete(ctx context.Context, tenant string, kind Kind, id string,
 	res, err := deleteScript.Run(ctx, s.rdb,
 		[]string{docKey(tenant, kind, id), queueKey(tenant), orderKey(tenant, kind), trash},
 		tenantPrefix(tenant), string(kind), id, ifVersion, now.UnixMilli(), now.UnixNano(), memberChunk).Slice()
+	if kind == KindUser && s.users != nil {
+		s.users.drop(tenant, id)
+	}
 	if err == nil {
 		res, err = scriptStatus(res)
 	}
@@ -256,7 +266,7 @@ type putReply struct {
 // runPut runs putScript; for a group whose membership is too large for one
 // step (more than memberChunk members stored or wanted), it then replaces the
 // membership in steps and, after a rename, marks every member dirty.
-func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode string, ifVersion int64, now time.Time, d encodedDoc) (putReply, error) {
+func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode string, ifVersion any, now time.Time, d encodedDoc) (putReply, error) {
 	inline := 0
 	if len(d.entries) <= memberChunk {
 		inline = memberChunk
@@ -392,6 +402,7 @@ func (s *Store) Get(ctx context.Context, tenant string, kind Kind, id string) (*
 	if err != nil {
 		return nil, fmt.Errorf("get: %w", err)
 	}
+	s.rememberDoc(tenant, d.r, doc)
 	return d.r, nil
 }
 

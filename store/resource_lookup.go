@@ -120,6 +120,7 @@ func (s *Store) GetUserWithGroups(ctx context.Context, tenant, id string) (*Reso
 		return nil, nil, fmt.Errorf("get: %w", err)
 	}
 	r := d.r
+	s.rememberDoc(tenant, r, doc)
 	gids := member.ids()
 	if len(gids) == 0 {
 		return r, nil, nil

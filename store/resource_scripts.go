@@ -288,7 +288,7 @@ end
 // replaces and also returns the groups the resource is a member of.
 //
 //	KEYS: 1 doc, 2 queue, 3 order, 4 seq counter
-//	ARGV: 1 prefix, 2 kind, 3 id, 4 mode, 5 ifVersion, 6 now (unix ms, queue score),
+//	ARGV: 1 prefix, 2 kind, 3 id, 4 mode, 5 ifVersion (or "<version>:<lastModified ns>"), 6 now (unix ms, queue score),
 //	      7 created (unix ns, create only), 8 lastModified (unix ns),
 //	      9 index values line, 10 attrs JSON, 11 "=" when a group's members
 //	      attribute is present, else "", 12 a group's displayName as given,
@@ -304,7 +304,10 @@ var putScript = redis.NewScript(resourceLuaPrelude + `
 local kind, id, mode = ARGV[2], ARGV[3], ARGV[4]
 local withGroups = mode == 'R'
 if withGroups then mode = 'r' end
-local ifv = tonumber(ARGV[5])
+-- ARGV[5]: the version the stored resource must have (0: any), or
+-- "<version>:<lastModified ns>" (both must match)
+local ifv, iflm = string.match(ARGV[5], '^(%d+):(%d+)$')
+if ifv then ifv = tonumber(ifv) else ifv = tonumber(ARGV[5]) end
 local nowms = ARGV[6]
 local doc, queue, order = KEYS[1], KEYS[2], KEYS[3]
 local isUser = kind == 'User'
@@ -319,9 +322,10 @@ if mode == 'c' then
   oldix = '["",""]'
 else
   if not olddoc then return {'notfound'} end
-  local _
-  oldv, oldc, _, olds, oldix, _, oldmembers = splitDoc(olddoc)
+  local oldm, _
+  oldv, oldc, oldm, olds, oldix, _, oldmembers = splitDoc(olddoc)
   if ifv ~= 0 and tonumber(oldv) ~= ifv then return {'precondition'} end
+  if iflm and oldm ~= iflm then return {'precondition'} end
 end
 
 local ixChanged = newix ~= oldix

@@ -33,6 +33,8 @@ type Store struct {
 
 	// auditTTLs spares a TTL refresh per audit entry (audit.go).
 	auditTTLs ttlRefresh
+	// users spares a PATCH its read (usercache.go).
+	users *userCache
 
 	stop     chan struct{}
 	stopOnce sync.Once
@@ -50,7 +52,7 @@ type Options struct {
 
 // Open connects to Redis (or starts the embedded store) and checks that it answers.
 func Open(ctx context.Context, opts Options) (*Store, error) {
-	s := &Store{log: opts.Logger, now: opts.Now, stop: make(chan struct{})}
+	s := &Store{log: opts.Logger, now: opts.Now, stop: make(chan struct{}), users: newUserCache(userCacheSize)}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -300,21 +300,52 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 		}
 	}
 	o := renderOptsFor(srv, r)
+	// A user may come from the store's cache (one round trip instead of
+	// two): its write is then conditional on that exact stored state, and
+	// anything else — a stale entry, a PATCH that changes nothing, an
+	// If-Match the entry does not satisfy, an error — is decided again on a
+	// fresh read.
+	useCache := rt.kind == store.KindUser
 	for attempt := 0; ; attempt++ {
 		var cur *store.Resource
 		var groups []store.GroupRef
-		// A user is read without its groups: the write answers with them.
-		cur, err = srv.load(ctx, tenant, rt, id, ifVersion) // a group with its members: the general path
+		cached := false
+		if useCache {
+			useCache = false
+			cur, cached, err = srv.store.GetUserForUpdate(ctx, tenant, id)
+			if errors.Is(err, store.ErrNotFound) {
+				err = errNotFound(rt.kind, id)
+			}
+			if err == nil && ifVersion != 0 && ifVersion != cur.Version {
+				if !cached {
+					return asHTTPError(store.ErrPrecondition)
+				}
+				cur, cached = nil, false
+			}
+		}
+		if cur == nil && err == nil {
+			// A user is read without its groups: the write answers with them.
+			cur, err = srv.load(ctx, tenant, rt, id, ifVersion) // a group with its members: the general path
+		}
 		if err != nil {
 			return err
 		}
 		out, changed, err := filter.Apply(rt.rs, cur.Attrs, ops)
 		if err != nil {
+			if cached {
+				continue // decide on the stored user
+			}
 			return err
+		}
+		if cached && !changed {
+			continue // the stored user may differ: no answer from the cache alone
 		}
 		res := cur
 		if changed {
 			if err := checkRequired(rt, out); err != nil {
+				if cached {
+					continue
+				}
 				return err
 			}
 			if rt.kind == store.KindGroup {
@@ -323,9 +354,15 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 				}
 			}
 			res = &store.Resource{ID: id, Kind: rt.kind, Created: cur.Created, LastModified: nowUTC(srv.now), Attrs: out}
-			if rt.kind == store.KindUser {
+			switch {
+			case cached:
+				groups, err = srv.store.ReplaceUserFrom(ctx, tenant, res, cur)
+				if errors.Is(err, store.ErrPrecondition) || errors.Is(err, store.ErrNotFound) {
+					continue // the cached user was stale: read it
+				}
+			case rt.kind == store.KindUser:
 				groups, err = srv.store.ReplaceUser(ctx, tenant, res, cur.Version)
-			} else {
+			default:
 				err = srv.store.Replace(ctx, tenant, res, cur.Version)
 			}
 			if err != nil {

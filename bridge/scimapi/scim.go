@@ -38,6 +38,10 @@ type Store interface {
 	Create(ctx context.Context, tenant string, r *store.Resource) error
 	Replace(ctx context.Context, tenant string, r *store.Resource, ifVersion int64) error
 	ReplaceUser(ctx context.Context, tenant string, r *store.Resource, ifVersion int64) ([]store.GroupRef, error)
+	// A PATCH of a user reads it from the store's cache when it can and
+	// writes conditionally on exactly that state (store/usercache.go).
+	GetUserForUpdate(ctx context.Context, tenant, id string) (*store.Resource, bool, error)
+	ReplaceUserFrom(ctx context.Context, tenant string, r *store.Resource, base *store.Resource) ([]store.GroupRef, error)
 	Delete(ctx context.Context, tenant string, kind store.Kind, id string, ifVersion int64) error
 	Get(ctx context.Context, tenant string, kind store.Kind, id string) (*store.Resource, error)
 	GetUserWithGroups(ctx context.Context, tenant, id string) (*store.Resource, []store.GroupRef, error)

@@ -1,0 +1,145 @@
+package store
+
+// A small cache of the users this process read or wrote last, so that a PATCH
+// (read, apply, conditional write) usually costs one round trip instead of
+// two. It is never trusted for an answer on its own: a write computed from a
+// cached user is conditional on the exact stored state the entry describes
+// (its version and its lastModified, compared inside the write script), so an
+// entry made stale by another replica, a restored backup or a lost write
+// costs the read it spared and nothing else.
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/scim-bridge/scim-bridge/filter"
+)
+
+// userCacheSize bounds the users the cache holds (about 1 KB each for an
+// Okta-shaped user): enough for the working set of a provisioning cycle.
+const userCacheSize = 16384
+
+// cachedUser is the stored state of one user: its header numbers and its
+// attributes line as stored.
+type cachedUser struct {
+	version, created, modified int64
+	attrs                      string
+}
+
+// userCache maps tenant\x00id to the user's last known stored state; the
+// oldest entry leaves first when it is full.
+type userCache struct {
+	mu   sync.Mutex
+	m    map[string]cachedUser
+	ring []string
+	next int
+}
+
+func newUserCache(size int) *userCache {
+	return &userCache{m: make(map[string]cachedUser, size), ring: make([]string, size)}
+}
+
+func userCacheKey(tenant, id string) string { return tenant + "\x00" + id }
+
+func (c *userCache) get(tenant, id string) (cachedUser, bool) {
+	c.mu.Lock()
+	u, ok := c.m[userCacheKey(tenant, id)]
+	c.mu.Unlock()
+	return u, ok
+}
+
+// put records the stored state of a user, unless an entry of a later version
+// is there already (a slower reader must not replace a newer write).
+func (c *userCache) put(tenant, id string, u cachedUser) {
+	k := userCacheKey(tenant, id)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if old, ok := c.m[k]; ok {
+		if old.version <= u.version {
+			c.m[k] = u
+		}
+		return
+	}
+	if len(c.ring) == 0 {
+		return
+	}
+	if old := c.ring[c.next]; old != "" {
+		delete(c.m, old)
+	}
+	c.ring[c.next] = k
+	c.next = (c.next + 1) % len(c.ring)
+	c.m[k] = u
+}
+
+// drop forgets a user (deleted, or its stored state unknown).
+func (c *userCache) drop(tenant, id string) {
+	c.mu.Lock()
+	delete(c.m, userCacheKey(tenant, id))
+	c.mu.Unlock()
+}
+
+// rememberUser records r as stored with attributes line attrs.
+func (s *Store) rememberUser(tenant string, r *Resource, attrs string) {
+	if r.Kind != KindUser || s.users == nil {
+		return
+	}
+	s.users.put(tenant, r.ID, cachedUser{
+		version: r.Version, created: r.Created.UnixNano(), modified: r.LastModified.UnixNano(), attrs: attrs,
+	})
+}
+
+// rememberDoc records a user's document as read from the store.
+func (s *Store) rememberDoc(tenant string, r *Resource, doc string) {
+	if s.users == nil {
+		return
+	}
+	_, attrs := docLines(doc)
+	s.rememberUser(tenant, r, attrs)
+}
+
+// GetUserForUpdate returns a user to compute a write from, and whether it
+// came from this process's cache rather than from the store. A cached user
+// may be stale: write with ReplaceUserFrom, which refuses (ErrPrecondition) a
+// user that changed since, then read it with Get and compute again; and do
+// not answer a request from a cached user without writing. ErrNotFound when
+// the user is neither cached nor stored.
+func (s *Store) GetUserForUpdate(ctx context.Context, tenant, id string) (*Resource, bool, error) {
+	if err := checkResourceKey(tenant, KindUser, &id); err != nil {
+		return nil, false, fmt.Errorf("get user for update: %w", err)
+	}
+	if s.users != nil {
+		if u, ok := s.users.get(tenant, id); ok {
+			attrs, err := new(filter.JSONDecoder).DecodeObject(u.attrs)
+			if err == nil {
+				if attrs == nil {
+					attrs = map[string]any{}
+				}
+				return &Resource{
+					ID: id, Kind: KindUser, Version: u.version,
+					Created:      time.Unix(0, u.created).UTC(),
+					LastModified: time.Unix(0, u.modified).UTC(),
+					Attrs:        attrs,
+				}, true, nil
+			}
+			s.users.drop(tenant, id)
+		}
+	}
+	r, err := s.Get(ctx, tenant, KindUser, id)
+	return r, false, err
+}
+
+// ReplaceUserFrom is ReplaceUser conditional on base being exactly the stored
+// user: the same version and the same lastModified (a version alone could
+// repeat after a restore from backup). Otherwise ErrPrecondition and nothing
+// changes.
+func (s *Store) ReplaceUserFrom(ctx context.Context, tenant string, r *Resource, base *Resource) ([]GroupRef, error) {
+	if r.Kind != KindUser {
+		return nil, fmt.Errorf("replace user: %s %s is not a user", r.Kind, r.ID)
+	}
+	cond := strconv.FormatInt(base.Version, 10) + ":" + strconv.FormatInt(base.LastModified.UnixNano(), 10)
+	reply, err := s.replace(ctx, tenant, r, cond, "R")
+	return reply.groups, err
+}
