@@ -55,6 +55,16 @@ func serveConfig(ctx context.Context, e env, cfg *config.Config, log zerolog.Log
 
 // serveConfigWrapped is serveConfig with an optional wrapper around the HTTP handler.
 func serveConfigWrapped(ctx context.Context, e env, cfg *config.Config, log zerolog.Logger, ready func(addr string), wrap func(http.Handler) http.Handler) int {
+	gcCtx, stopGC := context.WithCancel(ctx)
+	gcDone := make(chan struct{})
+	go func() {
+		defer close(gcDone)
+		tuneGC(gcCtx, e.getenv)
+	}()
+	defer func() {
+		stopGC()
+		<-gcDone
+	}()
 	st, err := store.Open(ctx, store.Options{URL: cfg.Redis, Logger: log})
 	if err != nil {
 		log.Error().Err(err).Msg("open store")
