@@ -160,9 +160,9 @@ local function newBatch() return {setAdds = {}, setRems = {}, idxAdds = {}, idxR
 
 -- idx, when given, is the member's reverse index entry k|id\0gid.
 local function batchAdd(b, gid, id, k, display, nowms, idx)
-  b.setAdds[#b.setAdds + 1] = 0
+  b.setAdds[#b.setAdds + 1] = '0' -- a string: Redis would format a number with sprintf
   b.setAdds[#b.setAdds + 1] = id .. SEP .. k .. SEP .. display
-  b.idxAdds[#b.idxAdds + 1] = 0
+  b.idxAdds[#b.idxAdds + 1] = '0'
   b.idxAdds[#b.idxAdds + 1] = idx or k .. '|' .. id .. SEP .. gid
   b.marks[#b.marks + 1] = nowms
   b.marks[#b.marks + 1] = k .. '|' .. id
@@ -387,7 +387,7 @@ if ixChanged then
     end
     for v in pairs(newset) do
       if not oldset[v] then
-        adds[#adds + 1] = 0
+        adds[#adds + 1] = '0'
         adds[#adds + 1] = v .. SEP .. id
       end
     end
