@@ -224,24 +224,3 @@ func FuzzProjectDefaultEquivalence(f *testing.F) {
 		}
 	})
 }
-
-// TestProjectExtOf: extOf finds the extension ext finds, for keys of every
-// case and for keys that strings.ToLower changes in length.
-func TestProjectExtOf(t *testing.T) {
-	t.Parallel()
-	keys := []string{
-		"", "id", "userName", "USERNAME", enterpriseURN, strings.ToUpper(enterpriseURN), strings.ToLower(enterpriseURN),
-		"urn:\u0130etf:params:scim:schemas:extension:enterprise:2.0:User", "urn:ietf:params:scim:schemas:extension:enterprise:2.0:Use",
-		"urn:example:odd:1.0", "urn:example:ODD:1.0", "urn:example:Odd:1.0", "URN:X", "urn:x", "urn:y", "urn:exämple:\u212a",
-		"urn:exämple:k", "urn:exÄmple:K", "urn:\u212a", "\u212a", "urn:x\xff", "u\xff", "\xff\xff",
-	}
-	for _, rs := range []*ResourceSchema{userRS, hiddenRS(t), groupRS, oddIDsRS(t, false), oddIDsRS(t, true)} {
-		s := rs.impl
-		ids := s.extIDs()
-		for _, k := range keys {
-			if got, want := s.extOf(k, ids), s.ext(k); got != want {
-				t.Errorf("extOf(%q) = %v, want %v", k, got, want)
-			}
-		}
-	}
-}
