@@ -225,13 +225,21 @@ func Normalize(rs *ResourceSchema, res map[string]any) (map[string]any, error) {
 	return normalize(rs, res)
 }
 
-// Project returns a copy of res (a full view) restricted per RFC 7644 §3.9 and RFC
-// 7643 §7 "returned": when attributes is non-empty only those (plus "returned:
-// always" attributes: id and schemas) are kept; otherwise excluded ones are removed
+// Project returns res (a full view) restricted per RFC 7644 §3.9 and RFC 7643 §7
+// "returned": when attributes is non-empty only those (plus "returned: always"
+// attributes: id and schemas) are kept; otherwise excluded ones are removed
 // unless returned always. Returned-never attributes (password) are always removed,
 // returned-request ones unless named in attributes. Names may be URN-qualified
 // and dotted (name.givenName, emails.value); names that do not resolve are
 // ignored.
+//
+// The result is a new map and res is left as it is. When attributes or
+// excluded is non-empty the result is a deep copy. When both are empty (the
+// common case) a top-level value that the projection keeps whole (name,
+// emails, an extension object: anything with nothing to remove) is res's own
+// value, not a copy; only values the projection changes are copied. So the
+// caller must not mutate nested values of the result while res is in use,
+// nor nested values of res while the result is in use.
 func Project(rs *ResourceSchema, res map[string]any, attributes, excluded []string) map[string]any {
 	return project(rs, res, attributes, excluded)
 }

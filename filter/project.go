@@ -12,58 +12,31 @@ func project(rs *ResourceSchema, res map[string]any, attributes, excluded []stri
 		return nil
 	}
 	s := rs.impl
-	out := make(map[string]any, len(res))
-	if len(attributes) > 0 {
-		sel := s.selection(attributes)
-		for k, v := range res {
-			if e := s.ext(k); e != nil {
-				m, ok := v.(map[string]any)
-				if !ok {
-					continue
-				}
-				pm := map[string]any{}
-				for ak, av := range m {
-					a := e.attr(ak)
-					if a == nil || a.ret == retNever {
-						continue
-					}
-					if pv, ok := sel.pick(a, av, sel.exts[e]); ok {
-						pm[a.name] = pv
-					}
-				}
-				if len(pm) > 0 {
-					out[k] = pm
-				}
-				continue
-			}
-			d := s.attr(k)
-			if d == nil || d.ret == retNever {
-				continue
-			}
-			if pv, ok := sel.pick(d, v, d.ret == retAlways); ok {
-				out[k] = pv
-			}
-		}
-		return out
+	switch {
+	case len(attributes) > 0:
+		return s.projectAttributes(res, s.selection(attributes))
+	case len(excluded) > 0:
+		return s.projectExcluded(res, s.selection(excluded))
 	}
-	ex := s.selection(excluded)
+	return s.projectDefault(res)
+}
+
+// projectAttributes projects res for an "attributes" request.
+func (s *resourceSchema) projectAttributes(res map[string]any, sel selection) map[string]any {
+	out := make(map[string]any, len(res))
 	for k, v := range res {
 		if e := s.ext(k); e != nil {
 			m, ok := v.(map[string]any)
 			if !ok {
 				continue
 			}
-			gone := ex.exts[e] // excluded, but for its returned:always attributes
 			pm := map[string]any{}
 			for ak, av := range m {
 				a := e.attr(ak)
-				if a == nil {
-					if !gone {
-						pm[ak] = clone(av)
-					}
+				if a == nil || a.ret == retNever {
 					continue
 				}
-				if pv, ok := ex.exclude(a, av, gone); ok {
+				if pv, ok := sel.pick(a, av, sel.exts[e]); ok {
 					pm[a.name] = pv
 				}
 			}
@@ -73,15 +46,65 @@ func project(rs *ResourceSchema, res map[string]any, attributes, excluded []stri
 			continue
 		}
 		d := s.attr(k)
-		if d == nil {
-			out[k] = clone(v)
+		if d == nil || d.ret == retNever {
 			continue
 		}
-		if pv, ok := ex.exclude(d, v, false); ok {
+		if pv, ok := sel.pick(d, v, d.ret == retAlways); ok {
 			out[k] = pv
 		}
 	}
 	return out
+}
+
+// projectExcluded projects res for an "excludedAttributes" request (and,
+// with an empty ex, for none).
+func (s *resourceSchema) projectExcluded(res map[string]any, ex selection) map[string]any {
+	out := make(map[string]any, len(res))
+	for k, v := range res {
+		if e := s.ext(k); e != nil {
+			if pm, ok := ex.excludeExt(e, v); ok {
+				out[k] = pm
+			}
+			continue
+		}
+		if pv, ok := ex.excludeTop(s.attr(k), v); ok {
+			out[k] = pv
+		}
+	}
+	return out
+}
+
+// excludeTop projects the top-level attribute d (nil when unknown: kept)
+// for an "excludedAttributes" request.
+func (sel selection) excludeTop(d *attrDef, v any) (any, bool) {
+	if d == nil {
+		return clone(v), true
+	}
+	return sel.exclude(d, v, false)
+}
+
+// excludeExt projects the object v of extension e for an
+// "excludedAttributes" request; an object that ends empty is dropped.
+func (sel selection) excludeExt(e *extSchema, v any) (map[string]any, bool) {
+	m, ok := v.(map[string]any)
+	if !ok {
+		return nil, false
+	}
+	gone := sel.exts[e] // excluded, but for its returned:always attributes
+	pm := map[string]any{}
+	for ak, av := range m {
+		a := e.attr(ak)
+		if a == nil {
+			if !gone {
+				pm[ak] = clone(av)
+			}
+			continue
+		}
+		if pv, ok := sel.exclude(a, av, gone); ok {
+			pm[a.name] = pv
+		}
+	}
+	return pm, len(pm) > 0
 }
 
 // selection is a set of attribute names resolved against a schema.
