@@ -39,30 +39,26 @@ import (
 const maxDirectElems = 64
 
 // directNormalizable reports whether the names of rs let the direct
-// normalizer assign keys without looking for case variants: attribute names
-// and extension ids pairwise distinct ignoring case, sub-attribute names too,
-// and each extension id resolving to its extension object.
+// normalizer assign keys without looking for case variants: the keys of a
+// normalized resource (attribute names and extension ids) pairwise distinct
+// ignoring case, the attributes and sub-attributes of each extension and
+// complex attribute too, and each extension id resolving to its extension
+// object, its attributes to themselves.
 func (rs *resourceSchema) directNormalizable() bool {
-	names := make([]string, 0, len(rs.attrs)+len(rs.exts))
+	keys := make([]string, 0, len(rs.attrs)+len(rs.exts))
 	for _, d := range rs.attrs {
-		names = append(names, d.name)
+		keys = append(keys, d.name)
 	}
 	for _, e := range rs.exts {
-		names = append(names, e.id)
-		if strings.EqualFold(e.id, rs.coreID) || rs.ext(e.id) != e {
+		keys = append(keys, e.id)
+		if strings.EqualFold(e.id, rs.coreID) || rs.ext(e.id) != e || !foldDistinct(e.attrs) {
 			return false
 		}
 		if ref, msg := rs.resolveName(e.id); msg != "" || ref != (attrRef{ext: e}) {
 			return false
 		}
-		if !foldDistinct(e.attrs) {
-			return false
-		}
 	}
-	if !distinctIgnoringCase(names) || !foldDistinct(rs.attrs) {
-		return false
-	}
-	return true
+	return distinctIgnoringCase(keys) && foldDistinct(rs.attrs)
 }
 
 // foldDistinct reports whether the names of defs, and of the
