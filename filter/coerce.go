@@ -109,7 +109,8 @@ func coerceComplex(def *attrDef, v any) (map[string]any, error) {
 	return out, nil
 }
 
-// coerceScalar converts a value of a simple type.
+// coerceScalar converts a value of a simple type. A value already of the
+// type is returned as given, so that it is not boxed again.
 func coerceScalar(def *attrDef, v any) (any, error) {
 	bad := func(want string) error {
 		return errorf(ScimTypeInvalidValue, "attribute %s must be %s", quote(def.fullPath()), want)
@@ -121,7 +122,7 @@ func coerceScalar(def *attrDef, v any) (any, error) {
 			return nil, bad("a string")
 		}
 		if def.canonical == nil {
-			return s, nil
+			return v, nil
 		}
 		for _, c := range def.canonical {
 			if c == s || (!def.caseExact && strings.EqualFold(c, s)) {
@@ -134,8 +135,11 @@ func coerceScalar(def *attrDef, v any) (any, error) {
 		if !ok || !isBase64(s) {
 			return nil, bad("a base64 string")
 		}
-		return s, nil
+		return v, nil
 	case typeBoolean:
+		if _, ok := v.(bool); ok {
+			return v, nil
+		}
 		if b, ok := parseBool(v); ok {
 			return b, nil
 		}
@@ -145,21 +149,29 @@ func coerceScalar(def *attrDef, v any) (any, error) {
 		if !ok || f != math.Trunc(f) {
 			return nil, bad("an integer")
 		}
-		return f, nil
+		return sameFloat(v, f), nil
 	case typeDecimal:
 		if f, ok := parseNumber(v); ok {
-			return f, nil
+			return sameFloat(v, f), nil
 		}
 		return nil, bad("a number")
 	case typeDateTime:
 		if s, ok := v.(string); ok {
 			if _, ok := parseDateTime(s); ok {
-				return s, nil
+				return v, nil
 			}
 		}
 		return nil, bad("a dateTime such as \"2026-01-01T00:00:00Z\"")
 	}
 	return nil, bad("a simple value")
+}
+
+// sameFloat returns v when it holds f as a float64 already, else f.
+func sameFloat(v any, f float64) any {
+	if _, ok := v.(float64); ok {
+		return v
+	}
+	return f
 }
 
 // isBase64 reports whether s is base64 (RFC 4648 §4), padded or not.

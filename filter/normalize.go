@@ -6,10 +6,14 @@ package filter
 // for a multi-valued attribute, dotted and URN-qualified keys), unknown and
 // readOnly attributes dropped (id, meta, schemas, groups), duplicates merged
 // and at most one primary element per multi-valued attribute (the first).
-// Required attributes are not checked.
+// Required attributes are not checked. Most bodies take the direct
+// normalizer (normalize_direct.go), which gives the same result in one pass.
 func normalize(rs *ResourceSchema, res map[string]any) (map[string]any, error) {
 	if rs == nil || rs.impl == nil {
 		return nil, internalError("filter: nil resource schema")
+	}
+	if out, ok := rs.impl.normalizeDirect(res); ok {
+		return out, nil
 	}
 	return newPatcher(rs.impl, map[string]any{}).normalize(res)
 }

@@ -154,6 +154,9 @@ type resourceSchema struct {
 	// extensions, a PATCH cannot remove.
 	required []*attrDef
 	schemas  *attrDef
+	// direct is set when Normalize may take the direct normalizer
+	// (normalize_direct.go).
+	direct bool
 }
 
 func (rs *resourceSchema) attr(name string) *attrDef {
@@ -280,6 +283,7 @@ func compileResourceSchema(core schema.Schema, extensions []SchemaExtension) *Re
 		idx("displayName")
 		idx("members.value")
 	}
+	rs.direct = rs.directNormalizable()
 	return &ResourceSchema{impl: rs}
 }
 
