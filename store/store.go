@@ -52,7 +52,7 @@ type Options struct {
 
 // Open connects to Redis (or starts the embedded store) and checks that it answers.
 func Open(ctx context.Context, opts Options) (*Store, error) {
-	s := &Store{log: opts.Logger, now: opts.Now, stop: make(chan struct{}), users: newUserCache(userCacheSize)}
+	s := &Store{log: opts.Logger, now: opts.Now, stop: make(chan struct{}), users: newUserCache(userCacheSize, userCacheBytes)}
 	if s.now == nil {
 		s.now = time.Now
 	}

@@ -18,9 +18,15 @@ import (
 	"github.com/scim-bridge/scim-bridge/filter"
 )
 
-// userCacheSize bounds the users the cache holds (about 1 KB each for an
-// Okta-shaped user): enough for the working set of a provisioning cycle.
-const userCacheSize = 16384
+// userCacheSize bounds the users the cache holds, userCacheBytes the bytes
+// of their attributes (about 1 KB for an Okta-shaped user: 16,384 of them
+// take about 16 MB); a user whose attributes exceed userCacheMaxEntry (one
+// with thousands of emails) is not kept.
+const (
+	userCacheSize     = 16384
+	userCacheBytes    = 32 << 20
+	userCacheMaxEntry = 64 << 10
+)
 
 // cachedUser is the stored state of one user: its header numbers and its
 // attributes line as stored.
@@ -29,17 +35,23 @@ type cachedUser struct {
 	attrs                      string
 }
 
+// size is what the entry counts against the byte budget.
+func (u cachedUser) size(key string) int { return len(u.attrs) + len(key) + 64 }
+
 // userCache maps tenant\x00id to the user's last known stored state; the
-// oldest entry leaves first when it is full.
+// oldest entry leaves first when it holds maxEntries users or maxBytes.
 type userCache struct {
-	mu   sync.Mutex
-	m    map[string]cachedUser
-	ring []string
-	next int
+	mu         sync.Mutex
+	m          map[string]cachedUser
+	ring       []string // keys, oldest at head
+	head, n    int
+	bytes      int
+	maxBytes   int
+	maxEntries int
 }
 
-func newUserCache(size int) *userCache {
-	return &userCache{m: make(map[string]cachedUser, size), ring: make([]string, size)}
+func newUserCache(entries, maxBytes int) *userCache {
+	return &userCache{m: make(map[string]cachedUser), ring: make([]string, entries), maxBytes: maxBytes, maxEntries: entries}
 }
 
 func userCacheKey(tenant, id string) string { return tenant + "\x00" + id }
@@ -57,27 +69,55 @@ func (c *userCache) put(tenant, id string, u cachedUser) {
 	k := userCacheKey(tenant, id)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.m[k]; ok {
-		if old.version <= u.version {
-			c.m[k] = u
+	old, had := c.m[k]
+	if had && old.version > u.version {
+		return
+	}
+	if c.maxEntries == 0 || u.size(k) > userCacheMaxEntry {
+		if had {
+			c.bytes -= old.size(k)
+			delete(c.m, k) // its ring slot is skipped when it comes up
 		}
 		return
 	}
-	if len(c.ring) == 0 {
-		return
+	if had {
+		c.bytes += u.size(k) - old.size(k)
+		c.m[k] = u
+	} else {
+		if c.n == len(c.ring) {
+			c.evictOldest()
+		}
+		c.ring[(c.head+c.n)%len(c.ring)] = k
+		c.n++
+		c.m[k] = u
+		c.bytes += u.size(k)
 	}
-	if old := c.ring[c.next]; old != "" {
-		delete(c.m, old)
+	for c.bytes > c.maxBytes && c.n > 0 {
+		c.evictOldest()
 	}
-	c.ring[c.next] = k
-	c.next = (c.next + 1) % len(c.ring)
-	c.m[k] = u
+}
+
+// evictOldest removes the entry at the head of the ring (if its key is still
+// cached: a dropped key's slot stays until it comes up).
+func (c *userCache) evictOldest() {
+	k := c.ring[c.head]
+	c.ring[c.head] = ""
+	c.head = (c.head + 1) % len(c.ring)
+	c.n--
+	if u, ok := c.m[k]; ok {
+		c.bytes -= u.size(k)
+		delete(c.m, k)
+	}
 }
 
 // drop forgets a user (deleted, or its stored state unknown).
 func (c *userCache) drop(tenant, id string) {
+	k := userCacheKey(tenant, id)
 	c.mu.Lock()
-	delete(c.m, userCacheKey(tenant, id))
+	if u, ok := c.m[k]; ok {
+		c.bytes -= u.size(k)
+		delete(c.m, k)
+	}
 	c.mu.Unlock()
 }
 

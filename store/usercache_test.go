@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -138,7 +139,7 @@ func TestUserCacheForgetsDeletedUsersAndKeepsTenantsApart(t *testing.T) {
 }
 
 func TestUserCacheBoundAndOrder(t *testing.T) {
-	c := newUserCache(2)
+	c := newUserCache(2, 1<<20)
 	c.put("t", "a", cachedUser{version: 1, attrs: "{}"})
 	c.put("t", "b", cachedUser{version: 1, attrs: "{}"})
 	c.put("t", "a", cachedUser{version: 3, attrs: `{"x":3}`})
@@ -157,5 +158,50 @@ func TestUserCacheBoundAndOrder(t *testing.T) {
 	}
 	if len(c.m) != 2 {
 		t.Fatalf("%d entries, want 2", len(c.m))
+	}
+}
+
+// The cache is bounded in bytes too: a huge user is not kept (nor left
+// stale), and the oldest users leave when the attributes exceed the budget.
+func TestUserCacheByteBudget(t *testing.T) {
+	big := strings.Repeat("x", userCacheMaxEntry)
+	c := newUserCache(100, 10_000)
+	c.put("t", "huge", cachedUser{version: 1, attrs: "{}"})
+	c.put("t", "huge", cachedUser{version: 2, attrs: big})
+	if _, ok := c.get("t", "huge"); ok {
+		t.Fatal("a user over userCacheMaxEntry is cached (or its older copy kept)")
+	}
+	kb := strings.Repeat("y", 3000)
+	for _, id := range []string{"a", "b", "c", "d"} {
+		c.put("t", id, cachedUser{version: 1, attrs: kb})
+	}
+	if _, ok := c.get("t", "a"); ok {
+		t.Fatal("the oldest user kept past the byte budget")
+	}
+	for _, id := range []string{"b", "c", "d"} {
+		if _, ok := c.get("t", id); !ok {
+			t.Fatalf("%s not cached", id)
+		}
+	}
+	if c.bytes > c.maxBytes {
+		t.Fatalf("%d bytes cached, budget %d", c.bytes, c.maxBytes)
+	}
+	// Growing an entry in place also respects the budget.
+	c.put("t", "d", cachedUser{version: 2, attrs: kb + kb})
+	if c.bytes > c.maxBytes {
+		t.Fatalf("%d bytes cached after growing an entry, budget %d", c.bytes, c.maxBytes)
+	}
+	if u, ok := c.get("t", "d"); !ok || u.version != 2 {
+		t.Fatalf("d = %+v, %v; want version 2 kept", u, ok)
+	}
+	// A dropped user comes back in a new slot without breaking the count.
+	c.drop("t", "c")
+	c.put("t", "c", cachedUser{version: 3, attrs: "{}"})
+	sum := 0
+	for k, u := range c.m {
+		sum += u.size(k)
+	}
+	if sum != c.bytes {
+		t.Fatalf("bytes %d, entries hold %d", c.bytes, sum)
 	}
 }
