@@ -20,6 +20,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -59,6 +60,9 @@ type Metrics struct {
 
 	scimRequests *prometheus.CounterVec
 	scimDuration *prometheus.HistogramVec
+	// scimSeries holds the two series of each method, route and code seen,
+	// sparing every request the label hashing of WithLabelValues.
+	scimSeries   sync.Map // scimKey -> scimSeries
 	convergences *prometheus.CounterVec
 	convDuration *prometheus.HistogramVec
 	webhooks     *prometheus.CounterVec
@@ -115,9 +119,29 @@ func (m *Metrics) Registry() *prometheus.Registry { return m.reg }
 // path; a method SCIM does not use is counted as "other".
 func (m *Metrics) SCIMRequest(method, route string, code int, d time.Duration) {
 	method = methodLabel(method)
-	c := strconv.Itoa(code)
-	m.scimRequests.WithLabelValues(method, c).Inc()
-	m.scimDuration.WithLabelValues(method, route, c).Observe(d.Seconds())
+	k := scimKey{method: method, route: route, code: code}
+	v, ok := m.scimSeries.Load(k)
+	if !ok {
+		c := strconv.Itoa(code)
+		v, _ = m.scimSeries.LoadOrStore(k, scimSeries{
+			requests: m.scimRequests.WithLabelValues(method, c),
+			duration: m.scimDuration.WithLabelValues(method, route, c),
+		})
+	}
+	series := v.(scimSeries)
+	series.requests.Inc()
+	series.duration.Observe(d.Seconds())
+}
+
+// scimKey names the series of one method, route template and status code.
+type scimKey struct {
+	method, route string
+	code          int
+}
+
+type scimSeries struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
 }
 
 // Converged records one convergence of a connector and how long it took.
