@@ -47,6 +47,10 @@ func (s *Store) Query(ctx context.Context, tenant string, kind Kind, q Query) (P
 	}
 	wantGroups := kind == KindUser && strings.Contains(lowerFilter, "groups")
 	matchMembers := kind == KindGroup && strings.Contains(lowerFilter, "members")
+	// lean: users are matched on their attributes and id without building a
+	// view (the meta map, its times and version), when nothing needs one.
+	lean := kind == KindUser && q.Filter != nil && q.SortBy == nil && !wantGroups &&
+		!strings.Contains(lowerFilter, "meta")
 	// synthetic: on an index plan, the members each candidate group was found
 	// by, enough to match a filter that only tests members.value equality.
 	var synthetic map[string][]any
@@ -56,6 +60,17 @@ func (s *Store) Query(ctx context.Context, tenant string, kind Kind, q Query) (P
 			return err
 		}
 		for _, d := range docs {
+			if lean {
+				// A user matched without a view: its attributes and its id
+				// are all a filter naming neither meta nor groups can test.
+				d.r.Attrs["id"] = d.r.ID
+				ok := q.Filter.Match(d.r.Attrs)
+				delete(d.r.Attrs, "id")
+				if ok {
+					c.add(d.r, nil)
+				}
+				continue
+			}
 			v := d.r.View()
 			if g := groups[d.r.ID]; len(g) > 0 {
 				v["groups"] = groupsView(g)

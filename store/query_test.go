@@ -107,6 +107,9 @@ func TestQueryFilters(t *testing.T) {
 		{"externalId other case", KindUser, `externalId eq "e3"`, nil},
 		{"id lookup", KindUser, `id eq "u04"`, []string{"u04"}},
 		{"id lookup of a missing id", KindUser, `id eq "nope"`, nil},
+		{"id in a scan", KindUser, `id ew "4" or id eq "u02"`, []string{"u02", "u04"}},
+		{"id and an attribute", KindUser, `userName eq "dave" and id eq "u04"`, []string{"u04"}},
+		{"id and an attribute that differs", KindUser, `userName eq "dave" and id eq "u01"`, nil},
 		{"lookup with residual", KindUser, `emails.value eq "shared@example.com" and active eq true`, []string{"u01"}},
 		{"mixed or needs a scan", KindUser, `userName eq "alice" or title eq "Designer"`, []string{"u01", "u05"}},
 		{"scan: contains", KindUser, `title co "gineer"`, []string{"u01", "u04"}},
@@ -137,6 +140,11 @@ func TestQueryFilters(t *testing.T) {
 				}
 				if got := resIDs(p.Resources); !slices.Equal(got, c.want) || p.Total != len(c.want) {
 					t.Fatalf("got %v (total %d), want %v", got, p.Total, c.want)
+				}
+				for _, r := range p.Resources {
+					if _, ok := r.Attrs["id"]; ok {
+						t.Fatalf("%s: attributes hold an id", r.ID)
+					}
 				}
 				if ref := resBruteForce(t, s, c.kind, f); !slices.Equal(ref, c.want) {
 					t.Fatalf("brute force gives %v, want %v", ref, c.want)
