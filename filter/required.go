@@ -34,8 +34,8 @@ func CheckRequired(rs *ResourceSchema, attrs map[string]any) error {
 // checkRequiredAttrs checks the attributes defs inside container c.
 func checkRequiredAttrs(c map[string]any, defs []*attrDef) error {
 	for _, d := range defs {
-		if d.readOnly() || d.isSchemas {
-			continue
+		if d.readOnly() || d.isSchemas || !d.required && !hasRequiredSub(d) {
+			continue // nothing of it can be missing
 		}
 		v, ok := getKey(c, d.name)
 		if !ok || !presentAttr(d, v) {
@@ -65,4 +65,18 @@ func checkRequiredAttrs(c map[string]any, defs []*attrDef) error {
 		}
 	}
 	return nil
+}
+
+// hasRequiredSub reports whether a complex attribute has a required
+// sub-attribute a client writes.
+func hasRequiredSub(d *attrDef) bool {
+	if d.typ != typeComplex {
+		return false
+	}
+	for _, sd := range d.subs {
+		if sd.required && !sd.readOnly() {
+			return true
+		}
+	}
+	return false
 }
