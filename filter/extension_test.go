@@ -247,6 +247,8 @@ func TestExtensionRequired(t *testing.T) {
 		{"required extension absent", required, `{"userName":"a"}`, false},
 		{"required attribute of a present extension missing", optional, `{"userName":"a","` + acmeURN + `":{"badgeNumber":1}}`, false},
 		{"required sub-attribute missing", optional, `{"userName":"a","` + acmeURN + `":{"costCenterCode":"c","site":{"name":"Paris"}}}`, false},
+		{"required sub-attribute missing, other case", optional, `{"userName":"a","` + acmeURN + `":{"costCenterCode":"c","SITE":{"name":"Paris"}}}`, false},
+		{"core required in other case", optional, `{"USERNAME":"a"}`, true},
 		{"complete", required, `{"userName":"a","` + acmeURN + `":{"costCenterCode":"c","site":{"code":"PAR"}}}`, true},
 		{"core required missing", optional, `{"` + acmeURN + `":{"costCenterCode":"c"}}`, false},
 	}
