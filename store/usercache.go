@@ -35,15 +35,18 @@ type cachedUser struct {
 	attrs                      string
 }
 
-// size is what the entry counts against the byte budget.
-func (u cachedUser) size(key string) int { return len(u.attrs) + len(key) + 64 }
+// cacheKey names a cached user.
+type cacheKey struct{ tenant, id string }
 
-// userCache maps tenant\x00id to the user's last known stored state; the
+// size is what the entry counts against the byte budget.
+func (u cachedUser) size(k cacheKey) int { return len(u.attrs) + len(k.tenant) + len(k.id) + 64 }
+
+// userCache maps a tenant's user id to the user's last known stored state; the
 // oldest entry leaves first when it holds maxEntries users or maxBytes.
 type userCache struct {
 	mu         sync.Mutex
-	m          map[string]cachedUser
-	ring       []string // keys, oldest at head
+	m          map[cacheKey]cachedUser
+	ring       []cacheKey // oldest at head
 	head, n    int
 	bytes      int
 	maxBytes   int
@@ -51,14 +54,12 @@ type userCache struct {
 }
 
 func newUserCache(entries, maxBytes int) *userCache {
-	return &userCache{m: make(map[string]cachedUser), ring: make([]string, entries), maxBytes: maxBytes, maxEntries: entries}
+	return &userCache{m: make(map[cacheKey]cachedUser), ring: make([]cacheKey, entries), maxBytes: maxBytes, maxEntries: entries}
 }
-
-func userCacheKey(tenant, id string) string { return tenant + "\x00" + id }
 
 func (c *userCache) get(tenant, id string) (cachedUser, bool) {
 	c.mu.Lock()
-	u, ok := c.m[userCacheKey(tenant, id)]
+	u, ok := c.m[cacheKey{tenant, id}]
 	c.mu.Unlock()
 	return u, ok
 }
@@ -66,7 +67,7 @@ func (c *userCache) get(tenant, id string) (cachedUser, bool) {
 // put records the stored state of a user, unless an entry of a later version
 // is there already (a slower reader must not replace a newer write).
 func (c *userCache) put(tenant, id string, u cachedUser) {
-	k := userCacheKey(tenant, id)
+	k := cacheKey{tenant, id}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	old, had := c.m[k]
@@ -101,7 +102,7 @@ func (c *userCache) put(tenant, id string, u cachedUser) {
 // cached: a dropped key's slot stays until it comes up).
 func (c *userCache) evictOldest() {
 	k := c.ring[c.head]
-	c.ring[c.head] = ""
+	c.ring[c.head] = cacheKey{}
 	c.head = (c.head + 1) % len(c.ring)
 	c.n--
 	if u, ok := c.m[k]; ok {
@@ -112,7 +113,7 @@ func (c *userCache) evictOldest() {
 
 // drop forgets a user (deleted, or its stored state unknown).
 func (c *userCache) drop(tenant, id string) {
-	k := userCacheKey(tenant, id)
+	k := cacheKey{tenant, id}
 	c.mu.Lock()
 	if u, ok := c.m[k]; ok {
 		c.bytes -= u.size(k)
