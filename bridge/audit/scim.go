@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/scim-bridge/scim-bridge/bridge/internal/httpstatus"
 	"github.com/scim-bridge/scim-bridge/filter"
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -193,33 +194,10 @@ func (r *Recorder) requestID(in string) string {
 	return r.ridPrefix + strconv.FormatUint(r.ridNext.Add(1), 36)
 }
 
-// statusWriter records the status of an answer.
-type statusWriter struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusWriter) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusWriter) Write(p []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(p)
-}
-
-// Unwrap lets http.ResponseController reach the underlying writer.
-func (s *statusWriter) Unwrap() http.ResponseWriter { return s.ResponseWriter }
-
 // captureWriter records the status and the start of the body (of a webhook
 // answer, which is short).
 type captureWriter struct {
-	statusWriter
+	httpstatus.Recorder
 	body bytes.Buffer
 }
 
@@ -227,5 +205,5 @@ func (c *captureWriter) Write(p []byte) (int, error) {
 	if room := maxCapture - c.body.Len(); room > 0 {
 		c.body.Write(p[:min(len(p), room)])
 	}
-	return c.statusWriter.Write(p)
+	return c.Recorder.Write(p)
 }

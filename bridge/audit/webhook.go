@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/scim-bridge/scim-bridge/bridge/internal/httpstatus"
 	"github.com/scim-bridge/scim-bridge/store"
 )
 
@@ -27,14 +28,14 @@ func (r *Recorder) Webhooks(known func(tenant, connector string) bool, next http
 			io.Reader
 			io.Closer
 		}{io.MultiReader(bytes.NewReader(body), req.Body), req.Body}
-		cw := &captureWriter{statusWriter: statusWriter{ResponseWriter: w}}
+		cw := &captureWriter{Recorder: httpstatus.Recorder{ResponseWriter: w}}
 		next.ServeHTTP(cw, req)
 		var answer struct {
 			Status string `json:"status"`
 			Detail string `json:"detail"`
 		}
 		_ = json.Unmarshal(cw.body.Bytes(), &answer)
-		e := store.AuditEntry{Kind: store.AuditWebhook, Connector: conn, Outcome: answer.Status, Status: cw.code, Reason: answer.Detail}
+		e := store.AuditEntry{Kind: store.AuditWebhook, Connector: conn, Outcome: answer.Status, Status: cw.Code, Reason: answer.Detail}
 		if answer.Status == "accepted" || answer.Status == "duplicate" {
 			var ev struct {
 				ID   string `json:"id"`

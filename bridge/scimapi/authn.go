@@ -7,6 +7,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/bridge/audit"
 	"github.com/scim-bridge/scim-bridge/bridge/auth"
+	"github.com/scim-bridge/scim-bridge/bridge/internal/httpstatus"
 )
 
 // authenticate authenticates r through Options.Auth. On failure it writes
@@ -45,8 +46,8 @@ func isWrite(method string) bool {
 // name of the credential, never the credential), what (method, route
 // template, status) and how long. It also tells the audit trail the status
 // (which reads the identity from the request context, auth.FromContext).
-func (srv *Server) logWrite(r *http.Request, id auth.Identity, rec *statusRecorder, start time.Time) {
-	code := rec.code
+func (srv *Server) logWrite(r *http.Request, id auth.Identity, rec *httpstatus.Recorder, start time.Time) {
+	code := rec.Code
 	if code == 0 {
 		code = http.StatusOK
 	}

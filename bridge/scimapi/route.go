@@ -1,9 +1,6 @@
 package scimapi
 
-import (
-	"net/http"
-	"strings"
-)
+import "strings"
 
 // endpointNames are the canonical spellings of the first path segment under
 // /scim/v2. Requests may spell them in any case (RFC 7644 §3.10 makes attribute
@@ -56,25 +53,3 @@ func routeOf(path string) string {
 	}
 	return "other"
 }
-
-// statusRecorder remembers the status a handler answered, for the request metrics.
-type statusRecorder struct {
-	http.ResponseWriter
-	code int
-}
-
-func (s *statusRecorder) WriteHeader(code int) {
-	if s.code == 0 {
-		s.code = code
-	}
-	s.ResponseWriter.WriteHeader(code)
-}
-
-func (s *statusRecorder) Write(p []byte) (int, error) {
-	if s.code == 0 {
-		s.code = http.StatusOK
-	}
-	return s.ResponseWriter.Write(p)
-}
-
-func (s *statusRecorder) Unwrap() http.ResponseWriter { return s.ResponseWriter }

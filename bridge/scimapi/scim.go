@@ -28,6 +28,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
+	"github.com/scim-bridge/scim-bridge/bridge/internal/httpstatus"
 	"github.com/scim-bridge/scim-bridge/filter"
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -175,12 +176,12 @@ func (srv *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	start := time.Now()
-	rec := &statusRecorder{ResponseWriter: w}
+	rec := &httpstatus.Recorder{ResponseWriter: w}
 	srv.serveSCIM(rec, r)
-	if rec.code == 0 {
-		rec.code = http.StatusOK
+	if rec.Code == 0 {
+		rec.Code = http.StatusOK
 	}
-	srv.opts.Metrics.SCIMRequest(r.Method, routeOf(r.URL.Path), rec.code, time.Since(start))
+	srv.opts.Metrics.SCIMRequest(r.Method, routeOf(r.URL.Path), rec.Code, time.Since(start))
 }
 
 // serveSCIM is the SCIM 2.0 endpoint under /scim/v2 (RFC 7644 §3).
@@ -219,7 +220,7 @@ func (srv *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 	r = r.WithContext(auth.NewContext(r.Context(), id))
 	tenant := id.Tenant
 	if isWrite(r.Method) {
-		rec := &statusRecorder{ResponseWriter: w}
+		rec := &httpstatus.Recorder{ResponseWriter: w}
 		defer srv.logWrite(r, id, rec, time.Now())
 		w = rec
 	}
