@@ -177,18 +177,10 @@ func (d *JSONDecoder) object(depth int) (map[string]any, error) {
 			return nil, err
 		}
 		m[k] = v // a repeated key: the last wins, as in encoding/json
-		d.skipSpace()
-		if d.i >= len(d.data) {
-			return nil, errJSONFallback
-		}
-		switch d.data[d.i] {
-		case ',':
-			d.i++
-		case '}':
-			d.i++
+		if done, err := d.afterElement('}'); err != nil {
+			return nil, err
+		} else if done {
 			return m, nil
-		default:
-			return nil, errJSONFallback
 		}
 	}
 }
@@ -210,20 +202,30 @@ func (d *JSONDecoder) array(depth int) ([]any, error) {
 			return nil, err
 		}
 		a = append(a, v)
-		d.skipSpace()
-		if d.i >= len(d.data) {
-			return nil, errJSONFallback
-		}
-		switch d.data[d.i] {
-		case ',':
-			d.i++
-		case ']':
-			d.i++
+		if done, err := d.afterElement(']'); err != nil {
+			return nil, err
+		} else if done {
 			return a, nil
-		default:
-			return nil, errJSONFallback
 		}
 	}
+}
+
+// afterElement consumes what follows an element of an object or array: a
+// comma (done false) or the closing byte end (done true).
+func (d *JSONDecoder) afterElement(end byte) (done bool, err error) {
+	d.skipSpace()
+	if d.i >= len(d.data) {
+		return false, errJSONFallback
+	}
+	switch d.data[d.i] {
+	case ',':
+		d.i++
+		return false, nil
+	case end:
+		d.i++
+		return true, nil
+	}
+	return false, errJSONFallback
 }
 
 // str decodes a string at d.i (on its opening quote).
