@@ -187,7 +187,7 @@ func (s *Store) replace(ctx context.Context, tenant string, r *Resource, cond an
 	}
 	reply, err := s.runPut(ctx, tenant, r, mode, cond, now, d)
 	if err != nil {
-		if r.Kind == KindUser && s.users != nil {
+		if r.Kind == KindUser {
 			s.users.drop(tenant, r.ID)
 		}
 		return putReply{}, fmt.Errorf("replace %s %s: %w", r.Kind, r.ID, err)
@@ -212,7 +212,7 @@ func (s *Store) Delete(ctx context.Context, tenant string, kind Kind, id string,
 	res, err := deleteScript.Run(ctx, s.rdb,
 		[]string{docKey(tenant, kind, id), queueKey(tenant), orderKey(tenant, kind), trash},
 		tenantPrefix(tenant), string(kind), id, ifVersion, now.UnixMilli(), now.UnixNano(), memberChunk).Slice()
-	if kind == KindUser && s.users != nil {
+	if kind == KindUser {
 		s.users.drop(tenant, id)
 	}
 	if err == nil {

@@ -42,19 +42,18 @@ type cacheKey struct{ tenant, id string }
 func (u cachedUser) size(k cacheKey) int { return len(u.attrs) + len(k.tenant) + len(k.id) + 64 }
 
 // userCache maps a tenant's user id to the user's last known stored state; the
-// oldest entry leaves first when it holds maxEntries users or maxBytes.
+// oldest entry leaves first when it holds len(ring) users or maxBytes.
 type userCache struct {
-	mu         sync.Mutex
-	m          map[cacheKey]cachedUser
-	ring       []cacheKey // oldest at head
-	head, n    int
-	bytes      int
-	maxBytes   int
-	maxEntries int
+	mu       sync.Mutex
+	m        map[cacheKey]cachedUser
+	ring     []cacheKey // oldest at head
+	head, n  int
+	bytes    int
+	maxBytes int
 }
 
 func newUserCache(entries, maxBytes int) *userCache {
-	return &userCache{m: make(map[cacheKey]cachedUser), ring: make([]cacheKey, entries), maxBytes: maxBytes, maxEntries: entries}
+	return &userCache{m: make(map[cacheKey]cachedUser), ring: make([]cacheKey, entries), maxBytes: maxBytes}
 }
 
 func (c *userCache) get(tenant, id string) (cachedUser, bool) {
@@ -74,7 +73,7 @@ func (c *userCache) put(tenant, id string, u cachedUser) {
 	if had && old.version > u.version {
 		return
 	}
-	if c.maxEntries == 0 || u.size(k) > userCacheMaxEntry {
+	if len(c.ring) == 0 || u.size(k) > userCacheMaxEntry {
 		if had {
 			c.bytes -= old.size(k)
 			delete(c.m, k) // its ring slot is skipped when it comes up
@@ -124,7 +123,7 @@ func (c *userCache) drop(tenant, id string) {
 
 // rememberUser records r as stored with attributes line attrs.
 func (s *Store) rememberUser(tenant string, r *Resource, attrs string) {
-	if r.Kind != KindUser || s.users == nil {
+	if r.Kind != KindUser {
 		return
 	}
 	s.users.put(tenant, r.ID, cachedUser{
@@ -134,9 +133,6 @@ func (s *Store) rememberUser(tenant string, r *Resource, attrs string) {
 
 // rememberDoc records a user's document as read from the store.
 func (s *Store) rememberDoc(tenant string, r *Resource, doc string) {
-	if s.users == nil {
-		return
-	}
 	_, attrs := docLines(doc)
 	s.rememberUser(tenant, r, attrs)
 }
@@ -151,22 +147,20 @@ func (s *Store) GetUserForUpdate(ctx context.Context, tenant, id string) (*Resou
 	if err := checkResourceKey(tenant, KindUser, &id); err != nil {
 		return nil, false, fmt.Errorf("get user for update: %w", err)
 	}
-	if s.users != nil {
-		if u, ok := s.users.get(tenant, id); ok {
-			attrs, err := new(filter.JSONDecoder).DecodeObject(u.attrs)
-			if err == nil {
-				if attrs == nil {
-					attrs = map[string]any{}
-				}
-				return &Resource{
-					ID: id, Kind: KindUser, Version: u.version,
-					Created:      time.Unix(0, u.created).UTC(),
-					LastModified: time.Unix(0, u.modified).UTC(),
-					Attrs:        attrs,
-				}, true, nil
+	if u, ok := s.users.get(tenant, id); ok {
+		attrs, err := new(filter.JSONDecoder).DecodeObject(u.attrs)
+		if err == nil {
+			if attrs == nil {
+				attrs = map[string]any{}
 			}
-			s.users.drop(tenant, id)
+			return &Resource{
+				ID: id, Kind: KindUser, Version: u.version,
+				Created:      time.Unix(0, u.created).UTC(),
+				LastModified: time.Unix(0, u.modified).UTC(),
+				Attrs:        attrs,
+			}, true, nil
 		}
+		s.users.drop(tenant, id)
 	}
 	r, err := s.Get(ctx, tenant, KindUser, id)
 	return r, false, err
