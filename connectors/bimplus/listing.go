@@ -1,6 +1,7 @@
 package bimplus
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -107,11 +108,7 @@ func (c *listingCache) view(ctx context.Context, a *api, project, email string, 
 				hits = append(hits, e)
 			}
 		}
-		slices.SortFunc(hits, func(x, y *cachedMember) int { return compareSeq(x.seq, y.seq) })
-		out = make([]membership, len(hits))
-		for i, e := range hits {
-			out[i] = e.m
-		}
+		out = inListingOrder(hits)
 	}, func(ms []membership) {
 		for _, m := range ms {
 			if (key != "" && memberKey(m.Member.Email) == key) || slices.Contains(ids, m.Member.ID) {
@@ -131,23 +128,19 @@ func (c *listingCache) all(ctx context.Context, a *api, project string, f freshn
 		for _, e := range l.byID {
 			hits = append(hits, e)
 		}
-		slices.SortFunc(hits, func(x, y *cachedMember) int { return compareSeq(x.seq, y.seq) })
-		out = make([]membership, len(hits))
-		for i, e := range hits {
-			out[i] = e.m
-		}
+		out = inListingOrder(hits)
 	}, func(ms []membership) { out = ms })
 	return out, err
 }
 
-func compareSeq(a, b uint64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
+// inListingOrder sorts entries into listing order and returns their memberships.
+func inListingOrder(hits []*cachedMember) []membership {
+	slices.SortFunc(hits, func(x, y *cachedMember) int { return cmp.Compare(x.seq, y.seq) })
+	out := make([]membership, len(hits))
+	for i, e := range hits {
+		out[i] = e.m
 	}
-	return 0
+	return out
 }
 
 // read calls pick with the project's cached listing (c.mu held) once it is
