@@ -18,9 +18,8 @@ type slot struct {
 	identity string
 
 	rtype, id, name string
-	ops             []filter.Operation
-	patched         bool
-	status          int // the answer's status, noted by the SCIM server
+	ops             []filter.Operation // a PATCH's, when noted
+	status          int                // the answer's status, noted by the SCIM server
 
 	// Operations of a /Bulk request, recorded one entry each.
 	mu   sync.Mutex
@@ -71,7 +70,7 @@ func NoteResource(ctx context.Context, resourceType, id, name string) {
 // ops is kept, not copied: the caller must not change it afterwards.
 func NotePatch(ctx context.Context, ops []filter.Operation) {
 	if s := slotOf(ctx); s != nil {
-		s.ops, s.patched = ops, true
+		s.ops = ops
 	}
 }
 
@@ -127,14 +126,14 @@ func (s *slot) entry(method, rtype, id string, status int) store.AuditEntry {
 	e := store.AuditEntry{Kind: store.AuditSCIM, Method: method, ResourceType: rtype, ResourceID: id, Status: status}
 	if status < 300 {
 		e.Name = s.name
-		if method == http.MethodPatch && s.patched {
+		if method == http.MethodPatch && s.ops != nil {
 			e.Change = patchSummary(s.ops)
 		} else {
 			e.Change = changeOf(method)
 		}
 	}
 	if rtype != "" && id != "" {
-		e.Subject = rtype + "|" + id
+		e.Subject = store.WorkKey{Kind: rtype, ID: id}.Subject()
 	}
 	return e
 }

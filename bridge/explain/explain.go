@@ -148,9 +148,9 @@ func (x *Explainer) Explain(ctx context.Context, tenantID, q string) (*Report, e
 	}
 	rep := &Report{Tenant: tenantID, Query: q, Kind: string(kind), ID: ids[0], Connectors: []ConnectorReport{}}
 	for _, id := range ids[1:] {
-		rep.Also = append(rep.Also, string(kind)+"|"+id)
+		rep.Also = append(rep.Also, store.WorkKey{Kind: string(kind), ID: id}.Subject())
 	}
-	rep.Subject = string(kind) + "|" + rep.ID
+	rep.Subject = store.WorkKey{Kind: string(kind), ID: rep.ID}.Subject()
 	if kind == store.KindGroup {
 		err = x.group(ctx, t, rep)
 	} else {

@@ -63,7 +63,7 @@ func (lw *logWriter) run() {
 				break more
 			}
 		}
-		_, _ = lw.w.Write(buf)
+		_, _ = lw.w.Write(buf) // a log that cannot be written has nowhere to report it
 	}
 }
 
