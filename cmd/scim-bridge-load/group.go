@@ -52,6 +52,13 @@ func groupScenario(ctx context.Context, e *env, cfg config) error {
 		return err
 	}
 	gpath := "/Groups/" + g.ID
+	if err := e.compactAOF(ctx, false); err != nil {
+		return err
+	}
+	rw0, err := e.aofRewrites(ctx)
+	if err != nil {
+		return err
+	}
 	if err := e.rdb.ConfigSet(ctx, "slowlog-log-slower-than", "2000").Err(); err != nil {
 		return err
 	}
@@ -132,6 +139,11 @@ func groupScenario(ctx context.Context, e *env, cfg config) error {
 		float64((b1-b0).Microseconds())/float64(growRest.n), float64((r1-r0).Microseconds())/float64(growRest.n))
 	if err := commandStats(ctx, e); err != nil {
 		return err
+	}
+	if rw1, err := e.aofRewrites(ctx); err != nil {
+		return err
+	} else if rw1 > rw0 {
+		fmt.Printf("  (redis-server rewrote its AOF during the growth: %d rewrite(s) shared the CPUs)\n", rw1-rw0)
 	}
 	pN, err := probe(fmt.Sprint(n))
 	if err != nil {
