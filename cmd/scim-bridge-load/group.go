@@ -137,7 +137,7 @@ func groupScenario(ctx context.Context, e *env, cfg config) error {
 	fmt.Printf("grow to %d (%d PATCHes of %d, %d in flight): %s\n", n, grow.n, batch, cfg.inflight, grow)
 	fmt.Printf("  server CPU per member PATCH from 1,000 on: bridge %.0f µs, redis-server %.0f µs\n",
 		float64((b1-b0).Microseconds())/float64(growRest.n), float64((r1-r0).Microseconds())/float64(growRest.n))
-	if err := commandStats(ctx, e); err != nil {
+	if err := commandStats(ctx, e, 0); err != nil {
 		return err
 	}
 	if rw1, err := e.aofRewrites(ctx); err != nil {
@@ -309,7 +309,9 @@ func slowlog(ctx context.Context, e *env) error {
 // commandStats prints Redis's own time per call of the busiest commands since
 // the statistics were reset (INFO commandstats): what a script costs inside
 // Redis, apart from the machine's scheduling noise in wall-clock figures.
-func commandStats(ctx context.Context, e *env) error {
+//
+// With requests > 0 it also prints each command's Redis time per request.
+func commandStats(ctx context.Context, e *env, requests int) error {
 	info, err := e.rdb.Info(ctx, "commandstats").Result()
 	if err != nil {
 		return err
@@ -332,7 +334,11 @@ func commandStats(ctx context.Context, e *env) error {
 				fmt.Sscan(v, &per)
 			}
 		}
-		if usec > 100_000 {
+		switch {
+		case requests > 0 && usec/float64(requests) >= 1:
+			fmt.Printf("  redis %-10s %5.2f calls and %5.1f µs inside Redis per request\n",
+				strings.TrimPrefix(name, "cmdstat_"), float64(calls)/float64(requests), usec/float64(requests))
+		case requests == 0 && usec > 100_000:
 			fmt.Printf("  redis %-10s %8d calls, %7.1f µs per call inside Redis\n", strings.TrimPrefix(name, "cmdstat_"), calls, per)
 		}
 	}

@@ -82,6 +82,9 @@ func hotScenario(ctx context.Context, e *env, cfg config) error {
 		if err != nil {
 			return err
 		}
+		if err := e.rdb.ConfigResetStat(ctx).Err(); err != nil {
+			return err
+		}
 		for range cfg.runs {
 			s, err := measureCPU(ctx, op.n, cfg.inflight, e.serverCPU, op.run)
 			switch op.name {
@@ -100,6 +103,9 @@ func hotScenario(ctx context.Context, e *env, cfg config) error {
 		}
 		rw1, err := e.aofRewrites(ctx)
 		if err != nil {
+			return err
+		}
+		if err := commandStats(ctx, e, op.n*cfg.runs); err != nil {
 			return err
 		}
 		if rw1 > rw0 {
