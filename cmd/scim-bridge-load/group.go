@@ -85,7 +85,7 @@ func groupScenario(ctx context.Context, e *env, cfg config) error {
 	// probe: each of inflight workers adds its own 50 members and removes
 	// them again, rounds times, so the group ends at the size it had.
 	probe := func(label string) (time.Duration, error) {
-		const rounds = 20
+		const rounds = 50
 		lat := make([]time.Duration, cfg.inflight*rounds*2)
 		o := parallel(ctx, cfg.inflight, cfg.inflight, func(ctx context.Context, w int) error {
 			mine := probeIDs[w*batch : (w+1)*batch]
