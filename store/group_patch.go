@@ -269,7 +269,7 @@ if newix ~= '' and attrs ~= ARGV[7] then return {'attrschanged'} end
 local addEnd = 10 + 3 * tonumber(ARGV[10])
 
 -- the members to add exist (kind '' resolves, a user first)
-local kinds, unknown, displays = memberKinds(11, addEnd)
+local kinds, unknown, displays = memberKinds(11, addEnd, false)
 if unknown then return unknown end
 
 local changed, renamed = 0, 0

@@ -50,7 +50,7 @@ func TestPatchGroupAtomic(t *testing.T) {
 		if err != nil || n != 2 || g.Version != 2 || g.Attrs["displayName"] != "Uno" || g.Attrs["externalId"] != "ext-1" {
 			t.Fatalf("GetGroup = %+v, %d, %v", g, n, err)
 		}
-		want := []Member{{ID: "u0001", Kind: KindUser, Display: "name of u0001"}, {ID: "u0002", Kind: KindUser, Display: "u0002"}}
+		want := []Member{{ID: "u0001", Kind: KindUser, Display: "u0001"}, {ID: "u0002", Kind: KindUser, Display: "u0002"}}
 		if got := resMemberList(t, s, "acme", "g1"); !reflect.DeepEqual(got, want) {
 			t.Fatalf("members = %+v, want %+v", got, want)
 		}

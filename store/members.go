@@ -6,6 +6,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -64,10 +65,10 @@ type Member struct {
 	// Kind is KindUser or KindGroup. In AddMembers and ReplaceMembers an empty
 	// Kind means whichever of the two exists (a user first).
 	Kind Kind
-	// Display is the member's "display" as stored with the membership.
-	// AddMembers, ReplaceMembers and PatchGroup ignore a given one and take it
-	// from the member (a user's displayName or else userName, a group's
-	// displayName), read in the same atomic step as the write.
+	// Display is the member's "display": when read (ForEachMember, a group
+	// read with its members) the member's current name, a user's displayName
+	// or else userName, a group's displayName. Writes ignore a given one: a
+	// membership is stored without the member's name (fillDisplays).
 	Display string
 }
 
@@ -363,9 +364,30 @@ func (s *Store) changeMembers(ctx context.Context, tenant, groupID, op string, c
 // ForEachMember calls fn with the members of a group in id order, at most batch
 // (<= 0: 1,000) at a time, in bounded memory: each call reads the next chunk
 // after the last id seen, so members added or removed meanwhile never make it
-// skip or repeat another member. ErrNotFound when the group does not exist.
-// It stops at fn's first error, which it returns.
+// skip or repeat another member. Each member has its current display
+// (fillDisplays). ErrNotFound when the group does not exist. It stops at fn's
+// first error, which it returns.
 func (s *Store) ForEachMember(ctx context.Context, tenant, groupID string, batch int, fn func([]Member) error) error {
+	return s.eachMember(ctx, tenant, groupID, batch, func(ms []Member) error {
+		if err := s.fillDisplays(ctx, tenant, ms); err != nil {
+			return err
+		}
+		return fn(ms)
+	})
+}
+
+// ForEachMemberRef is ForEachMember without the displays (Display is
+// empty): the ids and kinds, for a caller that only compares memberships.
+func (s *Store) ForEachMemberRef(ctx context.Context, tenant, groupID string, batch int, fn func([]Member) error) error {
+	return s.eachMember(ctx, tenant, groupID, batch, func(ms []Member) error {
+		for i := range ms {
+			ms[i].Display = ""
+		}
+		return fn(ms)
+	})
+}
+
+func (s *Store) eachMember(ctx context.Context, tenant, groupID string, batch int, fn func([]Member) error) error {
 	if err := checkResourceKey(tenant, KindGroup, &groupID); err != nil {
 		return fmt.Errorf("for each member: %w", err)
 	}
@@ -376,6 +398,89 @@ func (s *Store) ForEachMember(ctx context.Context, tenant, groupID string, batch
 		return fmt.Errorf("members of group %s: %w", groupID, err)
 	}
 	return nil
+}
+
+// displayChunk bounds the members whose displays one round trip reads.
+const displayChunk = 256
+
+// fillDisplays gives each member its current display (RFC 7643 §4.2, a
+// read-only, human-readable name): a user's displayName or else userName, a
+// group's displayName. A membership is stored without the member's name, so
+// adding members reads nothing of them but their existence, and a member's
+// rename shows in every group at once; the names are read here instead,
+// displayChunk members per pipelined round trip (an MGET of the users, an
+// HMGET of the group names). A member deleted meanwhile gets no display.
+func (s *Store) fillDisplays(ctx context.Context, tenant string, ms []Member) error {
+	for start := 0; start < len(ms); start += displayChunk {
+		chunk := ms[start:min(start+displayChunk, len(ms))]
+		var ukeys, gids []string
+		for _, m := range chunk {
+			if m.Kind == KindGroup {
+				gids = append(gids, m.ID)
+			} else {
+				ukeys = append(ukeys, docKey(tenant, KindUser, m.ID))
+			}
+		}
+		pipe := s.rdb.Pipeline()
+		var users, groups *redis.SliceCmd
+		if len(ukeys) > 0 {
+			users = pipe.MGet(ctx, ukeys...)
+		}
+		if len(gids) > 0 {
+			groups = pipe.HMGet(ctx, groupNamesKey(tenant), gids...)
+		}
+		if _, err := pipe.Exec(ctx); err != nil {
+			return fmt.Errorf("member displays: %w", err)
+		}
+		var uv, gv []any
+		if users != nil {
+			uv = users.Val()
+		}
+		if groups != nil {
+			gv = groups.Val()
+		}
+		if len(uv) != len(ukeys) || len(gv) != len(gids) {
+			return fmt.Errorf("member displays: %d users and %d group names read, want %d and %d", len(uv), len(gv), len(ukeys), len(gids))
+		}
+		for i := range chunk {
+			var v any
+			if chunk[i].Kind == KindGroup {
+				v, gv = gv[0], gv[1:]
+				chunk[i].Display, _ = v.(string)
+			} else {
+				v, uv = uv[0], uv[1:]
+				doc, _ := v.(string)
+				chunk[i].Display = docDisplay(doc)
+			}
+		}
+	}
+	return nil
+}
+
+// docDisplay is the display of a user from its stored document: the fourth
+// line (a JSON string, see encodeDoc), or for a document written before that
+// line existed, its displayName or else userName. "" for no document.
+func docDisplay(doc string) string {
+	if doc == "" {
+		return ""
+	}
+	_, rest, _ := strings.Cut(doc, "\n") // header
+	_, rest, _ = strings.Cut(rest, "\n") // index values
+	attrs, line, ok := strings.Cut(rest, "\n")
+	if ok && len(line) >= 2 && line[0] == '"' && line[len(line)-1] == '"' {
+		if !strings.ContainsRune(line, '\\') {
+			return line[1 : len(line)-1]
+		}
+		var d string
+		if json.Unmarshal([]byte(line), &d) == nil {
+			return d
+		}
+	}
+	a, err := filter.DecodeJSONObject(attrs)
+	if err != nil {
+		return ""
+	}
+	return userDisplay(a)
 }
 
 func (s *Store) forEachMember(ctx context.Context, tenant, groupID string, batch int, fn func([]Member) error) error {
@@ -539,6 +644,9 @@ func (s *Store) fillMembers(ctx context.Context, tenant string, d decodedDoc, fi
 			ms = append(ms, parseEntry(e))
 		}
 	}
+	if err := s.fillDisplays(ctx, tenant, ms); err != nil {
+		return fmt.Errorf("members of group %s: %w", d.r.ID, err)
+	}
 	d.r.Attrs["members"] = memberViews(ms)
 	return nil
 }
@@ -592,7 +700,7 @@ func (s *Store) ResolveMembers(ctx context.Context, tenant string, ms []Member) 
 //
 // Reply: {"ok", kind, display, ...} | {"unknown", id...}.
 var resolveScript = redis.NewScript(resourceLuaPrelude + `
-local kinds, unknown, displays = memberKinds(2, #ARGV)
+local kinds, unknown, displays = memberKinds(2, #ARGV, true)
 if unknown then return unknown end
 local out = {'ok'}
 for i = 2, #ARGV, 3 do

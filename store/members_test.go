@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/elimity-com/scim/schema"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/scim-bridge/scim-bridge/filter"
 )
@@ -68,9 +70,10 @@ func TestMembersAddRemove(t *testing.T) {
 		if err != nil || v != 2 {
 			t.Fatalf("add: version %d, %v", v, err)
 		}
-		// The store sets the display of an added member (a given one is ignored):
-		// the user's displayName or else userName, the group's displayName.
-		want := []Member{{ID: "sub", Kind: KindGroup, Display: "Sub"}, {ID: "u0000", Kind: KindUser, Display: "name of u0000"},
+		// A member's display is its current name, read with the group (a given
+		// one is ignored): the user's displayName or else userName, the group's
+		// displayName.
+		want := []Member{{ID: "sub", Kind: KindGroup, Display: "Sub"}, {ID: "u0000", Kind: KindUser, Display: "u0000"},
 			{ID: "u0001", Kind: KindUser, Display: "u0001"}}
 		if got := resMemberList(t, s, "acme", "g1"); !reflect.DeepEqual(got, want) {
 			t.Fatalf("members = %+v, want %+v", got, want)
@@ -344,7 +347,7 @@ func TestMembersQuery(t *testing.T) {
 			{`members[value eq "u01"]`, []string{"g1"}},
 			{`members.value eq "u01" or members.value eq "u04"`, []string{"g1", "g2"}},
 			{`members.value eq "u02" and displayName eq "dev"`, []string{"g2"}},
-			{`members.value eq "u02" and members.display eq "name of u01"`, []string{"g1"}},
+			{`members.value eq "u02" and members.display eq "Alice A"`, []string{"g1"}},
 			{`members.value eq "nobody"`, nil},
 			{`displayName eq "Empty" or members.value eq "u04"`, []string{"g2", "g3"}},
 		} {
@@ -483,4 +486,125 @@ func TestResolveMembers(t *testing.T) {
 			t.Fatalf("unknown members: %v", err)
 		}
 	})
+}
+
+// TestMemberDisplayIsCurrent: a group shows each member's current name. A
+// rename of a user or of a nested group shows at once in every read of the
+// group (ForEachMember, the group with its members, a query), without a write
+// to the group; a display stored with a membership (an older layout, or a
+// ReplaceMembers given displays) is not what is shown, and a replace that
+// differs from the stored entries only in displays changes nothing.
+func TestMemberDisplayIsCurrent(t *testing.T) {
+	t.Parallel()
+	groupRS := filter.NewResourceSchema(schema.CoreGroupSchema())
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		resCreate(t, s, "acme", resUser("u1", "alice@example.com", nil))
+		resCreate(t, s, "acme", resUser("u2", "bob@example.com", map[string]any{"displayName": "Bob B"}))
+		resCreate(t, s, "acme", resGroup("sub", "Sub"))
+		resCreate(t, s, "acme", resGroup("g", "All"))
+		if _, err := s.AddMembers(ctx, "acme", "g", memberIDs("u1", "u2", "sub"), 0); err != nil {
+			t.Fatal(err)
+		}
+		// What an added membership stores: no name.
+		entries, err := s.rdb.ZRange(ctx, membersKey("acme", "g"), 0, -1).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := []string{"sub\x00Group\x00", "u1\x00User\x00", "u2\x00User\x00"}; !slices.Equal(entries, want) {
+			t.Fatalf("entries = %q, want %q", entries, want)
+		}
+		check := func(want map[string]string) {
+			t.Helper()
+			got := map[string]string{}
+			for _, m := range resMemberList(t, s, "acme", "g") {
+				got[m.ID] = m.Display
+			}
+			if !maps.Equal(got, want) {
+				t.Fatalf("ForEachMember displays = %v, want %v", got, want)
+			}
+			got = map[string]string{}
+			for _, m := range complexValues(resGet(t, s, "acme", KindGroup, "g").Attrs["members"]) {
+				got[m["value"].(string)], _ = m["display"].(string)
+			}
+			if !maps.Equal(got, want) {
+				t.Fatalf("group read displays = %v, want %v", got, want)
+			}
+			p, err := s.Query(ctx, "acme", KindGroup, Query{Filter: resCompile(t, groupRS, `members.display eq "`+want["u1"]+`"`), StartIndex: 1, Count: 10})
+			if err != nil || len(p.Resources) != 1 || p.Resources[0].ID != "g" {
+				t.Fatalf("members.display eq %q = %v, %v", want["u1"], resIDs(p.Resources), err)
+			}
+		}
+		check(map[string]string{"u1": "alice@example.com", "u2": "Bob B", "sub": "Sub"})
+		v := resGet(t, s, "acme", KindGroup, "g").Version
+
+		u1 := resGet(t, s, "acme", KindUser, "u1")
+		u1.Attrs["displayName"] = "Alice A"
+		if err := s.Replace(ctx, "acme", u1, 0); err != nil {
+			t.Fatal(err)
+		}
+		sub := resGet(t, s, "acme", KindGroup, "sub")
+		sub.Attrs["displayName"] = "Subgroup"
+		if err := s.Replace(ctx, "acme", sub, 0); err != nil {
+			t.Fatal(err)
+		}
+		check(map[string]string{"u1": "Alice A", "u2": "Bob B", "sub": "Subgroup"})
+		if got := resGet(t, s, "acme", KindGroup, "g").Version; got != v {
+			t.Fatalf("a member's rename changed the group's version %d to %d", v, got)
+		}
+
+		// A stored display, as an older layout wrote it, is not shown.
+		if err := s.rdb.ZRem(ctx, membersKey("acme", "g"), "u2\x00User\x00").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.rdb.ZAdd(ctx, membersKey("acme", "g"), redis.Z{Member: "u2\x00User\x00Robert (old)"}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		check(map[string]string{"u1": "Alice A", "u2": "Bob B", "sub": "Subgroup"})
+		// A replace with the same members and other displays changes nothing:
+		// same version, nobody marked.
+		resClearQueue(t, s, "acme")
+		if _, err := s.ReplaceMembers(ctx, "acme", "g", []Member{{ID: "u1", Display: "x"}, {ID: "u2", Display: "y"}, {ID: "sub", Display: "z"}}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := resGet(t, s, "acme", KindGroup, "g").Version; got != v {
+			t.Fatalf("a replace by the same members changed the version %d to %d", v, got)
+		}
+		if q := resQueued(t, s, "acme"); len(q) != 0 {
+			t.Fatalf("a replace by the same members marked %v", q)
+		}
+		// ForEachMemberRef gives the memberships without reading names.
+		var refs []Member
+		if err := s.ForEachMemberRef(ctx, "acme", "g", 0, func(ms []Member) error {
+			refs = append(refs, ms...)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if want := []Member{{ID: "sub", Kind: KindGroup}, {ID: "u1", Kind: KindUser}, {ID: "u2", Kind: KindUser}}; !reflect.DeepEqual(refs, want) {
+			t.Fatalf("ForEachMemberRef = %+v, want %+v", refs, want)
+		}
+		// A member deleted while the group is read has no display.
+		ms := []Member{{ID: "gone", Kind: KindUser}, {ID: "u1", Kind: KindUser}}
+		if err := s.fillDisplays(ctx, "acme", ms); err != nil || ms[0].Display != "" || ms[1].Display != "Alice A" {
+			t.Fatalf("fillDisplays = %+v, %v", ms, err)
+		}
+	})
+}
+
+func TestDocDisplay(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ doc, want string }{
+		{"", ""},
+		{"1 2 3 4\n[]\n{\"userName\":\"a\"}\n\"Alice A\"", "Alice A"},
+		{"1 2 3 4\n[]\n{\"userName\":\"a\"}\n\"Ren\\u00e9e \\\"R\\\"\"", `Renée "R"`},
+		// written before the display line: displayName, else userName
+		{"1 2 3 4\n[]\n{\"userName\":\"a\",\"displayName\":\"Alice\"}", "Alice"},
+		{"1 2 3 4\n[]\n{\"userName\":\"a\"}", "a"},
+		{"1 2 3 4\n[]\nnot json", ""},
+	} {
+		if got := docDisplay(c.doc); got != c.want {
+			t.Errorf("docDisplay(%q) = %q, want %q", c.doc, got, c.want)
+		}
+	}
 }

@@ -100,23 +100,24 @@ local function findEntry(mk, id)
 end
 
 -- addEntry makes (id, kind, display) a member of group gid. In mode 'add' an
--- existing member is kept as it is; in mode 'set' its kind and display become
--- the given ones. Returns 1 when the membership is new, 2 when only its kind or
--- display changed, else 0. A new member is indexed and marked dirty.
+-- existing member is kept as it is; in mode 'set' its kind becomes the given
+-- one. A stored display is not compared: a group's reader takes its members'
+-- current displays (Store.fillDisplays), so an entry that differs only in its
+-- display is the same membership. Returns 1 when the membership is new, 2
+-- when only its kind changed, else 0. A new member is indexed and marked dirty.
 local function addEntry(gid, mk, id, kind, display, mode, nowms, queue)
   local e = id .. SEP .. kind .. SEP .. display
   local old = findEntry(mk, id)
   if old then
-    if old == e or mode == 'add' then return 0 end
+    if mode == 'add' then return 0 end
     local _, okind = parseEntry(old)
+    if okind == kind then return 0 end
     redis.call('ZREM', mk, old)
     redis.call('ZADD', mk, 0, e)
-    if okind ~= kind then
-      redis.call('ZREM', MEMBEROF, okind .. '|' .. id .. SEP .. gid)
-      redis.call('ZADD', MEMBEROF, 0, kind .. '|' .. id .. SEP .. gid)
-      redis.call('ZADD', queue, 'LT', nowms, okind .. '|' .. id)
-      redis.call('ZADD', queue, 'LT', nowms, kind .. '|' .. id)
-    end
+    redis.call('ZREM', MEMBEROF, okind .. '|' .. id .. SEP .. gid)
+    redis.call('ZADD', MEMBEROF, 0, kind .. '|' .. id .. SEP .. gid)
+    redis.call('ZADD', queue, 'LT', nowms, okind .. '|' .. id)
+    redis.call('ZADD', queue, 'LT', nowms, kind .. '|' .. id)
     return 2
   end
   redis.call('ZADD', mk, 0, e)
@@ -220,30 +221,46 @@ end
 
 -- memberKinds resolves the members to add, given as triples id, kind,
 -- display in ARGV[from..to]: kind '' is whichever exists, a user first. It
--- returns the kinds and the displays (a user's displayName or userName, a
--- group's displayName) by ARGV index, or nil and {"unknown", id...} when some
--- id is neither a user nor a group (of its kind, when given). The users are
--- read with one MGET.
-local function memberKinds(from, to)
-  local kinds, displays, ukeys, at = {}, {}, {}, {}
+-- returns the kinds by ARGV index, or nil and {"unknown", id...} when some id
+-- is neither a user nor a group (of its kind, when given). With withDisplay it
+-- also returns the displays (a user's displayName or userName, read with one
+-- MGET; a group's displayName); without, the displays are all '' (a group
+-- reads its members' displays when it is read, see Store.fillDisplays) and
+-- the common case, every member an existing user, is one EXISTS of them all.
+local function memberKinds(from, to, withDisplay)
+  local kinds, displays, ukeys, at, n = {}, {}, {}, {}, 0
   for i = from, to, 3 do
+    displays[i] = ''
+    n = n + 1
     if ARGV[i + 1] ~= 'Group' then
       ukeys[#ukeys + 1] = P .. 'user:' .. ARGV[i]
       at[#at + 1] = i
     end
   end
+  if not withDisplay and n > 0 and #ukeys == n and redis.call('EXISTS', unpack(ukeys)) == n then
+    for i = from, to, 3 do kinds[i] = 'User' end
+    return kinds, nil, displays
+  end
   local docs = {}
   if #ukeys > 0 then
-    local got = redis.call('MGET', unpack(ukeys))
-    for j, i in ipairs(at) do docs[i] = got[j] end
+    if withDisplay then
+      local got = redis.call('MGET', unpack(ukeys))
+      for j, i in ipairs(at) do docs[i] = got[j] end
+    else
+      for j, i in ipairs(at) do
+        if redis.call('EXISTS', ukeys[j]) == 1 then docs[i] = '' end
+      end
+    end
   end
   local unknown = {'unknown'}
   for i = from, to, 3 do
     local id, k, d = ARGV[i], ARGV[i + 1], docs[i]
     if d then
-      kinds[i], displays[i] = 'User', userDisplay(d)
+      kinds[i] = 'User'
+      if withDisplay then displays[i] = userDisplay(d) end
     elseif k ~= 'User' and redis.call('EXISTS', P .. 'group:' .. id) == 1 then
-      kinds[i], displays[i] = 'Group', redis.call('HGET', P .. 'groupnames', id) or ''
+      kinds[i] = 'Group'
+      if withDisplay then displays[i] = redis.call('HGET', P .. 'groupnames', id) or '' end
     else
       unknown[#unknown + 1] = id
     end
@@ -609,7 +626,7 @@ else
   local kinds, displays = {}, {}
   if ARGV[7] == '1' then
     local unknown
-    kinds, unknown, displays = memberKinds(8, #ARGV)
+    kinds, unknown, displays = memberKinds(8, #ARGV, false)
     if unknown then return unknown end
   end
   members = upgradeMembers(gid, members)

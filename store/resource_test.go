@@ -184,6 +184,9 @@ func TestResourceRoundTrip(t *testing.T) {
 		g.Attrs["externalId"] = "G-EXT"
 		resCreate(t, s, "acme", g)
 		gotG := resGet(t, s, "acme", KindGroup, "g1")
+		// A member's display is read with the group: u1's userName, not the
+		// "name of u1" it was written with.
+		g.Attrs["members"] = []any{map[string]any{"value": "u1", "display": "Alice@Example.com", "type": "User"}}
 		if !reflect.DeepEqual(gotG.Attrs, g.Attrs) {
 			t.Fatalf("group attrs = %#v\nwant %#v", gotG.Attrs, g.Attrs)
 		}
@@ -736,7 +739,7 @@ func TestResourceGroupMembership(t *testing.T) {
 		if m, ok := g2.Attrs["members"].([]any); !ok || len(m) != 0 || g2.Version != v2+1 {
 			t.Fatalf("g2 after user delete: members %#v version %d", g2.Attrs["members"], g2.Version)
 		}
-		if m := complexValues(g1.Attrs["members"]); m[0]["display"] != "name of u3" {
+		if m := complexValues(g1.Attrs["members"]); m[0]["display"] != resGet(t, s, "acme", KindUser, "u3").Attrs["userName"] || m[0]["type"] != "User" {
 			t.Fatalf("remaining member lost attributes: %v", m)
 		}
 		if got, want := resQueued(t, s, "acme"), []string{"Group|g1", "Group|g2", "User|u2"}; !slices.Equal(got, want) {

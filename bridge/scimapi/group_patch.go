@@ -348,7 +348,7 @@ func (srv *Server) memberDiff(ctx context.Context, tenant, id string, want []mem
 		wanted[m.id] = true
 	}
 	present := make(map[string]bool, len(want))
-	err = srv.store.ForEachMember(ctx, tenant, id, 0, func(ms []store.Member) error {
+	err = srv.store.ForEachMemberRef(ctx, tenant, id, 0, func(ms []store.Member) error {
 		for _, m := range ms {
 			if wanted[m.ID] {
 				present[m.ID] = true
@@ -375,10 +375,9 @@ func (srv *Server) memberDiff(ctx context.Context, tenant, id string, want []mem
 // resolveAdds finds the members to add among the tenant's users and groups
 // (a user first when the type is not given) and gives each its display: the
 // user's displayName or else userName, the group's displayName (RFC 7643
-// §4.2). An unknown member is 400 invalidValue. The display is stored with
-// the membership: a member renamed later shows its former name in the group
-// until its membership is written again (a PUT of the group, or a remove and
-// add).
+// §4.2). An unknown member is 400 invalidValue. The display is not stored
+// with the membership: a group read later shows each member's name as it is
+// then.
 func (srv *Server) resolveAdds(ctx context.Context, tenant string, refs []memberRef) ([]store.Member, error) {
 	if len(refs) == 0 {
 		return nil, nil
