@@ -403,58 +403,105 @@ func (s *Store) eachMember(ctx context.Context, tenant, groupID string, batch in
 // displayChunk bounds the members whose displays one round trip reads.
 const displayChunk = 256
 
+// displayTail is how much of the end of a user's document fillDisplays reads:
+// the display line is the last, and is rarely longer.
+const displayTail = 160
+
 // fillDisplays gives each member its current display (RFC 7643 §4.2, a
 // read-only, human-readable name): a user's displayName or else userName, a
 // group's displayName. A membership is stored without the member's name, so
 // adding members reads nothing of them but their existence, and a member's
 // rename shows in every group at once; the names are read here instead,
-// displayChunk members per pipelined round trip (an MGET of the users, an
-// HMGET of the group names). A member deleted meanwhile gets no display.
+// displayChunk members per pipelined round trip: the last displayTail bytes
+// of each user's document (its display line; the whole document when that
+// line is longer or missing) and an HMGET of the group names. A member
+// deleted meanwhile gets no display.
 func (s *Store) fillDisplays(ctx context.Context, tenant string, ms []Member) error {
 	for start := 0; start < len(ms); start += displayChunk {
 		chunk := ms[start:min(start+displayChunk, len(ms))]
-		var ukeys, gids []string
-		for _, m := range chunk {
+		pipe := s.rdb.Pipeline()
+		tails := make([]*redis.StringCmd, len(chunk))
+		var gids []string
+		for i, m := range chunk {
 			if m.Kind == KindGroup {
 				gids = append(gids, m.ID)
 			} else {
-				ukeys = append(ukeys, docKey(tenant, KindUser, m.ID))
+				tails[i] = pipe.GetRange(ctx, docKey(tenant, KindUser, m.ID), -displayTail, -1)
 			}
 		}
-		pipe := s.rdb.Pipeline()
-		var users, groups *redis.SliceCmd
-		if len(ukeys) > 0 {
-			users = pipe.MGet(ctx, ukeys...)
-		}
+		var groups *redis.SliceCmd
 		if len(gids) > 0 {
 			groups = pipe.HMGet(ctx, groupNamesKey(tenant), gids...)
 		}
 		if _, err := pipe.Exec(ctx); err != nil {
 			return fmt.Errorf("member displays: %w", err)
 		}
-		var uv, gv []any
-		if users != nil {
-			uv = users.Val()
-		}
+		var gv []any
 		if groups != nil {
-			gv = groups.Val()
-		}
-		if len(uv) != len(ukeys) || len(gv) != len(gids) {
-			return fmt.Errorf("member displays: %d users and %d group names read, want %d and %d", len(uv), len(gv), len(ukeys), len(gids))
-		}
-		for i := range chunk {
-			var v any
-			if chunk[i].Kind == KindGroup {
-				v, gv = gv[0], gv[1:]
-				chunk[i].Display, _ = v.(string)
-			} else {
-				v, uv = uv[0], uv[1:]
-				doc, _ := v.(string)
-				chunk[i].Display = docDisplay(doc)
+			if gv = groups.Val(); len(gv) != len(gids) {
+				return fmt.Errorf("member displays: %d group names read, want %d", len(gv), len(gids))
 			}
+		}
+		var whole []int // users whose display line is not all in the tail
+		for i := range chunk {
+			if tails[i] == nil {
+				chunk[i].Display, _ = gv[0].(string)
+				gv = gv[1:]
+				continue
+			}
+			d, ok := tailDisplay(tails[i].Val())
+			if !ok {
+				whole = append(whole, i)
+			}
+			chunk[i].Display = d
+		}
+		if len(whole) == 0 {
+			continue
+		}
+		keys := make([]string, len(whole))
+		for j, i := range whole {
+			keys[j] = docKey(tenant, KindUser, chunk[i].ID)
+		}
+		docs, err := s.rdb.MGet(ctx, keys...).Result()
+		if err != nil || len(docs) != len(keys) {
+			return fmt.Errorf("member displays: read %d users: %d read, %w", len(keys), len(docs), err)
+		}
+		for j, i := range whole {
+			doc, _ := docs[j].(string)
+			chunk[i].Display = docDisplay(doc)
 		}
 	}
 	return nil
+}
+
+// tailDisplay is the display in the end of a user's document (see docDisplay):
+// ok is false when the end does not hold the whole display line. An empty
+// tail (no such user) is no display.
+func tailDisplay(tail string) (string, bool) {
+	if tail == "" {
+		return "", true
+	}
+	i := strings.LastIndexByte(tail, '\n')
+	if i < 0 {
+		return "", false
+	}
+	return lineDisplay(tail[i+1:])
+}
+
+// lineDisplay decodes a document's display line, a JSON string; ok is false
+// when the line is not one.
+func lineDisplay(line string) (string, bool) {
+	if len(line) < 2 || line[0] != '"' || line[len(line)-1] != '"' {
+		return "", false
+	}
+	if !strings.ContainsRune(line, '\\') {
+		return line[1 : len(line)-1], true
+	}
+	var d string
+	if json.Unmarshal([]byte(line), &d) != nil {
+		return "", false
+	}
+	return d, true
 }
 
 // docDisplay is the display of a user from its stored document: the fourth
@@ -467,12 +514,8 @@ func docDisplay(doc string) string {
 	_, rest, _ := strings.Cut(doc, "\n") // header
 	_, rest, _ = strings.Cut(rest, "\n") // index values
 	attrs, line, ok := strings.Cut(rest, "\n")
-	if ok && len(line) >= 2 && line[0] == '"' && line[len(line)-1] == '"' {
-		if !strings.ContainsRune(line, '\\') {
-			return line[1 : len(line)-1]
-		}
-		var d string
-		if json.Unmarshal([]byte(line), &d) == nil {
+	if ok {
+		if d, ok := lineDisplay(line); ok {
 			return d
 		}
 	}

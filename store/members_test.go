@@ -608,3 +608,40 @@ func TestDocDisplay(t *testing.T) {
 		}
 	}
 }
+
+// TestFillDisplaysFromDocumentEnds: the display comes from the end of a
+// user's document, or from the whole document when its display line is
+// longer than that end or missing (a document written before the line
+// existed).
+func TestFillDisplaysFromDocumentEnds(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		long := strings.Repeat("Long Name ", 40)
+		resCreate(t, s, "acme", resUser("long", "long@example.com", map[string]any{"displayName": long}))
+		resCreate(t, s, "acme", resUser("esc", "esc@example.com", map[string]any{"displayName": "Renée \"R\" \\ <x>"}))
+		resCreate(t, s, "acme", resUser("plain", "plain@example.com", nil))
+		// a document of the three-line format (no display line)
+		legacy := "1 1 1 9\n[\"old@example.com\",\"\"]\n{\"userName\":\"old@example.com\",\"displayName\":\"Old Format\"}"
+		if err := s.rdb.Set(ctx, docKey("acme", KindUser, "old"), legacy, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		ms := []Member{{ID: "long", Kind: KindUser}, {ID: "esc", Kind: KindUser}, {ID: "old", Kind: KindUser}, {ID: "plain", Kind: KindUser}, {ID: "nobody", Kind: KindUser}}
+		// more than one chunk
+		for i := 0; i < displayChunk; i++ {
+			ms = append(ms, Member{ID: "plain", Kind: KindUser})
+		}
+		if err := s.fillDisplays(ctx, "acme", ms); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{long, "Renée \"R\" \\ <x>", "Old Format", "plain@example.com", ""}
+		for i, w := range want {
+			if ms[i].Display != w {
+				t.Fatalf("display of %s = %q, want %q", ms[i].ID, ms[i].Display, w)
+			}
+		}
+		if last := ms[len(ms)-1]; last.Display != "plain@example.com" {
+			t.Fatalf("display in the second chunk = %q", last.Display)
+		}
+	})
+}

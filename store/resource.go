@@ -11,6 +11,8 @@ package store
 //	                                        attributes JSON and, for a group with a members
 //	                                        attribute, "=" (see resource_scripts.go)
 //	sb:{t}:members:<gid>             ZSET  a group's members "<id>\0<Kind>\0<display>", score 0
+//	                                        (display: "" when written by a PATCH; never shown,
+//	                                        a read takes the member's current name)
 //	sb:{t}:seq                       STRING creation sequence counter (INCR)
 //	sb:{t}:order:<kind>              ZSET  id → creation sequence (stable paging, count)
 //	sb:{t}:idx:user:userName         HASH  lower-cased userName → id (unique)

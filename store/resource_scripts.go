@@ -17,12 +17,15 @@ import "github.com/redis/go-redis/v9"
 //	              group's members set, see below)
 //	<members JSON> (the former layout, converted on first write or by Recover)
 //	<display>    (a user: its displayName, else userName, as a JSON string; what
-//	              the member scripts store as its "display" in a group. A user
-//	              written before this line existed has three lines: the scripts
-//	              then take the display from its attributes)
+//	              a group shows as its "display", read from the end of the
+//	              document (Store.fillDisplays) and by the group PUT's member
+//	              resolution. A user written before this line existed has three
+//	              lines: the display then comes from its attributes)
 //
 // A group's members are the sorted set sb:{t}:members:<gid>, every score 0,
-// members "<id>\0<Kind>\0<display>": lexicographic by id, so one member is found
+// members "<id>\0<Kind>\0<display>" (display is what a group PUT resolved, ""
+// from a PATCH: reads never show it, they take each member's current name, see
+// Store.fillDisplays): lexicographic by id, so one member is found
 // with ZRANGEBYLEX "[<id>\0" "(<id>\1" and the set is read in id order in
 // bounded chunks. Every membership is also in the reverse index
 // sb:{t}:idx:memberof ("<Kind>|<id>\0<gid>"). A membership change costs
