@@ -463,8 +463,11 @@ func (s *Store) fillDisplays(ctx context.Context, tenant string, ms []Member) er
 			keys[j] = docKey(tenant, KindUser, chunk[i].ID)
 		}
 		docs, err := s.rdb.MGet(ctx, keys...).Result()
-		if err != nil || len(docs) != len(keys) {
-			return fmt.Errorf("member displays: read %d users: %d read, %w", len(keys), len(docs), err)
+		if err != nil {
+			return fmt.Errorf("member displays: read %d users: %w", len(keys), err)
+		}
+		if len(docs) != len(keys) {
+			return fmt.Errorf("member displays: %d users read, want %d", len(docs), len(keys))
 		}
 		for j, i := range whole {
 			doc, _ := docs[j].(string)
