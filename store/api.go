@@ -19,7 +19,8 @@ package store
 // NOTE: this file fixes the API the rest of the project programs against.
 // Signatures may gain siblings but must not change. (Since membership became
 // sets: a group's members come back in id order with "value", "type" and,
-// when known, "display"; other sub-attributes of members are not kept.)
+// when known, "display", the member's name at the time of the read; other
+// sub-attributes of members are not kept.)
 
 import (
 	"errors"
