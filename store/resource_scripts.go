@@ -581,7 +581,7 @@ return left
 `)
 
 // membersScript changes some members of one group: op "add" (existing members
-// kept as they are), "set" (existing members take the given kind and display),
+// kept as they are), "set" (existing members take the given kind; see addEntry),
 // "remove" (by id) or "drop" (by entry of the set, as read before). The
 // group's version goes up by one and it is marked dirty when
 // anything changed; so is every member whose membership changed. Index and
