@@ -145,7 +145,8 @@ func (s *Store) RemoveMembers(ctx context.Context, tenant, groupID string, ids [
 // the stored set in chunks, and applied in steps of at most 64 changes, so a
 // group of any size is replaced without blocking Redis. Unknown ids, versions,
 // preconditions and dirty marks as for AddMembers; a member that stays keeps
-// its membership, taking the given Kind and Display.
+// its membership, taking the given Kind (a given Display is not kept:
+// displays are read with the group).
 func (s *Store) ReplaceMembers(ctx context.Context, tenant, groupID string, members []Member, ifVersion int64) (int64, error) {
 	if err := checkResourceKey(tenant, KindGroup, &groupID); err != nil {
 		return 0, fmt.Errorf("replace members: %w", err)
