@@ -142,7 +142,8 @@ func (s *Store) RemoveMembers(ctx context.Context, tenant, groupID string, ids [
 
 // ReplaceMembers makes members the group's whole membership (PUT, or replace on
 // "members"): the difference with the stored set is computed once, reading
-// the stored set in chunks, and applied in steps of at most 64 changes, so a
+// the stored set in chunks, and applied in steps of at most memberWriteChunk
+// changes (embeddedWriteChunk on the embedded store), so a
 // group of any size is replaced without blocking Redis. Unknown ids, versions,
 // preconditions and dirty marks as for AddMembers; a member that stays keeps
 // its membership, taking the given Kind (a given Display is not kept:
