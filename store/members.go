@@ -666,17 +666,43 @@ func memberViews(ms []Member) []any {
 	return out
 }
 
-// fillMembers completes a group whose members are in its set: first is the
-// first chunk of the set, read with the document (nil: not read yet); a full
-// chunk continues with the next ones.
+// fillMembers completes a group with its members (groupMembers), each with
+// its current display.
 func (s *Store) fillMembers(ctx context.Context, tenant string, d decodedDoc, first []string) error {
+	ms, ok, err := s.groupMembers(ctx, tenant, d, first)
+	if err != nil || !ok {
+		return err
+	}
+	if err := s.fillDisplays(ctx, tenant, ms); err != nil {
+		return fmt.Errorf("members of group %s: %w", d.r.ID, err)
+	}
+	d.r.Attrs["members"] = memberViews(ms)
+	return nil
+}
+
+// groupMembers returns the members of group d without their displays, and
+// false when it has no members attribute. A group of the current layout reads
+// its set: first is the set's first chunk, read with the document (nil: not
+// read yet), and a full chunk continues with the next ones. A group of the
+// former layout (its members still in its document, each with the display
+// stored then, until its first write or Recover converts it) takes them from
+// its document.
+func (s *Store) groupMembers(ctx context.Context, tenant string, d decodedDoc, first []string) ([]Member, bool, error) {
 	if !d.setMembers {
-		return nil
+		raw, ok := d.r.Attrs["members"]
+		if !ok || d.r.Kind != KindGroup {
+			return nil, false, nil
+		}
+		ms, err := membersOf(raw)
+		if err != nil {
+			return nil, false, fmt.Errorf("members of group %s: %w", d.r.ID, err)
+		}
+		return ms, true, nil
 	}
 	if first == nil {
 		var err error
 		if first, err = s.rdb.ZRangeArgs(ctx, memberRange(tenant, d.r.ID, "-", memberReadChunk)).Result(); err != nil {
-			return fmt.Errorf("members of group %s: %w", d.r.ID, err)
+			return nil, false, fmt.Errorf("members of group %s: %w", d.r.ID, err)
 		}
 	}
 	ms := make([]Member, 0, len(first))
@@ -687,17 +713,13 @@ func (s *Store) fillMembers(ctx context.Context, tenant string, d decodedDoc, fi
 		var err error
 		last, err = s.rdb.ZRangeArgs(ctx, memberRange(tenant, d.r.ID, "("+last[len(last)-1], memberReadChunk)).Result()
 		if err != nil {
-			return fmt.Errorf("members of group %s: %w", d.r.ID, err)
+			return nil, false, fmt.Errorf("members of group %s: %w", d.r.ID, err)
 		}
 		for _, e := range last {
 			ms = append(ms, parseEntry(e))
 		}
 	}
-	if err := s.fillDisplays(ctx, tenant, ms); err != nil {
-		return fmt.Errorf("members of group %s: %w", d.r.ID, err)
-	}
-	d.r.Attrs["members"] = memberViews(ms)
-	return nil
+	return ms, true, nil
 }
 
 // ResolveMembers finds each member among the tenant's users and groups (a

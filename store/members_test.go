@@ -645,3 +645,115 @@ func TestFillDisplaysFromDocumentEnds(t *testing.T) {
 		}
 	})
 }
+
+// TestMemberDisplayOfFormerLayout: a group still in the former layout (its
+// members in its document, each with the display stored then) shows its
+// members' current names too, in every read and in filters.
+func TestMemberDisplayOfFormerLayout(t *testing.T) {
+	t.Parallel()
+	groupRS := filter.NewResourceSchema(schema.CoreGroupSchema())
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		ids := resUsers(t, s, "acme", 2)
+		resLegacyGroup(t, s, "acme", "lg", "Legacy", 1, ids...)
+		got := map[string]any{}
+		for _, m := range complexValues(resGet(t, s, "acme", KindGroup, "lg").Attrs["members"]) {
+			got[m["value"].(string)] = m["display"]
+		}
+		if want := map[string]any{"u0000": "u0000", "u0001": "u0001"}; !maps.Equal(got, want) {
+			t.Fatalf("group read displays = %v, want %v", got, want)
+		}
+		if ms := resMemberList(t, s, "acme", "lg"); len(ms) != 2 || ms[0].Display != "u0000" {
+			t.Fatalf("ForEachMember = %+v", ms)
+		}
+		for expr, want := range map[string][]string{
+			`members.display eq "u0000"`:         {"lg"},
+			`members.display eq "name of u0000"`: nil,
+		} {
+			p, err := s.Query(ctx, "acme", KindGroup, Query{Filter: resCompile(t, groupRS, expr), StartIndex: 1, Count: 10})
+			if err != nil || !slices.Equal(resIDs(p.Resources), want) {
+				t.Fatalf("%s = %v, %v; want %v", expr, resIDs(p.Resources), err, want)
+			}
+		}
+	})
+}
+
+// TestSetMemberSharingAnID: a user and a group may share an id and are then
+// two members. Setting the membership to the user alone (a PUT, or
+// ReplaceMembers) leaves exactly one entry, the user's, whatever display the
+// entries were stored with.
+func TestSetMemberSharingAnID(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		resCreate(t, s, "acme", resUser("x", "xuser", nil))
+		resCreate(t, s, "acme", resGroup("x", "XGroup"))
+		for _, replace := range []string{"put", "ReplaceMembers"} {
+			gid := "g-" + replace
+			resCreate(t, s, "acme", resGroup(gid, "G "+replace))
+			for _, k := range []Kind{KindGroup, KindUser} {
+				if _, err := s.AddMembers(ctx, "acme", gid, []Member{{ID: "x", Kind: k}}, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if ms := resMemberList(t, s, "acme", gid); len(ms) != 2 {
+				t.Fatalf("%s: members before = %+v, want the group and the user x", replace, ms)
+			}
+			switch replace {
+			case "put":
+				g := resGet(t, s, "acme", KindGroup, gid)
+				g.Attrs["members"] = []any{map[string]any{"value": "x", "type": "User", "display": "given"}}
+				if err := s.Replace(ctx, "acme", g, 0); err != nil {
+					t.Fatal(err)
+				}
+			default:
+				if _, err := s.ReplaceMembers(ctx, "acme", gid, []Member{{ID: "x", Kind: KindUser, Display: "given"}}, 0); err != nil {
+					t.Fatal(err)
+				}
+			}
+			entries, err := s.rdb.ZRange(ctx, membersKey("acme", gid), 0, -1).Result()
+			if err != nil || len(entries) != 1 || !strings.HasPrefix(entries[0], "x\x00User\x00") {
+				t.Fatalf("%s: entries = %q, %v; want one entry of the user x", replace, entries, err)
+			}
+			if ms := resMemberList(t, s, "acme", gid); len(ms) != 1 || ms[0] != (Member{ID: "x", Kind: KindUser, Display: "xuser"}) {
+				t.Fatalf("%s: members = %+v", replace, ms)
+			}
+			if groups, _ := s.GroupsOf(ctx, "acme", []string{"x"}); len(groups["x"]) == 0 {
+				t.Fatalf("%s: the user x lost its reverse index entry", replace)
+			}
+			mo, _ := s.rdb.ZRangeByLex(ctx, memberOfIndexKey("acme"), &redis.ZRangeBy{Min: "[Group|x\x00" + gid, Max: "[Group|x\x00" + gid}).Result()
+			if len(mo) != 0 {
+				t.Fatalf("%s: the group x is still indexed as a member: %q", replace, mo)
+			}
+		}
+	})
+}
+
+// TestGroupPageDisplays: groups read together (GetMany, a list page) get
+// their members' displays in one pass, each group its own members.
+func TestGroupPageDisplays(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		resCreate(t, s, "acme", resUser("a", "ann@example.com", map[string]any{"displayName": "Ann"}))
+		resCreate(t, s, "acme", resUser("b", "ben@example.com", nil))
+		resCreate(t, s, "acme", resUser("c", "cy@example.com", map[string]any{"displayName": "Cy"}))
+		resCreate(t, s, "acme", resGroup("g1", "One", "a", "b"))
+		resCreate(t, s, "acme", resGroup("g2", "Two"))
+		resCreate(t, s, "acme", resGroup("g3", "Three", "c"))
+		resLegacyGroup(t, s, "acme", "g4", "Four", 9, "b", "c")
+		rs, err := s.GetMany(context.Background(), "acme", KindGroup, []string{"g1", "g2", "g3", "g4"})
+		if err != nil || len(rs) != 4 {
+			t.Fatalf("GetMany = %d groups, %v", len(rs), err)
+		}
+		want := []map[string]any{{"a": "Ann", "b": "ben@example.com"}, {}, {"c": "Cy"}, {"b": "ben@example.com", "c": "Cy"}}
+		for i, r := range rs {
+			got := map[string]any{}
+			for _, m := range complexValues(r.Attrs["members"]) {
+				got[m["value"].(string)] = m["display"]
+			}
+			if !maps.Equal(got, want[i]) {
+				t.Fatalf("%s members = %v, want %v", r.ID, got, want[i])
+			}
+		}
+	})
+}

@@ -442,6 +442,7 @@ func (s *Store) loadDocs(ctx context.Context, tenant string, kind Kind, ids []st
 		if err != nil {
 			return nil, fmt.Errorf("load %s documents: %w", kind, err)
 		}
+		var withSets []groupWithMembers
 		for i, v := range vals {
 			doc, ok := v.(string)
 			if !ok {
@@ -456,16 +457,52 @@ func (s *Store) loadDocs(ctx context.Context, tenant string, kind Kind, ids []st
 				if first == nil {
 					first = []string{}
 				}
-				if err := s.fillMembers(ctx, tenant, d, first); err != nil {
+				ms, ok, err := s.groupMembers(ctx, tenant, d, first)
+				if err != nil {
 					return nil, fmt.Errorf("load: %w", err)
+				}
+				if ok {
+					withSets = append(withSets, groupWithMembers{d, ms})
 				}
 			} else if d.setMembers {
 				d.setMembers = false
 			}
 			out = append(out, d)
 		}
+		if err := s.fillGroupDisplays(ctx, tenant, withSets); err != nil {
+			return nil, fmt.Errorf("load: %w", err)
+		}
 	}
 	return out, nil
+}
+
+// groupWithMembers is a group read and its members, without their displays yet.
+type groupWithMembers struct {
+	d  decodedDoc
+	ms []Member
+}
+
+// fillGroupDisplays gives the members of several groups their displays in as
+// few round trips as their total count needs (fillDisplays), not one per
+// group, and sets each group's members attribute.
+func (s *Store) fillGroupDisplays(ctx context.Context, tenant string, gs []groupWithMembers) error {
+	total := 0
+	for _, g := range gs {
+		total += len(g.ms)
+	}
+	all := make([]Member, 0, total)
+	for _, g := range gs {
+		all = append(all, g.ms...)
+	}
+	if err := s.fillDisplays(ctx, tenant, all); err != nil {
+		return fmt.Errorf("members of %d groups: %w", len(gs), err)
+	}
+	for _, g := range gs {
+		ms := all[:len(g.ms):len(g.ms)]
+		all = all[len(g.ms):]
+		g.d.r.Attrs["members"] = memberViews(ms)
+	}
+	return nil
 }
 
 // readDocs reads the documents of ids (GET for one, MGET for more) and, with

@@ -367,7 +367,7 @@ func (s *Store) lookupDocs(ctx context.Context, tenant string, kind Kind, index,
 		if err != nil {
 			return nil, nil, fmt.Errorf("index lookup: %w", err)
 		}
-		if d.setMembers && members {
+		if members {
 			if err := s.fillMembers(ctx, tenant, d, nil); err != nil {
 				return nil, nil, err
 			}

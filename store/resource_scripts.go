@@ -103,29 +103,36 @@ local function findEntry(mk, id)
 end
 
 -- addEntry makes (id, kind, display) a member of group gid. In mode 'add' an
--- existing member is kept as it is; in mode 'set' its kind becomes the given
--- one. A stored display is not compared: a group's reader takes its members'
--- current displays (Store.fillDisplays), so an entry that differs only in its
--- display is the same membership. Returns 1 when the membership is new, 2
--- when only its kind changed, else 0. A new member is indexed and marked dirty.
+-- existing member is kept as it is; in mode 'set' the member ends with one
+-- entry, of the given kind: an entry of another kind (a group sharing a
+-- user's id, or the member's former kind) is removed, as is a second entry of
+-- the same kind. A stored display is not compared: a group's reader takes its
+-- members' current displays (Store.fillDisplays), so an entry that differs
+-- only in its display is the same membership. Returns 1 when the membership
+-- is new, 2 when an entry of another kind went, else 0. A new member and a
+-- removed one are indexed and marked dirty.
 local function addEntry(gid, mk, id, kind, display, mode, nowms, queue)
-  local e = id .. SEP .. kind .. SEP .. display
-  local old = findEntry(mk, id)
-  if old then
-    if mode == 'add' then return 0 end
+  local found = redis.call('ZRANGEBYLEX', mk, '[' .. id .. SEP, '(' .. id .. SEPEND)
+  if #found > 0 and mode == 'add' then return 0 end
+  local kept, changed = false, 0
+  for _, old in ipairs(found) do
     local _, okind = parseEntry(old)
-    if okind == kind then return 0 end
-    redis.call('ZREM', mk, old)
-    redis.call('ZADD', mk, 0, e)
-    redis.call('ZREM', MEMBEROF, okind .. '|' .. id .. SEP .. gid)
-    redis.call('ZADD', MEMBEROF, 0, kind .. '|' .. id .. SEP .. gid)
-    redis.call('ZADD', queue, 'LT', nowms, okind .. '|' .. id)
-    redis.call('ZADD', queue, 'LT', nowms, kind .. '|' .. id)
-    return 2
+    if okind == kind and not kept then
+      kept = true
+    elseif okind == kind then
+      redis.call('ZREM', mk, old) -- a second entry of the member: same index entry
+    else
+      redis.call('ZREM', mk, old)
+      redis.call('ZREM', MEMBEROF, okind .. '|' .. id .. SEP .. gid)
+      redis.call('ZADD', queue, 'LT', nowms, okind .. '|' .. id)
+      changed = 2
+    end
   end
-  redis.call('ZADD', mk, 0, e)
+  if kept then return changed end
+  redis.call('ZADD', mk, 0, id .. SEP .. kind .. SEP .. display)
   redis.call('ZADD', MEMBEROF, 0, kind .. '|' .. id .. SEP .. gid)
   redis.call('ZADD', queue, 'LT', nowms, kind .. '|' .. id)
+  if #found > 0 then return 2 end
   return 1
 end
 
