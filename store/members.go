@@ -673,11 +673,7 @@ func (s *Store) fillMembers(ctx context.Context, tenant string, d decodedDoc, fi
 	if err != nil || !ok {
 		return err
 	}
-	if err := s.fillDisplays(ctx, tenant, ms); err != nil {
-		return fmt.Errorf("members of group %s: %w", d.r.ID, err)
-	}
-	d.r.Attrs["members"] = memberViews(ms)
-	return nil
+	return s.fillGroupDisplays(ctx, tenant, []groupWithMembers{{d, ms}})
 }
 
 // groupMembers returns the members of group d without their displays, and
