@@ -4,9 +4,12 @@ import (
 	"context"
 	"errors"
 	"os"
+	"path/filepath"
 	"strconv"
+	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/rs/zerolog"
 
 	"github.com/scim-bridge/scim-bridge/store/redistest"
@@ -65,3 +68,58 @@ func redistestStart(tb testing.TB) string { return redistest.Start(tb) }
 func envString(name string) string { return os.Getenv(name) }
 
 func isPrecondition(err error) bool { return errors.Is(err, ErrPrecondition) }
+
+// TestScriptsPreloaded: Open compiles every script of the store in Redis, so
+// no request pays a first compilation; the list covers every script the
+// package defines.
+func TestScriptsPreloaded(t *testing.T) {
+	t.Parallel()
+	defined := 0
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		src, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defined += strings.Count(string(src), "= redis.NewScript(")
+	}
+	if got := len(scripts()); got != defined || defined == 0 {
+		t.Fatalf("scripts() lists %d scripts, the package defines %d", got, defined)
+	}
+	check := func(t *testing.T, c redis.Cmdable) {
+		t.Helper()
+		var hashes []string
+		for _, sc := range scripts() {
+			hashes = append(hashes, sc.Hash())
+		}
+		ok, err := c.ScriptExists(context.Background(), hashes...).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, loaded := range ok {
+			if !loaded {
+				t.Errorf("script %s not loaded", hashes[i])
+			}
+		}
+	}
+	backends(t, func(t *testing.T, s *Store) { check(t, s.rdb) })
+	t.Run("cluster", func(t *testing.T) {
+		s := openTestStore(t, redistest.StartCluster(t))
+		cc, ok := s.rdb.(*redis.ClusterClient)
+		if !ok {
+			t.Fatalf("client %T, want a cluster client", s.rdb)
+		}
+		if err := cc.ForEachMaster(context.Background(), func(_ context.Context, c *redis.Client) error {
+			check(t, c)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+	})
+}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/elimity-com/scim/schema"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/scim-bridge/scim-bridge/filter"
 )
@@ -209,6 +210,65 @@ func TestPatchGroupFormerLayout(t *testing.T) {
 		}
 		if _, legacy := legacyMembers(doc); legacy {
 			t.Fatalf("still in the former layout: %q", doc)
+		}
+	})
+}
+
+// TestPatchGroupAddsOnlyNewMembers: an add whose members are all new takes
+// the path without look-ups; one that repeats members, or meets an entry
+// written with a display by an older version, adds only the new ones, marks
+// only them and leaves one entry per member.
+func TestPatchGroupAddsOnlyNewMembers(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		ids := resUsers(t, s, "acme", 5)
+		resCreate(t, s, "acme", resGroup("x", "XGroup"))
+		resCreate(t, s, "acme", resGroup("g", "G", ids[0]))
+		mk := membersKey("acme", "g")
+		// u0001 as an older version stored it: with its display then.
+		if err := s.rdb.ZAdd(ctx, mk, redis.Z{Member: ids[1] + "\x00User\x00Old Name"}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.rdb.ZAdd(ctx, memberOfIndexKey("acme"), redis.Z{Member: "User|" + ids[1] + "\x00g"}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		resClearQueue(t, s, "acme")
+		add := func(want int64, ms ...Member) {
+			t.Helper()
+			if v, err := s.PatchGroup(ctx, "acme", "g", GroupPatch{Add: ms}, 0); err != nil || v != want {
+				t.Fatalf("add %+v: version %d, %v; want %d", ms, v, err, want)
+			}
+		}
+		add(2, append(memberIDs(ids[0], ids[1], ids[2], ids[2]), Member{ID: "x", Kind: KindGroup})...)
+		if got, want := resQueued(t, s, "acme"), []string{"Group|g", "Group|x", "User|" + ids[2]}; !slices.Equal(got, want) {
+			t.Fatalf("queue = %v, want %v", got, want)
+		}
+		entries, err := s.rdb.ZRange(ctx, mk, 0, -1).Result()
+		want := []string{ids[0] + "\x00User\x00name of " + ids[0], ids[1] + "\x00User\x00Old Name", ids[2] + "\x00User\x00", "x\x00Group\x00"}
+		if err != nil || !slices.Equal(entries, want) {
+			t.Fatalf("entries = %q, %v; want %q", entries, err, want)
+		}
+		resClearQueue(t, s, "acme")
+		add(2, memberIDs(ids[0], ids[1], ids[2])...) // nothing new: no change
+		if q := resQueued(t, s, "acme"); len(q) != 0 {
+			t.Fatalf("a repeated add marked %v", q)
+		}
+		add(3, memberIDs(ids[3], ids[4])...) // all new
+		if got, want := resQueued(t, s, "acme"), []string{"Group|g", "User|" + ids[3], "User|" + ids[4]}; !slices.Equal(got, want) {
+			t.Fatalf("queue = %v, want %v", got, want)
+		}
+		groups, err := s.GroupsOf(ctx, "acme", ids)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, id := range ids {
+			if len(groups[id]) != 1 || groups[id][0].ID != "g" {
+				t.Fatalf("groups of %s = %+v", id, groups[id])
+			}
+		}
+		if got := resMemberListIDs(t, s, "acme", "g"); !slices.Equal(got, append(slices.Clone(ids), "x")) {
+			t.Fatalf("members = %v", got)
 		}
 	})
 }

@@ -79,7 +79,43 @@ func Open(ctx context.Context, opts Options) (*Store, error) {
 		s.Close()
 		return nil, fmt.Errorf("ping redis: %w", err)
 	}
+	if err := s.loadScripts(ctx); err != nil {
+		// Not fatal: each script is loaded by its first use (EVALSHA, then
+		// EVAL on NOSCRIPT), as after a Redis restart.
+		s.log.Warn().Err(err).Msg("could not preload the store's scripts; each is loaded on first use")
+	}
 	return s, nil
+}
+
+// scripts returns every Lua script of the store.
+func scripts() []*redis.Script {
+	return []*redis.Script{
+		groupPatchScript, putScript, deleteScript, trashScript, membersScript, resolveScript,
+		upgradeGroupScript, upgradeExternalIDScript, lookupScript, claimScript, markOnceScript,
+		releaseScript, extendScript, leaseKeyScript, acquireLockScript, renewLockScript,
+		settleScript, putSyncScript, deleteSyncScript, holdScript,
+	}
+}
+
+// loadScripts compiles the store's scripts in Redis (SCRIPT LOAD; on a
+// cluster, on every primary) at start-up, so that no request pays a script's
+// first compilation (about 0.3 ms of Redis time each, during which Redis
+// serves nobody) and the extra round trip of its NOSCRIPT reply. One round
+// trip per script: Script.Load must not be pipelined (it would take the
+// not-yet-read reply as the script's hash).
+func (s *Store) loadScripts(ctx context.Context) error {
+	load := func(ctx context.Context, c redis.Scripter) error {
+		for _, sc := range scripts() {
+			if err := sc.Load(ctx, c).Err(); err != nil {
+				return fmt.Errorf("load scripts: %w", err)
+			}
+		}
+		return nil
+	}
+	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return load(ctx, c) })
+	}
+	return load(ctx, s.rdb)
 }
 
 // newClient connects by URL (go-redis URL syntax):
