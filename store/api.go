@@ -115,7 +115,9 @@ type Page struct {
 //       it no uniqueness), user emails.value (lower-cased) and the reverse index
 //       member → groups. A group's members live in a set of their own
 //       (members.go). Creation order is kept for stable paging. Marks dirty: the
-//       resource; for a group, each member.
+//       resource; for a group, each member. Member ids are not checked (the
+//       SCIM layer resolves them first), but one that is no longer a user or
+//       group when written (deleted since) is left out.
 //   Get(ctx, tenant string, kind Kind, id string) (*Resource, error)
 //   GetMany(ctx, tenant string, kind Kind, ids []string) ([]*Resource, error)  // missing ids skipped, order kept
 //   Replace(ctx, tenant string, r *Resource, ifVersion int64) error
@@ -136,8 +138,12 @@ type Page struct {
 // Group membership (members.go): AddMembers, RemoveMembers and ReplaceMembers
 // change a group's members set in O(members changed), bumping its version and
 // marking the changed members and the group dirty in the same atomic step
-// (in steps of 64 for larger changes); GetGroup and MemberCount read a group
-// without its members in O(1); ForEachMember streams them in bounded memory.
+// (in steps of 64 for larger changes: the added members are all checked
+// before the first step, and a later step leaves out one deleted since;
+// replacements of one group are ordered, a later one superseding an earlier
+// one still running its steps, so they never leave a mix); GetGroup and
+// MemberCount read a group without its members in O(1); ForEachMember streams
+// them in bounded memory.
 // Recover (upgrade.go) converts data of the former layout at start-up.
 //
 // The work-queue, sync-state, dead-letter, idempotency, lock and liveness

@@ -31,6 +31,12 @@ type GroupPatch struct {
 	// Remove are the ids of the members to remove (ids that are not members
 	// are ignored); none may also be in Add.
 	Remove []string
+	// ReplaceMembers makes Add the group's whole membership (RFC 7644
+	// §3.5.2.3 replace on "members"; Remove must be empty): the members not
+	// in Add are removed, computed from one read of the members. A
+	// replacement supersedes one of the same group still running (see
+	// ReplaceMembers).
+	ReplaceMembers bool
 }
 
 // PatchGroup applies p to a group and returns its new version. When p changes
@@ -65,10 +71,32 @@ func (s *Store) patchGroup(ctx context.Context, tenant, groupID string, p GroupP
 		return 0, &UnknownMemberError{IDs: unknown}
 	}
 	removes := distinctIDs(p.Remove)
-	if len(adds)+len(removes) > memberChunk {
+	var epoch int64
+	if p.ReplaceMembers {
+		if len(removes) > 0 {
+			return 0, fmt.Errorf("a replacement of the members removes nothing by id")
+		}
 		if err := s.checkMembersExist(ctx, tenant, adds); err != nil {
 			return 0, err
 		}
+		var err error
+		if epoch, err = s.beginReplace(ctx, tenant, groupID, ifVersion); err != nil {
+			return 0, err
+		}
+		if adds, removes, err = s.memberDiff(ctx, tenant, groupID, adds); err != nil {
+			return 0, err
+		}
+	} else if len(adds)+len(removes) > memberChunk {
+		if err := s.checkMembersExist(ctx, tenant, adds); err != nil {
+			return 0, err
+		}
+	}
+	// Every added member was checked before this step when there are more
+	// steps (or a replacement read the members): the later ones leave out a
+	// member deleted since (its delete has removed it from its groups).
+	check := checkAll
+	if p.ReplaceMembers || len(adds)+len(removes) > memberChunk {
+		check = checkGone
 	}
 	// The first step: the attributes and up to memberChunk member changes.
 	nAdd := min(len(adds), memberChunk)
@@ -84,13 +112,13 @@ func (s *Store) patchGroup(ctx context.Context, tenant, groupID string, p GroupP
 		renamed bool
 	)
 	for attempt := 0; ; attempt++ {
-		step := patchStep{ifVersion: ifVersion, adds: adds[:nAdd], removes: removes[:nRem]}
+		step := patchStep{ifVersion: ifVersion, adds: adds[:nAdd], removes: removes[:nRem], epoch: epoch, check: check}
 		if p.Attrs != nil {
 			if err := s.patchAttrs(ctx, tenant, groupID, p.Attrs, &step); err != nil {
 				return 0, err
 			}
 		}
-		v, ren, err := s.runPatchStep(ctx, tenant, groupID, step)
+		v, ren, sup, err := s.runPatchStep(ctx, tenant, groupID, step)
 		if errors.Is(err, errAttrsChanged) && attempt < 100 {
 			continue
 		}
@@ -98,21 +126,15 @@ func (s *Store) patchGroup(ctx context.Context, tenant, groupID string, p GroupP
 			return 0, err
 		}
 		ver, renamed = v, ren
+		if sup {
+			// A later replacement of the members began: it sets them.
+			adds, removes = adds[:nAdd], removes[:nRem]
+		}
 		break
 	}
-	if rest := adds[nAdd:]; len(rest) > 0 {
-		v, err := s.changeMembers(ctx, tenant, groupID, "add", true, 0, rest, nil)
-		if err != nil {
-			return 0, err
-		}
-		ver = v
-	}
-	if rest := removes[nRem:]; len(rest) > 0 {
-		v, err := s.removeMembers(ctx, tenant, groupID, rest, 0)
-		if err != nil {
-			return 0, err
-		}
-		ver = max(ver, v)
+	err := s.patchRest(ctx, tenant, groupID, adds[nAdd:], removes[nRem:], epoch, &ver)
+	if err != nil && !errors.Is(err, errSuperseded) {
+		return 0, err
 	}
 	if renamed {
 		if err := s.markMembersDirty(ctx, tenant, groupID); err != nil {
@@ -120,6 +142,55 @@ func (s *Store) patchGroup(ctx context.Context, tenant, groupID string, p GroupP
 		}
 	}
 	return ver, nil
+}
+
+// patchRest applies the member changes of a patch after its first step (see
+// PatchGroup), raising *ver to the group's version after them.
+func (s *Store) patchRest(ctx context.Context, tenant, groupID string, adds []Member, removes []string, epoch int64, ver *int64) error {
+	if len(adds) > 0 {
+		v, err := s.changeMembers(ctx, tenant, groupID, "add", checkGone, epoch, 0, adds, nil)
+		*ver = max(*ver, v)
+		if err != nil {
+			return err
+		}
+	}
+	if len(removes) > 0 {
+		v, err := s.removeMembers(ctx, tenant, groupID, removes, epoch, 0)
+		*ver = max(*ver, v)
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// memberDiff turns a replacement of a group's members by want into the
+// members to add and the ids to remove, reading the stored members once.
+func (s *Store) memberDiff(ctx context.Context, tenant, groupID string, want []Member) (adds []Member, removes []string, err error) {
+	wanted := make(map[string]bool, len(want))
+	for _, m := range want {
+		wanted[m.ID] = true
+	}
+	present := make(map[string]bool, len(want))
+	err = s.ForEachMemberRef(ctx, tenant, groupID, 0, func(ms []Member) error {
+		for _, m := range ms {
+			if wanted[m.ID] {
+				present[m.ID] = true
+			} else {
+				removes = append(removes, m.ID)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	for _, m := range want {
+		if !present[m.ID] {
+			adds = append(adds, m)
+		}
+	}
+	return adds, removes, nil
 }
 
 // errAttrsChanged: the group's attributes changed since they were read.
@@ -136,6 +207,10 @@ type patchStep struct {
 	display   string
 	adds      []Member
 	removes   []string
+	// epoch: the replacement this step belongs to (0: none); check: the
+	// check mode of the added members (checkAll or checkGone).
+	epoch int64
+	check string
 }
 
 // patchAttrs reads the group's document and computes its new attributes.
@@ -199,15 +274,19 @@ func distinctIDs(ids []string) []string {
 
 // runPatchStep runs groupPatchScript; it reports whether the displayName
 // changed.
-func (s *Store) runPatchStep(ctx context.Context, tenant, groupID string, st patchStep) (int64, bool, error) {
+func (s *Store) runPatchStep(ctx context.Context, tenant, groupID string, st patchStep) (ver int64, renamed, superseded bool, err error) {
 	now := s.now()
 	args := make([]any, 0, 12+3*len(st.adds)+len(st.removes))
+	epoch := ""
+	if st.epoch != 0 {
+		epoch = strconv.FormatInt(st.epoch, 10)
+	}
 	ix := ""
 	if st.hasAttrs {
 		ix = st.ix
 	}
 	args = append(args, tenantPrefix(tenant), groupID, st.ifVersion, now.UnixMilli(), now.UnixNano(),
-		ix, st.expect, st.attrs, st.display, strconv.Itoa(len(st.adds)))
+		ix, st.expect, st.attrs, st.display, strconv.Itoa(len(st.adds)), st.check, epoch)
 	for _, m := range st.adds {
 		args = append(args, m.ID, string(m.Kind), m.Display)
 	}
@@ -217,7 +296,7 @@ func (s *Store) runPatchStep(ctx context.Context, tenant, groupID string, st pat
 	res, err := groupPatchScript.Run(ctx, s.rdb,
 		[]string{docKey(tenant, KindGroup, groupID), membersKey(tenant, groupID), queueKey(tenant)}, args...).Slice()
 	if err != nil {
-		return 0, false, err
+		return 0, false, false, err
 	}
 	if len(res) > 0 {
 		switch res[0] {
@@ -227,19 +306,19 @@ func (s *Store) runPatchStep(ctx context.Context, tenant, groupID string, st pat
 				id, _ := x.(string)
 				ue.IDs = append(ue.IDs, id)
 			}
-			return 0, false, ue
+			return 0, false, false, ue
 		case "attrschanged":
-			return 0, false, errAttrsChanged
+			return 0, false, false, errAttrsChanged
 		}
 	}
 	if res, err = scriptStatus(res); err != nil {
-		return 0, false, err
+		return 0, false, false, err
 	}
 	v, ok := res[1].(int64)
-	if !ok || len(res) != 3 {
-		return 0, false, fmt.Errorf("unexpected script reply %v", res)
+	if !ok || len(res) != 4 {
+		return 0, false, false, fmt.Errorf("unexpected script reply %v", res)
 	}
-	return v, res[2] == int64(1), nil
+	return v, res[2] == int64(1), res[3] == int64(1), nil
 }
 
 // groupPatchScript changes a group's attributes (optional) and some of its
@@ -251,11 +330,17 @@ func (s *Store) runPatchStep(ctx context.Context, tenant, groupID string, st pat
 //	      6 new index values line ("" leaves the attributes as they are),
 //	      7 the attributes line they were computed from, 8 new attributes JSON,
 //	      9 displayName as given, 10 n = number of members to add,
-//	      11..10+3n add: triples id, kind ("" = whichever exists, a user
+//	      11 "1": an added id that is not a user or group fails the step;
+//	      "2": it is left out (checked before: deleted since),
+//	      12 the replacement's epoch ("": not a replacement of the members;
+//	      otherwise, when a later replacement has begun, the step changes
+//	      the attributes only and replies superseded 1),
+//	      13..12+3n add: triples id, kind ("" = whichever exists, a user
 //	      first), display; then the ids to remove
 //
-// Reply: {"ok", version, renamed} | {"unknown", id...} | {"attrschanged"} |
-// {"conflict", "displayName"} | {"notfound"} | {"precondition"}.
+// Reply: {"ok", version, renamed, superseded} | {"unknown", id...} |
+// {"attrschanged"} | {"conflict", "displayName"} | {"notfound"} |
+// {"precondition"}.
 var groupPatchScript = redis.NewScript(resourceLuaPrelude + `
 local gid, nowms, nowns = ARGV[2], ARGV[4], ARGV[5]
 local ifv = tonumber(ARGV[3])
@@ -266,11 +351,19 @@ local v, c, m, s, ix, attrs, members = splitDoc(gd)
 if ifv ~= 0 and tonumber(v) ~= ifv then return {'precondition'} end
 local newix = ARGV[6]
 if newix ~= '' and attrs ~= ARGV[7] then return {'attrschanged'} end
-local addEnd = 10 + 3 * tonumber(ARGV[10])
+local addEnd, remEnd = 12 + 3 * tonumber(ARGV[10]), #ARGV
+local superseded = 0
+if ARGV[12] ~= '' and redis.call('HGET', EPOCH, gid) ~= ARGV[12] then
+  superseded, addEnd, remEnd = 1, 12, 12
+end
 
 -- the members to add exist (kind '' resolves, a user first)
-local kinds, unknown, displays = memberKinds(11, addEnd, false)
-if unknown then return unknown end
+local kinds, unknown, displays = memberKinds(13, addEnd, false)
+local skip = {}
+if unknown then
+  if ARGV[11] ~= '2' then return unknown end
+  for j = 2, #unknown do skip[unknown[j]] = true end
+end
 
 local changed, renamed = 0, 0
 local nx, ox
@@ -307,27 +400,33 @@ end
 local before = members
 members = upgradeMembers(gid, members)
 local b = newBatch()
-if addEnd > 10 then
+if addEnd > 12 then
   if not members then members = '=' end
-  local probe = {}
-  for i = 11, addEnd, 3 do probe[#probe + 1] = kinds[i] .. '|' .. ARGV[i] .. SEP .. gid end
-  local present = redis.call('ZMSCORE', MEMBEROF, unpack(probe))
-  for i = 11, addEnd, 3 do
-    local j = (i - 11) / 3 + 1
-    if not present[j] then batchAdd(b, gid, ARGV[i], kinds[i], displays[i], nowms, probe[j]) end
+  local probe, at = {}, {}
+  for i = 13, addEnd, 3 do
+    if not skip[ARGV[i]] then
+      probe[#probe + 1] = kinds[i] .. '|' .. ARGV[i] .. SEP .. gid
+      at[#at + 1] = i
+    end
+  end
+  if #probe > 0 then
+    local present = redis.call('ZMSCORE', MEMBEROF, unpack(probe))
+    for j, i in ipairs(at) do
+      if not present[j] then batchAdd(b, gid, ARGV[i], kinds[i], displays[i], nowms, probe[j]) end
+    end
   end
 end
-for i = addEnd + 1, #ARGV do batchRemove(b, gid, mk, ARGV[i], nowms) end
+for i = addEnd + 1, remEnd do batchRemove(b, gid, mk, ARGV[i], nowms) end
 flushBatch(b, mk, queue)
 if b.n > 0 then changed = 1 end
 if renamed == 1 then changed = 1 end
 
 if changed == 0 then
   if members ~= before then redis.call('SET', doc, joinDoc(v, c, m, s, ix, attrs, members)) end
-  return {'ok', tonumber(v), 0}
+  return {'ok', tonumber(v), 0, superseded}
 end
 v = tonumber(v) + 1
 redis.call('SET', doc, joinDoc(v, c, nowns, s, ix, attrs, members))
 redis.call('ZADD', queue, 'LT', nowms, 'Group|' .. gid)
-return {'ok', v, renamed}
+return {'ok', v, renamed, superseded}
 `)

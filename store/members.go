@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/redis/go-redis/v9"
@@ -113,12 +114,14 @@ func (s *Store) AddMembers(ctx context.Context, tenant, groupID string, members 
 	if len(unknown) > 0 {
 		return 0, fmt.Errorf("add members to group %s: %w", groupID, &UnknownMemberError{IDs: unknown})
 	}
+	check := checkAll
 	if len(ms) > memberChunk {
 		if err := s.checkMembersExist(ctx, tenant, ms); err != nil {
 			return 0, fmt.Errorf("add members to group %s: %w", groupID, err)
 		}
+		check = checkGone
 	}
-	ver, err := s.changeMembers(ctx, tenant, groupID, "add", true, ifVersion, ms, nil)
+	ver, err := s.changeMembers(ctx, tenant, groupID, "add", check, 0, ifVersion, ms, nil)
 	if err != nil {
 		return 0, fmt.Errorf("add members to group %s: %w", groupID, err)
 	}
@@ -133,7 +136,7 @@ func (s *Store) RemoveMembers(ctx context.Context, tenant, groupID string, ids [
 	if err := checkResourceKey(tenant, KindGroup, &groupID); err != nil {
 		return 0, fmt.Errorf("remove members: %w", err)
 	}
-	ver, err := s.removeMembers(ctx, tenant, groupID, distinctIDs(ids), ifVersion)
+	ver, err := s.removeMembers(ctx, tenant, groupID, distinctIDs(ids), 0, ifVersion)
 	if err != nil {
 		return 0, fmt.Errorf("remove members from group %s: %w", groupID, err)
 	}
@@ -147,7 +150,11 @@ func (s *Store) RemoveMembers(ctx context.Context, tenant, groupID string, ids [
 // group of any size is replaced without blocking Redis. Unknown ids, versions,
 // preconditions and dirty marks as for AddMembers; a member that stays keeps
 // its membership, taking the given Kind (a given Display is not kept:
-// displays are read with the group).
+// displays are read with the group). A member deleted after the check is left
+// out. Replacements of one group are ordered: one that begins while another
+// is still running its steps supersedes it (the earlier one stops, as if it
+// had finished just before the later one began), so two concurrent
+// replacements never leave a mix of both.
 func (s *Store) ReplaceMembers(ctx context.Context, tenant, groupID string, members []Member, ifVersion int64) (int64, error) {
 	if err := checkResourceKey(tenant, KindGroup, &groupID); err != nil {
 		return 0, fmt.Errorf("replace members: %w", err)
@@ -159,7 +166,11 @@ func (s *Store) ReplaceMembers(ctx context.Context, tenant, groupID string, memb
 	if err := s.checkMembersExist(ctx, tenant, ms); err != nil {
 		return 0, fmt.Errorf("replace members of group %s: %w", groupID, err)
 	}
-	ver, err := s.replaceMembers(ctx, tenant, groupID, ms, true, ifVersion)
+	epoch, err := s.beginReplace(ctx, tenant, groupID, ifVersion)
+	if err != nil {
+		return 0, fmt.Errorf("replace members of group %s: %w", groupID, err)
+	}
+	ver, err := s.replaceMembers(ctx, tenant, groupID, ms, checkGone, epoch, 0)
 	if err != nil {
 		return 0, fmt.Errorf("replace members of group %s: %w", groupID, err)
 	}
@@ -171,16 +182,16 @@ func (s *Store) ReplaceMembers(ctx context.Context, tenant, groupID string, memb
 // and a good part of the group, the set is read once in chunks instead and
 // the members' entries are dropped, so removing N members stays O(N + group)
 // on both backends (the embedded store sorts a set per range read).
-func (s *Store) removeMembers(ctx context.Context, tenant, groupID string, ids []string, ifVersion int64) (int64, error) {
+func (s *Store) removeMembers(ctx context.Context, tenant, groupID string, ids []string, epoch, ifVersion int64) (int64, error) {
 	if len(ids) <= s.writeChunk() {
-		return s.changeMembers(ctx, tenant, groupID, "remove", false, ifVersion, nil, ids)
+		return s.changeMembers(ctx, tenant, groupID, "remove", checkNone, epoch, ifVersion, nil, ids)
 	}
 	n, err := s.rdb.ZCard(ctx, membersKey(tenant, groupID)).Result()
 	if err != nil {
 		return 0, err
 	}
 	if n > int64(4*len(ids)) {
-		return s.changeMembers(ctx, tenant, groupID, "remove", false, ifVersion, nil, ids)
+		return s.changeMembers(ctx, tenant, groupID, "remove", checkNone, epoch, ifVersion, nil, ids)
 	}
 	gone := make(map[string]struct{}, len(ids))
 	for _, id := range ids {
@@ -198,11 +209,22 @@ func (s *Store) removeMembers(ctx context.Context, tenant, groupID string, ids [
 	if err != nil {
 		return 0, err
 	}
-	return s.changeMembers(ctx, tenant, groupID, "drop", false, ifVersion, nil, drop)
+	return s.changeMembers(ctx, tenant, groupID, "drop", checkNone, epoch, ifVersion, nil, drop)
 }
 
-// replaceMembers removes the stored members not in ms, then sets ms.
-func (s *Store) replaceMembers(ctx context.Context, tenant, groupID string, ms []Member, check bool, ifVersion int64) (int64, error) {
+// replaceMembers removes the stored members not in ms, then sets ms, in
+// steps of the replacement of the given epoch (see beginReplace); when a
+// later replacement supersedes it, it stops and returns the group's version
+// then, without error.
+func (s *Store) replaceMembers(ctx context.Context, tenant, groupID string, ms []Member, check string, epoch, ifVersion int64) (int64, error) {
+	ver, err := s.replaceMemberSteps(ctx, tenant, groupID, ms, check, epoch, ifVersion)
+	if errors.Is(err, errSuperseded) {
+		return ver, nil
+	}
+	return ver, err
+}
+
+func (s *Store) replaceMemberSteps(ctx context.Context, tenant, groupID string, ms []Member, check string, epoch, ifVersion int64) (int64, error) {
 	want := make(map[string]struct{}, len(ms))
 	for _, m := range ms {
 		want[m.ID] = struct{}{}
@@ -216,8 +238,9 @@ func (s *Store) replaceMembers(ctx context.Context, tenant, groupID string, ms [
 			}
 		}
 		if len(drop) >= memberReadChunk {
-			v, err := s.changeMembers(ctx, tenant, groupID, "drop", false, ifVersion, nil, drop)
+			v, err := s.changeMembers(ctx, tenant, groupID, "drop", checkNone, epoch, ifVersion, nil, drop)
 			if err != nil {
+				ver = v
 				return err
 			}
 			ver, ifVersion, drop = v, 0, drop[:0]
@@ -225,24 +248,68 @@ func (s *Store) replaceMembers(ctx context.Context, tenant, groupID string, ms [
 		return nil
 	})
 	if err != nil {
-		return 0, err
+		return ver, err
 	}
 	if len(drop) > 0 {
-		v, err := s.changeMembers(ctx, tenant, groupID, "drop", false, ifVersion, nil, drop)
+		v, err := s.changeMembers(ctx, tenant, groupID, "drop", checkNone, epoch, ifVersion, nil, drop)
 		if err != nil {
-			return 0, err
+			return v, err
 		}
 		ver, ifVersion = v, 0
 	}
 	if len(ms) > 0 || ver == 0 {
-		v, err := s.changeMembers(ctx, tenant, groupID, "set", check, ifVersion, ms, nil)
+		v, err := s.changeMembers(ctx, tenant, groupID, "set", check, epoch, ifVersion, ms, nil)
 		if err != nil {
-			return 0, err
+			return v, err
 		}
 		ver = v
 	}
 	return ver, nil
 }
+
+// Check modes of membersScript for the ids to add or set.
+const (
+	checkNone = "0" // none (ids known to exist, or removals)
+	checkAll  = "1" // an unknown id fails the step
+	checkGone = "2" // ids checked before the request's first step: one no longer there was deleted since and is left out
+)
+
+// errSuperseded: a later replacement of the group's members has begun; the
+// earlier one stops (see beginReplace).
+var errSuperseded = errors.New("superseded by a later replacement of the members")
+
+// beginReplace begins a replacement of a group's members in steps and
+// returns its epoch, which each step passes: a step of an earlier
+// replacement finds a later epoch and stops (errSuperseded), so
+// replacements of one group are ordered even when each takes many steps,
+// and the later one reads the members after the earlier one's last write.
+// ifVersion as for AddMembers (checked in the same atomic step: a
+// replacement that fails its precondition supersedes nothing).
+func (s *Store) beginReplace(ctx context.Context, tenant, groupID string, ifVersion int64) (int64, error) {
+	res, err := beginReplaceScript.Run(ctx, s.rdb, []string{docKey(tenant, KindGroup, groupID)},
+		tenantPrefix(tenant), groupID, ifVersion).Slice()
+	if err != nil {
+		return 0, fmt.Errorf("begin replace: %w", err)
+	}
+	if res, err = scriptStatus(res); err != nil {
+		return 0, err
+	}
+	epoch, ok := res[1].(int64)
+	if !ok {
+		return 0, fmt.Errorf("begin replace: unexpected script reply %v", res)
+	}
+	return epoch, nil
+}
+
+// beginReplaceScript: KEYS 1 group doc; ARGV 1 prefix, 2 group id, 3
+// ifVersion. Reply {"ok", epoch} | {"notfound"} | {"precondition"}.
+var beginReplaceScript = redis.NewScript(`
+local d = redis.call('GET', KEYS[1])
+if not d then return {'notfound'} end
+local ifv = tonumber(ARGV[3])
+if ifv ~= 0 and tonumber(string.match(d, '^(%d+)')) ~= ifv then return {'precondition'} end
+return {'ok', redis.call('HINCRBY', ARGV[1] .. 'replace-epoch', ARGV[2], 1)}
+`)
 
 // distinctMembers keeps the first member of each id; ids that cannot exist
 // (empty, holding a NUL) are returned as unknown.
@@ -316,20 +383,22 @@ func (s *Store) allUsers(ctx context.Context, tenant string, ms []Member) bool {
 
 // changeMembers runs membersScript over ms (add, set) or ids (remove: ids,
 // drop: entries) in chunks of writeChunk; only the first chunk checks
-// ifVersion. It returns the group's version after the last chunk.
-func (s *Store) changeMembers(ctx context.Context, tenant, groupID, op string, check bool, ifVersion int64, ms []Member, ids []string) (int64, error) {
+// ifVersion. It returns the group's version after the last chunk. With an
+// epoch (not 0), a step that finds a later replacement begun stops:
+// errSuperseded, with the group's version then.
+func (s *Store) changeMembers(ctx context.Context, tenant, groupID, op, check string, epoch, ifVersion int64, ms []Member, ids []string) (int64, error) {
 	n := len(ms) + len(ids)
 	var ver int64
 	chunk := s.writeChunk()
 	for start := 0; start == 0 || start < n; start += chunk {
 		end := min(start+chunk, n)
 		now := s.now()
-		args := make([]any, 0, 7+3*(end-start))
-		checkArg := "0"
-		if check {
-			checkArg = "1"
+		args := make([]any, 0, 8+3*(end-start))
+		epochArg := ""
+		if epoch != 0 {
+			epochArg = strconv.FormatInt(epoch, 10)
 		}
-		args = append(args, tenantPrefix(tenant), groupID, ifVersion, now.UnixMilli(), now.UnixNano(), op, checkArg)
+		args = append(args, tenantPrefix(tenant), groupID, ifVersion, now.UnixMilli(), now.UnixNano(), op, check, epochArg)
 		if op == "remove" || op == "drop" {
 			for _, id := range ids[start:end] {
 				args = append(args, id)
@@ -351,6 +420,10 @@ func (s *Store) changeMembers(ctx context.Context, tenant, groupID, op string, c
 				ue.IDs = append(ue.IDs, id)
 			}
 			return 0, ue
+		}
+		if len(res) == 2 && res[0] == "superseded" {
+			v, _ := res[1].(int64)
+			return max(ver, v), errSuperseded
 		}
 		if res, err = scriptStatus(res); err != nil {
 			return 0, err

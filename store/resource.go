@@ -291,7 +291,7 @@ func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode str
 	if err != nil {
 		return putReply{}, err
 	}
-	if len(res) < 5 || len(res)%2 == 0 {
+	if len(res) < 6 || len(res)%2 == 1 {
 		return putReply{}, fmt.Errorf("unexpected script reply %v", res)
 	}
 	var out putReply
@@ -306,7 +306,8 @@ func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode str
 		return putReply{}, fmt.Errorf("unexpected created in script reply %v: %w", res, err)
 	}
 	out.created = time.Unix(0, created).UTC()
-	for i := 5; i+1 < len(res); i += 2 {
+	epoch, _ := res[5].(int64)
+	for i := 6; i+1 < len(res); i += 2 {
 		gid, _ := res[i].(string)
 		name, _ := res[i+1].(string)
 		out.groups = append(out.groups, GroupRef{ID: gid, DisplayName: name})
@@ -320,15 +321,16 @@ func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode str
 	}
 	if mode == "c" {
 		// A new group: nothing to remove or update, only to add (a member a
-		// concurrent PATCH added meanwhile stays as it is).
-		v, err := s.changeMembers(ctx, tenant, r.ID, "add", false, 0, ms, nil)
+		// concurrent PATCH added meanwhile stays as it is; one deleted since
+		// it was resolved is left out).
+		v, err := s.changeMembers(ctx, tenant, r.ID, "add", checkGone, 0, 0, ms, nil)
 		if err != nil {
 			return putReply{}, fmt.Errorf("add members: %w", err)
 		}
 		out.version = max(out.version, v)
 		return out, nil
 	}
-	if v, err := s.replaceMembers(ctx, tenant, r.ID, ms, false, 0); err != nil {
+	if v, err := s.replaceMembers(ctx, tenant, r.ID, ms, checkGone, epoch, 0); err != nil {
 		return putReply{}, fmt.Errorf("replace members: %w", err)
 	} else if v > out.version {
 		out.version = v

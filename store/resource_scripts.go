@@ -44,6 +44,10 @@ const resourceLuaPrelude = `
 local P = ARGV[1]
 local SEP, SEPEND = string.char(0), string.char(1)
 local MEMBEROF = P .. 'idx:memberof'
+-- EPOCH holds per group the number of member replacements begun (see
+-- Store.beginReplace): a replacement in several steps stops when a later one
+-- has begun.
+local EPOCH = P .. 'replace-epoch'
 
 local function decodeList(s)
   if not s or s == '' or s == '[]' then return {} end
@@ -231,8 +235,9 @@ end
 
 -- memberKinds resolves the members to add, given as triples id, kind,
 -- display in ARGV[from..to]: kind '' is whichever exists, a user first. It
--- returns the kinds by ARGV index, or nil and {"unknown", id...} when some id
--- is neither a user nor a group (of its kind, when given). With withDisplay it
+-- returns the kinds by ARGV index and, when some id is neither a user nor a
+-- group (of its kind, when given), {"unknown", id...} (the kinds of the
+-- others still given). With withDisplay it
 -- also returns the displays (a user's displayName or userName, read with one
 -- MGET; a group's displayName); without, the displays are all '' (a group
 -- reads its members' displays when it is read, see Store.fillDisplays) and
@@ -275,8 +280,31 @@ local function memberKinds(from, to, withDisplay)
       unknown[#unknown + 1] = id
     end
   end
-  if #unknown > 1 then return nil, unknown end
+  if #unknown > 1 then return kinds, unknown, displays end
   return kinds, nil, displays
+end
+
+-- goneEntries returns, as a set of ids, the members among the entries
+-- ARGV[from..to] ("<id>\0<kind>\0<display>", resolved before the write) that
+-- are no longer a user or group of their kind: deleted meanwhile, so left out
+-- (their delete has removed them from their groups; adding them now would
+-- leave a member that does not exist). The group self, being written, counts
+-- as existing. One EXISTS when all exist.
+local function goneEntries(from, to, self)
+  local keys = {}
+  for i = from, to do
+    local mid, mkind = parseEntry(ARGV[i])
+    if not (mkind == 'Group' and mid == self) then keys[#keys + 1] = P .. string.lower(mkind) .. ':' .. mid end
+  end
+  local gone = {}
+  if #keys == 0 or redis.call('EXISTS', unpack(keys)) == #keys then return gone end
+  for i = from, to do
+    local mid, mkind = parseEntry(ARGV[i])
+    if not (mkind == 'Group' and mid == self) and redis.call('EXISTS', P .. string.lower(mkind) .. ':' .. mid) == 0 then
+      gone[mid] = true
+    end
+  end
+  return gone
 end
 
 -- lexIDs returns the ids stored under value in a lexicographic index, and the
@@ -323,10 +351,13 @@ end
 //	      entries and the membership is replaced here if the stored set holds
 //	      at most that many; 0: Go replaces the membership in chunks afterwards
 //
-// Reply: {"ok", version, created, done, renamed, [gid, displayName]...} |
+// Reply: {"ok", version, created, done, renamed, epoch, [gid, displayName]...} |
 // {"conflict", attr} | {"notfound"} | {"precondition"}. done is 1 when the
 // membership is final (always for users), renamed 1 when a group's
-// displayName changed; the pairs (mode "R") are the groups it is in.
+// displayName changed; epoch is the group's replacement epoch a replacement
+// (mode "r") began, for the steps Go continues it with (0 otherwise); the
+// pairs (mode "R") are the groups it is in. Inline member entries that no
+// longer exist (deleted since they were resolved) are left out.
 var putScript = redis.NewScript(resourceLuaPrelude + `
 local kind, id, mode = ARGV[2], ARGV[3], ARGV[4]
 local withGroups = mode == 'R'
@@ -423,7 +454,7 @@ if ixChanged then
   end
 end
 
-local done, renamed = 1, 0
+local done, renamed, epoch = 1, 0, 0
 if not isUser then
   local dn = ARGV[12]
   local names = P .. 'groupnames'
@@ -431,12 +462,15 @@ if not isUser then
   redis.call('HSET', names, id, dn)
   oldmembers = upgradeMembers(id, oldmembers)
   local mk = membersKey(id)
+  -- a replacement supersedes one still running in steps (membersScript)
+  if mode == 'r' then epoch = redis.call('HINCRBY', EPOCH, id, 1) end
   local limit = tonumber(ARGV[13])
   if limit > 0 and redis.call('ZCARD', mk) <= limit then
+    local gone = goneEntries(14, #ARGV, id)
     local want = {}
     for i = 14, #ARGV do
       local mid = parseEntry(ARGV[i])
-      want[mid] = true
+      if not gone[mid] then want[mid] = true end
     end
     for _, e in ipairs(redis.call('ZRANGE', mk, 0, -1)) do
       local mid = parseEntry(e)
@@ -444,7 +478,7 @@ if not isUser then
     end
     for i = 14, #ARGV do
       local mid, mkind, md = parseEntry(ARGV[i])
-      addEntry(id, mk, mid, mkind, md, 'set', nowms, queue)
+      if not gone[mid] then addEntry(id, mk, mid, mkind, md, 'set', nowms, queue) end
     end
     if renamed == 1 then
       for _, e in ipairs(redis.call('ZRANGE', mk, 0, -1)) do
@@ -459,7 +493,7 @@ end
 
 redis.call('SET', doc, joinDoc(ver, created, ARGV[8], seq, newix, ARGV[10], newmembers))
 redis.call('ZADD', queue, 'LT', nowms, kind .. '|' .. id)
-local reply = {'ok', ver, created, done, renamed}
+local reply = {'ok', ver, created, done, renamed, epoch}
 if withGroups then
   local gids = lexIDs(MEMBEROF, kind .. '|' .. id)
   if #gids > 0 then
@@ -517,6 +551,7 @@ else
   if ox[1] ~= '' and redis.call('HGET', uidx, ox[1]) == id then redis.call('HDEL', uidx, ox[1]) end
   if ox[2] ~= '' then redis.call('ZREM', P .. 'idx:group:externalId', ox[2] .. SEP .. id) end
   redis.call('HDEL', P .. 'groupnames', id)
+  redis.call('HDEL', EPOCH, id)
   local mk = membersKey(id)
   if oldmembers and string.sub(oldmembers, 1, 1) == '[' then
     local seen = {}
@@ -596,12 +631,17 @@ return left
 //
 //	KEYS: 1 group doc, 2 members set, 3 queue
 //	ARGV: 1 prefix, 2 group id, 3 ifVersion, 4 now (unix ms), 5 now (unix ns),
-//	      6 op, 7 "1": check that every added id is a user or group of the
-//	      tenant (kind "" resolves to whichever exists, a user first),
-//	      8.. add/set: triples id, kind, display; remove: ids (all distinct);
+//	      6 op, 7 add/set: "1" check that every added id is a user or group
+//	      of the tenant (kind "" resolves to whichever exists, a user first),
+//	      "2" likewise but leave out the ids that are not (they were checked
+//	      before the request's first step: deleted since), "0" no check,
+//	      8 the replacement's epoch ("": not a replacement; otherwise nothing
+//	      is written when a later replacement has begun),
+//	      9.. add/set: triples id, kind, display; remove: ids (all distinct);
 //	      drop: entries "<id>\0<kind>\0<display>" (all distinct)
 //
-// Reply: {"ok", version, changed} | {"unknown", id...} | {"notfound"} | {"precondition"}.
+// Reply: {"ok", version, changed} | {"unknown", id...} | {"notfound"} |
+// {"precondition"} | {"superseded", version}.
 var membersScript = redis.NewScript(resourceLuaPrelude + `
 local gid, nowms, nowns, op = ARGV[2], ARGV[4], ARGV[5], ARGV[6]
 local ifv = tonumber(ARGV[3])
@@ -610,21 +650,22 @@ local gd = redis.call('GET', doc)
 if not gd then return {'notfound'} end
 local v, c, m, s, ix, attrs, members = splitDoc(gd)
 if ifv ~= 0 and tonumber(v) ~= ifv then return {'precondition'} end
+if ARGV[8] ~= '' and redis.call('HGET', EPOCH, gid) ~= ARGV[8] then return {'superseded', tonumber(v)} end
 
 local changed = 0
 local before = members
 local b = newBatch()
 if op == 'remove' then
   members = upgradeMembers(gid, members)
-  for i = 8, #ARGV do batchRemove(b, gid, mk, ARGV[i], nowms) end
+  for i = 9, #ARGV do batchRemove(b, gid, mk, ARGV[i], nowms) end
 elseif op == 'drop' then
   -- entries read from the set by Go: one ZMSCORE; an entry changed since is
   -- removed by its id
   members = upgradeMembers(gid, members)
-  if #ARGV >= 8 then
-    local present = redis.call('ZMSCORE', mk, unpack(ARGV, 8))
-    for i = 8, #ARGV do
-      if present[i - 7] then
+  if #ARGV >= 9 then
+    local present = redis.call('ZMSCORE', mk, unpack(ARGV, 9))
+    for i = 9, #ARGV do
+      if present[i - 8] then
         batchDrop(b, gid, ARGV[i], nowms)
       else
         local id = parseEntry(ARGV[i])
@@ -633,27 +674,33 @@ elseif op == 'drop' then
     end
   end
 else
-  local kinds, displays = {}, {}
-  if ARGV[7] == '1' then
+  local kinds, displays, skip = {}, {}, {}
+  if ARGV[7] ~= '0' then
     local unknown
-    kinds, unknown, displays = memberKinds(8, #ARGV, false)
-    if unknown then return unknown end
+    kinds, unknown, displays = memberKinds(9, #ARGV, false)
+    if unknown then
+      if ARGV[7] ~= '2' then return unknown end
+      for j = 2, #unknown do skip[unknown[j]] = true end
+    end
   end
   members = upgradeMembers(gid, members)
   -- one ZMSCORE tells which memberships exist already: the reverse index
   -- (add) or the exact entries (set); an empty set (a group being created)
   -- has none to look for
   local empty = redis.call('EXISTS', mk) == 0
-  local probe = {}
-  for i = 8, #ARGV, 3 do
-    local k = kinds[i] or ARGV[i + 1]
-    if k == '' then k = 'User' end
-    kinds[i] = k
-    if empty then
-    elseif op == 'add' then
-      probe[#probe + 1] = k .. '|' .. ARGV[i] .. SEP .. gid
-    else
-      probe[#probe + 1] = ARGV[i] .. SEP .. k .. SEP .. ARGV[i + 2]
+  local at, probe = {}, {}
+  for i = 9, #ARGV, 3 do
+    if not skip[ARGV[i]] then
+      local k = kinds[i] or ARGV[i + 1]
+      if k == '' then k = 'User' end
+      kinds[i] = k
+      at[#at + 1] = i
+      if empty then
+      elseif op == 'add' then
+        probe[#probe + 1] = k .. '|' .. ARGV[i] .. SEP .. gid
+      else
+        probe[#probe + 1] = ARGV[i] .. SEP .. k .. SEP .. ARGV[i + 2]
+      end
     end
   end
   local present = {}
@@ -662,29 +709,29 @@ else
   -- holds it under either kind (one ZMSCORE; only those are looked up)
   local held = {}
   if op == 'set' and not empty then
-    local idx, at = {}, {}
-    for i = 8, #ARGV, 3 do
-      if not present[(i - 8) / 3 + 1] then
-        at[#at + 1] = i
+    local idx, hat = {}, {}
+    for j, i in ipairs(at) do
+      if not present[j] then
+        hat[#hat + 1] = i
         idx[#idx + 1] = 'User|' .. ARGV[i] .. SEP .. gid
         idx[#idx + 1] = 'Group|' .. ARGV[i] .. SEP .. gid
       end
     end
     if #idx > 0 then
       local sc = redis.call('ZMSCORE', MEMBEROF, unpack(idx))
-      for j, i in ipairs(at) do held[i] = sc[2 * j - 1] or sc[2 * j] end
+      for j, i in ipairs(hat) do held[i] = sc[2 * j - 1] or sc[2 * j] end
     end
   end
-  for i = 8, #ARGV, 3 do
+  for j, i in ipairs(at) do
     local id, k = ARGV[i], kinds[i]
-    if not present[(i - 8) / 3 + 1] then
+    if not present[j] then
       -- add: absent from the reverse index means not a member (a user and a
       -- group sharing an id are two members); set: look for the entry to update
       local old = nil
       if held[i] then old = findEntry(mk, id) end
       local disp = displays[i] or ARGV[i + 2]
       if not old then
-        batchAdd(b, gid, id, k, disp, nowms, (op == 'add' and not empty) and probe[(i - 8) / 3 + 1] or nil)
+        batchAdd(b, gid, id, k, disp, nowms, (op == 'add' and not empty) and probe[j] or nil)
       elseif op == 'set' and addEntry(gid, mk, id, k, disp, op, nowms, queue) > 0 then
         changed = changed + 1
       end

@@ -305,17 +305,15 @@ func (srv *Server) patchGroup(w http.ResponseWriter, r *http.Request, tenant str
 			return out, nil
 		}
 	}
-	adds := mp.adds()
-	removes := mp.removals()
+	// The store checks that the added members exist inside the write step
+	// (no read of them here) and, for a replacement, computes the difference
+	// with the stored members, ordered against concurrent replacements.
+	gp.Add = memberList(mp.adds())
 	if mp.replace {
-		if adds, removes, err = srv.memberDiff(ctx, tenant, id, adds); err != nil {
-			return true, err
-		}
+		gp.ReplaceMembers = true
+	} else {
+		gp.Remove = mp.removals()
 	}
-	// The store checks that the added members exist and takes their display
-	// from them inside the write step: no read of them here.
-	gp.Add = memberList(adds)
-	gp.Remove = removes
 	ver, err := srv.store.PatchGroup(ctx, tenant, id, gp, ifVersion)
 	if err != nil {
 		var ue *store.UnknownMemberError
@@ -338,38 +336,6 @@ func (srv *Server) patchGroup(w http.ResponseWriter, r *http.Request, tenant str
 		return true, nil
 	}
 	return true, srv.serveGroup(w, r, tenant, rt, id, o, http.StatusOK)
-}
-
-// memberDiff turns a replacement of all members by want into the members to
-// add and the ids to remove, streaming the stored members once.
-func (srv *Server) memberDiff(ctx context.Context, tenant, id string, want []memberRef) (adds []memberRef, removes []string, err error) {
-	wanted := make(map[string]bool, len(want))
-	for _, m := range want {
-		wanted[m.id] = true
-	}
-	present := make(map[string]bool, len(want))
-	err = srv.store.ForEachMemberRef(ctx, tenant, id, 0, func(ms []store.Member) error {
-		for _, m := range ms {
-			if wanted[m.ID] {
-				present[m.ID] = true
-			} else {
-				removes = append(removes, m.ID)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		if errors.Is(err, store.ErrNotFound) {
-			return nil, nil, errNotFound(store.KindGroup, id)
-		}
-		return nil, nil, fmt.Errorf("members of group %s: %w", id, err)
-	}
-	for _, m := range want {
-		if !present[m.id] {
-			adds = append(adds, m)
-		}
-	}
-	return adds, removes, nil
 }
 
 // resolveAdds finds the members to add among the tenant's users and groups

@@ -52,7 +52,6 @@ type Store interface {
 	// Groups without reading their members (group_patch.go, group_read.go).
 	GetGroup(ctx context.Context, tenant, id string) (*store.Resource, int, error)
 	ForEachMember(ctx context.Context, tenant, groupID string, batch int, fn func([]store.Member) error) error
-	ForEachMemberRef(ctx context.Context, tenant, groupID string, batch int, fn func([]store.Member) error) error
 	PatchGroup(ctx context.Context, tenant, groupID string, p store.GroupPatch, ifVersion int64) (int64, error)
 	ResolveMembers(ctx context.Context, tenant string, ms []store.Member) ([]store.Member, error)
 }

@@ -1,0 +1,185 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+)
+
+// TestReplaceSupersedesEarlier: a replacement of a group's members that
+// begins while another is between its steps supersedes it; the earlier one's
+// later steps write nothing, so the group ends with the later membership,
+// never a mix of both (here: the earlier one's removals ran, then the later
+// replacement, then the earlier one's set step would have added its members
+// back on top).
+func TestReplaceSupersedesEarlier(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		ids := resUsers(t, s, "acme", 9)
+		a, b, c := ids[0:3], ids[3:6], ids[6:9]
+		resCreate(t, s, "acme", resGroup("g", "G", a...))
+
+		e1, err := s.beginReplace(ctx, "acme", "g", 0) // the replacement by b begins
+		if err != nil {
+			t.Fatal(err)
+		}
+		var drop []string
+		for _, m := range resMemberList(t, s, "acme", "g") {
+			drop = append(drop, m.entry())
+		}
+		if _, err := s.changeMembers(ctx, "acme", "g", "drop", checkNone, e1, 0, nil, drop); err != nil {
+			t.Fatal(err)
+		}
+		// the replacement by c, whole
+		vc, err := s.ReplaceMembers(ctx, "acme", "g", memberIDs(c...), 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// the first one's next step
+		v, err := s.changeMembers(ctx, "acme", "g", "set", checkGone, e1, 0, memberIDs(b...), nil)
+		if !errors.Is(err, errSuperseded) || v != vc {
+			t.Fatalf("set step of the superseded replacement: version %d, %v; want %d, errSuperseded", v, err, vc)
+		}
+		if got := resMemberListIDs(t, s, "acme", "g"); !slices.Equal(got, c) {
+			t.Fatalf("members = %v, want %v", got, c)
+		}
+		// replaceMembers takes errSuperseded as done
+		if v, err := s.replaceMembers(ctx, "acme", "g", memberIDs(b...), checkGone, e1, 0); err != nil || v != vc {
+			t.Fatalf("superseded replaceMembers: %d, %v", v, err)
+		}
+		// a PATCH replacement's first step changes the attributes only
+		if v, _, sup, err := s.runPatchStep(ctx, "acme", "g", patchStep{adds: memberIDs(b...), check: checkGone, epoch: e1}); err != nil || !sup || v != vc {
+			t.Fatalf("superseded patch step: %d, %v, %v", v, sup, err)
+		}
+		if got := resMemberListIDs(t, s, "acme", "g"); !slices.Equal(got, c) {
+			t.Fatalf("members after the superseded steps = %v, want %v", got, c)
+		}
+
+		// A replacement failing its precondition supersedes nothing.
+		e2, err := s.beginReplace(ctx, "acme", "g", 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.ReplaceMembers(ctx, "acme", "g", memberIDs(a...), 999); !errors.Is(err, ErrPrecondition) {
+			t.Fatalf("stale replacement: %v", err)
+		}
+		if _, err := s.PatchGroup(ctx, "acme", "g", GroupPatch{Add: memberIDs(a...), ReplaceMembers: true}, 999); !errors.Is(err, ErrPrecondition) {
+			t.Fatalf("stale patch replacement: %v", err)
+		}
+		if _, err := s.replaceMembers(ctx, "acme", "g", memberIDs(b...), checkGone, e2, 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := resMemberListIDs(t, s, "acme", "g"); !slices.Equal(got, b) {
+			t.Fatalf("members = %v, want %v (the replacement a failed one did not supersede)", got, b)
+		}
+
+		// Deleting the group forgets its epoch.
+		if err := s.Delete(ctx, "acme", KindGroup, "g", 0); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.rdb.HExists(ctx, tenantPrefix("acme")+"replace-epoch", "g").Result(); err != nil || n {
+			t.Fatalf("epoch of a deleted group kept: %v, %v", n, err)
+		}
+	})
+}
+
+// TestConcurrentReplacementsNeverMix: replacements of one group racing by
+// every path (ReplaceMembers, a PATCH replace, a PUT) end with exactly one of
+// the memberships asked for.
+func TestConcurrentReplacementsNeverMix(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		n := 3 * s.writeChunk() / 2 // more than one step each
+		resBulkLoadUsers(t, s, "acme", 0, 3*n)
+		ids := make([]string, 3*n)
+		for i := range ids {
+			ids[i] = resBenchUser(i).ID
+		}
+		sets := [][]string{ids[:n], ids[n : 2*n], ids[2*n:]}
+		resCreate(t, s, "acme", resGroup("g", "G", sets[0]...))
+		replace := []func(ms []string) error{
+			func(ms []string) error { _, err := s.ReplaceMembers(ctx, "acme", "g", memberIDs(ms...), 0); return err },
+			func(ms []string) error {
+				_, err := s.PatchGroup(ctx, "acme", "g", GroupPatch{Add: memberIDs(ms...), ReplaceMembers: true}, 0)
+				return err
+			},
+			func(ms []string) error { return s.Replace(ctx, "acme", resGroup("g", "G", ms...), 0) },
+		}
+		for round := range 3 { // each pair of the three paths
+			var wg sync.WaitGroup
+			errs := make([]error, 2)
+			for w := range 2 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					errs[w] = replace[(round+w)%3](sets[1+w])
+				}()
+			}
+			wg.Wait()
+			if err := errors.Join(errs...); err != nil {
+				t.Fatal(err)
+			}
+			got := resMemberListIDs(t, s, "acme", "g")
+			if !slices.Equal(got, sets[1]) && !slices.Equal(got, sets[2]) {
+				t.Fatalf("round %d: %d members, neither replacement's", round, len(got))
+			}
+			if groups, err := s.GroupsOf(ctx, "acme", ids); err != nil {
+				t.Fatal(err)
+			} else if in := len(groups); in != len(got) {
+				t.Fatalf("round %d: reverse index holds %d members, the set %d", round, in, len(got))
+			}
+		}
+	})
+}
+
+// TestLaterStepsLeaveOutDeletedMembers: a member checked before a request's
+// first step and deleted before a later step is left out by that step (its
+// delete removed it from its groups; adding it then would leave a member
+// that does not exist), and the request does not fail half done. So is one
+// deleted between a PUT's resolution of its members and its write.
+func TestLaterStepsLeaveOutDeletedMembers(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		ids := resUsers(t, s, "acme", 6)
+		resCreate(t, s, "acme", resGroup("g", "G"))
+		if err := s.Delete(ctx, "acme", KindUser, ids[1], 0); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.changeMembers(ctx, "acme", "g", "add", checkAll, 0, 0, memberIDs(ids[0], ids[1]), nil); !errors.Is(err, ErrUnknownMember) {
+			t.Fatalf("checkAll with a deleted member: %v", err)
+		}
+		if _, err := s.changeMembers(ctx, "acme", "g", "add", checkGone, 0, 0, memberIDs(ids[0], ids[1], ids[2]), nil); err != nil {
+			t.Fatal(err)
+		}
+		var ver int64
+		if err := s.patchRest(ctx, "acme", "g", memberIDs(ids[1], ids[3]), nil, 0, &ver); err != nil || ver == 0 {
+			t.Fatalf("later patch steps: %d, %v", ver, err)
+		}
+		if v, _, _, err := s.runPatchStep(ctx, "acme", "g", patchStep{adds: memberIDs(ids[1], ids[4]), check: checkGone}); err != nil || v <= ver {
+			t.Fatalf("patch step leaving out a deleted member: %d, %v", v, err)
+		}
+		want := []string{ids[0], ids[2], ids[3], ids[4]}
+		if got := resMemberListIDs(t, s, "acme", "g"); !slices.Equal(got, want) {
+			t.Fatalf("members = %v, want %v", got, want)
+		}
+		// PUT and POST, whose members were resolved before the write.
+		if err := s.Replace(ctx, "acme", resGroup("g", "G", ids[1], ids[5]), 0); err != nil {
+			t.Fatal(err)
+		}
+		if got := resMemberListIDs(t, s, "acme", "g"); !slices.Equal(got, ids[5:]) {
+			t.Fatalf("members after a PUT naming a deleted user = %v", got)
+		}
+		resCreate(t, s, "acme", resGroup("g2", "G2", ids[1], ids[5]))
+		if got := resMemberListIDs(t, s, "acme", "g2"); !slices.Equal(got, ids[5:]) {
+			t.Fatalf("members after a POST naming a deleted user = %v", got)
+		}
+		if groups, _ := s.GroupsOf(ctx, "acme", ids[1:2]); len(groups[ids[1]]) != 0 {
+			t.Fatalf("the deleted user is indexed in %v", groups[ids[1]])
+		}
+	})
+}
