@@ -161,6 +161,65 @@ func TestETags(t *testing.T) {
 			if checkETag(t, r) != `W/"3"` || len(jlist(r.Body, "members")) != 1 {
 				t.Errorf("group PUT: %s", r.Raw)
 			}
+			// A projected PATCH answer is the new version, whatever If-Match named.
+			r = ts.callSCIM(t, testToken, http.MethodPatch, gp+"?attributes=displayName", patchDoc("replace", "displayName", "Renamed 2"), "If-Match", `W/"3"`).
+				expect(t, http.StatusOK)
+			if checkETag(t, r) != `W/"4"` {
+				t.Errorf("projected group PATCH: %s", r.Raw)
+			}
+		})
+
+		// RFC 7232: If-None-Match fails a write of a resource it names (or of
+		// any existing one, "*"); If-Match is a list; a GET whose If-Match does
+		// not hold is 412 too.
+		t.Run("conditions", func(t *testing.T) {
+			target := jstr(ts.mustCreate(t, "/Users", userDoc("etag.cond")), "id")
+			up := "/Users/" + target
+			gid := jstr(ts.mustCreate(t, "/Groups", groupDoc("ETag Cond")), "id")
+			gp := "/Groups/" + gid
+			writes := []struct {
+				method, path string
+				body         any
+			}{
+				{http.MethodPut, up, userDoc("etag.cond", "title", "t")},
+				{http.MethodPatch, up, patchDoc("replace", "title", "p")},
+				{http.MethodPatch, gp, patchDoc("add", "members", []any{map[string]any{"value": uid}})},
+				{http.MethodPut, gp, groupDoc("ETag Cond", uid)},
+				{http.MethodDelete, gp, nil},
+				{http.MethodDelete, up, nil},
+			}
+			for _, w := range writes {
+				cur := ts.mustVersion(t, w.path)
+				for _, h := range [][2]string{
+					{"If-None-Match", cur}, {"If-None-Match", "*"}, {"If-None-Match", `W/"999", ` + cur},
+					{"If-Match", `W/"998", W/"999"`}, {"If-Match", cur}, // with If-None-Match below
+				} {
+					hdr := []string{h[0], h[1]}
+					if h[0] == "If-Match" && h[1] == cur {
+						hdr = append(hdr, "If-None-Match", cur)
+					}
+					ts.callSCIM(t, testToken, w.method, w.path, w.body, hdr...).expectError(t, http.StatusPreconditionFailed, "")
+					if v := ts.mustVersion(t, w.path); v != cur {
+						t.Fatalf("%s %s with %v wrote: %s -> %s", w.method, w.path, hdr, cur, v)
+					}
+				}
+				want := http.StatusOK
+				switch {
+				case w.method == http.MethodDelete:
+					want = http.StatusNoContent
+				case w.method == http.MethodPatch && w.path == gp:
+					want = http.StatusNoContent
+				}
+				ts.callSCIM(t, testToken, w.method, w.path, w.body, "If-Match", `W/"999", `+cur, "If-None-Match", `W/"999"`).expect(t, want)
+			}
+			for _, p := range []string{"/Users/" + uid} {
+				cur := ts.mustVersion(t, p)
+				ts.callSCIM(t, testToken, http.MethodGet, p, nil, "If-Match", `W/"999"`).expectError(t, http.StatusPreconditionFailed, "")
+				ts.callSCIM(t, testToken, http.MethodGet, p, nil, "If-Match", `W/"999", `+cur).expect(t, http.StatusOK)
+			}
+			g2 := "/Groups/" + jstr(ts.mustCreate(t, "/Groups", groupDoc("ETag Cond 2")), "id")
+			ts.callSCIM(t, testToken, http.MethodGet, g2, nil, "If-Match", `W/"999"`).expectError(t, http.StatusPreconditionFailed, "")
+			ts.callSCIM(t, testToken, http.MethodGet, g2+"?excludedAttributes=members", nil, "If-Match", "*").expect(t, http.StatusOK)
 		})
 	})
 }

@@ -34,10 +34,8 @@ func (srv *Server) serveGroup(w http.ResponseWriter, r *http.Request, tenant str
 		}
 		return err
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, res.Version) {
-		w.Header().Set("ETag", etag(res.Version))
-		w.WriteHeader(http.StatusNotModified)
-		return nil
+	if done, err := readConditions(w, r, res.Version); done || err != nil {
+		return err
 	}
 	v := srv.view(rt, res, nil, o)
 	subs := srv.memberFields(rt, o)

@@ -151,10 +151,8 @@ func (srv *Server) get(w http.ResponseWriter, r *http.Request, tenant string, rt
 	if err != nil {
 		return err
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, res.Version) {
-		w.Header().Set("ETag", etag(res.Version))
-		w.WriteHeader(http.StatusNotModified)
-		return nil
+	if done, err := readConditions(w, r, res.Version); done || err != nil {
+		return err
 	}
 	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o), "")
 }
@@ -231,11 +229,11 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 	if err != nil {
 		return err
 	}
-	ifVersion, err := ifMatchVersion(r)
+	ctx := r.Context()
+	ifVersion, err := srv.writeVersion(ctx, r, tenant, rt, id)
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
 	o := renderOptsFor(srv, r)
 	if rt.kind == store.KindUser {
 		// One step: the store keeps the creation time, checks If-Match and
@@ -289,11 +287,11 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 	if err != nil {
 		return err
 	}
-	ifVersion, err := ifMatchVersion(r)
+	ctx := r.Context()
+	ifVersion, err := srv.writeVersion(ctx, r, tenant, rt, id)
 	if err != nil {
 		return err
 	}
-	ctx := r.Context()
 	if rt.kind == store.KindGroup {
 		if handled, err := srv.patchGroup(w, r, tenant, rt, id, ops, ifVersion); handled || err != nil {
 			return err
@@ -402,7 +400,7 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 
 // delete serves DELETE (RFC 7644 §3.6). Deleting a user removes it from every group.
 func (srv *Server) delete(w http.ResponseWriter, r *http.Request, tenant string, rt *resourceType, id string) error {
-	ifVersion, err := ifMatchVersion(r)
+	ifVersion, err := srv.writeVersion(r.Context(), r, tenant, rt, id)
 	if err != nil {
 		return err
 	}
@@ -479,24 +477,77 @@ func (srv *Server) resolveMembers(ctx context.Context, tenant string, attrs, old
 	return nil
 }
 
-// ifMatchVersion reads If-Match (RFC 7232 §3.1, RFC 7644 §3.14): 0 for absent or
-// "*", else the version of the first entity tag. An entity tag that is not one of
-// ours can never match: 412.
-func ifMatchVersion(r *http.Request) (int64, error) {
-	h := strings.TrimSpace(r.Header.Get("If-Match"))
-	if h == "" || h == "*" {
+// writeVersion evaluates the conditions of a write (PUT, PATCH, DELETE) of a
+// resource (RFC 7232 §3.1, §3.2, §6; RFC 7644 §3.14) and returns the version
+// the write must find (0: any). If-Match holds when it is "*" and the
+// resource exists, or lists its entity tag; If-None-Match fails a write when
+// it is "*" and the resource exists, or lists its entity tag; either failing
+// is 412. A single entity tag in If-Match, the usual case, is checked by the
+// write itself (atomically, no read); any other condition reads the
+// resource's version first and makes the write conditional on it, so that a
+// change in between is 412 too. An entity tag that is not one of ours never
+// matches.
+func (srv *Server) writeVersion(ctx context.Context, r *http.Request, tenant string, rt *resourceType, id string) (int64, error) {
+	im := strings.TrimSpace(r.Header.Get("If-Match"))
+	inm := strings.TrimSpace(r.Header.Get("If-None-Match"))
+	if inm == "" && im == "" {
 		return 0, nil
 	}
-	for _, tag := range strings.Split(h, ",") {
-		if v, ok := parseETag(tag); ok {
+	if inm == "" && im != "*" && !strings.Contains(im, ",") {
+		if v, ok := parseETag(im); ok {
 			return v, nil
 		}
+		return 0, asHTTPError(store.ErrPrecondition)
 	}
-	return 0, asHTTPError(store.ErrPrecondition)
+	var cur *store.Resource
+	var err error
+	if rt.kind == store.KindGroup {
+		cur, _, err = srv.store.GetGroup(ctx, tenant, id)
+	} else {
+		cur, err = srv.store.Get(ctx, tenant, rt.kind, id)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return 0, nil // the write answers 404, whatever the conditions
+	}
+	if err != nil {
+		return 0, err
+	}
+	v := cur.Version
+	if im != "" && !etagMatches(im, v) {
+		return 0, asHTTPError(store.ErrPrecondition)
+	}
+	if inm != "" && etagMatches(inm, v) {
+		return 0, &HTTPError{Status: http.StatusPreconditionFailed, Detail: "the resource matches If-None-Match", Err: store.ErrPrecondition}
+	}
+	return v, nil
 }
 
-// etagMatches reports whether an If-None-Match list names version (weak comparison).
+// readConditions answers a GET (or HEAD) of a resource at version: 412 when
+// If-Match does not hold (RFC 7232 §3.1), true after writing 304 when
+// If-None-Match names it (§3.2). The resource a write answers with is not
+// concerned: the write evaluated the conditions before it ran (writeVersion).
+func readConditions(w http.ResponseWriter, r *http.Request, version int64) (bool, error) {
+	if r.Method != http.MethodGet && r.Method != http.MethodHead {
+		return false, nil
+	}
+	if im := r.Header.Get("If-Match"); im != "" && !etagMatches(im, version) {
+		return false, asHTTPError(store.ErrPrecondition)
+	}
+	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, version) {
+		w.Header().Set("ETag", etag(version))
+		w.WriteHeader(http.StatusNotModified)
+		return true, nil
+	}
+	return false, nil
+}
+
+// etagMatches reports whether an If-Match or If-None-Match value holds for a
+// resource at version (0: none exists): "*" for any existing one, else a
+// listed entity tag equal to its own (weak comparison).
 func etagMatches(list string, version int64) bool {
+	if version <= 0 {
+		return false
+	}
 	if strings.TrimSpace(list) == "*" {
 		return true
 	}
