@@ -148,7 +148,7 @@ func (s *Store) patchGroup(ctx context.Context, tenant, groupID string, p GroupP
 // PatchGroup), raising *ver to the group's version after them.
 func (s *Store) patchRest(ctx context.Context, tenant, groupID string, adds []Member, removes []string, epoch int64, ver *int64) error {
 	if len(adds) > 0 {
-		v, err := s.changeMembers(ctx, tenant, groupID, "add", checkGone, epoch, 0, adds, nil)
+		v, err := s.changeMembers(ctx, tenant, groupID, "add", checkGone, epoch, 0, adds, nil, nil)
 		*ver = max(*ver, v)
 		if err != nil {
 			return err

@@ -121,7 +121,7 @@ func (s *Store) AddMembers(ctx context.Context, tenant, groupID string, members 
 		}
 		check = checkGone
 	}
-	ver, err := s.changeMembers(ctx, tenant, groupID, "add", check, 0, ifVersion, ms, nil)
+	ver, err := s.changeMembers(ctx, tenant, groupID, "add", check, 0, ifVersion, ms, nil, nil)
 	if err != nil {
 		return 0, fmt.Errorf("add members to group %s: %w", groupID, err)
 	}
@@ -170,7 +170,7 @@ func (s *Store) ReplaceMembers(ctx context.Context, tenant, groupID string, memb
 	if err != nil {
 		return 0, fmt.Errorf("replace members of group %s: %w", groupID, err)
 	}
-	ver, err := s.replaceMembers(ctx, tenant, groupID, ms, checkGone, epoch, 0)
+	ver, err := s.replaceMembers(ctx, tenant, groupID, ms, checkGone, epoch, 0, nil)
 	if err != nil {
 		return 0, fmt.Errorf("replace members of group %s: %w", groupID, err)
 	}
@@ -184,14 +184,14 @@ func (s *Store) ReplaceMembers(ctx context.Context, tenant, groupID string, memb
 // on both backends (the embedded store sorts a set per range read).
 func (s *Store) removeMembers(ctx context.Context, tenant, groupID string, ids []string, epoch, ifVersion int64) (int64, error) {
 	if len(ids) <= s.writeChunk() {
-		return s.changeMembers(ctx, tenant, groupID, "remove", checkNone, epoch, ifVersion, nil, ids)
+		return s.changeMembers(ctx, tenant, groupID, "remove", checkNone, epoch, ifVersion, nil, ids, nil)
 	}
 	n, err := s.rdb.ZCard(ctx, membersKey(tenant, groupID)).Result()
 	if err != nil {
 		return 0, err
 	}
 	if n > int64(4*len(ids)) {
-		return s.changeMembers(ctx, tenant, groupID, "remove", checkNone, epoch, ifVersion, nil, ids)
+		return s.changeMembers(ctx, tenant, groupID, "remove", checkNone, epoch, ifVersion, nil, ids, nil)
 	}
 	gone := make(map[string]struct{}, len(ids))
 	for _, id := range ids {
@@ -209,22 +209,22 @@ func (s *Store) removeMembers(ctx context.Context, tenant, groupID string, ids [
 	if err != nil {
 		return 0, err
 	}
-	return s.changeMembers(ctx, tenant, groupID, "drop", checkNone, epoch, ifVersion, nil, drop)
+	return s.changeMembers(ctx, tenant, groupID, "drop", checkNone, epoch, ifVersion, nil, drop, nil)
 }
 
 // replaceMembers removes the stored members not in ms, then sets ms, in
 // steps of the replacement of the given epoch (see beginReplace); when a
 // later replacement supersedes it, it stops and returns the group's version
 // then, without error.
-func (s *Store) replaceMembers(ctx context.Context, tenant, groupID string, ms []Member, check string, epoch, ifVersion int64) (int64, error) {
-	ver, err := s.replaceMemberSteps(ctx, tenant, groupID, ms, check, epoch, ifVersion)
+func (s *Store) replaceMembers(ctx context.Context, tenant, groupID string, ms []Member, check string, epoch, ifVersion int64, gone *[]string) (int64, error) {
+	ver, err := s.replaceMemberSteps(ctx, tenant, groupID, ms, check, epoch, ifVersion, gone)
 	if errors.Is(err, errSuperseded) {
 		return ver, nil
 	}
 	return ver, err
 }
 
-func (s *Store) replaceMemberSteps(ctx context.Context, tenant, groupID string, ms []Member, check string, epoch, ifVersion int64) (int64, error) {
+func (s *Store) replaceMemberSteps(ctx context.Context, tenant, groupID string, ms []Member, check string, epoch, ifVersion int64, gone *[]string) (int64, error) {
 	want := make(map[string]struct{}, len(ms))
 	for _, m := range ms {
 		want[m.ID] = struct{}{}
@@ -238,7 +238,7 @@ func (s *Store) replaceMemberSteps(ctx context.Context, tenant, groupID string, 
 			}
 		}
 		if len(drop) >= memberReadChunk {
-			v, err := s.changeMembers(ctx, tenant, groupID, "drop", checkNone, epoch, ifVersion, nil, drop)
+			v, err := s.changeMembers(ctx, tenant, groupID, "drop", checkNone, epoch, ifVersion, nil, drop, nil)
 			if err != nil {
 				ver = v
 				return err
@@ -251,14 +251,14 @@ func (s *Store) replaceMemberSteps(ctx context.Context, tenant, groupID string, 
 		return ver, err
 	}
 	if len(drop) > 0 {
-		v, err := s.changeMembers(ctx, tenant, groupID, "drop", checkNone, epoch, ifVersion, nil, drop)
+		v, err := s.changeMembers(ctx, tenant, groupID, "drop", checkNone, epoch, ifVersion, nil, drop, nil)
 		if err != nil {
 			return v, err
 		}
 		ver, ifVersion = v, 0
 	}
 	if len(ms) > 0 || ver == 0 {
-		v, err := s.changeMembers(ctx, tenant, groupID, "set", check, epoch, ifVersion, ms, nil)
+		v, err := s.changeMembers(ctx, tenant, groupID, "set", check, epoch, ifVersion, ms, nil, gone)
 		if err != nil {
 			return v, err
 		}
@@ -385,8 +385,9 @@ func (s *Store) allUsers(ctx context.Context, tenant string, ms []Member) bool {
 // drop: entries) in chunks of writeChunk; only the first chunk checks
 // ifVersion. It returns the group's version after the last chunk. With an
 // epoch (not 0), a step that finds a later replacement begun stops:
-// errSuperseded, with the group's version then.
-func (s *Store) changeMembers(ctx context.Context, tenant, groupID, op, check string, epoch, ifVersion int64, ms []Member, ids []string) (int64, error) {
+// errSuperseded, with the group's version then. The ids check mode
+// checkGone left out are appended to *gone (when gone is not nil).
+func (s *Store) changeMembers(ctx context.Context, tenant, groupID, op, check string, epoch, ifVersion int64, ms []Member, ids []string, gone *[]string) (int64, error) {
 	n := len(ms) + len(ids)
 	var ver int64
 	chunk := s.writeChunk()
@@ -429,8 +430,14 @@ func (s *Store) changeMembers(ctx context.Context, tenant, groupID, op, check st
 			return 0, err
 		}
 		v, ok := res[1].(int64)
-		if !ok || len(res) != 3 {
+		if !ok || len(res) < 3 {
 			return 0, fmt.Errorf("unexpected script reply %v", res)
+		}
+		if gone != nil {
+			for _, x := range res[3:] {
+				id, _ := x.(string)
+				*gone = append(*gone, id)
+			}
 		}
 		ver, ifVersion = v, 0
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"sync"
 	"testing"
@@ -30,7 +31,7 @@ func TestReplaceSupersedesEarlier(t *testing.T) {
 		for _, m := range resMemberList(t, s, "acme", "g") {
 			drop = append(drop, m.entry())
 		}
-		if _, err := s.changeMembers(ctx, "acme", "g", "drop", checkNone, e1, 0, nil, drop); err != nil {
+		if _, err := s.changeMembers(ctx, "acme", "g", "drop", checkNone, e1, 0, nil, drop, nil); err != nil {
 			t.Fatal(err)
 		}
 		// the replacement by c, whole
@@ -39,7 +40,7 @@ func TestReplaceSupersedesEarlier(t *testing.T) {
 			t.Fatal(err)
 		}
 		// the first one's next step
-		v, err := s.changeMembers(ctx, "acme", "g", "set", checkGone, e1, 0, memberIDs(b...), nil)
+		v, err := s.changeMembers(ctx, "acme", "g", "set", checkGone, e1, 0, memberIDs(b...), nil, nil)
 		if !errors.Is(err, errSuperseded) || v != vc {
 			t.Fatalf("set step of the superseded replacement: version %d, %v; want %d, errSuperseded", v, err, vc)
 		}
@@ -47,7 +48,7 @@ func TestReplaceSupersedesEarlier(t *testing.T) {
 			t.Fatalf("members = %v, want %v", got, c)
 		}
 		// replaceMembers takes errSuperseded as done
-		if v, err := s.replaceMembers(ctx, "acme", "g", memberIDs(b...), checkGone, e1, 0); err != nil || v != vc {
+		if v, err := s.replaceMembers(ctx, "acme", "g", memberIDs(b...), checkGone, e1, 0, nil); err != nil || v != vc {
 			t.Fatalf("superseded replaceMembers: %d, %v", v, err)
 		}
 		// a PATCH replacement's first step changes the attributes only
@@ -69,7 +70,7 @@ func TestReplaceSupersedesEarlier(t *testing.T) {
 		if _, err := s.PatchGroup(ctx, "acme", "g", GroupPatch{Add: memberIDs(a...), ReplaceMembers: true}, 999); !errors.Is(err, ErrPrecondition) {
 			t.Fatalf("stale patch replacement: %v", err)
 		}
-		if _, err := s.replaceMembers(ctx, "acme", "g", memberIDs(b...), checkGone, e2, 0); err != nil {
+		if _, err := s.replaceMembers(ctx, "acme", "g", memberIDs(b...), checkGone, e2, 0, nil); err != nil {
 			t.Fatal(err)
 		}
 		if got := resMemberListIDs(t, s, "acme", "g"); !slices.Equal(got, b) {
@@ -159,10 +160,10 @@ func TestLaterStepsLeaveOutDeletedMembers(t *testing.T) {
 		if err := s.Delete(ctx, "acme", KindUser, ids[1], 0); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := s.changeMembers(ctx, "acme", "g", "add", checkAll, 0, 0, memberIDs(ids[0], ids[1]), nil); !errors.Is(err, ErrUnknownMember) {
+		if _, err := s.changeMembers(ctx, "acme", "g", "add", checkAll, 0, 0, memberIDs(ids[0], ids[1]), nil, nil); !errors.Is(err, ErrUnknownMember) {
 			t.Fatalf("checkAll with a deleted member: %v", err)
 		}
-		if _, err := s.changeMembers(ctx, "acme", "g", "add", checkGone, 0, 0, memberIDs(ids[0], ids[1], ids[2]), nil); err != nil {
+		if _, err := s.changeMembers(ctx, "acme", "g", "add", checkGone, 0, 0, memberIDs(ids[0], ids[1], ids[2]), nil, nil); err != nil {
 			t.Fatal(err)
 		}
 		var ver int64
@@ -176,16 +177,44 @@ func TestLaterStepsLeaveOutDeletedMembers(t *testing.T) {
 		if got := resMemberListIDs(t, s, "acme", "g"); !slices.Equal(got, want) {
 			t.Fatalf("members = %v, want %v", got, want)
 		}
-		// PUT and POST, whose members were resolved before the write.
-		if err := s.Replace(ctx, "acme", resGroup("g", "G", ids[1], ids[5]), 0); err != nil {
+		// PUT and POST, whose members were resolved before the write: the
+		// member is left out of the group and of the resource they return.
+		given := func(r *Resource) []string {
+			var out []string
+			for _, m := range complexValues(r.Attrs["members"]) {
+				out = append(out, m["value"].(string))
+			}
+			return out
+		}
+		put := resGroup("g", "G", ids[1], ids[5])
+		if err := s.Replace(ctx, "acme", put, 0); err != nil {
 			t.Fatal(err)
 		}
-		if got := resMemberListIDs(t, s, "acme", "g"); !slices.Equal(got, ids[5:]) {
-			t.Fatalf("members after a PUT naming a deleted user = %v", got)
+		if got := resMemberListIDs(t, s, "acme", "g"); !slices.Equal(got, ids[5:]) || !slices.Equal(given(put), ids[5:]) {
+			t.Fatalf("members after a PUT naming a deleted user = %v, returned %v", got, given(put))
 		}
-		resCreate(t, s, "acme", resGroup("g2", "G2", ids[1], ids[5]))
-		if got := resMemberListIDs(t, s, "acme", "g2"); !slices.Equal(got, ids[5:]) {
-			t.Fatalf("members after a POST naming a deleted user = %v", got)
+		post := resGroup("g2", "G2", ids[1], ids[5])
+		resCreate(t, s, "acme", post)
+		if got := resMemberListIDs(t, s, "acme", "g2"); !slices.Equal(got, ids[5:]) || !slices.Equal(given(post), ids[5:]) {
+			t.Fatalf("members after a POST naming a deleted user = %v, returned %v", got, given(post))
+		}
+		// larger than one step: the steps after the group's write
+		more := []string{ids[1]}
+		for i := range memberChunk + 1 {
+			id := fmt.Sprintf("m%03d", i)
+			resCreate(t, s, "acme", resUser(id, id, nil))
+			more = append(more, id)
+		}
+		for _, w := range []string{"POST", "PUT"} {
+			big := resGroup("g3", "G3", more...)
+			if w == "POST" {
+				resCreate(t, s, "acme", big)
+			} else if err := s.Replace(ctx, "acme", big, 0); err != nil {
+				t.Fatal(err)
+			}
+			if got := resMemberListIDs(t, s, "acme", "g3"); !slices.Equal(got, more[1:]) || !slices.Equal(given(big), more[1:]) {
+				t.Fatalf("%s of %d members naming a deleted user: %d stored, %d returned", w, len(more), len(got), len(given(big)))
+			}
 		}
 		if groups, _ := s.GroupsOf(ctx, "acme", ids[1:2]); len(groups[ids[1]]) != 0 {
 			t.Fatalf("the deleted user is indexed in %v", groups[ids[1]])

@@ -40,6 +40,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"time"
@@ -291,7 +292,7 @@ func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode str
 	if err != nil {
 		return putReply{}, err
 	}
-	if len(res) < 6 || len(res)%2 == 1 {
+	if len(res) < 6 || (r.Kind == KindUser && len(res)%2 == 1) {
 		return putReply{}, fmt.Errorf("unexpected script reply %v", res)
 	}
 	var out putReply
@@ -307,11 +308,22 @@ func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode str
 	}
 	out.created = time.Unix(0, created).UTC()
 	epoch, _ := res[5].(int64)
-	for i := 6; i+1 < len(res); i += 2 {
-		gid, _ := res[i].(string)
-		name, _ := res[i+1].(string)
-		out.groups = append(out.groups, GroupRef{ID: gid, DisplayName: name})
+	var gone []string
+	if r.Kind == KindGroup {
+		for _, x := range res[6:] {
+			id, _ := x.(string)
+			gone = append(gone, id)
+		}
+	} else {
+		for i := 6; i+1 < len(res); i += 2 {
+			gid, _ := res[i].(string)
+			name, _ := res[i+1].(string)
+			out.groups = append(out.groups, GroupRef{ID: gid, DisplayName: name})
+		}
 	}
+	// The members left out (deleted since they were resolved) leave the
+	// group as the caller renders it too.
+	defer func() { dropMemberAttrs(r, gone) }()
 	if res[3] == int64(1) {
 		return out, nil
 	}
@@ -323,14 +335,14 @@ func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode str
 		// A new group: nothing to remove or update, only to add (a member a
 		// concurrent PATCH added meanwhile stays as it is; one deleted since
 		// it was resolved is left out).
-		v, err := s.changeMembers(ctx, tenant, r.ID, "add", checkGone, 0, 0, ms, nil)
+		v, err := s.changeMembers(ctx, tenant, r.ID, "add", checkGone, 0, 0, ms, nil, &gone)
 		if err != nil {
 			return putReply{}, fmt.Errorf("add members: %w", err)
 		}
 		out.version = max(out.version, v)
 		return out, nil
 	}
-	if v, err := s.replaceMembers(ctx, tenant, r.ID, ms, checkGone, epoch, 0); err != nil {
+	if v, err := s.replaceMembers(ctx, tenant, r.ID, ms, checkGone, epoch, 0, &gone); err != nil {
 		return putReply{}, fmt.Errorf("replace members: %w", err)
 	} else if v > out.version {
 		out.version = v
@@ -341,6 +353,31 @@ func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode str
 		}
 	}
 	return out, nil
+}
+
+// dropMemberAttrs removes the members with the given ids from r's "members"
+// (a new list; the caller's is not modified).
+func dropMemberAttrs(r *Resource, ids []string) {
+	if len(ids) == 0 {
+		return
+	}
+	list, ok := r.Attrs["members"].([]any)
+	if !ok {
+		return
+	}
+	drop := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		drop[id] = true
+	}
+	kept := make([]any, 0, len(list))
+	for _, m := range list {
+		if mm, ok := m.(map[string]any); ok && drop[stringAttr(mm, "value")] {
+			continue
+		}
+		kept = append(kept, m)
+	}
+	r.Attrs = maps.Clone(r.Attrs)
+	r.Attrs["members"] = kept
 }
 
 // markMembersDirty marks every member of a group dirty, a chunk at a time.

@@ -351,13 +351,14 @@ end
 //	      entries and the membership is replaced here if the stored set holds
 //	      at most that many; 0: Go replaces the membership in chunks afterwards
 //
-// Reply: {"ok", version, created, done, renamed, epoch, [gid, displayName]...} |
+// Reply: {"ok", version, created, done, renamed, epoch, [gid, displayName]... | [id]...} |
 // {"conflict", attr} | {"notfound"} | {"precondition"}. done is 1 when the
 // membership is final (always for users), renamed 1 when a group's
 // displayName changed; epoch is the group's replacement epoch a replacement
 // (mode "r") began, for the steps Go continues it with (0 otherwise); the
 // pairs (mode "R") are the groups it is in. Inline member entries that no
-// longer exist (deleted since they were resolved) are left out.
+// longer exist (deleted since they were resolved) are left out: their ids
+// end a group's reply.
 var putScript = redis.NewScript(resourceLuaPrelude + `
 local kind, id, mode = ARGV[2], ARGV[3], ARGV[4]
 local withGroups = mode == 'R'
@@ -454,7 +455,7 @@ if ixChanged then
   end
 end
 
-local done, renamed, epoch = 1, 0, 0
+local done, renamed, epoch, goneIDs = 1, 0, 0, {}
 if not isUser then
   local dn = ARGV[12]
   local names = P .. 'groupnames'
@@ -470,7 +471,7 @@ if not isUser then
     local want = {}
     for i = 14, #ARGV do
       local mid = parseEntry(ARGV[i])
-      if not gone[mid] then want[mid] = true end
+      if gone[mid] then goneIDs[#goneIDs + 1] = mid else want[mid] = true end
     end
     for _, e in ipairs(redis.call('ZRANGE', mk, 0, -1)) do
       local mid = parseEntry(e)
@@ -494,6 +495,7 @@ end
 redis.call('SET', doc, joinDoc(ver, created, ARGV[8], seq, newix, ARGV[10], newmembers))
 redis.call('ZADD', queue, 'LT', nowms, kind .. '|' .. id)
 local reply = {'ok', ver, created, done, renamed, epoch}
+for _, mid in ipairs(goneIDs) do reply[#reply + 1] = mid end
 if withGroups then
   local gids = lexIDs(MEMBEROF, kind .. '|' .. id)
   if #gids > 0 then
@@ -640,8 +642,9 @@ return left
 //	      9.. add/set: triples id, kind, display; remove: ids (all distinct);
 //	      drop: entries "<id>\0<kind>\0<display>" (all distinct)
 //
-// Reply: {"ok", version, changed} | {"unknown", id...} | {"notfound"} |
-// {"precondition"} | {"superseded", version}.
+// Reply: {"ok", version, changed, id...} (the ids left out by check mode
+// "2") | {"unknown", id...} | {"notfound"} | {"precondition"} |
+// {"superseded", version}.
 var membersScript = redis.NewScript(resourceLuaPrelude + `
 local gid, nowms, nowns, op = ARGV[2], ARGV[4], ARGV[5], ARGV[6]
 local ifv = tonumber(ARGV[3])
@@ -652,7 +655,7 @@ local v, c, m, s, ix, attrs, members = splitDoc(gd)
 if ifv ~= 0 and tonumber(v) ~= ifv then return {'precondition'} end
 if ARGV[8] ~= '' and redis.call('HGET', EPOCH, gid) ~= ARGV[8] then return {'superseded', tonumber(v)} end
 
-local changed = 0
+local changed, skipped = 0, {}
 local before = members
 local b = newBatch()
 if op == 'remove' then
@@ -680,7 +683,10 @@ else
     kinds, unknown, displays = memberKinds(9, #ARGV, false)
     if unknown then
       if ARGV[7] ~= '2' then return unknown end
-      for j = 2, #unknown do skip[unknown[j]] = true end
+      for j = 2, #unknown do
+        skip[unknown[j]] = true
+        skipped[#skipped + 1] = unknown[j]
+      end
     end
   end
   members = upgradeMembers(gid, members)
@@ -744,12 +750,12 @@ changed = changed + b.n
 
 if changed == 0 then
   if members ~= before then redis.call('SET', doc, joinDoc(v, c, m, s, ix, attrs, members)) end
-  return {'ok', tonumber(v), 0}
+  return {'ok', tonumber(v), 0, unpack(skipped)}
 end
 v = tonumber(v) + 1
 redis.call('SET', doc, joinDoc(v, c, nowns, s, ix, attrs, members))
 redis.call('ZADD', queue, 'LT', nowms, 'Group|' .. gid)
-return {'ok', v, changed}
+return {'ok', v, changed, unpack(skipped)}
 `)
 
 // upgradeGroupScript finishes the conversion of a large group of the former

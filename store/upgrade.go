@@ -114,7 +114,7 @@ func (s *Store) upgradeGroup(ctx context.Context, tenant, gid, doc string) error
 	}
 	if len(ms) <= memberChunk {
 		// membersScript converts on touch; adding nothing changes nothing else.
-		if _, err := s.changeMembers(ctx, tenant, gid, "add", checkNone, 0, 0, nil, nil); err != nil && !errors.Is(err, ErrNotFound) {
+		if _, err := s.changeMembers(ctx, tenant, gid, "add", checkNone, 0, 0, nil, nil, nil); err != nil && !errors.Is(err, ErrNotFound) {
 			return fmt.Errorf("upgrade group %s: %w", gid, err)
 		}
 		return nil
