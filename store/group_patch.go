@@ -402,18 +402,12 @@ members = upgradeMembers(gid, members)
 local b = newBatch()
 if addEnd > 12 then
   if not members then members = '=' end
-  local probe, at = {}, {}
+  local probe = {}
+  for i = 13, addEnd, 3 do probe[#probe + 1] = (kinds[i] or 'User') .. '|' .. ARGV[i] .. SEP .. gid end
+  local present = redis.call('ZMSCORE', MEMBEROF, unpack(probe))
   for i = 13, addEnd, 3 do
-    if not skip[ARGV[i]] then
-      probe[#probe + 1] = kinds[i] .. '|' .. ARGV[i] .. SEP .. gid
-      at[#at + 1] = i
-    end
-  end
-  if #probe > 0 then
-    local present = redis.call('ZMSCORE', MEMBEROF, unpack(probe))
-    for j, i in ipairs(at) do
-      if not present[j] then batchAdd(b, gid, ARGV[i], kinds[i], displays[i], nowms, probe[j]) end
-    end
+    local j = (i - 13) / 3 + 1
+    if not present[j] and not skip[ARGV[i]] then batchAdd(b, gid, ARGV[i], kinds[i], displays[i], nowms, probe[j]) end
   end
 end
 for i = addEnd + 1, remEnd do batchRemove(b, gid, mk, ARGV[i], nowms) end
