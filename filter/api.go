@@ -42,7 +42,8 @@
 //     invalidValue. Replacing with null removes. A bare value for a complex
 //     attribute stands for {"value": v}. Unknown and readOnly attributes inside
 //     a path-less value are ignored (Okta sends "id"); in a path they are 400
-//     invalidPath and mutability. Remove with a value removes only the given
+//     invalidPath and mutability. A key of a path-less value that holds a
+//     value filter (`emails[type eq "work"].value`) is applied as that path. Remove with a value removes only the given
 //     values (Entra's member removal). Adding a member already there is a
 //     no-op, even with another "display".
 //   - Unknown sortBy is 400 invalidPath.

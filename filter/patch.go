@@ -117,17 +117,20 @@ func (p *patcher) apply(op Operation) error {
 // add or replace, keyed by plain, dotted ("name.givenName") or URN-qualified
 // names, or by an extension URN holding that extension's attributes. Unknown
 // and readOnly attributes (Okta sends "id") are ignored, as on POST and PUT.
+// A key holding a value filter (`emails[type eq "work"].value`) is the
+// operation with that path, applied after the others: what the client means,
+// not an unknown attribute to ignore.
 func (p *patcher) pathless(kind string, v any) error {
 	switch x := v.(type) {
 	case map[string]any:
-		return p.pathlessMap(kind, x)
+		return p.pathlessObject(kind, x)
 	case []any:
 		for _, e := range x {
 			m, ok := e.(map[string]any)
 			if !ok {
 				return errorf(ScimTypeInvalidValue, "value of a %s without path must be an object", kind)
 			}
-			if err := p.pathlessMap(kind, m); err != nil {
+			if err := p.pathlessObject(kind, m); err != nil {
 				return err
 			}
 		}
@@ -136,6 +139,35 @@ func (p *patcher) pathless(kind string, v any) error {
 		return errorf(ScimTypeInvalidValue, "%s needs a value", kind)
 	}
 	return errorf(ScimTypeInvalidValue, "value of a %s without path must be an object", kind)
+}
+
+// pathlessObject is pathless for one object.
+func (p *patcher) pathlessObject(kind string, m map[string]any) error {
+	var paths []string
+	for k := range m {
+		if strings.ContainsRune(k, '[') {
+			paths = append(paths, k)
+		}
+	}
+	if len(paths) == 0 {
+		return p.pathlessMap(kind, m)
+	}
+	rest := make(map[string]any, len(m)-len(paths))
+	for k, v := range m {
+		if !strings.ContainsRune(k, '[') {
+			rest[k] = v
+		}
+	}
+	if err := p.pathlessMap(kind, rest); err != nil {
+		return err
+	}
+	slices.Sort(paths)
+	for _, k := range paths {
+		if err := p.apply(Operation{Op: kind, Path: k, Value: m[k]}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (p *patcher) pathlessMap(kind string, m map[string]any) error {

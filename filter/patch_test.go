@@ -318,6 +318,12 @@ var entraPatchCases = []patchCase{
 		want: strings.Replace(storedUser, `"name": {"givenName": "Barbara", "familyName": "Jensen"}`, `"name":{"givenName":"X","familyName":"Y"}`, 1),
 	},
 	{
+		name: "value-filter paths as keys without path", rs: userRS, changed: true,
+		start: `{"userName":"jdoe","emails":[{"type":"work","value":"old@y.com"}]}`,
+		ops:   `[{"op":"Replace","value":{"emails[type eq \"work\"].value":"new@y.com","addresses[type eq \"work\"].streetAddress":"1 Road","name.givenName":"N"}}]`,
+		want:  `{"userName":"jdoe","name":{"givenName":"N"},"emails":[{"type":"work","value":"new@y.com"}],"addresses":[{"type":"work","streetAddress":"1 Road"}]}`,
+	},
+	{
 		name: "aadOptscim062020: URN-qualified names without path", rs: userRS, start: bareUser, changed: true,
 		ops:  `[{"op":"add","value":{"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:department":"Eng","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager":{"value":"m"},"urn:ietf:params:scim:schemas:core:2.0:User:title":"T"}}]`,
 		want: `{"userName":"jdoe","active":true,"title":"T","urn:ietf:params:scim:schemas:extension:enterprise:2.0:User":{"department":"Eng","manager":{"value":"m"}}}`,
@@ -485,6 +491,7 @@ var errorPatchCases = []patchCase{
 	{name: "unknown path", rs: userRS, start: bareUser, ops: `[{"op":"replace","path":"favouriteColour","value":"blue"}]`, err: ScimTypeInvalidPath},
 	{name: "unknown sub-attribute", rs: userRS, start: bareUser, ops: `[{"op":"replace","path":"name.nick","value":"x"}]`, err: ScimTypeInvalidPath},
 	{name: "malformed path", rs: userRS, start: bareUser, ops: `[{"op":"replace","path":"emails[type eq","value":"x"}]`, err: ScimTypeInvalidPath},
+	{name: "malformed value-filter key without path", rs: userRS, start: bareUser, ops: `[{"op":"replace","value":{"emails[type eq":"x"}}]`, err: ScimTypeInvalidPath},
 	{name: "unknown attribute in value filter", rs: userRS, start: bareUser, ops: `[{"op":"remove","path":"emails[foo eq \"x\"]"}]`, err: ScimTypeInvalidPath},
 	{name: "ill-typed value filter", rs: userRS, start: bareUser, ops: `[{"op":"remove","path":"emails[primary gt true]"}]`, err: ScimTypeInvalidPath},
 	{name: "value filter on a simple attribute", rs: userRS, start: bareUser, ops: `[{"op":"remove","path":"userName[value eq \"x\"]"}]`, err: ScimTypeInvalidPath},
