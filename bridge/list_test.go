@@ -184,7 +184,9 @@ func TestListPagingAndFilters(t *testing.T) {
 	})
 }
 
-func TestListSortMissingValuesLast(t *testing.T) {
+// TestListSortMissingValues: resources without the sortBy value come last
+// when ascending and first when descending (RFC 7644 §3.4.2.3).
+func TestListSortMissingValues(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, redisURL string) {
 		ts := newTestServer(t, redisURL)
@@ -213,9 +215,9 @@ func TestListSortMissingValuesLast(t *testing.T) {
 			{"userName", "descending", []string{"EVE", "dave", "carol", "bob", "Alice"}},
 			{"userName", "", []string{"Alice", "bob", "carol", "dave", "EVE"}},
 			{"displayName", "ascending", []string{"carol", "dave", "EVE", "Alice", "bob"}},
-			{"displayName", "descending", []string{"EVE", "dave", "carol", "Alice", "bob"}},
+			{"displayName", "descending", []string{"Alice", "bob", "EVE", "dave", "carol"}}, // missing first (RFC 7644 §3.4.2.3)
 			{"name.familyName", "ascending", []string{"EVE", "dave", "Alice", "carol", "bob"}},
-			{"name.familyName", "descending", []string{"Alice", "dave", "EVE", "carol", "bob"}},
+			{"name.familyName", "descending", []string{"carol", "bob", "Alice", "dave", "EVE"}},
 			{"NAME.FAMILYNAME", "ascending", []string{"EVE", "dave", "Alice", "carol", "bob"}},
 			{UserSchema + ":userName", "descending", []string{"EVE", "dave", "carol", "bob", "Alice"}},
 		} {

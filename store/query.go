@@ -23,10 +23,9 @@ const scanBatch = 500
 // the candidates; any other filter, or a sort, streams every resource in
 // batches. q.Filter.Match sees Resource.View, plus "groups" for users when the
 // filter mentions groups. Results keep creation order unless q.SortBy is set;
-// ties keep creation order. With Descending the order of SortBy is reversed but
-// resources whose sort attribute is missing stay last (a resource counts as
-// missing when SortBy ranks it equal to an empty resource, which SortBy's
-// missing-last rule implies). StartIndex is 1-based (<1 means 1); Count 0 (or
+// ties keep creation order. With Descending the order of SortBy is reversed,
+// so resources whose sort attribute is missing (last in SortBy's order) come
+// first (RFC 7644 §3.4.2.3). StartIndex is 1-based (<1 means 1); Count 0 (or
 // less) returns only Total.
 func (s *Store) Query(ctx context.Context, tenant string, kind Kind, q Query) (Page, error) {
 	if err := checkResourceKey(tenant, kind, nil); err != nil {
@@ -268,9 +267,8 @@ type queryCollector struct {
 }
 
 type sortItem struct {
-	r       *Resource
-	view    map[string]any
-	missing bool
+	r    *Resource
+	view map[string]any
 }
 
 func (c *queryCollector) add(r *Resource, view map[string]any) {
@@ -291,21 +289,10 @@ func (c *queryCollector) page(sortBy func(a, b map[string]any) int, descending b
 		return p
 	}
 	if descending {
-		empty := map[string]any{}
-		for i := range c.all {
-			c.all[i].missing = sortBy(c.all[i].view, empty) == 0
-		}
-		slices.SortStableFunc(c.all, func(a, b sortItem) int {
-			switch {
-			case a.missing && b.missing:
-				return 0
-			case a.missing:
-				return 1
-			case b.missing:
-				return -1
-			}
-			return sortBy(b.view, a.view)
-		})
+		// SortBy puts missing values last; reversed, they come first, as
+		// RFC 7644 §3.4.2.3 asks ("last if ascending and first if
+		// descending"). Ties keep creation order either way.
+		slices.SortStableFunc(c.all, func(a, b sortItem) int { return sortBy(b.view, a.view) })
 	} else {
 		slices.SortStableFunc(c.all, func(a, b sortItem) int { return sortBy(a.view, b.view) })
 	}

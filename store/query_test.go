@@ -189,8 +189,8 @@ func TestQueryFilterPagingAndSort(t *testing.T) {
 		{"sorted descending", `userName pr`, byUserName, true, 1, 3, []string{"u05", "u04", "u03"}, 5},
 		{"sorted, ties keep creation order, missing last", `userName pr`, byTitle, false, 1, 10,
 			[]string{"u05", "u01", "u04", "u02", "u03"}, 5},
-		{"descending keeps missing last", `userName pr`, byTitle, true, 1, 10,
-			[]string{"u02", "u01", "u04", "u05", "u03"}, 5},
+		{"descending puts missing first", `userName pr`, byTitle, true, 1, 10,
+			[]string{"u03", "u02", "u01", "u04", "u05"}, 5},
 		{"sorted lookup page", `emails.value eq "shared@example.com" or userName eq "bob"`, byUserName, true, 2, 5,
 			[]string{"u02", "u01"}, 3},
 	}
@@ -238,8 +238,8 @@ func TestQuerySortWithoutFilter(t *testing.T) {
 		want         []string
 	}{
 		{"ascending, ties in creation order, missing last", false, 1, 10, []string{"u05", "u01", "u04", "u02", "u03"}},
-		{"descending, missing still last", true, 1, 10, []string{"u02", "u01", "u04", "u05", "u03"}},
-		{"descending page", true, 2, 2, []string{"u01", "u04"}},
+		{"descending, missing first (RFC 7644 §3.4.2.3)", true, 1, 10, []string{"u03", "u02", "u01", "u04", "u05"}},
+		{"descending page", true, 2, 2, []string{"u02", "u01"}},
 		{"count 0", false, 1, 0, nil},
 		{"past the end", false, 6, 3, nil},
 	}
