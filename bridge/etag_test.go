@@ -53,6 +53,23 @@ func TestETags(t *testing.T) {
 			}
 		})
 
+		// Okta's GET-then-PUT of an unchanged user: same ETag, same
+		// lastModified (nothing written, nothing to converge).
+		t.Run("unchanged PUT", func(t *testing.T) {
+			u := ts.mustCreate(t, "/Users", userDoc("etag.same", "title", "T"))
+			p := "/Users/" + jstr(u, "id")
+			got := ts.callSCIM(t, testToken, http.MethodGet, p, nil).expect(t, http.StatusOK)
+			put := ts.callSCIM(t, testToken, http.MethodPut, p, got.Body).expect(t, http.StatusOK)
+			if checkETag(t, put) != checkETag(t, got) || jstr(put.Body, "meta.lastModified") != jstr(got.Body, "meta.lastModified") {
+				t.Errorf("unchanged PUT: %s %s, was %s %s", put.Header.Get("ETag"), jstr(put.Body, "meta.lastModified"),
+					got.Header.Get("ETag"), jstr(got.Body, "meta.lastModified"))
+			}
+			put = ts.callSCIM(t, testToken, http.MethodPut, p, userDoc("etag.same", "title", "U")).expect(t, http.StatusOK)
+			if checkETag(t, put) == checkETag(t, got) {
+				t.Errorf("a changing PUT kept ETag %s", put.Header.Get("ETag"))
+			}
+		})
+
 		t.Run("If-None-Match", func(t *testing.T) {
 			cur := ts.mustVersion(t, path)
 			var n int

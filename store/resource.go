@@ -197,6 +197,9 @@ func (s *Store) replace(ctx context.Context, tenant string, r *Resource, cond an
 	}
 	r.Version = reply.version
 	r.Created = reply.created
+	if !reply.lastModified.IsZero() {
+		r.LastModified = reply.lastModified
+	}
 	s.rememberUser(tenant, r, d.attrs)
 	return reply, nil
 }
@@ -261,9 +264,10 @@ func (s *Store) clearTrash(ctx context.Context, tenant, gid, trash string) error
 
 // putReply is the outcome of a successful putScript run.
 type putReply struct {
-	version int64
-	created time.Time
-	groups  []GroupRef // mode "R": the groups the resource is in
+	version      int64
+	created      time.Time
+	lastModified time.Time  // as stored (a replacement by the same user keeps the former one)
+	groups       []GroupRef // mode "R": the groups the resource is in
 }
 
 // runPut runs putScript; for a group whose membership is too large for one
@@ -292,7 +296,7 @@ func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode str
 	if err != nil {
 		return putReply{}, err
 	}
-	if len(res) < 6 || (r.Kind == KindUser && len(res)%2 == 1) {
+	if len(res) < 7 || (r.Kind == KindUser && len(res)%2 == 0) {
 		return putReply{}, fmt.Errorf("unexpected script reply %v", res)
 	}
 	var out putReply
@@ -307,15 +311,19 @@ func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode str
 		return putReply{}, fmt.Errorf("unexpected created in script reply %v: %w", res, err)
 	}
 	out.created = time.Unix(0, created).UTC()
+	ls, _ := res[6].(string)
+	if lm, err := strconv.ParseInt(ls, 10, 64); err == nil {
+		out.lastModified = time.Unix(0, lm).UTC()
+	}
 	epoch, _ := res[5].(int64)
 	var gone []string
 	if r.Kind == KindGroup {
-		for _, x := range res[6:] {
+		for _, x := range res[7:] {
 			id, _ := x.(string)
 			gone = append(gone, id)
 		}
 	} else {
-		for i := 6; i+1 < len(res); i += 2 {
+		for i := 7; i+1 < len(res); i += 2 {
 			gid, _ := res[i].(string)
 			name, _ := res[i+1].(string)
 			out.groups = append(out.groups, GroupRef{ID: gid, DisplayName: name})

@@ -351,12 +351,14 @@ end
 //	      entries and the membership is replaced here if the stored set holds
 //	      at most that many; 0: Go replaces the membership in chunks afterwards
 //
-// Reply: {"ok", version, created, done, renamed, epoch, [gid, displayName]... | [id]...} |
+// Reply: {"ok", version, created, done, renamed, epoch, lastModified, [gid, displayName]... | [id]...} |
 // {"conflict", attr} | {"notfound"} | {"precondition"}. done is 1 when the
 // membership is final (always for users), renamed 1 when a group's
 // displayName changed; epoch is the group's replacement epoch a replacement
-// (mode "r") began, for the steps Go continues it with (0 otherwise); the
-// pairs (mode "R") are the groups it is in. Inline member entries that no
+// (mode "r") began, for the steps Go continues it with (0 otherwise);
+// lastModified (unix ns) is the stored one: the given one, or the former one
+// when a user was replaced by what it was (not written); the pairs (mode
+// "R") are the groups it is in. Inline member entries that no
 // longer exist (deleted since they were resolved) are left out: their ids
 // end a group's reply.
 var putScript = redis.NewScript(resourceLuaPrelude + `
@@ -375,19 +377,40 @@ local newmembers = ARGV[11]
 if newmembers == '' then newmembers = nil end
 
 local olddoc = redis.call('GET', doc)
-local oldv, oldc, olds, oldix, oldmembers
+local oldv, oldc, oldm, olds, oldix, oldattrs, oldmembers
 if mode == 'c' then
   if olddoc then return {'conflict', 'id'} end
   oldix = '["",""]'
 else
   if not olddoc then return {'notfound'} end
-  local oldm, _
-  oldv, oldc, oldm, olds, oldix, _, oldmembers = splitDoc(olddoc)
+  oldv, oldc, oldm, olds, oldix, oldattrs, oldmembers = splitDoc(olddoc)
   if ifv ~= 0 and tonumber(oldv) ~= ifv then return {'precondition'} end
   if iflm and oldm ~= iflm then return {'precondition'} end
 end
 
+-- withGroupsOf appends to reply the groups the resource is in (mode "R").
+local function withGroupsOf(reply)
+  if not withGroups then return reply end
+  local gids = lexIDs(MEMBEROF, kind .. '|' .. id)
+  if #gids > 0 then
+    local names = redis.call('HMGET', P .. 'groupnames', unpack(gids))
+    for i, gid in ipairs(gids) do
+      if names[i] then
+        reply[#reply + 1] = gid
+        reply[#reply + 1] = names[i]
+      end
+    end
+  end
+  return reply
+end
+
 local ixChanged = newix ~= oldix
+-- A user replaced by what it is already is not written: same version, same
+-- lastModified, nothing marked (RFC 7232: the same representation keeps its
+-- entity tag; Okta's GET-then-PUT of an unchanged user converges nothing).
+if mode == 'r' and isUser and not ixChanged and ARGV[10] == oldattrs and ARGV[11] == (oldmembers or '') then
+  return withGroupsOf({'ok', tonumber(oldv), oldc, 1, 0, 0, oldm})
+end
 local nx, ox
 local uidx, eidx
 if isUser then
@@ -494,21 +517,9 @@ end
 
 redis.call('SET', doc, joinDoc(ver, created, ARGV[8], seq, newix, ARGV[10], newmembers))
 redis.call('ZADD', queue, 'LT', nowms, kind .. '|' .. id)
-local reply = {'ok', ver, created, done, renamed, epoch}
+local reply = {'ok', ver, created, done, renamed, epoch, ARGV[8]}
 for _, mid in ipairs(goneIDs) do reply[#reply + 1] = mid end
-if withGroups then
-  local gids = lexIDs(MEMBEROF, kind .. '|' .. id)
-  if #gids > 0 then
-    local names = redis.call('HMGET', P .. 'groupnames', unpack(gids))
-    for i, gid in ipairs(gids) do
-      if names[i] then
-        reply[#reply + 1] = gid
-        reply[#reply + 1] = names[i]
-      end
-    end
-  end
-end
-return reply
+return withGroupsOf(reply)
 `)
 
 // deleteScript deletes one resource with its index entries; it leaves every group

@@ -1112,3 +1112,39 @@ func TestManyEmailsIndexedInBatches(t *testing.T) {
 		}
 	})
 }
+
+// TestReplaceUnchangedUser: replacing a user by what it is already writes
+// nothing: same version, same lastModified, nothing marked dirty (Okta's
+// GET-then-PUT). Any change is written as before.
+func TestReplaceUnchangedUser(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		attrs := map[string]any{"displayName": "Ann", "emails": []any{map[string]any{"value": "ann@example.com", "type": "work"}}}
+		resCreate(t, s, "acme", resUser("u1", "ann", attrs))
+		resClearQueue(t, s, "acme")
+		same := resUser("u1", "ann", attrs)
+		same.LastModified = resT0.Add(time.Hour)
+		groups, err := s.ReplaceUser(ctx, "acme", same, 1)
+		if err != nil || len(groups) != 0 {
+			t.Fatalf("replace unchanged: %v, %v", groups, err)
+		}
+		if same.Version != 1 || !same.LastModified.Equal(resT0) {
+			t.Fatalf("unchanged user: version %d, lastModified %v; want 1, %v", same.Version, same.LastModified, resT0)
+		}
+		if q := resQueued(t, s, "acme"); len(q) != 0 {
+			t.Fatalf("an unchanged user was marked: %v", q)
+		}
+		if got := resGet(t, s, "acme", KindUser, "u1"); got.Version != 1 || !got.LastModified.Equal(resT0) {
+			t.Fatalf("stored: version %d, lastModified %v", got.Version, got.LastModified)
+		}
+		changed := resUser("u1", "ann", map[string]any{"displayName": "Anne"})
+		changed.LastModified = resT0.Add(time.Hour)
+		if err := s.Replace(ctx, "acme", changed, 1); err != nil || changed.Version != 2 || !changed.LastModified.Equal(resT0.Add(time.Hour)) {
+			t.Fatalf("replace changed: version %d, lastModified %v, %v", changed.Version, changed.LastModified, err)
+		}
+		if q := resQueued(t, s, "acme"); !slices.Equal(q, []string{"User|u1"}) {
+			t.Fatalf("queue = %v", q)
+		}
+	})
+}
