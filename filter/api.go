@@ -37,7 +37,9 @@
 //     case-exactly, as ids do (RFC 7643 §3.1).
 //   - PATCH: a value filter that matches nothing is a no-op for remove; for add
 //     and replace it creates the element when the filter is a conjunction of
-//     eq (Entra's emails[type eq "work"].value), and is 400 noTarget otherwise.
+//     eq that does not name the element's value (Entra's emails[type eq
+//     "work"].value), and is 400 noTarget otherwise (members[value eq "id"]
+//     of a non-member).
 //     Removing a required attribute (userName, a group's displayName) is 400
 //     invalidValue. Replacing with null removes. A bare value for a complex
 //     attribute stands for {"value": v}. Unknown and readOnly attributes inside

@@ -4,9 +4,10 @@ package filter
 // emails[type eq "work"], emails[type eq "work"].value, members[value eq "id"].
 // A single-valued complex attribute is its own only element. Remove of
 // nothing is a no-op (retries of Entra and Okta); add and replace that match
-// nothing create the element when the filter is a conjunction of eq (Entra
-// sends emails[type eq "work"].value for users without a work email), and are
-// noTarget otherwise.
+// nothing create the element when the filter is a conjunction of eq not
+// naming the element's value (Entra sends emails[type eq "work"].value for
+// users without a work email), and are noTarget otherwise (members[value eq
+// "id"] of a non-member).
 func (p *patcher) filtered(kind string, pp *patchPath, v any) error {
 	def := pp.ref.attr
 	c := p.container(pp.ref.ext, kind != OpRemove && v != nil)
@@ -52,6 +53,11 @@ func (p *patcher) filtered(kind string, pp *patchPath, v any) error {
 			return errorf(ScimTypeNoTarget, "attribute %s does not match the filter", quote(def.fullPath()))
 		}
 		elem, ok := eqTemplate(pp.filter)
+		if _, byValue := elem["value"]; byValue {
+			// The filter names one element by its value (members[value eq
+			// "id"]): there is no such element to change (RFC 7644 §3.5.2.3).
+			ok = false
+		}
 		if !ok {
 			return errorf(ScimTypeNoTarget, "no value of %s matches the filter", quote(def.fullPath()))
 		}

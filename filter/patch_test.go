@@ -520,6 +520,8 @@ var errorPatchCases = []patchCase{
 	{name: "removal of an immutable attribute", rs: widgetRS, start: `{"serial":"S1"}`, ops: `[{"op":"remove","path":"serial"}]`, err: ScimTypeMutability},
 	{name: "replace with a filter that cannot create", rs: userRS, start: bareUser, ops: `[{"op":"replace","path":"emails[type pr].value","value":"x@y"}]`, err: ScimTypeNoTarget},
 	{name: "replace with an or filter that matches nothing", rs: userRS, start: storedUser, ops: `[{"op":"replace","path":"emails[type eq \"home\" or type eq \"other\"].value","value":"x@y"}]`, err: ScimTypeNoTarget},
+	{name: "replace of a member that is not one", rs: groupRS, start: storedGroup, ops: `[{"op":"replace","path":"members[value eq \"nobody\"]","value":{"value":"u20"}}]`, err: ScimTypeNoTarget},
+	{name: "add through a value filter naming a value that is absent", rs: userRS, start: storedUser, ops: `[{"op":"add","path":"emails[value eq \"none@x.com\"].type","value":"home"}]`, err: ScimTypeNoTarget},
 	{name: "replace of another manager", rs: userRS, start: storedUser, ops: `[{"op":"replace","path":"urn:ietf:params:scim:schemas:extension:enterprise:2.0:User:manager[value eq \"x\"].value","value":"y"}]`, err: ScimTypeNoTarget},
 	{
 		name: "atomic: a failing second operation keeps the first out", rs: userRS, start: storedUser,
