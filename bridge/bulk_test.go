@@ -107,6 +107,48 @@ func TestBulk(t *testing.T) {
 			ts.callSCIM(t, testToken, http.MethodGet, "/Users/"+victim, nil).expect(t, http.StatusNotFound)
 		})
 
+		// An operation waiting for a bulkId holds back later operations on the
+		// same resource; a bulkId quoted in a value filter is resolved; every
+		// result but a failed POST has a location (RFC 7644 §3.7).
+		t.Run("order per resource, references in filters, locations", func(t *testing.T) {
+			e := jstr(ts.mustCreate(t, "/Users", userDoc("bulk.order.e")), "id")
+			gid := jstr(ts.mustCreate(t, "/Groups", groupDoc("Bulk Order")), "id")
+			members := func(id string) any { return []any{map[string]any{"value": id}} }
+			res := ts.bulkResults(t, bulkDoc(0,
+				bulkOp("POST", "/Users", "u", userDoc("bulk.order.u")),
+				bulkOp("PATCH", "/Groups/"+gid, "", patchDoc("replace", "members", members("bulkId:u"))),
+				bulkOp("PATCH", "/Groups/"+gid, "", patchDoc("replace", "members", members(e))),
+				bulkOp("POST", "/Users", "w", userDoc("bulk.order.w")),
+				bulkOp("POST", "/Groups", "g", map[string]any{"schemas": []string{GroupSchema}, "displayName": "Bulk Filter", "members": members("bulkId:w")}),
+				bulkOp("PATCH", "/Groups/bulkId:g", "", patchDoc("remove", `members[value eq "bulkId:w"]`, nil)),
+				bulkOp("DELETE", "/Users/bulkId:u", "", nil),
+				bulkOp("PATCH", "/Users/no-such-user", "", patchDoc("replace", "title", "x")),
+			))
+			if len(res) != 8 {
+				t.Fatalf("%d results: %v", len(res), res)
+			}
+			if v1, v2 := res[1]["version"], res[2]["version"]; v1 != `W/"2"` || v2 != `W/"3"` {
+				t.Errorf("the two PATCHes of the group ran out of order: versions %v, %v", v1, v2)
+			}
+			if ms := jlist(ts.mustGet(t, "/Groups/"+gid), "members"); len(ms) != 1 || jstr(ms[0], "value") != e {
+				t.Errorf("group members %v, want the last PATCH's [%s]", ms, e)
+			}
+			gLoc, _ := res[4]["location"].(string)
+			if ms := jlist(ts.mustGet(t, gLoc[len(ts.srv.URL+"/scim/v2"):]), "members"); len(ms) != 0 || res[5]["status"] != "204" {
+				t.Errorf("remove by members[value eq \"bulkId:w\"]: %v, members %v", res[5], ms)
+			}
+			for i, r := range res {
+				if loc, _ := r["location"].(string); !strings.HasPrefix(loc, ts.srv.URL+"/scim/v2/") {
+					t.Errorf("result %d has no location: %v", i, r)
+				}
+			}
+			if res[7]["status"] != "404" || res[7]["location"] != ts.srv.URL+"/scim/v2/Users/no-such-user" {
+				t.Errorf("failed PATCH: %v", res[7])
+			}
+			ts.callSCIM(t, testToken, http.MethodPost, "/Bulk", map[string]any{"schemas": []string{bulkRequestSchema}}).
+				expectError(t, http.StatusBadRequest, "invalidSyntax")
+		})
+
 		t.Run("errors do not stop the job unless failOnErrors", func(t *testing.T) {
 			mk := func(id, name string) map[string]any { return bulkOp("POST", "/Users", id, userDoc(name)) }
 			res := ts.bulkResults(t, bulkDoc(0, mk("a", "bulk.dup"), mk("b", "bulk.dup"), mk("c", "bulk.other")))

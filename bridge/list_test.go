@@ -246,3 +246,26 @@ func TestListSortMissingValues(t *testing.T) {
 		}
 	})
 }
+
+// TestMalformedQueryString: a query string that does not parse (an unencoded
+// ';', a bad '%' escape) is 400, never read as if the broken parameters were
+// absent (a lookup answered with the whole tenant).
+func TestMalformedQueryString(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, redisURL string) {
+		ts := newTestServer(t, redisURL)
+		ts.mustCreate(t, "/Users", userDoc("query.one"))
+		for _, q := range []string{
+			`/Users?filter=userName%20eq%20%22a;b@example.com%22`,
+			`/Users?filter=userName%20eq%20%2250%off@example.com%22`,
+			`/Groups?count=%ZZ`,
+			`/?filter=%ZZ`,
+		} {
+			ts.callSCIM(t, testToken, http.MethodGet, q, nil).expectError(t, http.StatusBadRequest, "invalidSyntax")
+		}
+		r := ts.callSCIM(t, testToken, http.MethodGet, `/Users?filter=userName%20eq%20%22a%3Bb@example.com%22`, nil).expect(t, http.StatusOK)
+		if n := jnum(t, r.Body, "totalResults"); n != 0 {
+			t.Errorf("an encoded ';' in a filter: %v results", n)
+		}
+	})
+}

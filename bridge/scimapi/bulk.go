@@ -113,6 +113,9 @@ func (srv *Server) bulk(w http.ResponseWriter, r *http.Request, tenant string) e
 	if !hasSchema {
 		return errBadRequest("invalidValue", `"schemas" must be [%q]`, BulkRequestSchema)
 	}
+	if req.Operations == nil {
+		return errBadRequest("invalidSyntax", `a BulkRequest needs "Operations" (RFC 7644 §3.7)`)
+	}
 	if len(req.Operations) > srv.opts.BulkMaxOperations {
 		return srv.errBulkTooLarge()
 	}
@@ -181,8 +184,19 @@ func (job *bulkJob) run(ctx context.Context) {
 			batch = batch[:0]
 			clear(keys)
 		}
+		// An operation waiting for a bulkId holds back the later ones on the
+		// same resource, so that operations on one resource run in request
+		// order (a later PATCH of a group must not run before an earlier one
+		// that waited for a user to be created).
+		waiting := map[string]bool{}
 		for _, op := range job.ops {
-			if op.done || job.stopped || !job.ready(op) {
+			if op.done || job.stopped {
+				continue
+			}
+			if t := bulkTarget(op); !job.ready(op) || (t != "" && waiting[t]) {
+				if t != "" {
+					waiting[t] = true
+				}
 				continue
 			}
 			progress = true
@@ -229,6 +243,15 @@ func (job *bulkJob) run(ctx context.Context) {
 		}
 	}
 	job.addDeferredMembers(ctx)
+}
+
+// bulkTarget is the resource a PUT, PATCH or DELETE operation changes, as
+// written in its path ("" for a POST, which creates a new one).
+func bulkTarget(op *bulkOp) string {
+	if op.Method == http.MethodPost {
+		return ""
+	}
+	return strings.ToLower(strings.Trim(strings.TrimSpace(op.Path), "/"))
 }
 
 // createKeys returns the unique attributes of a create that may run
@@ -412,7 +435,6 @@ func (job *bulkJob) exec(ctx context.Context, op *bulkOp, leaveOut []string) {
 				}
 			}
 		}
-	case http.MethodDelete:
 	default:
 		res.Location = job.srv.baseURL(job.r) + path
 	}
@@ -441,6 +463,12 @@ func (job *bulkJob) fail(op *bulkOp, he *HTTPError) {
 	op.result = &bulkResult{Method: op.Method, BulkID: op.BulkID, Status: strconv.Itoa(he.Status), Response: scimErrorBody{
 		Schemas: []string{ErrorSchema}, Status: strconv.Itoa(he.Status), ScimType: he.ScimType, Detail: he.Detail,
 	}}
+	// location is required except for a failed POST (RFC 7644 §3.7).
+	if op.Method != http.MethodPost {
+		if path, perr := job.checkPath(op); perr == nil {
+			op.result.Location = job.srv.baseURL(job.r) + job.substituteString(path)
+		}
+	}
 	if op.Method == "" {
 		op.result.Method = "UNKNOWN"
 	}
@@ -506,8 +534,9 @@ func (job *bulkJob) substituteValue(v any) any {
 	return v
 }
 
-// substituteString resolves a whole-string reference and references that are
-// path segments ("/Groups/bulkId:g1").
+// substituteString resolves a whole-string reference, references that are
+// path segments ("/Groups/bulkId:g1") and quoted references inside a value
+// filter (`members[value eq "bulkId:u1"]`).
 func (job *bulkJob) substituteString(s string) string {
 	if !strings.Contains(s, bulkIDPrefix) {
 		return s
@@ -520,7 +549,34 @@ func (job *bulkJob) substituteString(s string) string {
 			}
 		}
 	}
-	return strings.Join(parts, "/")
+	s = strings.Join(parts, "/")
+	for _, ref := range quotedRefs(s) {
+		if id, ok := job.ids[ref]; ok {
+			s = strings.ReplaceAll(s, `"`+bulkIDPrefix+ref+`"`, strconv.Quote(id))
+		}
+	}
+	return s
+}
+
+// quotedRefs lists the bulkIds quoted inside s, as in a value filter:
+// `members[value eq "bulkId:u1"]`.
+func quotedRefs(s string) []string {
+	var out []string
+	for rest := s; ; {
+		i := strings.Index(rest, `"`+bulkIDPrefix)
+		if i < 0 {
+			return out
+		}
+		rest = rest[i+1+len(bulkIDPrefix):]
+		j := strings.IndexByte(rest, '"')
+		if j < 0 {
+			return out
+		}
+		if j > 0 {
+			out = append(out, rest[:j])
+		}
+		rest = rest[j+1:]
+	}
 }
 
 // bulkRefs lists the bulkIds path and data refer to, once each.
@@ -530,6 +586,12 @@ func bulkRefs(path string, data json.RawMessage) []string {
 	add := func(s string) {
 		for _, p := range strings.Split(s, "/") {
 			if ref, ok := strings.CutPrefix(p, bulkIDPrefix); ok && ref != "" && !seen[ref] {
+				seen[ref] = true
+				out = append(out, ref)
+			}
+		}
+		for _, ref := range quotedRefs(s) {
+			if !seen[ref] {
 				seen[ref] = true
 				out = append(out, ref)
 			}

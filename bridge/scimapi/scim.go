@@ -21,6 +21,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"net/url"
 	"strings"
 	"time"
 
@@ -193,6 +194,13 @@ func (srv *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path = canonicalPath(strings.TrimSuffix(path, "/"))
+	// A query string that does not parse (an unencoded ';', a bad '%'
+	// escape) is refused: read leniently, its filter, paging or projection
+	// would be silently dropped and a lookup answered with the whole tenant.
+	if _, err := url.ParseQuery(r.URL.RawQuery); err != nil {
+		writeError(w, errBadRequest("invalidSyntax", "malformed query string (%s): percent-encode reserved characters such as ';' and '%%'", err))
+		return
+	}
 
 	// Discovery endpoints describe the server, not a tenant's data: they are served
 	// without authentication (RFC 7644 §4 lets service providers do so). A
