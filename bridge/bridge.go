@@ -25,6 +25,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"strings"
 	"sync"
 	"time"
 
@@ -368,7 +369,8 @@ func (b *Bridge) Metrics() *metrics.Metrics { return b.metrics }
 
 func (b *Bridge) routes() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("/scim/", b.audit.SCIM(b.scim))
+	scim := b.audit.SCIM(b.scim)
+	mux.Handle("/scim/", scim)
 	mux.Handle("GET /metrics", b.metrics.Handler())
 	mux.Handle("POST /webhooks/{tenant}/{connector}", b.audit.Webhooks(b.knownConnector, b.webhooks))
 	b.admin.Routes(mux)
@@ -388,7 +390,15 @@ func (b *Bridge) routes() http.Handler {
 		}
 		_, _ = w.Write([]byte("ready\n"))
 	})
-	return mux
+	// A path that decodes to /scim/... but does not match that pattern (an
+	// escaped slash: /scim%2F...) still gets a SCIM answer (an error body).
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/scim/") && !strings.HasPrefix(r.URL.EscapedPath(), "/scim/") {
+			scim.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // Run runs the background machinery (sync workers, scheduled reconciliation)
