@@ -479,6 +479,9 @@ if ixChanged then
 end
 
 local done, renamed, epoch, goneIDs = 1, 0, 0, {}
+-- same: a group replaced by what it is already (attributes, members) is not
+-- written either (see the user case above)
+local same = mode == 'r' and not ixChanged and ARGV[10] == oldattrs and ARGV[11] == (oldmembers or '')
 if not isUser then
   local dn = ARGV[12]
   local names = P .. 'groupnames'
@@ -498,11 +501,14 @@ if not isUser then
     end
     for _, e in ipairs(redis.call('ZRANGE', mk, 0, -1)) do
       local mid = parseEntry(e)
-      if not want[mid] then dropEntry(id, mk, e, nowms, queue) end
+      if not want[mid] then
+        dropEntry(id, mk, e, nowms, queue)
+        same = false
+      end
     end
     for i = 14, #ARGV do
       local mid, mkind, md = parseEntry(ARGV[i])
-      if not gone[mid] then addEntry(id, mk, mid, mkind, md, 'set', nowms, queue) end
+      if not gone[mid] and addEntry(id, mk, mid, mkind, md, 'set', nowms, queue) > 0 then same = false end
     end
     if renamed == 1 then
       for _, e in ipairs(redis.call('ZRANGE', mk, 0, -1)) do
@@ -512,6 +518,12 @@ if not isUser then
     end
   else
     done = 0
+  end
+  if renamed == 1 or done == 0 then same = false end
+  if same then
+    local reply = {'ok', tonumber(oldv), oldc, 1, 0, epoch, oldm}
+    for _, mid in ipairs(goneIDs) do reply[#reply + 1] = mid end
+    return reply
   end
 end
 

@@ -1113,9 +1113,9 @@ func TestManyEmailsIndexedInBatches(t *testing.T) {
 	})
 }
 
-// TestReplaceUnchangedUser: replacing a user by what it is already writes
-// nothing: same version, same lastModified, nothing marked dirty (Okta's
-// GET-then-PUT). Any change is written as before.
+// TestReplaceUnchangedUser: replacing a user (or a group) by what it is
+// already writes nothing: same version, same lastModified, nothing marked
+// dirty (Okta's GET-then-PUT). Any change is written as before.
 func TestReplaceUnchangedUser(t *testing.T) {
 	t.Parallel()
 	backends(t, func(t *testing.T, s *Store) {
@@ -1145,6 +1145,24 @@ func TestReplaceUnchangedUser(t *testing.T) {
 		}
 		if q := resQueued(t, s, "acme"); !slices.Equal(q, []string{"User|u1"}) {
 			t.Fatalf("queue = %v", q)
+		}
+
+		// A group likewise (members that fit one step).
+		resCreate(t, s, "acme", resGroup("g1", "G1", "u1"))
+		resClearQueue(t, s, "acme")
+		g := resGroup("g1", "G1", "u1")
+		g.LastModified = resT0.Add(time.Hour)
+		if err := s.Replace(ctx, "acme", g, 0); err != nil || g.Version != 1 || !g.LastModified.Equal(resT0) {
+			t.Fatalf("unchanged group: version %d, lastModified %v, %v", g.Version, g.LastModified, err)
+		}
+		if q := resQueued(t, s, "acme"); len(q) != 0 {
+			t.Fatalf("an unchanged group was marked: %v", q)
+		}
+		for name, g := range map[string]*Resource{"member": resGroup("g1", "G1"), "name": resGroup("g1", "G2", "u1")} {
+			v := resGet(t, s, "acme", KindGroup, "g1").Version
+			if err := s.Replace(ctx, "acme", g, 0); err != nil || g.Version != v+1 {
+				t.Fatalf("group with another %s: version %d (was %d), %v", name, g.Version, v, err)
+			}
 		}
 	})
 }
