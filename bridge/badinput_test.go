@@ -324,3 +324,27 @@ func TestListParameterValidation(t *testing.T) {
 		}
 	})
 }
+
+// TestWronglyTypedRequestFields: a SearchRequest or BulkRequest field of the
+// wrong JSON type is 400 invalidSyntax whose detail names the field.
+func TestWronglyTypedRequestFields(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, redisURL string) {
+		ts := newTestServer(t, redisURL)
+		for _, c := range []struct {
+			path  string
+			body  map[string]any
+			field string
+		}{
+			{"/.search", map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:SearchRequest"}, "count": "2"}, "count"},
+			{"/Users/.search", map[string]any{"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:SearchRequest"}, "attributes": "userName"}, "attributes"},
+			{"/Bulk", map[string]any{"schemas": []string{bulkRequestSchema}, "failOnErrors": "1", "Operations": []any{}}, "failOnErrors"},
+		} {
+			r := ts.callSCIM(t, testToken, http.MethodPost, c.path, c.body)
+			r.expectError(t, http.StatusBadRequest, "invalidSyntax")
+			if d, _ := r.Body["detail"].(string); !strings.Contains(d, `"`+c.field+`"`) {
+				t.Errorf("%s: detail %q does not name %q", c.path, d, c.field)
+			}
+		}
+	})
+}

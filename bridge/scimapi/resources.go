@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -61,9 +62,30 @@ func jsonErrorDetail(err error) string {
 	}
 	var te *json.UnmarshalTypeError
 	if errors.As(err, &te) {
+		if te.Field != "" {
+			return fmt.Sprintf("%q must be %s, not a JSON %s", te.Field, jsonKind(te.Type.Kind()), te.Value)
+		}
 		return "expected an object"
 	}
 	return "malformed JSON"
+}
+
+// jsonKind names what a Go field of kind k takes in JSON.
+func jsonKind(k reflect.Kind) string {
+	switch k {
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
+		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "an integer"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	case reflect.Bool:
+		return "a boolean"
+	case reflect.String:
+		return "a string"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	}
+	return "an object"
 }
 
 func checkSchemas(rt *resourceType, raw map[string]any) error {
