@@ -79,8 +79,22 @@ func (s *Store) patchGroup(ctx context.Context, tenant, groupID string, p GroupP
 		if err := s.checkMembersExist(ctx, tenant, adds); err != nil {
 			return 0, err
 		}
+		// What can fail is checked before the replacement begins (and again
+		// in its first step): a replacement that fails must not supersede
+		// one still running its steps. The attributes are computed, and the
+		// new displayName checked for uniqueness, by beginReplace's step.
+		name := ""
+		if p.Attrs != nil {
+			var st patchStep
+			if err := s.patchAttrs(ctx, tenant, groupID, p.Attrs, &st); err != nil {
+				return 0, err
+			}
+			if st.hasAttrs {
+				name = strings.ToLower(st.display)
+			}
+		}
 		var err error
-		if epoch, err = s.beginReplace(ctx, tenant, groupID, ifVersion); err != nil {
+		if epoch, err = s.beginReplace(ctx, tenant, groupID, ifVersion, name); err != nil {
 			return 0, err
 		}
 		if adds, removes, err = s.memberDiff(ctx, tenant, groupID, adds); err != nil {

@@ -166,11 +166,12 @@ func (s *Store) ReplaceMembers(ctx context.Context, tenant, groupID string, memb
 	if err := s.checkMembersExist(ctx, tenant, ms); err != nil {
 		return 0, fmt.Errorf("replace members of group %s: %w", groupID, err)
 	}
-	epoch, err := s.beginReplace(ctx, tenant, groupID, ifVersion)
+	epoch, err := s.beginReplace(ctx, tenant, groupID, ifVersion, "")
 	if err != nil {
 		return 0, fmt.Errorf("replace members of group %s: %w", groupID, err)
 	}
-	ver, err := s.replaceMembers(ctx, tenant, groupID, ms, checkGone, epoch, 0, nil)
+	// ifVersion again on the first write: a change since beginReplace is 412
+	ver, err := s.replaceMembers(ctx, tenant, groupID, ms, checkGone, epoch, ifVersion, nil)
 	if err != nil {
 		return 0, fmt.Errorf("replace members of group %s: %w", groupID, err)
 	}
@@ -283,11 +284,12 @@ var errSuperseded = errors.New("superseded by a later replacement of the members
 // replacement finds a later epoch and stops (errSuperseded), so
 // replacements of one group are ordered even when each takes many steps,
 // and the later one reads the members after the earlier one's last write.
-// ifVersion as for AddMembers (checked in the same atomic step: a
-// replacement that fails its precondition supersedes nothing).
-func (s *Store) beginReplace(ctx context.Context, tenant, groupID string, ifVersion int64) (int64, error) {
+// ifVersion as for AddMembers and name, when not "", the group's new
+// displayName (lower-cased) that must not be another group's: both checked in
+// the same atomic step, so a replacement that fails them supersedes nothing.
+func (s *Store) beginReplace(ctx context.Context, tenant, groupID string, ifVersion int64, name string) (int64, error) {
 	res, err := beginReplaceScript.Run(ctx, s.rdb, []string{docKey(tenant, KindGroup, groupID)},
-		tenantPrefix(tenant), groupID, ifVersion).Slice()
+		tenantPrefix(tenant), groupID, ifVersion, name).Slice()
 	if err != nil {
 		return 0, fmt.Errorf("begin replace: %w", err)
 	}
@@ -302,12 +304,17 @@ func (s *Store) beginReplace(ctx context.Context, tenant, groupID string, ifVers
 }
 
 // beginReplaceScript: KEYS 1 group doc; ARGV 1 prefix, 2 group id, 3
-// ifVersion. Reply {"ok", epoch} | {"notfound"} | {"precondition"}.
+// ifVersion, 4 new displayName lower-cased ("": unchanged). Reply {"ok",
+// epoch} | {"notfound"} | {"precondition"} | {"conflict", "displayName"}.
 var beginReplaceScript = redis.NewScript(`
 local d = redis.call('GET', KEYS[1])
 if not d then return {'notfound'} end
 local ifv = tonumber(ARGV[3])
 if ifv ~= 0 and tonumber(string.match(d, '^(%d+)')) ~= ifv then return {'precondition'} end
+if ARGV[4] ~= '' then
+  local o = redis.call('HGET', ARGV[1] .. 'idx:group:displayName', ARGV[4])
+  if o and o ~= ARGV[2] then return {'conflict', 'displayName'} end
+end
 return {'ok', redis.call('HINCRBY', ARGV[1] .. 'replace-epoch', ARGV[2], 1)}
 `)
 

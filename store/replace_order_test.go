@@ -23,7 +23,7 @@ func TestReplaceSupersedesEarlier(t *testing.T) {
 		a, b, c := ids[0:3], ids[3:6], ids[6:9]
 		resCreate(t, s, "acme", resGroup("g", "G", a...))
 
-		e1, err := s.beginReplace(ctx, "acme", "g", 0) // the replacement by b begins
+		e1, err := s.beginReplace(ctx, "acme", "g", 0, "") // the replacement by b begins
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -60,7 +60,7 @@ func TestReplaceSupersedesEarlier(t *testing.T) {
 		}
 
 		// A replacement failing its precondition supersedes nothing.
-		e2, err := s.beginReplace(ctx, "acme", "g", 0)
+		e2, err := s.beginReplace(ctx, "acme", "g", 0, "")
 		if err != nil {
 			t.Fatal(err)
 		}

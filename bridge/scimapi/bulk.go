@@ -78,6 +78,7 @@ type bulkJob struct {
 	ops     []*bulkOp
 	ids     map[string]string // bulkId → id of the created resource
 	failed  map[string]bool   // bulkId → its operation failed
+	defined map[string]bool   // bulkIds some operation of the request creates
 	errors  int
 	maxErr  int // failOnErrors; 0: never stop
 	stopped bool
@@ -119,7 +120,7 @@ func (srv *Server) bulk(w http.ResponseWriter, r *http.Request, tenant string) e
 	if len(req.Operations) > srv.opts.BulkMaxOperations {
 		return srv.errBulkTooLarge()
 	}
-	job := &bulkJob{srv: srv, r: r, tenant: tenant, ids: map[string]string{}, failed: map[string]bool{}}
+	job := &bulkJob{srv: srv, r: r, tenant: tenant, ids: map[string]string{}, failed: map[string]bool{}, defined: map[string]bool{}}
 	if req.FailOnErrors != nil {
 		if *req.FailOnErrors < 1 {
 			return errBadRequest("invalidValue", "failOnErrors must be a positive integer")
@@ -135,6 +136,7 @@ func (srv *Server) bulk(w http.ResponseWriter, r *http.Request, tenant string) e
 				return errBadRequest("invalidValue", "bulkId %q is used by more than one operation", op.BulkID)
 			}
 			seen[op.BulkID] = true
+			job.defined[op.BulkID] = true
 		}
 		op.refs = bulkRefs(op.Path, op.Data)
 		job.ops = append(job.ops, op)
@@ -313,11 +315,12 @@ func (job *bulkJob) allDone() bool {
 	return true
 }
 
-// ready reports whether every bulkId op refers to has been created, or has
-// failed (then op fails too, with 409).
+// ready reports whether every bulkId op refers to has been created, has
+// failed, or is created by no operation of the request (in the last two
+// cases op fails, with 409, instead of holding back the operations after it).
 func (job *bulkJob) ready(op *bulkOp) bool {
 	for _, ref := range op.refs {
-		if _, ok := job.ids[ref]; !ok && !job.failed[ref] {
+		if _, ok := job.ids[ref]; !ok && !job.failed[ref] && job.defined[ref] {
 			return false
 		}
 	}
@@ -388,6 +391,11 @@ func (job *bulkJob) exec(ctx context.Context, op *bulkOp, leaveOut []string) {
 		if job.failed[ref] {
 			job.fail(op, &HTTPError{Status: http.StatusConflict, ScimType: "invalidValue",
 				Detail: fmt.Sprintf("the operation creating bulkId %q failed", ref)})
+			return
+		}
+		if !job.defined[ref] {
+			job.fail(op, &HTTPError{Status: http.StatusConflict, ScimType: "invalidValue",
+				Detail: fmt.Sprintf("bulkId %q cannot be resolved: no operation of this request creates it", ref)})
 			return
 		}
 	}
