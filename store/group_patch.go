@@ -71,7 +71,12 @@ func (s *Store) patchGroup(ctx context.Context, tenant, groupID string, p GroupP
 		return 0, &UnknownMemberError{IDs: unknown}
 	}
 	removes := distinctIDs(p.Remove)
-	var epoch int64
+	var (
+		epoch int64
+		// pre: the attributes a replacement computed before it began,
+		// used by its first attempt (no second read of the group)
+		pre *patchStep
+	)
 	if p.ReplaceMembers {
 		if len(removes) > 0 {
 			return 0, fmt.Errorf("a replacement of the members removes nothing by id")
@@ -85,12 +90,12 @@ func (s *Store) patchGroup(ctx context.Context, tenant, groupID string, p GroupP
 		// new displayName checked for uniqueness, by beginReplace's step.
 		name := ""
 		if p.Attrs != nil {
-			var st patchStep
-			if err := s.patchAttrs(ctx, tenant, groupID, p.Attrs, &st); err != nil {
+			pre = &patchStep{ifVersion: ifVersion}
+			if err := s.patchAttrs(ctx, tenant, groupID, p.Attrs, pre); err != nil {
 				return 0, err
 			}
-			if st.hasAttrs {
-				name = strings.ToLower(st.display)
+			if pre.hasAttrs {
+				name = strings.ToLower(pre.display)
 			}
 		}
 		var err error
@@ -126,12 +131,16 @@ func (s *Store) patchGroup(ctx context.Context, tenant, groupID string, p GroupP
 		renamed bool
 	)
 	for attempt := 0; ; attempt++ {
-		step := patchStep{ifVersion: ifVersion, adds: adds[:nAdd], removes: removes[:nRem], epoch: epoch, check: check}
-		if p.Attrs != nil {
+		step := patchStep{ifVersion: ifVersion}
+		switch {
+		case attempt == 0 && pre != nil:
+			step = *pre
+		case p.Attrs != nil:
 			if err := s.patchAttrs(ctx, tenant, groupID, p.Attrs, &step); err != nil {
 				return 0, err
 			}
 		}
+		step.adds, step.removes, step.epoch, step.check = adds[:nAdd], removes[:nRem], epoch, check
 		v, ren, sup, err := s.runPatchStep(ctx, tenant, groupID, step)
 		if errors.Is(err, errAttrsChanged) && attempt < 100 {
 			continue
@@ -291,10 +300,7 @@ func distinctIDs(ids []string) []string {
 func (s *Store) runPatchStep(ctx context.Context, tenant, groupID string, st patchStep) (ver int64, renamed, superseded bool, err error) {
 	now := s.now()
 	args := make([]any, 0, 12+3*len(st.adds)+len(st.removes))
-	epoch := ""
-	if st.epoch != 0 {
-		epoch = strconv.FormatInt(st.epoch, 10)
-	}
+	epoch := epochArg(st.epoch)
 	ix := ""
 	if st.hasAttrs {
 		ix = st.ix

@@ -275,6 +275,14 @@ const (
 	checkGone = "2" // ids checked before the request's first step: one no longer there was deleted since and is left out
 )
 
+// epochArg is a replacement's epoch as the scripts take it ("": none).
+func epochArg(epoch int64) string {
+	if epoch == 0 {
+		return ""
+	}
+	return strconv.FormatInt(epoch, 10)
+}
+
 // errSuperseded: a later replacement of the group's members has begun; the
 // earlier one stops (see beginReplace).
 var errSuperseded = errors.New("superseded by a later replacement of the members")
@@ -402,11 +410,7 @@ func (s *Store) changeMembers(ctx context.Context, tenant, groupID, op, check st
 		end := min(start+chunk, n)
 		now := s.now()
 		args := make([]any, 0, 8+3*(end-start))
-		epochArg := ""
-		if epoch != 0 {
-			epochArg = strconv.FormatInt(epoch, 10)
-		}
-		args = append(args, tenantPrefix(tenant), groupID, ifVersion, now.UnixMilli(), now.UnixNano(), op, check, epochArg)
+		args = append(args, tenantPrefix(tenant), groupID, ifVersion, now.UnixMilli(), now.UnixNano(), op, check, epochArg(epoch))
 		if op == "remove" || op == "drop" {
 			for _, id := range ids[start:end] {
 				args = append(args, id)
