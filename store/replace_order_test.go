@@ -23,17 +23,7 @@ func TestReplaceSupersedesEarlier(t *testing.T) {
 		a, b, c := ids[0:3], ids[3:6], ids[6:9]
 		resCreate(t, s, "acme", resGroup("g", "G", a...))
 
-		e1, err := s.beginReplace(ctx, "acme", "g", 0, "") // the replacement by b begins
-		if err != nil {
-			t.Fatal(err)
-		}
-		var drop []string
-		for _, m := range resMemberList(t, s, "acme", "g") {
-			drop = append(drop, m.entry())
-		}
-		if _, err := s.changeMembers(ctx, "acme", "g", "drop", checkNone, e1, 0, nil, drop, nil); err != nil {
-			t.Fatal(err)
-		}
+		e1 := beginAndDrop(t, s, "g") // the replacement by b begins
 		// the replacement by c, whole
 		vc, err := s.ReplaceMembers(ctx, "acme", "g", memberIDs(c...), 0)
 		if err != nil {
@@ -235,19 +225,9 @@ func TestFailedReplacementSupersedesNothing(t *testing.T) {
 		resCreate(t, s, "acme", resGroup("g2", "Taken"))
 
 		// replacement A (by b) begins and runs its drop step
-		e1, err := s.beginReplace(ctx, "acme", "g", 0, "")
-		if err != nil {
-			t.Fatal(err)
-		}
-		var drop []string
-		for _, m := range resMemberList(t, s, "acme", "g") {
-			drop = append(drop, m.entry())
-		}
-		if _, err := s.changeMembers(ctx, "acme", "g", "drop", checkNone, e1, 0, nil, drop, nil); err != nil {
-			t.Fatal(err)
-		}
+		e1 := beginAndDrop(t, s, "g")
 		// replacement B fails: displayName taken
-		_, err = s.PatchGroup(ctx, "acme", "g", GroupPatch{Attrs: renameTo("Taken", ""), Add: memberIDs(a...), ReplaceMembers: true}, 0)
+		_, err := s.PatchGroup(ctx, "acme", "g", GroupPatch{Attrs: renameTo("Taken", ""), Add: memberIDs(a...), ReplaceMembers: true}, 0)
 		if !errors.Is(err, ErrConflict) {
 			t.Fatalf("B: %v, want conflict", err)
 		}
@@ -290,4 +270,24 @@ func TestReplaceMembersIfMatch(t *testing.T) {
 			t.Fatalf("replacement conditional on version %d wrote over version %d: err %v, members %v", v, v+1, err, resMemberListIDs(t, s, "acme", "g"))
 		}
 	})
+}
+
+// beginAndDrop begins a replacement of group gid's members (tenant acme) and
+// runs its first step, the removal of every current member; it returns the
+// replacement's epoch.
+func beginAndDrop(t *testing.T, s *Store, gid string) int64 {
+	t.Helper()
+	ctx := context.Background()
+	epoch, err := s.beginReplace(ctx, "acme", gid, 0, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var drop []string
+	for _, m := range resMemberList(t, s, "acme", gid) {
+		drop = append(drop, m.entry())
+	}
+	if _, err := s.changeMembers(ctx, "acme", gid, "drop", checkNone, epoch, 0, nil, drop, nil); err != nil {
+		t.Fatal(err)
+	}
+	return epoch
 }
