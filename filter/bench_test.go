@@ -1,6 +1,8 @@
 package filter
 
 import (
+	"fmt"
+	"strings"
 	"testing"
 )
 
@@ -68,6 +70,27 @@ func BenchmarkParsePatch(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := ParsePatch(userRS, body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkParsePatchMembers50 parses Okta's membership push: one add of 50
+// members, each an object with value and display.
+func BenchmarkParsePatchMembers50(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString(`{"schemas":["urn:ietf:params:scim:api:messages:2.0:PatchOp"],"Operations":[{"op":"add","path":"members","value":[`)
+	for i := range 50 {
+		if i > 0 {
+			sb.WriteString(",")
+		}
+		fmt.Fprintf(&sb, `{"value":"%08d-d645-4333-bcd9-561a9b397437","display":"user%06d@example.com"}`, i, i)
+	}
+	sb.WriteString(`]}]}`)
+	body := []byte(sb.String())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParsePatch(groupRS, body); err != nil {
 			b.Fatal(err)
 		}
 	}

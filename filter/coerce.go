@@ -109,6 +109,27 @@ func coerceComplex(def *attrDef, v any) (map[string]any, error) {
 	return out, nil
 }
 
+// checkComplex reports the error coerceComplex(def, v) would, without building
+// the coerced object (ParsePatch checks every element of a 50-member add).
+func checkComplex(def *attrDef, v any) error {
+	m, ok := v.(map[string]any)
+	if !ok {
+		_, err := coerceComplex(def, v)
+		return err
+	}
+	var buf [8]string
+	for _, k := range appendSortedKeys(buf[:0], m) {
+		sd := def.sub(k)
+		if sd == nil || sd.readOnly() {
+			continue
+		}
+		if err := checkAttr(sd, m[k]); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // coerceScalar converts a value of a simple type. A value already of the
 // type is returned as given, so that it is not boxed again.
 func coerceScalar(def *attrDef, v any) (any, error) {
@@ -228,7 +249,9 @@ func checkAttr(def *attrDef, v any) error {
 		var err error
 		switch e.(type) {
 		case nil:
-		case map[string]any, []any, []map[string]any, []string:
+		case map[string]any:
+			err = checkComplex(def, e)
+		case []any, []map[string]any, []string:
 			_, err = coerceOne(def, e)
 		default:
 			_, err = coerceScalar(def.valueSub, e)

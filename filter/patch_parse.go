@@ -112,7 +112,7 @@ func (rs *resourceSchema) checkValue(pp *patchPath, value any) error {
 	case pp.sub != nil:
 		err = checkAttr(pp.sub, value)
 	case pp.filter != nil:
-		_, err = coerceComplex(pp.ref.attr, value)
+		err = checkComplex(pp.ref.attr, value)
 	case pp.ref.attr == nil:
 		return rs.checkExtValue(pp.ref.ext, value)
 	default:
