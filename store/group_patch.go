@@ -430,7 +430,7 @@ if addEnd > 12 then
     if not present[j] and not skip[ARGV[i]] then batchAdd(b, gid, ARGV[i], kinds[i], displays[i], nowms, probe[j]) end
   end
 end
-for i = addEnd + 1, remEnd do batchRemove(b, gid, mk, ARGV[i], nowms) end
+batchRemoveIDs(b, gid, mk, addEnd + 1, remEnd, nowms)
 flushBatch(b, mk, queue)
 if b.n > 0 then changed = 1 end
 if renamed == 1 then changed = 1 end

@@ -201,6 +201,43 @@ local function batchRemove(b, gid, mk, id, nowms)
   end
 end
 
+-- batchRemoveIDs removes the members ARGV[from..to] (ids; a user and a group
+-- sharing an id alike) in a few commands: the reverse index tells which kinds
+-- each id is a member as, a probe of the exact entries finds those written
+-- without a display (by a PATCH), and only an entry that carries one (written
+-- by a PUT or the former layout) is looked up by id.
+local function batchRemoveIDs(b, gid, mk, from, to, nowms)
+  if to < from then return end
+  local idx, exact = {}, {}
+  for i = from, to do
+    local id = ARGV[i]
+    idx[#idx + 1] = 'User|' .. id .. SEP .. gid
+    idx[#idx + 1] = 'Group|' .. id .. SEP .. gid
+    exact[#exact + 1] = id .. SEP .. 'User' .. SEP
+    exact[#exact + 1] = id .. SEP .. 'Group' .. SEP
+  end
+  local held = redis.call('ZMSCORE', MEMBEROF, unpack(idx))
+  local probe, at = {}, {}
+  for j = 1, #idx do
+    if held[j] then
+      probe[#probe + 1] = exact[j]
+      at[#at + 1] = j
+    end
+  end
+  if #probe == 0 then return end
+  local found = redis.call('ZMSCORE', mk, unpack(probe))
+  for n, j in ipairs(at) do
+    if found[n] then
+      batchDrop(b, gid, exact[j], nowms)
+    else
+      local pre = exact[j]
+      for _, e in ipairs(redis.call('ZRANGEBYLEX', mk, '[' .. pre, '(' .. string.sub(pre, 1, -2) .. SEPEND, 'LIMIT', 0, 2)) do
+        batchDrop(b, gid, e, nowms)
+      end
+    end
+  end
+end
+
 local function flushBatch(b, mk, queue)
   if #b.setRems > 0 then
     redis.call('ZREM', mk, unpack(b.setRems))
@@ -683,7 +720,7 @@ local before = members
 local b = newBatch()
 if op == 'remove' then
   members = upgradeMembers(gid, members)
-  for i = 9, #ARGV do batchRemove(b, gid, mk, ARGV[i], nowms) end
+  batchRemoveIDs(b, gid, mk, 9, #ARGV, nowms)
 elseif op == 'drop' then
   -- entries read from the set by Go: one ZMSCORE; an entry changed since is
   -- removed by its id
