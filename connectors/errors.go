@@ -16,11 +16,12 @@ type Class int
 
 // Error classes.
 const (
-	// Retryable: 5xx, timeouts, connection errors. Retried with backoff.
+	// Retryable: 5xx, 408, 409, timeouts, connection errors. Retried with backoff.
 	Retryable Class = iota + 1
 	// RateLimited: 429; retried after Error.RetryAfter (or backoff when absent).
 	RateLimited
-	// Permanent: other 4xx and malformed answers. Goes to the dead-letter set.
+	// Permanent: other 4xx (not 404, 408, 409, 429) and malformed answers.
+	// Goes to the dead-letter set.
 	Permanent
 	// NotFound: 404. Adapters usually handle it themselves (the object is gone);
 	// the bridge treats an unhandled one as retryable.
@@ -117,7 +118,12 @@ func StatusOf(err error) int {
 }
 
 // ClassifyStatus maps an HTTP status to its class (0 for 2xx/3xx):
-// 429 RateLimited, 404 NotFound, 408 and 5xx Retryable, other 4xx Permanent.
+// 429 RateLimited, 404 NotFound, 408, 409 and 5xx Retryable, other 4xx
+// Permanent. A 409 says the downstream's state changed under the request (a
+// concurrent write, a create that landed before its answer was lost): the
+// next attempt reads that state again, so a conflict the adapter does not
+// resolve itself is retried with backoff (and parked after the attempts run
+// out), not parked at once.
 func ClassifyStatus(status int) Class {
 	switch {
 	case status < 400:
@@ -126,7 +132,7 @@ func ClassifyStatus(status int) Class {
 		return RateLimited
 	case status == http.StatusNotFound:
 		return NotFound
-	case status == http.StatusRequestTimeout || status >= 500:
+	case status == http.StatusRequestTimeout || status == http.StatusConflict || status >= 500:
 		return Retryable
 	default:
 		return Permanent

@@ -130,7 +130,10 @@ func (a *api) updateMember(ctx context.Context, project string, m memberRef, r r
 
 // removeMember deletes a membership; a 404 means it is already gone.
 func (a *api) removeMember(ctx context.Context, project, memberID, roleID string) error {
-	body := membership{Member: memberRef{ID: memberID}, Role: roleRef{ID: roleID}}
+	body := map[string]any{"member": memberRef{ID: memberID}}
+	if roleID != "" { // a listing without role ids: name the member only
+		body["role"] = roleRef{ID: roleID}
+	}
 	if _, err := a.c.Do(ctx, http.MethodDelete, a.membersPath(project), body, nil); err != nil {
 		if connectors.IsNotFound(err) {
 			return nil

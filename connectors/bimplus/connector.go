@@ -364,15 +364,18 @@ func (e *writeError) Error() string { return e.err.Error() }
 func (e *writeError) Unwrap() error { return e.err }
 
 // listingWrong reports whether err is a membership write whose answer says the
-// listing it was planned from was wrong: 409 (already a member), 404 (not a
-// member, or no such project) or 422.
+// listing it was planned from may have been wrong: 409 (already a member), 404
+// (not a member, or no such project), 422, or 400 (the vendor document names
+// no status for adding a member who is already on the project: a POST
+// repeated by another replica after the first one's answer was lost must not
+// end as a permanent error).
 func listingWrong(err error) bool {
 	var we *writeError
 	if !errors.As(err, &we) {
 		return false
 	}
 	switch connectors.StatusOf(err) {
-	case http.StatusConflict, http.StatusNotFound, http.StatusUnprocessableEntity:
+	case http.StatusConflict, http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusBadRequest:
 		return true
 	}
 	return false
@@ -392,13 +395,16 @@ func renameCreates(steps []step, next map[string]managedMembership, id string) {
 	}
 }
 
-// sameRole compares a listed role with the wanted one, by id when the listing
-// has one, else by name.
+// sameRole compares a listed role with the wanted one: the same id, or the
+// same name (a listing without ids, or one whose ids differ from the role
+// list's, as in the vendor document's own examples: Project_Viewer is one id
+// in GET /roles and another in the member listing; a role name is unique in a
+// team, so rewriting it on every convergence would change nothing).
 func sameRole(have roleRef, r role) bool {
-	if have.ID != "" {
-		return have.ID == r.ID
+	if have.ID != "" && have.ID == r.ID {
+		return true
 	}
-	return strings.EqualFold(have.Name, r.Name)
+	return have.Name != "" && strings.EqualFold(have.Name, r.Name)
 }
 
 func roleLabel(r roleRef) string {

@@ -54,8 +54,8 @@
 // one. A list older than Config.ProjectMembersTTL (default 30 seconds) is read
 // again, so changes made by hand are seen within that age; a dry run
 // (reconciliation) and Inventory read afresh. A failed write drops the list;
-// one answered 409, 404 or 422 (the list was wrong: the member was added or
-// removed by hand) makes the convergence read the project again and plan once
+// one answered 409, 404, 422 or 400 (the list was wrong: the member was added
+// or removed by hand, or by another replica whose answer was lost) makes the convergence read the project again and plan once
 // more before it returns. Convergences of one member (by email) run one at a
 // time, from reading the lists to their last write, so two never add the same
 // member; convergences of different members run in parallel.
@@ -77,8 +77,8 @@
 //     only when a POST is needed and no project listing already showed the
 //     user's member id. A user with no team member for its email cannot be
 //     added: that is a permanent error (the document allows assigning roles to
-//     existing team members only). An API without that route (it answers 404:
-//     the vendor document does not list it) is served from the member lists of
+//     existing team members only). An API without that route (it answers 404,
+//     405 or 501: the vendor document does not list it) is served from the member lists of
 //     the mapped projects instead: a user already on one mapped project can be
 //     given roles on the others.
 //   - The team listing is cached per connector for Config.MembersTTL (default
@@ -91,8 +91,11 @@
 //     retried once with the new id, one no longer in the team is the permanent
 //     error above, and otherwise the POST's own error is reported.
 //   - DELETE names the member in a JSON body {"member":{"id"},"role":{"id"}},
-//     like POST and PUT on the same resource; a 404 answer means the membership
-//     is already gone.
+//     like POST and PUT on the same resource (without "role" when the listing
+//     showed none); a 404 answer means the membership is already gone.
+//   - A listed role is the wanted one when its id or its name matches: the
+//     document's own examples give Project_Viewer one id in GET /roles and
+//     another in a member listing.
 //   - Listings are plain JSON arrays, not paged (as the document shows them).
 //   - A project that answers 404 has no memberships to remove; a user who needs
 //     a role on it gets the (not-found) error, so the bridge retries later.

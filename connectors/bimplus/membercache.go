@@ -123,7 +123,7 @@ func (c *memberCache) find(ctx context.Context, a *api, email string, stale uint
 // share an email, the first one listed with an id wins.
 func readTeam(ctx context.Context, a *api, projects []string) (map[string]string, error) {
 	team, err := a.listTeam(ctx)
-	if connectors.IsNotFound(err) {
+	if teamRouteMissing(err) {
 		team, err = projectsMembers(ctx, a, projects)
 	}
 	if err != nil {
@@ -138,6 +138,17 @@ func readTeam(ctx context.Context, a *api, projects []string) (map[string]string
 		ids[k] = m.ID
 	}
 	return ids, nil
+}
+
+// teamRouteMissing reports whether the team member listing failed because the
+// API does not offer the route (the vendor document does not list it): 404,
+// 405 or 501.
+func teamRouteMissing(err error) bool {
+	switch connectors.StatusOf(err) {
+	case http.StatusNotFound, http.StatusMethodNotAllowed, http.StatusNotImplemented:
+		return true
+	}
+	return false
 }
 
 // projectsMembers gathers the members of the given projects, for an API without

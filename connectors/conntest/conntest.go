@@ -52,7 +52,7 @@ var ErrorClassTable = []struct {
 	{403, connectors.Permanent},
 	{404, connectors.NotFound},
 	{408, connectors.Retryable},
-	{409, connectors.Permanent},
+	{409, connectors.Retryable},
 	{422, connectors.Permanent},
 	{429, connectors.RateLimited},
 	{500, connectors.Retryable},
