@@ -2,6 +2,7 @@ package bridge
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -14,6 +15,7 @@ import (
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/internal/fakeclock"
+	"github.com/scim-bridge/scim-bridge/store"
 )
 
 // scimReply is one HTTP answer of the SCIM endpoint, kept raw and decoded.
@@ -421,6 +423,41 @@ func TestAttributeProjection(t *testing.T) {
 			put := ts.callSCIM(t, testToken, http.MethodPut, "/Users/"+uid, userDoc("proj.user", "password", "an0ther-Secret")).expect(t, http.StatusOK)
 			if bytes.Contains(put.Raw, []byte("an0ther-Secret")) {
 				t.Errorf("PUT returns the password: %s", put.Raw)
+			}
+		})
+		t.Run("password never stored", func(t *testing.T) {
+			ctx := context.Background()
+			stored := func() *store.Resource {
+				t.Helper()
+				r, err := ts.b.Store().Get(ctx, "acme", store.KindUser, uid)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if _, ok := r.Attrs["password"]; ok {
+					t.Fatalf("the store holds a password: %v", r.Attrs)
+				}
+				return r
+			}
+			before := stored()
+			// Okta's password sync, a path, a URN path, and through /Bulk: the
+			// password alone changes nothing (no new version).
+			for _, body := range []map[string]any{
+				patchDoc("replace", "", map[string]any{"password": "PatchPathless1!"}),
+				patchDoc("replace", "password", "PatchPath1!"),
+				patchDoc("add", "urn:ietf:params:scim:schemas:core:2.0:User:password", "PatchURN1!"),
+			} {
+				ts.callSCIM(t, testToken, http.MethodPatch, "/Users/"+uid, body).expect(t, http.StatusOK)
+				if r := stored(); r.Version != before.Version {
+					t.Errorf("PATCH %v: version %d, want %d (nothing stored)", body, r.Version, before.Version)
+				}
+			}
+			ts.callSCIM(t, testToken, http.MethodPost, "/Bulk", map[string]any{
+				"schemas": []string{"urn:ietf:params:scim:api:messages:2.0:BulkRequest"},
+				"Operations": []any{map[string]any{"method": "PATCH", "path": "/Users/" + uid,
+					"data": patchDoc("replace", "", map[string]any{"password": "Bulk1!", "displayName": "Bulk Name"})}},
+			}).expect(t, http.StatusOK)
+			if r := stored(); r.Attrs["displayName"] != "Bulk Name" {
+				t.Errorf("bulk PATCH: displayName %v", r.Attrs["displayName"])
 			}
 		})
 	})

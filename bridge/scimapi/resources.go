@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"math/rand/v2"
 	"net/http"
 	"reflect"
@@ -356,6 +357,13 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 				continue // decide on the stored user
 			}
 			return err
+		}
+		if _, has := out["password"]; has && changed {
+			// Never stored, as in decodeResource: a PATCH setting only a
+			// password (Okta's password sync) changes nothing.
+			out = maps.Clone(out)
+			delete(out, "password")
+			changed = !reflect.DeepEqual(out, cur.Attrs)
 		}
 		if cached && !changed {
 			continue // the stored user may differ: no answer from the cache alone
