@@ -70,6 +70,8 @@ func (b *Bridge) knownConnector(tenantID, connector string) bool {
 // sessionSecret derives the console's session signing secret from the admin
 // tokens as configured (plaintext or digest): every replica with the same
 // configuration accepts the others' sessions, and changing a token ends them.
+// The console salts it with the store's console salt (store.ConsoleSalt): a
+// digest is in the configuration, so the configuration alone must not sign.
 func sessionSecret(opts Options) []byte {
 	h := sha256.New()
 	h.Write([]byte("scim-bridge console\x00" + opts.AdminToken + "\x00" + opts.AdminReadToken.Value))

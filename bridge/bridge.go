@@ -268,7 +268,7 @@ func New(opts Options) (*Bridge, error) {
 	b.admin = admin.New(admin.Options{
 		Store: st, Tenants: set, Now: now, Reconciler: b.reconciler,
 		Auth: adminAuth, Credentials: scimAuth.Inventory, OnMark: b.fanout.Kick, Recorder: b.audit,
-		Audit: st, SessionSecret: sessionSecret(opts), Secure: opts.AdminSecureCookie,
+		Audit: st, SessionSecret: sessionSecret(opts), SessionSalt: st.ConsoleSalt, Secure: opts.AdminSecureCookie,
 		Explainer:   explain.New(explain.Options{Store: st, Tenants: set, Now: now, UserSchema: b.scim.UserSchema()}),
 		Unavailable: storeUnavailable,
 	})

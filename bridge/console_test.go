@@ -2,6 +2,9 @@ package bridge
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
@@ -123,6 +126,23 @@ func TestConsoleRefusesWithoutSession(t *testing.T) {
 	c.http.Jar.SetCookies(u, []*http.Cookie{{Name: "sb_admin_session", Value: "2.9999999999.abcd.forged", Path: "/admin/"}})
 	if code, _, _ := c.get("/admin/"); code != http.StatusSeeOther {
 		t.Errorf("forged session cookie: %d, want 303", code)
+	}
+	// A cookie signed with what the configuration holds (the admin tokens,
+	// which may be digests) is no session either: the key is salted with a
+	// value kept in the store.
+	if code, _, _ := c.get("/admin/"); code != http.StatusSeeOther {
+		t.Fatalf("before forging: %d", code)
+	}
+	secret := sha256.Sum256([]byte("scim-bridge console\x00" + consoleAdminToken + "\x00" + consoleReadToken))
+	km := hmac.New(sha256.New, secret[:])
+	km.Write([]byte("scim-bridge console session v1"))
+	exp := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
+	mm := hmac.New(sha256.New, km.Sum(nil))
+	mm.Write([]byte("session\x002\x00" + exp + "\x00abcd"))
+	forged := "2." + exp + ".abcd." + base64.RawURLEncoding.EncodeToString(mm.Sum(nil))
+	c.http.Jar.SetCookies(u, []*http.Cookie{{Name: "sb_admin_session", Value: forged, Path: "/admin/"}})
+	if code, _, _ := c.get("/admin/"); code != http.StatusSeeOther {
+		t.Errorf("session cookie signed from the configuration: %d, want 303 to the login", code)
 	}
 	// Login needs the right token and the login form's CSRF token.
 	if code := c.login("wrong-token-0123456789"); code != http.StatusUnauthorized {

@@ -65,6 +65,12 @@ type Options struct {
 	// admin tokens' configuration so every replica accepts the sessions of
 	// the others and rotating the tokens ends them. Empty disables the console.
 	SessionSecret []byte
+	// SessionSalt returns a random value kept outside the configuration (in
+	// the store, shared by the replicas), mixed into the signing key: the
+	// configuration alone, whose admin tokens may be digests, must not be
+	// enough to sign a session. The console answers 503 while it cannot be
+	// read. Nil signs with SessionSecret alone (tests).
+	SessionSalt func(context.Context) ([]byte, error)
 	// Secure marks the console's session cookie Secure even on plain HTTP
 	// requests (behind a TLS-terminating proxy); a TLS request always gets it.
 	Secure bool

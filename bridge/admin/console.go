@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/bridge/explain"
@@ -30,14 +31,18 @@ const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'se
 // same API, behind a session cookie obtained with an admin token.
 type console struct {
 	api   *API
-	key   []byte
+	base  []byte                 // sessionKey(SessionSecret); nil: the console is disabled
+	key   atomic.Pointer[[]byte] // base salted with SessionSalt, once read
 	pages map[string]*template.Template
 }
 
 func newConsole(a *API) *console {
 	c := &console{api: a, pages: map[string]*template.Template{}}
 	if a.opts.Auth != nil && len(a.opts.SessionSecret) > 0 {
-		c.key = sessionKey(a.opts.SessionSecret)
+		c.base = sessionKey(a.opts.SessionSecret)
+		if a.opts.SessionSalt == nil {
+			c.key.Store(&c.base)
+		}
 	}
 	funcs := template.FuncMap{
 		"time": func(t time.Time) string {
@@ -103,8 +108,12 @@ func (c *console) routes(mux *http.ServeMux) {
 // endpoints are disabled.
 func (c *console) secure(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if c.key == nil {
+		if c.base == nil {
 			http.NotFound(w, r)
+			return
+		}
+		if err := c.loadKey(r.Context()); err != nil {
+			http.Error(w, "The console is unavailable: its session key cannot be read from the store. Try again shortly.", http.StatusServiceUnavailable)
 			return
 		}
 		h := w.Header()

@@ -1,11 +1,13 @@
 package admin
 
 import (
+	"context"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -14,8 +16,11 @@ import (
 
 // Console sessions are stateless: the cookie holds "<role>.<expiry>.<nonce>.<mac>"
 // with an HMAC-SHA256 under a key derived from Options.SessionSecret (itself
-// derived from the admin tokens' configuration), so every replica accepts
-// them, a restart keeps them and rotating the admin tokens ends them all. The
+// derived from the admin tokens' configuration) salted with
+// Options.SessionSalt (a random value kept in the store, never in the
+// configuration), so every replica accepts them, a restart keeps them,
+// rotating the admin tokens ends them all, and reading the configuration is
+// not enough to forge one. The
 // CSRF token of a session is another MAC over its nonce.
 
 const (
@@ -37,8 +42,25 @@ func sessionKey(secret []byte) []byte {
 	return m.Sum(nil)
 }
 
+// loadKey salts the signing key with the store's console salt, once.
+func (c *console) loadKey(ctx context.Context) error {
+	if c.key.Load() != nil {
+		return nil
+	}
+	salt, err := c.api.opts.SessionSalt(ctx)
+	if err != nil {
+		return fmt.Errorf("read the console salt: %w", err)
+	}
+	m := hmac.New(sha256.New, c.base)
+	m.Write([]byte("salt\x00"))
+	m.Write(salt)
+	k := m.Sum(nil)
+	c.key.CompareAndSwap(nil, &k)
+	return nil
+}
+
 func (c *console) mac(parts ...string) string {
-	m := hmac.New(sha256.New, c.key)
+	m := hmac.New(sha256.New, *c.key.Load())
 	m.Write([]byte(strings.Join(parts, "\x00")))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }

@@ -1,0 +1,31 @@
+package store
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+
+	"github.com/redis/go-redis/v9"
+)
+
+func consoleSaltKey() string { return Prefix + ":console-salt" }
+
+// ConsoleSalt returns the deployment's console salt: 32 random bytes (hex)
+// created by the first replica that asks and shared by all of them. The admin
+// console mixes it into its session signing key, so that whoever reads the
+// configuration (whose admin tokens may be digests) still cannot sign a
+// session: it lives only in Redis. Deleting the key ends every session.
+func (s *Store) ConsoleSalt(ctx context.Context) ([]byte, error) {
+	if err := s.rdb.SetNX(ctx, consoleSaltKey(), rand.Text()+rand.Text(), 0).Err(); err != nil {
+		return nil, fmt.Errorf("console salt: %w", err)
+	}
+	v, err := s.rdb.Get(ctx, consoleSaltKey()).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, errors.New("console salt: deleted while being read")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("console salt: %w", err)
+	}
+	return []byte(v), nil
+}
