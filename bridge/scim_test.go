@@ -647,6 +647,34 @@ func TestDiscovery(t *testing.T) {
 		if s := jlist(one.Body, "schemas"); len(s) != 1 || s[0] != "urn:ietf:params:scim:schemas:core:2.0:Schema" {
 			t.Errorf("schema schemas %v", s)
 		}
+		// What the schemas declare is what the endpoint does: a group's
+		// displayName is unique (409 uniqueness), the limits are integers.
+		group := ts.callSCIM(t, "", http.MethodGet, "/Schemas/"+GroupSchema, nil).expect(t, http.StatusOK)
+		for _, a := range jlist(group.Body, "attributes") {
+			if jstr(a, "name") == "displayName" && jstr(a, "uniqueness") != "server" {
+				t.Errorf("Group displayName uniqueness %q, want server", jstr(a, "uniqueness"))
+			}
+		}
+		spc := ts.callSCIM(t, "", http.MethodGet, "/Schemas/urn:ietf:params:scim:schemas:core:2.0:ServiceProviderConfig", nil).expect(t, http.StatusOK)
+		limits := 0
+		var walk func(attrs []any)
+		walk = func(attrs []any) {
+			for _, x := range attrs {
+				a, _ := x.(map[string]any)
+				switch jstr(a, "name") {
+				case "maxOperations", "maxPayloadSize", "maxResults":
+					limits++
+					if jstr(a, "type") != "integer" {
+						t.Errorf("ServiceProviderConfig %s type %q, want integer", jstr(a, "name"), jstr(a, "type"))
+					}
+				}
+				walk(jlist(a, "subAttributes"))
+			}
+		}
+		walk(jlist(spc.Body, "attributes"))
+		if limits != 3 {
+			t.Errorf("%d limits found in the ServiceProviderConfig schema, want 3", limits)
+		}
 	})
 	t.Run("answer with a token too", func(t *testing.T) {
 		ts.callSCIM(t, testToken, http.MethodGet, "/ServiceProviderConfig", nil).expect(t, http.StatusOK)

@@ -167,6 +167,9 @@ func withDiscoveryMeta(body []byte, base string) []byte {
 		}
 		res["schemas"] = []any{"urn:ietf:params:scim:schemas:core:2.0:Schema"}
 		res["meta"] = map[string]any{"resourceType": "Schema", "location": base + "/Schemas/" + id}
+		if attrs, ok := res["attributes"].([]any); ok {
+			fixSchemaAttrs(id, attrs)
+		}
 	}
 	if _, isList := doc["totalResults"]; isList {
 		// A page past the end (or count=0) comes back from the library as
@@ -191,4 +194,28 @@ func withDiscoveryMeta(body []byte, base string) []byte {
 		return body
 	}
 	return out
+}
+
+// fixSchemaAttrs corrects, in a served schema, what the library declares
+// otherwise than the endpoint behaves: a group's displayName is unique in its
+// tenant (a second one answers 409 uniqueness), and the service provider
+// configuration's limits are integers (RFC 7643 §5), not decimals.
+func fixSchemaAttrs(schemaID string, attrs []any) {
+	for _, a := range attrs {
+		m, ok := a.(map[string]any)
+		if !ok {
+			continue
+		}
+		name, _ := m["name"].(string)
+		switch {
+		case schemaID == GroupSchema && name == "displayName":
+			m["uniqueness"] = "server"
+		case schemaID == SPConfigSchema && (name == "maxOperations" || name == "maxPayloadSize" || name == "maxResults"):
+			m["type"] = "integer"
+			delete(m, "caseExact")
+		}
+		if subs, ok := m["subAttributes"].([]any); ok {
+			fixSchemaAttrs(schemaID, subs)
+		}
+	}
 }
