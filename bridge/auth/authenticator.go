@@ -334,6 +334,11 @@ func (a *Authenticator) check(r *http.Request, s *scope) (Identity, error) {
 	if h == "" {
 		return Identity{}, s.ch.failure(ErrNoCredentials, nil)
 	}
+	if len(r.Header.Values("Authorization")) > 1 {
+		// A singleton field (RFC 9110 §11.6.2) sent twice is ambiguous:
+		// never let the first of two credentials decide.
+		return Identity{}, s.ch.failure(ErrMalformed, errors.New("more than one Authorization header"))
+	}
 	scheme, cred, _ := strings.Cut(h, " ")
 	cred = strings.TrimSpace(cred)
 	switch {

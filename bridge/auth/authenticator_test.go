@@ -85,10 +85,17 @@ func TestBearerAndBasic(t *testing.T) {
 		{"basic not base64", "Basic !!!", Identity{}, ErrMalformed, `Bearer realm="scim-bridge"`},
 		{"basic without colon", "Basic " + "b2t0YQ==", Identity{}, ErrMalformed, ""},
 		{"bearer token sent as basic password", basicHeader("x", acmeOld), Identity{}, ErrInvalid, ""},
+		// two headers, the first valid: ambiguous, never the first one's tenant
+		{"two Authorization headers", "Bearer " + acmeNew + "\nBearer junk-junk-junk-junk", Identity{}, ErrMalformed, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := a.Authenticate(request(tt.authz, "192.0.2.1"))
+			first, second, two := strings.Cut(tt.authz, "\n")
+			r := request(first, "192.0.2.1")
+			if two {
+				r.Header.Add("Authorization", second)
+			}
+			got, err := a.Authenticate(r)
 			if tt.wantErr == nil {
 				if err != nil {
 					t.Fatalf("err = %v", err)
