@@ -961,6 +961,9 @@ func TestIsSecretKey(t *testing.T) {
 	if got := redact(`bad "abc-123456", not abc-1234567 or xabc-123456`, "abc-123456"); got != `bad "[redacted]", not abc-1234567 or xabc-123456` {
 		t.Errorf("redact = %q", got)
 	}
+	if got := redact(`timeout "AlphaTok-9f3kQ2mZp7Lwx" and x_AlphaTok-9f3kQ2mZp7Lw`, "AlphaTok-9f3kQ2mZp7Lw"); got != `timeout "[redacted]x" and x_[redacted]` {
+		t.Errorf("a long secret glued to letters: %q", got)
+	}
 }
 
 func TestDurationYAML(t *testing.T) {

@@ -65,7 +65,9 @@ func (l *loader) secretList() []string {
 
 // redact replaces each occurrence of secret in msg that is not part of a longer
 // word (so that a token "short" does not turn "too short" into "too [redacted]"
-// while a quoted or delimited token is always caught).
+// while a quoted or delimited token is always caught). A secret of
+// longWordSecret bytes or more is no word of a message: it is replaced even
+// glued to other letters ("${TOKEN}x" quoted back by a connector's check).
 func redact(msg, secret string) string {
 	var b strings.Builder
 	for {
@@ -75,8 +77,8 @@ func redact(msg, secret string) string {
 			return b.String()
 		}
 		end := i + len(secret)
-		inWord := (i > 0 && isWordByte(msg[i-1]) && isWordByte(secret[0])) ||
-			(end < len(msg) && isWordByte(msg[end]) && isWordByte(secret[len(secret)-1]))
+		inWord := len(secret) < longWordSecret && ((i > 0 && isWordByte(msg[i-1]) && isWordByte(secret[0])) ||
+			(end < len(msg) && isWordByte(msg[end]) && isWordByte(secret[len(secret)-1])))
 		if inWord {
 			b.WriteString(msg[:i+1])
 			msg = msg[i+1:]
@@ -87,6 +89,9 @@ func redact(msg, secret string) string {
 		msg = msg[end:]
 	}
 }
+
+// longWordSecret: see redact.
+const longWordSecret = 16
 
 func isWordByte(c byte) bool {
 	return c == '_' || (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
