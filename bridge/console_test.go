@@ -15,10 +15,14 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/rs/zerolog"
+
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 )
 
 // consoleClient is a browser-like client of the console: a cookie jar, no
@@ -133,13 +137,26 @@ func TestConsoleRefusesWithoutSession(t *testing.T) {
 	if code, _, _ := c.get("/admin/"); code != http.StatusSeeOther {
 		t.Fatalf("before forging: %d", code)
 	}
+	real := newConsoleClient(t, env.srv)
+	if code := real.login(consoleAdminToken); code != http.StatusSeeOther {
+		t.Fatalf("login: %d", code)
+	}
+	cred := ""
+	for _, ck := range real.http.Jar.Cookies(u) {
+		if p := strings.Split(ck.Value, "."); ck.Name == "sb_admin_session" && len(p) == 5 {
+			cred = p[3] // the credential's name, as a real session carries it
+		}
+	}
+	if cred == "" {
+		t.Fatal("no session cookie after login")
+	}
 	secret := sha256.Sum256([]byte("scim-bridge console\x00" + consoleAdminToken + "\x00" + consoleReadToken))
 	km := hmac.New(sha256.New, secret[:])
 	km.Write([]byte("scim-bridge console session v1"))
 	exp := strconv.FormatInt(time.Now().Add(time.Hour).Unix(), 10)
 	mm := hmac.New(sha256.New, km.Sum(nil))
-	mm.Write([]byte("session\x002\x00" + exp + "\x00abcd"))
-	forged := "2." + exp + ".abcd." + base64.RawURLEncoding.EncodeToString(mm.Sum(nil))
+	mm.Write([]byte("session\x002\x00" + exp + "\x00abcd\x00" + cred))
+	forged := "2." + exp + ".abcd." + cred + "." + base64.RawURLEncoding.EncodeToString(mm.Sum(nil))
 	c.http.Jar.SetCookies(u, []*http.Cookie{{Name: "sb_admin_session", Value: forged, Path: "/admin/"}})
 	if code, _, _ := c.get("/admin/"); code != http.StatusSeeOther {
 		t.Errorf("session cookie signed from the configuration: %d, want 303 to the login", code)
@@ -447,5 +464,63 @@ func TestOverviewReadsNoRangeOfTheQueue(t *testing.T) {
 				t.Errorf("the overview sent %q", c)
 			}
 		}
+	}
+}
+
+// TestConsoleSessionEndsWithCredential: a console session ends when the admin
+// token it was opened with expires (not 8 hours later), and a logout ends it
+// on the server: a copy of the cookie is refused afterwards.
+func TestConsoleSessionEndsWithCredential(t *testing.T) {
+	const (
+		oldTok = "old-admin-token-0123456789"
+		newTok = "new-admin-token-0123456789"
+	)
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	b, err := New(Options{
+		Store:  openStore(t, ""),
+		Logger: zerolog.Nop(),
+		Now:    now,
+		AdminTokens: []auth.Token{
+			{Name: "old-admin", Value: oldTok, Window: auth.Window{Expires: now().Add(10 * time.Minute)}},
+			{Name: "new-admin", Value: newTok},
+		},
+		Tenants: []TenantOptions{{ID: "acme", SCIMTokens: []string{testToken}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(b.Handler())
+	t.Cleanup(func() { srv.Close(); b.Close() })
+
+	old := newConsoleClient(t, srv)
+	if code := old.login(oldTok); code != http.StatusSeeOther {
+		t.Fatalf("login with the expiring token: %d", code)
+	}
+	if code, _, _ := old.get("/admin/"); code != http.StatusOK {
+		t.Fatalf("overview: %d", code)
+	}
+	clock.Add(int64(11 * time.Minute))
+	if code, _, _ := old.get("/admin/"); code != http.StatusSeeOther {
+		t.Errorf("after its token expired: %d, want 303 to the login", code)
+	}
+
+	c := newConsoleClient(t, srv)
+	if code := c.login(newTok); code != http.StatusSeeOther {
+		t.Fatalf("login: %d", code)
+	}
+	u, _ := url.Parse(srv.URL + "/admin/")
+	copied := newConsoleClient(t, srv)
+	copied.http.Jar.SetCookies(u, c.http.Jar.Cookies(u))
+	if code, _, _ := copied.get("/admin/"); code != http.StatusOK {
+		t.Fatalf("copied cookie before logout: %d", code)
+	}
+	c.get("/admin/")
+	if code, _, _ := c.post("/admin/logout", url.Values{"csrf": {c.csrf}}); code != http.StatusSeeOther {
+		t.Fatalf("logout: %d", code)
+	}
+	if code, _, _ := copied.get("/admin/"); code != http.StatusSeeOther {
+		t.Errorf("copied cookie after logout: %d, want 303 to the login", code)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -28,4 +29,29 @@ func (s *Store) ConsoleSalt(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("console salt: %w", err)
 	}
 	return []byte(v), nil
+}
+
+func consoleRevokedKey(nonce string) string { return Prefix + ":console-revoked:" + nonce }
+
+// RevokeConsoleSession ends the console session with that nonce on every
+// replica (a logout); the mark expires with the session, at until.
+func (s *Store) RevokeConsoleSession(ctx context.Context, nonce string, until time.Time) error {
+	ttl := time.Until(until)
+	if ttl < time.Second {
+		ttl = time.Second
+	}
+	if err := s.rdb.Set(ctx, consoleRevokedKey(nonce), "1", ttl).Err(); err != nil {
+		return fmt.Errorf("revoke console session: %w", err)
+	}
+	return nil
+}
+
+// ConsoleSessionRevoked reports whether the session with that nonce was
+// ended by RevokeConsoleSession.
+func (s *Store) ConsoleSessionRevoked(ctx context.Context, nonce string) (bool, error) {
+	n, err := s.rdb.Exists(ctx, consoleRevokedKey(nonce)).Result()
+	if err != nil {
+		return false, fmt.Errorf("console session revoked: %w", err)
+	}
+	return n > 0, nil
 }

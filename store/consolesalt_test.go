@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"testing"
+	"time"
 
 	"github.com/scim-bridge/scim-bridge/store/redistest"
 )
@@ -43,4 +44,23 @@ func TestConsoleSaltShared(t *testing.T) {
 	if b, err := openTestStore(t, url).ConsoleSalt(ctx); err != nil || !bytes.Equal(a, b) {
 		t.Fatalf("second replica: %q, %v; want %q", b, err, a)
 	}
+}
+
+// TestConsoleSessionRevoked: a revoked session stays revoked until its end;
+// another one is not.
+func TestConsoleSessionRevoked(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		if err := s.RevokeConsoleSession(ctx, "n1", time.Now().Add(time.Hour)); err != nil {
+			t.Fatal(err)
+		}
+		for nonce, want := range map[string]bool{"n1": true, "n2": false} {
+			if got, err := s.ConsoleSessionRevoked(ctx, nonce); err != nil || got != want {
+				t.Errorf("%s: revoked %v, %v; want %v", nonce, got, err, want)
+			}
+		}
+		if ttl := s.rdb.PTTL(ctx, consoleRevokedKey("n1")).Val(); ttl <= 0 || ttl > time.Hour {
+			t.Errorf("mark TTL %v, want up to the session's end", ttl)
+		}
+	})
 }

@@ -32,6 +32,10 @@ type Store interface {
 	Replay(ctx context.Context, tenant, connector, subject string) error
 	ReplayAll(ctx context.Context, tenant, connector string) (int, error)
 	ThrottleStates(ctx context.Context, tenant string, connectors []string) (map[string]store.ThrottleState, error)
+	// RevokeConsoleSession and ConsoleSessionRevoked end a console session
+	// on every replica (logout).
+	RevokeConsoleSession(ctx context.Context, nonce string, until time.Time) error
+	ConsoleSessionRevoked(ctx context.Context, nonce string) (bool, error)
 }
 
 // Recorder records an entry of a tenant's audit trail without waiting

@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/bridge/explain"
 	"github.com/scim-bridge/scim-bridge/bridge/reconcile"
 	"github.com/scim-bridge/scim-bridge/store"
@@ -207,22 +208,22 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "invalid or missing CSRF token", http.StatusForbidden)
 		return
 	}
-	rl := c.authenticate(r, r.PostFormValue("token"))
+	rl, id := c.authenticate(r, r.PostFormValue("token"))
 	if rl == roleNone {
 		csrf := c.loginCSRF(w, r)
 		c.render(w, r, &session{csrf: csrf}, http.StatusUnauthorized, "login", "Log in", nil, "That token is not an admin token.")
 		return
 	}
 	http.SetCookie(w, c.cookie(r, loginCookie, "", -1))
-	c.newSession(w, r, rl)
+	c.newSession(w, r, rl, id)
 	http.Redirect(w, r, "/admin/", http.StatusSeeOther)
 }
 
 // authenticate checks a token typed into the login form as the admin API
 // checks a bearer token (same authenticator, same failure limiter).
-func (c *console) authenticate(r *http.Request, token string) role {
+func (c *console) authenticate(r *http.Request, token string) (role, auth.Identity) {
 	if token == "" || strings.ContainsAny(token, "\r\n") {
-		return roleNone
+		return roleNone, auth.Identity{}
 	}
 	probe := r.Clone(r.Context())
 	probe.Header = http.Header{"Authorization": {"Bearer " + token}}
@@ -231,12 +232,17 @@ func (c *console) authenticate(r *http.Request, token string) role {
 	}
 	id, err := c.api.opts.Auth.Authenticate(probe)
 	if err != nil {
-		return roleNone
+		return roleNone, auth.Identity{}
 	}
-	return roleOf(id)
+	return roleOf(id), id
 }
 
-func (c *console) logout(w http.ResponseWriter, r *http.Request, _ *session) error {
+// logout ends the session on every replica, not only in this browser: a
+// copied cookie is refused from now on.
+func (c *console) logout(w http.ResponseWriter, r *http.Request, s *session) error {
+	if err := c.api.opts.Store.RevokeConsoleSession(r.Context(), s.nonce, s.exp); err != nil {
+		return fmt.Errorf("log out: %w", err)
+	}
 	http.SetCookie(w, c.cookie(r, sessionCookie, "", -1))
 	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
 	return nil

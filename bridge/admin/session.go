@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/scim-bridge/scim-bridge/bridge/auth"
 )
 
 // Console sessions are stateless: the cookie holds "<role>.<expiry>.<nonce>.<mac>"
@@ -33,6 +35,7 @@ type session struct {
 	role  role
 	nonce string
 	csrf  string
+	exp   time.Time // when the cookie stops being accepted
 }
 
 // sessionKey derives the signing key from the session secret.
@@ -71,13 +74,21 @@ func randomHex(n int) string {
 	return hex.EncodeToString(b)
 }
 
-// newSession issues a session cookie for r.
-func (c *console) newSession(w http.ResponseWriter, r *http.Request, rl role) {
-	exp := strconv.FormatInt(c.api.now().Add(sessionTTL).Unix(), 10)
+// newSession issues a session cookie for r, signed in with the credential id:
+// it ends with the credential's own expiry when that comes first, and is
+// accepted only while that credential is (see session).
+func (c *console) newSession(w http.ResponseWriter, r *http.Request, rl role, id auth.Identity) {
+	now := c.api.now()
+	end := now.Add(sessionTTL)
+	if !id.Expires.IsZero() && id.Expires.Before(end) {
+		end = id.Expires
+	}
+	exp := strconv.FormatInt(end.Unix(), 10)
 	nonce := randomHex(16)
 	rs := strconv.Itoa(int(rl))
-	val := rs + "." + exp + "." + nonce + "." + c.mac("session", rs, exp, nonce)
-	http.SetCookie(w, c.cookie(r, sessionCookie, val, int(sessionTTL/time.Second)))
+	cred := base64.RawURLEncoding.EncodeToString([]byte(id.Name))
+	val := rs + "." + exp + "." + nonce + "." + cred + "." + c.mac("session", rs, exp, nonce, cred)
+	http.SetCookie(w, c.cookie(r, sessionCookie, val, max(1, int(end.Sub(now)/time.Second))))
 }
 
 func (c *console) cookie(r *http.Request, name, val string, maxAge int) *http.Cookie {
@@ -94,15 +105,16 @@ func (c *console) session(r *http.Request) (*session, bool) {
 		return nil, false
 	}
 	parts := strings.Split(ck.Value, ".")
-	if len(parts) != 4 {
+	if len(parts) != 5 {
 		return nil, false
 	}
-	rs, exp, nonce, mac := parts[0], parts[1], parts[2], parts[3]
-	if !hmac.Equal([]byte(mac), []byte(c.mac("session", rs, exp, nonce))) {
+	rs, exp, nonce, cred, mac := parts[0], parts[1], parts[2], parts[3], parts[4]
+	if !hmac.Equal([]byte(mac), []byte(c.mac("session", rs, exp, nonce, cred))) {
 		return nil, false
 	}
+	now := c.api.now()
 	e, err := strconv.ParseInt(exp, 10, 64)
-	if err != nil || c.api.now().Unix() > e {
+	if err != nil || now.Unix() >= e {
 		return nil, false
 	}
 	n, _ := strconv.Atoi(rs)
@@ -110,7 +122,26 @@ func (c *console) session(r *http.Request) (*session, bool) {
 	if rl != roleAdmin && rl != roleReader {
 		return nil, false
 	}
-	return &session{role: rl, nonce: nonce, csrf: c.mac("csrf", nonce)}, true
+	name, err := base64.RawURLEncoding.DecodeString(cred)
+	if err != nil || !c.credentialValid(string(name), now) {
+		return nil, false // the credential was removed, renamed, or has expired
+	}
+	if revoked, err := c.api.opts.Store.ConsoleSessionRevoked(r.Context(), nonce); err != nil || revoked {
+		return nil, false
+	}
+	return &session{role: rl, nonce: nonce, csrf: c.mac("csrf", nonce), exp: time.Unix(e, 0)}, true
+}
+
+// credentialValid reports whether the admin credential named name is
+// configured and within its validity window at now.
+func (c *console) credentialValid(name string, now time.Time) bool {
+	for _, ci := range c.api.opts.Auth.Inventory() {
+		if ci.Name != name {
+			continue
+		}
+		return (ci.NotBefore.IsZero() || !now.Before(ci.NotBefore)) && (ci.Expires.IsZero() || now.Before(ci.Expires))
+	}
+	return false
 }
 
 // loginCSRF returns the CSRF token of the login form, setting the pre-login
