@@ -524,3 +524,27 @@ func TestConsoleSessionEndsWithCredential(t *testing.T) {
 		t.Errorf("copied cookie after logout: %d, want 303 to the login", code)
 	}
 }
+
+// TestConsoleFlashNotFromURL: a page's notice is never text from the URL (a
+// link could put any message on the real console); the re-queue notice is
+// made from a count.
+func TestConsoleFlashNotFromURL(t *testing.T) {
+	env := newConsoleEnv(t)
+	c := newConsoleClient(t, env.srv)
+	if code := c.login(consoleAdminToken); code != http.StatusSeeOther {
+		t.Fatalf("login: %d", code)
+	}
+	for _, p := range []string{"/admin/?flash=Log+in+again+at+evil.example", "/admin/login?flash=Log+in+again+at+evil.example", "/admin/?requeued=evil.example"} {
+		if _, body, _ := c.get(p); strings.Contains(body, "evil.example") {
+			t.Errorf("GET %s shows text from the URL", p)
+		}
+	}
+	c.get("/admin/dead?tenant=acme")
+	code, _, h := c.post("/admin/dead/retry", url.Values{"tenant": {"acme"}, "csrf": {c.csrf}})
+	if code != http.StatusSeeOther || !strings.Contains(h.Get("Location"), "requeued=0") {
+		t.Fatalf("retry: %d → %q, want a redirect carrying the count", code, h.Get("Location"))
+	}
+	if _, body, _ := c.get(h.Get("Location")); !strings.Contains(body, "0 dead letter(s) re-queued") {
+		t.Errorf("the page after the retry lacks its notice")
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -167,7 +168,7 @@ func (c *console) auth(write bool, next consoleHandler) http.Handler {
 
 // render executes a page into a buffer, so a template error never sends half a page.
 func (c *console) render(w http.ResponseWriter, r *http.Request, s *session, status int, name, title string, data any, errMsg string) {
-	p := page{Title: title, Data: data, Error: errMsg, Flash: r.URL.Query().Get("flash")}
+	p := page{Title: title, Data: data, Error: errMsg, Flash: flashOf(r)}
 	if s != nil {
 		p.CSRF, p.CanWrite = s.csrf, s.role == roleAdmin
 	}
@@ -246,6 +247,17 @@ func (c *console) logout(w http.ResponseWriter, r *http.Request, s *session) err
 	http.SetCookie(w, c.cookie(r, sessionCookie, "", -1))
 	http.Redirect(w, r, "/admin/login", http.StatusSeeOther)
 	return nil
+}
+
+// flashOf is the notice a page shows after a redirect: made here from a
+// count the redirect carries, never text taken from the URL (a link could
+// otherwise put any message on the console's pages).
+func flashOf(r *http.Request) string {
+	n, err := strconv.Atoi(r.URL.Query().Get("requeued"))
+	if err != nil || n < 0 {
+		return ""
+	}
+	return fmt.Sprintf("%d dead letter(s) re-queued", n)
 }
 
 // overviewRow is one tenant on the overview.
@@ -339,7 +351,7 @@ func (c *console) retry(w http.ResponseWriter, r *http.Request, _ *session) erro
 	if strings.Contains(back, "?") {
 		sep = "&"
 	}
-	http.Redirect(w, r, back+sep+"flash="+url.QueryEscape(fmt.Sprintf("%d dead letter(s) re-queued", n)), http.StatusSeeOther)
+	http.Redirect(w, r, back+sep+"requeued="+strconv.Itoa(n), http.StatusSeeOther)
 	return nil
 }
 
