@@ -57,6 +57,30 @@ func TestTenantExtensions(t *testing.T) {
 		}
 		ts.callSCIM(t, testToken, http.MethodGet, "/Users?filter="+url.QueryEscape(acmeUserExt+`:nosuch eq "x"`), nil).
 			expectError(t, http.StatusBadRequest, "invalidFilter")
+
+		// An immutable attribute (RFC 7644 §3.5.1): a PUT may repeat it or leave
+		// it out (kept), not change it; PATCH neither.
+		hire := func(code string) map[string]any {
+			d := userDoc("hire.user", acmeUserExt, map[string]any{"hireCode": code})
+			d["schemas"] = []string{UserSchema, acmeUserExt}
+			return d
+		}
+		hid := jstr(ts.mustCreate(t, "/Users", hire("H1")), "id")
+		hireCode := func() any {
+			ext, _ := ts.mustGet(t, "/Users/"+hid)[acmeUserExt].(map[string]any)
+			return ext["hireCode"]
+		}
+		ts.callSCIM(t, testToken, http.MethodPut, "/Users/"+hid, hire("H9")).expectError(t, http.StatusBadRequest, "mutability")
+		ts.callSCIM(t, testToken, http.MethodPut, "/Users/"+hid, hire("H1")).expect(t, http.StatusOK)
+		ts.callSCIM(t, testToken, http.MethodPut, "/Users/"+hid, userDoc("hire.user", "displayName", "Hire")).expect(t, http.StatusOK)
+		if v := hireCode(); v != "H1" {
+			t.Errorf("hireCode %v after a PUT leaving it out, want H1 kept", v)
+		}
+		ts.callSCIM(t, testToken, http.MethodPatch, "/Users/"+hid, patchDoc("replace", acmeUserExt+":hireCode", "H9")).
+			expectError(t, http.StatusBadRequest, "mutability")
+		if v := hireCode(); v != "H1" {
+			t.Errorf("hireCode %v, want H1", v)
+		}
 	})
 }
 

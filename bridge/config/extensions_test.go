@@ -18,7 +18,7 @@ func TestSchemaExtensionsLoad(t *testing.T) {
 	if len(user) != 1 || len(group) != 1 {
 		t.Fatalf("extensions: %d user, %d group", len(user), len(group))
 	}
-	if user[0].Schema.ID != "urn:ietf:params:scim:schemas:extension:acme:2.0:User" || len(user[0].Schema.Attributes) != 8 {
+	if user[0].Schema.ID != "urn:ietf:params:scim:schemas:extension:acme:2.0:User" || len(user[0].Schema.Attributes) != 9 {
 		t.Errorf("user extension %s with %d attributes", user[0].Schema.ID, len(user[0].Schema.Attributes))
 	}
 	if a, ok := user[0].Schema.Attributes.ContainsAttribute("secretPin"); !ok || a.Returned() != "never" || a.Mutability() != "writeOnly" {

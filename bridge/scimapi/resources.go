@@ -262,7 +262,12 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 		// One step: the store keeps the creation time, checks If-Match and
 		// answers with the user's groups.
 		res := &store.Resource{ID: id, Kind: rt.kind, LastModified: nowUTC(srv.now), Attrs: attrs}
-		groups, err := srv.store.ReplaceUser(ctx, tenant, res, ifVersion)
+		var groups []store.GroupRef
+		if rt.immutable {
+			groups, err = srv.replaceKeepingImmutable(ctx, tenant, rt, res, body, ifVersion)
+		} else {
+			groups, err = srv.store.ReplaceUser(ctx, tenant, res, ifVersion)
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			return errNotFound(rt.kind, id)
 		}
@@ -276,6 +281,11 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 	cur, groups, err := srv.loadWithGroups(ctx, tenant, rt, id, ifVersion, o)
 	if err != nil {
 		return err
+	}
+	if rt.immutable {
+		if err := rt.rs.KeepImmutable(cur.Attrs, attrs); err != nil {
+			return err
+		}
 	}
 	if rt.kind == store.KindGroup {
 		if err := srv.resolveMembers(ctx, tenant, attrs, nil); err != nil {
@@ -297,6 +307,40 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 	noteWrite(ctx, rt.kind, id, res, nil)
 	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o), "")
 }
+
+// replaceKeepingImmutable is the user PUT of a schema with immutable
+// attributes (a tenant's extension): the stored user is read, its immutable
+// values are kept or checked (filter.KeepImmutable: a different one is 400
+// mutability), and the write is conditional on the version read, so that no
+// concurrent write is overwritten with a stale immutable value; without
+// If-Match a lost race reads again.
+func (srv *Server) replaceKeepingImmutable(ctx context.Context, tenant string, rt *resourceType, res *store.Resource, body []byte, ifVersion int64) ([]store.GroupRef, error) {
+	for attempt := 0; ; attempt++ {
+		cur, err := srv.store.Get(ctx, tenant, store.KindUser, res.ID)
+		if err != nil {
+			return nil, err
+		}
+		if ifVersion != 0 && cur.Version != ifVersion {
+			return nil, store.ErrPrecondition
+		}
+		if attempt > 0 { // KeepImmutable changed the attributes: start again from the body
+			if res.Attrs, err = srv.decodeResource(rt, body); err != nil {
+				return nil, err
+			}
+		}
+		if err := rt.rs.KeepImmutable(cur.Attrs, res.Attrs); err != nil {
+			return nil, err
+		}
+		groups, err := srv.store.ReplaceUser(ctx, tenant, res, cur.Version)
+		if errors.Is(err, store.ErrPrecondition) && ifVersion == 0 && attempt < maxReplaceAttempts {
+			continue
+		}
+		return groups, err
+	}
+}
+
+// maxReplaceAttempts bounds the re-reads of replaceKeepingImmutable.
+const maxReplaceAttempts = 5
 
 // patch serves PATCH (RFC 7644 §3.5.2): all operations apply or none. The
 // read-modify-write is optimistic: a concurrent write of the same resource makes it

@@ -33,6 +33,9 @@ type resourceType struct {
 	schemaIDs  map[string]bool // every URN a request body may list in "schemas"
 	// root is the schema of queries across every type (see resourceTypes.root).
 	root *filter.ResourceSchema
+	// immutable: some top-level attribute is immutable (a tenant's
+	// extension): a PUT reads the stored resource to keep or check it.
+	immutable bool
 }
 
 // resourceTypes holds the User (with the enterprise extension and a tenant's
@@ -62,7 +65,7 @@ func newResourceTypes(ext Extensions) (*resourceTypes, error) {
 			return nil, fmt.Errorf("%s extensions: %w", kind, err)
 		}
 		rt := &resourceType{kind: kind, endpoint: endpoint, core: core, extensions: exts, rs: rs,
-			schemaIDs: map[string]bool{core.ID: true}}
+			schemaIDs: map[string]bool{core.ID: true}, immutable: rs.HasImmutable()}
 		for _, e := range exts {
 			rt.schemaIDs[e.Schema.ID] = true
 		}
