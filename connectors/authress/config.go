@@ -204,6 +204,9 @@ func (c *Config) Open(ctx context.Context, deps connectors.Deps) (connectors.Con
 	token := c.Token
 	client, err := deps.NewClient(c.Base, func(r *http.Request) {
 		r.Header.Set("Authorization", "Bearer "+token)
+		// The vendor document's media type for every answer (links+json is
+		// JSON with links); plain JSON stays acceptable.
+		r.Header.Set("Accept", "application/links+json, application/json")
 	}, c.Connection.ClientSecret)
 	if err != nil {
 		return nil, fmt.Errorf("authress: open: %w", err)

@@ -146,8 +146,10 @@ func createBody(desired wireConnection, secret string, tags map[string]string) w
 	return b
 }
 
-// readOnlyKeys are answer fields an update must not send back.
-var readOnlyKeys = []string{"connectionId", "createdTime", "links"}
+// readOnlyKeys are answer fields an update must not send back: the id, the
+// links and the times the API sets (the vendor's published models mark
+// createdTime, lastUpdated and isActiveConnection read-only).
+var readOnlyKeys = []string{"connectionId", "createdTime", "lastUpdated", "isActiveConnection", "links"}
 
 // updateBody is the PUT body: the connection as read (so fields the adapter does
 // not manage survive a replacing PUT), overlaid with the managed fields, the

@@ -53,7 +53,7 @@ func TestDrift(t *testing.T) {
 
 func TestUpdateBody(t *testing.T) {
 	t.Parallel()
-	raw := json.RawMessage(`{"connectionId":"con_1","createdTime":"2020-01-01T00:00:00Z","links":{"self":{"href":"/x"}},
+	raw := json.RawMessage(`{"connectionId":"con_1","createdTime":"2020-01-01T00:00:00Z","lastUpdated":"2021-01-01T00:00:00Z","isActiveConnection":true,"links":{"self":{"href":"/x"}},
 		"type":"OAUTH2","authenticationUrl":"https://old","clientSecret":"****",
 		"userDataConfiguration":{"mode":"x"},"data":{"name":"by hand","tenantId":"t9"},"tags":{"team":"id"}}`)
 	cur, err := decodeRemote(raw)
@@ -72,7 +72,7 @@ func TestUpdateBody(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, k := range []string{"connectionId", "createdTime", "links"} {
+		for _, k := range []string{"connectionId", "createdTime", "lastUpdated", "isActiveConnection", "links"} {
 			if _, ok := body[k]; ok {
 				t.Fatalf("read-only key %s sent back", k)
 			}

@@ -12,7 +12,8 @@
 //   - DELETE /v1/connections/{connectionId} (204; only from Prune)
 //
 // Every call carries `Authorization: Bearer <token>` (a service client access
-// key or a JWT) and goes through connectors.Client, which classifies errors and
+// key or a JWT) and `Accept: application/links+json, application/json` (the
+// document's media type) and goes through connectors.Client, which classifies errors and
 // redacts the token and the client secret from them.
 //
 // # Convergence

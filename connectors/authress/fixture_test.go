@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -185,4 +186,31 @@ func ops(acts []connectors.Action) string {
 // waitNothing is a short context for calls that must not block.
 func waitNothing() (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.Background(), 5*time.Second)
+}
+
+// TestAcceptHeader: every request asks for the document's media type
+// (application/links+json), plain JSON still acceptable.
+func TestAcceptHeader(t *testing.T) {
+	t.Parallel()
+	var accepts []string
+	var mu sync.Mutex
+	e := newEnv(t, envOpts{wrap: func(_ *fake.Server, h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			mu.Lock()
+			accepts = append(accepts, r.Method+" "+r.Header.Get("Accept"))
+			mu.Unlock()
+			h.ServeHTTP(w, r)
+		})
+	}})
+	e.converge(e.open(), connectors.Record{}, connectors.Options{})
+	mu.Lock()
+	defer mu.Unlock()
+	if len(accepts) == 0 {
+		t.Fatal("no request")
+	}
+	for _, a := range accepts {
+		if !strings.HasSuffix(a, " application/links+json, application/json") {
+			t.Errorf("request %q", a)
+		}
+	}
 }
