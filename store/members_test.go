@@ -757,3 +757,43 @@ func TestGroupPageDisplays(t *testing.T) {
 		}
 	})
 }
+
+// TestSharedIDDeleteLeavesTheOtherKind: a user and a group sharing an id are
+// two members; deleting the user removes the user's membership only (set and
+// reverse index alike), and a later removal by id removes the group's.
+func TestSharedIDDeleteLeavesTheOtherKind(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		resCreate(t, s, "acme", resUser("x", "x-user", nil))
+		resCreate(t, s, "acme", resGroup("x", "X group"))
+		resCreate(t, s, "acme", resGroup("g", "G"))
+		for _, k := range []Kind{KindUser, KindGroup} { // one request names an id once
+			if _, err := s.AddMembers(ctx, "acme", "g", []Member{{ID: "x", Kind: k}}, 0); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if n, err := s.MemberCount(ctx, "acme", "g"); err != nil || n != 2 {
+			t.Fatalf("%d members, %v; want the user x and the group x", n, err)
+		}
+		if err := s.Delete(ctx, "acme", KindUser, "x", 0); err != nil {
+			t.Fatal(err)
+		}
+		var left []Member
+		if err := s.ForEachMember(ctx, "acme", "g", 0, func(ms []Member) error { left = append(left, ms...); return nil }); err != nil {
+			t.Fatal(err)
+		}
+		if len(left) != 1 || left[0].ID != "x" || left[0].Kind != KindGroup {
+			t.Fatalf("members after the user's delete: %+v, want the group x only", left)
+		}
+		idx, err := s.rdb.ZRange(ctx, memberOfIndexKey("acme"), 0, -1).Result()
+		if err != nil || len(idx) != 1 || idx[0] != "Group|x\x00g" {
+			t.Fatalf("reverse index %q, %v; want the group's entry only", idx, err)
+		}
+		if _, err := s.RemoveMembers(ctx, "acme", "g", []string{"x"}, 0); err != nil {
+			t.Fatal(err)
+		}
+		if n, err := s.MemberCount(ctx, "acme", "g"); err != nil || n != 0 {
+			t.Fatalf("%d members after removing x, %v; want 0", n, err)
+		}
+	})
+}

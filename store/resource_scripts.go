@@ -101,8 +101,12 @@ local function parseEntry(e)
   return string.sub(e, 1, a - 1), string.sub(e, a + 1, b - 1), string.sub(e, b + 1)
 end
 
--- findEntry returns the entry of member id in members set mk, or nil.
-local function findEntry(mk, id)
+-- findEntry returns the entry of member id in members set mk, or nil; with
+-- kind, only an entry of that kind (a user and a group may share an id).
+local function findEntry(mk, id, kind)
+  if kind then
+    return redis.call('ZRANGEBYLEX', mk, '[' .. id .. SEP .. kind .. SEP, '(' .. id .. SEP .. kind .. SEPEND, 'LIMIT', 0, 1)[1]
+  end
   return redis.call('ZRANGEBYLEX', mk, '[' .. id .. SEP, '(' .. id .. SEPEND, 'LIMIT', 0, 1)[1]
 end
 
@@ -369,7 +373,7 @@ local function dropMember(gid, mkind, mid, nowms, nowns, queue)
   local v, c, _, s, ix, attrs, members = splitDoc(gd)
   members = upgradeMembers(gid, members)
   local mk = membersKey(gid)
-  local e = findEntry(mk, mid)
+  local e = findEntry(mk, mid, mkind)
   if e then redis.call('ZREM', mk, e) end
   redis.call('SET', gk, joinDoc(tonumber(v) + 1, c, nowns, s, ix, attrs, members))
   redis.call('ZADD', queue, 'LT', nowms, 'Group|' .. gid)
@@ -667,7 +671,7 @@ if #ARGV >= 4 then
     if there[i - 3] then
       local e = ARGV[i]
       local id, kind = parseEntry(e)
-      if not (regrown and findEntry(mk, id)) then
+      if not (regrown and findEntry(mk, id, kind)) then
         idx[#idx + 1] = kind .. '|' .. id .. SEP .. gid
       end
       marks[#marks + 1] = nowms
