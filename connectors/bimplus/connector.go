@@ -249,7 +249,7 @@ func (c *connector) plan(projects []string, listings map[string][]membership, wa
 				steps = append(steps, step{op: "create", project: p, member: memberRef{ID: memberID}, role: r,
 					action: action(connectors.OpCreate, p, email, fmt.Sprintf("want %s (%s)", r.Name, by))})
 				next[p] = managedMembership{Member: memberID, Role: r.Name}
-			case !sameRole(cur.Role, r):
+			case !c.sameRole(cur.Role, r):
 				steps = append(steps, step{op: "update", project: p, member: memberRef{ID: cur.Member.ID, Email: cur.Member.Email}, role: r,
 					action: action(connectors.OpUpdate, p, describe(cur.Member), fmt.Sprintf("role is %s, want %s (%s)", roleLabel(cur.Role), r.Name, by))})
 				next[p] = managedMembership{Member: cur.Member.ID, Role: r.Name}
@@ -395,16 +395,22 @@ func renameCreates(steps []step, next map[string]managedMembership, id string) {
 	}
 }
 
-// sameRole compares a listed role with the wanted one: the same id, or the
-// same name (a listing without ids, or one whose ids differ from the role
-// list's, as in the vendor document's own examples: Project_Viewer is one id
-// in GET /roles and another in the member listing; a role name is unique in a
-// team, so rewriting it on every convergence would change nothing).
-func sameRole(have roleRef, r role) bool {
-	if have.ID != "" && have.ID == r.ID {
+// sameRole compares a listed role with the wanted one: the same id; without
+// an id in the listing, the same name (case-insensitively, as roles are
+// resolved); with another id, the exact same name and an id that is none of
+// the team's roles (the vendor document's own examples list Project_Viewer
+// under one id in GET /roles and another in the member listing: rewriting it
+// on every convergence would change nothing). An id that names another role
+// of the team is another role, whatever its name (a custom PROJECT_EDITOR
+// beside Project_Editor).
+func (c *connector) sameRole(have roleRef, r role) bool {
+	switch {
+	case have.ID == "":
+		return have.Name != "" && strings.EqualFold(have.Name, r.Name)
+	case have.ID == r.ID:
 		return true
 	}
-	return have.Name != "" && strings.EqualFold(have.Name, r.Name)
+	return have.Name != "" && have.Name == r.Name && !c.roles.knownID(have.ID)
 }
 
 func roleLabel(r roleRef) string {

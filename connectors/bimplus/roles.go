@@ -73,6 +73,13 @@ func (c *roleCache) lookup(names []string) (map[string]role, []string) {
 	return found, missing
 }
 
+// knownID reports whether id is the id of one of the team's roles.
+func (c *roleCache) knownID(id string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return slices.ContainsFunc(c.roles, func(r role) bool { return r.ID == id })
+}
+
 func (c *roleCache) find(name string) (role, bool) {
 	var fold *role
 	for i := range c.roles {
