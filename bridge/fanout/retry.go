@@ -3,6 +3,7 @@ package fanout
 import (
 	"fmt"
 	"math/rand/v2"
+	"net/http"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -141,7 +142,8 @@ func (w *Worker) observe(tenantID, connector string, err error) {
 	switch {
 	case err == nil:
 		w.health.record(tenantID, connector, w.now(), true)
-	case connectors.ClassOf(err) == connectors.Retryable:
+	case connectors.ClassOf(err) == connectors.Retryable && connectors.StatusOf(err) != http.StatusConflict:
+		// a 409 is retried, but it is a refusal like any 4xx, not a failure
 		w.health.record(tenantID, connector, w.now(), false)
 	}
 }

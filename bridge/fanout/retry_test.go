@@ -246,3 +246,28 @@ func TestLoneRateLimitHoldsOnlyItsSubject(t *testing.T) {
 		t.Fatalf("bob's sync state %+v (%v), want synced", s, err)
 	}
 }
+
+// TestConflictsDoNotMakeTheAPIUnhealthy: a 409 is retried (not parked at
+// once), but it is a refusal, not a failure of the API: a burst of them
+// leaves the connector healthy.
+func TestConflictsDoNotMakeTheAPIUnhealthy(t *testing.T) {
+	w, _ := policyWorker()
+	err409 := &connectors.Error{Class: connectors.ClassifyStatus(409), Op: "POST /users", Status: 409}
+	st := &store.SyncState{Connector: "bim", Subject: "user/1"}
+	if d := fail(w, st, err409); d <= 0 || st.Status != store.SyncRetrying {
+		t.Fatalf("a 409: status %q, retry in %s; want retrying", st.Status, d)
+	}
+	traffic(w, 10, 0)
+	for range 50 {
+		w.observe("acme", "bim", err409)
+	}
+	if !w.health.healthy("acme", "bim", w.now()) {
+		t.Error("50 conflicts made the connector unhealthy")
+	}
+	for range 50 {
+		w.observe("acme", "bim", err500)
+	}
+	if w.health.healthy("acme", "bim", w.now()) {
+		t.Error("50 500s left the connector healthy: the check proves nothing")
+	}
+}
