@@ -23,6 +23,8 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/scim-bridge/scim-bridge/bridge/auth"
+	"github.com/scim-bridge/scim-bridge/store"
+	"github.com/scim-bridge/scim-bridge/store/redistest"
 )
 
 // consoleClient is a browser-like client of the console: a cookie jar, no
@@ -546,5 +548,64 @@ func TestConsoleFlashNotFromURL(t *testing.T) {
 	}
 	if _, body, _ := c.get(h.Get("Location")); !strings.Contains(body, "0 dead letter(s) re-queued") {
 		t.Errorf("the page after the retry lacks its notice")
+	}
+}
+
+// TestConsoleReplicasFollowTheSalt: two replicas on one Redis accept each
+// other's sessions; once the salt is deleted (to end every session) both
+// refuse the old cookie within a minute and sign alike again.
+func TestConsoleReplicasFollowTheSalt(t *testing.T) {
+	redisURL := redistest.Start(t)
+	st := openStore(t, redisURL)
+	var clock atomic.Int64
+	clock.Store(time.Now().UnixNano())
+	now := func() time.Time { return time.Unix(0, clock.Load()) }
+	replica := func() *httptest.Server {
+		b, err := New(Options{Store: st, Logger: zerolog.Nop(), Now: now, AdminToken: consoleAdminToken,
+			Tenants: []TenantOptions{{ID: "acme", SCIMTokens: []string{testToken}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(b.Handler())
+		t.Cleanup(func() { srv.Close(); b.Close() })
+		return srv
+	}
+	a, b := replica(), replica()
+	// with moves the cookies of c (logged in on one replica) to a client of srv.
+	with := func(c *consoleClient, srv *httptest.Server) *consoleClient {
+		u, _ := url.Parse(c.base + "/admin/")
+		o := newConsoleClient(t, srv)
+		v, _ := url.Parse(srv.URL + "/admin/")
+		o.http.Jar.SetCookies(v, c.http.Jar.Cookies(u))
+		return o
+	}
+	onA := newConsoleClient(t, a)
+	if code := onA.login(consoleAdminToken); code != http.StatusSeeOther {
+		t.Fatalf("login on a: %d", code)
+	}
+	if code, _, _ := with(onA, b).get("/admin/"); code != http.StatusOK {
+		t.Fatalf("a's session on b: %d, want 200", code)
+	}
+	opt, err := redis.ParseURL(redisURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rdb := redis.NewClient(opt)
+	defer rdb.Close()
+	if err := rdb.Del(context.Background(), store.Prefix+":console-salt").Err(); err != nil {
+		t.Fatal(err)
+	}
+	clock.Add(int64(2 * time.Minute))
+	for name, c := range map[string]*consoleClient{"a": onA, "b": with(onA, b)} {
+		if code, _, _ := c.get("/admin/"); code != http.StatusSeeOther {
+			t.Errorf("old session on %s after the salt was deleted: %d, want 303", name, code)
+		}
+	}
+	onB := newConsoleClient(t, b)
+	if code := onB.login(consoleAdminToken); code != http.StatusSeeOther {
+		t.Fatalf("login on b: %d", code)
+	}
+	if code, _, _ := with(onB, a).get("/admin/"); code != http.StatusOK {
+		t.Errorf("b's new session on a: %d, want 200 (both read the new salt)", code)
 	}
 }

@@ -12,11 +12,12 @@ import (
 
 func consoleSaltKey() string { return Prefix + ":console-salt" }
 
-// ConsoleSalt returns the deployment's console salt: 32 random bytes (hex)
-// created by the first replica that asks and shared by all of them. The admin
-// console mixes it into its session signing key, so that whoever reads the
-// configuration (whose admin tokens may be digests) still cannot sign a
-// session: it lives only in Redis. Deleting the key ends every session.
+// ConsoleSalt returns the deployment's console salt: 52 random base32
+// characters (260 bits) created by the first replica that asks and shared by
+// all of them. The admin console mixes it into its session signing key, so
+// that whoever reads the configuration (whose admin tokens may be digests)
+// still cannot sign a session: it lives only in Redis. Deleting the key ends
+// every session (each replica reads it again within a minute).
 func (s *Store) ConsoleSalt(ctx context.Context) ([]byte, error) {
 	if err := s.rdb.SetNX(ctx, consoleSaltKey(), rand.Text()+rand.Text(), 0).Err(); err != nil {
 		return nil, fmt.Errorf("console salt: %w", err)
@@ -31,12 +32,17 @@ func (s *Store) ConsoleSalt(ctx context.Context) ([]byte, error) {
 	return []byte(v), nil
 }
 
+// revokeMargin: see RevokeConsoleSession.
+const revokeMargin = 5 * time.Minute
+
 func consoleRevokedKey(nonce string) string { return Prefix + ":console-revoked:" + nonce }
 
 // RevokeConsoleSession ends the console session with that nonce on every
 // replica (a logout); the mark expires with the session, at until.
 func (s *Store) RevokeConsoleSession(ctx context.Context, nonce string, until time.Time) error {
-	ttl := time.Until(until)
+	// Kept past the session's end by a margin for replicas whose clocks are
+	// behind this one's (they accept the cookie until their own now reaches it).
+	ttl := time.Until(until) + revokeMargin
 	if ttl < time.Second {
 		ttl = time.Second
 	}

@@ -33,8 +33,8 @@ const contentSecurityPolicy = "default-src 'none'; style-src 'self'; img-src 'se
 // same API, behind a session cookie obtained with an admin token.
 type console struct {
 	api   *API
-	base  []byte                 // sessionKey(SessionSecret); nil: the console is disabled
-	key   atomic.Pointer[[]byte] // base salted with SessionSalt, once read
+	base  []byte                     // sessionKey(SessionSecret); nil: the console is disabled
+	key   atomic.Pointer[signingKey] // base salted with SessionSalt (see loadKey)
 	pages map[string]*template.Template
 }
 
@@ -43,7 +43,7 @@ func newConsole(a *API) *console {
 	if a.opts.Auth != nil && len(a.opts.SessionSecret) > 0 {
 		c.base = sessionKey(a.opts.SessionSecret)
 		if a.opts.SessionSalt == nil {
-			c.key.Store(&c.base)
+			c.key.Store(&signingKey{key: c.base})
 		}
 	}
 	funcs := template.FuncMap{

@@ -45,25 +45,45 @@ func sessionKey(secret []byte) []byte {
 	return m.Sum(nil)
 }
 
-// loadKey salts the signing key with the store's console salt, once.
+// saltRefresh is how long a replica signs with the salt it read before it
+// reads it again: a salt deleted (to end every session) or lost with Redis's
+// data is replaced on every replica within this time, so they never keep
+// signing with different keys.
+const saltRefresh = time.Minute
+
+// signingKey is the salted signing key and when its salt was read.
+type signingKey struct {
+	key  []byte
+	read time.Time
+}
+
+// loadKey salts the signing key with the store's console salt, read again
+// every saltRefresh; while the store cannot be read the key in use stays.
 func (c *console) loadKey(ctx context.Context) error {
-	if c.key.Load() != nil {
+	if c.api.opts.SessionSalt == nil {
+		return nil
+	}
+	now := c.api.now()
+	cur := c.key.Load()
+	if cur != nil && now.Sub(cur.read) < saltRefresh && !now.Before(cur.read) {
 		return nil
 	}
 	salt, err := c.api.opts.SessionSalt(ctx)
 	if err != nil {
+		if cur != nil {
+			return nil
+		}
 		return fmt.Errorf("read the console salt: %w", err)
 	}
 	m := hmac.New(sha256.New, c.base)
 	m.Write([]byte("salt\x00"))
 	m.Write(salt)
-	k := m.Sum(nil)
-	c.key.CompareAndSwap(nil, &k)
+	c.key.CompareAndSwap(cur, &signingKey{key: m.Sum(nil), read: now})
 	return nil
 }
 
 func (c *console) mac(parts ...string) string {
-	m := hmac.New(sha256.New, *c.key.Load())
+	m := hmac.New(sha256.New, c.key.Load().key)
 	m.Write([]byte(strings.Join(parts, "\x00")))
 	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
 }
