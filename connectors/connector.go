@@ -104,10 +104,25 @@ type Options struct {
 	// Applied, when set, is told after each downstream write that succeeded
 	// (never in a dry run), with the record as it stands right after that
 	// write: the bridge stores it at once, so a crash later in the same
-	// convergence re-does at most the one call in flight. Adapters call it
+	// convergence re-does at most the one call in flight. Save also calls it,
+	// with a zero Action, before a write whose answer may be lost. Adapters call it
 	// sequentially, from the goroutine of Converge. When it fails the adapter
 	// stops and returns the error (the write is done; its record is not).
 	Applied func(ctx context.Context, rec Record, a Action) error
+}
+
+// Save stores rec now, before a write whose answer may be lost (a create
+// carrying keys the subject may not have by the next attempt): it calls
+// o.Applied with a zero Action (see Options.Applied); a failure is a retryable
+// *Error and the write must not be sent.
+func (o Options) Save(ctx context.Context, rec Record) error {
+	if o.Applied == nil || o.DryRun {
+		return nil
+	}
+	if err := o.Applied(ctx, rec, Action{}); err != nil {
+		return &Error{Class: Retryable, Op: "record intent", Err: err}
+	}
+	return nil
 }
 
 // Report calls o.Applied when set (see Options.Applied); a failure is a

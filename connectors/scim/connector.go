@@ -2,6 +2,7 @@ package scim
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -67,13 +68,33 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 		return prev, nil, &connectors.Error{Class: connectors.Permanent, Op: "converge", Msg: fmt.Sprintf("subject kind %q is not handled", s.Kind)}
 	}
 	id := prev.IDs[IDKey]
+	posted := postedOf(prev)
 	if s.User == nil {
+		if id == "" && len(posted) > 0 {
+			// A create whose answer was lost, then the user deleted: find
+			// what it may have created.
+			u, err := c.findPosted(ctx, posted, nil)
+			if err != nil {
+				return prev, nil, fmt.Errorf("look up earlier creates: %w", err)
+			}
+			if u == nil {
+				return connectors.Record{}, nil, nil
+			}
+			id = u.ID
+		}
 		return c.convergeDeleted(ctx, id, opts)
 	}
 	want := s.User
 	cur, err := c.find(ctx, id, want)
 	if err != nil {
-		return record(id), nil, fmt.Errorf("look up user %q: %w", want.UserName, err)
+		return withPosted(record(id), posted), nil, fmt.Errorf("look up user %q: %w", want.UserName, err)
+	}
+	if cur == nil && id == "" && len(posted) > 0 {
+		// An earlier POST whose answer was lost may have created the user under
+		// keys it no longer has (renamed since): that account is the user's.
+		if cur, err = c.findPosted(ctx, posted, want); err != nil {
+			return prev, nil, fmt.Errorf("look up earlier creates of user %q: %w", want.UserName, err)
+		}
 	}
 	if !want.Active {
 		if cur == nil || !cur.active() {
@@ -104,7 +125,7 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 			return record(id), nil, fmt.Errorf("reactivate user %s: %w", id, err)
 		}
 	}
-	return c.create(ctx, want, opts)
+	return c.create(ctx, want, posted, opts)
 }
 
 func idOf(u *remoteUser, fallback string) string {
@@ -186,17 +207,28 @@ func (c *connector) update(ctx context.Context, cur *remoteUser, want *connector
 }
 
 // create POSTs want; a 409 is resolved by finding the user it collides with.
-func (c *connector) create(ctx context.Context, want *connectors.User, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
+// The keys the POST carries are saved first (Options.Save): when its answer is
+// lost (a timeout, a crash) and the user is renamed before the next attempt,
+// that attempt still finds what the POST created (findPosted).
+func (c *connector) create(ctx context.Context, want *connectors.User, posted []postedKey, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
 	act := connectors.Action{Op: connectors.OpCreate, Object: fmt.Sprintf("user %q", want.UserName), Reason: "absent downstream"}
 	if opts.DryRun {
 		return connectors.Record{}, []connectors.Action{act}, nil
 	}
+	intent := withPosted(connectors.Record{}, addPosted(posted, postedKey{UserName: want.UserName, ExternalID: want.ExternalID}))
+	if err := opts.Save(ctx, intent); err != nil {
+		return intent, nil, err
+	}
 	u, err := c.api.create(ctx, createRequest{UserName: want.UserName, ExternalID: want.ExternalID, DisplayName: want.DisplayName, Active: true})
 	if err != nil {
 		if connectors.StatusOf(err) == http.StatusConflict {
-			return c.afterConflict(ctx, want, err, opts)
+			rec, acts, cerr := c.afterConflict(ctx, want, err, opts)
+			if cerr != nil && len(rec.IDs) == 0 {
+				rec = intent
+			}
+			return rec, acts, cerr
 		}
-		return connectors.Record{}, nil, fmt.Errorf("create user %q: %w", want.UserName, err)
+		return intent, nil, fmt.Errorf("create user %q: %w", want.UserName, err)
 	}
 	c.logWrite(act)
 	acts := []connectors.Action{act}
@@ -312,4 +344,80 @@ func strOp(path, v string) patchOp {
 		return patchOp{Op: "remove", Path: path}
 	}
 	return patchOp{Op: "replace", Path: path, Value: v}
+}
+
+// postedKey is what one POST of the adapter carried: the keys a lost answer's
+// user can be found by.
+type postedKey struct {
+	UserName   string `json:"userName"`
+	ExternalID string `json:"externalId,omitempty"`
+}
+
+// createState is the adapter's Record.State while no user id is recorded: the
+// keys of the POSTs sent so far (the latest last, at most maxPosted).
+type createState struct {
+	Posted []postedKey `json:"posted,omitempty"`
+}
+
+// maxPosted bounds the POST keys a record keeps.
+const maxPosted = 5
+
+// postedOf reads the POST keys of prev (none when it records an id, or holds
+// no state of this adapter).
+func postedOf(prev connectors.Record) []postedKey {
+	if len(prev.State) == 0 {
+		return nil
+	}
+	var st createState
+	if json.Unmarshal(prev.State, &st) != nil {
+		return nil
+	}
+	return st.Posted
+}
+
+// withPosted returns rec carrying the POST keys posted in its state.
+func withPosted(rec connectors.Record, posted []postedKey) connectors.Record {
+	if len(posted) == 0 {
+		return rec
+	}
+	raw, err := json.Marshal(createState{Posted: posted})
+	if err != nil {
+		return rec
+	}
+	rec.State = raw
+	return rec
+}
+
+// addPosted appends k to posted (once), keeping the latest maxPosted.
+func addPosted(posted []postedKey, k postedKey) []postedKey {
+	out := make([]postedKey, 0, len(posted)+1)
+	for _, p := range posted {
+		if p != k {
+			out = append(out, p)
+		}
+	}
+	out = append(out, k)
+	return out[max(0, len(out)-maxPosted):]
+}
+
+// findPosted looks for a user an earlier POST created, by the keys it
+// carried, the latest first: by userName, then by externalId. want, when
+// given, breaks ties as lookup does.
+func (c *connector) findPosted(ctx context.Context, posted []postedKey, want *connectors.User) (*remoteUser, error) {
+	if want == nil {
+		want = &connectors.User{}
+	}
+	for i := len(posted) - 1; i >= 0; i-- {
+		p := posted[i]
+		u, err := c.lookup(ctx, MatchByUserName, p.UserName, want)
+		if err != nil || u != nil {
+			return u, err
+		}
+		if p.ExternalID != "" {
+			if u, err = c.lookup(ctx, MatchByExternalID, p.ExternalID, want); err != nil || u != nil {
+				return u, err
+			}
+		}
+	}
+	return nil, nil
 }

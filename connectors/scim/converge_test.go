@@ -353,3 +353,70 @@ func TestConverge(t *testing.T) {
 		}
 	}
 }
+
+// TestLostCreateThenRename: a POST whose answer is lost (applied, then 502)
+// and a rename before the retry leave one downstream account, renamed, not a
+// second one; and a deactivation (or delete) before the retry deactivates the
+// account the lost POST created. The keys of the POST are saved before it is
+// sent (Options.Save), as the bridge stores them.
+func TestLostCreateThenRename(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		then  func(connectors.User) connectors.Subject
+		check func(t *testing.T, s *fake.Server)
+	}{
+		{"renamed", func(u connectors.User) connectors.Subject {
+			u.UserName = "alice.renamed"
+			return userSubject(u)
+		}, func(t *testing.T, s *fake.Server) {
+			if us := s.Users(); len(us) != 1 || us[0].UserName != "alice.renamed" || !us[0].Active {
+				t.Fatalf("downstream %+v, want one active alice.renamed", us)
+			}
+		}},
+		{"renamed and deactivated", func(u connectors.User) connectors.Subject {
+			u.UserName, u.Active = "alice.renamed", false
+			return userSubject(u)
+		}, func(t *testing.T, s *fake.Server) {
+			if us := s.Users(); len(us) != 1 || us[0].Active {
+				t.Fatalf("downstream %+v, want the one account, inactive", us)
+			}
+		}},
+		{"deleted", func(u connectors.User) connectors.Subject { return deletedSubject(u.ID) }, func(t *testing.T, s *fake.Server) {
+			if us := s.Users(); len(us) != 1 || us[0].Active {
+				t.Fatalf("downstream %+v, want the one account, inactive", us)
+			}
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, setup{showInactive: true})
+			var saved connectors.Record
+			opts := connectors.Options{Applied: func(_ context.Context, r connectors.Record, _ connectors.Action) error {
+				saved = r
+				return nil
+			}}
+			h.srv.FailNextAfterApply(http.MethodPost, 1, http.StatusBadGateway)
+			r, _, err := h.c.Converge(context.Background(), userSubject(alice), connectors.Record{}, opts)
+			if connectors.ClassOf(err) != connectors.Retryable || len(r.State) == 0 || len(saved.State) == 0 {
+				t.Fatalf("lost POST: err %v, record %+v, saved %+v; want a retryable error and the POST's keys kept", err, r, saved)
+			}
+			r, _, errs := convergeRetrying(t, h.c, tc.then(alice), r, opts)
+			if len(errs) != 0 {
+				t.Fatalf("retry: %v", errs)
+			}
+			if n := h.srv.Writes(); n < 1 {
+				t.Fatalf("%d writes", n)
+			}
+			posts := 0
+			for _, q := range h.srv.Requests() {
+				if q.Method == http.MethodPost {
+					posts++
+				}
+			}
+			if posts != 1 {
+				t.Fatalf("%d POSTs, want 1 (the lost one)", posts)
+			}
+			tc.check(t, h.srv)
+			_ = r
+		})
+	}
+}

@@ -15,6 +15,12 @@
 //   - Absent and the SCIM user active: POST /Users. A create is never repeated
 //     blindly: every convergence looks up first, so a retry after a crash between
 //     the POST and the stored record finds the user instead of posting again.
+//     The keys a POST carries (userName, externalId) are stored before it is
+//     sent (Record.State, through Options.Save): when its answer is lost and the
+//     user is renamed, deactivated or deleted before the next attempt, that
+//     attempt looks the earlier keys up too and converges the account the POST
+//     created (renames, deactivates it) instead of leaving it and creating a
+//     second one.
 //     A 409 on POST (e.g. the externalId belongs to another downstream login) is
 //     answered by looking the user up by userName, then by externalId, and
 //     converging what is found; when nothing is found the 409 is returned.
