@@ -3,6 +3,7 @@ package fanout
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -269,4 +270,87 @@ func TestKilledReplicaWorkTakenOverInSeconds(t *testing.T) {
 	if d := time.Duration(took.Load()); d > 5*time.Second {
 		t.Errorf("taken over %v after the kill, want seconds", d)
 	}
+}
+
+// stolenAckStore acks for real but answers the first ack with ErrLeaseLost, as
+// when this replica stalled past its lease and another one took the key over
+// (and acked it) meanwhile.
+type stolenAckStore struct {
+	*store.Store
+	stolen atomic.Bool
+}
+
+func (s *stolenAckStore) Ack(ctx context.Context, c store.Claim) error {
+	if err := s.Store.Ack(ctx, c); err != nil {
+		return err
+	}
+	if s.stolen.CompareAndSwap(false, true) {
+		return store.ErrLeaseLost
+	}
+	return nil
+}
+
+// TestLostLeaseConvergesAgain: a replica that finds its lease gone when it
+// ends a convergence (it stalled; another replica converged the key) marks
+// the key dirty again, so the current desired state is converged once more:
+// the stalled replica's late write may have undone the other's.
+func TestLostLeaseConvergesAgain(t *testing.T) {
+	t.Parallel()
+	st := &stolenAckStore{Store: openTestStore(t)}
+	createUser(t, st.Store, "alice")
+	var converges atomic.Int32
+	conn := &fakeconn.Connector{ConnName: "down", Kinds: []connectors.SubjectKind{connectors.SubjectUser},
+		ConvergeFunc: func(ctx context.Context, s connectors.Subject, prev connectors.Record, _ connectors.Options) (connectors.Record, []connectors.Action, error) {
+			converges.Add(1)
+			return connectors.Record{IDs: map[string]string{"user": "u1"}}, nil, nil
+		}}
+	runWorker(t, st, conn, "stalled")
+	waitFor(t, 10*time.Second, func() error {
+		if converges.Load() < 2 {
+			return errors.New("the key was not converged again after the lost lease")
+		}
+		return nil
+	})
+}
+
+// lostExtendStore answers the first lease extension with ErrLeaseLost.
+type lostExtendStore struct {
+	*store.Store
+	lost atomic.Bool
+}
+
+func (s *lostExtendStore) Extend(ctx context.Context, c store.Claim, lease time.Duration) error {
+	if s.lost.CompareAndSwap(false, true) {
+		return store.ErrLeaseLost
+	}
+	return s.Store.Extend(ctx, c, lease)
+}
+
+// TestLostLeaseEndsTheConvergence: an extension that finds the lease gone
+// cancels the convergence in flight (another replica owns the key now), and
+// the key is converged again afterwards.
+func TestLostLeaseEndsTheConvergence(t *testing.T) {
+	t.Parallel()
+	st := &lostExtendStore{Store: openTestStore(t)}
+	createUser(t, st.Store, "alice")
+	var calls, cancelled atomic.Int32
+	conn := &fakeconn.Connector{ConnName: "down", Kinds: []connectors.SubjectKind{connectors.SubjectUser},
+		ConvergeFunc: func(ctx context.Context, s connectors.Subject, prev connectors.Record, _ connectors.Options) (connectors.Record, []connectors.Action, error) {
+			if calls.Add(1) == 1 {
+				select { // a slow downstream call, past the first extension
+				case <-ctx.Done():
+					cancelled.Add(1)
+					return prev, nil, ctx.Err()
+				case <-time.After(5 * time.Second):
+				}
+			}
+			return connectors.Record{IDs: map[string]string{"user": "u1"}}, nil, nil
+		}}
+	startWorker(t, st, conn, "stalled", Options{LeaseTTL: 300 * time.Millisecond})
+	waitFor(t, 10*time.Second, func() error {
+		if cancelled.Load() != 1 || calls.Load() < 2 {
+			return fmt.Errorf("cancelled %d, calls %d; want the first convergence cancelled and a second one", cancelled.Load(), calls.Load())
+		}
+		return nil
+	})
 }

@@ -11,7 +11,9 @@ package fanout
 
 import (
 	"context"
+	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -36,6 +38,7 @@ type Store interface {
 	GetSyncs(ctx context.Context, tenant, subject string, connectors []string) (map[string]*store.SyncState, error)
 	PutSync(ctx context.Context, tenant string, st *store.SyncState) error
 	GetUserWithGroups(ctx context.Context, tenant, id string) (*store.Resource, []store.GroupRef, error)
+	MarkDirty(ctx context.Context, tenant string, keys ...store.WorkKey) error
 }
 
 // Metrics is told the outcome of every convergence (outcome is the recorded
@@ -246,10 +249,18 @@ func (w *Worker) process(ctx context.Context, t *tenant.Tenant, c store.Claim) {
 		w.release(ctx, t, c, at, false)
 		return
 	}
-	stop := w.keepLease(ctx, t, c)
-	retryAt, err := w.converge(ctx, t, c.Key)
+	// A lease lost mid-convergence (this replica stalled past it: a pause, a
+	// partition) ends the convergence: another replica owns the key now.
+	cctx, cancel := context.WithCancel(ctx)
+	var lost atomic.Bool
+	stop := w.keepLeaseOr(ctx, t, c, func() { lost.Store(true); cancel() })
+	retryAt, err := w.converge(cctx, t, c.Key)
 	stop()
+	cancel()
 	switch {
+	case lost.Load():
+		w.remark(ctx, t, c)
+		return
 	case err != nil && ctx.Err() != nil:
 		retryAt = w.now() // interrupted by shutdown: due again at once
 	case err != nil:
@@ -281,14 +292,59 @@ func (w *Worker) release(ctx context.Context, t *tenant.Tenant, c store.Claim, a
 		}
 	})
 	stop()
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrLeaseLost):
+		w.remark(ctx, t, c)
+	case err != nil:
 		w.log.Warn().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("subject", clip.String(c.Key.Subject())).Msg("sync: release lease")
+	}
+}
+
+// remark handles a claim whose lease this replica lost before it ended (it
+// stalled past the lease: a pause, a partition): another replica may have
+// converged the key meanwhile, and a write of this one may still have landed
+// after that, with a desired state that is no longer current, while the
+// records say synced. As a reconciliation repair does, the key's recorded
+// hashes are cleared and the key is marked dirty, so its current state is
+// converged once more, under a valid lease, from the downstream's truth.
+func (w *Worker) remark(ctx context.Context, t *tenant.Tenant, c store.Claim) {
+	subj := c.Key.Subject()
+	w.log.Warn().Str("tenant", t.ID).Str("subject", clip.String(subj)).
+		Msg("sync: lease lost before the claim ended (this replica stalled); the key is converged again")
+	err := w.storeWrite(ctx, func(ctx context.Context) error {
+		names := make([]string, len(t.Connectors))
+		for i, conn := range t.Connectors {
+			names[i] = conn.Name()
+		}
+		states, err := w.store.GetSyncs(ctx, t.ID, subj, names)
+		if err != nil {
+			return err
+		}
+		for _, st := range states {
+			if st == nil || st.AppliedHash == "" {
+				continue
+			}
+			st.AppliedHash, st.UpdatedAt = "", w.now()
+			if err := w.store.PutSync(ctx, t.ID, st); err != nil {
+				return err
+			}
+		}
+		return w.store.MarkDirty(ctx, t.ID, c.Key)
+	})
+	if err != nil {
+		w.log.Error().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("subject", clip.String(subj)).Msg("sync: converge again after a lost lease")
 	}
 }
 
 // keepLease extends the lease of c every third of its TTL until the returned
 // stop is called, so a slow downstream never lets another replica take the key.
 func (w *Worker) keepLease(ctx context.Context, t *tenant.Tenant, c store.Claim) (stop func()) {
+	return w.keepLeaseOr(ctx, t, c, nil)
+}
+
+// keepLeaseOr is keepLease calling onLost (when set) if an extension finds the
+// lease gone (ErrLeaseLost).
+func (w *Worker) keepLeaseOr(ctx context.Context, t *tenant.Tenant, c store.Claim, onLost func()) (stop func()) {
 	return every(ctx, w.opts.LeaseTTL/3, func(ctx context.Context) bool {
 		err := w.retryUnavailable(ctx, func(ctx context.Context) error {
 			// One attempt may not outlive the lease it renews.
@@ -298,6 +354,9 @@ func (w *Worker) keepLease(ctx context.Context, t *tenant.Tenant, c store.Claim)
 		})
 		if err != nil && ctx.Err() == nil {
 			w.log.Warn().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("subject", clip.String(c.Key.Subject())).Msg("sync: extend lease")
+			if onLost != nil && errors.Is(err, store.ErrLeaseLost) {
+				onLost()
+			}
 			return false
 		}
 		return true
