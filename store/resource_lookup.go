@@ -3,6 +3,7 @@ package store
 import (
 	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -133,8 +134,10 @@ func (s *Store) GetUserWithGroups(ctx context.Context, tenant, id string) (*Reso
 }
 
 // FindUserIDsByEmail returns the ids of the users having email among their
-// emails.value, compared case-insensitively, oldest first. None is an empty
-// result, not an error.
+// emails.value, or as their userName when they have no emails (Okta and Entra
+// often send none: the userName is then the user's email, as the connectors
+// see it), compared case-insensitively, oldest first. None is an empty result,
+// not an error.
 func (s *Store) FindUserIDsByEmail(ctx context.Context, tenant, email string) ([]string, error) {
 	if err := checkResourceKey(tenant, KindUser, nil); err != nil {
 		return nil, fmt.Errorf("find users by email: %w", err)
@@ -149,10 +152,44 @@ func (s *Store) FindUserIDsByEmail(ctx context.Context, tenant, email string) ([
 		return nil, fmt.Errorf("find users by email: %w", err)
 	}
 	ids := lexIDs(lower, members)
+	if strings.Contains(lower, "@") {
+		id, err := s.userNameWithoutEmails(ctx, tenant, lower)
+		if err != nil {
+			return nil, fmt.Errorf("find users by email: %w", err)
+		}
+		if id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
 	if len(ids) < 2 {
 		return ids, nil
 	}
 	return s.inCreationOrder(ctx, tenant, KindUser, ids)
+}
+
+// userNameWithoutEmails returns the id of the user whose userName is lower
+// (case-insensitively) when that user has no emails, else "".
+func (s *Store) userNameWithoutEmails(ctx context.Context, tenant, lower string) (string, error) {
+	id, err := s.rdb.HGet(ctx, userNameIndexKey(tenant), lower).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	doc, err := s.rdb.Get(ctx, docKey(tenant, KindUser, id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	ix, _ := docLines(doc)
+	var values []string // [lower userName, externalId, lower emails...]
+	if json.Unmarshal([]byte(ix), &values) != nil || len(values) > 2 {
+		return "", nil
+	}
+	return id, nil
 }
 
 // inCreationOrder sorts ids by creation sequence, dropping ids that are no

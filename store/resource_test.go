@@ -643,8 +643,10 @@ func TestResourceIndexMaintenance(t *testing.T) {
 			t.Fatalf("dropped externalId still indexed: %v", ids)
 		}
 		resCreate(t, s, "acme", resUser("u5", "new@example.com", map[string]any{"externalId": "E2"}))
-		if got := byEmail("new@example.com"); len(got) != 0 {
-			t.Fatalf("dropped email still indexed: %v", got)
+		// u1's dropped email is no longer indexed; u5, without emails, is
+		// found by its userName.
+		if got := byEmail("new@example.com"); !slices.Equal(got, []string{"u5"}) {
+			t.Fatalf("new@example.com → %v, want u5 only", got)
 		}
 		// Deleting frees everything.
 		if err := s.Delete(ctx, "acme", KindUser, "u5", 0); err != nil {
@@ -1162,6 +1164,30 @@ func TestReplaceUnchangedUser(t *testing.T) {
 			v := resGet(t, s, "acme", KindGroup, "g1").Version
 			if err := s.Replace(ctx, "acme", g, 0); err != nil || g.Version != v+1 {
 				t.Fatalf("group with another %s: version %d (was %d), %v", name, g.Version, v, err)
+			}
+		}
+	})
+}
+
+// TestFindUserIDsByEmailUserName: a user without emails is found by its
+// userName when that is an email (Okta and Entra often send no emails); a
+// user with emails is found by them only.
+func TestFindUserIDsByEmailUserName(t *testing.T) {
+	t.Parallel()
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		resCreate(t, s, "acme", resUser("plain", "Ada@Example.com", nil))
+		resCreate(t, s, "acme", resUser("mailed", "bob@example.com", map[string]any{"emails": resEmails("robert@example.com")}))
+		resCreate(t, s, "acme", resUser("other", "carol", map[string]any{"emails": resEmails("ada@example.com")}))
+		for email, want := range map[string][]string{
+			"ada@EXAMPLE.com":    {"plain", "other"}, // creation order
+			"bob@example.com":    nil,                // has emails: its userName is no email of it
+			"robert@example.com": {"mailed"},
+			"carol":              nil,
+		} {
+			ids, err := s.FindUserIDsByEmail(ctx, "acme", email)
+			if err != nil || !slices.Equal(ids, want) {
+				t.Errorf("%s → %v, %v; want %v", email, ids, err, want)
 			}
 		}
 	})
