@@ -126,6 +126,21 @@ func TestWebhookInvitationEndToEnd(t *testing.T) {
 			t.Fatalf("genuine event after forgeries: status %d: %s", code, out)
 		}
 		eventually(t, reactionDeadline(), func() error { return bimdataInvitation(ds, invForged.ID, bimdatafake.StatusAccepted) })
+		rcSynced(t, f, map[string]int{connBIMData: 4})
+
+		// A later event about an invitation the bridge already settled (it did
+		// not exist yet when its first event came: synced as gone) is acted on:
+		// the subject's desired state is the same, the downstream is not.
+		early := bimdatafake.Invitation{ID: 900, Email: "stranger2@example.com", Status: bimdatafake.StatusPending}
+		if code, out := send(rcWebhookSecret, rcEvent(t, "evt-early", early)); code != http.StatusAccepted {
+			t.Fatalf("early event: status %d: %s", code, out)
+		}
+		rcSynced(t, f, map[string]int{connBIMData: 5})
+		ds.bimdata.AddInvitation(early)
+		if code, out := send(rcWebhookSecret, rcEvent(t, "evt-late", early)); code != http.StatusAccepted {
+			t.Fatalf("later event: status %d: %s", code, out)
+		}
+		eventually(t, reactionDeadline(), func() error { return bimdataInvitation(ds, early.ID, bimdatafake.StatusDenied) })
 		ds.expectNoDuplicates(t, nil)
 	})
 }

@@ -32,6 +32,7 @@ import (
 type Store interface {
 	Seen(ctx context.Context, tenant, namespace, id string) (bool, error)
 	MarkDirtyOnce(ctx context.Context, tenant, namespace, id string, ttl time.Duration, keys ...store.WorkKey) (first bool, err error)
+	Replay(ctx context.Context, tenant, connector, subject string) error
 }
 
 // Metrics is told the answer to every delivery. tenant and connector are
@@ -163,6 +164,16 @@ func (rc *Receiver) handle(w http.ResponseWriter, r *http.Request) int {
 			return reply(w, http.StatusBadRequest, "rejected", "malformed event data")
 		}
 		return reply(w, http.StatusBadRequest, "rejected", "malformed event")
+	}
+	// An event says the downstream object changed: a subject recorded as
+	// synced with an unchanged desired state (an invitation's never changes)
+	// must be converged again, not skipped. Its sync state becomes pending
+	// (Store.Replay); one without a state yet is converged anyway.
+	for _, k := range keys {
+		if err := rc.store.Replay(r.Context(), t.ID, conn.Name(), k.Subject()); err != nil && !errors.Is(err, store.ErrNotFound) {
+			rc.log.Error().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("connector", conn.Name()).Msg("webhook: reset sync state")
+			return reply(w, http.StatusServiceUnavailable, "error", "could not record the event; retry")
+		}
 	}
 	// The event id and the marks it causes are recorded in one atomic step: a
 	// crash cannot keep one without the other, and a replay marks nothing.
