@@ -609,3 +609,21 @@ func TestConsoleReplicasFollowTheSalt(t *testing.T) {
 		t.Errorf("b's new session on a: %d, want 200 (both read the new salt)", code)
 	}
 }
+
+// TestReconcileAPIBooleans: a dry_run or force that is not a boolean is a 400
+// and runs nothing; it was taken as false, an apply.
+func TestReconcileAPIBooleans(t *testing.T) {
+	env := newConsoleEnv(t)
+	for _, p := range []string{
+		"/admin/api/reconcile?tenant=acme&dry_run=yes",
+		"/admin/api/reconcile?tenant=acme&dry_run=true&force=sure",
+		"/admin/reconcile?tenant=acme&dry_run=y",
+	} {
+		if code, body := apiCall(t, env.srv, consoleAdminToken, http.MethodPost, p); code != http.StatusBadRequest {
+			t.Errorf("POST %s: %d %s, want 400", p, code, body)
+		}
+	}
+	if code, body := apiCall(t, env.srv, consoleAdminToken, http.MethodPost, "/admin/api/reconcile?tenant=acme&dry_run=TRUE"); code != http.StatusOK || !strings.Contains(strings.ReplaceAll(body, " ", ""), `"dryRun":true`) {
+		t.Errorf("dry_run=TRUE: %d %s, want a dry run", code, body)
+	}
+}

@@ -441,8 +441,14 @@ func (a *API) Routes(mux *http.ServeMux) {
 		if name := q.Get("connector"); name != "" && t.Connector(name) == nil {
 			return nil, notFound("unknown connector %q", name)
 		}
-		dry, _ := strconv.ParseBool(q.Get("dry_run"))
-		force, _ := strconv.ParseBool(q.Get("force"))
+		dry, err := boolParam(q, "dry_run")
+		if err != nil {
+			return nil, err
+		}
+		force, err := boolParam(q, "force")
+		if err != nil {
+			return nil, err
+		}
 		return a.opts.Reconciler.ReconcileLocked(r.Context(), q.Get("tenant"), reconcile.RunOptions{Connector: q.Get("connector"), DryRun: dry, Force: force, Trigger: "admin"})
 	}))
 	mux.HandleFunc("POST /admin/retry", a.guard(func(w http.ResponseWriter, r *http.Request) (any, error) {

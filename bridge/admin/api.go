@@ -3,7 +3,9 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -167,12 +169,33 @@ func (a *API) apiRoutes(mux *http.ServeMux) {
 	}))
 	mux.HandleFunc("POST /admin/api/reconcile", a.guardRole(false, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		q := r.URL.Query()
-		dry, _ := strconv.ParseBool(q.Get("dry_run"))
+		dry, err := boolParam(q, "dry_run")
+		if err != nil {
+			return nil, err
+		}
+		force, err := boolParam(q, "force")
+		if err != nil {
+			return nil, err
+		}
 		if id, _ := auth.FromContext(r.Context()); !dry && roleOf(id) != roleAdmin {
 			return nil, &httpError{status: http.StatusForbidden, msg: "the read-only token may only run dry runs"}
 		}
-		return a.reconcile(r.Context(), q.Get("tenant"), q.Get("connector"), dry, q.Get("force") == "true", "admin")
+		return a.reconcile(r.Context(), q.Get("tenant"), q.Get("connector"), dry, force, "admin")
 	}))
+}
+
+// boolParam reads a boolean query parameter: absent is false; a value that
+// is not a boolean (dry_run=yes) is a 400, never taken as false (an apply).
+func boolParam(q url.Values, name string) (bool, error) {
+	v := q.Get(name)
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("%s=%q: want true or false", name, v)}
+	}
+	return b, nil
 }
 
 // reconcile runs one reconciliation for the API or the console.
