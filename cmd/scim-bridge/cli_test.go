@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/scim-bridge/scim-bridge/bridge"
 	bimdatafake "github.com/scim-bridge/scim-bridge/connectors/bimdata/fake"
@@ -242,6 +245,29 @@ func TestOperatorCommandsOnRedis(t *testing.T) {
 		_, mode, changes = reconcileOut(t, getenv, 0, cfg...)
 		if mode != "applied" || changes != "0" {
 			t.Errorf("real run: mode %q, %s changes; want applied with 0 changes", mode, changes)
+		}
+	})
+
+	t.Run("runs from the command line are audited as cli", func(t *testing.T) {
+		// The command's recorder buffers its entries: they must be written
+		// before the command exits.
+		st, err := store.Open(context.Background(), store.Options{URL: redisURL, Logger: zerolog.Nop()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer st.Close()
+		es, _, err := st.ListAudit(context.Background(), "acme", store.AuditQuery{Kind: store.AuditReconcile, Limit: 100})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cli := 0
+		for _, e := range es {
+			if e.Trigger == "cli" {
+				cli++
+			}
+		}
+		if cli == 0 {
+			t.Errorf("no reconcile audit entry triggered by cli among %d: %+v", len(es), es)
 		}
 	})
 

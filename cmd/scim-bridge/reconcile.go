@@ -39,7 +39,7 @@ func reconcileCmd(ctx context.Context, e env, args []string) int {
 		fmt.Fprintf(e.stderr, "scim-bridge reconcile: %v\n", err)
 		return 1
 	}
-	opts := bridge.ReconcileOptions{Connector: *connector, DryRun: *dryRun, Force: *force}
+	opts := bridge.ReconcileOptions{Connector: *connector, DryRun: *dryRun, Force: *force, Trigger: "cli"}
 	var plans []*bridge.Plan
 	failed := false
 	if tg.admin != nil {

@@ -31,6 +31,9 @@ func withBridge(ctx context.Context, cfg *config.Config, fn func(*bridge.Bridge)
 	if err != nil {
 		return err
 	}
+	// Close writes what the audit recorder still buffers (a retry's or a
+	// reconciliation's entry) before the store closes.
+	defer b.Close()
 	return fn(b)
 }
 
