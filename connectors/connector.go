@@ -83,8 +83,12 @@ const (
 	OpDeny   Op = "deny"
 )
 
-// Deletes reports whether the write removes or deactivates a downstream object.
-func (o Op) Deletes() bool { return o == OpDelete }
+// Deletes reports whether the write removes or deactivates a downstream
+// object, or refuses one for good (a denied invitation cannot be answered
+// again): what a reconciliation counts against the deletion threshold, so a
+// run against an empty or lost store is stopped before it denies every
+// pending invitation.
+func (o Op) Deletes() bool { return o == OpDelete || o == OpDeny }
 
 // Action is one downstream write a convergence made, or would make in a dry run.
 type Action struct {
