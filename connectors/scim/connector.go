@@ -72,8 +72,9 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 	if s.User == nil {
 		if id == "" && len(posted) > 0 {
 			// A create whose answer was lost, then the user deleted: find
-			// what it may have created.
-			u, err := c.findPosted(ctx, posted, nil)
+			// what it may have created (only an account its keys identify
+			// exactly: never deactivate someone else's).
+			u, err := c.findPosted(ctx, posted, true)
 			if err != nil {
 				return prev, nil, fmt.Errorf("look up earlier creates: %w", err)
 			}
@@ -92,7 +93,7 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 	if cur == nil && id == "" && len(posted) > 0 {
 		// An earlier POST whose answer was lost may have created the user under
 		// keys it no longer has (renamed since): that account is the user's.
-		if cur, err = c.findPosted(ctx, posted, want); err != nil {
+		if cur, err = c.findPosted(ctx, posted, false); err != nil {
 			return prev, nil, fmt.Errorf("look up earlier creates of user %q: %w", want.UserName, err)
 		}
 	}
@@ -221,14 +222,20 @@ func (c *connector) create(ctx context.Context, want *connectors.User, posted []
 	}
 	u, err := c.api.create(ctx, createRequest{UserName: want.UserName, ExternalID: want.ExternalID, DisplayName: want.DisplayName, Active: true})
 	if err != nil {
+		// Only a POST that may have been applied (no answer, or a 5xx or 408)
+		// keeps its keys; one the server refused created nothing.
+		kept := withPosted(connectors.Record{}, posted)
+		if mayHaveApplied(err) {
+			kept = intent
+		}
 		if connectors.StatusOf(err) == http.StatusConflict {
 			rec, acts, cerr := c.afterConflict(ctx, want, err, opts)
 			if cerr != nil && len(rec.IDs) == 0 {
-				rec = intent
+				rec = kept
 			}
 			return rec, acts, cerr
 		}
-		return intent, nil, fmt.Errorf("create user %q: %w", want.UserName, err)
+		return kept, nil, fmt.Errorf("create user %q: %w", want.UserName, err)
 	}
 	c.logWrite(act)
 	acts := []connectors.Action{act}
@@ -400,22 +407,34 @@ func addPosted(posted []postedKey, k postedKey) []postedKey {
 	return out[max(0, len(out)-maxPosted):]
 }
 
-// findPosted looks for a user an earlier POST created, by the keys it
-// carried, the latest first: by userName, then by externalId. want, when
-// given, breaks ties as lookup does.
-func (c *connector) findPosted(ctx context.Context, posted []postedKey, want *connectors.User) (*remoteUser, error) {
-	if want == nil {
-		want = &connectors.User{}
-	}
+// mayHaveApplied reports whether a failed POST may still have created the
+// user: no answer (a timeout, a connection error), a 5xx or a 408.
+func mayHaveApplied(err error) bool {
+	st := connectors.StatusOf(err)
+	return st == 0 || st >= 500 || st == http.StatusRequestTimeout
+}
+
+// findPosted looks for the user an earlier POST with a lost answer created, by
+// the keys it carried, the latest first. An account counts only when it is
+// what that POST would have made: its userName (case-insensitively) and its
+// externalId (both empty alike) are the POST's, so an account made by hand or
+// for another user under a name this user once had is never taken. With
+// exact (a deactivation), a POST without an externalId identifies nothing:
+// a name alone is not enough to deactivate an account.
+func (c *connector) findPosted(ctx context.Context, posted []postedKey, exact bool) (*remoteUser, error) {
 	for i := len(posted) - 1; i >= 0; i-- {
 		p := posted[i]
-		u, err := c.lookup(ctx, MatchByUserName, p.UserName, want)
-		if err != nil || u != nil {
-			return u, err
+		if exact && p.ExternalID == "" {
+			continue
 		}
-		if p.ExternalID != "" {
-			if u, err = c.lookup(ctx, MatchByExternalID, p.ExternalID, want); err != nil || u != nil {
-				return u, err
+		page, err := c.api.list(ctx, eqFilter(MatchByUserName, p.UserName), 1, PageSize)
+		if err != nil {
+			return nil, err
+		}
+		for j := range page.Resources {
+			u := &page.Resources[j]
+			if u.ID != "" && strings.EqualFold(u.UserName, p.UserName) && u.ExternalID == p.ExternalID {
+				return u, nil
 			}
 		}
 	}

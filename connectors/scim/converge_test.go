@@ -420,3 +420,57 @@ func TestLostCreateThenRename(t *testing.T) {
 		})
 	}
 }
+
+// TestPostedKeysNeverTakeAnotherAccount: the keys of a POST whose answer was
+// lost match only the account that POST would have made. An account made by
+// hand, or for another user, under a name this user once had (another
+// externalId) is neither renamed into this user nor deactivated by its
+// delete; a POST the server refused keeps no keys.
+func TestPostedKeysNeverTakeAnotherAccount(t *testing.T) {
+	lost := func(t *testing.T, h *harness, status int) connectors.Record {
+		t.Helper()
+		h.srv.FailNextMethod(http.MethodPost, 1, status) // refused before anything was applied
+		r, _, err := h.c.Converge(context.Background(), userSubject(alice), connectors.Record{}, connectors.Options{})
+		if err == nil {
+			t.Fatal("the POST did not fail")
+		}
+		return r
+	}
+	other := fake.User{UserName: "alice", ExternalID: "hr-999", DisplayName: "Someone Else", Active: true}
+
+	t.Run("renamed: a hand-made account under the old name is left alone", func(t *testing.T) {
+		h := newHarness(t, setup{showInactive: true})
+		r := lost(t, h, http.StatusServiceUnavailable)
+		if len(r.State) == 0 {
+			t.Fatalf("a 503 kept no keys: %+v", r)
+		}
+		h.srv.Seed(other)
+		renamed := with(alice, func(u *connectors.User) { u.UserName = "alice.smith" })
+		if _, _, err := h.c.Converge(context.Background(), userSubject(renamed), r, connectors.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if u, ok := h.srv.UserByName("alice"); !ok || u.ExternalID != "hr-999" || u.DisplayName != "Someone Else" || !u.Active {
+			t.Fatalf("the other account was changed: %+v (found %v)", u, ok)
+		}
+		if _, ok := h.srv.UserByName("alice.smith"); !ok {
+			t.Fatal("the renamed user was not created")
+		}
+	})
+	t.Run("deleted: another user's account under the old name stays active", func(t *testing.T) {
+		h := newHarness(t, setup{showInactive: true})
+		r := lost(t, h, http.StatusServiceUnavailable)
+		h.srv.Seed(other)
+		if _, _, err := h.c.Converge(context.Background(), deletedSubject(alice.ID), r, connectors.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		if u, _ := h.srv.UserByName("alice"); !u.Active {
+			t.Fatalf("the other user's account was deactivated: %+v", u)
+		}
+	})
+	t.Run("a refused POST keeps no keys", func(t *testing.T) {
+		h := newHarness(t, setup{})
+		if r := lost(t, h, http.StatusBadRequest); len(r.State) != 0 {
+			t.Fatalf("a 400 kept keys: %s", r.State)
+		}
+	})
+}

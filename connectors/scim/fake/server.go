@@ -201,6 +201,13 @@ func (s *Server) authenticate(r *http.Request) authResult {
 // without touching any state.
 func (s *Server) FailNext(n, status int) { s.faults.FailNext(n, status) }
 
+// FailNextMethod makes the next n authenticated requests with that method
+// ("" for any) answer status without touching any state; requests with other
+// methods pass untouched.
+func (s *Server) FailNextMethod(method string, n, status int) {
+	s.faults.Inject(n, fakeserver.Fault{Method: method, Status: status})
+}
+
 // FailNextAfterApply makes the next n authenticated requests with that method
 // ("" for any) take effect and then answer status instead of their real answer:
 // a lost response, as when a proxy times out after the downstream committed.
