@@ -618,6 +618,8 @@ func TestReconcileAPIBooleans(t *testing.T) {
 		"/admin/api/reconcile?tenant=acme&dry_run=yes",
 		"/admin/api/reconcile?tenant=acme&dry_run=true&force=sure",
 		"/admin/reconcile?tenant=acme&dry_run=y",
+		"/admin/api/reconcile?tenant=acme&dry_run",
+		"/admin/api/reconcile?tenant=acme&dry_run=",
 	} {
 		if code, body := apiCall(t, env.srv, consoleAdminToken, http.MethodPost, p); code != http.StatusBadRequest {
 			t.Errorf("POST %s: %d %s, want 400", p, code, body)

@@ -186,8 +186,8 @@ func (s *Store) userNameWithoutEmails(ctx context.Context, tenant, lower string)
 	}
 	ix, _ := docLines(doc)
 	var values []string // [lower userName, externalId, lower emails...]
-	if json.Unmarshal([]byte(ix), &values) != nil || len(values) > 2 {
-		return "", nil
+	if json.Unmarshal([]byte(ix), &values) != nil || len(values) > 2 || len(values) == 0 || values[0] != lower {
+		return "", nil // has emails, or renamed since the index was read
 	}
 	return id, nil
 }

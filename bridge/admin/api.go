@@ -185,12 +185,13 @@ func (a *API) apiRoutes(mux *http.ServeMux) {
 }
 
 // boolParam reads a boolean query parameter: absent is false; a value that
-// is not a boolean (dry_run=yes) is a 400, never taken as false (an apply).
+// is not a boolean (dry_run=yes, a bare ?dry_run) is a 400, never taken as
+// false (an apply).
 func boolParam(q url.Values, name string) (bool, error) {
-	v := q.Get(name)
-	if v == "" {
+	if !q.Has(name) {
 		return false, nil
 	}
+	v := q.Get(name)
 	b, err := strconv.ParseBool(v)
 	if err != nil {
 		return false, &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("%s=%q: want true or false", name, v)}

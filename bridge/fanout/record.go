@@ -46,13 +46,21 @@ func (w *Worker) storeWrite(ctx context.Context, write func(ctx context.Context)
 
 // retryUnavailable is storeWrite bound to ctx.
 func (w *Worker) retryUnavailable(ctx context.Context, write func(ctx context.Context) error) error {
+	return w.retryUnavailableLost(ctx, true, write)
+}
+
+// retryUnavailableLost is retryUnavailable; lostIsDone says whether
+// ErrLeaseLost after an unavailable attempt means that attempt ran (a
+// release). For an extension it never does: re-sent with the same token, an
+// extension that already ran succeeds again, so ErrLeaseLost is a real loss.
+func (w *Worker) retryUnavailableLost(ctx context.Context, lostIsDone bool, write func(ctx context.Context) error) error {
 	pause := storeRetryBase
 	for attempt := 1; ; attempt++ {
 		err := write(ctx)
 		switch {
 		case err == nil:
 			return nil
-		case attempt > 1 && errors.Is(err, store.ErrLeaseLost):
+		case lostIsDone && attempt > 1 && errors.Is(err, store.ErrLeaseLost):
 			return nil
 		case !w.unavailable(err):
 			return err

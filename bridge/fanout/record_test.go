@@ -354,3 +354,46 @@ func TestLostLeaseEndsTheConvergence(t *testing.T) {
 		return nil
 	})
 }
+
+// outageThenLostStore answers the first extension as an unavailable store
+// (LOADING) and the retry with ErrLeaseLost: the lease was lost during the
+// outage, which an extension (unlike a release) never mistakes for its own
+// earlier success.
+type outageThenLostStore struct {
+	*store.Store
+	calls atomic.Int32
+}
+
+func (s *outageThenLostStore) Extend(ctx context.Context, c store.Claim, lease time.Duration) error {
+	switch s.calls.Add(1) {
+	case 1:
+		return errLoading
+	case 2:
+		return store.ErrLeaseLost
+	}
+	return s.Store.Extend(ctx, c, lease)
+}
+
+func TestLeaseLostDuringOutageEndsTheConvergence(t *testing.T) {
+	t.Parallel()
+	st := &outageThenLostStore{Store: openTestStore(t)}
+	createUser(t, st.Store, "alice")
+	cancelled := make(chan struct{})
+	var once sync.Once
+	conn := &fakeconn.Connector{ConnName: "down", Kinds: []connectors.SubjectKind{connectors.SubjectUser},
+		ConvergeFunc: func(ctx context.Context, s connectors.Subject, prev connectors.Record, _ connectors.Options) (connectors.Record, []connectors.Action, error) {
+			select {
+			case <-ctx.Done():
+				once.Do(func() { close(cancelled) })
+				return prev, nil, ctx.Err()
+			case <-time.After(8 * time.Second):
+				return prev, nil, nil
+			}
+		}}
+	startWorker(t, st, conn, "stalled", Options{LeaseTTL: 600 * time.Millisecond})
+	select {
+	case <-cancelled:
+	case <-time.After(6 * time.Second):
+		t.Fatal("the lease lost during a store outage did not end the convergence")
+	}
+}

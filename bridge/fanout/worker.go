@@ -346,7 +346,7 @@ func (w *Worker) keepLease(ctx context.Context, t *tenant.Tenant, c store.Claim)
 // lease gone (ErrLeaseLost).
 func (w *Worker) keepLeaseOr(ctx context.Context, t *tenant.Tenant, c store.Claim, onLost func()) (stop func()) {
 	return every(ctx, w.opts.LeaseTTL/3, func(ctx context.Context) bool {
-		err := w.retryUnavailable(ctx, func(ctx context.Context) error {
+		err := w.retryUnavailableLost(ctx, false, func(ctx context.Context) error {
 			// One attempt may not outlive the lease it renews.
 			ctx, cancel := context.WithTimeout(ctx, w.opts.LeaseTTL/3)
 			defer cancel()
