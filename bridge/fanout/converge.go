@@ -82,6 +82,20 @@ func (w *Worker) converge(ctx context.Context, t *tenant.Tenant, k store.WorkKey
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read sync state: %w", err)
 	}
+	// Forced convergences (store.ForceConverge) are taken only when a record
+	// would let a connector be skipped: otherwise it converges anyway.
+	var forced map[string]bool
+	var skippable []string
+	for _, tg := range targets {
+		if st := states[tg.conn.Name()]; st != nil && (st.Status == store.SyncSynced || st.Status == store.SyncDead) {
+			skippable = append(skippable, tg.conn.Name())
+		}
+	}
+	if len(skippable) > 0 {
+		if forced, err = w.store.TakeForced(ctx, t.ID, subj, skippable); err != nil {
+			return time.Time{}, fmt.Errorf("read forced convergences: %w", err)
+		}
+	}
 	held := w.holds(ctx, t.ID, names)
 	var (
 		mu      sync.Mutex
@@ -92,7 +106,7 @@ func (w *Worker) converge(ctx context.Context, t *tenant.Tenant, k store.WorkKey
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			at := w.convergeOne(ctx, t, subj, tg, states[tg.conn.Name()], held[tg.conn.Name()])
+			at := w.convergeOne(ctx, t, subj, tg, states[tg.conn.Name()], held[tg.conn.Name()], forced[tg.conn.Name()])
 			if !at.IsZero() {
 				mu.Lock()
 				if retryAt.IsZero() || at.Before(retryAt) {
@@ -109,7 +123,7 @@ func (w *Worker) converge(ctx context.Context, t *tenant.Tenant, k store.WorkKey
 // convergeOne converges one connector for one subject and records the outcome.
 // heldUntil is the end of the connector's hold by its downstream (zero: none).
 // It returns when the subject must be retried for this connector (zero: done).
-func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string, tg target, st *store.SyncState, heldUntil time.Time) time.Time {
+func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string, tg target, st *store.SyncState, heldUntil time.Time, forced bool) time.Time {
 	name := tg.conn.Name()
 	hash := subject.DesiredHash(tg.conn, tg.subject)
 	now := w.now()
@@ -117,6 +131,7 @@ func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string,
 		st = &store.SyncState{Connector: name, Subject: subj}
 	}
 	switch {
+	case forced: // the record is not to be trusted (store.ForceConverge)
 	case st.Status == store.SyncSynced && st.AppliedHash == hash:
 		return time.Time{} // nothing changed since the last success
 	case st.Status == store.SyncDead && st.InFlightHash == hash:

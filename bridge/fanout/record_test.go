@@ -397,3 +397,35 @@ func TestLeaseLostDuringOutageEndsTheConvergence(t *testing.T) {
 		t.Fatal("the lease lost during a store outage did not end the convergence")
 	}
 }
+
+// TestForcedDuringConvergence: a convergence forced while another one of the
+// same key runs (a webhook's news, a stalled replica's late write) is not
+// undone by the running one's final record: the key is converged once more.
+func TestForcedDuringConvergence(t *testing.T) {
+	t.Parallel()
+	st := openTestStore(t)
+	createUser(t, st, "alice")
+	inFlight := make(chan struct{})
+	release := make(chan struct{})
+	var calls atomic.Int32
+	conn := &fakeconn.Connector{ConnName: "down", Kinds: []connectors.SubjectKind{connectors.SubjectUser},
+		ConvergeFunc: func(ctx context.Context, s connectors.Subject, prev connectors.Record, _ connectors.Options) (connectors.Record, []connectors.Action, error) {
+			if calls.Add(1) == 1 {
+				close(inFlight)
+				<-release
+			}
+			return connectors.Record{IDs: map[string]string{"user": "u1"}}, nil, nil
+		}}
+	runWorker(t, st, conn, "w")
+	<-inFlight
+	if err := st.ForceConverge(context.Background(), "acme", store.WorkKey{Tenant: "acme", Kind: store.WorkUser, ID: "alice"}, "down"); err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	waitFor(t, 10*time.Second, func() error {
+		if calls.Load() < 2 {
+			return errors.New("the convergence forced during another one was skipped")
+		}
+		return nil
+	})
+}

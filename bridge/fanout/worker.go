@@ -39,6 +39,8 @@ type Store interface {
 	PutSync(ctx context.Context, tenant string, st *store.SyncState) error
 	GetUserWithGroups(ctx context.Context, tenant, id string) (*store.Resource, []store.GroupRef, error)
 	MarkDirty(ctx context.Context, tenant string, keys ...store.WorkKey) error
+	ForceConverge(ctx context.Context, tenant string, k store.WorkKey, connectors ...string) error
+	TakeForced(ctx context.Context, tenant, subject string, connectors []string) (map[string]bool, error)
 }
 
 // Metrics is told the outcome of every convergence (outcome is the recorded
@@ -304,32 +306,20 @@ func (w *Worker) release(ctx context.Context, t *tenant.Tenant, c store.Claim, a
 // stalled past the lease: a pause, a partition): another replica may have
 // converged the key meanwhile, and a write of this one may still have landed
 // after that, with a desired state that is no longer current, while the
-// records say synced. As a reconciliation repair does, the key's recorded
-// hashes are cleared and the key is marked dirty, so its current state is
+// records say synced. The key's next convergence is forced for every
+// connector (store.ForceConverge: a flag, not a rewrite of the records, which
+// a convergence in flight would overwrite), so its current state is
 // converged once more, under a valid lease, from the downstream's truth.
 func (w *Worker) remark(ctx context.Context, t *tenant.Tenant, c store.Claim) {
 	subj := c.Key.Subject()
 	w.log.Warn().Str("tenant", t.ID).Str("subject", clip.String(subj)).
 		Msg("sync: lease lost before the claim ended (this replica stalled); the key is converged again")
+	names := make([]string, len(t.Connectors))
+	for i, conn := range t.Connectors {
+		names[i] = conn.Name()
+	}
 	err := w.storeWrite(ctx, func(ctx context.Context) error {
-		names := make([]string, len(t.Connectors))
-		for i, conn := range t.Connectors {
-			names[i] = conn.Name()
-		}
-		states, err := w.store.GetSyncs(ctx, t.ID, subj, names)
-		if err != nil {
-			return err
-		}
-		for _, st := range states {
-			if st == nil || st.AppliedHash == "" {
-				continue
-			}
-			st.AppliedHash, st.UpdatedAt = "", w.now()
-			if err := w.store.PutSync(ctx, t.ID, st); err != nil {
-				return err
-			}
-		}
-		return w.store.MarkDirty(ctx, t.ID, c.Key)
+		return w.store.ForceConverge(ctx, t.ID, c.Key, names...)
 	})
 	if err != nil {
 		w.log.Error().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("subject", clip.String(subj)).Msg("sync: converge again after a lost lease")

@@ -32,7 +32,7 @@ import (
 type Store interface {
 	Seen(ctx context.Context, tenant, namespace, id string) (bool, error)
 	MarkDirtyOnce(ctx context.Context, tenant, namespace, id string, ttl time.Duration, keys ...store.WorkKey) (first bool, err error)
-	Replay(ctx context.Context, tenant, connector, subject string) error
+	ForceConverge(ctx context.Context, tenant string, k store.WorkKey, connectors ...string) error
 }
 
 // Metrics is told the answer to every delivery. tenant and connector are
@@ -167,10 +167,10 @@ func (rc *Receiver) handle(w http.ResponseWriter, r *http.Request) int {
 	}
 	// An event says the downstream object changed: a subject recorded as
 	// synced with an unchanged desired state (an invitation's never changes)
-	// must be converged again, not skipped. Its sync state becomes pending
-	// (Store.Replay); one without a state yet is converged anyway.
+	// must be converged again, not skipped, even when a convergence of it is
+	// running now (store.ForceConverge: a flag its final record cannot undo).
 	for _, k := range keys {
-		if err := rc.store.Replay(r.Context(), t.ID, conn.Name(), k.Subject()); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := rc.store.ForceConverge(r.Context(), t.ID, k, conn.Name()); err != nil {
 			rc.log.Error().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("connector", conn.Name()).Msg("webhook: reset sync state")
 			return reply(w, http.StatusServiceUnavailable, "error", "could not record the event; retry")
 		}

@@ -1,0 +1,29 @@
+package store
+
+import (
+	"context"
+	"testing"
+)
+
+// TestForceConverge: a forced convergence marks the key dirty and is taken
+// once, per connector.
+func TestForceConverge(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		k := WorkKey{Tenant: "acme", Kind: WorkUser, ID: "u1"}
+		if err := s.ForceConverge(ctx, "acme", k, "bim", "odm"); err != nil {
+			t.Fatal(err)
+		}
+		qs, err := s.QueueStats(ctx, "acme")
+		if err != nil || qs.Pending != 1 {
+			t.Fatalf("queue %+v, %v; want the key pending", qs, err)
+		}
+		got, err := s.TakeForced(ctx, "acme", k.Subject(), []string{"bim", "odm", "other"})
+		if err != nil || len(got) != 2 || !got["bim"] || !got["odm"] {
+			t.Fatalf("taken %v, %v; want bim and odm", got, err)
+		}
+		if got, err := s.TakeForced(ctx, "acme", k.Subject(), []string{"bim", "odm"}); err != nil || len(got) != 0 {
+			t.Fatalf("taken twice: %v, %v", got, err)
+		}
+	})
+}
