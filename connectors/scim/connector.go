@@ -74,7 +74,7 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 			// A create whose answer was lost, then the user deleted: find
 			// what it may have created (only an account its keys identify
 			// exactly: never deactivate someone else's).
-			u, err := c.findPosted(ctx, posted, true)
+			u, err := c.findPosted(ctx, posted)
 			if err != nil {
 				return prev, nil, fmt.Errorf("look up earlier creates: %w", err)
 			}
@@ -93,7 +93,7 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 	if cur == nil && id == "" && len(posted) > 0 {
 		// An earlier POST whose answer was lost may have created the user under
 		// keys it no longer has (renamed since): that account is the user's.
-		if cur, err = c.findPosted(ctx, posted, false); err != nil {
+		if cur, err = c.findPosted(ctx, posted); err != nil {
 			return prev, nil, fmt.Errorf("look up earlier creates of user %q: %w", want.UserName, err)
 		}
 	}
@@ -416,15 +416,14 @@ func mayHaveApplied(err error) bool {
 
 // findPosted looks for the user an earlier POST with a lost answer created, by
 // the keys it carried, the latest first. An account counts only when it is
-// what that POST would have made: its userName (case-insensitively) and its
-// externalId (both empty alike) are the POST's, so an account made by hand or
-// for another user under a name this user once had is never taken. With
-// exact (a deactivation), a POST without an externalId identifies nothing:
-// a name alone is not enough to deactivate an account.
-func (c *connector) findPosted(ctx context.Context, posted []postedKey, exact bool) (*remoteUser, error) {
+// what that POST made: its userName (case-insensitively) and its externalId
+// are the POST's, and the POST carried an externalId (a name alone, which
+// this user may no longer have, could be an account made by hand or for
+// another user: it is never renamed, deactivated or adopted).
+func (c *connector) findPosted(ctx context.Context, posted []postedKey) (*remoteUser, error) {
 	for i := len(posted) - 1; i >= 0; i-- {
 		p := posted[i]
-		if exact && p.ExternalID == "" {
+		if p.ExternalID == "" {
 			continue
 		}
 		page, err := c.api.list(ctx, eqFilter(MatchByUserName, p.UserName), 1, PageSize)

@@ -20,7 +20,10 @@
 //     user is renamed, deactivated or deleted before the next attempt, that
 //     attempt looks the earlier keys up too and converges the account the POST
 //     created (renames, deactivates it) instead of leaving it and creating a
-//     second one.
+//     second one. Only an account with both the POST's userName and its
+//     externalId counts (a POST without an externalId identifies nothing), and
+//     the keys are kept only while the POST may have been applied (no answer,
+//     a 5xx or a 408).
 //     A 409 on POST (e.g. the externalId belongs to another downstream login) is
 //     answered by looking the user up by userName, then by externalId, and
 //     converging what is found; when nothing is found the 409 is returned.
