@@ -47,6 +47,23 @@ func (s *Store) ForceConverge(ctx context.Context, tenant string, k WorkKey, con
 	return nil
 }
 
+// KeepForced raises the forced-convergence flags of subject for connectors
+// again, without marking it (a worker that took them and could not act on
+// them now; it schedules the key's retry itself).
+func (s *Store) KeepForced(ctx context.Context, tenant, subject string, connectors ...string) error {
+	if len(connectors) == 0 {
+		return nil
+	}
+	members := make([]any, len(connectors))
+	for i, c := range connectors {
+		members[i] = forcedMember(c, subject)
+	}
+	if err := s.rdb.SAdd(ctx, forcedKey(tenant), members...).Err(); err != nil {
+		return fmt.Errorf("keep forced convergences of %s in tenant %q: %w", subject, tenant, err)
+	}
+	return nil
+}
+
 // TakeForced reports which of connectors have a forced convergence of subject
 // pending (ForceConverge) and clears those flags: the caller converges them
 // now, whatever their records say.

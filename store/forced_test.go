@@ -25,5 +25,12 @@ func TestForceConverge(t *testing.T) {
 		if got, err := s.TakeForced(ctx, "acme", k.Subject(), []string{"bim", "odm"}); err != nil || len(got) != 0 {
 			t.Fatalf("taken twice: %v, %v", got, err)
 		}
+		// Kept again by a worker that could not act on it: taken once more.
+		if err := s.KeepForced(ctx, "acme", k.Subject(), "bim"); err != nil {
+			t.Fatal(err)
+		}
+		if got, err := s.TakeForced(ctx, "acme", k.Subject(), []string{"bim", "odm"}); err != nil || len(got) != 1 || !got["bim"] {
+			t.Fatalf("taken after KeepForced: %v, %v; want bim", got, err)
+		}
 	})
 }

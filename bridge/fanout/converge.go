@@ -82,21 +82,14 @@ func (w *Worker) converge(ctx context.Context, t *tenant.Tenant, k store.WorkKey
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read sync state: %w", err)
 	}
-	// Forced convergences (store.ForceConverge) are taken only when a record
-	// would let a connector be skipped: otherwise it converges anyway.
-	var forced map[string]bool
-	var skippable []string
-	for _, tg := range targets {
-		if st := states[tg.conn.Name()]; st != nil && (st.Status == store.SyncSynced || st.Status == store.SyncDead) {
-			skippable = append(skippable, tg.conn.Name())
-		}
-	}
-	if len(skippable) > 0 {
-		if forced, err = w.store.TakeForced(ctx, t.ID, subj, skippable); err != nil {
-			return time.Time{}, fmt.Errorf("read forced convergences: %w", err)
-		}
-	}
 	held := w.holds(ctx, t.ID, names)
+	// Forced convergences (store.ForceConverge) are taken here; one that then
+	// does not run to its end (held off by the downstream, interrupted) is
+	// kept for the next convergence by convergeOne.
+	forced, err := w.store.TakeForced(ctx, t.ID, subj, names)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("read forced convergences: %w", err)
+	}
 	var (
 		mu      sync.Mutex
 		retryAt time.Time
@@ -132,6 +125,7 @@ func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string,
 	}
 	switch {
 	case forced: // the record is not to be trusted (store.ForceConverge)
+		st.Attempts = 0 // a parked subject gets a full series of attempts again
 	case st.Status == store.SyncSynced && st.AppliedHash == hash:
 		return time.Time{} // nothing changed since the last success
 	case st.Status == store.SyncDead && st.InFlightHash == hash:
@@ -142,6 +136,7 @@ func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string,
 	if heldUntil.After(now) {
 		// The downstream asked every replica to hold off (429/503 Retry-After):
 		// wait without calling it and without spending an attempt.
+		w.reforce(ctx, t.ID, subj, name, forced)
 		return spread(now, heldUntil)
 	}
 	if st.InFlightHash != hash {
@@ -149,6 +144,7 @@ func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string,
 	}
 	if h := w.opts.Hooks.BeforeConverge; h != nil {
 		if err := h(t.ID, name, subj); err != nil {
+			w.reforce(ctx, t.ID, subj, name, forced)
 			return now
 		}
 	}
@@ -170,7 +166,10 @@ func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string,
 		}
 	}
 	if ctx.Err() != nil && err != nil {
-		return now // interrupted by shutdown: due again at once, state unchanged
+		// Interrupted (a shutdown, a lost lease): due again at once, state
+		// unchanged, a forced convergence still forced.
+		w.reforce(ctx, t.ID, subj, name, forced)
+		return now
 	}
 	if raw, merr := json.Marshal(rec); merr == nil && (err == nil || len(rec.IDs) > 0 || len(rec.State) > 0) {
 		st.Record = raw
@@ -225,4 +224,17 @@ func (w *Worker) recordApplied(ctx context.Context, tenantID string, st *store.S
 		return fmt.Errorf("record sync state: %w", err)
 	}
 	return nil
+}
+
+// reforce raises again, when forced is set, the flag of a forced convergence
+// taken for a convergence that did not run to its end (the key's retry is
+// scheduled by the caller).
+func (w *Worker) reforce(ctx context.Context, tenantID, subj, connector string, forced bool) {
+	if !forced {
+		return
+	}
+	err := w.storeWrite(ctx, func(ctx context.Context) error { return w.store.KeepForced(ctx, tenantID, subj, connector) })
+	if err != nil {
+		w.log.Error().Str("error", clip.Error(err)).Str("tenant", tenantID).Str("connector", connector).Str("subject", clip.String(subj)).Msg("sync: keep a forced convergence")
+	}
 }

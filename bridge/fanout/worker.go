@@ -41,6 +41,7 @@ type Store interface {
 	MarkDirty(ctx context.Context, tenant string, keys ...store.WorkKey) error
 	ForceConverge(ctx context.Context, tenant string, k store.WorkKey, connectors ...string) error
 	TakeForced(ctx context.Context, tenant, subject string, connectors []string) (map[string]bool, error)
+	KeepForced(ctx context.Context, tenant, subject string, connectors ...string) error
 }
 
 // Metrics is told the outcome of every convergence (outcome is the recorded
@@ -314,13 +315,23 @@ func (w *Worker) remark(ctx context.Context, t *tenant.Tenant, c store.Claim) {
 	subj := c.Key.Subject()
 	w.log.Warn().Str("tenant", t.ID).Str("subject", clip.String(subj)).
 		Msg("sync: lease lost before the claim ended (this replica stalled); the key is converged again")
-	names := make([]string, len(t.Connectors))
-	for i, conn := range t.Connectors {
-		names[i] = conn.Name()
+	// The key's own connectors only: a flag for one that never converges the
+	// key would never be taken.
+	var names []string
+	targets, err := w.targets(ctx, t, c.Key)
+	for _, tg := range targets {
+		names = append(names, tg.conn.Name())
 	}
-	err := w.storeWrite(ctx, func(ctx context.Context) error {
-		return w.store.ForceConverge(ctx, t.ID, c.Key, names...)
-	})
+	if err == nil {
+		err = w.storeWrite(ctx, func(ctx context.Context) error {
+			if len(names) == 0 {
+				return w.store.MarkDirty(ctx, t.ID, c.Key)
+			}
+			return w.store.ForceConverge(ctx, t.ID, c.Key, names...)
+		})
+	} else if merr := w.storeWrite(ctx, func(ctx context.Context) error { return w.store.MarkDirty(ctx, t.ID, c.Key) }); merr != nil {
+		err = errors.Join(err, merr)
+	}
 	if err != nil {
 		w.log.Error().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("subject", clip.String(subj)).Msg("sync: converge again after a lost lease")
 	}
