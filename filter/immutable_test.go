@@ -3,6 +3,8 @@ package filter
 import (
 	"errors"
 	"testing"
+
+	"github.com/elimity-com/scim/schema"
 )
 
 // TestKeepImmutable: a replacement keeps an immutable value it leaves out,
@@ -55,5 +57,52 @@ func TestKeepImmutable(t *testing.T) {
 	w := map[string]any{"label": "x"}
 	if err := widgetRS.KeepImmutable(map[string]any{"serial": "S1"}, w); err != nil || w["serial"] != "S1" {
 		t.Errorf("core immutable left out: %v, %v", err, w)
+	}
+}
+
+// TestKeepImmutableSubAndMulti: a multi-valued immutable attribute compares
+// as a set; an immutable sub-attribute of a single-valued complex attribute
+// is kept and checked like a top-level one.
+func TestKeepImmutableSubAndMulti(t *testing.T) {
+	const urn = "urn:example:params:scim:schemas:extension:imm:2.0:User"
+	ext := Extension{ID: urn, Name: "Imm", Attributes: []Attribute{
+		{Name: "badges", Type: "string", MultiValued: true, Mutability: "immutable"},
+		{Name: "site", Type: "complex", SubAttributes: []Attribute{
+			{Name: "code", Type: "string", Mutability: "immutable"},
+			{Name: "name", Type: "string"},
+		}},
+	}}
+	sch, err := ext.Schema()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs, err := NewExtendedResourceSchema(schema.CoreUserSchema(), SchemaExtension{Schema: sch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rs.HasImmutable() {
+		t.Fatal("HasImmutable misses the immutable attributes")
+	}
+	old := map[string]any{urn: map[string]any{"badges": []any{"a", "b"}, "site": map[string]any{"code": "S1", "name": "HQ"}}}
+	reordered := map[string]any{urn: map[string]any{"badges": []any{"b", "a"}, "site": map[string]any{"code": "S1", "name": "Main"}}}
+	if err := rs.KeepImmutable(old, reordered); err != nil {
+		t.Errorf("the same badges in another order: %v", err)
+	}
+	for name, next := range map[string]map[string]any{
+		"another badge":     {urn: map[string]any{"badges": []any{"a", "c"}}},
+		"another site code": {urn: map[string]any{"site": map[string]any{"code": "S2"}}},
+	} {
+		var e *Error
+		if err := rs.KeepImmutable(old, next); !errors.As(err, &e) || e.ScimType != ScimTypeMutability {
+			t.Errorf("%s: %v, want mutability", name, err)
+		}
+	}
+	kept := map[string]any{urn: map[string]any{"site": map[string]any{"name": "Renamed"}}}
+	if err := rs.KeepImmutable(old, kept); err != nil {
+		t.Fatal(err)
+	}
+	site, _ := kept[urn].(map[string]any)["site"].(map[string]any)
+	if site["code"] != "S1" || site["name"] != "Renamed" || len(kept[urn].(map[string]any)["badges"].([]any)) != 2 {
+		t.Errorf("left out: %v, want the code and the badges kept, the name replaced", kept)
 	}
 }

@@ -177,7 +177,7 @@ func (p *patcher) replaceAttr(c map[string]any, def *attrDef, v any) error {
 		if err != nil {
 			return err
 		}
-		if def.mut == mutImmutable && isPresent(old) && !equalValues(old, l.values()) {
+		if def.mut == mutImmutable && isPresent(old) && !sameImmutable(def, old, l.values()) {
 			return errorf(ScimTypeMutability, "attribute %s is immutable", quote(def.fullPath()))
 		}
 		return p.fixPrimary(l, touched)

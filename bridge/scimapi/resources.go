@@ -278,30 +278,52 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 		noteWrite(ctx, rt.kind, id, res, nil)
 		return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o), "")
 	}
-	cur, groups, err := srv.loadWithGroups(ctx, tenant, rt, id, ifVersion, o)
-	if err != nil {
-		return err
-	}
-	if rt.immutable {
-		if err := rt.rs.KeepImmutable(cur.Attrs, attrs); err != nil {
+	var (
+		groups []store.GroupRef
+		res    *store.Resource
+	)
+	for attempt := 0; ; attempt++ {
+		var cur *store.Resource
+		cur, groups, err = srv.loadWithGroups(ctx, tenant, rt, id, ifVersion, o)
+		if err != nil {
 			return err
 		}
-	}
-	if rt.kind == store.KindGroup {
-		if err := srv.resolveMembers(ctx, tenant, attrs, nil); err != nil {
+		if attempt > 0 { // KeepImmutable and resolveMembers changed the attributes
+			if attrs, err = srv.decodeResource(rt, body); err != nil {
+				return err
+			}
+		}
+		if rt.immutable {
+			if err := rt.rs.KeepImmutable(cur.Attrs, attrs); err != nil {
+				return err
+			}
+		}
+		if rt.kind == store.KindGroup {
+			if err := srv.resolveMembers(ctx, tenant, attrs, nil); err != nil {
+				return err
+			}
+		}
+		res = &store.Resource{ID: id, Kind: rt.kind, Created: cur.Created, LastModified: nowUTC(srv.now), Attrs: attrs}
+		err = srv.store.Replace(ctx, tenant, res, cur.Version)
+		if err == nil {
+			break
+		}
+		if !errors.Is(err, store.ErrPrecondition) || ifVersion != 0 {
 			return err
 		}
-	}
-	res := &store.Resource{ID: id, Kind: rt.kind, Created: cur.Created, LastModified: nowUTC(srv.now), Attrs: attrs}
-	if err := srv.store.Replace(ctx, tenant, res, cur.Version); err != nil {
-		if errors.Is(err, store.ErrPrecondition) && ifVersion == 0 {
+		if !rt.immutable {
 			// Another writer got in between; PUT is last-writer-wins without If-Match.
 			if err = srv.store.Replace(ctx, tenant, res, 0); err != nil {
 				return err
 			}
-		} else {
-			return err
+			break
 		}
+		// The immutable values were checked against the version read: check
+		// them again against the new one (never a blind write).
+		if attempt >= maxOptimisticRetries {
+			return busyError(err)
+		}
+		time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 4))))
 	}
 	srv.written()
 	noteWrite(ctx, rt.kind, id, res, nil)
@@ -332,15 +354,25 @@ func (srv *Server) replaceKeepingImmutable(ctx context.Context, tenant string, r
 			return nil, err
 		}
 		groups, err := srv.store.ReplaceUser(ctx, tenant, res, cur.Version)
-		if errors.Is(err, store.ErrPrecondition) && ifVersion == 0 && attempt < maxReplaceAttempts {
-			continue
+		if errors.Is(err, store.ErrPrecondition) && ifVersion == 0 {
+			if attempt < maxOptimisticRetries {
+				// De-correlate from the other writers before reading again.
+				time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 4))))
+				continue
+			}
+			return nil, busyError(err) // no precondition was asked: a 412 would confuse the client
 		}
 		return groups, err
 	}
 }
 
-// maxReplaceAttempts bounds the re-reads of replaceKeepingImmutable.
-const maxReplaceAttempts = 5
+// busyError is the answer to a write without precondition that kept losing
+// optimistic races: 503 with Retry-After, never the 412 the client did not ask
+// for.
+func busyError(err error) error {
+	return &HTTPError{Status: http.StatusServiceUnavailable, RetryAfter: time.Second,
+		Detail: "the resource is being modified by other requests; retry", Err: err}
+}
 
 // patch serves PATCH (RFC 7644 §3.5.2): all operations apply or none. The
 // read-modify-write is optimistic: a concurrent write of the same resource makes it
