@@ -215,6 +215,13 @@ type Directory interface {
 	UserByEmail(ctx context.Context, email string) (*User, error)
 }
 
+// UserNameDirectory is a Directory that also finds a user by userName
+// (case-insensitive), or nil: the bridge's directory is one. An adapter uses
+// it to tell whether a downstream account belongs to another SCIM user.
+type UserNameDirectory interface {
+	UserByUserName(ctx context.Context, userName string) (*User, error)
+}
+
 // Deps is what the bridge hands every adapter when it opens it.
 type Deps struct {
 	Tenant    string

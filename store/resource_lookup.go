@@ -167,6 +167,22 @@ func (s *Store) FindUserIDsByEmail(ctx context.Context, tenant, email string) ([
 	return s.inCreationOrder(ctx, tenant, KindUser, ids)
 }
 
+// FindUserIDByUserName returns the id of the user with that userName
+// (case-insensitive), "" when there is none.
+func (s *Store) FindUserIDByUserName(ctx context.Context, tenant, userName string) (string, error) {
+	if err := checkResourceKey(tenant, KindUser, nil); err != nil {
+		return "", fmt.Errorf("find user by userName: %w", err)
+	}
+	id, err := s.rdb.HGet(ctx, userNameIndexKey(tenant), strings.ToLower(userName)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("find user by userName: %w", err)
+	}
+	return id, nil
+}
+
 // userNameWithoutEmails returns the id of the user whose userName is lower
 // (case-insensitively) when that user has no emails, else "".
 func (s *Store) userNameWithoutEmails(ctx context.Context, tenant, lower string) (string, error) {

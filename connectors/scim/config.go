@@ -89,5 +89,6 @@ func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Conne
 		prune:   c.Prune,
 		api:     &api{http: client},
 		log:     deps.Logger,
+		dir:     deps.Directory,
 	}, nil
 }

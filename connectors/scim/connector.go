@@ -30,6 +30,7 @@ type connector struct {
 	prune   bool
 	api     *api
 	log     zerolog.Logger
+	dir     connectors.Directory // nil in tests that give none
 }
 
 // Name is the configured name.
@@ -262,11 +263,38 @@ func (c *connector) afterConflict(ctx context.Context, want *connectors.User, co
 		if err != nil {
 			return connectors.Record{}, nil, fmt.Errorf("look up user %q after 409: %w", want.UserName, err)
 		}
-		if u != nil {
-			return c.update(ctx, u, want, opts)
+		if u == nil {
+			continue
 		}
+		if k[0] == MatchByExternalID && !strings.EqualFold(u.UserName, want.UserName) {
+			// An externalId is not unique among SCIM users: the account is
+			// this user's former login only when no other SCIM user has
+			// that userName (else two users would share one account).
+			owned, err := c.ownedByAnother(ctx, u.UserName, want.ID)
+			if err != nil {
+				return connectors.Record{}, nil, fmt.Errorf("look up the owner of login %q after 409: %w", u.UserName, err)
+			}
+			if owned {
+				return connectors.Record{}, nil, fmt.Errorf("create user %q: the externalId belongs to login %q of another SCIM user: %w", want.UserName, u.UserName, conflict)
+			}
+		}
+		return c.update(ctx, u, want, opts)
 	}
 	return connectors.Record{}, nil, fmt.Errorf("create user %q: %w", want.UserName, conflict)
+}
+
+// ownedByAnother reports whether a SCIM user other than id has userName (when
+// the bridge's directory can tell; without one, false).
+func (c *connector) ownedByAnother(ctx context.Context, userName, id string) (bool, error) {
+	d, ok := c.dir.(connectors.UserNameDirectory)
+	if !ok {
+		return false, nil
+	}
+	u, err := d.UserByUserName(ctx, userName)
+	if err != nil {
+		return false, err
+	}
+	return u != nil && u.ID != id, nil
 }
 
 // convergeDeleted deactivates the recorded user of a deleted SCIM user.

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -30,6 +31,7 @@ type setup struct {
 	prune        bool
 	showInactive bool
 	maxPageSize  int
+	dir          connectors.Directory
 }
 
 func newHarness(t testing.TB, st setup) *harness {
@@ -42,7 +44,7 @@ func newHarness(t testing.TB, st setup) *harness {
 		MatchBy: st.matchBy,
 		Prune:   st.prune,
 	}
-	c, err := cfg.Open(context.Background(), connectors.Deps{Tenant: "acme", Client: ts.Client(), Logger: zerolog.Nop(), Throttle: conntest.NoThrottle{}})
+	c, err := cfg.Open(context.Background(), connectors.Deps{Tenant: "acme", Client: ts.Client(), Logger: zerolog.Nop(), Throttle: conntest.NoThrottle{}, Directory: st.dir})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -497,5 +499,46 @@ func TestPostedKeysWithoutExternalIDIdentifyNothing(t *testing.T) {
 		if u, ok := h.srv.UserByName("alice"); !ok || !u.Active || u.DisplayName != "By Hand" {
 			t.Errorf("active=%v: the hand-made account was changed: %+v (found %v)", then.Active, u, ok)
 		}
+	}
+}
+
+// userNames is a directory of SCIM users by userName.
+type userNames map[string]connectors.User
+
+func (d userNames) UserByEmail(context.Context, string) (*connectors.User, error) { return nil, nil }
+
+func (d userNames) UserByUserName(_ context.Context, userName string) (*connectors.User, error) {
+	if u, ok := d[strings.ToLower(userName)]; ok {
+		return &u, nil
+	}
+	return nil, nil
+}
+
+// TestConflictNeverTakesAnotherUsersAccount: two SCIM users may share an
+// externalId (it is not unique); when the second one's POST answers 409
+// because the downstream holds that externalId under the first one's login,
+// the first one's account is not renamed into the second: the 409 stands. An
+// account whose login no SCIM user has any more (the user's own former login)
+// is still adopted.
+func TestConflictNeverTakesAnotherUsersAccount(t *testing.T) {
+	ext1 := connectors.User{ID: "scim-1", UserName: "ext1", ExternalID: "DUP-1", Active: true}
+	ext2 := connectors.User{ID: "scim-2", UserName: "ext2", ExternalID: "DUP-1", Active: true}
+	h := newHarness(t, setup{dir: userNames{"ext1": ext1, "ext2": ext2}})
+	h.srv.Seed(fake.User{UserName: "ext1", ExternalID: "DUP-1", Active: true})
+	_, _, err := h.c.Converge(context.Background(), userSubject(ext2), connectors.Record{}, connectors.Options{})
+	if connectors.StatusOf(err) != http.StatusConflict {
+		t.Fatalf("second user: %v, want the 409", err)
+	}
+	if u, ok := h.srv.UserByName("ext1"); !ok || !u.Active {
+		t.Fatalf("the first user's account was changed: %+v (found %v)", u, ok)
+	}
+	// The user's own former login (no SCIM user has it now) is adopted.
+	h2 := newHarness(t, setup{dir: userNames{"ext2": ext2}})
+	h2.srv.Seed(fake.User{UserName: "ext1", ExternalID: "DUP-1", Active: true})
+	if _, _, err := h2.c.Converge(context.Background(), userSubject(ext2), connectors.Record{}, connectors.Options{}); err != nil {
+		t.Fatalf("former login: %v", err)
+	}
+	if _, ok := h2.srv.UserByName("ext2"); !ok {
+		t.Fatal("the former login was not renamed")
 	}
 }

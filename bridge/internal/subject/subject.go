@@ -100,6 +100,7 @@ func DesiredHash(c connectors.Connector, s connectors.Subject) string {
 type DirectoryStore interface {
 	UserReader
 	FindUserIDsByEmail(ctx context.Context, tenant, email string) ([]string, error)
+	FindUserIDByUserName(ctx context.Context, tenant, userName string) (string, error)
 }
 
 // directory implements connectors.Directory on the store for one tenant.
@@ -137,6 +138,16 @@ func (d *directory) UserByEmail(ctx context.Context, email string) (*connectors.
 		}
 	}
 	return found, nil
+}
+
+// UserByUserName returns the user with that userName (case-insensitive), or
+// nil (connectors.UserNameDirectory).
+func (d *directory) UserByUserName(ctx context.Context, userName string) (*connectors.User, error) {
+	id, err := d.st.FindUserIDByUserName(ctx, d.tenant, userName)
+	if err != nil || id == "" {
+		return nil, err
+	}
+	return LoadUser(ctx, d.st, d.tenant, id)
 }
 
 // WorkKey maps a connector subject to the queue key that converges it.
