@@ -165,6 +165,11 @@ func (c *connector) converge(ctx context.Context, s connectors.Subject, prev con
 		if !lk.fresh {
 			cached = &lk
 		}
+		if replacesRecorded(steps, memberID) {
+			// The member to create is the recorded one, whose email the
+			// listing read has not seen change: no delete and re-add.
+			steps, next = c.plan(projects, listings, wants, roles, managed, email, memberID, absent)
+		}
 	}
 	actions := make([]connectors.Action, 0, len(steps))
 	for i := range steps {
@@ -228,7 +233,10 @@ func (c *connector) plan(projects []string, listings map[string][]membership, wa
 			m := ms[i]
 			switch {
 			case email != "" && strings.EqualFold(m.Member.Email, email),
-				m.Member.Email == "" && isManaged && m.Member.ID == rec.Member && (memberID == "" || memberID == m.Member.ID):
+				m.Member.Email == "" && isManaged && m.Member.ID == rec.Member && (memberID == "" || memberID == m.Member.ID),
+				// the recorded member under an email the listing has not seen
+				// change yet: the team says the user's email is that member's
+				isManaged && memberID != "" && m.Member.ID == rec.Member && memberID == m.Member.ID:
 				if cur == nil {
 					cur = &ms[i]
 				}
@@ -377,6 +385,26 @@ func listingWrong(err error) bool {
 	switch connectors.StatusOf(err) {
 	case http.StatusConflict, http.StatusNotFound, http.StatusUnprocessableEntity, http.StatusBadRequest:
 		return true
+	}
+	return false
+}
+
+// replacesRecorded reports whether steps delete member id (a recorded
+// membership whose listed email looks stale) on a project where they also
+// create one: the create would re-add the very member.
+func replacesRecorded(steps []step, id string) bool {
+	if id == "" {
+		return false
+	}
+	for _, d := range steps {
+		if d.op != "delete" || d.member.ID != id {
+			continue
+		}
+		for _, cr := range steps {
+			if cr.op == "create" && cr.project == d.project {
+				return true
+			}
+		}
 	}
 	return false
 }

@@ -56,7 +56,10 @@
 // (reconciliation) and Inventory read afresh. A failed write drops the list;
 // one answered 409, 404, 422 or 400 (the list was wrong: the member was added
 // or removed by hand, or by another replica whose answer was lost) makes the convergence read the project again and plan once
-// more before it returns. Convergences of one member (by email) run one at a
+// more before it returns. A recorded member whose listed email looks stale
+// (the user's email changed, the same member renamed in Bimplus) is kept when
+// the team says the new email is that member's: no delete and re-add.
+// Convergences of one member (by email) run one at a
 // time, from reading the lists to their last write, so two never add the same
 // member; convergences of different members run in parallel.
 //

@@ -485,3 +485,32 @@ func TestListingsDryRunsOfOnePass(t *testing.T) {
 		t.Fatalf("dry runs wrote %d times", e.srv.Writes())
 	}
 }
+
+// TestEmailChangeKeepsTheRecordedMember: the user's email changes (the same
+// Bimplus member under a new email) while the cached project listing still
+// shows the old one: the membership is the recorded member's, so nothing is
+// deleted and re-added.
+func TestEmailChangeKeepsTheRecordedMember(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	rec, _, err := e.conn.Converge(ctx, alice("Design Team"), connectors.Record{}, connectors.Options{})
+	if err != nil || recordRoles(rec)[projA] != "Project_Editor" {
+		t.Fatalf("err %v, record %v", err, recordRoles(rec))
+	}
+	e.srv.AddTeamMemberWithID(e.alice, "alice.new@example.com") // the same member, renamed in Bimplus
+	e.clock.Advance(2 * time.Second)                            // within the project listing's 30 s
+	e.srv.ResetCounters()
+	moved := alice("Design Team")
+	moved.User.Email, moved.User.Emails = "alice.new@example.com", []string{"alice.new@example.com"}
+	rec, _, err = e.conn.Converge(ctx, moved, rec, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w := e.srv.Writes(); w != 0 {
+		t.Errorf("%d writes (%v), want none: the member did not change", w, e.requestsTo(projAPath))
+	}
+	if r, _ := e.srv.RoleOf(projA, e.alice); r != "Project_Editor" || recordRoles(rec)[projA] != "Project_Editor" {
+		t.Errorf("role %q, record %v", r, recordRoles(rec))
+	}
+}
