@@ -165,9 +165,11 @@ func (c *connector) converge(ctx context.Context, s connectors.Subject, prev con
 		if !lk.fresh {
 			cached = &lk
 		}
-		if replacesRecorded(steps, memberID) {
+		if lk.fresh && replacesRecorded(steps, memberID) {
 			// The member to create is the recorded one, whose email the
-			// listing read has not seen change: no delete and re-add.
+			// listing read has not seen change: no delete and re-add. Only
+			// an id the team answered now is trusted for that (a cached one
+			// may be a member who has left since).
 			steps, next = c.plan(projects, listings, wants, roles, managed, email, memberID, absent)
 		}
 	}

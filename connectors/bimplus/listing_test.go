@@ -514,3 +514,43 @@ func TestEmailChangeKeepsTheRecordedMember(t *testing.T) {
 		t.Errorf("role %q, record %v", r, recordRoles(rec))
 	}
 }
+
+// TestEmailChangeTrustsOnlyAFreshTeamAnswer: a membership is kept for the
+// recorded member on an email change only when the team answered during this
+// convergence; a member who left the team meanwhile (the person re-invited
+// under a new id) never ends as a success that leaves the user without the
+// membership.
+func TestEmailChangeTrustsOnlyAFreshTeamAnswer(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	e := newEnv(t, nil)
+	moved := func(groups ...string) connectors.Subject {
+		s := alice(groups...)
+		s.User.Email, s.User.Emails = "alice.new@example.com", []string{"alice.new@example.com"}
+		return s
+	}
+	rec, _, err := e.conn.Converge(ctx, alice("Design Team"), connectors.Record{}, connectors.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.srv.AddTeamMemberWithID(e.alice, "alice.new@example.com")
+	e.clock.Advance(2 * time.Second)
+	if rec, _, err = e.conn.Converge(ctx, moved("Design Team"), rec, connectors.Options{}); err != nil {
+		t.Fatal(err)
+	}
+	// The member leaves the team; the same person is invited again as n.
+	e.srv.RemoveTeamMember(e.alice)
+	n := e.srv.AddTeamMember("alice.new@example.com")
+	e.clock.Advance(2 * time.Second)
+	for range 3 { // as the bridge retries
+		if rec, _, err = e.conn.Converge(ctx, moved("Design Team"), rec, connectors.Options{}); err == nil {
+			break
+		}
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := e.srv.RoleOf(projA, n); r != "Project_Editor" {
+		t.Errorf("the re-invited member's role on project A: %q, want Project_Editor (record %v)", r, recordRoles(rec))
+	}
+}

@@ -272,7 +272,9 @@ func (c *connector) afterConflict(ctx context.Context, want *connectors.User, co
 			// that userName (else two users would share one account).
 			owned, err := c.ownedByAnother(ctx, u.UserName, want.ID)
 			if err != nil {
-				return connectors.Record{}, nil, fmt.Errorf("look up the owner of login %q after 409: %w", u.UserName, err)
+				// the bridge's own store failed: retried, not parked
+				return connectors.Record{}, nil, &connectors.Error{Class: connectors.Retryable,
+					Op: fmt.Sprintf("look up the owner of login %q after 409", u.UserName), Err: err}
 			}
 			if owned {
 				return connectors.Record{}, nil, fmt.Errorf("create user %q: the externalId belongs to login %q of another SCIM user: %w", want.UserName, u.UserName, conflict)

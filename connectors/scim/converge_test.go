@@ -2,6 +2,7 @@ package scim_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -540,5 +541,25 @@ func TestConflictNeverTakesAnotherUsersAccount(t *testing.T) {
 	}
 	if _, ok := h2.srv.UserByName("ext2"); !ok {
 		t.Fatal("the former login was not renamed")
+	}
+}
+
+// failingNames is a directory whose store is down.
+type failingNames struct{}
+
+func (failingNames) UserByEmail(context.Context, string) (*connectors.User, error) { return nil, nil }
+func (failingNames) UserByUserName(context.Context, string) (*connectors.User, error) {
+	return nil, errors.New("store unavailable")
+}
+
+// TestConflictOwnerLookupFailureIsRetried: when the bridge's directory cannot
+// tell who owns a login after a 409, the convergence is retried, not parked.
+func TestConflictOwnerLookupFailureIsRetried(t *testing.T) {
+	ext2 := connectors.User{ID: "scim-2", UserName: "ext2", ExternalID: "DUP-1", Active: true}
+	h := newHarness(t, setup{dir: failingNames{}})
+	h.srv.Seed(fake.User{UserName: "ext1", ExternalID: "DUP-1", Active: true})
+	_, _, err := h.c.Converge(context.Background(), userSubject(ext2), connectors.Record{}, connectors.Options{})
+	if connectors.ClassOf(err) != connectors.Retryable {
+		t.Fatalf("err %v (class %v), want retryable", err, connectors.ClassOf(err))
 	}
 }
