@@ -236,7 +236,9 @@ func TestConcurrentRequestsCappedPerTenant(t *testing.T) {
 			_ = pw.CloseWithError(io.ErrUnexpectedEOF)
 		}
 	}()
-	eventually(t, 5*time.Second, func() error {
+	// Generous: under a loaded CI machine the two slot holders may take a
+	// while to reach the handler.
+	eventually(t, 20*time.Second, func() error {
 		code, h, body := ts.do(testToken, http.MethodGet, "/Users", nil)
 		if code != http.StatusTooManyRequests {
 			return fmt.Errorf("third request: %d, want 429", code)
