@@ -71,24 +71,37 @@ func (s *Store) TakeForced(ctx context.Context, tenant, subject string, connecto
 	if len(connectors) == 0 {
 		return nil, nil
 	}
-	cmds := make([]*redis.IntCmd, len(connectors))
+	var cmds []*redis.IntCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, c := range connectors {
-			cmds[i] = p.SRem(ctx, forcedKey(tenant), forcedMember(c, subject))
-		}
+		cmds = queueTakeForced(ctx, p, tenant, subject, connectors)
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("take forced convergences of %s in tenant %q: %w", subject, tenant, err)
 	}
-	var out map[string]bool
+	return takenForced(connectors, cmds), nil
+}
+
+// queueTakeForced adds to p the removal of subject's flag for each connector.
+func queueTakeForced(ctx context.Context, p redis.Pipeliner, tenant, subject string, connectors []string) []*redis.IntCmd {
+	cmds := make([]*redis.IntCmd, len(connectors))
 	for i, c := range connectors {
-		if cmds[i].Val() == 1 {
+		cmds[i] = p.SRem(ctx, forcedKey(tenant), forcedMember(c, subject))
+	}
+	return cmds
+}
+
+// takenForced reads the replies of queueTakeForced: the connectors whose flag
+// was set.
+func takenForced(connectors []string, cmds []*redis.IntCmd) map[string]bool {
+	var out map[string]bool
+	for i, cmd := range cmds {
+		if cmd.Val() == 1 {
 			if out == nil {
 				out = make(map[string]bool)
 			}
-			out[c] = true
+			out[connectors[i]] = true
 		}
 	}
-	return out, nil
+	return out
 }

@@ -32,5 +32,18 @@ func TestForceConverge(t *testing.T) {
 		if got, err := s.TakeForced(ctx, "acme", k.Subject(), []string{"bim", "odm"}); err != nil || len(got) != 1 || !got["bim"] {
 			t.Fatalf("taken after KeepForced: %v, %v; want bim", got, err)
 		}
+		// With the sync states, in one read: taken once too.
+		if err := s.PutSync(ctx, "acme", &SyncState{Connector: "odm", Subject: k.Subject(), Status: SyncSynced}); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.KeepForced(ctx, "acme", k.Subject(), "odm"); err != nil {
+			t.Fatal(err)
+		}
+		for want := range 2 {
+			states, got, err := s.GetSyncsTakingForced(ctx, "acme", k.Subject(), []string{"bim", "odm"})
+			if err != nil || len(states) != 1 || states["odm"].Status != SyncSynced || got["odm"] != (want == 0) || got["bim"] {
+				t.Fatalf("read %d: states %v, forced %v, %v", want, states, got, err)
+			}
+		}
 	})
 }

@@ -200,19 +200,34 @@ func (s *Store) GetSync(ctx context.Context, tenant, connector, subject string) 
 // GetSyncs returns the sync state of subject for each of connectors, in one
 // round trip, keyed by connector. Connectors without state are absent from the map.
 func (s *Store) GetSyncs(ctx context.Context, tenant, subject string, connectors []string) (map[string]*SyncState, error) {
+	states, _, err := s.getSyncs(ctx, tenant, subject, connectors, false)
+	return states, err
+}
+
+// GetSyncsTakingForced is GetSyncs and TakeForced in one round trip: what a
+// worker reads before it converges subject.
+func (s *Store) GetSyncsTakingForced(ctx context.Context, tenant, subject string, connectors []string) (map[string]*SyncState, map[string]bool, error) {
+	return s.getSyncs(ctx, tenant, subject, connectors, true)
+}
+
+func (s *Store) getSyncs(ctx context.Context, tenant, subject string, connectors []string, take bool) (map[string]*SyncState, map[string]bool, error) {
 	out := make(map[string]*SyncState, len(connectors))
 	if len(connectors) == 0 {
-		return out, nil
+		return out, nil, nil
 	}
 	cmds := make([]*redis.StringCmd, len(connectors))
+	var taken []*redis.IntCmd
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for i, c := range connectors {
 			cmds[i] = p.HGet(ctx, syncKey(tenant, c), subject)
 		}
+		if take {
+			taken = queueTakeForced(ctx, p, tenant, subject, connectors)
+		}
 		return nil
 	})
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("get sync states of %s in tenant %q: %w", subject, tenant, err)
+		return nil, nil, fmt.Errorf("get sync states of %s in tenant %q: %w", subject, tenant, err)
 	}
 	for i, c := range connectors {
 		raw, err := cmds[i].Result()
@@ -220,15 +235,15 @@ func (s *Store) GetSyncs(ctx context.Context, tenant, subject string, connectors
 			continue
 		}
 		if err != nil {
-			return nil, fmt.Errorf("get sync state %s/%s in tenant %q: %w", c, subject, tenant, err)
+			return nil, nil, fmt.Errorf("get sync state %s/%s in tenant %q: %w", c, subject, tenant, err)
 		}
 		st, err := decodeSync(c, subject, raw)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out[c] = st
 	}
-	return out, nil
+	return out, takenForced(connectors, taken), nil
 }
 
 // DeleteSync removes the sync state of (tenant, connector, subject) with its

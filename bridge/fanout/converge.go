@@ -78,18 +78,14 @@ func (w *Worker) converge(ctx context.Context, t *tenant.Tenant, k store.WorkKey
 	for i, tg := range targets {
 		names[i] = tg.conn.Name()
 	}
-	states, err := w.store.GetSyncs(ctx, t.ID, subj, names)
+	// Forced convergences (store.ForceConverge) are taken with the states;
+	// one that then does not run to its end (held off by the downstream,
+	// interrupted) is kept for the next convergence by convergeOne.
+	states, forced, err := w.store.GetSyncsTakingForced(ctx, t.ID, subj, names)
 	if err != nil {
 		return time.Time{}, fmt.Errorf("read sync state: %w", err)
 	}
 	held := w.holds(ctx, t.ID, names)
-	// Forced convergences (store.ForceConverge) are taken here; one that then
-	// does not run to its end (held off by the downstream, interrupted) is
-	// kept for the next convergence by convergeOne.
-	forced, err := w.store.TakeForced(ctx, t.ID, subj, names)
-	if err != nil {
-		return time.Time{}, fmt.Errorf("read forced convergences: %w", err)
-	}
 	var (
 		mu      sync.Mutex
 		retryAt time.Time

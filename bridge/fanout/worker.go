@@ -35,12 +35,11 @@ type Store interface {
 	ThrottleStates(ctx context.Context, tenant string, connectors []string) (map[string]store.ThrottleState, error)
 	Lease(ctx context.Context, k store.WorkKey, owner string, lease time.Duration) (store.Claim, bool, error)
 	Extend(ctx context.Context, c store.Claim, lease time.Duration) error
-	GetSyncs(ctx context.Context, tenant, subject string, connectors []string) (map[string]*store.SyncState, error)
+	GetSyncsTakingForced(ctx context.Context, tenant, subject string, connectors []string) (map[string]*store.SyncState, map[string]bool, error)
 	PutSync(ctx context.Context, tenant string, st *store.SyncState) error
 	GetUserWithGroups(ctx context.Context, tenant, id string) (*store.Resource, []store.GroupRef, error)
 	MarkDirty(ctx context.Context, tenant string, keys ...store.WorkKey) error
 	ForceConverge(ctx context.Context, tenant string, k store.WorkKey, connectors ...string) error
-	TakeForced(ctx context.Context, tenant, subject string, connectors []string) (map[string]bool, error)
 	KeepForced(ctx context.Context, tenant, subject string, connectors ...string) error
 }
 
