@@ -441,11 +441,7 @@ func (a *API) Routes(mux *http.ServeMux) {
 		if name := q.Get("connector"); name != "" && t.Connector(name) == nil {
 			return nil, notFound("unknown connector %q", name)
 		}
-		dry, err := boolParam(q, "dry_run")
-		if err != nil {
-			return nil, err
-		}
-		force, err := boolParam(q, "force")
+		dry, force, err := reconcileFlags(q)
 		if err != nil {
 			return nil, err
 		}

@@ -169,11 +169,7 @@ func (a *API) apiRoutes(mux *http.ServeMux) {
 	}))
 	mux.HandleFunc("POST /admin/api/reconcile", a.guardRole(false, func(w http.ResponseWriter, r *http.Request) (any, error) {
 		q := r.URL.Query()
-		dry, err := boolParam(q, "dry_run")
-		if err != nil {
-			return nil, err
-		}
-		force, err := boolParam(q, "force")
+		dry, force, err := reconcileFlags(q)
 		if err != nil {
 			return nil, err
 		}
@@ -182,6 +178,15 @@ func (a *API) apiRoutes(mux *http.ServeMux) {
 		}
 		return a.reconcile(r.Context(), q.Get("tenant"), q.Get("connector"), dry, force, "admin")
 	}))
+}
+
+// reconcileFlags reads a reconcile request's dry_run and force (boolParam).
+func reconcileFlags(q url.Values) (dry, force bool, err error) {
+	if dry, err = boolParam(q, "dry_run"); err != nil {
+		return false, false, err
+	}
+	force, err = boolParam(q, "force")
+	return dry, force, err
 }
 
 // boolParam reads a boolean query parameter: absent is false; a value that
