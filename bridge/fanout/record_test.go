@@ -313,15 +313,17 @@ func TestLostLeaseConvergesAgain(t *testing.T) {
 	})
 }
 
-// lostExtendStore answers the first lease extension with ErrLeaseLost.
-type lostExtendStore struct {
+// scriptedExtendStore answers the first lease extensions with the given
+// errors in turn, then extends for real.
+type scriptedExtendStore struct {
 	*store.Store
-	lost atomic.Bool
+	answers []error
+	calls   atomic.Int32
 }
 
-func (s *lostExtendStore) Extend(ctx context.Context, c store.Claim, lease time.Duration) error {
-	if s.lost.CompareAndSwap(false, true) {
-		return store.ErrLeaseLost
+func (s *scriptedExtendStore) Extend(ctx context.Context, c store.Claim, lease time.Duration) error {
+	if i := int(s.calls.Add(1)) - 1; i < len(s.answers) {
+		return s.answers[i]
 	}
 	return s.Store.Extend(ctx, c, lease)
 }
@@ -331,7 +333,7 @@ func (s *lostExtendStore) Extend(ctx context.Context, c store.Claim, lease time.
 // the key is converged again afterwards.
 func TestLostLeaseEndsTheConvergence(t *testing.T) {
 	t.Parallel()
-	st := &lostExtendStore{Store: openTestStore(t)}
+	st := &scriptedExtendStore{Store: openTestStore(t), answers: []error{store.ErrLeaseLost}}
 	createUser(t, st.Store, "alice")
 	var calls, cancelled atomic.Int32
 	conn := &fakeconn.Connector{ConnName: "down", Kinds: []connectors.SubjectKind{connectors.SubjectUser},
@@ -355,28 +357,13 @@ func TestLostLeaseEndsTheConvergence(t *testing.T) {
 	})
 }
 
-// outageThenLostStore answers the first extension as an unavailable store
-// (LOADING) and the retry with ErrLeaseLost: the lease was lost during the
-// outage, which an extension (unlike a release) never mistakes for its own
-// earlier success.
-type outageThenLostStore struct {
-	*store.Store
-	calls atomic.Int32
-}
-
-func (s *outageThenLostStore) Extend(ctx context.Context, c store.Claim, lease time.Duration) error {
-	switch s.calls.Add(1) {
-	case 1:
-		return errLoading
-	case 2:
-		return store.ErrLeaseLost
-	}
-	return s.Store.Extend(ctx, c, lease)
-}
-
+// TestLeaseLostDuringOutageEndsTheConvergence: an extension answered as an
+// unavailable store (LOADING) and then, retried, with ErrLeaseLost lost its
+// lease during the outage, which an extension (unlike a release) never
+// mistakes for its own earlier success.
 func TestLeaseLostDuringOutageEndsTheConvergence(t *testing.T) {
 	t.Parallel()
-	st := &outageThenLostStore{Store: openTestStore(t)}
+	st := &scriptedExtendStore{Store: openTestStore(t), answers: []error{errLoading, store.ErrLeaseLost}}
 	createUser(t, st.Store, "alice")
 	cancelled := make(chan struct{})
 	var once sync.Once
