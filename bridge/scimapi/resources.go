@@ -258,16 +258,12 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 		return err
 	}
 	o := renderOptsFor(srv, r)
-	if rt.kind == store.KindUser {
+	if rt.kind == store.KindUser && !rt.immutable {
 		// One step: the store keeps the creation time, checks If-Match and
-		// answers with the user's groups.
+		// answers with the user's groups. (A schema with immutable attributes
+		// takes the general path below: the stored values are read first.)
 		res := &store.Resource{ID: id, Kind: rt.kind, LastModified: nowUTC(srv.now), Attrs: attrs}
-		var groups []store.GroupRef
-		if rt.immutable {
-			groups, err = srv.replaceKeepingImmutable(ctx, tenant, rt, res, body, ifVersion)
-		} else {
-			groups, err = srv.store.ReplaceUser(ctx, tenant, res, ifVersion)
-		}
+		groups, err := srv.store.ReplaceUser(ctx, tenant, res, ifVersion)
 		if errors.Is(err, store.ErrNotFound) {
 			return errNotFound(rt.kind, id)
 		}
@@ -323,47 +319,11 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 		if attempt >= maxOptimisticRetries {
 			return busyError(err)
 		}
-		time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 4))))
+		raceBackoff(attempt)
 	}
 	srv.written()
 	noteWrite(ctx, rt.kind, id, res, nil)
 	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o), "")
-}
-
-// replaceKeepingImmutable is the user PUT of a schema with immutable
-// attributes (a tenant's extension): the stored user is read, its immutable
-// values are kept or checked (filter.KeepImmutable: a different one is 400
-// mutability), and the write is conditional on the version read, so that no
-// concurrent write is overwritten with a stale immutable value; without
-// If-Match a lost race reads again.
-func (srv *Server) replaceKeepingImmutable(ctx context.Context, tenant string, rt *resourceType, res *store.Resource, body []byte, ifVersion int64) ([]store.GroupRef, error) {
-	for attempt := 0; ; attempt++ {
-		cur, err := srv.store.Get(ctx, tenant, store.KindUser, res.ID)
-		if err != nil {
-			return nil, err
-		}
-		if ifVersion != 0 && cur.Version != ifVersion {
-			return nil, store.ErrPrecondition
-		}
-		if attempt > 0 { // KeepImmutable changed the attributes: start again from the body
-			if res.Attrs, err = srv.decodeResource(rt, body); err != nil {
-				return nil, err
-			}
-		}
-		if err := rt.rs.KeepImmutable(cur.Attrs, res.Attrs); err != nil {
-			return nil, err
-		}
-		groups, err := srv.store.ReplaceUser(ctx, tenant, res, cur.Version)
-		if errors.Is(err, store.ErrPrecondition) && ifVersion == 0 {
-			if attempt < maxOptimisticRetries {
-				// De-correlate from the other writers before reading again.
-				time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 4))))
-				continue
-			}
-			return nil, busyError(err) // no precondition was asked: a 412 would confuse the client
-		}
-		return groups, err
-	}
 }
 
 // busyError is the answer to a write without precondition that kept losing
@@ -372,6 +332,13 @@ func (srv *Server) replaceKeepingImmutable(ctx context.Context, tenant string, r
 func busyError(err error) error {
 	return &HTTPError{Status: http.StatusServiceUnavailable, RetryAfter: time.Second,
 		Detail: "the resource is being modified by other requests; retry", Err: err}
+}
+
+// raceBackoff waits a random moment, growing with attempt, before an
+// optimistic write that lost a race reads again: it de-correlates from the
+// other writers.
+func raceBackoff(attempt int) {
+	time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 4))))
 }
 
 // patch serves PATCH (RFC 7644 §3.5.2): all operations apply or none. The
@@ -472,14 +439,10 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 			if err != nil {
 				if errors.Is(err, store.ErrPrecondition) && ifVersion == 0 {
 					if attempt < maxOptimisticRetries {
-						// De-correlate from the other writers before reading again.
-						time.Sleep(time.Duration(rand.Int64N(int64(time.Millisecond) << min(attempt, 4))))
+						raceBackoff(attempt)
 						continue
 					}
-					// The client asked for no precondition: a 412 would confuse it.
-					w.Header().Set("Retry-After", "1")
-					return &HTTPError{Status: http.StatusServiceUnavailable,
-						Detail: "the resource is being modified by other requests; retry", Err: err}
+					return busyError(err)
 				}
 				return err
 			}
