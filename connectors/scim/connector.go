@@ -217,9 +217,12 @@ func (c *connector) create(ctx context.Context, want *connectors.User, posted []
 	if opts.DryRun {
 		return connectors.Record{}, []connectors.Action{act}, nil
 	}
-	intent := withPosted(connectors.Record{}, addPosted(posted, postedKey{UserName: want.UserName, ExternalID: want.ExternalID}))
-	if err := opts.Save(ctx, intent); err != nil {
-		return intent, nil, err
+	intent := withPosted(connectors.Record{}, posted)
+	if want.ExternalID != "" { // keys without an externalId identify nothing (findPosted): not saved
+		intent = withPosted(connectors.Record{}, addPosted(posted, postedKey{UserName: want.UserName, ExternalID: want.ExternalID}))
+		if err := opts.Save(ctx, intent); err != nil {
+			return intent, nil, err
+		}
 	}
 	u, err := c.api.create(ctx, createRequest{UserName: want.UserName, ExternalID: want.ExternalID, DisplayName: want.DisplayName, Active: true})
 	if err != nil {
@@ -453,7 +456,7 @@ func mayHaveApplied(err error) bool {
 func (c *connector) findPosted(ctx context.Context, posted []postedKey) (*remoteUser, error) {
 	for i := len(posted) - 1; i >= 0; i-- {
 		p := posted[i]
-		if p.ExternalID == "" {
+		if p.ExternalID == "" { // not saved since; a record of an earlier build may hold one
 			continue
 		}
 		page, err := c.api.list(ctx, eqFilter(MatchByUserName, p.UserName), 1, PageSize)
