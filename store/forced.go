@@ -24,20 +24,20 @@ func forcedMember(connector, subject string) string { return connector + "\x00" 
 
 // ForceConverge makes the next convergence of k by each connector run even
 // when its record says it is synced with (or parked at) the current desired
-// state, and marks k dirty (due now), in one atomic step.
+// state, and marks k dirty (due now), in one atomic step; with no connector
+// it only marks k dirty.
 func (s *Store) ForceConverge(ctx context.Context, tenant string, k WorkKey, connectors ...string) error {
 	if err := checkWorkKey(tenant, k); err != nil {
 		return fmt.Errorf("force converge: %w", err)
-	}
-	if len(connectors) == 0 {
-		return nil
 	}
 	members := make([]any, len(connectors))
 	for i, c := range connectors {
 		members[i] = forcedMember(c, k.Subject())
 	}
 	_, err := s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.SAdd(ctx, forcedKey(tenant), members...)
+		if len(members) > 0 {
+			p.SAdd(ctx, forcedKey(tenant), members...)
+		}
 		p.ZAddLT(ctx, queueKey(tenant), redis.Z{Score: float64(queueScore(s.now())), Member: k.Subject()})
 		return nil
 	})

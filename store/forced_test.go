@@ -25,6 +25,13 @@ func TestForceConverge(t *testing.T) {
 		if got, err := s.TakeForced(ctx, "acme", k.Subject(), []string{"bim", "odm"}); err != nil || len(got) != 0 {
 			t.Fatalf("taken twice: %v, %v", got, err)
 		}
+		// No connector: only a mark.
+		if err := s.ForceConverge(ctx, "acme", WorkKey{Tenant: "acme", Kind: WorkUser, ID: "u2"}); err != nil {
+			t.Fatal(err)
+		}
+		if qs, err := s.QueueStats(ctx, "acme"); err != nil || qs.Pending != 2 {
+			t.Fatalf("queue %+v, %v; want both keys pending", qs, err)
+		}
 		// Kept again by a worker that could not act on it: taken once more.
 		if err := s.KeepForced(ctx, "acme", k.Subject(), "bim"); err != nil {
 			t.Fatal(err)

@@ -38,7 +38,6 @@ type Store interface {
 	GetSyncsTakingForced(ctx context.Context, tenant, subject string, connectors []string) (map[string]*store.SyncState, map[string]bool, error)
 	PutSync(ctx context.Context, tenant string, st *store.SyncState) error
 	GetUserWithGroups(ctx context.Context, tenant, id string) (*store.Resource, []store.GroupRef, error)
-	MarkDirty(ctx context.Context, tenant string, keys ...store.WorkKey) error
 	ForceConverge(ctx context.Context, tenant string, k store.WorkKey, connectors ...string) error
 	KeepForced(ctx context.Context, tenant, subject string, connectors ...string) error
 }
@@ -315,21 +314,15 @@ func (w *Worker) remark(ctx context.Context, t *tenant.Tenant, c store.Claim) {
 	w.log.Warn().Str("tenant", t.ID).Str("subject", clip.String(subj)).
 		Msg("sync: lease lost before the claim ended (this replica stalled); the key is converged again")
 	// The key's own connectors only: a flag for one that never converges the
-	// key would never be taken.
+	// key would never be taken. Without them (the desired state unreadable)
+	// the key is still marked dirty.
 	var names []string
 	targets, err := w.targets(ctx, t, c.Key)
 	for _, tg := range targets {
 		names = append(names, tg.conn.Name())
 	}
-	if err == nil {
-		err = w.storeWrite(ctx, func(ctx context.Context) error {
-			if len(names) == 0 {
-				return w.store.MarkDirty(ctx, t.ID, c.Key)
-			}
-			return w.store.ForceConverge(ctx, t.ID, c.Key, names...)
-		})
-	} else if merr := w.storeWrite(ctx, func(ctx context.Context) error { return w.store.MarkDirty(ctx, t.ID, c.Key) }); merr != nil {
-		err = errors.Join(err, merr)
+	if werr := w.storeWrite(ctx, func(ctx context.Context) error { return w.store.ForceConverge(ctx, t.ID, c.Key, names...) }); werr != nil {
+		err = errors.Join(err, werr)
 	}
 	if err != nil {
 		w.log.Error().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("subject", clip.String(subj)).Msg("sync: converge again after a lost lease")

@@ -171,7 +171,7 @@ func (rc *Receiver) handle(w http.ResponseWriter, r *http.Request) int {
 	// running now (store.ForceConverge: a flag its final record cannot undo).
 	for _, k := range keys {
 		if err := rc.store.ForceConverge(r.Context(), t.ID, k, conn.Name()); err != nil {
-			rc.log.Error().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("connector", conn.Name()).Msg("webhook: reset sync state")
+			rc.log.Error().Str("error", clip.Error(err)).Str("tenant", t.ID).Str("connector", conn.Name()).Msg("webhook: force convergence")
 			return reply(w, http.StatusServiceUnavailable, "error", "could not record the event; retry")
 		}
 	}
