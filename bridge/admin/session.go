@@ -159,7 +159,7 @@ func (c *console) credentialValid(name string, now time.Time) bool {
 		if ci.Name != name {
 			continue
 		}
-		return (ci.NotBefore.IsZero() || !now.Before(ci.NotBefore)) && (ci.Expires.IsZero() || now.Before(ci.Expires))
+		return ci.Window.Contains(now)
 	}
 	return false
 }

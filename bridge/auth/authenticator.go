@@ -410,12 +410,12 @@ func (a *Authenticator) accept(s *scope, m Method, tenant int, name string, w Wi
 	var kind error
 	var at time.Time
 	switch {
+	case w.Contains(now):
+		return Identity{Tenant: a.tenants[tenant], Method: m, Name: name, Expires: w.Expires}, nil
 	case !w.Expires.IsZero() && !now.Before(w.Expires):
 		kind, at = ErrExpired, w.Expires
-	case !w.NotBefore.IsZero() && now.Before(w.NotBefore):
-		kind, at = ErrNotYetValid, w.NotBefore
 	default:
-		return Identity{Tenant: a.tenants[tenant], Method: m, Name: name, Expires: w.Expires}, nil
+		kind, at = ErrNotYetValid, w.NotBefore
 	}
 	bound := "expired at"
 	if kind == ErrNotYetValid {

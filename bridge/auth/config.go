@@ -58,6 +58,11 @@ type Window struct {
 	Expires time.Time `yaml:"expires"`
 }
 
+// Contains reports whether the credential is accepted at now.
+func (w Window) Contains(now time.Time) bool {
+	return (w.NotBefore.IsZero() || !now.Before(w.NotBefore)) && (w.Expires.IsZero() || now.Before(w.Expires))
+}
+
 // Token is one bearer token. In YAML it is either a plain string (the token,
 // as in older configuration files) or a mapping with the keys name, token,
 // not_before and expires.
