@@ -186,11 +186,8 @@ func (s *Store) FindUserIDByUserName(ctx context.Context, tenant, userName strin
 // userNameWithoutEmails returns the id of the user whose userName is lower
 // (case-insensitively) when that user has no emails, else "".
 func (s *Store) userNameWithoutEmails(ctx context.Context, tenant, lower string) (string, error) {
-	id, err := s.rdb.HGet(ctx, userNameIndexKey(tenant), lower).Result()
-	if errors.Is(err, redis.Nil) {
-		return "", nil
-	}
-	if err != nil {
+	id, err := s.FindUserIDByUserName(ctx, tenant, lower)
+	if err != nil || id == "" {
 		return "", err
 	}
 	doc, err := s.rdb.Get(ctx, docKey(tenant, KindUser, id)).Result()
