@@ -235,10 +235,11 @@ func (c *connector) plan(projects []string, listings map[string][]membership, wa
 			m := ms[i]
 			switch {
 			case email != "" && strings.EqualFold(m.Member.Email, email),
-				m.Member.Email == "" && isManaged && m.Member.ID == rec.Member && (memberID == "" || memberID == m.Member.ID),
-				// the recorded member under an email the listing has not seen
-				// change yet: the team says the user's email is that member's
-				isManaged && memberID != "" && m.Member.ID == rec.Member && memberID == m.Member.ID:
+				// the recorded member: listed without an email, or under one the
+				// listing has not seen change yet while the team says the
+				// user's email is that member's
+				isManaged && m.Member.ID == rec.Member &&
+					(memberID != "" && memberID == m.Member.ID || memberID == "" && m.Member.Email == ""):
 				if cur == nil {
 					cur = &ms[i]
 				}
