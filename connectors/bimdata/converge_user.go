@@ -30,6 +30,15 @@ func (c *connector) provision(ctx context.Context, u *connectors.User, st userSt
 	userID := prev.IDs[idUser]
 	next := st
 	var actions []connectors.Action
+	// The BIMData user of a former primary email stays while the SCIM user is
+	// active (deleting it would delete the clouds where it is alone) and is
+	// remembered for its deprovisioning (userState.Former), unless the email
+	// is its primary again.
+	former := slices.Clone(st.Former)
+	if st.Status == statePresent && st.Email != "" && !strings.EqualFold(st.Email, primary) && !containsFold(former, st.Email) {
+		former = append(former, st.Email)
+	}
+	former = slices.DeleteFunc(former, func(e string) bool { return strings.EqualFold(e, primary) })
 
 	// create_user answers 200 for an existing user, so this is also the lookup
 	// after a crash; it is skipped when the record says it was already applied.
@@ -61,12 +70,12 @@ func (c *connector) provision(ctx context.Context, u *connectors.User, st userSt
 		if err != nil {
 			return prev, actions, err
 		}
-		next.Emails = emails
+		next.Emails, next.Former = emails, former
 		if err := opts.Report(ctx, next.record(userID), act); err != nil {
 			return next.record(userID), actions, err
 		}
 	}
-	next.Emails = emails
+	next.Emails, next.Former = emails, former
 	result := next.record(userID)
 
 	pending, err := c.cache.pending(ctx)
@@ -118,14 +127,13 @@ func (c *connector) deprovision(ctx context.Context, s connectors.Subject, st us
 	takenCache := map[string]bool{}
 	takenByOther := func(email string) (bool, error) {
 		key := strings.ToLower(email)
-		if v, ok := takenCache[key]; ok || c.dir == nil {
+		if v, ok := takenCache[key]; ok {
 			return v, nil
 		}
-		owner, err := c.dir.UserByEmail(ctx, email)
+		v, err := c.ownedByOther(ctx, s.ID, email)
 		if err != nil {
-			return false, directoryError(err)
+			return false, err
 		}
-		v := owner != nil && owner.Active && owner.ID != s.ID
 		takenCache[key] = v
 		return v, nil
 	}
@@ -168,6 +176,11 @@ func (c *connector) deprovision(ctx context.Context, s connectors.Subject, st us
 			}
 		}
 	}
+	var err error
+	former := slices.DeleteFunc(slices.Clone(st.Former), func(e string) bool { return strings.EqualFold(e, target) })
+	if next.Former, err = c.removeFormer(ctx, s.ID, former, opts, &actions); err != nil {
+		return next.record(userID), actions, err
+	}
 	result := next.record(userID)
 	if !c.denyUnknown {
 		return result, actions, nil
@@ -200,6 +213,52 @@ func (c *connector) deprovision(ctx context.Context, s connectors.Subject, st us
 		}
 	}
 	return result, actions, nil
+}
+
+// ownedByOther reports whether email belongs to an active SCIM user other than
+// the subject id, which then owns the BIMData user of that email.
+func (c *connector) ownedByOther(ctx context.Context, id, email string) (bool, error) {
+	if c.dir == nil {
+		return false, nil
+	}
+	owner, err := c.dir.UserByEmail(ctx, email)
+	if err != nil {
+		return false, directoryError(err)
+	}
+	return owner != nil && owner.Active && owner.ID != id, nil
+}
+
+// removeFormer deletes, when subject id is deprovisioned, the BIMData users
+// of its former primary emails (userState.Former) and returns those still to
+// delete: the rest, from the one whose delete failed. An email another active
+// SCIM user now owns is left to it; with on_deactivate: ignore the bridge
+// deletes no BIMData user and forgets them.
+func (c *connector) removeFormer(ctx context.Context, id string, former []string, opts connectors.Options, actions *[]connectors.Action) ([]string, error) {
+	if !c.deleteOnDeac {
+		return nil, nil
+	}
+	for i, email := range former {
+		taken, err := c.ownedByOther(ctx, id, email)
+		if err != nil {
+			return former[i:], err
+		}
+		if taken {
+			continue
+		}
+		act := connectors.Action{Op: connectors.OpDelete, Object: "user " + email, Reason: "former primary email of a deprovisioned SCIM user"}
+		err = c.write(opts, actions, &act, func() error {
+			err := c.api.deleteUser(ctx, email)
+			if connectors.IsNotFound(err) {
+				act.Reason += " (it was already absent)"
+				return nil
+			}
+			return err
+		})
+		if err != nil {
+			return former[i:], err
+		}
+	}
+	return nil, nil
 }
 
 // stillPending re-reads an invitation of a listing right before it is

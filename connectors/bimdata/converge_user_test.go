@@ -435,3 +435,103 @@ func TestDebugLogOneLinePerWrite(t *testing.T) {
 		t.Fatal("log leaks the token")
 	}
 }
+
+// TestFormerPrimaryEmail: the BIMData user made for a former primary email
+// stays while the SCIM user is active and is deleted with its deprovisioning,
+// even when that delete fails at first, but never when the email came back as
+// the primary or now belongs to another active SCIM user.
+func TestFormerPrimaryEmail(t *testing.T) {
+	t.Parallel()
+	user := func(active bool, emails ...string) *connectors.User {
+		u := alice(active)
+		u.Email, u.Emails = emails[0], emails
+		return u
+	}
+	presentAs := func(email string) connectors.Record {
+		return stateRecord(userState{Email: email, Emails: []string{email}, Status: statePresent})
+	}
+
+	t.Run("kept while active, deleted with the deactivation", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, envOpts{dir: newDirectory()})
+		e.srv.AddUser(fake.User{Email: "old@example.com"})
+		rec, actions, errs := converge(t, e.conn, userSubject(user(true, "new@example.com"), "u1"), presentAs("old@example.com"), connectors.Options{})
+		if len(errs) != 0 || !slices.Equal(actionOps(actions), []string{"create user new@example.com"}) {
+			t.Fatalf("errs %v actions %q", errs, actionOps(actions))
+		}
+		if st := decodeState(t, rec); !slices.Equal(st.Former, []string{"old@example.com"}) || !st.is(statePresent, "new@example.com") {
+			t.Fatalf("record %+v, want old@example.com as former", st)
+		}
+		e.srv.FailNextOn("DELETE", "/identity-provider/user", 1, 503)
+		rec, _, _ = e.conn.Converge(context.Background(), userSubject(user(false, "new@example.com"), "u1"), rec, connectors.Options{})
+		if st := decodeState(t, rec); !slices.Equal(st.Former, []string{"old@example.com"}) {
+			t.Fatalf("after a failed delete the record is %+v, want old@example.com still as former", st)
+		}
+		rec, _, errs = converge(t, e.conn, userSubject(user(false, "new@example.com"), "u1"), rec, connectors.Options{})
+		if len(errs) != 0 || len(userEmailsOf(e.srv)) != 0 {
+			t.Fatalf("errs %v, BIMData users %q, want none", errs, userEmailsOf(e.srv))
+		}
+		if st := decodeState(t, rec); len(st.Former) != 0 || !st.is(stateRemoved, "new@example.com") {
+			t.Fatalf("record %+v", st)
+		}
+	})
+
+	t.Run("deleted with the SCIM user", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, envOpts{dir: newDirectory()})
+		e.srv.AddUser(fake.User{Email: "old@example.com"})
+		e.srv.AddUser(fake.User{Email: "new@example.com"})
+		prev := stateRecord(userState{Email: "new@example.com", Status: statePresent, Former: []string{"old@example.com"}})
+		_, actions, errs := converge(t, e.conn, userSubject(nil, "u1"), prev, connectors.Options{})
+		want := []string{"delete user new@example.com", "delete user old@example.com"}
+		if len(errs) != 0 || !slices.Equal(actionOps(actions), want) || len(userEmailsOf(e.srv)) != 0 {
+			t.Fatalf("errs %v actions %q users %q, want %q and none left", errs, actionOps(actions), userEmailsOf(e.srv), want)
+		}
+	})
+
+	t.Run("the former email is the primary again", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, envOpts{dir: newDirectory()})
+		e.srv.AddUser(fake.User{Email: "old@example.com"})
+		e.srv.AddUser(fake.User{Email: "new@example.com"})
+		prev := stateRecord(userState{Email: "new@example.com", Status: statePresent, Former: []string{"old@example.com"}})
+		rec, actions, errs := converge(t, e.conn, userSubject(user(true, "old@example.com"), "u1"), prev, connectors.Options{})
+		if len(errs) != 0 || !slices.Equal(actionOps(actions), []string{"create user old@example.com"}) {
+			t.Fatalf("errs %v actions %q", errs, actionOps(actions))
+		}
+		if st := decodeState(t, rec); !slices.Equal(st.Former, []string{"new@example.com"}) {
+			t.Fatalf("record %+v, want new@example.com as the only former", st)
+		}
+	})
+
+	t.Run("another active user owns the former email", func(t *testing.T) {
+		t.Parallel()
+		bob := connectors.User{ID: "u2", UserName: "bob", Email: "old@example.com", Emails: []string{"old@example.com"}, Active: true}
+		e := newEnv(t, envOpts{dir: newDirectory(bob)})
+		e.srv.AddUser(fake.User{Email: "old@example.com"})
+		e.srv.AddUser(fake.User{Email: "new@example.com"})
+		prev := stateRecord(userState{Email: "new@example.com", Status: statePresent, Former: []string{"old@example.com"}})
+		rec, actions, errs := converge(t, e.conn, userSubject(user(false, "new@example.com"), "u1"), prev, connectors.Options{})
+		if len(errs) != 0 || !slices.Equal(actionOps(actions), []string{"delete user new@example.com"}) {
+			t.Fatalf("errs %v actions %q", errs, actionOps(actions))
+		}
+		if got := userEmailsOf(e.srv); !slices.Equal(got, []string{"old@example.com"}) {
+			t.Fatalf("BIMData users %q, want bob's kept", got)
+		}
+		if st := decodeState(t, rec); len(st.Former) != 0 {
+			t.Fatalf("record %+v", st)
+		}
+	})
+
+	t.Run("on_deactivate ignore deletes nothing", func(t *testing.T) {
+		t.Parallel()
+		e := newEnv(t, envOpts{dir: newDirectory(), cfg: func(c *Config) { c.OnDeactivate = PolicyIgnore }})
+		e.srv.AddUser(fake.User{Email: "old@example.com"})
+		e.srv.AddUser(fake.User{Email: "new@example.com"})
+		prev := stateRecord(userState{Email: "new@example.com", Status: statePresent, Former: []string{"old@example.com"}})
+		_, actions, errs := converge(t, e.conn, userSubject(user(false, "new@example.com"), "u1"), prev, connectors.Options{})
+		if len(errs) != 0 || len(actions) != 0 || len(userEmailsOf(e.srv)) != 2 {
+			t.Fatalf("errs %v actions %q users %q", errs, actionOps(actions), userEmailsOf(e.srv))
+		}
+	})
+}

@@ -63,9 +63,12 @@
 //   - create_user does not update an existing user, so name changes are not
 //     propagated (the API has no update route).
 //   - When a user's email changes, a BIMData user is created for the new email;
-//     the one of the old email is not deleted (delete_user also deletes the
-//     clouds where the user is alone), and its pending invitations are left to
-//     the invitation subjects of the next reconciliation.
+//     the one of the old email is not deleted while the user is active
+//     (delete_user also deletes the clouds where the user is alone), and its
+//     pending invitations are left to the invitation subjects of the next
+//     reconciliation. The record keeps the old email (State "former"), so the
+//     user's deprovisioning deletes that BIMData user too: no account made for
+//     the person keeps access after it.
 //   - Before deleting a user or denying an invitation for an inactive or deleted
 //     SCIM user, the email is looked up in Deps.Directory: when another active
 //     SCIM user has it (an IdP that deletes and recreates a user), nothing is

@@ -35,6 +35,12 @@ type userState struct {
 	Emails []string `json:"emails,omitempty"`
 	// Status is statePresent, stateRemoved, stateReleased or empty (unknown).
 	Status string `json:"status,omitempty"`
+	// Former are the emails of BIMData users this subject made under an email
+	// it no longer has as its primary. They stay while the user is active;
+	// its deprovisioning deletes each (on_deactivate: delete) unless another
+	// active SCIM user owns the email, and keeps it here until it is, so a
+	// failed delete never leaves a former account behind with access.
+	Former []string `json:"former,omitempty"`
 }
 
 // invitationState is the Record.State of an invitation subject.
@@ -59,7 +65,7 @@ func (st userState) record(userID string) connectors.Record {
 	if userID != "" && st.Status == statePresent {
 		rec.IDs = map[string]string{idUser: userID}
 	}
-	if st.Email != "" || st.Status != "" || len(st.Emails) > 0 {
+	if st.Email != "" || st.Status != "" || len(st.Emails) > 0 || len(st.Former) > 0 {
 		rec.State, _ = json.Marshal(st) // a struct of strings always marshals
 	}
 	return rec
