@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/scim-bridge/scim-bridge/store/redistest"
 )
 
 const bulkRequestSchema = "urn:ietf:params:scim:api:messages:2.0:BulkRequest"
@@ -276,4 +278,31 @@ func TestBulk(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestBulkConcurrentCreatesWithBulkIDText: creates without references run
+// concurrently on Redis; one whose data holds the bare text "bulkId:" (an
+// empty reference) is still substituted, which read the created ids while
+// the other creates wrote them (under -race: a data race; without it, the
+// process could die of a concurrent map access). The text stays as sent.
+func TestBulkConcurrentCreatesWithBulkIDText(t *testing.T) {
+	t.Parallel()
+	ts := newTestServer(t, redistest.Start(t), func(o *Options) { o.BulkMaxOperations = 200; o.BulkMaxPayloadBytes = 1 << 20 })
+	var ops []map[string]any
+	for i := range 64 {
+		ops = append(ops, bulkOp("POST", "/Users", fmt.Sprintf("u%d", i), userDoc(fmt.Sprintf("race.%d", i), "title", "bulkId:")))
+	}
+	res := ts.bulkResults(t, bulkDoc(0, ops...))
+	if len(res) != 64 {
+		t.Fatalf("%d results, want 64", len(res))
+	}
+	for _, r := range res {
+		if r["status"] != "201" {
+			t.Fatalf("result %v, want 201", r)
+		}
+	}
+	r := ts.callSCIM(t, testToken, http.MethodGet, "/Users?filter=userName%20eq%20%22race.7%22", nil).expect(t, http.StatusOK)
+	if got := jlist(r.Body, "Resources"); len(got) != 1 || got[0].(map[string]any)["title"] != "bulkId:" {
+		t.Fatalf("race.7: %v, want its title kept as \"bulkId:\"", got)
+	}
 }

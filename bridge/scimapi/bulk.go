@@ -552,18 +552,28 @@ func (job *bulkJob) substituteString(s string) string {
 	parts := strings.Split(s, "/")
 	for i, p := range parts {
 		if ref, ok := strings.CutPrefix(p, bulkIDPrefix); ok {
-			if id, ok := job.ids[ref]; ok {
+			if id, ok := job.idOf(ref); ok {
 				parts[i] = id
 			}
 		}
 	}
 	s = strings.Join(parts, "/")
 	for _, ref := range quotedRefs(s) {
-		if id, ok := job.ids[ref]; ok {
+		if id, ok := job.idOf(ref); ok {
 			s = strings.ReplaceAll(s, `"`+bulkIDPrefix+ref+`"`, strconv.Quote(id))
 		}
 	}
 	return s
+}
+
+// idOf returns the id created for bulkId ref. It takes the lock: a value
+// holding "bulkId:" text without a reference (an empty one) runs among the
+// concurrent creates, which write job.ids.
+func (job *bulkJob) idOf(ref string) (string, bool) {
+	job.mu.Lock()
+	defer job.mu.Unlock()
+	id, ok := job.ids[ref]
+	return id, ok
 }
 
 // quotedRefs lists the bulkIds quoted inside s, as in a value filter:
