@@ -466,3 +466,46 @@ func TestOperatorCommandsAskTheServerOfAnEmbeddedStore(t *testing.T) {
 		t.Errorf("serve returned %d", code)
 	}
 }
+
+// TestServeWritesTheAuditBeforeStopping: the audit entries of the requests
+// answered before a stop are all in Redis once serve returns (the bridge is
+// closed, draining its audit writer, before the store).
+func TestServeWritesTheAuditBeforeStopping(t *testing.T) {
+	t.Parallel()
+	redisURL := redistest.Start(t)
+	const scimToken = "acme-scim-token-0123456789"
+	cfgPath := filepath.Join(t.TempDir(), "bridge.yaml")
+	cfg := "listen: 127.0.0.1:0\nredis: \"${REDIS_URL}\"\ntenants:\n  - id: acme\n    scim_tokens: [\"${ACME_SCIM_TOKEN}\"]\n"
+	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	getenv := envFunc(map[string]string{"REDIS_URL": redisURL, "ACME_SCIM_TOKEN": scimToken})
+	serve := startCommand(t, serveCmd, getenv, "--config", cfgPath)
+	base := "http://" + serve.addr(t)
+	hc := newHTTPClient()
+	const n = 40
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if code, body := scimCall(t, hc, "POST", base+"/scim/v2/Users", scimToken, userBody("u"+strconv.Itoa(i)+"@example.com")); code != http.StatusCreated {
+				t.Errorf("POST /Users: %d %v", code, body)
+			}
+		})
+	}
+	wg.Wait()
+	if code := serve.stop(t); code != 0 {
+		t.Fatalf("serve returned %d", code)
+	}
+	st, err := store.Open(context.Background(), store.Options{URL: redisURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	es, _, err := st.ListAudit(context.Background(), "acme", store.AuditQuery{Kind: "scim", Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) != n {
+		t.Fatalf("%d audit entries after the stop, want %d", len(es), n)
+	}
+}

@@ -79,6 +79,9 @@ func serveConfigWrapped(ctx context.Context, e env, cfg *config.Config, log zero
 		log.Error().Err(err).Msg("start")
 		return 1
 	}
+	// Before the store closes (defers run last first): Close drains the audit
+	// writer, whose entries would otherwise be lost with the Redis client.
+	defer func() { _ = b.Close() }()
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		log.Error().Err(err).Str("listen", cfg.Listen).Msg("listen")
