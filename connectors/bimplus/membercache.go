@@ -102,7 +102,9 @@ func (c *memberCache) find(ctx context.Context, a *api, email string, stale uint
 		start := c.now()
 		c.mu.Unlock()
 
-		ids, err := readTeam(ctx, a, c.projects)
+		// The read runs without the caller's cancellation: others may wait
+		// for it (the Client timeout bounds it), as in listingCache.
+		ids, err := readTeam(context.WithoutCancel(ctx), a, c.projects)
 		c.mu.Lock()
 		if err == nil {
 			c.ids, c.fetched = ids, start

@@ -332,3 +332,57 @@ func TestMemberCacheContextCancelled(t *testing.T) {
 		t.Fatal("a waiter sent its own request")
 	}
 }
+
+// TestMemberCacheLeaderCancelled: the caller whose lookup reads the team
+// listing is cancelled (a lost lease, an admin's dry run whose client gave
+// up) while another waits for the same listing with a live context: the
+// waiter still gets the listing, not the leader's cancellation.
+func TestMemberCacheLeaderCancelled(t *testing.T) {
+	t.Parallel()
+	srv := &blockingTeam{release: make(chan struct{}), status: http.StatusOK, body: `[{"id":"m-1","email":"ann@example.com"}]`}
+	hs := httptest.NewServer(srv)
+	t.Cleanup(hs.Close)
+	client, err := connectors.NewClient(connectors.Base{URL: hs.URL, Token: testToken}, hs.Client(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := &api{c: client, team: "acme"}
+	mc := &memberCache{ttl: time.Minute, now: time.Now}
+	leaderCtx, cancelLeader := context.WithCancel(context.Background())
+	leaderDone := make(chan struct{})
+	go func() {
+		defer close(leaderDone)
+		_, _ = mc.find(leaderCtx, a, "ann@example.com", 0)
+	}()
+	for srv.calls.Load() == 0 {
+		time.Sleep(time.Millisecond)
+	}
+	type result struct {
+		lk  memberLookup
+		err error
+	}
+	res := make(chan result, 1)
+	go func() {
+		lk, err := mc.find(context.Background(), a, "ann@example.com", 0)
+		res <- result{lk, err}
+	}()
+	for {
+		mc.mu.Lock()
+		w := mc.flight != nil && mc.flight.waiters == 1
+		mc.mu.Unlock()
+		if w {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancelLeader()
+	time.Sleep(20 * time.Millisecond) // the cancellation reaches the request in flight, if it can
+	close(srv.release)
+	<-leaderDone
+	if r := <-res; r.err != nil || r.lk.id != "m-1" {
+		t.Fatalf("waiter: lookup %+v, err %v; want m-1 from the shared listing", r.lk, r.err)
+	}
+	if n := srv.calls.Load(); n != 1 {
+		t.Fatalf("%d team listings, want 1", n)
+	}
+}
