@@ -63,7 +63,12 @@ func (w *Worker) converge(ctx context.Context, t *tenant.Tenant, k store.WorkKey
 	if err != nil || len(targets) == 0 {
 		return time.Time{}, err
 	}
-	release, busy, err := w.lockOwner(ctx, t, targets)
+	// The owner's lease lost mid-convergence (this replica stalled past it)
+	// ends the convergence, as the loss of the object's own lease does: the
+	// owner may be converging elsewhere.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	release, busy, err := w.lockOwner(ctx, t, targets, cancel)
 	defer release()
 	switch {
 	case heldBack(err):

@@ -20,9 +20,11 @@ import (
 const ownerBusyRetry = 200 * time.Millisecond
 
 // lockOwner takes the lease of the owner of the subjects of targets, when a
-// connector names one (connectors.Owned). It returns the function releasing
-// it, or busy when another claim holds the owner (the caller retries soon).
-func (w *Worker) lockOwner(ctx context.Context, t *tenant.Tenant, targets []target) (release func(), busy bool, err error) {
+// connector names one (connectors.Owned), and keeps it for as long as the
+// convergence runs, as the object's own claim is kept (onLost is called if an
+// extension finds it gone). It returns the function releasing it, or busy
+// when another claim holds the owner (the caller retries soon).
+func (w *Worker) lockOwner(ctx context.Context, t *tenant.Tenant, targets []target, onLost func()) (release func(), busy bool, err error) {
 	release = func() {}
 	for _, tg := range targets {
 		o, ok := tg.conn.(connectors.Owned)
@@ -43,7 +45,9 @@ func (w *Worker) lockOwner(ctx context.Context, t *tenant.Tenant, targets []targ
 		if !ok {
 			return release, true, nil
 		}
+		stop := w.keepLeaseOr(ctx, t, c, onLost)
 		return func() {
+			stop()
 			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			if err := w.store.Ack(rctx, c); err != nil {
