@@ -462,6 +462,14 @@ func (job *bulkJob) inherit(sub *http.Request) {
 }
 
 func (job *bulkJob) fail(op *bulkOp, he *HTTPError) {
+	// location is required except for a failed POST (RFC 7644 §3.7); it is
+	// resolved before the lock is taken (idOf takes it).
+	var location string
+	if op.Method != http.MethodPost {
+		if path, perr := job.checkPath(op); perr == nil {
+			location = job.srv.baseURL(job.r) + job.substituteString(path)
+		}
+	}
 	job.mu.Lock()
 	defer job.mu.Unlock()
 	op.done = true
@@ -471,12 +479,7 @@ func (job *bulkJob) fail(op *bulkOp, he *HTTPError) {
 	op.result = &bulkResult{Method: op.Method, BulkID: op.BulkID, Status: strconv.Itoa(he.Status), Response: scimErrorBody{
 		Schemas: []string{ErrorSchema}, Status: strconv.Itoa(he.Status), ScimType: he.ScimType, Detail: he.Detail,
 	}}
-	// location is required except for a failed POST (RFC 7644 §3.7).
-	if op.Method != http.MethodPost {
-		if path, perr := job.checkPath(op); perr == nil {
-			op.result.Location = job.srv.baseURL(job.r) + job.substituteString(path)
-		}
-	}
+	op.result.Location = location
 	if op.Method == "" {
 		op.result.Method = "UNKNOWN"
 	}
