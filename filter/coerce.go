@@ -170,6 +170,12 @@ func coerceScalar(def *attrDef, v any) (any, error) {
 		if !ok || f != math.Trunc(f) {
 			return nil, bad("an integer")
 		}
+		// Numbers are held as float64: beyond ±2^53 an integer is no longer
+		// kept exactly (9007199254740993 would be stored as ...992), so it is
+		// refused rather than silently changed (RFC 7643 §2.3.4).
+		if math.Abs(f) >= 1<<53 {
+			return nil, bad("an integer between -9007199254740991 and 9007199254740991")
+		}
 		return sameFloat(v, f), nil
 	case typeDecimal:
 		if f, ok := parseNumber(v); ok {

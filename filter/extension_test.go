@@ -208,6 +208,8 @@ func TestExtensionWrites(t *testing.T) {
 			want: `{"userName":"a","` + acmeURN + `":{"costCenterCode":"CC1","badgeNumber":42,"contractor":true,"skills":["go"],"site":{"code":"PAR"}}}`,
 		},
 		{name: "not an integer", in: `{"userName":"a","` + acmeURN + `":{"badgeNumber":"4.5"}}`, err: ScimTypeInvalidValue},
+		{name: "an integer beyond 2^53", in: `{"userName":"a","` + acmeURN + `":{"badgeNumber":9007199254740993}}`, err: ScimTypeInvalidValue},
+		{name: "an integer beyond 2^53 as a string", in: `{"userName":"a","` + acmeURN + `":{"badgeNumber":"-1e21"}}`, err: ScimTypeInvalidValue},
 		{name: "not a number", in: `{"userName":"a","` + acmeURN + `":{"badgeNumber":"abc"}}`, err: ScimTypeInvalidValue},
 		{name: "not a boolean", in: `{"userName":"a","` + acmeURN + `":{"contractor":"yes"}}`, err: ScimTypeInvalidValue},
 		{name: "not canonical", in: `{"userName":"a","` + acmeURN + `":{"level":"Principal"}}`, err: ScimTypeInvalidValue},
