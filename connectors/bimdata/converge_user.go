@@ -127,13 +127,14 @@ func (c *connector) deprovision(ctx context.Context, s connectors.Subject, st us
 	takenCache := map[string]bool{}
 	takenByOther := func(email string) (bool, error) {
 		key := strings.ToLower(email)
-		if v, ok := takenCache[key]; ok {
+		if v, ok := takenCache[key]; ok || c.dir == nil {
 			return v, nil
 		}
-		v, err := c.ownedByOther(ctx, s.ID, email)
+		owner, err := c.dir.UserByEmail(ctx, email)
 		if err != nil {
-			return false, err
+			return false, directoryError(err)
 		}
+		v := owner != nil && owner.Active && owner.ID != s.ID
 		takenCache[key] = v
 		return v, nil
 	}
@@ -159,13 +160,7 @@ func (c *connector) deprovision(ctx context.Context, s connectors.Subject, st us
 		} else {
 			act := connectors.Action{Op: connectors.OpDelete, Object: "user " + target, Reason: reason}
 			err := c.write(opts, &actions, &act, func() error {
-				// The cached list stays: should the API drop the user's
-				// invitations with the user, denying them answers 404 (gone).
-				err := c.api.deleteUser(ctx, target)
-				switch {
-				case connectors.IsNotFound(err):
-					act.Reason += " (it was already absent)"
-				case err != nil:
+				if err := c.deleteUser(ctx, target, &act); err != nil {
 					return err
 				}
 				next.Email, next.Status = target, stateRemoved
@@ -178,7 +173,7 @@ func (c *connector) deprovision(ctx context.Context, s connectors.Subject, st us
 	}
 	var err error
 	former := slices.DeleteFunc(slices.Clone(st.Former), func(e string) bool { return strings.EqualFold(e, target) })
-	if next.Former, err = c.removeFormer(ctx, s.ID, former, opts, &actions); err != nil {
+	if next.Former, err = c.removeFormer(ctx, former, takenByOther, opts, &actions); err != nil {
 		return next.record(userID), actions, err
 	}
 	result := next.record(userID)
@@ -215,30 +210,17 @@ func (c *connector) deprovision(ctx context.Context, s connectors.Subject, st us
 	return result, actions, nil
 }
 
-// ownedByOther reports whether email belongs to an active SCIM user other than
-// the subject id, which then owns the BIMData user of that email.
-func (c *connector) ownedByOther(ctx context.Context, id, email string) (bool, error) {
-	if c.dir == nil {
-		return false, nil
-	}
-	owner, err := c.dir.UserByEmail(ctx, email)
-	if err != nil {
-		return false, directoryError(err)
-	}
-	return owner != nil && owner.Active && owner.ID != id, nil
-}
-
-// removeFormer deletes, when subject id is deprovisioned, the BIMData users
-// of its former primary emails (userState.Former) and returns those still to
+// removeFormer deletes, when a subject is deprovisioned, the BIMData users of
+// its former primary emails (userState.Former) and returns those still to
 // delete: the rest, from the one whose delete failed. An email another active
-// SCIM user now owns is left to it; with on_deactivate: ignore the bridge
-// deletes no BIMData user and forgets them.
-func (c *connector) removeFormer(ctx context.Context, id string, former []string, opts connectors.Options, actions *[]connectors.Action) ([]string, error) {
+// SCIM user now owns (takenByOther) is left to it; with on_deactivate: ignore
+// the bridge deletes no BIMData user and forgets them.
+func (c *connector) removeFormer(ctx context.Context, former []string, takenByOther func(string) (bool, error), opts connectors.Options, actions *[]connectors.Action) ([]string, error) {
 	if !c.deleteOnDeac {
 		return nil, nil
 	}
 	for i, email := range former {
-		taken, err := c.ownedByOther(ctx, id, email)
+		taken, err := takenByOther(email)
 		if err != nil {
 			return former[i:], err
 		}
@@ -246,19 +228,24 @@ func (c *connector) removeFormer(ctx context.Context, id string, former []string
 			continue
 		}
 		act := connectors.Action{Op: connectors.OpDelete, Object: "user " + email, Reason: "former primary email of a deprovisioned SCIM user"}
-		err = c.write(opts, actions, &act, func() error {
-			err := c.api.deleteUser(ctx, email)
-			if connectors.IsNotFound(err) {
-				act.Reason += " (it was already absent)"
-				return nil
-			}
-			return err
-		})
-		if err != nil {
+		if err := c.write(opts, actions, &act, func() error { return c.deleteUser(ctx, email, &act) }); err != nil {
 			return former[i:], err
 		}
 	}
 	return nil, nil
+}
+
+// deleteUser deletes the BIMData user of email; one already absent counts as
+// deleted, and act's reason says so. The cached invitation list stays:
+// should the API drop the user's invitations with the user, denying them
+// answers 404 (gone).
+func (c *connector) deleteUser(ctx context.Context, email string, act *connectors.Action) error {
+	err := c.api.deleteUser(ctx, email)
+	if connectors.IsNotFound(err) {
+		act.Reason += " (it was already absent)"
+		return nil
+	}
+	return err
 }
 
 // stillPending re-reads an invitation of a listing right before it is
