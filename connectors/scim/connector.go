@@ -70,12 +70,16 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 	}
 	id := prev.IDs[IDKey]
 	posted := postedOf(prev)
+	subjectID := s.ID
+	if subjectID == "" && s.User != nil {
+		subjectID = s.User.ID
+	}
 	if s.User == nil {
 		if id == "" && len(posted) > 0 {
 			// A create whose answer was lost, then the user deleted: find
 			// what it may have created (only an account its keys identify
-			// exactly: never deactivate someone else's).
-			u, err := c.findPosted(ctx, posted)
+			// as that POST's: never deactivate someone else's).
+			u, err := c.findPosted(ctx, posted, subjectID)
 			if err != nil {
 				return prev, nil, fmt.Errorf("look up earlier creates: %w", err)
 			}
@@ -94,7 +98,7 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 	if cur == nil && id == "" && len(posted) > 0 {
 		// An earlier POST whose answer was lost may have created the user under
 		// keys it no longer has (renamed since): that account is the user's.
-		if cur, err = c.findPosted(ctx, posted); err != nil {
+		if cur, err = c.findPosted(ctx, posted, subjectID); err != nil {
 			return prev, nil, fmt.Errorf("look up earlier creates of user %q: %w", want.UserName, err)
 		}
 	}
@@ -209,20 +213,18 @@ func (c *connector) update(ctx context.Context, cur *remoteUser, want *connector
 }
 
 // create POSTs want; a 409 is resolved by finding the user it collides with.
-// The keys the POST carries are saved first (Options.Save): when its answer is
-// lost (a timeout, a crash) and the user is renamed before the next attempt,
-// that attempt still finds what the POST created (findPosted).
+// The keys the POST carries are saved first (Options.Save), with or without an
+// externalId: when its answer is lost (a timeout, a crash) and the user is
+// renamed, deactivated or deleted before the next attempt, that attempt still
+// finds what the POST created (findPosted) instead of leaving it active.
 func (c *connector) create(ctx context.Context, want *connectors.User, posted []postedKey, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
 	act := connectors.Action{Op: connectors.OpCreate, Object: fmt.Sprintf("user %q", want.UserName), Reason: "absent downstream"}
 	if opts.DryRun {
 		return connectors.Record{}, []connectors.Action{act}, nil
 	}
-	intent := withPosted(connectors.Record{}, posted)
-	if want.ExternalID != "" { // keys without an externalId identify nothing (findPosted): not saved
-		intent = withPosted(connectors.Record{}, addPosted(posted, postedKey{UserName: want.UserName, ExternalID: want.ExternalID}))
-		if err := opts.Save(ctx, intent); err != nil {
-			return intent, nil, err
-		}
+	intent := withPosted(connectors.Record{}, addPosted(posted, postedKey{UserName: want.UserName, ExternalID: want.ExternalID}))
+	if err := opts.Save(ctx, intent); err != nil {
+		return intent, nil, err
 	}
 	u, err := c.api.create(ctx, createRequest{UserName: want.UserName, ExternalID: want.ExternalID, DisplayName: want.DisplayName, Active: true})
 	if err != nil {
@@ -449,26 +451,77 @@ func mayHaveApplied(err error) bool {
 
 // findPosted looks for the user an earlier POST with a lost answer created, by
 // the keys it carried, the latest first. An account counts only when it is
-// what that POST made: its userName (case-insensitively) and its externalId
-// are the POST's, and the POST carried an externalId (a name alone, which
-// this user may no longer have, could be an account made by hand or for
-// another user: it is never renamed, deactivated or adopted).
-func (c *connector) findPosted(ctx context.Context, posted []postedKey) (*remoteUser, error) {
+// what that POST made:
+//
+//   - a key with an externalId: the account's userName (case-insensitively)
+//     and its externalId are the key's;
+//   - a key without one (a userName alone): the account's userName is the
+//     key's, the account has no externalId (what that POST made had none), and
+//     no other SCIM user of the bridge has that userName now (subjectID is
+//     this subject's SCIM id; a directory failure is retryable).
+//
+// Adopting by userName alone is no wider than what the adapter already does:
+// a POST answered 409 adopts the account with the user's userName
+// (afterConflict), and the lookup before every create does the same. Without
+// it, a user with no externalId whose create answer was lost and who was then
+// deleted, deactivated or renamed would leave the account that POST made
+// active for good (or get a second one). The two extra conditions keep the
+// name alone from reaching someone else's account: one carrying an
+// externalId was not made by that POST, and a login another SCIM user holds
+// is that user's.
+func (c *connector) findPosted(ctx context.Context, posted []postedKey, subjectID string) (*remoteUser, error) {
 	for i := len(posted) - 1; i >= 0; i-- {
 		p := posted[i]
-		if p.ExternalID == "" { // not saved since; a record of an earlier build may hold one
-			continue
-		}
 		page, err := c.api.list(ctx, eqFilter(MatchByUserName, p.UserName), 1, PageSize)
 		if err != nil {
 			return nil, err
 		}
-		for j := range page.Resources {
-			u := &page.Resources[j]
-			if u.ID != "" && strings.EqualFold(u.UserName, p.UserName) && u.ExternalID == p.ExternalID {
-				return u, nil
+		if p.ExternalID != "" {
+			for j := range page.Resources {
+				u := &page.Resources[j]
+				if u.ID != "" && strings.EqualFold(u.UserName, p.UserName) && u.ExternalID == p.ExternalID {
+					return u, nil
+				}
 			}
+			continue
+		}
+		u := postedByName(page.Resources, p.UserName)
+		if u == nil {
+			continue
+		}
+		owned, err := c.ownedByAnother(ctx, u.UserName, subjectID)
+		if err != nil {
+			// the bridge's own store failed: retried, not parked
+			return nil, &connectors.Error{Class: connectors.Retryable,
+				Op: fmt.Sprintf("look up the owner of login %q after a lost create", u.UserName), Err: err}
+		}
+		if !owned {
+			return u, nil
 		}
 	}
 	return nil, nil
+}
+
+// postedByName returns the account among found that a POST of userName
+// without an externalId may have made: one with no externalId and that
+// userName, exactly if one has it, else case-insensitively when only one does
+// (two accounts differing in case only cannot be told apart: neither).
+func postedByName(found []remoteUser, userName string) *remoteUser {
+	var fold *remoteUser
+	n := 0
+	for j := range found {
+		u := &found[j]
+		if u.ID == "" || u.ExternalID != "" || !strings.EqualFold(u.UserName, userName) {
+			continue
+		}
+		if u.UserName == userName {
+			return u
+		}
+		fold = u
+		n++
+	}
+	if n == 1 {
+		return fold
+	}
+	return nil
 }

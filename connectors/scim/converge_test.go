@@ -478,31 +478,6 @@ func TestPostedKeysNeverTakeAnotherAccount(t *testing.T) {
 	})
 }
 
-// TestPostedKeysWithoutExternalIDIdentifyNothing: a lost POST of a user
-// without externalId is matched to nothing later: a hand-made account under
-// the user's former name is neither deactivated nor renamed.
-func TestPostedKeysWithoutExternalIDIdentifyNothing(t *testing.T) {
-	noExt := with(alice, func(u *connectors.User) { u.ExternalID = "" })
-	for _, then := range []connectors.User{
-		with(noExt, func(u *connectors.User) { u.UserName, u.Active = "alice.smith", false }),
-		with(noExt, func(u *connectors.User) { u.UserName = "alice.smith" }),
-	} {
-		h := newHarness(t, setup{showInactive: true})
-		h.srv.FailNextMethod(http.MethodPost, 1, http.StatusServiceUnavailable)
-		r, _, err := h.c.Converge(context.Background(), userSubject(noExt), connectors.Record{}, connectors.Options{})
-		if err == nil {
-			t.Fatal("the POST did not fail")
-		}
-		h.srv.Seed(fake.User{UserName: "alice", DisplayName: "By Hand", Active: true})
-		if _, _, err := h.c.Converge(context.Background(), userSubject(then), r, connectors.Options{}); err != nil {
-			t.Fatal(err)
-		}
-		if u, ok := h.srv.UserByName("alice"); !ok || !u.Active || u.DisplayName != "By Hand" {
-			t.Errorf("active=%v: the hand-made account was changed: %+v (found %v)", then.Active, u, ok)
-		}
-	}
-}
-
 // userNames is a directory of SCIM users by userName.
 type userNames map[string]connectors.User
 

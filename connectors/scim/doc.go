@@ -20,10 +20,12 @@
 //     user is renamed, deactivated or deleted before the next attempt, that
 //     attempt looks the earlier keys up too and converges the account the POST
 //     created (renames, deactivates it) instead of leaving it and creating a
-//     second one. Only an account with both the POST's userName and its
-//     externalId counts (a POST without an externalId identifies nothing), and
-//     the keys are kept only while the POST may have been applied (no answer,
-//     a 5xx or a 408).
+//     second one. Only an account that POST may have made counts: with the
+//     POST's userName and its externalId; for a POST without an externalId,
+//     with the POST's userName, no externalId, and a userName no other SCIM
+//     user of the bridge has (the same adoption by userName a 409 gets, kept
+//     from someone else's account). The keys are kept only while the POST may
+//     have been applied (no answer, a 5xx or a 408).
 //     A 409 on POST (e.g. the externalId belongs to another downstream login) is
 //     answered by looking the user up by userName, then by externalId, and
 //     converging what is found; when nothing is found the 409 is returned.
@@ -36,8 +38,9 @@
 //     as an update (reactivate) even when the user is gone and would be created.
 //   - The SCIM user inactive or deleted: DELETE /Users/{id}, which deactivates,
 //     only when the downstream user is visible and active. A deleted SCIM user is
-//     found through the recorded id only; with no record there is nothing the
-//     bridge ever created for it to act on (reconciliation prunes orphans).
+//     found through the recorded id, or the keys of a POST whose answer was
+//     lost; with neither there is nothing the bridge ever created for it to act
+//     on (reconciliation prunes orphans).
 //   - The attributes of a deactivated downstream user are left alone while the
 //     SCIM user stays inactive; they are brought in line when it is reactivated.
 //
