@@ -102,6 +102,7 @@ func (s *Store) patchGroup(ctx context.Context, tenant, groupID string, p GroupP
 		if epoch, err = s.beginReplace(ctx, tenant, groupID, ifVersion, name); err != nil {
 			return 0, err
 		}
+		defer s.endReplace(ctx, tenant, groupID, epoch)
 		if adds, removes, err = s.memberDiff(ctx, tenant, groupID, adds); err != nil {
 			return 0, err
 		}
@@ -376,6 +377,20 @@ local superseded = 0
 if ARGV[12] ~= '' and redis.call('HGET', EPOCH, gid) ~= ARGV[12] then
   superseded, addEnd, remEnd = 1, 12, 12
 end
+-- the member ids of this step: a step of a running replacement leaves alone
+-- those another writer changed since it began; another writer notes them
+local function stepIDs()
+  local ids = {}
+  for i = 13, addEnd, 3 do ids[#ids + 1] = ARGV[i] end
+  for i = addEnd + 1, remEnd do ids[#ids + 1] = ARGV[i] end
+  return ids
+end
+local leave, note = {}, false
+if ARGV[12] == '' then
+  note = replacing(gid)
+elseif superseded == 0 then
+  leave = touchedOf(gid, stepIDs())
+end
 
 -- the members to add exist (kind '' resolves, a user first)
 local kinds, unknown, displays = memberKinds(13, addEnd, false)
@@ -427,11 +442,12 @@ if addEnd > 12 then
   local present = redis.call('ZMSCORE', MEMBEROF, unpack(probe))
   for i = 13, addEnd, 3 do
     local j = (i - 13) / 3 + 1
-    if not present[j] and not skip[ARGV[i]] then batchAdd(b, gid, ARGV[i], kinds[i], displays[i], nowms, probe[j]) end
+    if not present[j] and not skip[ARGV[i]] and not leave[ARGV[i]] then batchAdd(b, gid, ARGV[i], kinds[i], displays[i], nowms, probe[j]) end
   end
 end
-batchRemoveIDs(b, gid, mk, addEnd + 1, remEnd, nowms)
+batchRemoveIDs(b, gid, mk, addEnd + 1, remEnd, nowms, leave)
 flushBatch(b, mk, queue)
+if note then noteTouched(gid, stepIDs()) end
 if b.n > 0 then changed = 1 end
 if renamed == 1 then changed = 1 end
 

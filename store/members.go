@@ -170,6 +170,7 @@ func (s *Store) ReplaceMembers(ctx context.Context, tenant, groupID string, memb
 	if err != nil {
 		return 0, fmt.Errorf("replace members of group %s: %w", groupID, err)
 	}
+	defer s.endReplace(ctx, tenant, groupID, epoch)
 	// ifVersion again on the first write: a change since beginReplace is 412
 	ver, err := s.replaceMembers(ctx, tenant, groupID, ms, checkGone, epoch, ifVersion, nil)
 	if err != nil {
@@ -314,7 +315,7 @@ func (s *Store) beginReplace(ctx context.Context, tenant, groupID string, ifVers
 // beginReplaceScript: KEYS 1 group doc; ARGV 1 prefix, 2 group id, 3
 // ifVersion, 4 new displayName lower-cased ("": unchanged). Reply {"ok",
 // epoch} | {"notfound"} | {"precondition"} | {"conflict", "displayName"}.
-var beginReplaceScript = redis.NewScript(`
+var beginReplaceScript = redis.NewScript(resourceLuaPrelude + `
 local d = redis.call('GET', KEYS[1])
 if not d then return {'notfound'} end
 local ifv = tonumber(ARGV[3])
@@ -323,7 +324,31 @@ if ARGV[4] ~= '' then
   local o = redis.call('HGET', ARGV[1] .. 'idx:group:displayName', ARGV[4])
   if o and o ~= ARGV[2] then return {'conflict', 'displayName'} end
 end
-return {'ok', redis.call('HINCRBY', ARGV[1] .. 'replace-epoch', ARGV[2], 1)}
+local epoch = redis.call('HINCRBY', EPOCH, ARGV[2], 1)
+startReplace(ARGV[2], epoch, true)
+return {'ok', epoch}
+`)
+
+// endReplace ends a replacement of a group's members that ran in steps: the
+// writes of others are no longer noted for it (see resourceLuaPrelude). A
+// later replacement has ended it already. Its failure only leaves the notes
+// to expire.
+func (s *Store) endReplace(ctx context.Context, tenant, groupID string, epoch int64) {
+	if epoch == 0 {
+		return
+	}
+	_ = endReplaceScript.Run(ctx, s.rdb, []string{docKey(tenant, KindGroup, groupID)},
+		tenantPrefix(tenant), groupID, epoch).Err()
+}
+
+// endReplaceScript: KEYS 1 group doc (for the slot); ARGV 1 prefix, 2 group
+// id, 3 epoch.
+var endReplaceScript = redis.NewScript(resourceLuaPrelude + `
+local gid = ARGV[2]
+if redis.call('GET', runningKey(gid)) == ARGV[3] then
+  redis.call('DEL', runningKey(gid), touchedKey(gid))
+end
+return 0
 `)
 
 // distinctMembers keeps the first member of each id; ids that cannot exist

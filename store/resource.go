@@ -350,6 +350,7 @@ func (s *Store) runPut(ctx context.Context, tenant string, r *Resource, mode str
 		out.version = max(out.version, v)
 		return out, nil
 	}
+	defer s.endReplace(ctx, tenant, r.ID, epoch)
 	if v, err := s.replaceMembers(ctx, tenant, r.ID, ms, checkGone, epoch, 0, &gone); err != nil {
 		return putReply{}, fmt.Errorf("replace members: %w", err)
 	} else if v > out.version {

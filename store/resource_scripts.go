@@ -49,6 +49,56 @@ local MEMBEROF = P .. 'idx:memberof'
 -- has begun.
 local EPOCH = P .. 'replace-epoch'
 
+-- A replacement of a group's members that runs in steps is linearised at its
+-- beginning: a member change by any other writer that lands while it runs
+-- (a PATCH, an add or remove of members) counts as after it. Such a writer
+-- notes the ids it touched in TOUCHED(gid) while RUNNING(gid) (the running
+-- replacement's epoch) exists; the replacement's later steps leave those ids
+-- as the writer left them. Both keys expire when a replacement stops
+-- stepping without ending (a crash); every step renews them.
+local REPLACE_TTL = 600000
+local function runningKey(gid) return P .. 'replace-running:' .. gid end
+local function touchedKey(gid) return P .. 'replace-touched:' .. gid end
+
+-- noteTouched records ids (a list) as changed by a writer outside the
+-- running replacement of gid (replacing(gid) is true).
+local function replacing(gid) return redis.call('EXISTS', runningKey(gid)) == 1 end
+
+local function noteTouched(gid, ids)
+  if #ids == 0 then return end
+  local tk = touchedKey(gid)
+  for i = 1, #ids, 4000 do
+    redis.call('SADD', tk, unpack(ids, i, math.min(i + 3999, #ids)))
+  end
+  redis.call('PEXPIRE', tk, REPLACE_TTL)
+end
+
+-- touchedOf returns, as a set, those of ids (a list) that another writer
+-- changed since the running replacement of gid began (a step of that
+-- replacement leaves them alone), and renews the replacement's keys.
+local function touchedOf(gid, ids)
+  local tk, out = touchedKey(gid), {}
+  redis.call('PEXPIRE', runningKey(gid), REPLACE_TTL)
+  if redis.call('EXISTS', tk) == 0 then return out end
+  redis.call('PEXPIRE', tk, REPLACE_TTL)
+  for _, id in ipairs(ids) do
+    if redis.call('SISMEMBER', tk, id) == 1 then out[id] = true end
+  end
+  return out
+end
+
+-- startReplace begins replacement epoch of gid's members: stepped (Go
+-- continues it) notes the writes of others from now on; otherwise (done in
+-- this script) nothing runs any more.
+local function startReplace(gid, epoch, stepped)
+  redis.call('DEL', touchedKey(gid))
+  if stepped then
+    redis.call('SET', runningKey(gid), epoch, 'PX', REPLACE_TTL)
+  else
+    redis.call('DEL', runningKey(gid))
+  end
+end
+
 local function decodeList(s)
   if not s or s == '' or s == '[]' then return {} end
   local ok, t = pcall(cjson.decode, s)
@@ -210,16 +260,19 @@ end
 -- each id is a member as, a probe of the exact entries finds those written
 -- without a display (by a PATCH), and only an entry that carries one (written
 -- by a PUT or the former layout) is looked up by id.
-local function batchRemoveIDs(b, gid, mk, from, to, nowms)
+local function batchRemoveIDs(b, gid, mk, from, to, nowms, skip)
   if to < from then return end
   local idx, exact = {}, {}
   for i = from, to do
     local id = ARGV[i]
-    idx[#idx + 1] = 'User|' .. id .. SEP .. gid
-    idx[#idx + 1] = 'Group|' .. id .. SEP .. gid
-    exact[#exact + 1] = id .. SEP .. 'User' .. SEP
-    exact[#exact + 1] = id .. SEP .. 'Group' .. SEP
+    if not (skip and skip[id]) then
+      idx[#idx + 1] = 'User|' .. id .. SEP .. gid
+      idx[#idx + 1] = 'Group|' .. id .. SEP .. gid
+      exact[#exact + 1] = id .. SEP .. 'User' .. SEP
+      exact[#exact + 1] = id .. SEP .. 'Group' .. SEP
+    end
   end
+  if #idx == 0 then return end
   local held = redis.call('ZMSCORE', MEMBEROF, unpack(idx))
   local probe, at = {}, {}
   for j = 1, #idx do
@@ -560,6 +613,7 @@ if not isUser then
   else
     done = 0
   end
+  if mode == 'r' then startReplace(id, epoch, done == 0) end
   if renamed == 1 or done == 0 then same = false end
   if same then
     local reply = {'ok', tonumber(oldv), oldc, 1, 0, epoch, oldm}
@@ -618,6 +672,7 @@ else
   if ox[2] ~= '' then redis.call('ZREM', P .. 'idx:group:externalId', ox[2] .. SEP .. id) end
   redis.call('HDEL', P .. 'groupnames', id)
   redis.call('HDEL', EPOCH, id)
+  redis.call('DEL', runningKey(id), touchedKey(id))
   local mk = membersKey(id)
   if oldmembers and string.sub(oldmembers, 1, 1) == '[' then
     local seen = {}
@@ -719,12 +774,29 @@ local v, c, m, s, ix, attrs, members = splitDoc(gd)
 if ifv ~= 0 and tonumber(v) ~= ifv then return {'precondition'} end
 if ARGV[8] ~= '' and redis.call('HGET', EPOCH, gid) ~= ARGV[8] then return {'superseded', tonumber(v)} end
 
+-- the ids of this step, for the notes of a running replacement
+local function stepIDs()
+  local ids = {}
+  if op == 'remove' then
+    for i = 9, #ARGV do ids[#ids + 1] = ARGV[i] end
+  elseif op == 'drop' then
+    for i = 9, #ARGV do ids[#ids + 1] = (parseEntry(ARGV[i])) end
+  else
+    for i = 9, #ARGV, 3 do ids[#ids + 1] = ARGV[i] end
+  end
+  return ids
+end
+-- leave: the ids a step of a replacement leaves alone (changed by another
+-- writer since it began); note: this write is another writer's
+local leave, note = {}, false
+if ARGV[8] ~= '' then leave = touchedOf(gid, stepIDs()) else note = replacing(gid) end
+
 local changed, skipped = 0, {}
 local before = members
 local b = newBatch()
 if op == 'remove' then
   members = upgradeMembers(gid, members)
-  batchRemoveIDs(b, gid, mk, 9, #ARGV, nowms)
+  batchRemoveIDs(b, gid, mk, 9, #ARGV, nowms, leave)
 elseif op == 'drop' then
   -- entries read from the set by Go: one ZMSCORE; an entry changed since is
   -- removed by its id
@@ -732,10 +804,11 @@ elseif op == 'drop' then
   if #ARGV >= 9 then
     local present = redis.call('ZMSCORE', mk, unpack(ARGV, 9))
     for i = 9, #ARGV do
-      if present[i - 8] then
+      local id = parseEntry(ARGV[i])
+      if leave[id] then
+      elseif present[i - 8] then
         batchDrop(b, gid, ARGV[i], nowms)
       else
-        local id = parseEntry(ARGV[i])
         batchRemove(b, gid, mk, id, nowms)
       end
     end
@@ -753,6 +826,7 @@ else
       end
     end
   end
+  for id in pairs(leave) do skip[id] = true end
   members = upgradeMembers(gid, members)
   -- one ZMSCORE tells which memberships exist already: the reverse index
   -- (add) or the exact entries (set); an empty set (a group being created)
@@ -811,6 +885,7 @@ else
 end
 flushBatch(b, mk, queue)
 changed = changed + b.n
+if note then noteTouched(gid, stepIDs()) end
 
 if changed == 0 then
   if members ~= before then redis.call('SET', doc, joinDoc(v, c, m, s, ix, attrs, members)) end

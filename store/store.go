@@ -93,7 +93,7 @@ func scripts() []*redis.Script {
 		groupPatchScript, putScript, deleteScript, trashScript, membersScript, resolveScript,
 		upgradeGroupScript, upgradeExternalIDScript, lookupScript, claimScript, markOnceScript,
 		releaseScript, extendScript, leaseKeyScript, acquireLockScript, renewLockScript,
-		settleScript, putSyncScript, deleteSyncScript, holdScript, beginReplaceScript,
+		settleScript, putSyncScript, deleteSyncScript, holdScript, beginReplaceScript, endReplaceScript,
 	}
 }
 
