@@ -99,11 +99,15 @@ type Reconciler struct {
 	tenants *tenant.Set
 	log     zerolog.Logger
 	now     func() time.Time
+	// lockRenewEvery is how often a run renews its lock (reconcileLockTTL/3);
+	// tests shorten it to see a renewal within a run.
+	lockRenewEvery time.Duration
 }
 
 // New builds a Reconciler.
 func New(opts Options) *Reconciler {
-	return &Reconciler{opts: opts, store: opts.Store, tenants: opts.Tenants, log: opts.Logger, now: opts.Now}
+	return &Reconciler{opts: opts, store: opts.Store, tenants: opts.Tenants, log: opts.Logger, now: opts.Now,
+		lockRenewEvery: reconcileLockTTL / 3}
 }
 
 // RunOptions tune one run.

@@ -86,10 +86,11 @@ func (rc *Reconciler) ReconcileLocked(ctx context.Context, tenantID string, opts
 		return nil, err
 	}
 	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	lost := make(chan struct{})
+	renewDone := make(chan struct{}) // closed when the renewal goroutine has returned
 	go func() {
-		tick := time.NewTicker(reconcileLockTTL / 3)
+		defer close(renewDone)
+		tick := time.NewTicker(rc.lockRenewEvery)
 		defer tick.Stop()
 		for {
 			select {
@@ -107,7 +108,14 @@ func (rc *Reconciler) ReconcileLocked(ctx context.Context, tenantID string, opts
 			}
 		}
 	}()
-	defer func() { _ = rc.store.ReleaseLock(context.WithoutCancel(ctx), lock) }()
+	// The renewal stops, and is waited for, before the lock is released: a
+	// renewal still in flight after the release would find the lock gone while
+	// the run's context is live, and report a lost lock at a normal end.
+	defer func() {
+		cancel()
+		<-renewDone
+		_ = rc.store.ReleaseLock(context.WithoutCancel(ctx), lock)
+	}()
 	start := rc.now()
 	plan, err := rc.reconcile(runCtx, tenantID, opts)
 	select {
