@@ -46,6 +46,7 @@ func (b *Bridge) startAudit() error {
 	if err := b.metrics.Registry().Register(dropped); err != nil {
 		return fmt.Errorf("register audit metrics: %w", err)
 	}
+	b.auditDropped = dropped
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -56,6 +57,14 @@ func (b *Bridge) startAudit() error {
 	var once sync.Once
 	b.stopAudit = func() { once.Do(func() { cancel(); wg.Wait() }) }
 	return nil
+}
+
+// abandonAudit undoes startAudit when New fails after it: the writer stops
+// (nothing was recorded yet) and the registry forgets the audit counter, so
+// the caller's registry can serve a bridge built next.
+func (b *Bridge) abandonAudit() {
+	b.stopAudit()
+	b.metrics.Registry().Unregister(b.auditDropped)
 }
 
 // Audit returns the audit recorder (to record from outside, or to Flush in tests).

@@ -29,6 +29,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/scim-bridge/scim-bridge/bridge/admin"
@@ -178,14 +179,17 @@ type Bridge struct {
 	metrics    *metrics.Metrics
 	audit      *audit.Recorder
 	stopAudit  func()
+	// auditDropped is the audit counter startAudit registered.
+	auditDropped prometheus.Collector
 
 	mu      sync.Mutex     // orders Run's registration before Close's wait
 	closing chan struct{}  // closed by Close
 	running sync.WaitGroup // one per Run in progress
 }
 
-// New validates opts and builds the bridge.
-func New(opts Options) (*Bridge, error) {
+// New validates opts and builds the bridge. When it fails, whatever it had
+// started (the audit writer) is stopped and its metric unregistered.
+func New(opts Options) (_ *Bridge, err error) {
 	if opts.Store == nil {
 		return nil, errors.New("bridge: no store")
 	}
@@ -234,6 +238,13 @@ func New(opts Options) (*Bridge, error) {
 	if err := b.startAudit(); err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
+	// Every return below that fails must undo startAudit: nobody gets a Bridge
+	// to Close, so its writer would run for the life of the process.
+	defer func() {
+		if err != nil {
+			b.abandonAudit()
+		}
+	}()
 
 	fo := opts.fanout
 	fo.Store, fo.Tenants, fo.Logger, fo.Now, fo.Owner, fo.Metrics = st, set, log, now, opts.InstanceID, opts.Metrics
@@ -378,18 +389,7 @@ func (b *Bridge) routes() http.Handler {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 		_, _ = w.Write([]byte("ok\n"))
 	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-		defer cancel()
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		if err := b.store.Ping(ctx); err != nil {
-			b.log.Warn().Err(err).Msg("readiness check failed")
-			w.WriteHeader(http.StatusServiceUnavailable)
-			_, _ = w.Write([]byte("redis unavailable\n"))
-			return
-		}
-		_, _ = w.Write([]byte("ready\n"))
-	})
+	mux.Handle("GET /readyz", newReadiness(b.store, readyTimeout, b.log))
 	// A path that decodes to /scim/... but does not match that pattern (an
 	// escaped slash: /scim%2F...) still gets a SCIM answer (an error body).
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
