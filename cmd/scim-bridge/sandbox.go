@@ -96,6 +96,7 @@ groups "Design Team" and "Admins" map to Bimplus project %[7]s (editor, admin)
 
 func serveSandbox(ctx context.Context, e env, cfg *config.Config, fk *sandboxFakes, ready func(string)) int {
 	log := newLogger(e.stderr, cfg.Log)
+	installRedisLogger(log)
 	cfg.Tenants[0].Connectors[0].Config.(*bimdata.Config).WebhookSecret = fk.webhookSecret
 	return serveConfigWrapped(ctx, e, cfg, log, ready, fk.teamMembership)
 }

@@ -30,6 +30,7 @@ func serveCmd(ctx context.Context, e env, args []string) int {
 	lw := newLogWriter(e.stderr)
 	defer lw.Close()
 	log := newLogger(lw, cfg.Log)
+	installRedisLogger(log)
 	if len(cfg.Tenants) == 0 {
 		token := e.getenv("SCIM_BRIDGE_TOKEN")
 		generated := token == ""
