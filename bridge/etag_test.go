@@ -3,17 +3,32 @@ package bridge
 import (
 	"fmt"
 	"net/http"
+	"regexp"
+	"strconv"
 	"testing"
 )
 
-// checkETag fails t unless the reply's ETag header is W/"<n>" and, when the body
-// carries meta (a projection may leave it out), equals meta.version.
+// tagForm is our entity tags' form: W/"<version>", or W/"<version>-<digest>"
+// for a user showing groups.
+var tagForm = regexp.MustCompile(`^W/"([1-9][0-9]*)(-[0-9a-f]{16})?"$`)
+
+// tagVersion is the version an entity tag names (0: not one of ours).
+func tagVersion(tag string) int {
+	m := tagForm.FindStringSubmatch(tag)
+	if m == nil {
+		return 0
+	}
+	n, _ := strconv.Atoi(m[1])
+	return n
+}
+
+// checkETag fails t unless the reply's ETag header has our form and, when the
+// body carries meta (a projection may leave it out), equals meta.version.
 func checkETag(t *testing.T, r scimReply) string {
 	t.Helper()
 	tag := r.Header.Get("ETag")
-	var n int
-	if _, err := fmt.Sscanf(tag, `W/"%d"`, &n); err != nil || tag != fmt.Sprintf(`W/"%d"`, n) {
-		t.Errorf("ETag %q, want W/\"<n>\"", tag)
+	if !tagForm.MatchString(tag) {
+		t.Errorf("ETag %q, want W/\"<n>\" or W/\"<n>-<digest>\"", tag)
 	}
 	if _, ok := r.Body["meta"]; ok {
 		if v := jstr(r.Body, "meta.version"); v != tag {
@@ -72,9 +87,8 @@ func TestETags(t *testing.T) {
 
 		t.Run("If-None-Match", func(t *testing.T) {
 			cur := ts.mustVersion(t, path)
-			var n int
-			fmt.Sscanf(cur, `W/"%d"`, &n)
-			for _, inm := range []string{cur, fmt.Sprintf(`"%d"`, n), `W/"999", ` + cur, "*"} {
+			n := tagVersion(cur)
+			for _, inm := range []string{cur, cur[2:], `W/"999", ` + cur, "*"} {
 				r := ts.callSCIM(t, testToken, http.MethodGet, path, nil, "If-None-Match", inm).expect(t, http.StatusNotModified)
 				if len(r.Raw) != 0 {
 					t.Errorf("304 with a body: %s", r.Raw)
@@ -83,12 +97,67 @@ func TestETags(t *testing.T) {
 					t.Errorf("304 ETag %q, want %q", r.Header.Get("ETag"), cur)
 				}
 			}
-			for _, inm := range []string{`W/"1"`, fmt.Sprintf(`W/"%d"`, n+1), `"garbage"`} {
+			// the user is in a group: its version alone is not its tag
+			for _, inm := range []string{`W/"1"`, fmt.Sprintf(`W/"%d"`, n), fmt.Sprintf(`W/"%d"`, n+1), `"garbage"`} {
 				r := ts.callSCIM(t, testToken, http.MethodGet, path, nil, "If-None-Match", inm).expect(t, http.StatusOK)
 				if jstr(r.Body, "id") != uid {
 					t.Errorf("If-None-Match %s: body %s", inm, r.Raw)
 				}
 				checkETag(t, r)
+			}
+		})
+
+		// A user's groups are derived: a membership or group name change
+		// changes its representation without its version, and so its tag.
+		t.Run("groups change a user's tag", func(t *testing.T) {
+			u := jstr(ts.mustCreate(t, "/Users", userDoc("etag.member")), "id")
+			up := "/Users/" + u
+			get := func(inm string, want int) string {
+				t.Helper()
+				var r scimReply
+				if inm == "" {
+					r = ts.callSCIM(t, testToken, http.MethodGet, up, nil).expect(t, want)
+				} else {
+					r = ts.callSCIM(t, testToken, http.MethodGet, up, nil, "If-None-Match", inm).expect(t, want)
+				}
+				if want == http.StatusOK {
+					return checkETag(t, r)
+				}
+				return r.Header.Get("ETag")
+			}
+			alone := get("", http.StatusOK)
+			g := jstr(ts.mustCreate(t, "/Groups", groupDoc("ETag Members", u)), "id")
+			member := get(alone, http.StatusOK)
+			if member == alone || tagVersion(member) != tagVersion(alone) {
+				t.Fatalf("tag %s in a group, %s before: want another tag of the same version", member, alone)
+			}
+			if got := get(member, http.StatusNotModified); got != member {
+				t.Errorf("304 ETag %s, want %s", got, member)
+			}
+			// the list shows the same tag
+			l := ts.callSCIM(t, testToken, http.MethodGet, "/Users?filter=userName%20eq%20%22etag.member%22", nil).expect(t, http.StatusOK)
+			if rs := jlist(l.Body, "Resources"); len(rs) != 1 || jstr(rs[0].(map[string]any), "meta.version") != member {
+				t.Errorf("list: %s, want meta.version %s", l.Raw, member)
+			}
+			ts.callSCIM(t, testToken, http.MethodPatch, "/Groups/"+g, patchDoc("replace", "displayName", "ETag Members 2")).expect(t, http.StatusNoContent)
+			renamed := get(member, http.StatusOK)
+			if renamed == member {
+				t.Errorf("tag %s unchanged by the group's rename", renamed)
+			}
+			// If-Match holds on the version: a user's write is not refused
+			// because a group changed.
+			r := ts.callSCIM(t, testToken, http.MethodPatch, up, patchDoc("replace", "title", "x"), "If-Match", member).expect(t, http.StatusOK)
+			if tagVersion(checkETag(t, r)) != tagVersion(member)+1 {
+				t.Errorf("PATCH with If-Match %s: %s", member, r.Header.Get("ETag"))
+			}
+			// a projection without groups has the version's tag
+			p := ts.callSCIM(t, testToken, http.MethodGet, up+"?attributes=userName", nil).expect(t, http.StatusOK)
+			if tag := checkETag(t, p); tag != fmt.Sprintf(`W/"%d"`, tagVersion(member)+1) {
+				t.Errorf("projected tag %s", tag)
+			}
+			ts.callSCIM(t, testToken, http.MethodDelete, "/Groups/"+g, nil).expect(t, http.StatusNoContent)
+			if tag := get("", http.StatusOK); tag != fmt.Sprintf(`W/"%d"`, tagVersion(member)+1) {
+				t.Errorf("tag %s out of every group", tag)
 			}
 		})
 
@@ -109,17 +178,16 @@ func TestETags(t *testing.T) {
 						t.Fatalf("%s with If-Match %s changed the version %s -> %s", c.method, stale, cur, v)
 					}
 				}
-				var n int
-				fmt.Sscanf(cur, `W/"%d"`, &n)
+				n := tagVersion(cur)
 				r := ts.callSCIM(t, testToken, c.method, path, c.body(10), "If-Match", cur).expect(t, c.status)
-				if tag := checkETag(t, r); tag != fmt.Sprintf(`W/"%d"`, n+1) {
+				if tag := checkETag(t, r); tagVersion(tag) != n+1 {
 					t.Errorf("%s with matching If-Match: ETag %s, want W/\"%d\"", c.method, tag, n+1)
 				}
 				// Weak comparison: the strong form of the same version matches too.
 				r = ts.callSCIM(t, testToken, c.method, path, c.body(11), "If-Match", fmt.Sprintf(`"%d"`, n+1)).expect(t, c.status)
 				checkETag(t, r)
 				r = ts.callSCIM(t, testToken, c.method, path, c.body(12), "If-Match", "*").expect(t, c.status)
-				if tag := checkETag(t, r); tag != fmt.Sprintf(`W/"%d"`, n+3) {
+				if tag := checkETag(t, r); tagVersion(tag) != n+3 {
 					t.Errorf("%s with If-Match *: ETag %s, want W/\"%d\"", c.method, tag, n+3)
 				}
 			}

@@ -34,13 +34,13 @@ func (srv *Server) serveGroup(w http.ResponseWriter, r *http.Request, tenant str
 		}
 		return err
 	}
-	if done, err := readConditions(w, r, res.Version); done || err != nil {
+	if done, err := readConditions(w, r, res.Version, etag(res.Version)); done || err != nil {
 		return err
 	}
 	v := srv.view(rt, res, nil, o)
 	subs := srv.memberFields(rt, o)
 	if n == 0 || subs == (memberFields{}) {
-		return writeResource(w, status, res, v, "")
+		return writeResource(w, status, etag(res.Version), v, "")
 	}
 	return srv.streamGroup(ctx, w, tenant, rt, res, v, subs, o, status)
 }
@@ -116,7 +116,7 @@ func (srv *Server) streamGroup(ctx context.Context, w http.ResponseWriter, tenan
 		srv.log.Error().Err(err).Str("tenant", tenant).Str("group", res.ID).Msg("group members stream failed")
 		panic(http.ErrAbortHandler)
 	case !started: // emptied meanwhile
-		return writeResource(w, status, res, v, "")
+		return writeResource(w, status, etag(res.Version), v, "")
 	}
 	_, _ = w.Write([]byte("]}"))
 	return nil

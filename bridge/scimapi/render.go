@@ -1,8 +1,12 @@
 package scimapi
 
 import (
+	"encoding/hex"
+	"hash/fnv"
+	"io"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -19,6 +23,33 @@ func itoa(n int64) string { return strconv.FormatInt(n, 10) }
 
 // etag is the entity tag of a resource version (RFC 7644 §3.14): W/"<version>".
 func etag(version int64) string { return `W/"` + itoa(version) + `"` }
+
+// resourceTag is the entity tag of a representation of res showing groups,
+// a user's derived groups (nil when the response leaves them out). A user's
+// groups change with its groups' writes, not its own version, so a
+// representation that shows some carries a digest of them too:
+// W/"<version>-<16 hex digits>"; one showing none is W/"<version>". A
+// client's If-None-Match then never gets 304 for a user whose groups changed
+// (RFC 7232 §2.3: the tag changes with the representation). If-Match
+// compares the version alone (parseETag): a user's writes cannot change its
+// groups, and a membership change elsewhere must not fail them with 412.
+func resourceTag(res *store.Resource, groups []store.GroupRef) string {
+	if len(groups) == 0 {
+		return etag(res.Version)
+	}
+	if !slices.IsSortedFunc(groups, func(a, b store.GroupRef) int { return strings.Compare(a.ID, b.ID) }) {
+		groups = slices.SortedFunc(slices.Values(groups), func(a, b store.GroupRef) int { return strings.Compare(a.ID, b.ID) })
+	}
+	h := fnv.New64a()
+	for _, g := range groups {
+		_, _ = io.WriteString(h, g.ID)
+		_, _ = h.Write([]byte{0})
+		_, _ = io.WriteString(h, g.DisplayName)
+		_, _ = h.Write([]byte{0})
+	}
+	var sum [8]byte
+	return `W/"` + itoa(res.Version) + "-" + hex.EncodeToString(h.Sum(sum[:0])) + `"`
+}
 
 // location is the canonical URI of a resource (meta.location, Location header).
 func location(base string, rt *resourceType, id string) string {
@@ -74,7 +105,7 @@ func (srv *Server) view(rt *resourceType, res *store.Resource, groups []store.Gr
 		"created":      res.Created.UTC().Format(timeFormat),
 		"lastModified": res.LastModified.UTC().Format(timeFormat),
 		"location":     location(o.base, rt, res.ID),
-		"version":      etag(res.Version),
+		"version":      resourceTag(res, groups),
 	}
 	switch rt.kind {
 	case store.KindUser:
@@ -126,16 +157,16 @@ func (srv *Server) view(rt *resourceType, res *store.Resource, groups []store.Gr
 	return filter.Project(rt.rs, v, o.attributes, o.excluded)
 }
 
-// writeResource writes one resource with its ETag; a 201 also carries the
+// writeResource writes one resource with its ETag tag; a 201 also carries the
 // Location header (RFC 7644 §3.3), loc, whatever the projection kept of meta.
-func writeResource(w http.ResponseWriter, status int, res *store.Resource, v map[string]any, loc string) error {
+func writeResource(w http.ResponseWriter, status int, tag string, v map[string]any, loc string) error {
 	body, err := marshalView(v)
 	if err != nil {
 		return err
 	}
 	h := w.Header()
 	h.Set("Content-Type", contentTypeSCIM)
-	h.Set("ETag", etag(res.Version))
+	h.Set("ETag", tag)
 	if status == http.StatusCreated {
 		h.Set("Location", loc)
 	}

@@ -160,7 +160,7 @@ func (srv *Server) create(w http.ResponseWriter, r *http.Request, tenant string,
 	srv.written()
 	noteWrite(r.Context(), rt.kind, res.ID, res, nil)
 	o := renderOptsFor(srv, r)
-	return writeResource(w, http.StatusCreated, res, srv.view(rt, res, nil, o), location(o.base, rt, res.ID))
+	return writeResource(w, http.StatusCreated, etag(res.Version), srv.view(rt, res, nil, o), location(o.base, rt, res.ID))
 }
 
 // get serves GET /Users/{id} and /Groups/{id} (RFC 7644 §3.4.1), honouring
@@ -174,10 +174,11 @@ func (srv *Server) get(w http.ResponseWriter, r *http.Request, tenant string, rt
 	if err != nil {
 		return err
 	}
-	if done, err := readConditions(w, r, res.Version); done || err != nil {
+	tag := resourceTag(res, groups)
+	if done, err := readConditions(w, r, res.Version, tag); done || err != nil {
 		return err
 	}
-	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o), "")
+	return writeResource(w, http.StatusOK, tag, srv.view(rt, res, groups, o), "")
 }
 
 // loadWithGroups reads a resource for a request as load does and, for a user
@@ -272,7 +273,7 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 		}
 		srv.written()
 		noteWrite(ctx, rt.kind, id, res, nil)
-		return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o), "")
+		return writeResource(w, http.StatusOK, resourceTag(res, groups), srv.view(rt, res, groups, o), "")
 	}
 	var (
 		groups []store.GroupRef
@@ -323,7 +324,7 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 	}
 	srv.written()
 	noteWrite(ctx, rt.kind, id, res, nil)
-	return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o), "")
+	return writeResource(w, http.StatusOK, resourceTag(res, groups), srv.view(rt, res, groups, o), "")
 }
 
 // busyError is the answer to a write without precondition that kept losing
@@ -463,7 +464,7 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 			w.WriteHeader(http.StatusNoContent)
 			return nil
 		}
-		return writeResource(w, http.StatusOK, res, srv.view(rt, res, groups, o), "")
+		return writeResource(w, http.StatusOK, resourceTag(res, groups), srv.view(rt, res, groups, o), "")
 	}
 }
 
@@ -591,19 +592,20 @@ func (srv *Server) writeVersion(ctx context.Context, r *http.Request, tenant str
 	return v, nil
 }
 
-// readConditions answers a GET (or HEAD) of a resource at version: 412 when
-// If-Match does not hold (RFC 7232 §3.1), true after writing 304 when
-// If-None-Match names it (§3.2). The resource a write answers with is not
+// readConditions answers a GET (or HEAD) of a resource at version, whose
+// representation has entity tag tag (resourceTag): 412 when If-Match does not
+// hold (RFC 7232 §3.1; the version alone), true after writing 304 when
+// If-None-Match names the tag (§3.2, weak comparison). The resource a write answers with is not
 // concerned: the write evaluated the conditions before it ran (writeVersion).
-func readConditions(w http.ResponseWriter, r *http.Request, version int64) (bool, error) {
+func readConditions(w http.ResponseWriter, r *http.Request, version int64, tag string) (bool, error) {
 	if r.Method != http.MethodGet && r.Method != http.MethodHead {
 		return false, nil
 	}
 	if im := r.Header.Get("If-Match"); im != "" && !etagMatches(im, version) {
 		return false, asHTTPError(store.ErrPrecondition)
 	}
-	if inm := r.Header.Get("If-None-Match"); inm != "" && etagMatches(inm, version) {
-		w.Header().Set("ETag", etag(version))
+	if inm := r.Header.Get("If-None-Match"); inm != "" && tagListed(inm, tag) {
+		w.Header().Set("ETag", tag)
 		w.WriteHeader(http.StatusNotModified)
 		return true, nil
 	}
@@ -628,14 +630,41 @@ func etagMatches(list string, version int64) bool {
 	return false
 }
 
-func parseETag(tag string) (int64, bool) {
+// tagListed reports whether an If-None-Match value holds for a
+// representation with entity tag tag: "*", or tag listed (weak comparison,
+// RFC 7232 §2.3.2: the opaque tags equal, W/ ignored).
+func tagListed(list, tag string) bool {
+	if strings.TrimSpace(list) == "*" {
+		return true
+	}
+	want := opaqueTag(tag)
+	for _, t := range strings.Split(list, ",") {
+		if opaqueTag(t) == want {
+			return true
+		}
+	}
+	return false
+}
+
+// opaqueTag is an entity tag without white space and weakness indicator.
+func opaqueTag(tag string) string {
 	tag = strings.TrimSpace(tag)
 	tag = strings.TrimPrefix(tag, "W/")
-	tag = strings.TrimPrefix(tag, "w/")
+	return strings.TrimPrefix(tag, "w/")
+}
+
+// parseETag reads the version of one of our entity tags: W/"<version>", or
+// W/"<version>-<digest>" (resourceTag).
+func parseETag(tag string) (int64, bool) {
+	tag = opaqueTag(tag)
 	if len(tag) < 2 || tag[0] != '"' || tag[len(tag)-1] != '"' {
 		return 0, false
 	}
-	v, err := strconv.ParseInt(tag[1:len(tag)-1], 10, 64)
+	tag = tag[1 : len(tag)-1]
+	if i := strings.IndexByte(tag, '-'); i > 0 {
+		tag = tag[:i]
+	}
+	v, err := strconv.ParseInt(tag, 10, 64)
 	if err != nil || v <= 0 {
 		return 0, false
 	}
