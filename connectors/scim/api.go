@@ -25,15 +25,20 @@ type remoteUser struct {
 	DisplayName string `json:"displayName"`
 	// Active is nil when the server leaves it out: the vendor's GET returns active
 	// users only, so a missing flag means active.
-	Active *bool `json:"active"`
-	Emails []struct {
-		Value   string `json:"value"`
-		Primary bool   `json:"primary"`
-	} `json:"emails"`
+	Active *bool       `json:"active"`
+	Emails []userEmail `json:"emails"`
+}
+
+// userEmail is one element of emails (RFC 7643 §4.1.2).
+type userEmail struct {
+	Value   string `json:"value"`
+	Type    string `json:"type,omitempty"`
+	Primary bool   `json:"primary,omitempty"`
 }
 
 func (u *remoteUser) active() bool { return u.Active == nil || *u.Active }
 
+// email is the primary email, else the first one, else "".
 func (u *remoteUser) email() string {
 	for _, e := range u.Emails {
 		if e.Primary {
@@ -46,6 +51,17 @@ func (u *remoteUser) email() string {
 	return ""
 }
 
+// hasEmail reports whether u shows email among its emails (case-insensitively:
+// RFC 7643 §4.1.2 emails.value is caseExact=false).
+func (u *remoteUser) hasEmail(email string) bool {
+	for _, e := range u.Emails {
+		if strings.EqualFold(strings.TrimSpace(e.Value), email) {
+			return true
+		}
+	}
+	return false
+}
+
 // listResponse is RFC 7644 §3.4.2.
 type listResponse struct {
 	TotalResults int          `json:"totalResults"`
@@ -54,13 +70,28 @@ type listResponse struct {
 	Resources    []remoteUser `json:"Resources"`
 }
 
-// createRequest is the body of POST /Users.
+// createRequest is the body of POST /Users. Emails holds at most one element,
+// the work email (the vendor: "Only one email can be specified").
 type createRequest struct {
-	Schemas     []string `json:"schemas"`
-	UserName    string   `json:"userName"`
-	ExternalID  string   `json:"externalId,omitempty"`
-	DisplayName string   `json:"displayName,omitempty"`
-	Active      bool     `json:"active"`
+	Schemas     []string    `json:"schemas"`
+	UserName    string      `json:"userName"`
+	ExternalID  string      `json:"externalId,omitempty"`
+	DisplayName string      `json:"displayName,omitempty"`
+	Emails      []userEmail `json:"emails,omitempty"`
+	Active      bool        `json:"active"`
+}
+
+// emailType is the type of the one email the adapter sends and looks up: the
+// vendor's login filter is emails[type eq "work" and value eq "..."].
+const emailType = "work"
+
+// workEmails is the emails of a POST: the work email alone, primary; none
+// when email is "".
+func workEmails(email string) []userEmail {
+	if email == "" {
+		return nil
+	}
+	return []userEmail{{Value: email, Type: emailType, Primary: true}}
 }
 
 // patchOp is one PATCH operation (RFC 7644 §3.5.2).
@@ -166,6 +197,13 @@ func eqFilter(attr, value string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+// loginFilter renders the vendor's login lookup,
+// emails[type eq "work" and value eq "<email>"] ("returns a user with login =
+// <email>"), with the value escaped as in eqFilter.
+func loginFilter(email string) string {
+	return "emails[" + eqFilter("type", emailType) + " and " + eqFilter("value", email) + "]"
 }
 
 // queryEscape escapes a query value with spaces as %20, which every server

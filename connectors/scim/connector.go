@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -39,21 +40,28 @@ func (c *connector) Name() string { return c.name }
 // Handles reports true for users only.
 func (c *connector) Handles(kind connectors.SubjectKind) bool { return kind == connectors.SubjectUser }
 
-// projection is the part of a user the adapter converges.
+// projection is the part of a user the adapter depends on: the four attributes
+// it converges, and the work email a POST carries and the login lookup uses.
 type projection struct {
 	UserName    string `json:"userName"`
 	ExternalID  string `json:"externalId"`
 	DisplayName string `json:"displayName"`
 	Active      bool   `json:"active"`
+	// Email is omitted when empty, so a user without one projects as before
+	// the adapter sent emails.
+	Email string `json:"email,omitempty"`
 }
 
-// Project returns (userName, externalId, displayName, active), or nil for a
-// deleted user.
+// Project returns (userName, externalId, displayName, active, work email), or
+// nil for a deleted user. The email is in it although no PATCH can change it:
+// a POST refused or parked for want of the right email is tried again when the
+// email changes.
 func (c *connector) Project(s connectors.Subject) any {
 	if s.User == nil {
 		return nil
 	}
-	return projection{UserName: s.User.UserName, ExternalID: s.User.ExternalID, DisplayName: s.User.DisplayName, Active: s.User.Active}
+	return projection{UserName: s.User.UserName, ExternalID: s.User.ExternalID, DisplayName: s.User.DisplayName, Active: s.User.Active,
+		Email: workEmail(s.User)}
 }
 
 func record(id string) connectors.Record {
@@ -131,6 +139,15 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 			return record(id), nil, fmt.Errorf("reactivate user %s: %w", id, err)
 		}
 	}
+	// A POST would update the account with the user's login (its work email):
+	// adopt that account explicitly instead, unless another SCIM user owns it.
+	cur, err = c.byLogin(ctx, want)
+	if err != nil {
+		return withPosted(record(id), posted), nil, err
+	}
+	if cur != nil {
+		return c.update(ctx, cur, want, opts)
+	}
 	return c.create(ctx, want, posted, opts)
 }
 
@@ -160,10 +177,20 @@ func (c *connector) find(ctx context.Context, id string, want *connectors.User) 
 }
 
 // lookup finds the user whose attr (userName or externalId) equals value with
-// GET /Users?filter=attr eq "value". Resources that do not carry the value are
-// ignored; among several, the one with want's exact userName wins, then an active one.
+// GET /Users?filter=attr eq "value" (see lookupFilter).
 func (c *connector) lookup(ctx context.Context, attr, value string, want *connectors.User) (*remoteUser, error) {
-	page, err := c.api.list(ctx, eqFilter(attr, value), 1, PageSize)
+	carries := func(u *remoteUser) bool { return u.ExternalID == value }
+	if attr == MatchByUserName {
+		carries = func(u *remoteUser) bool { return strings.EqualFold(u.UserName, value) }
+	}
+	return c.lookupFilter(ctx, eqFilter(attr, value), carries, want)
+}
+
+// lookupFilter lists the first page of GET /Users?filter=filter. Resources
+// that do not carry what the filter asks for (carries false) are ignored; among
+// several, the one with want's exact userName wins, then an active one.
+func (c *connector) lookupFilter(ctx context.Context, filter string, carries func(*remoteUser) bool, want *connectors.User) (*remoteUser, error) {
+	page, err := c.api.list(ctx, filter, 1, PageSize)
 	if err != nil {
 		return nil, err
 	}
@@ -171,13 +198,7 @@ func (c *connector) lookup(ctx context.Context, attr, value string, want *connec
 	score := -1
 	for i := range page.Resources {
 		u := &page.Resources[i]
-		if u.ID == "" {
-			continue
-		}
-		if attr == MatchByUserName && !strings.EqualFold(u.UserName, value) {
-			continue
-		}
-		if attr == MatchByExternalID && u.ExternalID != value {
+		if u.ID == "" || !carries(u) {
 			continue
 		}
 		sc := 0
@@ -222,11 +243,13 @@ func (c *connector) create(ctx context.Context, want *connectors.User, posted []
 	if opts.DryRun {
 		return connectors.Record{}, []connectors.Action{act}, nil
 	}
-	intent := withPosted(connectors.Record{}, addPosted(posted, postedKey{UserName: want.UserName, ExternalID: want.ExternalID}))
+	email := workEmail(want)
+	intent := withPosted(connectors.Record{}, addPosted(posted, postedKey{UserName: want.UserName, ExternalID: want.ExternalID, Email: email}))
 	if err := opts.Save(ctx, intent); err != nil {
 		return intent, nil, err
 	}
-	u, err := c.api.create(ctx, createRequest{UserName: want.UserName, ExternalID: want.ExternalID, DisplayName: want.DisplayName, Active: true})
+	u, err := c.api.create(ctx, createRequest{UserName: want.UserName, ExternalID: want.ExternalID, DisplayName: want.DisplayName,
+		Emails: workEmails(email), Active: true})
 	if err != nil {
 		// Only a POST that may have been applied (no answer, or a 5xx or 408)
 		// keeps its keys; one the server refused created nothing.
@@ -389,10 +412,13 @@ func strOp(path, v string) patchOp {
 }
 
 // postedKey is what one POST of the adapter carried: the keys a lost answer's
-// user can be found by.
+// user can be found by, and its work email (the login), which tells that user
+// from another account under the same keys. Keys saved by earlier builds have
+// no email and are read as before.
 type postedKey struct {
 	UserName   string `json:"userName"`
 	ExternalID string `json:"externalId,omitempty"`
+	Email      string `json:"email,omitempty"`
 }
 
 // createState is the adapter's Record.State while no user id is recorded: the
@@ -453,6 +479,8 @@ func mayHaveApplied(err error) bool {
 // the keys it carried, the latest first. An account counts only when it is
 // what that POST made:
 //
+//   - a key with an email (the POST's login): the account carries that email
+//     when it shows any (postedLogin), and, in addition,
 //   - a key with an externalId: the account's userName (case-insensitively)
 //     and its externalId are the key's;
 //   - a key without one (a userName alone): the account's userName is the
@@ -476,16 +504,17 @@ func (c *connector) findPosted(ctx context.Context, posted []postedKey, subjectI
 		if err != nil {
 			return nil, err
 		}
+		found := slices.DeleteFunc(page.Resources, func(u remoteUser) bool { return !postedLogin(&u, p.Email) })
 		if p.ExternalID != "" {
-			for j := range page.Resources {
-				u := &page.Resources[j]
+			for j := range found {
+				u := &found[j]
 				if u.ID != "" && strings.EqualFold(u.UserName, p.UserName) && u.ExternalID == p.ExternalID {
 					return u, nil
 				}
 			}
 			continue
 		}
-		u := postedByName(page.Resources, p.UserName)
+		u := postedByName(found, p.UserName)
 		if u == nil {
 			continue
 		}

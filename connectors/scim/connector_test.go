@@ -62,8 +62,8 @@ func TestRequestHeadersAndRoutes(t *testing.T) {
 	}
 	mu.Lock()
 	defer mu.Unlock()
-	if len(seen) != 2 {
-		t.Fatalf("%d requests, want lookup + POST", len(seen))
+	if len(seen) != 3 {
+		t.Fatalf("%d requests, want the lookups by userName and login, and the POST", len(seen))
 	}
 	for _, r := range seen {
 		if got := r.Header.Get("Authorization"); got != "bearer "+testToken {
@@ -87,7 +87,12 @@ func TestRequestHeadersAndRoutes(t *testing.T) {
 	if strings.Contains(get.URL.RawQuery, "+") {
 		t.Fatalf("spaces sent as '+': %s", get.URL.RawQuery)
 	}
-	if post := seen[1]; post.Method != http.MethodPost || post.URL.Path != "/api/v1/scim/Users" || post.Header.Get("Content-Type") != "application/json" {
+	login := seen[1]
+	if q, err := url.ParseQuery(login.URL.RawQuery); err != nil || login.Method != http.MethodGet ||
+		q.Get("filter") != `emails[type eq "work" and value eq "alice@example.com"]` {
+		t.Fatalf("login lookup %s %s (%v)", login.Method, login.URL, err)
+	}
+	if post := seen[2]; post.Method != http.MethodPost || post.URL.Path != "/api/v1/scim/Users" || post.Header.Get("Content-Type") != "application/json" {
 		t.Fatalf("create %s %s %q", post.Method, post.URL.Path, post.Header.Get("Content-Type"))
 	}
 }
@@ -232,15 +237,23 @@ func TestProject(t *testing.T) {
 	h := newHarness(t, setup{})
 	p := h.c.(connectors.Projector)
 	a := p.Project(userSubject(alice))
-	b := p.Project(userSubject(with(alice, func(u *connectors.User) { u.Email = "other@x.io"; u.Groups = []string{"g"}; u.GivenName = "A" })))
+	b := p.Project(userSubject(with(alice, func(u *connectors.User) {
+		u.Emails = []string{alice.Email, "other@x.io"}
+		u.Groups = []string{"g"}
+		u.GivenName = "A"
+	})))
 	if a != b {
-		t.Fatalf("projection depends on attributes the adapter does not converge: %v vs %v", a, b)
+		t.Fatalf("projection depends on attributes the adapter neither converges nor sends: %v vs %v", a, b)
 	}
+	// The work email a POST sends is in it (a create refused for want of the
+	// right email is tried again when it changes).
 	for _, change := range []func(*connectors.User){
 		func(u *connectors.User) { u.UserName = "x" },
 		func(u *connectors.User) { u.ExternalID = "x" },
 		func(u *connectors.User) { u.DisplayName = "x" },
 		func(u *connectors.User) { u.Active = false },
+		func(u *connectors.User) { u.Email = "other@x.io" },
+		func(u *connectors.User) { u.Email = "" },
 	} {
 		if p.Project(userSubject(with(alice, change))) == a {
 			t.Fatal("projection misses a converged attribute")

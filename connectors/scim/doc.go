@@ -5,17 +5,28 @@
 // # What it converges
 //
 // For each SCIM user (subject kind "user") the downstream user with the same
-// userName (or externalId, with match_by: externalId) carries the same userName,
+// userName (or externalId, with match_by: externalId), or else with the user's
+// login (its work email, see "The login" below), carries the same userName,
 // externalId, displayName and active flag:
 //
 //   - The downstream user is found by the id recorded after the last convergence
 //     (GET /Users/{id}); when that answers 404, or nothing is recorded, by
 //     GET /Users?filter=userName eq "x" (or externalId eq "x"). Filter values are
 //     JSON strings, so `"` and `\` are escaped (RFC 7644 §3.4.2.2).
-//   - Absent and the SCIM user active: POST /Users. A create is never repeated
-//     blindly: every convergence looks up first, so a retry after a crash between
-//     the POST and the stored record finds the user instead of posting again.
-//     The keys a POST carries (userName, externalId) are stored before it is
+//   - Absent and the SCIM user active: before any POST, the user's login is
+//     looked up with the vendor's own filter,
+//     GET /Users?filter=emails[type eq "work" and value eq "<work email>"]. An
+//     account found so is the one the POST would update: it is adopted
+//     explicitly (PATCHed like any found user, its id recorded) rather than by a
+//     POST, unless its userName is another SCIM user's (the same safety rule a
+//     409 follows, below): then it is neither adopted nor POSTed over, and the
+//     convergence fails, retryable, naming both. A server that refuses that
+//     filter with 400 (a SCIM app other than ODM without value path filters) is
+//     not asked again in that convergence: the POST is sent as before.
+//   - Still absent: POST /Users. A create is never repeated blindly: every
+//     convergence looks up first, so a retry after a crash between the POST and
+//     the stored record finds the user instead of posting again. The keys a POST
+//     carries (userName, externalId, and its work email) are stored before it is
 //     sent (Record.State, through Options.Save): when its answer is lost and the
 //     user is renamed, deactivated or deleted before the next attempt, that
 //     attempt looks the earlier keys up too and converges the account the POST
@@ -24,18 +35,23 @@
 //     POST's userName and its externalId; for a POST without an externalId,
 //     with the POST's userName, no externalId, and a userName no other SCIM
 //     user of the bridge has (the same adoption by userName a 409 gets, kept
-//     from someone else's account). The keys are kept only while the POST may
-//     have been applied (no answer, a 5xx or a 408).
-//     A 409 on POST (e.g. the externalId belongs to another downstream login) is
-//     answered by looking the user up by userName, then by externalId, and
-//     converging what is found; when nothing is found the 409 is returned.
+//     from someone else's account); and, when the key has an email, an account
+//     showing emails must carry it (PATCH cannot change an email, so the
+//     account that POST reached still does; keys of earlier builds have no
+//     email and are matched as before). The keys are kept only while the POST
+//     may have been applied (no answer, a 5xx or a 408).
+//     A 409 on POST (e.g. the externalId, or the userName, belongs to another
+//     downstream login) is answered by looking the user up by userName, then by
+//     externalId, and converging what is found; when nothing is found the 409 is
+//     returned.
 //   - Present downstream (active, or shown with active=false) and the SCIM user
 //     active: one PATCH with one operation per differing attribute (replace, or
 //     remove for an attribute that became empty); nothing when all four are equal.
-//   - A dry run reads the same way and reports the same actions, with two
-//     exceptions it cannot foresee without writing: a POST that would answer 409
-//     is reported as a create, and a recorded id that is not visible is reported
-//     as an update (reactivate) even when the user is gone and would be created.
+//   - A dry run reads the same way (the login lookup included) and reports the
+//     same actions, with two exceptions it cannot foresee without writing: a
+//     POST that would answer 409 is reported as a create, and a recorded id that
+//     is not visible is reported as an update (reactivate) even when the user is
+//     gone and would be created.
 //   - The SCIM user inactive or deleted: DELETE /Users/{id}, which deactivates,
 //     only when the downstream user is visible and active. A deleted SCIM user is
 //     found through the recorded id, or the keys of a POST whose answer was
@@ -51,16 +67,22 @@
 //     active=false: a missing `active` counts as true. To reactivate a user it
 //     cannot see, it PATCHes the recorded id (the vendor allows PATCH of
 //     deactivated users: replace of all four attributes with active=true) and
-//     POSTs only when that answers 404; with no recorded id it POSTs, which the
-//     vendor documents as updating the user with the same login.
+//     POSTs only when that answers 404; with no recorded id, and nothing visible
+//     under the user's keys or login, it POSTs, which the vendor documents as
+//     updating the user with the same login (so a hidden deactivated account
+//     with that login is reactivated, not duplicated).
 //   - userName is matched case-insensitively (RFC 7643 §4.1.1 caseExact=false) and
 //     compared exactly, so a case-only rename is one PATCH; externalId is exact.
 //     Lookup answers are checked: a resource that does not carry the looked-up
 //     value is ignored, so a server that ignores the filter cannot mislead it.
 //   - When a POST answers with active=false (it updated a deactivated login and
 //     kept it so), the differing attributes are PATCHed at once.
-//   - The adapter sends no emails or names: ODM takes one email and its login is
-//     the userName; the projection is userName, externalId, displayName, active.
+//   - Names are not sent (ODM's user scheme ignores them). The projection the
+//     bridge hashes is userName, externalId, displayName, active and the work
+//     email: an email change alone writes nothing (see "The login"), but a
+//     create refused or parked for want of the right email is tried again when
+//     the email changes. (Adding the email changed the projection of users with
+//     one: after the upgrade each is converged once more, a read and no write.)
 //   - Inventory lists every user (startIndex/count=100, following totalResults to
 //     the end, advancing by the number of resources actually returned) and skips
 //     users shown as inactive: they are already deactivated. Observed.Managed is
@@ -73,10 +95,46 @@
 //     and `Accept: application/scim+json`; bodies are application/json, as the
 //     vendor document lists.
 //
+// # The login
+//
+// In ODM the login is the user's work email, not (necessarily) its userName. The
+// vendor says of create_user: it "creates a new user in ODM or updates the
+// existing user. A user can be updated by this endpoint if the user has the same
+// login as in the request body ... Only one email can be specified"; and of
+// find_users: `filter=emails[type eq "work" and value eq "user@example.com"]`
+// "returns a user with login = user@example.com", beside
+// `filter=userName eq "bjensen"`. So:
+//
+//   - POST /Users carries exactly one email, the user's work email, as
+//     "emails":[{"value":<email>,"type":"work","primary":true}]. It is the
+//     user's primary email (connectors.User.Email: the primary one, else the
+//     first; the bridge only knows values, so that email is sent as the work
+//     one), trimmed. A user without an email whose userName is itself a bare
+//     email address (RFC 5322 addr-spec, as net/mail parses it) sends its
+//     userName (the bridge already hands such a user its userName as Email
+//     when the userName holds an "@"); any other user without an email sends
+//     no emails: nothing is made up. What ODM does with a POST without an email is not documented:
+//     were it to refuse it (400, a permanent error), the user is parked until it
+//     has an email, which changes its projection and so converges it again.
+//   - The login lookup before a POST (above) uses the vendor's filter; an answer
+//     is believed only for a resource that carries the email (compared
+//     case-insensitively, RFC 7643 §4.1.2), so a server that ignores the filter
+//     cannot mislead it.
+//   - The email cannot be changed later: patch_user edits "userName,
+//     externalId, displayName, active" only ("If the user tries to edit other
+//     attributes ... an error is returned"), so the adapter never PATCHes
+//     emails. A user whose email changes in the IdP keeps its ODM account and
+//     login (found by the recorded id, or by userName); the new email reaches
+//     ODM only if the account is made again, by an administrator in ODM.
+//   - A deactivated account that ODM hides (404, left out of lists) cannot be
+//     found by the login lookup; a POST of its login updates it (the vendor's
+//     create_user), whoever it was made for.
+//
 // # Routes called (relative to url, which includes the /api/v1/scim prefix)
 //
 //	GET    /Users/{id}
-//	GET    /Users?filter=...            (eq and and only)
+//	GET    /Users?filter=...            (eq and and only: userName eq, externalId eq,
+//	                                     emails[type eq "work" and value eq])
 //	GET    /Users?startIndex=N&count=100
 //	POST   /Users
 //	PATCH  /Users/{id}                  (PatchOp, RFC 7644 §3.5.2)

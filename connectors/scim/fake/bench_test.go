@@ -9,12 +9,12 @@ import (
 )
 
 // benchServer returns a server holding n active users u0..u{n-1} with
-// externalIds e0..e{n-1}.
+// externalIds e0..e{n-1} and emails u0@x.io..u{n-1}@x.io.
 func benchServer(b *testing.B, n int) *Server {
 	b.Helper()
 	s := New(Options{Token: testToken})
 	for i := range n {
-		s.Seed(User{UserName: fmt.Sprint("u", i), ExternalID: fmt.Sprint("e", i), Active: true})
+		s.Seed(User{UserName: fmt.Sprint("u", i), ExternalID: fmt.Sprint("e", i), Email: fmt.Sprintf("u%d@x.io", i), Active: true})
 	}
 	return s
 }
@@ -31,7 +31,8 @@ func serveBench(b *testing.B, h http.Handler, target string) {
 }
 
 // BenchmarkFindUsersFiltered is the lookup a SCIM client makes before every
-// write: an `eq` filter on userName, on externalId, or both. Its cost must not
+// write: an `eq` filter on userName, on externalId, or both, and the work
+// email (the login). Its cost must not
 // grow with the number of users (compare users=1000 with users=100000).
 func BenchmarkFindUsersFiltered(b *testing.B) {
 	for _, n := range []int{1000, 100000} {
@@ -41,6 +42,7 @@ func BenchmarkFindUsersFiltered(b *testing.B) {
 			{"userName", `userName eq "u%d"`},
 			{"externalId", `externalId eq "e%d"`},
 			{"and", `userName eq "u%d" and externalId eq "e%[1]d"`},
+			{"workEmail", `emails[type eq "work" and value eq "u%d@x.io"]`},
 		} {
 			b.Run(fmt.Sprintf("users=%d/%s", n, f.name), func(b *testing.B) {
 				b.ReportAllocs()

@@ -10,9 +10,11 @@ import (
 //   - byID: the users by id;
 //   - order: every user in id order (ids are decimal: shorter first, then
 //     lexical), so that list pages need no sort;
-//   - byName: the holders of each userName, compared exactly as the filters and
-//     the POST upsert compare it (see the package doc), in id order;
+//   - byName: the holders of each userName, compared exactly as the filters
+//     compare it (see the package doc), in id order;
 //   - byExt: the holders of each non-empty externalId, in id order;
+//   - byEmail: the holders of each non-empty (work) email, in id order: with
+//     byName, the login a POST updates (see loginOf);
 //   - inactive: how many users are inactive, so that an unfiltered list knows
 //     when every user is visible.
 //
@@ -23,11 +25,12 @@ type userIndex struct {
 	order    []*User
 	byName   map[string][]*User
 	byExt    map[string][]*User
+	byEmail  map[string][]*User
 	inactive int
 }
 
 func newUserIndex() userIndex {
-	return userIndex{byID: map[string]*User{}, byName: map[string][]*User{}, byExt: map[string][]*User{}}
+	return userIndex{byID: map[string]*User{}, byName: map[string][]*User{}, byExt: map[string][]*User{}, byEmail: map[string][]*User{}}
 }
 
 // compareID orders decimal ids numerically (validID rejects anything else).
@@ -48,6 +51,9 @@ func (x *userIndex) insert(u *User) {
 	if u.ExternalID != "" {
 		x.byExt[u.ExternalID] = insertSorted(x.byExt[u.ExternalID], u)
 	}
+	if u.Email != "" {
+		x.byEmail[u.Email] = insertSorted(x.byEmail[u.Email], u)
+	}
 	if !u.Active {
 		x.inactive++
 	}
@@ -67,6 +73,14 @@ func (x *userIndex) changed(u *User, before User) {
 			x.byExt[u.ExternalID] = insertSorted(x.byExt[u.ExternalID], u)
 		}
 	}
+	if before.Email != u.Email {
+		if before.Email != "" {
+			removeFrom(x.byEmail, before.Email, u)
+		}
+		if u.Email != "" {
+			x.byEmail[u.Email] = insertSorted(x.byEmail[u.Email], u)
+		}
+	}
 	switch {
 	case before.Active && !u.Active:
 		x.inactive++
@@ -84,6 +98,25 @@ func (x *userIndex) byUserName(name string) *User {
 	return nil
 }
 
+// byLogin returns the user whose login (loginOf) is login, the one with the
+// smallest id if a hand edit made several, or nil: a holder of that email, or
+// a user without an email whose userName it is.
+func (x *userIndex) byLogin(login string) *User {
+	var best *User
+	if hs := x.byEmail[login]; len(hs) > 0 {
+		best = hs[0]
+	}
+	for _, u := range x.byName[login] {
+		if u.Email == "" {
+			if best == nil || compareUsers(u, best) < 0 {
+				best = u
+			}
+			break // in id order: the first is the smallest
+		}
+	}
+	return best
+}
+
 // otherExternalID returns a user other than self holding the non-empty
 // externalId ext, or nil.
 func (x *userIndex) otherExternalID(ext string, self *User) *User {
@@ -99,8 +132,9 @@ func (x *userIndex) otherUserName(name string, self *User) *User {
 }
 
 // candidates narrows a filter to the users it can match, from the indexes:
-// an `eq` with a string value on id, userName or a non-empty externalId, or an
-// `and` with such an operand (the shortest list wins). The list is in id order
+// an `eq` with a string value on id, userName, a non-empty externalId or a
+// non-empty emails.value, a value path emails[...] whose filter holds such a
+// `value eq`, or an `and` with such an operand (the shortest list wins). The list is in id order
 // and must not be modified; the filter must still be applied to each entry.
 // ok is false when the filter needs a scan of every user.
 func (x *userIndex) candidates(f expr) (list []*User, ok bool) {
@@ -123,6 +157,15 @@ func (x *userIndex) candidates(f expr) (list []*User, ok bool) {
 				return nil, false // users without an externalId are not indexed
 			}
 			return x.byExt[v], true
+		case "emails.value":
+			if v == "" {
+				return nil, false
+			}
+			return x.byEmail[v], true
+		}
+	case emailsPath:
+		if v, ok := emailValue(e.sub); ok {
+			return x.byEmail[v], true
 		}
 	case andExpr:
 		l, lok := x.candidates(e.l)
@@ -135,6 +178,22 @@ func (x *userIndex) candidates(f expr) (list []*User, ok bool) {
 		}
 	}
 	return nil, false
+}
+
+// emailValue finds a `value eq "v"` (v a non-empty string) that an email must
+// satisfy for sub to match it: sub itself, or an operand of its `and`s.
+func emailValue(sub subExpr) (string, bool) {
+	switch e := sub.(type) {
+	case eqSub:
+		v, ok := e.value.(string)
+		return v, ok && e.attr == "value" && v != ""
+	case andSub:
+		if v, ok := emailValue(e.l); ok {
+			return v, true
+		}
+		return emailValue(e.r)
+	}
+	return "", false
 }
 
 // insertSorted inserts u into a list in id order, appending in the common case

@@ -168,6 +168,40 @@ func TestIndexedLookups(t *testing.T) {
 	}
 }
 
+// TestEmailFiltersUseTheIndex: a filter that pins the email's value (the
+// document's work email filter, alone or inside an `and`, or emails.value eq)
+// is answered from the email index, not a scan.
+func TestEmailFiltersUseTheIndex(t *testing.T) {
+	t.Parallel()
+	s := New(Options{Token: testToken})
+	for i := range 50 {
+		s.Seed(User{UserName: fmt.Sprint("u", i), Email: fmt.Sprintf("u%d@x.io", i), Active: true})
+	}
+	for _, tc := range []struct {
+		filter  string
+		indexed bool
+	}{
+		{`emails[type eq "work" and value eq "u7@x.io"]`, true},
+		{`emails[value eq "u7@x.io" and type eq "work"]`, true},
+		{`emails[(type eq "work") and (value eq "u7@x.io")]`, true},
+		{`active eq true and emails[type eq "work" and value eq "u7@x.io"]`, true},
+		{`emails.value eq "u7@x.io"`, true},
+		{`emails[type eq "work"]`, false},
+		{`emails[value eq ""]`, false},
+	} {
+		f, err := parseFilter(tc.filter)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.filter, err)
+		}
+		s.mu.Lock()
+		list, ok := s.users.candidates(f)
+		s.mu.Unlock()
+		if ok != tc.indexed || (ok && (len(list) != 1 || list[0].Email != "u7@x.io")) {
+			t.Errorf("%s: candidates %v (indexed %v), want indexed %v", tc.filter, list, ok, tc.indexed)
+		}
+	}
+}
+
 func TestListOrderIsNumeric(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, Options{})
@@ -212,6 +246,23 @@ func TestIndexMatchesScan(t *testing.T) {
 				}
 				return fmt.Sprint("x", rng.IntN(30))
 			}
+			// email is none, an address, or one of the names (a login that is
+			// a user's userName when that user has no email).
+			email := func() string {
+				switch rng.IntN(4) {
+				case 0:
+					return ""
+				case 1:
+					return name()
+				}
+				return fmt.Sprintf("m%d@x.io", rng.IntN(30))
+			}
+			emails := func() string {
+				if m := email(); m != "" {
+					return fmt.Sprintf(`,"emails":[{"value":%q}]`, m)
+				}
+				return ""
+			}
 			call := func(method, path, body string) {
 				req := httptest.NewRequest(method, DefaultBasePath+path, strings.NewReader(body))
 				req.Header.Set("Authorization", "bearer "+testToken)
@@ -227,20 +278,20 @@ func TestIndexMatchesScan(t *testing.T) {
 			for range 400 {
 				switch rng.IntN(6) {
 				case 0, 1:
-					call("POST", "/Users", fmt.Sprintf(`{"userName":%q,"externalId":%q,"active":%v}`, name(), ext(), rng.IntN(3) > 0))
+					call("POST", "/Users", fmt.Sprintf(`{"userName":%q,"externalId":%q,"active":%v%s}`, name(), ext(), rng.IntN(3) > 0, emails()))
 				case 2:
 					call("PATCH", "/Users/"+randomID(), fmt.Sprintf(`{"Operations":[{"op":"replace","value":{"userName":%q,"externalId":%q,"active":%v}}]}`, name(), ext(), rng.IntN(2) == 0))
 				case 3:
 					call("DELETE", "/Users/"+randomID(), "")
 				case 4:
-					n, x, act := name(), ext(), rng.IntN(2) == 0
-					s.Update(randomID(), func(u *User) { u.UserName, u.ExternalID, u.Active = n, x, act })
+					n, x, m, act := name(), ext(), email(), rng.IntN(2) == 0
+					s.Update(randomID(), func(u *User) { u.UserName, u.ExternalID, u.Email, u.Active = n, x, m, act })
 				case 5:
 					n, id := name(), strconv.Itoa(rng.IntN(5000))
 					_, nameTaken := s.UserByName(n)
 					_, idTaken := s.User(id)
 					if !nameTaken && !idTaken {
-						s.Seed(User{ID: id, UserName: n, ExternalID: ext(), Active: rng.IntN(2) == 0})
+						s.Seed(User{ID: id, UserName: n, ExternalID: ext(), Email: email(), Active: rng.IntN(2) == 0})
 					}
 				}
 			}
@@ -251,9 +302,13 @@ func TestIndexMatchesScan(t *testing.T) {
 					fmt.Sprintf(`userName eq "n%d"`, i),
 					fmt.Sprintf(`externalId eq "x%d"`, i),
 					fmt.Sprintf(`userName eq "n%d" and externalId eq "x%d"`, i, (i*7)%30),
-					fmt.Sprintf(`(active eq true) and externalId eq "x%d"`, i))
+					fmt.Sprintf(`(active eq true) and externalId eq "x%d"`, i),
+					fmt.Sprintf(`emails[type eq "work" and value eq "m%d@x.io"]`, i),
+					fmt.Sprintf(`emails[type eq "work" and value eq "n%d"] and userName eq "n%d"`, i, (i*7)%30),
+					fmt.Sprintf(`emails.value eq "m%d@x.io"`, i))
 			}
-			filters = append(filters, "", `externalId eq ""`, `active eq false`, `id eq "1001"`, `userName eq null`)
+			filters = append(filters, "", `externalId eq ""`, `active eq false`, `id eq "1001"`, `userName eq null`,
+				`emails.value eq ""`, `emails.value eq null`, `emails[type eq "work"]`, `emails[value eq ""]`)
 			for _, f := range filters {
 				for _, pg := range [][2]int{{1, 100}, {2, 3}, {5, 100}} {
 					checkAgainstScan(t, s, f, pg[0], pg[1])
@@ -321,7 +376,7 @@ func checkIndex(t *testing.T, s *Server) {
 	if !slices.IsSortedFunc(x.order, compareUsers) {
 		t.Fatal("order is not sorted by id")
 	}
-	inactive, names, exts := 0, 0, 0
+	inactive, names, exts, mails := 0, 0, 0, 0
 	for _, u := range x.order {
 		if x.byID[u.ID] != u {
 			t.Fatalf("byID[%s] is not the user in order", u.ID)
@@ -334,6 +389,20 @@ func checkIndex(t *testing.T, s *Server) {
 		}
 		if u.ExternalID != "" && !slices.Contains(x.byExt[u.ExternalID], u) {
 			t.Fatalf("user %s missing from byExt[%q]", u.ID, u.ExternalID)
+		}
+		if u.Email != "" && !slices.Contains(x.byEmail[u.Email], u) {
+			t.Fatalf("user %s missing from byEmail[%q]", u.ID, u.Email)
+		}
+	}
+	for k, hs := range x.byEmail {
+		mails += len(hs)
+		for _, h := range hs {
+			if h.Email != k {
+				t.Fatalf("byEmail[%q] holds %q", k, h.Email)
+			}
+		}
+		if len(hs) == 0 || !slices.IsSortedFunc(hs, compareUsers) {
+			t.Fatalf("byEmail[%q]: %d holders", k, len(hs))
 		}
 	}
 	for k, hs := range x.byName {
@@ -358,13 +427,30 @@ func checkIndex(t *testing.T, s *Server) {
 			t.Fatalf("byExt[%q]: %d holders", k, len(hs))
 		}
 	}
-	withExt := 0
+	withExt, withEmail := 0, 0
 	for _, u := range x.order {
 		if u.ExternalID != "" {
 			withExt++
 		}
+		if u.Email != "" {
+			withEmail++
+		}
 	}
-	if names != len(x.order) || exts != withExt || inactive != x.inactive {
-		t.Fatalf("byName %d entries for %d users; byExt %d for %d; inactive %d, counted %d", names, len(x.order), exts, withExt, x.inactive, inactive)
+	if names != len(x.order) || exts != withExt || mails != withEmail || inactive != x.inactive {
+		t.Fatalf("byName %d entries for %d users; byExt %d for %d; byEmail %d for %d; inactive %d, counted %d",
+			names, len(x.order), exts, withExt, mails, withEmail, x.inactive, inactive)
+	}
+	// byLogin is the smallest-id user whose login is the value.
+	for _, u := range x.order {
+		var first *User
+		for _, v := range x.order {
+			if loginOf(v) == loginOf(u) {
+				first = v
+				break
+			}
+		}
+		if got := x.byLogin(loginOf(u)); got != first {
+			t.Fatalf("byLogin(%q) = %v, want user %s", loginOf(u), got, first.ID)
+		}
 	}
 }

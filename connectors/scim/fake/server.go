@@ -1,7 +1,7 @@
 // Package fake is an in-memory stand-in for a downstream application that is itself
 // a SCIM 2.0 service provider, modelled on the ODM (Genestack) UsersApi:
 //
-//	POST   {base}/Users        create a user, or update the user with the same login (201)
+//	POST   {base}/Users        create a user, or update the user with the same login (201 both)
 //	GET    {base}/Users/{id}   an active user by id (200; 404 for none)
 //	GET    {base}/Users        ListResponse; filter with `eq` and `and` only, startIndex, count (default 100)
 //	PATCH  {base}/Users/{id}   replace/add/remove of userName, externalId, displayName, active; atomic (200)
@@ -12,29 +12,56 @@
 // in constant time. Answers are application/scim+json; errors are SCIM error
 // messages (RFC 7644 §3.12).
 //
-// Where the vendor document is silent the fake assumes:
-//   - The login is userName, compared exactly (the document's `eq` is "identical").
-//     POST with an existing userName replaces that user's externalId, displayName and
-//     email, and sets active from the body (true when absent).
-//   - 409 on POST: the externalId is already held by a user with another login.
-//     PATCH documents no 409, so a PATCH that would make userName or externalId
-//     collide answers 400 (scimType uniqueness).
+// # The login
+//
+// create_user "creates a new user in ODM or updates the existing user. A user can
+// be updated by this endpoint if the user has the same login as in the request
+// body ... Only one email can be specified", and find_users'
+// `emails[type eq "work" and value eq "user@example.com"]` "returns a user with
+// login = user@example.com": the login is the user's (work) email, not its
+// userName. So a user's login is its one email (User.Email, shown as
+// {"value", "type": "work", "primary": true}), and a POST's login is the value of
+// its one email. A POST with the login of a stored user updates that user —
+// userName, externalId and displayName from the body (an absent one cleared),
+// active from the body (true when absent) — and answers 201, the only success the
+// document lists for create_user ("the newly created or updated user"); any other
+// login creates a user (201). More than one email, or one without a value, is a
+// 400. The email cannot be changed afterwards: PATCH takes only the attributes
+// the document lists.
+//
+// # Where the document is silent
+//
+//   - A POST without an email, and a user stored without one, have their userName
+//     as login (what ODM does then is not documented). Logins, like every value,
+//     are compared exactly (the document's `eq` is "identical"). The type of a
+//     POST's email is not checked: ODM keeps one email, the work email.
+//   - userName is unique: 409 on POST when the userName of a new login, or the
+//     new userName of an existing one, is another login's; 409 likewise when
+//     another login holds the externalId. PATCH documents no 409, so a PATCH that
+//     would make userName or externalId collide answers 400 (scimType uniqueness).
 //   - Deactivated users are invisible to GET by id (404) and to the list, as the
 //     document says ("returns an active user by id", "a list of active users");
-//     PATCH and DELETE still reach them. Options.ShowInactive switches to the other
-//     reading (they are returned with active=false).
+//     PATCH, DELETE and a POST of their login still reach them.
+//     Options.ShowInactive switches to the other reading (they are returned with
+//     active=false).
 //   - Ids are decimal strings; any other id answers 400 "The supplied user ID is invalid".
-//   - PATCH targets id, meta, schemas and emails are errors (400 mutability); every
-//     other unknown attribute (e.g. name.familyName) is ignored.
-//   - Filters: attribute names and operators are case-insensitive; attributes are
-//     id, userName, externalId, displayName, active, emails (also as a value path
-//     emails[type eq "work" and value eq "x"]) and emails.value/type/primary; any
-//     other operator, `or`, `not`, or an unknown attribute answers 400 invalidFilter.
+//   - PATCH edits "userName, externalId, displayName, active" only. id, meta,
+//     schemas, password, groups and emails are errors (400 mutability: "If the
+//     user tries to edit other attributes, e.g. id, an error is returned"); an
+//     attribute outside the ODM user scheme (e.g. name.familyName) is ignored.
+//   - Filters: only `eq` and `and` ("Using other operators returns an error":
+//     400 invalidFilter, as for any syntax error). Attribute names and operators
+//     are case-insensitive; the attributes are id, userName, externalId,
+//     displayName, active, emails as a value path (emails[type eq "work" and
+//     value eq "x"], matched against the stored email: a user without one matches
+//     no emails filter) and emails.value/type/primary. `or`, `not`, any other
+//     operator, or an unknown attribute answers 400 invalidFilter.
 //
 // The fake is safe for concurrent use and can serve a real listener. It keeps
-// its users in id order and indexes them by id, userName and externalId on every
-// write, so an `eq` filter on one of those (alone or inside an `and`) costs the
-// same with a hundred users or a hundred thousand, and list pages need no sort.
+// its users in id order and indexes them by id, userName, externalId and email on
+// every write, so an `eq` filter on one of those (alone, inside an `and`, or as
+// the value of an emails[...] path) and the login a POST matches cost the same
+// with a hundred users or a hundred thousand, and list pages need no sort.
 package fake
 
 import (

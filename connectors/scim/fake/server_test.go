@@ -138,8 +138,9 @@ func TestCreate(t *testing.T) {
 	if e.s.Writes() != 1 || e.s.DuplicateWrites() != 0 {
 		t.Fatalf("writes %d dup %d", e.s.Writes(), e.s.DuplicateWrites())
 	}
-	// Same login: updates the user (201), and a correct client would have found it.
-	a = e.do("POST", "/Users", `{"userName":"alice","displayName":"Alice B"}`)
+	// Same login (the email): updates the user (201), and a correct client would
+	// have found it.
+	a = e.do("POST", "/Users", `{"userName":"alice","displayName":"Alice B","emails":[{"value":"a@x.io","type":"work","primary":true}]}`)
 	if a.status != 201 || a.body["id"] != id || a.body["displayName"] != "Alice B" {
 		t.Fatalf("update by POST: %d %v", a.status, a.body)
 	}
@@ -156,6 +157,9 @@ func TestCreate(t *testing.T) {
 		{"no userName", `{"displayName":"x"}`, 400},
 		{"empty userName", `{"userName":" "}`, 400},
 		{"two emails", `{"userName":"b","emails":[{"value":"1@x"},{"value":"2@x"}]}`, 400},
+		{"email without a value", `{"userName":"b","emails":[{"type":"work"}]}`, 400},
+		{"userName of another login, no email", `{"userName":"alice"}`, 409},
+		{"userName of another login, another email", `{"userName":"alice","emails":[{"value":"b@x.io"}]}`, 409},
 		{"password", `{"userName":"b","password":"p"}`, 400},
 		{"malformed", `{"userName":`, 400},
 		{"active not bool", `{"userName":"b","active":3}`, 400},
@@ -179,6 +183,73 @@ func TestCreate(t *testing.T) {
 	}
 	if a := e.do("POST", "/Users", `{"userName":"carol","externalId":"e2"}`); a.body["scimType"] != "uniqueness" {
 		t.Fatalf("409 scimType: %v", a.body)
+	}
+	if u, _ := e.s.User(id); u.UserName != "alice" || u.Email != "a@x.io" || u.DisplayName != "Alice B" {
+		t.Fatalf("a refused POST changed the user: %+v", u)
+	}
+}
+
+// TestLogin: the login is the work email, as the document has it ("updates
+// the existing user ... if the user has the same login as in the request
+// body"; emails[type eq "work" and value eq "x"] "returns a user with login =
+// x"), and the userName when there is no email.
+func TestLogin(t *testing.T) {
+	t.Parallel()
+	for _, show := range []bool{false, true} {
+		t.Run(fmt.Sprintf("ShowInactive=%v", show), func(t *testing.T) {
+			t.Parallel()
+			e := newEnv(t, Options{ShowInactive: show})
+			odm := e.s.Seed(User{UserName: "bjensen", ExternalID: "hr-1", DisplayName: "Barbara", Email: "user@example.com", Active: true})
+			noEmail := e.s.Seed(User{UserName: "carol", Active: true})
+			off := e.s.Seed(User{UserName: "dave.old", Email: "dave@example.com", Active: false})
+
+			// The same login under another userName: that user, renamed, 201.
+			a := e.do("POST", "/Users", `{"userName":"barbara.jensen","externalId":"okta-7","displayName":"Barbara J","emails":[{"value":"user@example.com","type":"work","primary":true}]}`)
+			if a.status != 201 || a.body["id"] != odm.ID {
+				t.Fatalf("POST of an existing login: %d %v", a.status, a.body)
+			}
+			want := User{ID: odm.ID, UserName: "barbara.jensen", ExternalID: "okta-7", DisplayName: "Barbara J", Email: "user@example.com", Active: true}
+			if u, _ := e.s.User(odm.ID); u != want {
+				t.Fatalf("stored %+v, want %+v", u, want)
+			}
+			if u, ok := e.s.UserByLogin("user@example.com"); !ok || u.ID != odm.ID {
+				t.Fatalf("UserByLogin: %+v %v", u, ok)
+			}
+			emails, _ := e.do("GET", "/Users/"+odm.ID, "").body["emails"].([]any)
+			if len(emails) != 1 || fmt.Sprint(emails[0]) != "map[primary:true type:work value:user@example.com]" {
+				t.Fatalf("emails %v", emails)
+			}
+			// The old userName is free: a new login may take it.
+			if a := e.do("POST", "/Users", `{"userName":"bjensen","emails":[{"value":"bj@example.com"}]}`); a.status != 201 || a.body["id"] == odm.ID {
+				t.Fatalf("POST of the freed userName: %d %v", a.status, a.body)
+			}
+			// A deactivated login is updated too (hidden or not), active from the body.
+			if a := e.do("POST", "/Users", `{"userName":"dave","emails":[{"value":"dave@example.com"}]}`); a.status != 201 || a.body["id"] != off.ID || a.body["active"] != true {
+				t.Fatalf("POST of a deactivated login: %d %v", a.status, a.body)
+			}
+			// Without an email the login is the userName; a user stored without
+			// an email has its userName as login.
+			if a := e.do("POST", "/Users", `{"userName":"carol","displayName":"Carol"}`); a.status != 201 || a.body["id"] != noEmail.ID {
+				t.Fatalf("POST without email: %d %v", a.status, a.body)
+			}
+			if a := e.do("POST", "/Users", `{"userName":"c2","emails":[{"value":"carol"}]}`); a.status != 201 || a.body["id"] != noEmail.ID {
+				t.Fatalf("POST of the email that is a user's userName login: %d %v", a.status, a.body)
+			}
+			if n := len(e.s.Users()); n != 4 {
+				t.Fatalf("%d users, want 4: %+v", n, e.s.Users())
+			}
+			// PATCH cannot change the email (the login).
+			if a := e.do("PATCH", "/Users/"+odm.ID, `{"Operations":[{"op":"replace","path":"emails","value":[{"value":"new@example.com"}]}]}`); a.status != 400 || a.body["scimType"] != "mutability" {
+				t.Fatalf("PATCH emails: %d %v", a.status, a.body)
+			}
+			if a := e.do("PATCH", "/Users/"+odm.ID, `{"Operations":[{"op":"replace","value":{"emails[type eq \"work\"].value":"new@example.com"}}]}`); a.status != 400 {
+				t.Fatalf("PATCH of an email value path: %d %v", a.status, a.body)
+			}
+			if u, _ := e.s.User(odm.ID); u.Email != "user@example.com" {
+				t.Fatalf("email changed by PATCH: %+v", u)
+			}
+			checkIndex(t, e.s)
+		})
 	}
 }
 
@@ -301,6 +372,21 @@ func TestFilter(t *testing.T) {
 		{`emails[type eq "work" and value eq "user@example.com"]`, []string{"bjensen"}},
 		{`emails[type eq "work" and value eq "user@example.com"] and userName eq "bjensen"`, []string{"bjensen"}},
 		{`emails.value eq "user@example.com"`, []string{"bjensen"}},
+		// The work email filter of the document, alone and with `and`, in any case.
+		{`EMAILS[TYPE EQ "work" AND VALUE EQ "user@example.com"]`, []string{"bjensen"}},
+		{`emails[value eq "user@example.com" and type eq "work"]`, []string{"bjensen"}},
+		{`emails[type eq "work" and value eq "user@example.com"] and userName eq "BJENSEN2"`, []string{}},
+		{`emails[type eq "work" and value eq "user@example.com"] and externalId eq "E1" and active eq true`, []string{"bjensen"}},
+		{`emails[type eq "home" and value eq "user@example.com"]`, []string{}},
+		{`emails[type eq "work" and value eq "USER@example.com"]`, []string{}}, // identical values only
+		{`emails[type eq "work" and value eq "bjensen"]`, []string{}},          // a userName is no email
+		{`emails[type eq "work"]`, []string{"bjensen"}},
+		{`emails[type eq "work" or value eq "user@example.com"]`, nil},
+		{`emails[value co "example"]`, nil},
+		{`emails[type eq "work" and value ne "x"]`, nil},
+		{`emails[type eq "work" and value eq "user@example.com"] or userName eq "bjensen"`, nil},
+		{`emails[not (type eq "work")]`, nil},
+		{`userName gt "a"`, nil},
 		{`displayName eq null`, []string{`we"ird\name`, "BJENSEN2"}},
 		{`userName ne "bjensen"`, nil},
 		{`userName co "jen"`, nil},

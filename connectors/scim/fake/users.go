@@ -23,16 +23,29 @@ const (
 // User is one downstream user as the fake stores it.
 type User struct {
 	ID          string
-	UserName    string // the login
+	UserName    string
 	ExternalID  string
 	DisplayName string
-	Email       string // ODM keeps one email
-	Active      bool
+	// Email is the user's one email, shown as its work email; when set it is
+	// the login (see loginOf).
+	Email  string
+	Active bool
+}
+
+// loginOf is the login of u, what POST /Users matches on: its work email, or
+// its userName when it has none (see the package doc).
+func loginOf(u *User) string {
+	if u.Email != "" {
+		return u.Email
+	}
+	return u.UserName
 }
 
 // Seed stores u as is (no request is logged or counted) and returns it with its id;
 // an empty ID gets the next free one. It panics on an invalid or taken id or
-// userName, which is a bug in the test that seeds.
+// userName, which is a bug in the test that seeds. Like a hand edit (Update), it
+// may give two users one login (a shared Email): POST then updates the one with
+// the smallest id.
 func (s *Server) Seed(u User) User {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -80,11 +93,24 @@ func (s *Server) User(id string) (User, bool) {
 	return *u, true
 }
 
-// UserByName returns the stored user with that login, active or not.
+// UserByName returns the stored user with that userName (compared exactly),
+// active or not.
 func (s *Server) UserByName(userName string) (User, bool) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if u := s.users.byUserName(userName); u != nil {
+		return *u, true
+	}
+	return User{}, false
+}
+
+// UserByLogin returns the stored user with that login, active or not: the
+// user whose work email it is, or a user without an email whose userName it
+// is (compared exactly; see the package doc).
+func (s *Server) UserByLogin(login string) (User, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if u := s.users.byLogin(login); u != nil {
 		return *u, true
 	}
 	return User{}, false
@@ -190,7 +216,13 @@ type createBody struct {
 	Password    *string         `json:"password"`
 }
 
-// createUser: POST /Users. 201 with the created or updated user.
+// createUser: POST /Users. The vendor: it "creates a new user in ODM or updates
+// the existing user ... if the user has the same login as in the request body";
+// "Only one email can be specified". The login of the body is its email, or its
+// userName when it has none; 201 with the created or updated user either way
+// (the only success the document lists). 409 when the userName (of a new
+// login, or the new userName of an existing one) or the externalId is another
+// login's.
 func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	var in createBody
 	if err := decodeBody(r, &in); err != nil {
@@ -207,6 +239,10 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 	}
 	if len(in.Emails) > 1 {
 		writeError(w, http.StatusBadRequest, "invalidValue", "only one email can be specified")
+		return
+	}
+	if len(in.Emails) == 1 && strings.TrimSpace(in.Emails[0].Value) == "" {
+		writeError(w, http.StatusBadRequest, "invalidValue", "emails[0].value is required")
 		return
 	}
 	active := true
@@ -231,7 +267,11 @@ func (s *Server) createUser(w http.ResponseWriter, r *http.Request) {
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	cur := s.users.byUserName(next.UserName)
+	cur := s.users.byLogin(loginOf(&next))
+	if (cur == nil || cur.UserName != next.UserName) && s.users.otherUserName(next.UserName, cur) != nil {
+		writeError(w, http.StatusConflict, "uniqueness", "userName is already used by another login")
+		return
+	}
 	if s.users.otherExternalID(next.ExternalID, cur) != nil {
 		writeError(w, http.StatusConflict, "uniqueness", "externalId is already used by another user")
 		return
