@@ -101,9 +101,24 @@ type Action struct {
 type Options struct {
 	// DryRun: read the downstream and report the Actions, write nothing.
 	DryRun bool
-	// ReadAfter, in a dry run, is when the reconciliation pass began: what an
-	// adapter read of the downstream since then is fresh enough (one listing
-	// serves every subject of the pass); zero means read afresh.
+	// ReadAfter says how fresh the adapter's reads of the downstream must be.
+	// A read "taken at" a time is one whose request was sent at that time.
+	//
+	// In a dry run it is when the reconciliation pass began: what an adapter
+	// read of the downstream since then is fresh enough (one listing serves
+	// every subject of the pass); zero means read afresh.
+	//
+	// In a write convergence it is when the change being converged was noted
+	// (the bridge passes the due time of the claimed work: when the subject was
+	// marked dirty, or when its retry came due; never a time in the future). A
+	// cached read taken before it may predate the very downstream change that
+	// caused the convergence (an invitation a webhook announced, a role changed
+	// by hand): the adapter must read afresh before it acts on that read or
+	// reports success without acting. A read taken at or after it may be
+	// reused, so a burst of subjects marked together (a large group) still
+	// shares one listing. Zero means no requirement: the adapter's cache
+	// policy (its TTLs) alone decides, as it did for callers older than this
+	// rule.
 	ReadAfter time.Time
 	// Applied, when set, is told after each downstream write that succeeded
 	// (never in a dry run), with the record as it stands right after that

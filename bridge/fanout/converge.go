@@ -56,9 +56,12 @@ func (w *Worker) targets(ctx context.Context, t *tenant.Tenant, k store.WorkKey)
 	return out, nil
 }
 
-// converge runs every target of k concurrently (one failing or slow connector
-// never delays another) and returns the earliest retry time needed, zero if none.
-func (w *Worker) converge(ctx context.Context, t *tenant.Tenant, k store.WorkKey) (time.Time, error) {
+// converge runs every target of the claimed key c concurrently (one failing or
+// slow connector never delays another) and returns the earliest retry time
+// needed, zero if none. c.Due, when the change being converged was noted, is
+// handed on to the connectors (see readAfter).
+func (w *Worker) converge(ctx context.Context, t *tenant.Tenant, c store.Claim) (time.Time, error) {
+	k := c.Key
 	targets, err := w.targets(ctx, t, k)
 	if err != nil || len(targets) == 0 {
 		return time.Time{}, err
@@ -100,7 +103,7 @@ func (w *Worker) converge(ctx context.Context, t *tenant.Tenant, k store.WorkKey
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			at := w.convergeOne(ctx, t, subj, tg, states[tg.conn.Name()], held[tg.conn.Name()], forced[tg.conn.Name()])
+			at := w.convergeOne(ctx, t, subj, tg, states[tg.conn.Name()], held[tg.conn.Name()], forced[tg.conn.Name()], c.Due)
 			if !at.IsZero() {
 				mu.Lock()
 				if retryAt.IsZero() || at.Before(retryAt) {
@@ -115,9 +118,10 @@ func (w *Worker) converge(ctx context.Context, t *tenant.Tenant, k store.WorkKey
 }
 
 // convergeOne converges one connector for one subject and records the outcome.
-// heldUntil is the end of the connector's hold by its downstream (zero: none).
+// heldUntil is the end of the connector's hold by its downstream (zero: none);
+// due is the claim's due time (see readAfter).
 // It returns when the subject must be retried for this connector (zero: done).
-func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string, tg target, st *store.SyncState, heldUntil time.Time, forced bool) time.Time {
+func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string, tg target, st *store.SyncState, heldUntil time.Time, forced bool, due time.Time) time.Time {
 	name := tg.conn.Name()
 	hash := subject.DesiredHash(tg.conn, tg.subject)
 	now := w.now()
@@ -156,6 +160,7 @@ func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string,
 	}
 	start := time.Now()
 	rec, actions, err := tg.conn.Converge(ctx, tg.subject, prev, connectors.Options{
+		ReadAfter: readAfter(due, st, forced, w.now()),
 		Applied: func(ctx context.Context, rec connectors.Record, _ connectors.Action) error {
 			return w.recordApplied(ctx, t.ID, st, hash, rec)
 		},
@@ -207,6 +212,35 @@ func (w *Worker) convergeOne(ctx context.Context, t *tenant.Tenant, subj string,
 		}
 	}
 	return retryAt
+}
+
+// readAfter is connectors.Options.ReadAfter for a write convergence of a
+// claimed key: when the change it converges was noted, so that the adapter
+// does not act on, or report success from, a cached read of the downstream
+// older than that change (an invitation a webhook announced, a team member
+// added just before the user's change), while a burst of keys marked together
+// still shares one read taken after their marks.
+//
+// It is the claim's due time (the earliest mark since the key's last release,
+// or the time its retry came due); for a replay or a reconciliation's reset
+// (a pending record, store.Replay) the later of that and the record's
+// UpdatedAt, the time of the reset, which an earlier mark still queued would
+// hide (a mark only ever moves a key's due time earlier); for a forced
+// convergence (store.ForceConverge: a webhook says the downstream changed, or
+// a lease was lost after a write) now, for the same reason and because the
+// flag keeps no time. A zero due time counts as now. It is never after now.
+func readAfter(due time.Time, st *store.SyncState, forced bool, now time.Time) time.Time {
+	noted := due
+	switch {
+	case forced || noted.IsZero():
+		noted = now
+	case st.Status == store.SyncPending && st.UpdatedAt.After(noted):
+		noted = st.UpdatedAt
+	}
+	if noted.After(now) {
+		noted = now // a store's clock ahead of ours asks for no read from the future
+	}
+	return noted
 }
 
 // recordApplied stores the record of a convergence still running, right after

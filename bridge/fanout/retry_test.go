@@ -228,14 +228,14 @@ func TestLoneRateLimitHoldsOnlyItsSubject(t *testing.T) {
 	ctx := context.Background()
 	acme := ts.Get("acme")
 
-	at, err := w.converge(ctx, acme, store.WorkKey{Tenant: "acme", Kind: store.WorkUser, ID: "alice"})
+	at, err := w.converge(ctx, acme, store.Claim{Key: store.WorkKey{Tenant: "acme", Kind: store.WorkUser, ID: "alice"}})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if d := at.Sub(clk.Now()); d < 30*time.Second || d > 37*time.Second {
 		t.Fatalf("alice retried in %s, want at the Retry-After (30s)", d)
 	}
-	at, err = w.converge(ctx, acme, store.WorkKey{Tenant: "acme", Kind: store.WorkUser, ID: "bob"})
+	at, err = w.converge(ctx, acme, store.Claim{Key: store.WorkKey{Tenant: "acme", Kind: store.WorkUser, ID: "bob"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -255,7 +255,7 @@ func (w *Worker) process(ctx context.Context, t *tenant.Tenant, c store.Claim) {
 	cctx, cancel := context.WithCancel(ctx)
 	var lost atomic.Bool
 	stop := w.keepLeaseOr(ctx, t, c, func() { lost.Store(true); cancel() })
-	retryAt, err := w.converge(cctx, t, c.Key)
+	retryAt, err := w.converge(cctx, t, c)
 	stop()
 	cancel()
 	switch {

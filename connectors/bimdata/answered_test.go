@@ -20,7 +20,7 @@ func TestUserAndInvitationPathsAnswerOnce(t *testing.T) {
 		e := newEnv(t, envOpts{dir: newDirectory(*u)})
 		inv := e.srv.AddInvitation(fake.Invitation{Email: u.Email, Status: fake.StatusPending})
 		// Fill the cache first, as a busy connector would have it.
-		if _, err := e.conn.cache.pending(context.Background()); err != nil {
+		if _, err := e.conn.cache.pending(context.Background(), time.Time{}); err != nil {
 			t.Fatal(err)
 		}
 		var wg sync.WaitGroup

@@ -133,6 +133,18 @@ func containsFold(list []string, s string) bool {
 	return slices.ContainsFunc(list, func(x string) bool { return strings.EqualFold(x, s) })
 }
 
+// readAfter is the time the pending-invitation listing of a user
+// convergence must have been sent at or after (connectors.Options.ReadAfter):
+// in a write convergence, when the change being converged was noted (zero: any
+// listing within the cache's ttl); in a dry run, when the reconciliation pass
+// began, or now when none is given (read afresh).
+func (c *connector) readAfter(opts connectors.Options) time.Time {
+	if opts.DryRun && opts.ReadAfter.IsZero() {
+		return c.now()
+	}
+	return opts.ReadAfter
+}
+
 // write runs one downstream write, or in a dry run only records it. On success
 // (or in a dry run) it appends *act (which fn may refine) to *actions and logs
 // one debug line.

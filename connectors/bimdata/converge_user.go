@@ -78,7 +78,10 @@ func (c *connector) provision(ctx context.Context, u *connectors.User, st userSt
 	next.Emails, next.Former = emails, former
 	result := next.record(userID)
 
-	pending, err := c.cache.pending(ctx)
+	// The listing is at least as new as the change being converged (see
+	// readAfter): an invitation created just before it, whose webhook or
+	// user change caused this convergence, must not be missed.
+	pending, err := c.cache.pending(ctx, c.readAfter(opts))
 	if err != nil {
 		return result, actions, err
 	}
@@ -181,7 +184,9 @@ func (c *connector) deprovision(ctx context.Context, s connectors.Subject, st us
 		return result, actions, nil
 	}
 
-	pending, err := c.cache.pending(ctx)
+	// As in provision: an invitation created before the change being
+	// converged is denied by this convergence, not left pending.
+	pending, err := c.cache.pending(ctx, c.readAfter(opts))
 	if err != nil {
 		return result, actions, err
 	}

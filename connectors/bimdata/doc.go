@@ -81,11 +81,16 @@
 // One listing of pending invitations is reused for invitation_cache (default
 // DefaultInvitationCache, "0s" turns it off) by all the user convergences of the
 // connector, with concurrent misses sharing one request, so that bulk
-// provisioning costs one listing per interval instead of one per user. The
-// adapter's own writes keep it truthful: an accept or deny removes the
-// invitation; a failed write and an invitation webhook drop the list. A stale
-// entry costs nothing worse than a 404 (gone) on accept or deny. An invitation
-// created downstream while the list is cached is handled by its webhook (the
-// invitation subject always reads the invitation itself) or at the next
-// listing. Inventory refreshes the cache.
+// provisioning costs one listing per interval instead of one per user. A
+// listing serves a convergence only if its GET was sent at or after
+// connectors.Options.ReadAfter (when the change being converged was noted):
+// an invitation created before the change that caused the convergence is
+// always in the list it works from, and the users of a burst marked together
+// still share one listing sent after their marks. The adapter's own writes
+// keep it truthful: an accept or deny removes the invitation; a failed write
+// and an invitation webhook drop the list. A stale entry costs nothing worse
+// than a 404 (gone) on accept or deny. An invitation created downstream later
+// than the change being converged is handled by its webhook (the invitation
+// subject always reads the invitation itself) or at the next listing.
+// Inventory refreshes the cache.
 package bimdata

@@ -24,11 +24,12 @@ func (c *connector) fetchPending(ctx context.Context) ([]invitation, error) {
 // also refreshes the invitation cache, so the user convergences of the same
 // reconcile run reuse it.
 func (c *connector) Inventory(ctx context.Context, fn func(connectors.Observed) error) error {
+	sent := c.now()
 	list, err := c.fetchPending(ctx)
 	if err != nil {
 		return err
 	}
-	c.cache.store(list)
+	c.cache.store(list, sent)
 	for _, inv := range list {
 		s := InvitationSubject(int64(inv.ID))
 		o := connectors.Observed{

@@ -105,11 +105,11 @@ func TestCacheFailedListingIsNotKept(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t, envOpts{})
 	e.srv.FailNext(1, 500)
-	if _, err := e.conn.cache.pending(context.Background()); connectors.ClassOf(err) != connectors.Retryable {
+	if _, err := e.conn.cache.pending(context.Background(), time.Time{}); connectors.ClassOf(err) != connectors.Retryable {
 		t.Fatalf("err %v", err)
 	}
 	e.srv.AddInvitation(fake.Invitation{Email: "a@example.com"})
-	list, err := e.conn.cache.pending(context.Background())
+	list, err := e.conn.cache.pending(context.Background(), time.Time{})
 	if err != nil || len(list) != 1 {
 		t.Fatalf("list %v err %v", list, err)
 	}
@@ -122,10 +122,10 @@ func TestCacheWaiterHonoursContext(t *testing.T) {
 		<-release
 		return nil, nil
 	})
-	go func() { _, _ = c.pending(context.Background()) }()
+	go func() { _, _ = c.pending(context.Background(), time.Time{}) }()
 	for {
 		c.mu.Lock()
-		loading := c.loading != nil
+		loading := c.flight != nil
 		c.mu.Unlock()
 		if loading {
 			break
@@ -134,7 +134,7 @@ func TestCacheWaiterHonoursContext(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if _, err := c.pending(ctx); err != context.Canceled {
+	if _, err := c.pending(ctx, time.Time{}); err != context.Canceled {
 		t.Fatalf("err %v, want context.Canceled", err)
 	}
 	close(release)
@@ -155,12 +155,12 @@ func TestCacheStaleFetchNotStored(t *testing.T) {
 		return []invitation{{ID: 1, Email: "a@example.com", Status: statusPending}}, nil
 	})
 	done := make(chan struct{})
-	go func() { defer close(done); _, _ = c.pending(context.Background()) }()
+	go func() { defer close(done); _, _ = c.pending(context.Background(), time.Time{}) }()
 	<-started
 	c.remove(1)
 	close(release)
 	<-done
-	if _, err := c.pending(context.Background()); err != nil || calls != 2 {
+	if _, err := c.pending(context.Background(), time.Time{}); err != nil || calls != 2 {
 		t.Fatalf("calls %d err %v, want a fresh listing", calls, err)
 	}
 }

@@ -157,7 +157,7 @@ func (c *connector) converge(ctx context.Context, s connectors.Subject, prev con
 	needID := slices.ContainsFunc(steps, func(st step) bool { return st.op == "create" })
 	var cached *memberLookup // set when memberID comes from a team listing read before this call
 	if needID && memberID == "" {
-		lk, err := c.findMember(ctx, email)
+		lk, err := c.findMember(ctx, email, readAfter(opts))
 		if err != nil {
 			return prev, nil, err
 		}
@@ -297,7 +297,7 @@ func (c *connector) apply(ctx context.Context, steps []step, rc recorder, next m
 		case "create":
 			err = c.write(ctx, st, email)
 			if err != nil && cached != nil && memberRejected(err) {
-				id, rerr := c.recheckMember(ctx, email, *cached, err)
+				id, rerr := c.recheckMember(ctx, email, *cached, err, readAfter(opts))
 				if rerr != nil {
 					return rc.encode(done), actions[:i], rerr
 				}
@@ -475,15 +475,19 @@ func permanent(op, format string, args ...any) error {
 	return &connectors.Error{Class: connectors.Permanent, Op: op, Msg: fmt.Sprintf(format, args...)}
 }
 
-// readAfter is how fresh a project listing a convergence needs: any cached one
-// younger than the ttl, or for a dry run one read since the reconciliation
-// pass began (opts.ReadAfter), else one read from now on.
+// readAfter is how fresh the listings of a convergence must be
+// (connectors.Options.ReadAfter): read at or after opts.ReadAfter when it is
+// set, that is, in a write convergence, since the change being converged was
+// noted (a role changed by hand before it must be seen and repaired, not
+// reported as converged), and in a dry run since the reconciliation pass
+// began; otherwise, for a dry run one read from now on, and for a write
+// convergence any cached one younger than the ttl.
 func readAfter(opts connectors.Options) freshness {
 	switch {
-	case !opts.DryRun:
-		return freshness{}
 	case !opts.ReadAfter.IsZero():
 		return freshness{after: opts.ReadAfter}
+	case opts.DryRun:
+		return freshness{now: true}
 	}
-	return freshness{now: true}
+	return freshness{}
 }

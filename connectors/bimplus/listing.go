@@ -17,7 +17,12 @@ import (
 // for concurrent use.
 //
 // A listing serves for ttl from the moment its GET was sent; an older one is
-// read again, once for all the callers that need it at that moment. The
+// read again, once for all the callers that need it at that moment. A caller
+// may also need a listing sent at or after a given time (freshness.after: in a
+// write convergence, when the change it converges was noted, so a role changed
+// by hand before that change is seen); one read sent after that time serves
+// every such caller, so a burst of convergences marked together still costs
+// one listing per project. The
 // adapter's own successful writes update the cached listing in place (apply);
 // a write that fails invalidates it (invalidate): the next caller reads the
 // project again. Writes that complete while a listing is being read are
@@ -63,6 +68,7 @@ type cachedMember struct {
 // the writes applied while it runs, replayed on its result.
 type listingFlight struct {
 	n       uint64
+	sent    time.Time // when the GET was sent
 	done    chan struct{}
 	err     error
 	journal []change
@@ -85,8 +91,10 @@ func newListingCache(ttl time.Duration, now func() time.Time, projects []string)
 // freshness is how fresh a listing a caller needs: with now, read by a GET
 // sent after the call began (reconciliation must see changes made by hand);
 // with after, read by a GET sent at or after that time (one read serves every
-// subject of a reconciliation pass); else a cached listing younger than the
-// ttl serves.
+// subject of a reconciliation pass, or every convergence of changes noted
+// before it: see connectors.Options.ReadAfter); else a cached listing younger
+// than the ttl serves. Any listing must also be younger than the ttl, unless
+// it was read during the call.
 type freshness struct {
 	now   bool
 	after time.Time
@@ -162,8 +170,18 @@ func (c *listingCache) read(ctx context.Context, a *api, project string, fr fres
 		c.projects[project] = l
 	}
 	need := l.valid
-	if fr.now || (!fr.after.IsZero() && (l.have == 0 || l.fetched.Before(fr.after))) {
+	switch {
+	case fr.now:
 		need = max(need, l.started+1) // a read that starts from now on
+	case !fr.after.IsZero() && (l.have == 0 || l.fetched.Before(fr.after)):
+		// The data was read too early. A read under way that was sent at or
+		// after fr.after serves (the callers of a burst marked together share
+		// it); else one that starts from now on.
+		n := l.started + 1
+		if f := l.flight; f != nil && !f.sent.Before(fr.after) {
+			n = f.n
+		}
+		need = max(need, n)
 	}
 	joined := false // the data was read during this call
 	for {
@@ -190,9 +208,9 @@ func (c *listingCache) read(ctx context.Context, a *api, project string, fr fres
 			continue
 		}
 		l.started++
-		f := &listingFlight{n: l.started, done: make(chan struct{})}
-		l.flight = f
 		start := c.now()
+		f := &listingFlight{n: l.started, sent: start, done: make(chan struct{})}
+		l.flight = f
 		c.mu.Unlock()
 
 		// The read runs without the caller's cancellation: others may wait

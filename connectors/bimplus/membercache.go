@@ -13,13 +13,15 @@ import (
 
 // memberRecheckAfter is how old a cached team listing must be before an email
 // missing from it makes the cache read the team again. A miss on a younger
-// listing is final: the user is not a team member.
+// listing is final (the user is not a team member) when the listing was also
+// sent after the change being converged (see memberCache.find).
 const memberRecheckAfter = time.Second
 
 // memberCache maps the team's member emails to member ids, read from
 // GET /{team}/members and shared by every convergence of one connector. A
 // listing serves for ttl; an email it does not hold refreshes it once, unless
-// it is younger than memberRecheckAfter. Concurrent refreshes share one request.
+// it is younger than memberRecheckAfter and was sent after the change being
+// converged (see find). Concurrent refreshes share one request.
 // A ttl of 0 turns the cache off: every lookup reads the team.
 type memberCache struct {
 	ttl time.Duration
@@ -61,7 +63,15 @@ func memberKey(email string) string { return strings.ToLower(strings.TrimSpace(e
 // find returns the member id of email. With stale > 0, a listing of that
 // generation or older is not used: it is read again (once, even when several
 // callers ask at the same time).
-func (c *memberCache) find(ctx context.Context, a *api, email string, stale uint64) (memberLookup, error) {
+//
+// A miss, which the caller turns into a permanent error, is answered only from
+// a listing sent at or after fr's time (fr.after, or the call's start with
+// fr.now): a member added to the team before the change being converged
+// (connectors.Options.ReadAfter) was maybe not in an older listing, and is
+// looked for again instead of being declared absent. A hit may come from any
+// listing younger than the ttl: a member id that has gone stale since makes
+// the POST fail, and recheckMember reads the team again.
+func (c *memberCache) find(ctx context.Context, a *api, email string, stale uint64, fr freshness) (memberLookup, error) {
 	key := memberKey(email)
 	if c.ttl <= 0 {
 		ids, err := readTeam(ctx, a, c.projects)
@@ -70,6 +80,12 @@ func (c *memberCache) find(ctx context.Context, a *api, email string, stale uint
 		}
 		return memberLookup{id: ids[key], fresh: true}, nil
 	}
+	// A listing sent after this call began is as fresh as can be had, even
+	// when fr names a later time (the bridge's clock ahead of ours).
+	after := fr.after
+	if now := c.now(); fr.now || after.After(now) {
+		after = now
+	}
 	joined := false // this call read, or waited for, a listing
 	for {
 		c.mu.Lock()
@@ -77,7 +93,8 @@ func (c *memberCache) find(ctx context.Context, a *api, email string, stale uint
 			now := c.now()
 			age := now.Sub(c.fetched)
 			id, ok := c.ids[key]
-			if joined || (age < c.ttl && (ok || age < memberRecheckAfter)) {
+			current := !c.fetched.Before(after) // sent after the change being converged
+			if ok && (joined || age < c.ttl) || !ok && current && (joined || age < c.ttl && age < memberRecheckAfter) {
 				out := memberLookup{id: id, gen: c.gen, fresh: joined}
 				c.mu.Unlock()
 				return out, nil
@@ -174,9 +191,10 @@ func projectsMembers(ctx context.Context, a *api, projects []string) ([]memberRe
 }
 
 // findMember returns the team member id of email from the member cache; a user
-// who is not a team member is a permanent error.
-func (c *connector) findMember(ctx context.Context, email string) (memberLookup, error) {
-	lk, err := c.members.find(ctx, c.api, email, 0)
+// who is not a team member in a listing as fresh as fr asks (see
+// memberCache.find) is a permanent error.
+func (c *connector) findMember(ctx context.Context, email string, fr freshness) (memberLookup, error) {
+	lk, err := c.members.find(ctx, c.api, email, 0, fr)
 	if err != nil {
 		return memberLookup{}, err
 	}
@@ -191,8 +209,8 @@ func (c *connector) findMember(ctx context.Context, email string) (memberLookup,
 // a new id since the listing. It reads the team again and returns the member's
 // current id when it differs, so the caller can retry once; otherwise the error
 // to report: the user is not a team member any more, or postErr itself.
-func (c *connector) recheckMember(ctx context.Context, email string, was memberLookup, postErr error) (string, error) {
-	lk, err := c.members.find(ctx, c.api, email, was.gen)
+func (c *connector) recheckMember(ctx context.Context, email string, was memberLookup, postErr error, fr freshness) (string, error) {
+	lk, err := c.members.find(ctx, c.api, email, was.gen, fr)
 	switch {
 	case err != nil:
 		return "", err

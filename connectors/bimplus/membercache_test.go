@@ -290,7 +290,7 @@ func TestMemberCacheSingleFlight(t *testing.T) {
 			var wg sync.WaitGroup
 			for range callers {
 				wg.Go(func() {
-					lk, err := mc.find(context.Background(), a, "ann@EXAMPLE.com ", 0)
+					lk, err := mc.find(context.Background(), a, "ann@EXAMPLE.com ", 0, freshness{})
 					tc.check(t, lk, err)
 				})
 			}
@@ -324,7 +324,7 @@ func TestMemberCacheContextCancelled(t *testing.T) {
 	impl.members.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
 	defer cancel()
-	_, err := impl.members.find(ctx, impl.api, "alice@example.com", 0)
+	_, err := impl.members.find(ctx, impl.api, "alice@example.com", 0, freshness{})
 	if connectors.ClassOf(err) != connectors.Retryable {
 		t.Fatalf("err %v, want a retryable context error", err)
 	}
@@ -352,7 +352,7 @@ func TestMemberCacheLeaderCancelled(t *testing.T) {
 	leaderDone := make(chan struct{})
 	go func() {
 		defer close(leaderDone)
-		_, _ = mc.find(leaderCtx, a, "ann@example.com", 0)
+		_, _ = mc.find(leaderCtx, a, "ann@example.com", 0, freshness{})
 	}()
 	for srv.calls.Load() == 0 {
 		time.Sleep(time.Millisecond)
@@ -363,7 +363,7 @@ func TestMemberCacheLeaderCancelled(t *testing.T) {
 	}
 	res := make(chan result, 1)
 	go func() {
-		lk, err := mc.find(context.Background(), a, "ann@example.com", 0)
+		lk, err := mc.find(context.Background(), a, "ann@example.com", 0, freshness{})
 		res <- result{lk, err}
 	}()
 	for {
