@@ -678,7 +678,12 @@ func TestDiscovery(t *testing.T) {
 	})
 	t.Run("answer with a token too", func(t *testing.T) {
 		ts.callSCIM(t, testToken, http.MethodGet, "/ServiceProviderConfig", nil).expect(t, http.StatusOK)
-		ts.callSCIM(t, "garbage", http.MethodGet, "/Schemas", nil).expect(t, http.StatusOK)
+		// A credential presented to discovery is checked like anywhere else.
+		r := ts.callSCIM(t, "garbage", http.MethodGet, "/Schemas", nil)
+		r.expectError(t, http.StatusUnauthorized, "")
+		if r.Header.Get("WWW-Authenticate") == "" {
+			t.Error("401 without WWW-Authenticate")
+		}
 	})
 }
 

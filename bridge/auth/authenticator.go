@@ -34,12 +34,13 @@ const (
 	MethodJWT    Method = "jwt"    // an Entra-issued JWT
 )
 
-// Identity is an authenticated client. It never holds a secret: Name is the
-// configured name of the token or Basic credential, or a label derived from
-// the digest ("sha256:1a2b3c4d", the first 8 hex digits) or the username
-// ("basic:okta", plus "/sha256:1a2b3c4d" when one user has several
-// passwords), or "jwt:<appid>" for an Entra JWT; fit for logs, status and the
-// audit trail.
+// Identity is an authenticated client. It never holds a secret, nor anything
+// derived from one: Name is the configured name of the token or Basic
+// credential; else, for a token, its position in the tenant's list
+// ("scim_tokens[0]"; "admin[0]" for NewAdmin's), for a Basic credential
+// "basic:" and the username (plus "/basic_auth[1]", its position, when one
+// user has several passwords); or "jwt:<appid>" for an Entra JWT. Fit for
+// logs, status and the audit trail.
 type Identity struct {
 	// Tenant is the id of the tenant the client belongs to.
 	Tenant string
@@ -64,7 +65,8 @@ type Options struct {
 	// default DefaultRealm.
 	Realm string
 	// HTTPClient fetches JWT signing keys; required when a tenant accepts
-	// Entra JWTs (never http.DefaultClient).
+	// Entra JWTs (never http.DefaultClient). Its transport and timeout are
+	// used as given; redirects are refused whatever its CheckRedirect.
 	HTTPClient *http.Client
 	// Logger receives expired-credential, blocked-address and key-fetch lines.
 	Logger zerolog.Logger
@@ -72,8 +74,9 @@ type Options struct {
 	Now func() time.Time
 	// ClockSkew is the leeway on JWT exp/nbf/iat; 0 means DefaultClockSkew.
 	ClockSkew time.Duration
-	// KeysTTL is how long fetched signing keys are trusted before they are
-	// fetched again; 0 means DefaultKeysTTL.
+	// KeysTTL is how long fetched signing keys are used before they are
+	// fetched again (in the background: a known key keeps being used until
+	// the new set arrives); 0 means DefaultKeysTTL.
 	KeysTTL time.Duration
 	// KeysMinRefresh is the least time between two fetches of one key set
 	// URL; 0 means DefaultKeysMinRefresh.
@@ -164,6 +167,12 @@ type scope struct {
 // New returns an Authenticator over opts.Tenants, or an error when the
 // credentials are invalid (ValidateTenants) or a JWT tenant has no HTTPClient.
 func New(opts Options) (*Authenticator, error) {
+	return newAuthenticator(opts, "scim_tokens")
+}
+
+// newAuthenticator is New; tokenList names the list of tokens in the labels
+// of unnamed ones (positionName).
+func newAuthenticator(opts Options, tokenList string) (*Authenticator, error) {
 	if err := ValidateTenants(opts.Tenants, opts.ByCredential); err != nil {
 		return nil, fmt.Errorf("auth: %w", err)
 	}
@@ -205,11 +214,11 @@ func New(opts Options) (*Authenticator, error) {
 	for i, t := range opts.Tenants {
 		a.tenants = append(a.tenants, t.ID)
 		s := &scope{ch: challenger{realm: realm}}
-		for _, tok := range t.Credentials.Tokens {
+		for j, tok := range t.Credentials.Tokens {
 			d, _ := parseSecret(tok.Value) // validated above
 			name := tok.Name
 			if name == "" {
-				name = defaultName(d)
+				name = positionName(tokenList, j)
 			}
 			s.tokens = append(s.tokens, tokenEntry{digest: d, tenant: i, name: name, Window: tok.Window})
 		}
@@ -217,13 +226,13 @@ func New(opts Options) (*Authenticator, error) {
 		for _, b := range t.Credentials.Basic {
 			users[b.Username]++
 		}
-		for _, b := range t.Credentials.Basic {
+		for j, b := range t.Credentials.Basic {
 			d, _ := parseSecret(b.Password)
 			name := b.Name
 			switch {
 			case name != "":
 			case users[b.Username] > 1: // rotation: tell the passwords apart
-				name = "basic:" + b.Username + "/" + defaultName(d)
+				name = "basic:" + b.Username + "/" + positionName("basic_auth", j)
 			default:
 				name = "basic:" + b.Username
 			}
@@ -235,7 +244,7 @@ func New(opts Options) (*Authenticator, error) {
 			}
 			ks, ok := keySets[c.jwksURL()]
 			if !ok {
-				ks = &keySet{url: c.jwksURL(), client: opts.HTTPClient, ttl: ttl, minRefresh: minRefresh,
+				ks = &keySet{url: c.jwksURL(), client: noRedirects(opts.HTTPClient), ttl: ttl, minRefresh: minRefresh,
 					now: a.now, log: opts.Logger, group: group}
 				keySets[ks.url] = ks
 			}
@@ -258,7 +267,8 @@ func New(opts Options) (*Authenticator, error) {
 
 // NewAdmin returns an Authenticator of the admin endpoints: bearer tokens
 // only (several for rotation), under the tenant "admin" and the realm
-// "scim-bridge-admin" unless opts.Realm is set. opts.Tenants is ignored.
+// "scim-bridge-admin" unless opts.Realm is set. opts.Tenants is ignored. A
+// token without a name is labelled by its position in tokens: "admin[0]".
 func NewAdmin(tokens []Token, opts Options) (*Authenticator, error) {
 	if err := ValidateTokens(tokens); err != nil {
 		return nil, fmt.Errorf("auth: admin tokens: %w", err)
@@ -271,7 +281,7 @@ func NewAdmin(tokens []Token, opts Options) (*Authenticator, error) {
 	if opts.Realm == "" {
 		opts.Realm = AdminRealm
 	}
-	return New(opts)
+	return newAuthenticator(opts, AdminTenant)
 }
 
 // The tenant and realm of NewAdmin.
@@ -332,12 +342,12 @@ func (a *Authenticator) authenticate(r *http.Request, s *scope, urlTenant string
 func (a *Authenticator) check(r *http.Request, s *scope) (Identity, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return Identity{}, s.ch.failure(ErrNoCredentials, nil)
+		return Identity{}, s.ch.failure("", ErrNoCredentials, nil)
 	}
 	if len(r.Header.Values("Authorization")) > 1 {
 		// A singleton field (RFC 9110 §11.6.2) sent twice is ambiguous:
 		// never let the first of two credentials decide.
-		return Identity{}, s.ch.failure(ErrMalformed, errors.New("more than one Authorization header"))
+		return Identity{}, s.ch.failure("", ErrMalformed, errors.New("more than one Authorization header"))
 	}
 	scheme, cred, _ := strings.Cut(h, " ")
 	cred = strings.TrimSpace(cred)
@@ -347,9 +357,9 @@ func (a *Authenticator) check(r *http.Request, s *scope) (Identity, error) {
 	case strings.EqualFold(scheme, "Basic") && cred != "":
 		return a.checkBasic(s, cred)
 	case strings.EqualFold(scheme, "Bearer"), strings.EqualFold(scheme, "Basic"):
-		return Identity{}, s.ch.failure(ErrMalformed, nil)
+		return Identity{}, s.ch.failure("", ErrMalformed, nil)
 	}
-	return Identity{}, s.ch.failure(ErrNoCredentials, errors.New("unsupported authorization scheme"))
+	return Identity{}, s.ch.failure("", ErrNoCredentials, errors.New("unsupported authorization scheme"))
 }
 
 func (a *Authenticator) checkBearer(r *http.Request, s *scope, tok string) (Identity, error) {
@@ -364,7 +374,7 @@ func (a *Authenticator) checkBearer(r *http.Request, s *scope, tok string) (Iden
 		return a.accept(s, MethodBearer, e.tenant, e.name, e.Window)
 	}
 	if len(s.entras) == 0 || !looksLikeJWT(tok) {
-		return Identity{}, s.ch.failure(ErrInvalid, nil)
+		return Identity{}, s.ch.failure(MethodBearer, ErrInvalid, nil)
 	}
 	entry, label, exp, err := verifyJWT(r.Context(), tok, s.entras, a.now(), a.skew)
 	switch {
@@ -376,20 +386,20 @@ func (a *Authenticator) checkBearer(r *http.Request, s *scope, tok string) (Iden
 			kind = ErrNotYetValid
 		}
 		a.logRefused(a.tenants[entry.tenant], label, err)
-		return Identity{}, s.ch.failure(kind, err)
+		return Identity{}, s.ch.failure(MethodJWT, kind, err)
 	}
 	a.log.Debug().Err(err).Msg("JWT refused")
-	return Identity{}, s.ch.failure(ErrInvalid, err)
+	return Identity{}, s.ch.failure(MethodJWT, ErrInvalid, err)
 }
 
 func (a *Authenticator) checkBasic(s *scope, cred string) (Identity, error) {
 	raw, err := base64.StdEncoding.DecodeString(cred)
 	if err != nil {
-		return Identity{}, s.ch.failure(ErrMalformed, nil)
+		return Identity{}, s.ch.failure(MethodBasic, ErrMalformed, nil)
 	}
 	user, pass, ok := strings.Cut(string(raw), ":")
 	if !ok {
-		return Identity{}, s.ch.failure(ErrMalformed, nil)
+		return Identity{}, s.ch.failure(MethodBasic, ErrMalformed, nil)
 	}
 	ud, pd := sha256.Sum256([]byte(user)), sha256.Sum256([]byte(pass))
 	match := -1
@@ -398,7 +408,7 @@ func (a *Authenticator) checkBasic(s *scope, cred string) (Identity, error) {
 		match = subtle.ConstantTimeSelect(eq, i, match)
 	}
 	if match < 0 {
-		return Identity{}, s.ch.failure(ErrInvalid, nil)
+		return Identity{}, s.ch.failure(MethodBasic, ErrInvalid, nil)
 	}
 	e := &s.basics[match]
 	return a.accept(s, MethodBasic, e.tenant, e.name, e.Window)
@@ -423,7 +433,7 @@ func (a *Authenticator) accept(s *scope, m Method, tenant int, name string, w Wi
 	}
 	cause := fmt.Errorf("%w: %s credential %q of tenant %q, %s %s", kind, m, name, a.tenants[tenant], bound, at.UTC().Format(time.RFC3339))
 	a.logRefused(a.tenants[tenant], name, cause)
-	return Identity{}, s.ch.failure(kind, cause)
+	return Identity{}, s.ch.failure(m, kind, cause)
 }
 
 // logRefused logs a refused known credential (expired, not yet valid) at most

@@ -73,7 +73,8 @@ func (w Window) Contains(now time.Time) bool {
 // "sha256:" is always read as a digest.
 type Token struct {
 	// Name labels the token in logs, status and the audit trail (never the
-	// token itself); empty means a label derived from the digest.
+	// token itself); empty means its position in the list ("scim_tokens[0]"),
+	// never anything derived from the token.
 	Name string `yaml:"name"`
 	// Value is the plaintext token or its sha256:<hex> digest.
 	Value string `yaml:"token"`
@@ -110,7 +111,9 @@ func (t *Token) UnmarshalYAML(n *yaml.Node) error {
 
 // BasicCredential is one HTTP Basic user of a tenant (RFC 7617).
 type BasicCredential struct {
-	// Name labels the credential in logs and audit; empty means "basic:<username>".
+	// Name labels the credential in logs and audit; empty means
+	// "basic:<username>", plus "/basic_auth[i]" (its position) when the
+	// username has several passwords.
 	Name string `yaml:"name"`
 	// Username is the user-id the IdP sends; it must not contain ':'.
 	Username string `yaml:"username"`

@@ -8,7 +8,9 @@
 //   - Bearer tokens (RFC 6750), each plaintext or "sha256:<hex>" (the SHA-256
 //     digest of the token, so the configuration holds nothing a client could
 //     present; NewToken makes a token and its digest line), with an optional
-//     name (what logs, status and audit show instead of the token) and an
+//     name (what logs, status and audit show instead of the token; without
+//     one, its position: "scim_tokens[0]", never a part of its digest, which
+//     would let a reader of the logs test guessed tokens offline) and an
 //     optional validity window (not_before, expires). Two tokens valid at once
 //     is how a token is rotated.
 //   - HTTP Basic (RFC 7617): username and password (digest or plaintext), as
@@ -80,18 +82,24 @@
 //
 // # Keys
 //
-// Keys are fetched with the injected HTTP client, cached for KeysTTL, and
-// fetched again when a token names an unknown kid (Entra rotates keys). All
-// concurrent callers share one fetch per URL (singleflight), and a URL is
-// fetched at most once per KeysMinRefresh, so tokens with made-up kids cannot
-// turn the bridge into a request amplifier. When a fetch fails, the keys
-// already known stay in use.
+// Keys are fetched with the injected HTTP client (redirects refused), cached
+// for KeysTTL, and fetched again when a token names an unknown kid (Entra
+// rotates keys). All concurrent callers share one fetch per URL
+// (singleflight), and a URL is fetched at most once per KeysMinRefresh, so
+// tokens with made-up kids cannot turn the bridge into a request amplifier.
+// Only a token with an unknown kid waits for a fetch: past KeysTTL a known
+// kid is still served from the cache while the set is fetched again in the
+// background, so a slow or hanging key server never stalls the requests of
+// clients whose keys are known. When a fetch fails, the keys already known
+// stay in use.
 //
 // # Failures
 //
 // Every failure is an *Error: status 401 with WWW-Authenticate challenges
-// (error="invalid_token" for a presented but refused bearer token or JWT, RFC
-// 6750 §3.1; a Basic challenge when the scope accepts Basic), or 429 with
+// (error="invalid_token" on the Bearer challenge for a presented but refused
+// bearer token or JWT, RFC 6750 §3.1, and only then: a refused Basic
+// credential gets the plain challenges, RFC 7617 having no error parameter;
+// a Basic challenge when the scope accepts Basic), or 429 with
 // Retry-After when the source address made too many failed attempts
 // (Limiter). Error.Detail is the client-facing text (a SCIM error body's
 // detail); Error() adds the cause for the log. Neither holds a secret. A

@@ -65,6 +65,13 @@ func (f *entraFixture) mustAccept(t *testing.T, key *rsa.PrivateKey, kid string)
 	}
 }
 
+// waitRefreshes waits for the background refetches of key sets started so far.
+func (f *entraFixture) waitRefreshes() {
+	for _, e := range f.a.entras {
+		e.keys.background.Wait()
+	}
+}
+
 // wantHits checks the number of key set fetches so far.
 func (f *entraFixture) wantHits(t *testing.T, n int64) {
 	t.Helper()
@@ -193,10 +200,14 @@ func TestEntraKeyRotation(t *testing.T) {
 		f.mustAccept(t, k1, "k1")
 	}
 	f.wantHits(t, 2)
-	// The old key is withdrawn; after the TTL the set is fetched again and
-	// tokens of the old key fail.
+	// The old key is withdrawn; after the TTL the set is fetched again (in
+	// the background: the request that notices serves from the cache) and
+	// tokens of the old key fail once it has arrived.
 	f.jwks.Publish(map[string]*rsa.PrivateKey{"k2": k2})
 	f.clock.Advance(DefaultKeysTTL)
+	f.mustAccept(t, k2, "k2")
+	f.waitRefreshes()
+	f.wantHits(t, 3)
 	if _, err := f.auth(signRS256(t, k1, "k1", validClaims(f.clock.Now()))); !errors.Is(err, ErrInvalid) {
 		t.Fatalf("withdrawn key accepted: %v", err)
 	}
@@ -278,6 +289,8 @@ func TestEntraKeysUnavailable(t *testing.T) {
 	f.jwks.Close()
 	f.clock.Advance(DefaultKeysTTL + time.Minute)
 	f.mustAccept(t, k1, "k1")
+	f.waitRefreshes()
+	f.mustAccept(t, k1, "k1")
 	if !strings.Contains(f.logs.String(), "fetching the JWT signing keys failed") {
 		t.Fatalf("fetch failure not logged: %s", f.logs.String())
 	}
@@ -351,5 +364,94 @@ func TestKeySetContext(t *testing.T) {
 	r.Header.Set("Authorization", "Bearer "+signRS256(t, f.keys[0], "k1", validClaims(f.clock.Now())))
 	if _, err := f.a.Authenticate(r); err != nil {
 		t.Fatalf("fetch under a cancelled request: %v", err)
+	}
+}
+
+// TestEntraStaleKeysDoNotWait: past the TTL, a token whose kid is known is
+// answered from the cache at once while the key set is fetched again in the
+// background, even when the key server hangs; the fetch happens once, and
+// its keys are used when it completes. An unknown kid still waits for it.
+func TestEntraStaleKeysDoNotWait(t *testing.T) {
+	t.Parallel()
+	f := newEntraFixture(t)
+	k1, k2 := f.keys[0], f.keys[1]
+	f.mustAccept(t, k1, "k1")
+	f.wantHits(t, 1)
+
+	gate := make(chan struct{}) // the key server hangs until it is closed
+	f.jwks.SetGate(gate)
+	released := false
+	release := func() {
+		if !released {
+			released = true
+			close(gate)
+		}
+	}
+	t.Cleanup(func() { release(); f.waitRefreshes() })
+	f.jwks.Publish(map[string]*rsa.PrivateKey{"k1": k1, "k2": k2})
+	f.clock.Advance(DefaultKeysTTL + time.Second)
+
+	tok := signRS256(t, k1, "k1", validClaims(f.clock.Now()))
+	for i := range 3 {
+		done := make(chan error, 1)
+		go func() {
+			_, err := f.auth(tok)
+			done <- err
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("known kid, stale set, request %d: %v", i+1, err)
+			}
+		case <-time.After(3 * time.Second):
+			t.Fatalf("a token with a known kid waited for the hanging key server (request %d)", i+1)
+		}
+	}
+	// One refetch, in the background, however many requests noticed.
+	for deadline := time.Now().Add(5 * time.Second); f.jwks.Hits.Load() < 2; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("the stale key set is not fetched again in the background")
+		}
+	}
+	release()
+	f.waitRefreshes()
+	f.wantHits(t, 2)
+	// Its keys are in use: k2 is known without another fetch.
+	f.mustAccept(t, k2, "k2")
+	f.wantHits(t, 2)
+}
+
+// TestEntraKeysNoRedirect: the key set is fetched from the configured URL
+// only; a redirect (here from https to plain http on another server) is
+// refused with a clear error and the target is never asked.
+func TestEntraKeysNoRedirect(t *testing.T) {
+	t.Parallel()
+	target := newJWKSServer(t)
+	target.Publish(map[string]*rsa.PrivateKey{"k1": rsaKeys()[0]})
+	redirector := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, target.URL+"/keys", http.StatusFound)
+	}))
+	t.Cleanup(redirector.Close)
+	c := newClock()
+	logs := &syncBuffer{}
+	a, err := New(Options{
+		Tenants:      []Tenant{{ID: "contoso", Credentials: Credentials{Entra: &EntraConfig{TenantID: testEntraTenant, JWKSURL: redirector.URL + "/keys"}}}},
+		ByCredential: true,
+		HTTPClient:   redirector.Client(), // trusts its certificate; follows redirects by default
+		Logger:       testLogger(logs),
+		Now:          c.Now,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = a.Authenticate(request("Bearer "+signRS256(t, rsaKeys()[0], "k1", validClaims(c.Now())), ""))
+	if !errors.Is(err, ErrInvalid) || !strings.Contains(err.Error(), errRedirect.Error()+" (to http://") {
+		t.Fatalf("err = %v, want a refused redirect", err)
+	}
+	if n := target.Hits.Load(); n != 0 {
+		t.Fatalf("the redirect target was asked %d times", n)
+	}
+	if out := logs.String(); !strings.Contains(out, "redirect refused") || !strings.Contains(out, "jwks_url") {
+		t.Fatalf("the refused redirect is not logged clearly: %s", out)
 	}
 }

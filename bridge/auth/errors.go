@@ -82,9 +82,10 @@ type challenger struct {
 }
 
 // challenges returns the challenges for a failure. code is the RFC 6750 §3.1
-// error code ("invalid_token") or "" when the request carried no usable
-// credentials (RFC 6750 §3.1: then no error code). desc must be plain ASCII
-// without '"' or '\'.
+// error code ("invalid_token") of the Bearer challenge, or "" when the
+// request carried no usable bearer credentials (RFC 6750 §3.1: then no error
+// code; so too when it used Basic, whose RFC 7617 challenge has no error
+// parameters). desc must be plain ASCII without '"' or '\'.
 func (c challenger) challenges(code, desc string) []string {
 	var out []string
 	if c.bearer || !c.basic {
@@ -107,11 +108,19 @@ func (c challenger) challenges(code, desc string) []string {
 	return out
 }
 
-// failure makes the *Error of a 401. kind is one of the Err* outcomes; cause
-// (optional) adds detail for the log.
-func (c challenger) failure(kind error, cause error) *Error {
+// failure makes the *Error of a 401. used is the method of the refused
+// credentials ("" when there were none usable): the error parameters go with
+// the scheme the client used, so only a refused bearer token or JWT gets
+// error="invalid_token" (RFC 6750 §3); a refused Basic credential gets the
+// plain challenges (RFC 7617 §2 defines no error parameter), its reason
+// being in Detail. kind is one of the Err* outcomes; cause (optional) adds
+// detail for the log.
+func (c challenger) failure(used Method, kind error, cause error) *Error {
 	e := &Error{Status: http.StatusUnauthorized}
 	code := "invalid_token"
+	if used != MethodBearer && used != MethodJWT {
+		code = ""
+	}
 	switch kind {
 	case ErrNoCredentials:
 		e.Detail, code = "authentication required", ""

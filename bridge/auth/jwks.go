@@ -25,13 +25,23 @@ const (
 	minRSABits            = 2048
 )
 
-var errUnknownKey = errors.New("signing key not found")
+var (
+	errUnknownKey = errors.New("signing key not found")
+	errRedirect   = errors.New("redirect refused")
+)
 
 // keySet caches the RSA signing keys of one JWKS URL. Keys are refetched when
 // older than ttl, or when a token names an unknown kid; fetches of one URL are
 // shared by every concurrent caller (singleflight) and start at most once per
 // minRefresh, so a flood of tokens with made-up kids costs one request per
 // minRefresh. When a refetch fails the keys already known stay in use.
+//
+// Only a token naming an unknown kid waits for a fetch (bounded by
+// keysFetchTimeout). A known kid is served from the cache even when the set
+// is older than ttl (stale-while-revalidate): the refetch then runs in the
+// background, so a hanging key server never stalls the requests of clients
+// whose keys are known. A withdrawn key is thus trusted until that refetch
+// completes, as it is while the key server fails.
 type keySet struct {
 	url        string
 	client     *http.Client
@@ -41,23 +51,30 @@ type keySet struct {
 	log        zerolog.Logger
 	group      *singleflight.Group
 
-	mu        sync.RWMutex
-	keys      map[string]*rsa.PublicKey // kid -> key
-	fetched   time.Time                 // last successful fetch
-	attempted time.Time                 // last fetch started
+	mu         sync.RWMutex
+	keys       map[string]*rsa.PublicKey // kid -> key
+	fetched    time.Time                 // last successful fetch
+	attempted  time.Time                 // last fetch started
+	refreshing bool                      // a background refetch is running
+	background sync.WaitGroup            // the background refetch, for tests
 }
 
-// key returns the key named kid, fetching the set when needed and allowed.
+// key returns the key named kid: from the cache when known (refetching the
+// set in the background when it is stale), else after fetching the set when
+// allowed.
 func (k *keySet) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	now := k.now()
 	k.mu.RLock()
 	key, found := k.keys[kid]
 	fresh := !k.fetched.IsZero() && now.Sub(k.fetched) < k.ttl
 	k.mu.RUnlock()
-	if found && fresh {
+	if found {
+		if !fresh {
+			k.refreshInBackground(ctx)
+		}
 		return key, nil
 	}
-	if err := k.refresh(ctx); err != nil && !found {
+	if err := k.refresh(ctx); err != nil {
 		return nil, err
 	}
 	k.mu.RLock()
@@ -66,6 +83,28 @@ func (k *keySet) key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 		return nil, fmt.Errorf("%w: kid %q", errUnknownKey, truncate(kid, 64))
 	}
 	return key, nil
+}
+
+// refreshInBackground starts a refetch that no caller waits for, unless one
+// is running or a fetch started less than minRefresh ago (so a stale set
+// behind a failing key server costs no goroutine per request).
+func (k *keySet) refreshInBackground(ctx context.Context) {
+	now := k.now()
+	k.mu.Lock()
+	if k.refreshing || (!k.attempted.IsZero() && now.Sub(k.attempted) < k.minRefresh) {
+		k.mu.Unlock()
+		return
+	}
+	k.refreshing = true
+	k.background.Add(1)
+	k.mu.Unlock()
+	go func() {
+		defer k.background.Done()
+		_ = k.refresh(ctx) // logged there; the keys already known stay in use
+		k.mu.Lock()
+		k.refreshing = false
+		k.mu.Unlock()
+	}()
 }
 
 // refresh fetches the key set unless a fetch started less than minRefresh ago.
@@ -94,6 +133,19 @@ func (k *keySet) refresh(ctx context.Context) error {
 		return nil, nil
 	})
 	return err
+}
+
+// noRedirects returns a copy of c (same transport, timeout and jar) that
+// follows no redirect: the key set is fetched from the configured URL or not
+// at all, never from wherever a response points (a downgrade to http, another
+// host). Microsoft's key set URL does not redirect.
+func noRedirects(c *http.Client) *http.Client {
+	nc := *c
+	nc.CheckRedirect = func(req *http.Request, _ []*http.Request) error {
+		return fmt.Errorf("%w (to %s://%s): configure the key set's final URL as jwks_url",
+			errRedirect, req.URL.Scheme, truncate(req.URL.Host, 100))
+	}
+	return &nc
 }
 
 // fetch downloads and parses the key set, keeping the RSA signature keys

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"strconv"
 	"strings"
 )
 
@@ -55,9 +56,14 @@ func parseSecret(v string) ([32]byte, error) {
 	return d, nil
 }
 
-// defaultName is the label of a token configured without a name: the first 8
-// hex digits of its digest, which also appear in a digest configuration line
-// and say nothing usable about the token.
-func defaultName(d [32]byte) string {
-	return DigestPrefix + hex.EncodeToString(d[:4])
+// positionName is the label of a credential configured without a name: the
+// list it sits in and its position there ("scim_tokens[0]"), so that logs,
+// status and the audit trail can tell credentials apart and say the same on
+// every restart and replica. It is deliberately not derived from the secret:
+// even a few hex digits of an unsalted digest would let anyone who reads a log
+// test guessed tokens offline, out of reach of the failure limiter. The
+// brackets keep it apart from every configured name (namePattern has none).
+// Reordering the list changes it; a name keeps a label through such edits.
+func positionName(list string, i int) string {
+	return list + "[" + strconv.Itoa(i) + "]"
 }

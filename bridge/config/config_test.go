@@ -640,7 +640,7 @@ admin_token: "${SHARED}"
 			env: map[string]string{"SHARED": "shared-SECRET-0123456789"},
 			want: []string{
 				"b.yaml:7: tenants[1].scim_tokens[0]: this token is also a token at tenants[0].scim_tokens[0] (line 4); a token must belong to exactly one tenant",
-				"b.yaml:8: admin_token: must differ from every SCIM token (it equals the one at tenants[0].scim_tokens[0], line 4)",
+				"b.yaml:8: admin_token: must differ from every SCIM token and Basic password (it equals the one at tenants[0].scim_tokens[0], line 4)",
 			},
 		},
 		{
@@ -748,13 +748,34 @@ tenants:
 			want: []string{
 				"b.yaml:1: log: must be a mapping, not a string",
 				"b.yaml:4: tenants[0].scim_tokens: must be a list, not a string",
-				"b.yaml:4: tenants[0].scim_tokens: at least one credential is required: scim_tokens, basic_auth or entra",
 				"b.yaml:5: tenants[0].connectors: must be a list, not a mapping",
 				"b.yaml:6: tenants[1].id: must be a string, not a list",
-				"b.yaml:6: tenants[1].id: is required",
 				"b.yaml:7: tenants[1].scim_tokens[0]: must be a string (the token) or a mapping with name, token, not_before and expires, not a list",
 			},
 			secrets: []string{"acme-token-0123456789", "nested-token"},
+		},
+		{
+			// One error per value of the wrong kind: not also what follows
+			// from reading it as empty (no credential, no id, no duration).
+			name: "no follow-on errors after a type error",
+			yaml: `tenants:
+  - id: acme
+    basic_auth: {username: okta, password: "basic-password-0123456789"}
+    reconcile_every: [1h]
+  - id: beta
+    scim_tokens: 42
+    deletion_threshold: many
+  - id: gamma
+    entra: "11111111-2222-3333-4444-555555555555"
+`,
+			want: []string{
+				"b.yaml:3: tenants[0].basic_auth: must be a list, not a mapping",
+				"b.yaml:4: tenants[0].reconcile_every: must be a duration such as 30m or 1h",
+				"b.yaml:6: tenants[1].scim_tokens: must be a list, not an integer",
+				"b.yaml:7: tenants[1].deletion_threshold: must be an integer",
+				"b.yaml:9: tenants[2].entra: must be a mapping, not a string",
+			},
+			secrets: []string{"basic-password-0123456789"},
 		},
 		{
 			name: "tenants must be a list",
@@ -780,6 +801,23 @@ tenants:
 			name: "two documents",
 			yaml: okTenant + "---\nlisten: x\n",
 			want: []string{"b.yaml:4: a configuration file holds one YAML document, found another one"},
+		},
+		{
+			// A token that is a word of the message ("short", "required") is
+			// not redacted out of the message's own text.
+			name: "short secrets do not garble the messages",
+			yaml: `tenants:
+  - id: acme
+    scim_tokens: ["short"]
+    connectors:
+      - name: odm
+        type: scim
+        token: required
+`,
+			want: []string{
+				"b.yaml:3: tenants[0].scim_tokens[0]: " + wantShort,
+				"b.yaml:5: tenants[0].connectors[0].url: is required",
+			},
 		},
 		{
 			name: "bad overrides point at the variable",
@@ -963,6 +1001,29 @@ func TestIsSecretKey(t *testing.T) {
 	}
 	if got := redact(`timeout "AlphaTok-9f3kQ2mZp7Lwx" and x_AlphaTok-9f3kQ2mZp7Lw`, "AlphaTok-9f3kQ2mZp7Lw"); got != `timeout "[redacted]x" and x_[redacted]` {
 		t.Errorf("a long secret glued to letters: %q", got)
+	}
+}
+
+// TestRedactShortSecrets: a short secret that is also a word of the message
+// is left in the text; wherever it stands as a value, it is redacted.
+func TestRedactShortSecrets(t *testing.T) {
+	t.Parallel()
+	for _, tt := range []struct{ msg, secret, want string }{
+		{"is too short: a token needs at least 16 characters", "short", "is too short: a token needs at least 16 characters"},
+		{"short token (short)", "short", "short token (short)"},
+		{"url: is required.", "required", "url: is required."},
+		{`rejected token "short"`, "short", `rejected token "[redacted]"`},
+		{"rejected token 'short', retry", "short", "rejected token '[redacted]', retry"},
+		{`parse "https://okta:hunter@idp.example.com": bad port`, "hunter", `parse "https://okta:[redacted]@idp.example.com": bad port`},
+		{"token=hunter rejected", "hunter", "token=[redacted] rejected"},
+		{"rejected token hunter2", "hunter2", "rejected token [redacted]"}, // not letters only: no word
+		{"rejected token Tr0ub4dor", "Tr0ub4dor", "rejected token [redacted]"},
+		{"the value is tooshorttobetrue", "short", "the value is tooshorttobetrue"},
+		{"rejected token abcdefghijklmnopq", "abcdefghijklmnopq", "rejected token [redacted]"}, // 16+ bytes: never prose
+	} {
+		if got := redact(tt.msg, tt.secret); got != tt.want {
+			t.Errorf("redact(%q, %q) = %q, want %q", tt.msg, tt.secret, got, tt.want)
+		}
 	}
 }
 

@@ -37,7 +37,9 @@ func (l *loader) decodeToken(n *yaml.Node, tok *auth.Token, path string) {
 // validateCredentials checks the credentials with package auth: every
 // tenant's (the tenant is resolved from the credential, so a credential
 // belongs to one tenant only), the admin tokens, and that no admin token is
-// also a SCIM token.
+// also a SCIM token or a Basic password (whoever holds the IdP's credential
+// would hold the admin API's too). Secrets are compared as digests and never
+// quoted.
 func (l *loader) validateCredentials(c *Config) {
 	l.failFields("", auth.ValidateTenants(c.AuthTenants(), true))
 
@@ -89,35 +91,57 @@ func (l *loader) validateCredentials(c *Config) {
 		}
 	}
 
-	scim := map[string]string{} // digest -> key path of the SCIM token
+	scim := map[string]string{}  // digest -> key path of the SCIM token
+	basic := map[string]string{} // digest -> key path of the Basic password
 	for ti, t := range c.Tenants {
+		tp := indexPath("tenants", ti)
 		for j, tok := range t.Tokens {
 			if d := tokenDigest(tok.Value); d != "" {
 				if _, dup := scim[d]; !dup {
-					scim[d] = indexPath(fieldPath(indexPath("tenants", ti), "scim_tokens"), j)
+					scim[d] = indexPath(fieldPath(tp, "scim_tokens"), j)
+				}
+			}
+		}
+		for j, b := range t.Basic {
+			if d := tokenDigest(b.Password); d != "" {
+				if _, dup := basic[d]; !dup {
+					basic[d] = fieldPath(indexPath(fieldPath(tp, "basic_auth"), j), "password")
 				}
 			}
 		}
 	}
+	// clash returns what a SCIM credential equal to the admin token v is
+	// ("" for none): the message after "it equals".
+	clash := func(v string) string {
+		d := tokenDigest(v)
+		if at, ok := scim[d]; ok && v != "" {
+			return "the one at " + at + ", line " + strconv.Itoa(l.lineOf(at))
+		}
+		if at, ok := basic[d]; ok && v != "" {
+			return "the Basic password at " + at + ", line " + strconv.Itoa(l.lineOf(at))
+		}
+		return ""
+	}
 	if readSet {
-		if at, clash := scim[tokenDigest(rt.Value)]; clash && rt.Value != "" {
-			l.fail("admin_read_token", "must differ from every SCIM token (it equals the one at "+at+")")
+		if what := clash(rt.Value); what != "" {
+			l.fail("admin_read_token", "must differ from every SCIM token and Basic password (it equals "+what+")")
 		}
 	}
 	for i, tok := range admin {
-		if at, clash := scim[tokenDigest(tok.Value)]; clash && tok.Value != "" {
+		if what := clash(tok.Value); what != "" {
 			key := keyOf(i)
 			if l.lines[fieldPath(key, "token")] != 0 {
 				key = fieldPath(key, "token")
 			}
-			l.fail(key, "must differ from every SCIM token (it equals the one at "+at+", line "+strconv.Itoa(l.lineOf(at))+")")
+			l.fail(key, "must differ from every SCIM token and Basic password (it equals "+what+")")
 		}
 	}
 }
 
 // failFields records the *auth.FieldError values of err at prefix + their
-// key, unless the decoder already reported that entry as unreadable. Key
-// paths a message names (the first of two duplicates) get their line.
+// key, unless the decoder already reported that entry as unreadable (a value
+// of the wrong kind gets one error, not its consequences too). Key paths a
+// message names (the first of two duplicates) get their line.
 func (l *loader) failFields(prefix string, err error) {
 	for _, e := range flattenErrors(err) {
 		var fe *auth.FieldError
@@ -126,7 +150,7 @@ func (l *loader) failFields(prefix string, err error) {
 			continue
 		}
 		key := prefix + fe.Key
-		if l.underUnreadable(key) {
+		if l.underUnreadable(key) || l.credentialsUnreadable(key) {
 			continue
 		}
 		msg := keyRef.ReplaceAllStringFunc(fe.Msg, func(ref string) string {
@@ -161,6 +185,18 @@ func (l *loader) underUnreadable(path string) bool {
 		}
 	}
 	return false
+}
+
+// credentialsUnreadable reports whether key is a tenant's scim_tokens, where
+// package auth reports a tenant without any credential, while another of its
+// credential keys could not be read: the tenant may well have credentials,
+// and the decoder already said what is wrong with them.
+func (l *loader) credentialsUnreadable(key string) bool {
+	tp := tenantPath(key)
+	if tp == "" || key != fieldPath(tp, "scim_tokens") {
+		return false
+	}
+	return l.underUnreadable(fieldPath(tp, "basic_auth")) || l.underUnreadable(fieldPath(tp, "entra"))
 }
 
 // tokenDigest is the sha256:<hex> form of a configured token ("" for none).

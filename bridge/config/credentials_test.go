@@ -101,7 +101,7 @@ tenants:
 		"b.yaml:16: tenants[0].basic_auth[0].username: must not contain ':'",
 		"b.yaml:19: tenants[0].entra.tenant_id: must be the Entra tenant id",
 		"b.yaml:20: tenants[0].entra.jwks_url: must be https",
-		"admin_tokens[0]: must differ from every SCIM token (it equals the one at tenants[0].scim_tokens[2], line 12)",
+		"admin_tokens[0]: must differ from every SCIM token and Basic password (it equals the one at tenants[0].scim_tokens[2], line 12)",
 	} {
 		if !strings.Contains(got, w) {
 			t.Errorf("missing %q in\n%s", w, got)
@@ -131,5 +131,52 @@ func TestAdminTokenFromEnvironmentAndDigest(t *testing.T) {
 	c, err = LoadBytes("b.yaml", []byte(yml), envFunc(map[string]string{"SCIM_BRIDGE_ADMIN_TOKEN": "admin-other-0123456789"}), testRegistry())
 	if err != nil || len(c.AdminCredentials()) != 3 {
 		t.Errorf("a different token from the environment is a third admin token: %v", err)
+	}
+}
+
+// TestAdminTokenIsNoBasicPassword: an admin token (or the read-only one) that
+// is also a tenant's Basic password, plaintext or digest on either side, is
+// refused at the admin key, naming the password's key and line, never the
+// secret: whoever holds the IdP's credential would hold the admin API too.
+func TestAdminTokenIsNoBasicPassword(t *testing.T) {
+	t.Parallel()
+	const (
+		shared   = "shared-password-0123456789"
+		next     = "next-password-0123456789"
+		readOnly = "read-only-password-0123456789"
+	)
+	yml := `admin_token: "` + shared + `"
+admin_tokens:
+  - name: ops
+    token: "` + auth.Digest(next) + `"
+admin_read_token: "` + readOnly + `"
+tenants:
+  - id: acme
+    scim_tokens: ["acme-token-0123456789"]
+    basic_auth:
+      - username: okta
+        password: "` + auth.Digest(shared) + `"
+      - username: okta
+        password: "` + next + `"
+      - username: other
+        password: "` + auth.Digest(readOnly) + `"
+`
+	_, err := LoadBytes("b.yaml", []byte(yml), nil, testRegistry())
+	if err == nil {
+		t.Fatal("an admin token equal to a Basic password was accepted")
+	}
+	got := err.Error()
+	want := []string{
+		"b.yaml:1: admin_token: must differ from every SCIM token and Basic password (it equals the Basic password at tenants[0].basic_auth[0].password, line 11)",
+		"b.yaml:4: admin_tokens[0].token: must differ from every SCIM token and Basic password (it equals the Basic password at tenants[0].basic_auth[1].password, line 13)",
+		"b.yaml:5: admin_read_token: must differ from every SCIM token and Basic password (it equals the Basic password at tenants[0].basic_auth[2].password, line 15)",
+	}
+	if got != strings.Join(want, "\n") {
+		t.Errorf("errors:\n%s\nwant:\n%s", got, strings.Join(want, "\n"))
+	}
+	for _, s := range []string{shared, next, readOnly, strings.TrimPrefix(auth.Digest(shared), auth.DigestPrefix), strings.TrimPrefix(auth.Digest(readOnly), auth.DigestPrefix)} {
+		if strings.Contains(got, s) {
+			t.Errorf("message shows a secret or its digest:\n%s", got)
+		}
 	}
 }

@@ -55,6 +55,7 @@ func (l *loader) decode(n *yaml.Node, v reflect.Value, path string) {
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
 			l.addLine(n.Line, path, n, "must be a list, not "+nodeKind(n))
+			l.unreadable[path] = true
 			return
 		}
 		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
@@ -67,6 +68,7 @@ func (l *loader) decode(n *yaml.Node, v reflect.Value, path string) {
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
 			l.addLine(n.Line, path, n, "must be a mapping, not "+nodeKind(n))
+			l.unreadable[path] = true
 			return
 		}
 		if v.IsNil() {
@@ -196,10 +198,12 @@ func (l *loader) decodeLeaf(n *yaml.Node, v reflect.Value, path string) {
 	t := v.Type()
 	if d := describeType(t); d != "" && isBasic(t) && n.Kind != yaml.ScalarNode {
 		l.addLine(n.Line, path, n, "must be "+d+", not "+nodeKind(n))
+		l.unreadable[path] = true
 		return
 	}
 	if msg, ok := decodeScalar(n, v); !ok {
 		l.addLine(n.Line, path, n, msg)
+		l.unreadable[path] = true
 		return
 	}
 	if t.Kind() == reflect.String {

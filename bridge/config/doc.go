@@ -16,7 +16,9 @@
 //  2. decode.go walks the nodes and the Go value together: strict (an unknown
 //     key is an error, with a "did you mean"), duplicate keys, wrong kinds,
 //     aliases and merge keys, each problem at the node's line and key path.
-//     Values are expanded (expand.go) just before they are decoded.
+//     Values are expanded (expand.go) just before they are decoded. A value
+//     that cannot be read gets that one error: no rule or credential check
+//     reports on it again (it would see it empty: "is required"...).
 //  3. connector.go decodes each connector entry into the connectors.Config the
 //     registry makes for its type, and locates the *connectors.FieldError of
 //     its Validate at their keys.

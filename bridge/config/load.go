@@ -68,7 +68,7 @@ type loader struct {
 	lines      map[string]int        // key path -> line of its key (or sequence item)
 	nodes      map[string]*yaml.Node // key path -> value node
 	envSrc     map[string]string     // key path -> SCIM_BRIDGE_* variable that set it
-	unreadable map[string]bool       // key paths of entries that are not mappings
+	unreadable map[string]bool       // key paths whose value the decoder could not read (reported; no follow-on errors)
 	secretKeys map[string]bool       // key paths of fields tagged config:"secret"
 	structs    map[reflect.Type]structKeys
 

@@ -63,11 +63,19 @@ func (l *loader) secretList() []string {
 	return out
 }
 
-// redact replaces each occurrence of secret in msg that is not part of a longer
-// word (so that a token "short" does not turn "too short" into "too [redacted]"
-// while a quoted or delimited token is always caught). A secret of
-// longWordSecret bytes or more is no word of a message: it is replaced even
-// glued to other letters ("${TOKEN}x" quoted back by a connector's check).
+// redact replaces each occurrence of secret in msg that stands as a value:
+// quoted, delimited ("u:secret@host", "=secret") or at least longWordSecret
+// bytes long (no word of a message is that long: such a secret is replaced
+// even glued to other letters, as in "${TOKEN}x" quoted back by a connector's
+// check). Left alone are occurrences inside a longer word, and a short secret
+// of letters only standing as a word of prose (after a space, before a space
+// or punctuation): the text of the message, not the value. A token "short" is
+// reported as "is too short: a token needs at least 16 characters", not "is
+// too [redacted]: ...". The price: a short letters-only secret that an
+// adapter's message prints bare between spaces stays in it. This package's
+// own messages never print a credential in the first place (no rule shows
+// one, auth.FieldError never quotes one), and SCIM tokens, Basic passwords and
+// admin tokens need at least 16 characters anyway.
 func redact(msg, secret string) string {
 	var b strings.Builder
 	for {
@@ -79,7 +87,7 @@ func redact(msg, secret string) string {
 		end := i + len(secret)
 		inWord := len(secret) < longWordSecret && ((i > 0 && isWordByte(msg[i-1]) && isWordByte(secret[0])) ||
 			(end < len(msg) && isWordByte(msg[end]) && isWordByte(secret[len(secret)-1])))
-		if inWord {
+		if inWord || isProseWord(msg, i, end) {
 			b.WriteString(msg[:i+1])
 			msg = msg[i+1:]
 			continue
@@ -88,6 +96,24 @@ func redact(msg, secret string) string {
 		b.WriteString("[redacted]")
 		msg = msg[end:]
 	}
+}
+
+// isProseWord reports whether msg[i:end], shorter than longWordSecret and made
+// of letters only, stands as a word of the message's text: at its start or
+// after a space or '(', and at its end or before a space or one of ":,.;)".
+// Quotes, '=', '@', '/' and the like around it make it a value instead.
+func isProseWord(msg string, i, end int) bool {
+	if end-i >= longWordSecret {
+		return false
+	}
+	for j := i; j < end; j++ {
+		if c := msg[j] | 0x20; c < 'a' || c > 'z' {
+			return false
+		}
+	}
+	before := i == 0 || msg[i-1] == ' ' || msg[i-1] == '('
+	after := end == len(msg) || strings.IndexByte(" :,.;)", msg[end]) >= 0
+	return before && after
 }
 
 // longWordSecret: see redact.

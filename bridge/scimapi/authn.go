@@ -3,6 +3,7 @@ package scimapi
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/bridge/audit"
@@ -81,16 +82,32 @@ func (srv *Server) authSchemes() []any {
 	return out
 }
 
-// discoveryTenant is the tenant whose credential a discovery request carries
-// ("" without one, or when it does not authenticate): discovery is served to
-// anyone, and a tenant's own schema extensions only to that tenant.
-func (srv *Server) discoveryTenant(r *http.Request) string {
-	if r.Header.Get("Authorization") == "" {
-		return ""
+// discoveryTenant authenticates a discovery request (/ServiceProviderConfig,
+// /Schemas, /ResourceTypes) and returns the tenant whose schemas it sees: ""
+// (the generic schemas) for a request without credentials, which is served
+// without counting anything; the credential's tenant (with its own schema
+// extensions) for a valid one. A request that presents a credential has it
+// checked exactly as on every other endpoint: a refused one gets the same
+// 401, counted by the failure limiter, and an address the limiter blocks gets
+// 429 (and ok false; the answer is written). Answering a bad credential with
+// the generic schemas instead would make discovery an oracle outside the
+// limiter: its answer differs for a valid token (a tenant's extensions), so a
+// blocked address could go on testing guessed tokens there.
+func (srv *Server) discoveryTenant(w http.ResponseWriter, r *http.Request) (tenant string, ok bool) {
+	if !presentsCredentials(r) {
+		return "", true
 	}
-	id, err := srv.opts.Auth.Authenticate(r)
-	if err != nil {
-		return ""
+	id, ok := srv.authenticate(w, r)
+	return id.Tenant, ok
+}
+
+// presentsCredentials reports whether r carries an Authorization field that
+// is not blank.
+func presentsCredentials(r *http.Request) bool {
+	for _, v := range r.Header.Values("Authorization") {
+		if strings.TrimSpace(v) != "" {
+			return true
+		}
 	}
-	return id.Tenant
+	return false
 }

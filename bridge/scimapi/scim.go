@@ -66,8 +66,9 @@ type Metrics interface {
 // Options configure a Server. Store, Auth and Now are required.
 type Options struct {
 	Store Store
-	// Auth authenticates every request but discovery and resolves its tenant
-	// from the credential (made with auth.Options.ByCredential).
+	// Auth authenticates every request but discovery without credentials and
+	// resolves its tenant from the credential (made with
+	// auth.Options.ByCredential).
 	Auth   *auth.Authenticator
 	Logger zerolog.Logger
 	Now    func() time.Time
@@ -204,20 +205,26 @@ func (srv *Server) serveSCIM(w http.ResponseWriter, r *http.Request) {
 
 	// Discovery endpoints describe the server, not a tenant's data: they are served
 	// without authentication (RFC 7644 §4 lets service providers do so). A
-	// request that carries a tenant's token sees that tenant's own extensions.
+	// request that carries a credential has it checked as everywhere else (401
+	// when refused, counted by the limiter; 429 while blocked) and, when valid,
+	// sees its tenant's own extensions (discoveryTenant says why).
 	switch path {
 	case "/ServiceProviderConfig":
 		if !allowMethods(w, r, http.MethodGet) {
 			return
 		}
-		srv.serveServiceProviderConfig(w, r)
+		if _, ok := srv.discoveryTenant(w, r); ok {
+			srv.serveServiceProviderConfig(w, r)
+		}
 		return
 	}
 	if path == "/Schemas" || path == "/ResourceTypes" || strings.HasPrefix(path, "/Schemas/") || strings.HasPrefix(path, "/ResourceTypes/") {
 		if !allowMethods(w, r, http.MethodGet) {
 			return
 		}
-		srv.serveDiscovery(w, r, path, srv.typesFor(srv.discoveryTenant(r)))
+		if tenant, ok := srv.discoveryTenant(w, r); ok {
+			srv.serveDiscovery(w, r, path, srv.typesFor(tenant))
+		}
 		return
 	}
 
