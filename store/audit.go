@@ -8,6 +8,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -63,6 +64,14 @@ type AuditEntry struct {
 	Reason  string         `json:"reason,omitempty"`
 	Trigger string         `json:"trigger,omitempty"`
 	Counts  map[string]int `json:"counts,omitempty"`
+
+	// IndexOnly writes the entry to its kind's index stream alone (see
+	// auditIndex; webhook, reconcile, admin), never to the tenant's stream or
+	// a subject's: for what an unauthenticated sender causes (a webhook
+	// delivery with a bad signature), so a flood of it cannot push the
+	// tenant's real entries out of a trail bounded by length. Ignored for a
+	// kind without an index stream. Not stored.
+	IndexOnly bool `json:"-"`
 }
 
 // AuditRetention bounds a tenant's audit streams.
@@ -92,6 +101,23 @@ func auditSubjectKey(tenant, subject string) string { return key(tenant, "audit"
 // pages that list them read a short stream instead of scanning the tenant's.
 func auditIndexKey(tenant, index string) string { return key(tenant, "audit", "i", index) }
 
+// ErrBadAuditQuery is returned by ListAudit for a query no stream range can
+// express: a cursor it did not hand out, a time before the Unix epoch (where
+// stream ids begin), an unknown kind. Callers answer it as a client error.
+var ErrBadAuditQuery = errors.New("invalid audit query")
+
+// auditKinds lists the kinds of entry, for the error naming them.
+const auditKinds = AuditSCIM + ", " + AuditDownstream + ", " + AuditWebhook + ", " + AuditReconcile + ", " + AuditAdmin
+
+// validAuditKind reports whether k is an entry kind ("" filters none).
+func validAuditKind(k string) bool {
+	switch k {
+	case "", AuditSCIM, AuditDownstream, AuditWebhook, AuditReconcile, AuditAdmin:
+		return true
+	}
+	return false
+}
+
 // auditIndex names the secondary stream e belongs to, "" for none.
 func auditIndex(e *AuditEntry) string {
 	switch {
@@ -120,8 +146,11 @@ func (s *Store) AppendAudit(ctx context.Context, tenant string, ret AuditRetenti
 // per entry an XADD to the tenant's stream and one to its subject's stream
 // (plus one to an index stream for the rare kinds and failures); a subject
 // stream's TTL is set when this process first writes it and refreshed once
-// per tenth of the TTL, not per entry. Entries without a Time get the
-// store's clock. On error none may be assumed written.
+// per tenth of the TTL, not per entry. A refused SCIM write (status 400 and
+// above) joins its subject's stream only when that stream exists: a write to
+// a made-up id (404) creates no key, so a client cannot create keys at will,
+// while a real subject keeps its refused writes next to the others. Entries
+// without a Time get the store's clock. On error none may be assumed written.
 func (s *Store) AppendAuditBatches(ctx context.Context, ret AuditRetention, batches ...AuditBatch) error {
 	if ret.MaxLen <= 0 {
 		ret.MaxLen = DefaultAuditMaxLen
@@ -159,8 +188,14 @@ func (s *Store) AppendAuditBatches(ctx context.Context, ret AuditRetention, batc
 	if pipe.Len() == 0 {
 		return nil
 	}
-	if _, err := pipe.Exec(ctx); err != nil {
-		return fmt.Errorf("append audit: %w", err)
+	if cmds, err := pipe.Exec(ctx); err != nil {
+		// redis.Nil is the answer of an XADD NOMKSTREAM to a stream that
+		// does not exist (a refused write's subject): not a failure.
+		for _, c := range cmds {
+			if cerr := c.Err(); cerr != nil && !errors.Is(cerr, redis.Nil) {
+				return fmt.Errorf("append audit: %w", cerr)
+			}
+		}
 	}
 	return nil
 }
@@ -185,16 +220,28 @@ func (s *Store) queueAudit(ctx context.Context, pipe redis.Pipeliner, b AuditBat
 			return fmt.Errorf("append audit of %s: encode entry: %w", b.Tenant, err)
 		}
 		raw := buf[start:len(buf):len(buf)]
-		pipe.XAdd(ctx, &redis.XAddArgs{Stream: main, MaxLen: ret.MaxLen, Approx: true, Values: []any{"e", raw}})
-		if ix := auditIndex(&e); ix != "" {
+		ix := auditIndex(&e)
+		indexOnly := ix != "" && e.IndexOnly
+		if !indexOnly {
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: main, MaxLen: ret.MaxLen, Approx: true, Values: []any{"e", raw}})
+		}
+		if ix != "" {
 			pipe.XAdd(ctx, &redis.XAddArgs{Stream: auditIndexKey(b.Tenant, ix), MaxLen: ret.MaxLen, Approx: true, Values: []any{"e", raw}})
 		}
-		if e.Subject != "" {
-			sk := auditSubjectKey(b.Tenant, e.Subject)
-			pipe.XAdd(ctx, &redis.XAddArgs{Stream: sk, MaxLen: ret.PerSubject, Approx: true, Values: []any{"e", raw}})
-			if s.auditTTLs.due(sk, now, ttl) {
-				pipe.PExpire(ctx, sk, ttl)
-			}
+		if indexOnly || e.Subject == "" {
+			continue
+		}
+		sk := auditSubjectKey(b.Tenant, e.Subject)
+		if e.Kind == AuditSCIM && e.Status >= 400 {
+			// Only into an existing stream, whose TTL its successful
+			// writes keep (see AppendAuditBatches); a TTL set here could
+			// be noted as set for a key that does not exist.
+			pipe.XAdd(ctx, &redis.XAddArgs{Stream: sk, NoMkStream: true, MaxLen: ret.PerSubject, Approx: true, Values: []any{"e", raw}})
+			continue
+		}
+		pipe.XAdd(ctx, &redis.XAddArgs{Stream: sk, MaxLen: ret.PerSubject, Approx: true, Values: []any{"e", raw}})
+		if s.auditTTLs.due(sk, now, ttl) {
+			pipe.PExpire(ctx, sk, ttl)
 		}
 	}
 	return nil
@@ -253,8 +300,14 @@ const auditWriteSlack = 5 * time.Minute
 // entries); webhook receipts, reconcile runs and failed downstream actions
 // have a stream of their own too. Other filters scan the tenant's stream at
 // most auditScanBudget entries per call: a page may then hold fewer than
-// Limit entries and still have a next page.
+// Limit entries and still have a next page. A query no range can express (a
+// cursor it did not hand out, a time before 1970, an unknown kind) fails
+// with ErrBadAuditQuery.
 func (s *Store) ListAudit(ctx context.Context, tenant string, q AuditQuery) ([]AuditEntry, string, error) {
+	before, err := q.check()
+	if err != nil {
+		return nil, "", fmt.Errorf("list audit: %w", err)
+	}
 	limit := q.Limit
 	if limit <= 0 {
 		limit = 50
@@ -281,13 +334,8 @@ func (s *Store) ListAudit(ctx context.Context, tenant string, q AuditQuery) ([]A
 		// auditWriteSlack and check Time itself in matches.
 		end = strconv.FormatInt(q.Until.Add(auditWriteSlack).UnixMilli(), 10)
 	}
-	if q.Before != "" {
-		if !validStreamID(q.Before) {
-			return nil, "", fmt.Errorf("list audit: invalid cursor %q", q.Before)
-		}
-		if end == "+" || compareStreamIDs(q.Before, end) < 0 {
-			end = "(" + q.Before
-		}
+	if before != "" && (end == "+" || compareStreamIDs(before, end) < 0) {
+		end = "(" + before
 	}
 	start := "-"
 	if !q.Since.IsZero() {
@@ -327,6 +375,44 @@ func (s *Store) ListAudit(ctx context.Context, tenant string, q AuditQuery) ([]A
 	return out, strings.TrimPrefix(end, "("), nil
 }
 
+// check validates q before it becomes a stream range, which Redis would
+// otherwise refuse in its own words (an exclusive end before 0-0, a negative
+// id), and returns the cursor rewritten from the numbers parsed, so nothing
+// but digits and one "-" reaches the range. Errors wrap ErrBadAuditQuery and
+// quote what the client sent, cut short.
+func (q *AuditQuery) check() (before string, err error) {
+	if !validAuditKind(q.Kind) {
+		return "", fmt.Errorf("%w: kind %s: want one of %s", ErrBadAuditQuery, quoteValue(q.Kind), auditKinds)
+	}
+	epoch := time.UnixMilli(0)
+	for _, t := range []struct {
+		name string
+		v    time.Time
+	}{{"since", q.Since}, {"until", q.Until}} {
+		if !t.v.IsZero() && t.v.Before(epoch) {
+			return "", fmt.Errorf("%w: %s %s: before 1970-01-01T00:00:00Z, where the trail begins", ErrBadAuditQuery, t.name, t.v.UTC().Format(time.RFC3339))
+		}
+	}
+	if q.Before == "" {
+		return "", nil
+	}
+	ms, seq, ok := parseStreamID(q.Before)
+	if !ok || (ms == 0 && seq == 0) { // no entry has id 0-0: nothing hands it out
+		return "", fmt.Errorf("%w: before %s: want the cursor of a previous page (\"next\", \"<ms>-<seq>\")", ErrBadAuditQuery, quoteValue(q.Before))
+	}
+	return strconv.FormatUint(ms, 10) + "-" + strconv.FormatUint(seq, 10), nil
+}
+
+// quoteValue quotes a value of the client's for an error message, cut to 64
+// bytes: a cursor or a filter may be of any size.
+func quoteValue(v string) string {
+	const limit = 64
+	if len(v) > limit {
+		return strconv.Quote(strings.ToValidUTF8(v[:limit], "")) + "…(+" + strconv.Itoa(len(v)-limit) + " bytes)"
+	}
+	return strconv.Quote(v)
+}
+
 func isStatusCode(s string) bool {
 	n, err := strconv.Atoi(s)
 	return err == nil && n >= 100 && n <= 599
@@ -360,15 +446,15 @@ func (q *AuditQuery) matches(e *AuditEntry) bool {
 	return true
 }
 
-// validStreamID reports whether id looks like "<ms>-<seq>".
-func validStreamID(id string) bool {
-	ms, seq, ok := strings.Cut(id, "-")
+// parseStreamID parses a full stream id "<ms>-<seq>".
+func parseStreamID(id string) (ms, seq uint64, ok bool) {
+	a, b, ok := strings.Cut(id, "-")
 	if !ok {
-		return false
+		return 0, 0, false
 	}
-	_, err1 := strconv.ParseUint(ms, 10, 64)
-	_, err2 := strconv.ParseUint(seq, 10, 64)
-	return err1 == nil && err2 == nil
+	ms, err1 := strconv.ParseUint(a, 10, 64)
+	seq, err2 := strconv.ParseUint(b, 10, 64)
+	return ms, seq, err1 == nil && err2 == nil
 }
 
 // compareStreamIDs orders two stream ids ("<ms>" or "<ms>-<seq>").

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"sync/atomic"
@@ -264,6 +265,127 @@ func TestAuditBatchesOfSeveralTenants(t *testing.T) {
 		}
 		if err := s.AppendAuditBatches(ctx, AuditRetention{}, AuditBatch{Entries: []AuditEntry{{}}}); err == nil {
 			t.Error("a batch without a tenant was accepted")
+		}
+	})
+}
+
+// TestAuditBadQueries: a query no stream range can express is refused with
+// ErrBadAuditQuery, in the store's words (never Redis's), quoting what was
+// sent cut short; a canonical or merely odd but valid cursor still reads.
+func TestAuditBadQueries(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		if err := s.AppendAudit(ctx, "acme", AuditRetention{}, AuditEntry{Kind: AuditSCIM, Status: 201}); err != nil {
+			t.Fatal(err)
+		}
+		huge := strings.Repeat("9", 10_000)
+		for _, c := range []struct {
+			name string
+			q    AuditQuery
+		}{
+			{"garbage", AuditQuery{Before: "garbage"}},
+			{"minus", AuditQuery{Before: "-"}},
+			{"plus", AuditQuery{Before: "+"}},
+			{"nul", AuditQuery{Before: "\x00"}},
+			{"ms only", AuditQuery{Before: "1796351335962"}},
+			{"oversized seq", AuditQuery{Before: "1-99999999999999999999999"}},
+			{"zero", AuditQuery{Before: "0-0"}},
+			{"zero, padded", AuditQuery{Before: "00-000"}},
+			{"huge", AuditQuery{Before: huge}},
+			{"signed", AuditQuery{Before: "+1-1"}},
+			{"until before 1970", AuditQuery{Until: time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC)}},
+			{"since before 1970", AuditQuery{Since: time.Date(1969, 12, 31, 23, 59, 0, 0, time.UTC)}},
+			{"subject until before 1970", AuditQuery{Subject: "User|u1", Until: time.Date(1969, 1, 1, 0, 0, 0, 0, time.UTC)}},
+			{"unknown kind", AuditQuery{Kind: "bogus"}},
+			{"huge kind", AuditQuery{Kind: huge}},
+		} {
+			_, _, err := s.ListAudit(ctx, "acme", c.q)
+			switch {
+			case !errors.Is(err, ErrBadAuditQuery):
+				t.Errorf("%s: err %v, want ErrBadAuditQuery", c.name, err)
+			case strings.Contains(err.Error(), "ERR"):
+				t.Errorf("%s: Redis's words in %q", c.name, err)
+			case len(err.Error()) > 300:
+				t.Errorf("%s: the error quotes the value whole (%d bytes)", c.name, len(err.Error()))
+			}
+		}
+		if _, _, err := s.ListAudit(ctx, "acme", AuditQuery{Kind: "bogus"}); err == nil || !strings.Contains(err.Error(), "scim, downstream, webhook, reconcile, admin") {
+			t.Errorf("unknown kind: %v, want the kinds listed", err)
+		}
+		for _, before := range []string{"0-1", "0001-01", "18446744073709551615-18446744073709551615"} {
+			got, _, err := s.ListAudit(ctx, "acme", AuditQuery{Before: before})
+			if err != nil {
+				t.Errorf("before %s: %v", before, err)
+			}
+			if want := before[0] == '1'; (len(got) == 1) != want {
+				t.Errorf("before %s: %d entries", before, len(got))
+			}
+		}
+		if got, _, err := s.ListAudit(ctx, "acme", AuditQuery{Since: time.UnixMilli(0), Until: time.Now().Add(time.Hour)}); err != nil || len(got) != 1 {
+			t.Errorf("since the epoch: %d entries, err %v", len(got), err)
+		}
+	})
+}
+
+// TestAuditIndexOnly: an IndexOnly entry (a webhook delivery nobody
+// authenticated) lands in its index stream alone, never in the tenant's
+// stream whose length bounds the trail; a kind without an index stream
+// ignores the flag.
+func TestAuditIndexOnly(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		rejects := make([]AuditEntry, 50)
+		for i := range rejects {
+			rejects[i] = AuditEntry{Kind: AuditWebhook, Connector: "app", Outcome: "rejected", Status: 401, IndexOnly: true}
+		}
+		if err := s.AppendAudit(ctx, "acme", AuditRetention{}, rejects...); err != nil {
+			t.Fatal(err)
+		}
+		if err := s.AppendAudit(ctx, "acme", AuditRetention{}, AuditEntry{Kind: AuditSCIM, Status: 201, IndexOnly: true}); err != nil {
+			t.Fatal(err)
+		}
+		if n := s.rdb.XLen(ctx, auditKey("acme")).Val(); n != 1 {
+			t.Errorf("the tenant's stream holds %d entries, want 1 (the SCIM write)", n)
+		}
+		got, _, err := s.ListAudit(ctx, "acme", AuditQuery{Kind: AuditWebhook, Limit: 1000})
+		if err != nil || len(got) != 50 {
+			t.Errorf("webhook receipts: %d (%v), want 50", len(got), err)
+		}
+	})
+}
+
+// TestAuditRefusedWriteMakesNoSubjectStream: a SCIM write refused for a
+// made-up id creates no subject stream (a client could create keys at will);
+// a refused write of a subject that has a stream joins it; and a subject
+// first seen refused, then written, gets its stream with a TTL.
+func TestAuditRefusedWriteMakesNoSubjectStream(t *testing.T) {
+	backends(t, func(t *testing.T, s *Store) {
+		ctx := context.Background()
+		var made []AuditEntry
+		for i := range 20 {
+			made = append(made, AuditEntry{Kind: AuditSCIM, Method: "PATCH", Subject: fmt.Sprintf("User|made-up-%d", i), Status: 404},
+				AuditEntry{Kind: AuditSCIM, Method: "PUT", Subject: fmt.Sprintf("User|made-up-%d", i), Status: 400})
+		}
+		if err := s.AppendAudit(ctx, "acme", AuditRetention{}, made...); err != nil {
+			t.Fatal(err)
+		}
+		if n := s.rdb.Exists(ctx, auditSubjectKey("acme", "User|made-up-0"), auditSubjectKey("acme", "User|made-up-19")).Val(); n != 0 {
+			t.Errorf("%d subject streams for made-up ids", n)
+		}
+		if n := s.rdb.XLen(ctx, auditKey("acme")).Val(); n != 40 {
+			t.Errorf("the tenant's stream holds %d entries, want the 40 refused writes", n)
+		}
+		if err := s.AppendAudit(ctx, "acme", AuditRetention{},
+			AuditEntry{Kind: AuditSCIM, Method: "POST", Subject: "User|made-up-0", Status: 201},
+			AuditEntry{Kind: AuditSCIM, Method: "PATCH", Subject: "User|made-up-0", Status: 400}); err != nil {
+			t.Fatal(err)
+		}
+		got, _, err := s.ListAudit(ctx, "acme", AuditQuery{Subject: "User|made-up-0"})
+		if err != nil || len(got) != 2 || got[0].Status != 400 || got[1].Status != 201 {
+			t.Errorf("subject stream: %+v (%v), want the 201 and the 400 after it", got, err)
+		}
+		if ttl := s.rdb.PTTL(ctx, auditSubjectKey("acme", "User|made-up-0")).Val(); ttl <= 0 {
+			t.Errorf("the subject stream has no TTL (%v)", ttl)
 		}
 	})
 }

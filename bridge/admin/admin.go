@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/bridge/auth"
+	"github.com/scim-bridge/scim-bridge/bridge/explain"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
 	"github.com/scim-bridge/scim-bridge/bridge/reconcile"
@@ -365,29 +366,54 @@ func (a *API) guardRole(write bool, next func(http.ResponseWriter, *http.Request
 		status := http.StatusOK
 		body := v
 		if err != nil {
-			status = http.StatusInternalServerError
-			var he *httpError
-			switch {
-			case errors.As(err, &he):
-				status = he.status
-			case errors.Is(err, reconcile.ErrTooManyDeletions):
-				status = http.StatusConflict
-			case errors.Is(err, store.ErrLocked):
-				status = http.StatusConflict
-			case errors.Is(err, store.ErrNotFound):
-				status = http.StatusNotFound
-			case a.opts.Unavailable != nil:
-				if ra, ok := a.opts.Unavailable(err); ok {
-					status = http.StatusServiceUnavailable
-					w.Header().Set("Retry-After", strconv.Itoa(int((ra+time.Second-1)/time.Second)))
-				}
-			}
-			body = map[string]any{"error": err.Error(), "result": v}
+			status = a.errorStatus(w.Header(), err)
+			// clip: an error may quote request values (a query, a cursor).
+			body = map[string]any{"error": clip.Error(err), "result": v}
 		}
 		data, _ := json.MarshalIndent(body, "", "  ")
 		w.WriteHeader(status)
 		_, _ = w.Write(append(data, '\n'))
 	}
+}
+
+// errorStatus is the status an admin request that failed with err is
+// answered with, the API's and the console's alike; for a 503 it sets
+// Retry-After in h. What it does not know is a 500.
+func (a *API) errorStatus(h http.Header, err error) int {
+	var (
+		he *httpError
+		ce *connectors.Error
+	)
+	switch {
+	case errors.As(err, &he):
+		return he.status
+	case errors.Is(err, reconcile.ErrTooManyDeletions), errors.Is(err, store.ErrLocked):
+		return http.StatusConflict
+	case errors.Is(err, store.ErrNotFound):
+		return http.StatusNotFound
+	case errors.Is(err, store.ErrBadAuditQuery), errors.Is(err, explain.ErrEmptyQuery):
+		return http.StatusBadRequest
+	case errors.As(err, &ce) && ce.Class == connectors.RateLimited:
+		// A dry run needs the downstream, which holds this connector off
+		// (429/503 with Retry-After, shared by every replica): the bridge
+		// is a gateway here, and the hold says when to come back.
+		if ce.RetryAfter > 0 {
+			setRetryAfter(h, ce.RetryAfter)
+		}
+		return http.StatusServiceUnavailable
+	}
+	if a.opts.Unavailable != nil {
+		if ra, ok := a.opts.Unavailable(err); ok {
+			setRetryAfter(h, ra)
+			return http.StatusServiceUnavailable
+		}
+	}
+	return http.StatusInternalServerError
+}
+
+// setRetryAfter sets Retry-After to d in whole seconds, rounded up (at least 1).
+func setRetryAfter(h http.Header, d time.Duration) {
+	h.Set("Retry-After", strconv.Itoa(max(int((d+time.Second-1)/time.Second), 1)))
 }
 
 // writeAuthError answers a failed authentication: the headers of the
@@ -411,13 +437,16 @@ func writeAuthError(w http.ResponseWriter, err error) {
 	_, _ = w.Write(append(data, '\n'))
 }
 
-// httpError is an error answered with its own status.
+// httpError is an error answered with its own status; err, when set, is
+// what it stands for (errors.Is sees through it).
 type httpError struct {
 	status int
 	msg    string
+	err    error
 }
 
 func (e *httpError) Error() string { return e.msg }
+func (e *httpError) Unwrap() error { return e.err }
 
 // notFound is a 404 naming what was not found (the name capped: it comes from
 // the request).

@@ -11,6 +11,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/bridge/explain"
+	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 	"github.com/scim-bridge/scim-bridge/bridge/reconcile"
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -79,6 +80,11 @@ func auditQuery(r *http.Request) (store.AuditQuery, error) {
 		if err != nil {
 			return aq, &httpError{status: http.StatusBadRequest, msg: f.name + ": want RFC 3339 time (2026-12-03T10:00:00Z) or 2026-12-03T10:00"}
 		}
+		// Stream ids, and so the trail, begin at the Unix epoch (and the
+		// zero time would read as no bound at all).
+		if t.Before(time.UnixMilli(0)) {
+			return aq, &httpError{status: http.StatusBadRequest, msg: f.name + ": before 1970-01-01T00:00:00Z, where the trail begins"}
+		}
 		*f.dst = t
 	}
 	if v := q.Get("limit"); v != "" {
@@ -138,7 +144,7 @@ func (a *API) Explain(ctx context.Context, tenantID, q string) (*explain.Report,
 	}
 	rep, err := a.opts.Explainer.Explain(ctx, tenantID, q)
 	if errors.Is(err, explain.ErrNotFound) {
-		return nil, &httpError{status: http.StatusNotFound, msg: err.Error()}
+		return nil, &httpError{status: http.StatusNotFound, msg: err.Error(), err: err}
 	}
 	return rep, err
 }
@@ -199,7 +205,7 @@ func boolParam(q url.Values, name string) (bool, error) {
 	v := q.Get(name)
 	b, err := strconv.ParseBool(v)
 	if err != nil {
-		return false, &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("%s=%q: want true or false", name, v)}
+		return false, &httpError{status: http.StatusBadRequest, msg: fmt.Sprintf("%s=%q: want true or false", name, clip.String(v))}
 	}
 	return b, nil
 }

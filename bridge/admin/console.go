@@ -18,6 +18,7 @@ import (
 
 	"github.com/scim-bridge/scim-bridge/bridge/auth"
 	"github.com/scim-bridge/scim-bridge/bridge/explain"
+	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 	"github.com/scim-bridge/scim-bridge/bridge/reconcile"
 	"github.com/scim-bridge/scim-bridge/store"
 )
@@ -155,13 +156,16 @@ func (c *console) auth(write bool, next consoleHandler) http.Handler {
 			http.Error(w, "the read-only token may not change anything", http.StatusForbidden)
 			return
 		}
+		// A tenant the request names must exist: a page of another tenant
+		// than the one asked for (or a retry of its dead letters) would
+		// mislead. No tenant named means the first one.
+		if id := r.FormValue("tenant"); id != "" && c.api.tenants.Get(id) == nil {
+			c.render(w, r, s, http.StatusNotFound, "error", "Error", nil, fmt.Sprintf("Unknown tenant %q.", clip.String(id)))
+			return
+		}
 		if err := next(w, r, s); err != nil {
-			status := http.StatusInternalServerError
-			var he *httpError
-			if errors.As(err, &he) {
-				status = he.status
-			}
-			c.render(w, r, s, status, "error", "Error", nil, err.Error())
+			status := c.api.errorStatus(w.Header(), err)
+			c.render(w, r, s, status, "error", "Error", nil, clip.Error(err))
 		}
 	})
 }
@@ -186,7 +190,8 @@ func (c *console) render(w http.ResponseWriter, r *http.Request, s *session, sta
 	_, _ = w.Write(buf.Bytes())
 }
 
-// tenantOf is the tenant a request names, else the first one.
+// tenantOf is the tenant a request names, else the first one (auth has
+// refused a request naming an unknown one).
 func (c *console) tenantOf(r *http.Request) string {
 	t := r.FormValue("tenant")
 	if c.api.tenants.Get(t) != nil {
@@ -305,8 +310,9 @@ func (c *console) explain(w http.ResponseWriter, r *http.Request, s *session) er
 		return nil
 	}
 	rep, err := c.api.Explain(r.Context(), c.tenantOf(r), q)
-	if errors.Is(err, explain.ErrNotFound) || (err != nil && strings.Contains(err.Error(), "no user or group")) {
-		c.render(w, r, s, http.StatusNotFound, "explain", "Explain", nil, "No user or group matches "+q+".")
+	if errors.Is(err, explain.ErrNotFound) {
+		c.render(w, r, s, http.StatusNotFound, "explain", "Explain", nil,
+			fmt.Sprintf("No user or group matches %q. A deleted user or group is found by its id (or \"User|<id>\") while its sync state or audit entries last.", clip.String(q)))
 		return nil
 	}
 	if err != nil {

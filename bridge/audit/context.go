@@ -20,6 +20,7 @@ type slot struct {
 	rtype, id, name string
 	ops             []filter.Operation // a PATCH's, when noted
 	status          int                // the answer's status, noted by the SCIM server
+	verified        bool               // a webhook delivery's signature was verified (NoteWebhookVerified)
 
 	// Operations of a /Bulk request, recorded one entry each.
 	mu   sync.Mutex

@@ -13,6 +13,8 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"net/http"
+	"net/netip"
 	"regexp"
 	"sync/atomic"
 	"time"
@@ -53,6 +55,11 @@ type Options struct {
 	Now    func() time.Time
 	// OnDrop, when set, is called for every entry dropped (buffer full or write failed).
 	OnDrop func(tenant string)
+	// ClientAddr attributes a webhook delivery to its client, to bound the
+	// rejected ones recorded per address (the bridge's trusted-proxy
+	// attribution, as the auth limiter's); nil means the connection's peer,
+	// so behind a proxy every client shares the proxy's one record a minute.
+	ClientAddr func(*http.Request) netip.Addr
 }
 
 type pending struct {
@@ -73,6 +80,8 @@ type Recorder struct {
 	// Request ids made up for clients that send none.
 	ridPrefix string
 	ridNext   atomic.Uint64
+	// rejects bounds the unauthenticated webhook deliveries recorded.
+	rejects rejectGate
 }
 
 // New builds a recorder; nothing is written until Run runs.

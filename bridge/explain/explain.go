@@ -18,6 +18,7 @@ import (
 
 	"github.com/elimity-com/scim/schema"
 
+	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/subject"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
 	"github.com/scim-bridge/scim-bridge/connectors"
@@ -40,6 +41,10 @@ type Store interface {
 
 // ErrNotFound is returned when no subject matches the query.
 var ErrNotFound = errors.New("no user or group matches")
+
+// ErrEmptyQuery is returned for a query of nothing but spaces: a client
+// error, not a subject that was looked for and not found.
+var ErrEmptyQuery = errors.New(`empty query: want a userName, an e-mail, an id ("User|<id>", "Group|<id>") or a group displayName`)
 
 // Options configure an Explainer. Store, Tenants and Now are required.
 type Options struct {
@@ -78,8 +83,12 @@ type Report struct {
 	Subject string `json:"subject"` // "User|<id>" or "Group|<id>"
 	Kind    string `json:"kind"`
 	ID      string `json:"id"`
-	// Name is the userName or the group displayName.
-	Name     string           `json:"name"`
+	// Name is the userName or the group displayName (of a deleted subject:
+	// the last one its audit entries recorded, if any).
+	Name string `json:"name"`
+	// Deleted is set when no resource of this id is stored but its sync
+	// state, queue or audit trail still tell its story (Resource is then null).
+	Deleted  bool             `json:"deleted,omitempty"`
 	Resource map[string]any   `json:"resource"`
 	Groups   []store.GroupRef `json:"groups,omitempty"`
 	Members  int              `json:"members,omitempty"`
@@ -128,32 +137,47 @@ type ConnectorReport struct {
 	Record     json.RawMessage   `json:"record,omitempty"`
 }
 
-// Explain finds the subject q names in tenantID (a SCIM id, a userName, an
-// e-mail address, or a group displayName, tried in that order) and explains it.
+// Explain finds the subject q names in tenantID (a SCIM id or its subject
+// form "User|<id>" / "Group|<id>", a userName, an e-mail address, or a group
+// displayName, tried in that order) and explains it. An id no stored
+// resource has is explained as deleted when its sync state, the queue or its
+// audit entries still know it (a userName or e-mail of a deleted user is not
+// kept anywhere it can be looked up by: ErrNotFound says so).
 func (x *Explainer) Explain(ctx context.Context, tenantID, q string) (*Report, error) {
 	t := x.opts.Tenants.Get(tenantID)
 	if t == nil {
-		return nil, fmt.Errorf("explain: unknown tenant %q", tenantID)
+		return nil, fmt.Errorf("explain: unknown tenant %q", clip.String(tenantID))
 	}
 	q = strings.TrimSpace(q)
 	if q == "" {
-		return nil, fmt.Errorf("explain: %w: empty query", ErrNotFound)
+		return nil, fmt.Errorf("explain: %w", ErrEmptyQuery)
 	}
 	kind, ids, err := x.find(ctx, tenantID, q)
 	if err != nil {
 		return nil, err
 	}
+	deleted := false
 	if len(ids) == 0 {
-		return nil, fmt.Errorf("explain %q: %w", q, ErrNotFound)
+		k, id, ok, err := x.findDeleted(ctx, t, q)
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			return nil, fmt.Errorf("explain %q: %w (a deleted user or group is explained by its id, or \"User|<id>\", while its sync state or audit entries last)", clip.String(q), ErrNotFound)
+		}
+		kind, ids, deleted = k, []string{id}, true
 	}
 	rep := &Report{Tenant: tenantID, Query: q, Kind: string(kind), ID: ids[0], Connectors: []ConnectorReport{}}
 	for _, id := range ids[1:] {
 		rep.Also = append(rep.Also, store.WorkKey{Kind: string(kind), ID: id}.Subject())
 	}
 	rep.Subject = store.WorkKey{Kind: string(kind), ID: rep.ID}.Subject()
-	if kind == store.KindGroup {
+	switch {
+	case deleted:
+		err = x.deleted(ctx, t, rep)
+	case kind == store.KindGroup:
 		err = x.group(ctx, t, rep)
-	} else {
+	default:
 		err = x.user(ctx, t, rep)
 	}
 	if err != nil {
@@ -176,15 +200,44 @@ func (x *Explainer) Explain(ctx context.Context, tenantID, q string) (*Report, e
 	if rep.Audit == nil {
 		rep.Audit = []store.AuditEntry{}
 	}
+	if rep.Deleted {
+		// The name it had, as its last write that carried one recorded it.
+		for i := len(rep.Audit) - 1; i >= 0 && rep.Name == ""; i-- {
+			rep.Name = rep.Audit[i].Name
+		}
+	}
 	if err := x.connectorReasons(ctx, rep); err != nil {
 		return nil, err
 	}
 	return rep, nil
 }
 
-// find resolves q to a kind and ids.
+// subjectForm reads q as a subject, "User|<id>" or "Group|<id>" (what the
+// audit trail, dead letters and logs show).
+func subjectForm(q string) (store.Kind, string, bool) {
+	kind, id, ok := strings.Cut(q, "|")
+	if !ok || id == "" {
+		return "", "", false
+	}
+	switch kind {
+	case store.WorkUser:
+		return store.KindUser, id, true
+	case store.WorkGroup:
+		return store.KindGroup, id, true
+	}
+	return "", "", false
+}
+
+// find resolves q to a kind and the ids of stored resources.
 func (x *Explainer) find(ctx context.Context, tenantID, q string) (store.Kind, []string, error) {
 	st := x.opts.Store
+	if k, id, ok := subjectForm(q); ok {
+		if _, err := st.Get(ctx, tenantID, k, id); err == nil {
+			return k, []string{id}, nil
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return "", nil, fmt.Errorf("explain: %w", err)
+		}
+	}
 	for _, k := range []store.Kind{store.KindUser, store.KindGroup} {
 		if _, err := st.Get(ctx, tenantID, k, q); err == nil {
 			return k, []string{q}, nil
@@ -206,6 +259,66 @@ func (x *Explainer) find(ctx context.Context, tenantID, q string) (store.Kind, [
 	}
 	ids, err := x.queryIDs(ctx, tenantID, store.KindGroup, x.groups, "displayName", q)
 	return store.KindGroup, ids, err
+}
+
+// findDeleted resolves q, which names no stored resource, to the id of a
+// deleted one: q as an id (or in its subject form) of which the store still
+// keeps a trace — a sync state of a connector, a queued key, audit entries.
+// Each candidate costs three reads of single keys, never a scan.
+func (x *Explainer) findDeleted(ctx context.Context, t *tenant.Tenant, q string) (store.Kind, string, bool, error) {
+	type candidate struct {
+		kind store.Kind
+		id   string
+	}
+	cands := []candidate{{store.KindUser, q}, {store.KindGroup, q}}
+	if k, id, ok := subjectForm(q); ok {
+		cands = []candidate{{k, id}}
+	}
+	names := make([]string, 0, len(t.Connectors))
+	for _, c := range t.Connectors {
+		names = append(names, c.Name())
+	}
+	st := x.opts.Store
+	for _, c := range cands {
+		k := store.WorkKey{Tenant: t.ID, Kind: string(c.kind), ID: c.id}
+		es, _, err := st.ListAudit(ctx, t.ID, store.AuditQuery{Subject: k.Subject(), Limit: 1})
+		if err != nil {
+			return "", "", false, fmt.Errorf("explain: %w", err)
+		}
+		if len(es) > 0 {
+			return c.kind, c.id, true, nil
+		}
+		if c.kind == store.KindUser && len(names) > 0 {
+			states, err := st.GetSyncs(ctx, t.ID, k.Subject(), names)
+			if err != nil {
+				return "", "", false, fmt.Errorf("explain: %w", err)
+			}
+			for _, s := range states {
+				if s != nil {
+					return c.kind, c.id, true, nil
+				}
+			}
+		}
+		if _, queued, leased, err := st.DueAt(ctx, k); err != nil {
+			return "", "", false, fmt.Errorf("explain: %w", err)
+		} else if queued || leased {
+			return c.kind, c.id, true, nil
+		}
+	}
+	return "", "", false, nil
+}
+
+// deleted fills the report of a subject no stored resource has: no
+// resource, and for a user each connector's state as the fan-out sees it,
+// converging a user that no longer exists (its removal downstream).
+func (x *Explainer) deleted(ctx context.Context, t *tenant.Tenant, rep *Report) error {
+	rep.Deleted = true
+	if rep.Kind == string(store.KindGroup) {
+		rep.Note = "deleted: no group of this id is stored; its members were marked when it went, and each connector converges them (explain a member to see its state)"
+		return nil
+	}
+	rep.Note = "deleted: no user of this id is stored; each connector below says whether its removal downstream is done, pending or failing, and the audit trail says what happened"
+	return x.connectorReports(ctx, t, rep, connectors.Subject{Kind: connectors.SubjectUser, ID: rep.ID})
 }
 
 func (x *Explainer) queryIDs(ctx context.Context, tenantID string, kind store.Kind, rs *filter.ResourceSchema, attr, value string) ([]string, error) {
@@ -246,7 +359,12 @@ func (x *Explainer) user(ctx context.Context, t *tenant.Tenant, rep *Report) err
 	}
 	rep.Resource, rep.Groups = view(res), groups
 	rep.Name, _ = res.Attrs["userName"].(string)
-	s := connectors.Subject{Kind: connectors.SubjectUser, ID: rep.ID, User: subject.User(res, groups)}
+	return x.connectorReports(ctx, t, rep, connectors.Subject{Kind: connectors.SubjectUser, ID: rep.ID, User: subject.User(res, groups)})
+}
+
+// connectorReports adds each connector's report of the user subject s
+// (s.User nil: deleted) from its sync state.
+func (x *Explainer) connectorReports(ctx context.Context, t *tenant.Tenant, rep *Report, s connectors.Subject) error {
 	names := make([]string, 0, len(t.Connectors))
 	for _, c := range t.Connectors {
 		names = append(names, c.Name())
@@ -334,6 +452,9 @@ func (x *Explainer) connectorReasons(ctx context.Context, rep *Report) error {
 		switch cr.Verdict {
 		case store.SyncSynced:
 			cr.Why = "downstream matches the desired state (applied hash " + short(cr.AppliedHash) + ")"
+			if rep.Deleted {
+				cr.Why = "the user's removal downstream is done (applied hash " + short(cr.AppliedHash) + ")"
+			}
 		case store.SyncDead:
 			cr.Why = "dead letter after " + strconv.Itoa(cr.Attempts) + " attempt(s): " + cr.LastError + "; it stays parked until retried or until the user changes"
 			cr.RetryReason = "not retried: parked in the dead letters"
@@ -370,6 +491,10 @@ func (x *Explainer) connectorReasons(ctx context.Context, rep *Report) error {
 				cr.RetryReason = "settle"
 			case rep.Queue.Queued:
 				cr.Why = "queued, due now: waiting for a free worker"
+			case rep.Deleted && cr.Status == "":
+				cr.Verdict, cr.Why = "not-applicable", "nothing to do: the user is deleted and this connector keeps no state of it"
+			case rep.Deleted:
+				cr.Why = "the user was deleted since the last success (applied " + short(cr.AppliedHash) + ") and is not queued: the next reconcile run will repair it"
 			case cr.AppliedHash == "":
 				cr.Why = "never applied and not queued: the next reconcile run will pick it up"
 			default:

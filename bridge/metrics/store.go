@@ -2,6 +2,7 @@ package metrics
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -20,10 +21,34 @@ const (
 
 // storeCollector reads the gauges of the shared state from the store at each
 // scrape: all of them or, when a read fails, none (and RedisUp 0).
+//
+// A scrape does not wait for the reads to give up: go-redis does not end a
+// socket read when its context ends (its read timeout does, and the store's
+// retries of reads may follow), so against a Redis that accepts connections
+// but answers nothing (SIGSTOPped, partitioned) a read returns seconds after
+// its deadline. The reads of a scrape run in the background instead, one
+// scrape's at a time: a scrape waits for the PING at most pingTimeout and for
+// the rest at most scrapeTimeout, then answers without the store gauges;
+// scrapes arriving while reads run share their result, so a scraper that
+// keeps scraping through an outage cannot pile up stuck reads (as /readyz
+// does, bridge/ready.go).
 type storeCollector struct {
 	st      StoreStats
 	tenants []TenantConnectors
 	now     func() time.Time
+
+	mu     sync.Mutex
+	flight *storeRead // the read in flight; nil when none
+}
+
+// storeRead is one read of the store gauges: pingErr is set before pinged is
+// closed, ms and err before done is.
+type storeRead struct {
+	pinged  chan struct{}
+	pingErr error
+	done    chan struct{}
+	ms      []prometheus.Metric
+	err     error
 }
 
 var (
@@ -44,11 +69,8 @@ func (c *storeCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
-	defer cancel()
-	ms, err := c.read(ctx)
 	up := 0.0
-	if err == nil {
+	if ms, ok := c.wait(); ok {
 		up = 1
 		for _, m := range ms {
 			ch <- m
@@ -57,12 +79,63 @@ func (c *storeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(redisUpDesc, prometheus.GaugeValue, up)
 }
 
-// read reads every store gauge, or fails at the first read that does.
-func (c *storeCollector) read(ctx context.Context) ([]prometheus.Metric, error) {
+// wait returns the gauges of the read in flight (or of a new one), or false
+// when it failed, its PING has not answered within pingTimeout, or the whole
+// read has not within scrapeTimeout.
+func (c *storeCollector) wait() ([]prometheus.Metric, bool) {
+	f := c.readOnce()
+	deadline := time.NewTimer(scrapeTimeout)
+	defer deadline.Stop()
+	ping := time.NewTimer(pingTimeout)
+	defer ping.Stop()
+	select {
+	case <-f.pinged:
+		if f.pingErr != nil {
+			return nil, false
+		}
+	case <-ping.C:
+		return nil, false
+	}
+	select {
+	case <-f.done:
+		return f.ms, f.err == nil
+	case <-deadline.C:
+		return nil, false
+	}
+}
+
+// readOnce returns the read in flight, or starts one. Its context is its own,
+// not a scrape's: the scrapes that share it may give up one by one. The
+// metrics it makes are immutable, so every scrape sharing it may send them.
+func (c *storeCollector) readOnce() *storeRead {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.flight != nil {
+		return c.flight
+	}
+	f := &storeRead{pinged: make(chan struct{}), done: make(chan struct{})}
+	c.flight = f
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), scrapeTimeout)
+		defer cancel()
+		f.ms, f.err = c.read(ctx, f)
+		c.mu.Lock()
+		c.flight = nil
+		c.mu.Unlock()
+		close(f.done)
+	}()
+	return f
+}
+
+// read reads every store gauge, or fails at the first read that does; it
+// reports the PING's answer on f as soon as it has it.
+func (c *storeCollector) read(ctx context.Context, f *storeRead) ([]prometheus.Metric, error) {
 	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
-	defer cancel()
-	if err := c.st.Ping(pctx); err != nil {
-		return nil, err
+	f.pingErr = c.st.Ping(pctx)
+	cancel()
+	close(f.pinged)
+	if f.pingErr != nil {
+		return nil, f.pingErr
 	}
 	var ms []prometheus.Metric
 	gauge := func(d *prometheus.Desc, v float64, labels ...string) {

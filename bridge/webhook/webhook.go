@@ -20,6 +20,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"github.com/scim-bridge/scim-bridge/bridge/audit"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/clip"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/subject"
 	"github.com/scim-bridge/scim-bridge/bridge/internal/tenant"
@@ -56,11 +57,12 @@ type Options struct {
 
 // Receiver serves POST /webhooks/{tenant}/{connector}.
 type Receiver struct {
-	opts    Options
-	store   Store
-	tenants *tenant.Set
-	log     zerolog.Logger
-	now     func() time.Time
+	opts     Options
+	store    Store
+	tenants  *tenant.Set
+	log      zerolog.Logger
+	now      func() time.Time
+	rejected rejectLog
 }
 
 // New builds a Receiver.
@@ -143,9 +145,15 @@ func (rc *Receiver) handle(w http.ResponseWriter, r *http.Request) int {
 		return reply(w, http.StatusRequestEntityTooLarge, "rejected", "body too large")
 	}
 	if err := verify(r.Header.Get(SignatureHeader), body, secret, rc.now()); err != nil {
-		rc.log.Warn().Str("tenant", t.ID).Str("connector", conn.Name()).Str("reason", clip.Error(err)).Msg("webhook rejected")
+		// Anyone can send these: one line per connector and interval, with
+		// the count of the others (scim_bridge_webhooks_total counts each).
+		if unlogged, ok := rc.rejected.note(t.ID, conn.Name(), rc.now()); ok {
+			rc.log.Warn().Str("tenant", t.ID).Str("connector", conn.Name()).Str("reason", clip.Error(err)).
+				Int("rejected_unlogged", unlogged).Msg("webhook rejected")
+		}
 		return reply(w, http.StatusUnauthorized, "rejected", err.Error())
 	}
+	audit.NoteWebhookVerified(r.Context())
 	var ev webhookEvent
 	if err := json.Unmarshal(body, &ev); err != nil || ev.ID == "" || ev.Type == "" {
 		return reply(w, http.StatusBadRequest, "rejected", `body must be {"id": "...", "type": "...", "data": {...}}`)
