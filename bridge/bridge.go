@@ -262,7 +262,7 @@ func New(opts Options) (_ *Bridge, err error) {
 		MaxBodyBytes: opts.MaxBodyBytes, MaxResults: opts.MaxResults,
 		OnWrite: b.fanout.Kick, Metrics: opts.Metrics,
 		MaxConcurrent: opts.MaxConcurrentRequests, Unavailable: storeUnavailable,
-		LocationProxies: opts.LocationProxies, CursorKey: opts.CursorKey, CursorTimeout: opts.CursorTimeout,
+		LocationProxies: opts.LocationProxies, CursorKey: opts.CursorKey, SharedCursorKey: st.CursorKey, CursorTimeout: opts.CursorTimeout,
 		BulkMaxOperations: opts.BulkMaxOperations, BulkMaxPayloadBytes: opts.BulkMaxPayloadBytes,
 		Extensions: extensions,
 	})

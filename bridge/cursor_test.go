@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/scim-bridge/scim-bridge/internal/fakeclock"
+	"github.com/scim-bridge/scim-bridge/store/redistest"
 )
 
 // cursorPage GETs one cursor page and returns its ids, nextCursor and totalResults.
@@ -200,4 +201,28 @@ func TestCursorPagination(t *testing.T) {
 			}
 		})
 	})
+}
+
+// TestCursorsAcrossReplicas: two replicas on one Redis without cursor_secret
+// share the store's cursor key, so a load-balanced client's next page is
+// valid on whichever replica serves it.
+func TestCursorsAcrossReplicas(t *testing.T) {
+	t.Parallel()
+	redisURL := redistest.Start(t)
+	a, b := newTestServer(t, redisURL), newTestServer(t, redisURL)
+	var users []string
+	for i := range 5 {
+		users = append(users, jstr(a.mustCreate(t, "/Users", userDoc(fmt.Sprintf("rep%02d", i))), "id"))
+	}
+	ids, next, _ := a.cursorPage(t, "/Users", "", "count", "2")
+	for _, srv := range []*testServer{b, a, b} {
+		more, n, _ := srv.cursorPage(t, "/Users", next, "count", "2")
+		ids, next = append(ids, more...), n
+		if next == "" {
+			break
+		}
+	}
+	if !slices.Equal(ids, users) || next != "" {
+		t.Fatalf("pages over two replicas: %v (next %q), want %v", ids, next, users)
+	}
 }

@@ -19,15 +19,34 @@ func consoleSaltKey() string { return Prefix + ":console-salt" }
 // still cannot sign a session: it lives only in Redis. Deleting the key ends
 // every session (each replica reads it again within a minute).
 func (s *Store) ConsoleSalt(ctx context.Context) ([]byte, error) {
-	if err := s.rdb.SetNX(ctx, consoleSaltKey(), rand.Text()+rand.Text(), 0).Err(); err != nil {
-		return nil, fmt.Errorf("console salt: %w", err)
+	return s.sharedSecret(ctx, consoleSaltKey(), "console salt")
+}
+
+func cursorKeyKey() string { return Prefix + ":cursor-key" }
+
+// CursorKey returns the deployment's key for signing pagination cursors (RFC
+// 9865) when the configuration sets none: 52 random base32 characters created
+// by the first replica that asks and shared by all of them, so a cursor one
+// replica issued is valid on every other (each replica's own random key made
+// about half the next pages of a load-balanced client fail with
+// invalidCursor). Deleting the key invalidates the cursors issued so far once
+// every replica has restarted.
+func (s *Store) CursorKey(ctx context.Context) ([]byte, error) {
+	return s.sharedSecret(ctx, cursorKeyKey(), "cursor key")
+}
+
+// sharedSecret returns the random secret stored under key, creating it when
+// absent (the first writer wins; every caller gets the same value).
+func (s *Store) sharedSecret(ctx context.Context, key, what string) ([]byte, error) {
+	if err := s.rdb.SetNX(ctx, key, rand.Text()+rand.Text(), 0).Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
-	v, err := s.rdb.Get(ctx, consoleSaltKey()).Result()
+	v, err := s.rdb.Get(ctx, key).Result()
 	if errors.Is(err, redis.Nil) {
-		return nil, errors.New("console salt: deleted while being read")
+		return nil, fmt.Errorf("%s: deleted while being read", what)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("console salt: %w", err)
+		return nil, fmt.Errorf("%s: %w", what, err)
 	}
 	return []byte(v), nil
 }

@@ -87,7 +87,8 @@ type Config struct {
 	LocationProxies []string `yaml:"location_proxies"`
 	// CursorSecret signs the cursors of cursor pagination (RFC 9865) with
 	// HMAC-SHA256; replicas behind one address need the same secret, at
-	// least MinTokenLength characters. Empty: a random key per process.
+	// least MinTokenLength characters. Empty: a random key created once and
+	// shared through the store (store.Store.CursorKey).
 	CursorSecret string `yaml:"cursor_secret" config:"secret"`
 	// CursorTimeout is how long a pagination cursor stays valid (advertised
 	// as pagination.cursorTimeout). Default DefaultCursorTimeout.

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"math"
 	"slices"
 	"strings"
@@ -59,10 +60,26 @@ func queryBinding(tenant string, pl *listPlan, p listParams) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
 }
 
+// cursorMAC is the MAC of a cursor's payload; loadCursorKey has run.
 func (srv *Server) cursorMAC(payload []byte) []byte {
-	m := hmac.New(sha256.New, srv.cursorKey)
+	m := hmac.New(sha256.New, *srv.cursorKey.Load())
 	m.Write(payload)
 	return m.Sum(nil)[:cursorMACSize]
+}
+
+// loadCursorKey makes sure the cursor key is known: the shared key is read
+// once, on the first cursor a process issues or checks (a failure, Redis
+// unavailable, fails that request and is tried again on the next).
+func (srv *Server) loadCursorKey(ctx context.Context) error {
+	if srv.cursorKey.Load() != nil {
+		return nil
+	}
+	k, err := srv.opts.SharedCursorKey(ctx)
+	if err != nil {
+		return fmt.Errorf("cursor pagination: %w", err)
+	}
+	srv.cursorKey.CompareAndSwap(nil, &k)
+	return nil
 }
 
 func (srv *Server) encodeCursor(st cursorState) string {
@@ -107,6 +124,9 @@ func (srv *Server) cursorTimeout() time.Duration {
 // position of p.cursor (the first page when it is empty), the total number of
 // matches and the cursor of the next page ("" on the last page).
 func (srv *Server) cursorPage(ctx context.Context, tenant string, pl *listPlan, p listParams) ([]hit, int, string, error) {
+	if err := srv.loadCursorKey(ctx); err != nil {
+		return nil, 0, "", err
+	}
 	binding := queryBinding(tenant, pl, p)
 	var (
 		st    cursorState

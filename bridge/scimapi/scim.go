@@ -23,6 +23,7 @@ import (
 	"net/netip"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -96,9 +97,13 @@ type Options struct {
 	// of 500 (typically store.Unavailable).
 	Unavailable func(error) (retryAfter time.Duration, ok bool)
 	// CursorKey signs pagination cursors (RFC 9865) with HMAC-SHA256. Replicas
-	// behind one load balancer need the same key; empty means a random key per
-	// process (cursors then die with it).
+	// behind one load balancer need the same key; empty means the key
+	// SharedCursorKey returns (read once, on the first cursor), else a random
+	// key per process (cursors then die with it).
 	CursorKey []byte
+	// SharedCursorKey returns the deployment's shared cursor key (typically
+	// store.Store.CursorKey); nil for none.
+	SharedCursorKey func(ctx context.Context) ([]byte, error)
 	// CursorTimeout is how long a cursor stays valid; 0 means DefaultCursorTimeout.
 	CursorTimeout time.Duration
 	// BulkMaxOperations and BulkMaxPayloadBytes bound a /Bulk request (RFC 7644
@@ -112,13 +117,15 @@ type Options struct {
 
 // Server serves /scim/v2.
 type Server struct {
-	opts      Options
-	store     Store
-	log       zerolog.Logger
-	now       func() time.Time
-	types     *resourceTypes            // every tenant's, and the unauthenticated discovery's
-	tenants   map[string]*resourceTypes // tenants with their own extensions
-	cursorKey []byte
+	opts    Options
+	store   Store
+	log     zerolog.Logger
+	now     func() time.Time
+	types   *resourceTypes            // every tenant's, and the unauthenticated discovery's
+	tenants map[string]*resourceTypes // tenants with their own extensions
+	// cursorKey signs cursors: Options.CursorKey, else the shared one read
+	// once (Options.SharedCursorKey), else a random one of this process.
+	cursorKey atomic.Pointer[[]byte]
 	inflight  inflight
 }
 
@@ -139,10 +146,14 @@ func New(opts Options) (*Server, error) {
 			return nil, fmt.Errorf("scim server: tenant %s: %w", tenant, err)
 		}
 	}
-	srv.cursorKey = opts.CursorKey
-	if len(srv.cursorKey) == 0 {
-		srv.cursorKey = make([]byte, 32)
-		_, _ = rand.Read(srv.cursorKey) // crypto/rand.Read never fails (Go 1.24+)
+	switch {
+	case len(opts.CursorKey) > 0:
+		k := opts.CursorKey
+		srv.cursorKey.Store(&k)
+	case opts.SharedCursorKey == nil:
+		k := make([]byte, 32)
+		_, _ = rand.Read(k) // crypto/rand.Read never fails (Go 1.24+)
+		srv.cursorKey.Store(&k)
 	}
 	if srv.opts.BulkMaxOperations <= 0 {
 		srv.opts.BulkMaxOperations = DefaultBulkMaxOperations
