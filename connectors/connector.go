@@ -237,6 +237,16 @@ type UserNameDirectory interface {
 	UserByUserName(ctx context.Context, userName string) (*User, error)
 }
 
+// UsersByEmailDirectory is a Directory that also lists every user having an
+// email (case-insensitive, among any of the user's emails, or as the userName
+// of a user without emails: what User.Email falls back to), active or not,
+// oldest first; none is an empty result, not an error. The bridge's directory
+// is one. An adapter whose downstream account is keyed by email (a Bimplus
+// team member) uses it to find every SCIM user that shares that account.
+type UsersByEmailDirectory interface {
+	UsersByEmail(ctx context.Context, email string) ([]User, error)
+}
+
 // Deps is what the bridge hands every adapter when it opens it.
 type Deps struct {
 	Tenant    string

@@ -187,6 +187,7 @@ func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Conne
 	for g, grants := range c.Groups {
 		groups[g] = slices.Clone(grants)
 	}
+	dir, _ := deps.Directory.(connectors.UsersByEmailDirectory) // nil without one
 	return &connector{
 		name:     name,
 		team:     c.Team,
@@ -196,6 +197,8 @@ func (c *Config) Open(_ context.Context, deps connectors.Deps) (connectors.Conne
 		roles:    &roleCache{ttl: ttl, now: now},
 		members:  &memberCache{ttl: membersTTL, now: now, projects: mappedProjects(groups)},
 		listings: newListingCache(projectTTL, now, mappedProjects(groups)),
+		dir:      dir,
+		top:      topRoles(groups),
 		log:      deps.Logger,
 	}, nil
 }

@@ -35,7 +35,12 @@ type connector struct {
 	// serialises the convergences of one member (see memberLocks).
 	listings *listingCache
 	locks    memberLocks
-	log      zerolog.Logger
+	// dir finds the users sharing a member's email; nil when the bridge's
+	// directory cannot list them (each user is then converged on its own).
+	dir connectors.UsersByEmailDirectory
+	// top is the highest role mapped on each project (see topRoles).
+	top map[string]string
+	log zerolog.Logger
 }
 
 // Name returns the configured connector name.
@@ -50,7 +55,10 @@ type step struct {
 	project string
 	member  memberRef
 	role    role // create, update: the role to set; delete: the current role (ID only)
-	action  connectors.Action
+	// own is set when the step acts on the user's member (found by its
+	// email), not on a recorded member whose email no longer matches.
+	own    bool
+	action connectors.Action
 }
 
 // Converge makes the user's Bimplus project memberships match its groups (see the
@@ -153,7 +161,16 @@ func (c *connector) converge(ctx context.Context, s connectors.Subject, prev con
 	case !u.Active:
 		absent = "the user is inactive"
 	}
-	steps, next := c.plan(projects, listings, wants, roles, managed, email, memberID, absent)
+	in := planInput{projects: projects, listings: listings, wants: wants, roles: roles, managed: managed, email: email, absent: absent}
+	steps, next := c.plan(in, memberID)
+	if c.needSharers(steps, wants) {
+		// The member may be another user's too: plan again from the union
+		// of their desired roles (see the package doc).
+		if in, err = c.withSharers(ctx, s.ID, in, steps, names); err != nil {
+			return prev, nil, err
+		}
+		steps, next = c.plan(in, memberID)
+	}
 	needID := slices.ContainsFunc(steps, func(st step) bool { return st.op == "create" })
 	var cached *memberLookup // set when memberID comes from a team listing read before this call
 	if needID && memberID == "" {
@@ -170,7 +187,7 @@ func (c *connector) converge(ctx context.Context, s connectors.Subject, prev con
 			// listing read has not seen change: no delete and re-add. Only
 			// an id the team answered now is trusted for that (a cached one
 			// may be a member who has left since).
-			steps, next = c.plan(projects, listings, wants, roles, managed, email, memberID, absent)
+			steps, next = c.plan(in, memberID)
 		}
 	}
 	actions := make([]connectors.Action, 0, len(steps))
@@ -214,17 +231,59 @@ func (c *connector) resolveRoles(ctx context.Context, names []string) (map[strin
 	return roles, nil
 }
 
+// planInput is what a convergence plans from.
+type planInput struct {
+	projects []string                // the projects concerned, sorted
+	listings map[string][]membership // per project, the entries of the user's member and of its recorded ones
+	// wants is the desired role per project of the user's member: the
+	// user's own, merged with those of the users sharing its email once
+	// they were looked up (withSharers).
+	wants map[string]want
+	// others is, per memberKey(email), the desired roles of the users other
+	// than the user with that email; nil until looked up.
+	others  map[string]map[string]want
+	roles   map[string]role // every role name of wants and others, resolved
+	managed map[string]managedMembership
+	email   string // the user's email, "" when deleted or without one
+	absent  string // why a membership nobody asks for is removed
+}
+
+// withSharers returns in with the users sharing the email of the members
+// steps act on counted (see sharers): in.others set, the user's wants merged
+// with its member's sharers', and their role names resolved. names are the
+// role names the user's groups mention (see desired).
+func (c *connector) withSharers(ctx context.Context, self string, in planInput, steps []step, names []string) (planInput, error) {
+	keys := sharerKeys(steps, in.email)
+	if len(keys) == 0 {
+		return in, nil // no member email known: nobody to share it with
+	}
+	sh, err := c.sharers(ctx, self, keys)
+	if err != nil || !sh.found {
+		return in, err // nobody shares the email: the user's own plan stands
+	}
+	in.absent += "; no other user with the same email asks for it"
+	if len(sh.wants) == 0 {
+		return in, nil
+	}
+	roles, err := c.resolveRoles(ctx, mergeSorted(slices.Clone(names), sh.names))
+	if err != nil {
+		return in, err
+	}
+	in.roles, in.others = roles, sh.wants
+	in.wants = unionWants(in.wants, sh.wants[memberKey(in.email)], "")
+	return in, nil
+}
+
 // plan computes the writes per project (in project order) and the managed
 // memberships once they are all made. Create steps leave member.ID to the caller
 // when memberID is not yet known.
-func (c *connector) plan(projects []string, listings map[string][]membership, wants map[string]want,
-	roles map[string]role, managed map[string]managedMembership, email, memberID, absent string,
-) ([]step, map[string]managedMembership) {
-	next := maps.Clone(managed)
+func (c *connector) plan(in planInput, memberID string) ([]step, map[string]managedMembership) {
+	email, absent := in.email, in.absent
+	next := maps.Clone(in.managed)
 	var steps []step
-	for _, p := range projects {
-		ms, listed := listings[p]
-		rec, isManaged := managed[p]
+	for _, p := range in.projects {
+		ms, listed := in.listings[p]
+		rec, isManaged := in.managed[p]
 		if !listed {
 			delete(next, p)
 			continue
@@ -248,20 +307,30 @@ func (c *connector) plan(projects []string, listings map[string][]membership, wa
 			}
 		}
 		for _, m := range stale {
-			steps = append(steps, step{op: "delete", project: p, member: memberRef{ID: m.Member.ID, Email: m.Member.Email}, role: role{ID: m.Role.ID},
+			ref := memberRef{ID: m.Member.ID, Email: m.Member.Email}
+			if w, ok := in.others[memberKey(m.Member.Email)][p]; ok {
+				// Other users with that member's email want it: it stays, at
+				// the role they want, and is theirs to manage.
+				if r := in.roles[w.Role]; !c.sameRole(m.Role, r) {
+					steps = append(steps, step{op: "update", project: p, member: ref, role: r,
+						action: action(connectors.OpUpdate, p, describe(m.Member), fmt.Sprintf("role is %s, want %s (%s)", roleLabel(m.Role), r.Name, w.reason()))})
+				}
+				continue
+			}
+			steps = append(steps, step{op: "delete", project: p, member: ref, role: role{ID: m.Role.ID},
 				action: action(connectors.OpDelete, p, describe(m.Member), "membership recorded as managed belongs to a member that no longer matches the user's email")})
 		}
-		w, wanted := wants[p]
+		w, wanted := in.wants[p]
 		if wanted {
-			r := roles[w.Role]
-			by := strings.Join(quoteAll(w.Groups), ", ")
+			r := in.roles[w.Role]
+			by := w.reason()
 			switch {
 			case cur == nil:
-				steps = append(steps, step{op: "create", project: p, member: memberRef{ID: memberID}, role: r,
+				steps = append(steps, step{op: "create", project: p, member: memberRef{ID: memberID}, role: r, own: true,
 					action: action(connectors.OpCreate, p, email, fmt.Sprintf("want %s (%s)", r.Name, by))})
 				next[p] = managedMembership{Member: memberID, Role: r.Name}
 			case !c.sameRole(cur.Role, r):
-				steps = append(steps, step{op: "update", project: p, member: memberRef{ID: cur.Member.ID, Email: cur.Member.Email}, role: r,
+				steps = append(steps, step{op: "update", project: p, member: memberRef{ID: cur.Member.ID, Email: cur.Member.Email}, role: r, own: true,
 					action: action(connectors.OpUpdate, p, describe(cur.Member), fmt.Sprintf("role is %s, want %s (%s)", roleLabel(cur.Role), r.Name, by))})
 				next[p] = managedMembership{Member: cur.Member.ID, Role: r.Name}
 			default:
@@ -274,7 +343,7 @@ func (c *connector) plan(projects []string, listings map[string][]membership, wa
 			if !isManaged {
 				why += " (prune_unmanaged)"
 			}
-			steps = append(steps, step{op: "delete", project: p, member: memberRef{ID: cur.Member.ID, Email: cur.Member.Email}, role: role{ID: cur.Role.ID},
+			steps = append(steps, step{op: "delete", project: p, member: memberRef{ID: cur.Member.ID, Email: cur.Member.Email}, role: role{ID: cur.Role.ID}, own: true,
 				action: action(connectors.OpDelete, p, describe(cur.Member), why)})
 		}
 		delete(next, p)
@@ -392,15 +461,16 @@ func listingWrong(err error) bool {
 	return false
 }
 
-// replacesRecorded reports whether steps delete member id (a recorded
-// membership whose listed email looks stale) on a project where they also
-// create one: the create would re-add the very member.
+// replacesRecorded reports whether steps delete (or, for the users sharing its
+// email, update) member id, a recorded membership whose listed email looks
+// stale, on a project where they also create one: the create would re-add the
+// very member.
 func replacesRecorded(steps []step, id string) bool {
 	if id == "" {
 		return false
 	}
 	for _, d := range steps {
-		if d.op != "delete" || d.member.ID != id {
+		if d.own || d.member.ID != id {
 			continue
 		}
 		for _, cr := range steps {

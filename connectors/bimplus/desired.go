@@ -41,10 +41,13 @@ func outranks(a, b string) bool {
 	return a < b
 }
 
-// want is the desired role of the user on one project.
+// want is the desired role of the user's member on one project.
 type want struct {
 	Role   string   // role name as configured
-	Groups []string // the mapping keys granting exactly this role
+	Groups []string // the mapping keys granting exactly this role to the user
+	// Sharers names the other users with the same email whose groups grant
+	// exactly this role (see unionWants), sorted.
+	Sharers []string
 }
 
 // matchGroups returns the mapping keys a user's group matches: the exact key, or
@@ -131,7 +134,10 @@ type projectedRole struct {
 
 // Project implements connectors.Projector: the user's email (lower-cased, as it
 // is matched case-insensitively), whether it is active, and its desired project
-// roles sorted by project. A deleted user projects to the zero value.
+// roles sorted by project. A deleted user projects to the zero value. It is the
+// user's own share of its member's roles only: a change of another user with
+// the same email converges that user, which counts this one's share then (see
+// "Users sharing an email" in the package doc).
 func (c *connector) Project(s connectors.Subject) any {
 	var p projection
 	if s.User == nil {

@@ -27,14 +27,54 @@
 // the team does not have, or one that is not a project role (its "resources" list
 // names no "UserRightProject"), is a permanent error naming the group key.
 //
+// # Users sharing an email
+//
+// A Bimplus member is found by email, so SCIM users whose email
+// (connectors.User.Email, compared case-insensitively) is the same — a shared
+// mailbox, one person with two IdP accounts — share one member. Its desired
+// role on a project is the highest (in the order above) any of the active
+// users with its email gets there, and a membership is removed only when none
+// of them asks for it: user A in a group granting Project_Editor and user B in
+// none keep the member an editor, whichever of the two converged last, and
+// when A leaves the group a viewer role B's groups grant remains. A recorded
+// member whose email no longer matches the user's (the user's email changed,
+// or the user is deleted: the member's listed email is used) is likewise kept,
+// at the role the users with that email want, instead of being removed.
+//
+// The other users are read from the bridge's directory
+// (connectors.UsersByEmailDirectory; without one each user is converged on
+// its own, as before) inside the member's lock, and only when the plan made
+// from the user's own groups writes something they could change: a removal,
+// or a role below the highest one mapped on that project. A convergence
+// whose own plan writes nothing (every settled user with an email of its
+// own) or only sets a project's highest role (a large group joining its
+// mapping, as usually configured) reads nothing. The others read each member
+// email they act on once: one lookup, two when the user's email has just
+// changed. A user whose own groups ask for less than the member has because
+// of another user sharing its email reads once per convergence, and the
+// union says there is nothing to do.
+//
+// No convergence of the other users is needed when one of them changes: the
+// change marks that user, whose convergence reads the others' current
+// groups and sets the union, so the last convergence of any of them leaves
+// the member right, and the recorded hash of a user (its own email, state and
+// roles) still changes exactly when its share of the union does. A user whose
+// own roles did not change is not converged again, and does not need to be.
+// Replicas serialise convergences of one member only within a process; two
+// replicas converging two users of one member at the same moment may still
+// apply them in either order, as for any concurrent change of one member,
+// until the next convergence or reconciliation of either.
+//
 // # Which memberships the bridge manages
 //
 // A membership becomes managed once the bridge has converged it: it created it,
-// or a mapped group asked for it and the bridge set or confirmed its role. The
-// record of a user lists them (Record.IDs "project:<id>" → member id, and the
-// roles applied in Record.State). A managed membership is removed when no mapped
-// group asks for it any more, when the user is deactivated or deleted, and when
-// its project is no longer mapped. Every other membership is left alone — a
+// or a mapped group (of the user, or of a user sharing its email) asked for it
+// and the bridge set or confirmed its role. The record of a user lists them
+// (Record.IDs "project:<id>" → member id, and the roles applied in
+// Record.State). A managed membership is removed when no mapped group asks for
+// it any more, when the user is deactivated or deleted, and when its project is
+// no longer mapped — unless a user sharing its email still asks for it (see
+// above). Every other membership is left alone — a
 // member added by hand on an unmapped project, or on a mapped project while no
 // mapped group grants that user a role there — unless prune_unmanaged is set;
 // then every membership of the user on a mapped project that no group asks for is

@@ -41,6 +41,8 @@ type env struct {
 	bob   string // member id of bob@example.com
 	// open opens another adapter with the same configuration (another replica).
 	open func() connectors.Connector
+	// dir, when set before open, is the adapter's Deps.Directory.
+	dir connectors.Directory
 }
 
 func newEnv(t testing.TB, mutate func(*Config)) *env {
@@ -74,7 +76,7 @@ func newEnvWrapped(t testing.TB, mutate func(*Config), wrap func(http.Handler) h
 	}
 	e.open = func() connectors.Connector {
 		t.Helper()
-		c, err := cfg.Open(context.Background(), connectors.Deps{Tenant: "t1", Client: hs.Client(), Logger: zerolog.Nop(), Now: e.clock.Now, Throttle: conntest.NoThrottle{}})
+		c, err := cfg.Open(context.Background(), connectors.Deps{Tenant: "t1", Directory: e.dir, Client: hs.Client(), Logger: zerolog.Nop(), Now: e.clock.Now, Throttle: conntest.NoThrottle{}})
 		if err != nil {
 			t.Fatal(err)
 		}

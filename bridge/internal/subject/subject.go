@@ -103,6 +103,8 @@ type DirectoryStore interface {
 	FindUserIDByUserName(ctx context.Context, tenant, userName string) (string, error)
 }
 
+var _ connectors.UsersByEmailDirectory = (*directory)(nil)
+
 // directory implements connectors.Directory on the store for one tenant.
 type directory struct {
 	st     DirectoryStore
@@ -138,6 +140,27 @@ func (d *directory) UserByEmail(ctx context.Context, email string) (*connectors.
 		}
 	}
 	return found, nil
+}
+
+// UsersByEmail returns every user with that email, active or not, oldest
+// first (connectors.UsersByEmailDirectory): one index read, then one read per
+// user found.
+func (d *directory) UsersByEmail(ctx context.Context, email string) ([]connectors.User, error) {
+	ids, err := d.st.FindUserIDsByEmail(ctx, d.tenant, email)
+	if err != nil {
+		return nil, fmt.Errorf("find users by email: %w", err)
+	}
+	out := make([]connectors.User, 0, len(ids))
+	for _, id := range ids {
+		u, err := LoadUser(ctx, d.st, d.tenant, id)
+		if err != nil {
+			return nil, err
+		}
+		if u != nil { // deleted since the index was read
+			out = append(out, *u)
+		}
+	}
+	return out, nil
 }
 
 // UserByUserName returns the user with that userName (case-insensitive), or
