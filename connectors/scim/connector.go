@@ -2,7 +2,6 @@ package scim
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
@@ -64,61 +63,91 @@ func (c *connector) Project(s connectors.Subject) any {
 		Email: workEmail(s.User)}
 }
 
-func record(id string) connectors.Record {
-	if id == "" {
-		return connectors.Record{}
-	}
-	return connectors.Record{IDs: map[string]string{IDKey: id}}
-}
-
 // Converge mirrors one SCIM user (see the package documentation).
 func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev connectors.Record, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
 	if s.Kind != connectors.SubjectUser {
 		return prev, nil, &connectors.Error{Class: connectors.Permanent, Op: "converge", Msg: fmt.Sprintf("subject kind %q is not handled", s.Kind)}
 	}
 	id := prev.IDs[IDKey]
-	posted := postedOf(prev)
+	st := stateOf(prev)
 	subjectID := s.ID
 	if subjectID == "" && s.User != nil {
 		subjectID = s.User.ID
 	}
-	if s.User == nil {
-		if id == "" && len(posted) > 0 {
-			// A create whose answer was lost, then the user deleted: find
-			// what it may have created (only an account its keys identify
-			// as that POST's: never deactivate someone else's).
-			u, err := c.findPosted(ctx, posted, subjectID)
-			if err != nil {
-				return prev, nil, fmt.Errorf("look up earlier creates: %w", err)
+	// The account at the recorded id is acted on only when it is the user's:
+	// a downstream restored from a backup, reset, or another instance behind
+	// the same url may hold someone else under that id.
+	var at *remoteUser
+	if id != "" {
+		u, err := c.api.get(ctx, id)
+		switch {
+		case err == nil:
+			at = u
+		case !connectors.IsNotFound(err):
+			rec := makeRecord(id, st.Written, st.Posted)
+			if s.User == nil {
+				return rec, nil, fmt.Errorf("read user %s: %w", id, err)
 			}
-			if u == nil {
-				return connectors.Record{}, nil, nil
-			}
-			id = u.ID
+			return rec, nil, fmt.Errorf("look up user %q: %w", s.User.UserName, err)
 		}
-		return c.convergeDeleted(ctx, id, opts)
 	}
-	want := s.User
-	cur, err := c.find(ctx, id, want)
-	if err != nil {
-		return withPosted(record(id), posted), nil, fmt.Errorf("look up user %q: %w", want.UserName, err)
+	var note string
+	if at != nil {
+		ours, err := c.owns(ctx, at, s.User, st.Written, subjectID)
+		if err != nil {
+			return makeRecord(id, st.Written, st.Posted), nil, err
+		}
+		if !ours {
+			note = c.foreign(at, s.User, subjectID)
+			id, at = "", nil // gone for this user: never written
+		}
+	}
+	var (
+		rec  connectors.Record
+		acts []connectors.Action
+		err  error
+	)
+	if s.User == nil {
+		rec, acts, err = c.convergeDeleted(ctx, id, at, st, subjectID, opts)
+	} else {
+		rec, acts, err = c.convergeUser(ctx, s.User, id, at, st, subjectID, opts)
+	}
+	return rec, annotate(acts, note), err
+}
+
+// convergeUser converges an existing SCIM user. at is the account at the
+// recorded id id, when visible and the user's; id is "" when nothing is
+// recorded or the recorded id held another account.
+func (c *connector) convergeUser(ctx context.Context, want *connectors.User, id string, at *remoteUser, st recordState, subjectID string, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
+	posted := st.Posted
+	cur := at
+	if cur == nil {
+		var err error
+		if cur, err = c.find(ctx, want); err != nil {
+			return makeRecord(id, st.Written, posted), nil, fmt.Errorf("look up user %q: %w", want.UserName, err)
+		}
 	}
 	if cur == nil && id == "" && len(posted) > 0 {
 		// An earlier POST whose answer was lost may have created the user under
 		// keys it no longer has (renamed since): that account is the user's.
+		var err error
 		if cur, err = c.findPosted(ctx, posted, subjectID); err != nil {
-			return prev, nil, fmt.Errorf("look up earlier creates of user %q: %w", want.UserName, err)
+			return makeRecord(id, st.Written, posted), nil, fmt.Errorf("look up earlier creates of user %q: %w", want.UserName, err)
 		}
 	}
 	if !want.Active {
-		if cur == nil || !cur.active() {
-			return record(idOf(cur, id)), nil, nil
+		if cur == nil {
+			return makeRecord(id, st.Written, nil), nil, nil
+		}
+		rec := makeRecord(cur.ID, keysOf(cur), nil)
+		if !cur.active() {
+			return rec, nil, nil
 		}
 		act := connectors.Action{Op: connectors.OpDelete, Object: object(cur), Reason: "SCIM user is inactive: deactivate"}
 		if err := c.deactivate(ctx, cur.ID, act, opts); err != nil {
-			return record(cur.ID), nil, err
+			return rec, nil, err
 		}
-		return record(cur.ID), []connectors.Action{act}, nil
+		return rec, []connectors.Action{act}, nil
 	}
 	if cur != nil {
 		return c.update(ctx, cur, want, opts)
@@ -127,23 +156,28 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 		// Not visible: deactivated (the vendor hides those) or gone. PATCH reaches
 		// a deactivated user; a 404 means gone, so create.
 		act := connectors.Action{Op: connectors.OpUpdate, Object: "user " + id, Reason: "recorded user not visible downstream: reactivate (re-create if gone)"}
+		// The PATCH sets userName and externalId; the login it cannot change.
+		written := &userKeys{UserName: want.UserName, ExternalID: want.ExternalID}
+		if st.Written != nil {
+			written.Email = st.Written.Email
+		}
 		if opts.DryRun {
-			return record(id), []connectors.Action{act}, nil
+			return makeRecord(id, written, nil), []connectors.Action{act}, nil
 		}
 		_, err := c.api.patch(ctx, id, fullOps(want))
 		switch {
 		case err == nil:
 			c.logWrite(act)
-			return record(id), []connectors.Action{act}, nil
+			return makeRecord(id, written, nil), []connectors.Action{act}, nil
 		case !connectors.IsNotFound(err):
-			return record(id), nil, fmt.Errorf("reactivate user %s: %w", id, err)
+			return makeRecord(id, st.Written, nil), nil, fmt.Errorf("reactivate user %s: %w", id, err)
 		}
 	}
 	// A POST would update the account with the user's login (its work email):
 	// adopt that account explicitly instead, unless another SCIM user owns it.
-	cur, err = c.byLogin(ctx, want)
+	cur, err := c.byLogin(ctx, want)
 	if err != nil {
-		return withPosted(record(id), posted), nil, err
+		return makeRecord(id, st.Written, posted), nil, err
 	}
 	if cur != nil {
 		return c.update(ctx, cur, want, opts)
@@ -151,25 +185,10 @@ func (c *connector) Converge(ctx context.Context, s connectors.Subject, prev con
 	return c.create(ctx, want, posted, opts)
 }
 
-func idOf(u *remoteUser, fallback string) string {
-	if u != nil {
-		return u.ID
-	}
-	return fallback
-}
-
-// find returns the downstream user: by the recorded id first, then by filter on
-// match_by. nil means not visible downstream.
-func (c *connector) find(ctx context.Context, id string, want *connectors.User) (*remoteUser, error) {
-	if id != "" {
-		u, err := c.api.get(ctx, id)
-		if err == nil {
-			return u, nil
-		}
-		if !connectors.IsNotFound(err) {
-			return nil, err
-		}
-	}
+// find looks the user up by filter on match_by (externalId when so
+// configured and the user has one, else userName). nil means not visible
+// downstream.
+func (c *connector) find(ctx context.Context, want *connectors.User) (*remoteUser, error) {
 	if c.matchBy == MatchByExternalID && want.ExternalID != "" {
 		return c.lookup(ctx, MatchByExternalID, want.ExternalID, want)
 	}
@@ -216,8 +235,10 @@ func (c *connector) lookupFilter(ctx context.Context, filter string, carries fun
 }
 
 // update PATCHes the attributes of cur that differ from want (nothing when equal).
+// The record names cur and the keys it carries after the PATCH (see
+// recordState.Written); after a failed PATCH, the keys it carried before.
 func (c *connector) update(ctx context.Context, cur *remoteUser, want *connectors.User, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
-	rec := record(cur.ID)
+	rec := makeRecord(cur.ID, &userKeys{UserName: want.UserName, ExternalID: want.ExternalID, Email: cur.email()}, nil)
 	ops, attrs := diffOps(cur, want)
 	if len(ops) == 0 {
 		return rec, nil, nil
@@ -227,7 +248,7 @@ func (c *connector) update(ctx context.Context, cur *remoteUser, want *connector
 		return rec, []connectors.Action{act}, nil
 	}
 	if _, err := c.api.patch(ctx, cur.ID, ops); err != nil {
-		return rec, nil, fmt.Errorf("update user %s: %w", cur.ID, err)
+		return makeRecord(cur.ID, keysOf(cur), nil), nil, fmt.Errorf("update user %s: %w", cur.ID, err)
 	}
 	c.logWrite(act)
 	return rec, []connectors.Action{act}, nil
@@ -238,13 +259,13 @@ func (c *connector) update(ctx context.Context, cur *remoteUser, want *connector
 // externalId: when its answer is lost (a timeout, a crash) and the user is
 // renamed, deactivated or deleted before the next attempt, that attempt still
 // finds what the POST created (findPosted) instead of leaving it active.
-func (c *connector) create(ctx context.Context, want *connectors.User, posted []postedKey, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
+func (c *connector) create(ctx context.Context, want *connectors.User, posted []userKeys, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
 	act := connectors.Action{Op: connectors.OpCreate, Object: fmt.Sprintf("user %q", want.UserName), Reason: "absent downstream"}
 	if opts.DryRun {
 		return connectors.Record{}, []connectors.Action{act}, nil
 	}
 	email := workEmail(want)
-	intent := withPosted(connectors.Record{}, addPosted(posted, postedKey{UserName: want.UserName, ExternalID: want.ExternalID, Email: email}))
+	intent := makeRecord("", nil, addPosted(posted, userKeys{UserName: want.UserName, ExternalID: want.ExternalID, Email: email}))
 	if err := opts.Save(ctx, intent); err != nil {
 		return intent, nil, err
 	}
@@ -253,7 +274,7 @@ func (c *connector) create(ctx context.Context, want *connectors.User, posted []
 	if err != nil {
 		// Only a POST that may have been applied (no answer, or a 5xx or 408)
 		// keeps its keys; one the server refused created nothing.
-		kept := withPosted(connectors.Record{}, posted)
+		kept := makeRecord("", nil, posted)
 		if mayHaveApplied(err) {
 			kept = intent
 		}
@@ -268,15 +289,20 @@ func (c *connector) create(ctx context.Context, want *connectors.User, posted []
 	}
 	c.logWrite(act)
 	acts := []connectors.Action{act}
-	if err := opts.Report(ctx, record(u.ID), act); err != nil {
-		return record(u.ID), acts, err
+	login := u.email()
+	if login == "" {
+		login = email // a server that does not echo emails: the login is the one sent
+	}
+	rec := makeRecord(u.ID, &userKeys{UserName: want.UserName, ExternalID: want.ExternalID, Email: login}, nil)
+	if err := opts.Report(ctx, rec, act); err != nil {
+		return rec, acts, err
 	}
 	if u.Active != nil && !*u.Active {
 		// The login existed deactivated and the server kept it so.
 		rec, more, err := c.update(ctx, u, want, opts)
 		return rec, append(acts, more...), err
 	}
-	return record(u.ID), acts, nil
+	return rec, acts, nil
 }
 
 // afterConflict looks the user up by userName, then by externalId, and converges
@@ -327,24 +353,41 @@ func (c *connector) ownedByAnother(ctx context.Context, userName, id string) (bo
 	return u != nil && u.ID != id, nil
 }
 
-// convergeDeleted deactivates the recorded user of a deleted SCIM user.
-func (c *connector) convergeDeleted(ctx context.Context, id string, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
-	if id == "" {
-		return connectors.Record{}, nil, nil
+// convergeDeleted deactivates the account of a deleted SCIM user: at, the
+// account at the recorded id when it is visible and the user's; else, with
+// the recorded id not visible (id kept) or holding another account (id ""),
+// the account the keys the adapter last wrote find (findOwn); with neither an
+// id nor such keys, the account a POST whose answer was lost made
+// (findPosted). Nothing else: the bridge never made it.
+func (c *connector) convergeDeleted(ctx context.Context, id string, at *remoteUser, st recordState, subjectID string, opts connectors.Options) (connectors.Record, []connectors.Action, error) {
+	u := at
+	switch {
+	case u != nil:
+	case id == "" && len(st.Posted) > 0:
+		// A create whose answer was lost, then the user deleted: find
+		// what it may have created (only an account its keys identify
+		// as that POST's: never deactivate someone else's).
+		found, err := c.findPosted(ctx, st.Posted, subjectID)
+		if err != nil {
+			return makeRecord("", nil, st.Posted), nil, fmt.Errorf("look up earlier creates: %w", err)
+		}
+		u = found
+	case st.Written != nil:
+		found, err := c.findOwn(ctx, *st.Written, subjectID)
+		if err != nil {
+			return makeRecord(id, st.Written, nil), nil, fmt.Errorf("look up the account of deleted user %q: %w", st.Written.UserName, err)
+		}
+		u = found
 	}
-	rec := record(id)
-	u, err := c.api.get(ctx, id)
-	if connectors.IsNotFound(err) {
-		return rec, nil, nil // gone, or deactivated and hidden
+	if u == nil {
+		return makeRecord(id, st.Written, nil), nil, nil // gone, or deactivated and hidden
 	}
-	if err != nil {
-		return rec, nil, fmt.Errorf("read user %s: %w", id, err)
-	}
+	rec := makeRecord(u.ID, keysOf(u), nil)
 	if !u.active() {
 		return rec, nil, nil
 	}
 	act := connectors.Action{Op: connectors.OpDelete, Object: object(u), Reason: "SCIM user deleted: deactivate"}
-	if err := c.deactivate(ctx, id, act, opts); err != nil {
+	if err := c.deactivate(ctx, u.ID, act, opts); err != nil {
 		return rec, nil, err
 	}
 	return rec, []connectors.Action{act}, nil
@@ -411,54 +454,12 @@ func strOp(path, v string) patchOp {
 	return patchOp{Op: "replace", Path: path, Value: v}
 }
 
-// postedKey is what one POST of the adapter carried: the keys a lost answer's
-// user can be found by, and its work email (the login), which tells that user
-// from another account under the same keys. Keys saved by earlier builds have
-// no email and are read as before.
-type postedKey struct {
-	UserName   string `json:"userName"`
-	ExternalID string `json:"externalId,omitempty"`
-	Email      string `json:"email,omitempty"`
-}
-
-// createState is the adapter's Record.State while no user id is recorded: the
-// keys of the POSTs sent so far (the latest last, at most maxPosted).
-type createState struct {
-	Posted []postedKey `json:"posted,omitempty"`
-}
-
 // maxPosted bounds the POST keys a record keeps.
 const maxPosted = 5
 
-// postedOf reads the POST keys of prev (none when it records an id, or holds
-// no state of this adapter).
-func postedOf(prev connectors.Record) []postedKey {
-	if len(prev.State) == 0 {
-		return nil
-	}
-	var st createState
-	if json.Unmarshal(prev.State, &st) != nil {
-		return nil
-	}
-	return st.Posted
-}
-
-// withPosted returns rec carrying the POST keys posted in its state.
-func withPosted(rec connectors.Record, posted []postedKey) connectors.Record {
-	if len(posted) == 0 {
-		return rec
-	}
-	raw, err := json.Marshal(createState{Posted: posted})
-	if err != nil {
-		return rec
-	}
-	rec.State = raw
-	return rec
-}
-
 // addPosted appends k to posted (once), keeping the latest maxPosted.
-func addPosted(posted []postedKey, k postedKey) []postedKey {
-	out := make([]postedKey, 0, len(posted)+1)
+func addPosted(posted []userKeys, k userKeys) []userKeys {
+	out := make([]userKeys, 0, len(posted)+1)
 	for _, p := range posted {
 		if p != k {
 			out = append(out, p)
@@ -497,7 +498,7 @@ func mayHaveApplied(err error) bool {
 // name alone from reaching someone else's account: one carrying an
 // externalId was not made by that POST, and a login another SCIM user holds
 // is that user's.
-func (c *connector) findPosted(ctx context.Context, posted []postedKey, subjectID string) (*remoteUser, error) {
+func (c *connector) findPosted(ctx context.Context, posted []userKeys, subjectID string) (*remoteUser, error) {
 	for i := len(posted) - 1; i >= 0; i-- {
 		p := posted[i]
 		page, err := c.api.list(ctx, eqFilter(MatchByUserName, p.UserName), 1, PageSize)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -36,6 +37,8 @@ type setup struct {
 	// wrap, when set, stands between the adapter and the fake (to record or
 	// change requests).
 	wrap func(http.Handler) http.Handler
+	// log, when set, receives the adapter's log lines (JSON).
+	log io.Writer
 }
 
 func newHarness(t testing.TB, st setup) *harness {
@@ -52,7 +55,11 @@ func newHarness(t testing.TB, st setup) *harness {
 		MatchBy: st.matchBy,
 		Prune:   st.prune,
 	}
-	c, err := cfg.Open(context.Background(), connectors.Deps{Tenant: "acme", Client: ts.Client(), Logger: zerolog.Nop(), Throttle: conntest.NoThrottle{}, Directory: st.dir})
+	logger := zerolog.Nop()
+	if st.log != nil {
+		logger = zerolog.New(st.log)
+	}
+	c, err := cfg.Open(context.Background(), connectors.Deps{Tenant: "acme", Client: ts.Client(), Logger: logger, Throttle: conntest.NoThrottle{}, Directory: st.dir})
 	if err != nil {
 		t.Fatal(err)
 	}

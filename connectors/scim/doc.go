@@ -10,9 +10,11 @@
 // externalId, displayName and active flag:
 //
 //   - The downstream user is found by the id recorded after the last convergence
-//     (GET /Users/{id}); when that answers 404, or nothing is recorded, by
-//     GET /Users?filter=userName eq "x" (or externalId eq "x"). Filter values are
-//     JSON strings, so `"` and `\` are escaped (RFC 7644 §3.4.2.2).
+//     (GET /Users/{id}), when the account there is still the user's (see "The
+//     recorded id" below); when that answers 404, holds another account, or
+//     nothing is recorded, by GET /Users?filter=userName eq "x" (or externalId
+//     eq "x"). Filter values are JSON strings, so `"` and `\` are escaped
+//     (RFC 7644 §3.4.2.2).
 //   - Absent and the SCIM user active: before any POST, the user's login is
 //     looked up with the vendor's own filter,
 //     GET /Users?filter=emails[type eq "work" and value eq "<work email>"]. An
@@ -54,11 +56,53 @@
 //     gone and would be created.
 //   - The SCIM user inactive or deleted: DELETE /Users/{id}, which deactivates,
 //     only when the downstream user is visible and active. A deleted SCIM user is
-//     found through the recorded id, or the keys of a POST whose answer was
-//     lost; with neither there is nothing the bridge ever created for it to act
-//     on (reconciliation prunes orphans).
+//     found through the recorded id (when the account there is still its own),
+//     else through the keys last written to its account (see "The recorded
+//     id"), or the keys of a POST whose answer was lost; with none of them there
+//     is nothing the bridge ever created for it to act on (reconciliation
+//     prunes orphans).
 //   - The attributes of a deactivated downstream user are left alone while the
 //     SCIM user stays inactive; they are brought in line when it is reactivated.
+//
+// # The recorded id
+//
+// A downstream restored from a backup, reset or restarted (the fake's ids
+// begin again at 1001), or the connector's url pointed at another instance,
+// reuses ids: the id recorded for a user may then name someone else's
+// account. So the account read at the recorded id is PATCHed or deactivated
+// only when it is the user's: it carries at least one of the stable keys of
+// the desired user or of what the adapter last wrote there: the same
+// externalId (when both have one), the same userName (case-insensitively), or
+// the login (work email) among its emails. The keys last written are kept in
+// Record.State beside the id ("written": userName, externalId and the
+// account's login, as after the adapter's last write, or its last read when
+// nothing needed writing), so a rename in progress (the account still has the
+// userName the adapter last wrote) is recognised.
+//
+//   - An account at the recorded id that is not the user's is never written:
+//     the id is dropped from the record, a warning is logged (subject, id, the
+//     account's userName), and the user is looked up by its keys as a user
+//     without record (match_by filter, then the login lookup, then POST, with
+//     their safety rules). The reasons of the writes that convergence makes
+//     end with "recorded user <id> is now another account (<userName>), left
+//     alone".
+//   - A deleted user: nothing is deactivated at such an id. The keys last
+//     written look its own account up (userName, then externalId, then login
+//     filter); an active account found so is deactivated only when it is what
+//     the adapter last wrote (the same externalId, or none when the keys have
+//     none; the login when it shows emails) and its userName is no other SCIM
+//     user's. The same lookup runs when the recorded id answers 404 (a
+//     downstream that hides deactivated users finds nothing, as it should).
+//   - Records of earlier builds hold no written keys. For an existing user the
+//     account must then carry one of the desired user's keys, else it is
+//     treated as another's; the record carries the keys from the next
+//     convergence on. A deleted user has no desired keys: its account at the
+//     recorded id is deactivated as before, unless its userName is another
+//     SCIM user's (then it is left alone); keys an earlier build never kept
+//     cannot look its own account up.
+//   - A recorded id that is not visible (the vendor hides deactivated users)
+//     cannot be read, so it cannot be checked: reactivation PATCHes it as
+//     before (below), trusting the record.
 //
 // # Assumptions beyond the vendor document
 //

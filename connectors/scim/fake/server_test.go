@@ -590,3 +590,39 @@ func TestBasePath(t *testing.T) {
 		t.Fatalf("status %d", resp.StatusCode)
 	}
 }
+
+// TestRestore: Restore replaces every user and restarts ids, so an id a
+// client recorded now names another user, or none; the indexes follow.
+func TestRestore(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, Options{})
+	for _, n := range []string{"ada", "carol", "dora"} {
+		if a := e.do("POST", "/Users", fmt.Sprintf(`{"userName":%q,"emails":[{"value":"%s@acme.test","type":"work"}]}`, n, n)); a.status != 201 {
+			t.Fatalf("POST %s: %d", n, a.status)
+		}
+	}
+	got := e.s.Restore(User{UserName: "frank", Email: "frank@acme.test", Active: true}, User{ID: "1003", UserName: "ada", Email: "ada@acme.test", Active: true})
+	if got[0].ID != "1001" || got[1].ID != "1003" {
+		t.Fatalf("restored ids %q, %q; want 1001, 1003", got[0].ID, got[1].ID)
+	}
+	if a := e.do("GET", "/Users/1001", ""); a.status != 200 || a.body["userName"] != "frank" {
+		t.Fatalf("GET 1001 after restore: %d %v", a.status, a.body["userName"])
+	}
+	if a := e.do("GET", "/Users/1002", ""); a.status != 404 {
+		t.Fatalf("GET 1002 after restore: %d", a.status)
+	}
+	a := e.do("GET", "/Users?filter="+url.QueryEscape(`userName eq "carol"`), "")
+	if a.body["totalResults"] != 0.0 {
+		t.Fatalf("carol still listed: %v", a.body)
+	}
+	if _, ok := e.s.UserByLogin("carol@acme.test"); ok {
+		t.Fatal("carol's login still indexed")
+	}
+	// The next id after the restored ones is the next free one.
+	if a := e.do("POST", "/Users", `{"userName":"gina"}`); a.status != 201 || a.body["id"] != "1002" {
+		t.Fatalf("POST after restore: %d id %v", a.status, a.body["id"])
+	}
+	if a := e.do("POST", "/Users", `{"userName":"hal"}`); a.body["id"] != "1004" {
+		t.Fatalf("POST after restore: id %v, want 1004 (1003 is taken)", a.body["id"])
+	}
+}

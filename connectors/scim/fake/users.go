@@ -49,6 +49,29 @@ func loginOf(u *User) string {
 func (s *Server) Seed(u User) User {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	return s.seedLocked(u)
+}
+
+// Restore replaces every stored user with users, stored as by Seed, and
+// restarts ids where New starts them (an empty ID gets the next free one:
+// "1001", "1002", ...): a downstream restored from a backup, reset, or
+// restarted behind the same URL, where an id a client recorded may now name
+// another user, or none. No request is logged or counted; the request log,
+// the counters and pending faults are kept. It returns the users with their
+// ids, and panics as Seed does.
+func (s *Server) Restore(users ...User) []User {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.users, s.nextID = newUserIndex(), 1000
+	out := make([]User, 0, len(users))
+	for _, u := range users {
+		out = append(out, s.seedLocked(u))
+	}
+	return out
+}
+
+// seedLocked is Seed with s.mu held.
+func (s *Server) seedLocked(u User) User {
 	if u.ID == "" {
 		u.ID = s.newIDLocked()
 	}
