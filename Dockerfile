@@ -1,4 +1,6 @@
 # syntax=docker/dockerfile:1
+# (BuildKit pulls this Dockerfile frontend, docker/dockerfile:1, from Docker
+# Hub: see the README's "Container image" for builds without access to it.)
 #
 # scim-bridge container image.
 #
@@ -15,6 +17,11 @@ ARG TARGETOS=linux
 ARG TARGETARCH=amd64
 ARG VERSION=dev
 WORKDIR /src
+# Module downloads through a proxy or mirror, and flags for every go command:
+#   --build-arg GOPROXY=https://goproxy.example.com --build-arg GOFLAGS=...
+# Unset or empty, Go's defaults apply.
+ARG GOPROXY
+ARG GOFLAGS
 COPY go.mod go.sum ./
 RUN --mount=type=cache,target=/go/pkg/mod go mod download
 COPY . .

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -67,12 +68,48 @@ func TestChartConfigServes(t *testing.T) {
 			}
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			defer cancel()
-			if code, err := scimPost(ctx, b.base, token, "grace@example.com"); err != nil || code != http.StatusCreated {
+			// One Redis serves every case: each creates a user of its own.
+			if code, err := scimPost(ctx, b.base, token, "grace-"+c.name+"@example.com"); err != nil || code != http.StatusCreated {
 				t.Errorf("SCIM POST with the tenant's token from the Secret = %d, %v; want 201", code, err)
 			}
 			if _, err := b.stop(t, terminationGrace); err != nil {
 				t.Errorf("exit after SIGTERM: %v", err)
 			}
 		})
+	}
+}
+
+// TestChartConfigWithoutToken runs the bridge with the chart's default
+// configuration (no tenants), a Redis, and a Secret without SCIM_BRIDGE_TOKEN
+// (the pod spec refuses to start such a pod; this is the bridge's own guard):
+// it exits at once naming the variable, instead of serving with a token of its
+// own that the other replicas would refuse.
+func TestChartConfigWithoutToken(t *testing.T) {
+	redisURL, _ := startRedis(t)
+	r := renderChart(t)
+	text := checkConfigMap(t, chartCases[0], r, objects[appsv1.Deployment](t, r, "Deployment")[0])
+	path := filepath.Join(t.TempDir(), "bridge.yaml")
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(filepath.Join(buildAll(t), "scim-bridge"), "serve", "--config", path)
+	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "SCIM_BRIDGE_REDIS=" + redisURL,
+		"SCIM_BRIDGE_LISTEN=127.0.0.1:0", "SCIM_BRIDGE_ADMIN_TOKEN=admin-" + strings.Repeat("a", 26)}
+	done := make(chan struct{})
+	var out []byte
+	var err error
+	go func() {
+		out, err = cmd.CombinedOutput()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(20 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		t.Fatalf("the bridge serves without SCIM_BRIDGE_TOKEN on a shared Redis:\n%s", out)
+	}
+	if err == nil || !strings.Contains(string(out), "SCIM_BRIDGE_TOKEN is not set") {
+		t.Errorf("exit %v, output:\n%s\nwant a failure naming SCIM_BRIDGE_TOKEN", err, out)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -75,13 +76,65 @@ func (f *fakeSCIMApp) createdCount() int {
 	return len(f.created)
 }
 
-// composeEnv is the environment Compose gives the bridge from .env.example,
+// composeEnv is the environment Compose gives the bridge from a .env made as
+// .env.example says (its empty secrets filled with `scim-bridge token new`),
 // with Redis and the downstream app replaced by local ones.
 func composeEnv(t *testing.T, redisURL, odmURL string) map[string]string {
-	env := readEnvFile(t, "compose/.env.example")
+	env := filledEnv(t, "compose/.env.example")
 	env["SCIM_BRIDGE_REDIS"] = redisURL
 	env["ODM_SCIM_URL"] = odmURL
 	return env
+}
+
+// filledEnv reads an env example and fills each empty value with a fresh token
+// from the built binary's `scim-bridge token new`, as its comment says to.
+func filledEnv(t *testing.T, path string) map[string]string {
+	t.Helper()
+	env := readEnvFile(t, path)
+	for k, v := range env {
+		if v == "" {
+			env[k] = newToken(t)
+		}
+	}
+	return env
+}
+
+// newToken returns the token `scim-bridge token new` prints.
+func newToken(t *testing.T) string {
+	t.Helper()
+	out, err := exec.Command(filepath.Join(buildAll(t), "scim-bridge"), "token", "new").Output()
+	if err != nil {
+		t.Fatalf("scim-bridge token new: %v", err)
+	}
+	for _, line := range strings.Split(string(out), "\n") {
+		if tok, ok := strings.CutPrefix(line, "token:"); ok && strings.TrimSpace(tok) != "" {
+			return strings.TrimSpace(tok)
+		}
+	}
+	t.Fatalf("scim-bridge token new printed no token line:\n%s", out)
+	return ""
+}
+
+// secretName names the variables of the env examples that hold credentials.
+var secretName = regexp.MustCompile(`(TOKEN|SECRET|KEY|PASSWORD)$`)
+
+// checkEmptySecrets fails unless every credential of an env example is empty:
+// a placeholder long enough to pass the bridge's checks would work as a real,
+// published credential.
+func checkEmptySecrets(t *testing.T, path string) {
+	t.Helper()
+	n := 0
+	for k, v := range readEnvFile(t, path) {
+		if secretName.MatchString(k) {
+			n++
+			if v != "" {
+				t.Errorf("%s sets %s to a placeholder; leave it empty so that nothing starts until a real one is set", path, k)
+			}
+		}
+	}
+	if n == 0 {
+		t.Errorf("%s lists no secret at all", path)
+	}
 }
 
 // TestComposeConfigServes runs the binary built as the image builds it with
@@ -111,7 +164,7 @@ func TestComposeConfigServes(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if code, err := scimPost(ctx, b.base, env["ACME_SCIM_TOKEN"], "ada@example.com"); err != nil || code != http.StatusCreated {
-		t.Fatalf("SCIM POST with the .env.example token = %d, %v; want 201", code, err)
+		t.Fatalf("SCIM POST with the .env token = %d, %v; want 201", code, err)
 	}
 	for app.createdCount() == 0 {
 		if ctx.Err() != nil {
@@ -178,10 +231,12 @@ func loadCompose(t *testing.T, envFiles ...string) (*types.Project, error) {
 	return opts.LoadProject(context.Background())
 }
 
-// TestComposeFile checks compose.yaml against the files it relies on: it loads
-// with .env.example, every ${VAR} of the bridge configuration reaches the
-// container from .env (and loading without them fails), the health checks
-// probe /readyz and Redis persists with AOF on a volume.
+// TestComposeFile checks compose.yaml against the files it relies on: it
+// refuses .env.example as it is (its secrets are empty), loads with them
+// filled in, every ${VAR} of the bridge configuration reaches the container
+// from .env (and loading without them fails), the health checks probe /readyz
+// and PONG, both services come back after a reboot, and Redis persists with
+// AOF on a volume.
 func TestComposeFile(t *testing.T) {
 	empty := filepath.Join(t.TempDir(), "empty.env")
 	if err := os.WriteFile(empty, nil, 0o600); err != nil {
@@ -190,9 +245,14 @@ func TestComposeFile(t *testing.T) {
 	if _, err := loadCompose(t, empty); err == nil || !strings.Contains(err.Error(), "set it in .env") {
 		t.Errorf("compose.yaml loads without the secrets of .env: %v", err)
 	}
-	project, err := loadCompose(t, "compose/.env.example")
+	checkEmptySecrets(t, "compose/.env.example")
+	if _, err := loadCompose(t, "compose/.env.example"); err == nil || !strings.Contains(err.Error(), "set it in .env") {
+		t.Errorf("compose.yaml loads with .env.example as it is (%v); its empty secrets must stop it", err)
+	}
+	envExample := filledEnv(t, "compose/.env.example")
+	project, err := loadCompose(t, writeEnvFile(t, envExample))
 	if err != nil {
-		t.Fatalf("compose.yaml with .env.example: %v", err)
+		t.Fatalf("compose.yaml with .env.example filled in: %v", err)
 	}
 	bridge, err := project.GetService("bridge")
 	if err != nil {
@@ -202,7 +262,6 @@ func TestComposeFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	envExample := readEnvFile(t, "compose/.env.example")
 
 	cfg, err := os.ReadFile("compose/bridge.yaml")
 	if err != nil {
@@ -248,10 +307,14 @@ func TestComposeFile(t *testing.T) {
 	if dep, ok := bridge.DependsOn["redis"]; !ok || dep.Condition != types.ServiceConditionHealthy {
 		t.Errorf("bridge depends_on = %+v, want redis healthy first", bridge.DependsOn)
 	}
+	// Both exit 0 on SIGTERM: on-failure would leave them down after a reboot.
 	for _, s := range []types.ServiceConfig{bridge, redis} {
-		if s.Restart != types.RestartPolicyOnFailure {
-			t.Errorf("%s restart = %q, want on-failure", s.Name, s.Restart)
+		if s.Restart != types.RestartPolicyUnlessStopped {
+			t.Errorf("%s restart = %q, want unless-stopped", s.Name, s.Restart)
 		}
+	}
+	if hc := redis.HealthCheck; hc == nil || !slices.Equal([]string(hc.Test), []string{"CMD-SHELL", redisReadyCommand}) {
+		t.Errorf("redis healthcheck = %+v, want CMD-SHELL %q (redis-cli exits 0 on LOADING)", hc, redisReadyCommand)
 	}
 	if args := strings.Join(redis.Command, " "); !strings.Contains(args, "--appendonly yes") {
 		t.Errorf("redis command %q lacks --appendonly yes", args)

@@ -23,6 +23,10 @@ const chartDir = "helm/scim-bridge"
 // clusterValues is the external-Redis-Cluster values file CI renders.
 var clusterValues = filepath.Join(chartDir, "ci", "external-redis-cluster-values.yaml")
 
+// everyKeyValues uses every key the values schema accepts in a tenant and in
+// each connector type.
+var everyKeyValues = filepath.Join(chartDir, "ci", "every-config-key-values.yaml")
+
 // rendered is the output of helm template: the documents of each kind.
 // objects decodes them strictly, so a field Kubernetes does not know fails.
 type rendered map[string][][]byte
@@ -49,11 +53,18 @@ func objects[T any](t *testing.T, r rendered, kind string) []T {
 
 func renderChart(t *testing.T, valueFiles ...string) rendered {
 	t.Helper()
-	args := []string{"template", "rel", chartDir, "--namespace", "idp"}
+	var args []string
 	for _, f := range valueFiles {
 		args = append(args, "--values", f)
 	}
-	out, err := helm(t, args...)
+	return renderRelease(t, "rel", args...)
+}
+
+// renderRelease renders the chart as release with further helm template
+// arguments (--values, --set).
+func renderRelease(t *testing.T, release string, args ...string) rendered {
+	t.Helper()
+	out, err := helm(t, append([]string{"template", release, chartDir, "--namespace", "idp"}, args...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -86,7 +97,7 @@ func stripComments(doc string) string {
 }
 
 func TestHelmLint(t *testing.T) {
-	for _, values := range [][]string{nil, {clusterValues}} {
+	for _, values := range [][]string{nil, {clusterValues}, {everyKeyValues}} {
 		args := []string{"lint", chartDir, "--strict"}
 		for _, f := range values {
 			args = append(args, "--values", f)
@@ -123,6 +134,12 @@ var chartCases = []chartCase{
 		ingress:  true, monitor: true, tenants: 2,
 		secretsUsed: []string{"ACME_BASIC_PASSWORD", "ACME_SCIM_TOKEN", "ACME_SCIM_TOKEN_NEXT", "AUTHRESS_KEY", "BIMDATA_TOKEN",
 			"BIMDATA_WEBHOOK_SECRET", "GLOBEX_SCIM_TOKEN", "ODM_TOKEN", "OKTA_CLIENT_SECRET", "REDIS_PASSWORD"},
+	},
+	{
+		name: "every-config-key", values: []string{everyKeyValues}, replicas: 2, secret: "scim-bridge-secrets",
+		redisURL: "redis://rel-scim-bridge-redis:6379/0", bundled: true, tenants: 1,
+		secretsUsed: []string{"ACME_BASIC_PASSWORD", "ACME_SCIM_TOKEN", "AUTHRESS_KEY", "AUTHRESS_WEBHOOK_SECRET", "BIMDATA_TOKEN",
+			"BIMDATA_WEBHOOK_SECRET", "BIMPLUS_TOKEN", "BIMPLUS_WEBHOOK_SECRET", "ODM_TOKEN", "ODM_WEBHOOK_SECRET", "OKTA_CLIENT_SECRET"},
 	},
 }
 
@@ -218,11 +235,32 @@ func checkDeployment(t *testing.T, c chartCase, d appsv1.Deployment) {
 	if len(ct.EnvFrom) != 1 || ct.EnvFrom[0].SecretRef == nil || ct.EnvFrom[0].SecretRef.Name != c.secret {
 		t.Errorf("envFrom = %+v, want the Secret %q", ct.EnvFrom, c.secret)
 	}
+	env := map[string]corev1.EnvVar{}
 	for _, e := range ct.Env {
-		if e.Value != "" {
+		if _, dup := env[e.Name]; dup {
+			t.Errorf("env %s is set twice", e.Name)
+		}
+		env[e.Name] = e
+		if e.Value != "" && e.Name != "GOMEMLIMIT" {
 			t.Errorf("env %s has a literal value in the pod spec; values come from the Secret", e.Name)
 		}
 	}
+	// Without tenants the default tenant's token must come from the Secret, or
+	// the pod must not start: a token generated per replica would be refused
+	// by all replicas but one.
+	tok, ok := env["SCIM_BRIDGE_TOKEN"]
+	switch {
+	case c.tenants > 0 && ok:
+		t.Errorf("env SCIM_BRIDGE_TOKEN is required although tenants are configured")
+	case c.tenants == 0 && (!ok || tok.ValueFrom == nil || tok.ValueFrom.SecretKeyRef == nil):
+		t.Errorf("env SCIM_BRIDGE_TOKEN = %+v, want it from the Secret %s (no tenants configured)", tok, c.secret)
+	case c.tenants == 0:
+		ref := tok.ValueFrom.SecretKeyRef
+		if ref.Name != c.secret || ref.Key != "SCIM_BRIDGE_TOKEN" || ref.Optional == nil || *ref.Optional {
+			t.Errorf("env SCIM_BRIDGE_TOKEN from %+v, want key SCIM_BRIDGE_TOKEN of the Secret %s with optional: false", ref, c.secret)
+		}
+	}
+	checkGoMemLimit(t, ct)
 	if ct.Resources.Requests.Cpu().IsZero() || ct.Resources.Requests.Memory().IsZero() || ct.Resources.Limits.Memory().IsZero() {
 		t.Errorf("resources = %+v, want cpu and memory requests and a memory limit", ct.Resources)
 	}
@@ -429,10 +467,15 @@ func checkRedis(t *testing.T, c chartCase, r rendered) {
 	ss := statefulSets[0]
 	ct := ss.Spec.Template.Spec.Containers[0]
 	args := strings.Join(ct.Args, " ")
-	for _, want := range []string{"--appendonly yes", "--dir /data"} {
-		if !strings.Contains(args, want) {
+	// maxmemory: 60% of the limit, the rest for the copy-on-write of a fork.
+	maxmemory := fmt.Sprintf("--maxmemory %d ", ct.Resources.Limits.Memory().Value()*6/10)
+	for _, want := range []string{"--appendonly yes", "--dir /data", maxmemory, "--maxmemory-policy noeviction"} {
+		if !strings.Contains(args+" ", want) {
 			t.Errorf("bundled Redis args %q lack %q", args, want)
 		}
+	}
+	if p := ct.ReadinessProbe; p == nil || p.Exec == nil || !slices.Equal(p.Exec.Command, []string{"sh", "-c", redisReadyCommand}) {
+		t.Errorf("bundled Redis readiness probe = %+v, want sh -c %q (redis-cli exits 0 on LOADING)", p, redisReadyCommand)
 	}
 	if len(ss.Spec.VolumeClaimTemplates) != 1 || ct.VolumeMounts[0].MountPath != "/data" {
 		t.Error("bundled Redis keeps /data on no persistent volume")

@@ -49,10 +49,11 @@ func (s *slowBody) Read(p []byte) (int, error) {
 func TestSIGTERMUnderLoad(t *testing.T) {
 	redisURL, _ := startRedis(t)
 	app, appSrv := newFakeSCIMApp(t, 300*time.Millisecond)
-	env := envList(composeEnv(t, redisURL, appSrv.URL))
+	envMap := composeEnv(t, redisURL, appSrv.URL)
+	env := envList(envMap)
 	a := startBridge(t, "compose/bridge.yaml", env)
 	b := startBridge(t, "compose/bridge.yaml", env)
-	token := readEnvFile(t, "compose/.env.example")["ACME_SCIM_TOKEN"]
+	token := envMap["ACME_SCIM_TOKEN"]
 
 	// One connection per request: no idle keep-alive connection is closed
 	// under a request the client is about to send.

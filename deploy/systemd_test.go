@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"sigs.k8s.io/yaml"
 )
 
 const unitFile = "systemd/scim-bridge.service"
@@ -25,12 +27,21 @@ func TestSystemdUnit(t *testing.T) {
 		"ExecStart=/usr/local/bin/scim-bridge serve --config /etc/scim-bridge/bridge.yaml",
 		"EnvironmentFile=/etc/scim-bridge/scim-bridge.env",
 		"Restart=on-failure", "KillSignal=SIGTERM", "TimeoutStopSec=30s",
+		// serve exits 1 about 5 s after it starts while Redis is down: a start
+		// limit (10 starts in 300 s with RestartSec=2s ran out after about 80
+		// s) leaves the unit failed for good after a Redis outage. No limit,
+		// one start per 5 s.
+		"StartLimitIntervalSec=0\n", "RestartSec=5s\n",
 		"DynamicUser=yes", "ProtectSystem=strict", "NoNewPrivileges=yes", "CapabilityBoundingSet=\n",
 		"RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX", "SystemCallFilter=@system-service", "MemoryDenyWriteExecute=yes",
 	} {
 		if !strings.Contains(unit, want) {
 			t.Errorf("%s lacks %q", unitFile, want)
 		}
+	}
+
+	if strings.Contains(unit, "StartLimitBurst=") {
+		t.Errorf("%s sets StartLimitBurst: with StartLimitIntervalSec=0 there is no start limit to tune", unitFile)
 	}
 
 	bin := filepath.Join(buildAll(t), "scim-bridge")
@@ -49,5 +60,61 @@ func TestSystemdUnit(t *testing.T) {
 	}
 	if i := strings.Index(string(out), "Overall exposure level"); i >= 0 {
 		t.Logf("%s", strings.TrimSpace(string(out[i:])))
+	}
+}
+
+// exampleConfig is the configuration the README's systemd steps install.
+const exampleConfig = "../testdata/config/bridge.example.yaml"
+
+// TestSystemdEnvironment checks the environment file the README's systemd
+// steps install next to the example configuration: it names every ${VAR}
+// of that configuration, its secrets are empty, and so the bridge refuses to
+// start with it as it is (naming what is missing) and serves once each is
+// filled in with a token from `scim-bridge token new`.
+func TestSystemdEnvironment(t *testing.T) {
+	const envExample = "systemd/scim-bridge.env.example"
+	checkEmptySecrets(t, envExample)
+	env := readEnvFile(t, envExample)
+	b, err := os.ReadFile(exampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cfg map[string]any
+	if err := yaml.Unmarshal(b, &cfg); err != nil {
+		t.Fatal(err)
+	}
+	refs := envVarsIn(cfg)
+	for _, name := range refs {
+		if _, ok := env[name]; !ok {
+			t.Errorf("%s uses ${%s}; %s does not list it", exampleConfig, name, envExample)
+		}
+	}
+	if _, ok := env["SCIM_BRIDGE_REDIS"]; !ok {
+		t.Errorf("%s does not set SCIM_BRIDGE_REDIS: the example configuration would run on the embedded store", envExample)
+	}
+
+	// As installed: the bridge must not start.
+	cmd := exec.Command(filepath.Join(buildAll(t), "scim-bridge"), "serve", "--config", exampleConfig)
+	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH")}, envList(env)...)
+	out, err := cmd.CombinedOutput()
+	if err == nil {
+		t.Fatalf("the bridge started with %s as it is:\n%s", envExample, out)
+	}
+	for _, name := range refs {
+		if !strings.Contains(string(out), name) {
+			t.Errorf("the refusal does not name the empty %s:\n%s", name, out)
+		}
+	}
+
+	// Filled in: it serves (Redis and the listener moved to the test's own).
+	redisURL, _ := startRedis(t)
+	filled := filledEnv(t, envExample)
+	filled["SCIM_BRIDGE_REDIS"] = redisURL
+	p := startBridge(t, exampleConfig, envList(filled))
+	if code, body := get(p.base + "/readyz"); code != 200 {
+		t.Errorf("/readyz = %d %q with the environment filled in", code, body)
+	}
+	if _, err := p.stop(t, terminationGrace); err != nil {
+		t.Errorf("exit after SIGTERM: %v", err)
 	}
 }

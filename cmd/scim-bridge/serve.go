@@ -34,6 +34,12 @@ func serveCmd(ctx context.Context, e env, args []string) int {
 	if len(cfg.Tenants) == 0 {
 		token := e.getenv("SCIM_BRIDGE_TOKEN")
 		generated := token == ""
+		if generated && cfg.Redis != "" {
+			// Replicas and restarts sharing this Redis would each invent
+			// another token, and the IdP would be refused by all but one.
+			fmt.Fprint(e.stderr, msgNoSharedToken)
+			return 1
+		}
 		if generated {
 			token = randomToken()
 		}
@@ -47,6 +53,14 @@ func serveCmd(ctx context.Context, e env, args []string) int {
 	}
 	return serveConfig(ctx, e, cfg, log, nil)
 }
+
+// msgNoSharedToken explains why serve does not generate the default tenant's
+// token on a shared store.
+const msgNoSharedToken = `scim-bridge: no tenants are configured and SCIM_BRIDGE_TOKEN is not set.
+A token is generated only on the embedded store: with redis set, every replica
+and every restart would generate a different one. Set SCIM_BRIDGE_TOKEN (make
+one with "scim-bridge token new") or configure tenants.
+`
 
 // serveConfig runs the bridge described by cfg until ctx is done. ready, when
 // set, is called with the listener's address once serving.

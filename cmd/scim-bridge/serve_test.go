@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -258,5 +260,97 @@ func TestServeListenError(t *testing.T) {
 	}
 	if strings.Contains(stderr, token) {
 		t.Errorf("stderr leaks the token:\n%s", stderr)
+	}
+}
+
+// TestServeRefusesToGenerateATokenForRedis: without tenants and without
+// SCIM_BRIDGE_TOKEN, serve generates a token only on the embedded store. With
+// a Redis URL (replicas and restarts share the store, and must share the
+// token) it exits at once, naming the variable, and prints no token.
+func TestServeRefusesToGenerateATokenForRedis(t *testing.T) {
+	t.Parallel()
+	start := time.Now()
+	code, stdout, stderr := runCLI(t, envFunc(map[string]string{
+		"SCIM_BRIDGE_LISTEN": "127.0.0.1:0",
+		// Nothing listens there: serve must refuse before it tries Redis.
+		"SCIM_BRIDGE_REDIS": "redis://127.0.0.1:1/0",
+	}), "serve")
+	if code != 1 {
+		t.Errorf("exit code %d, want 1", code)
+	}
+	if !strings.Contains(stderr, "SCIM_BRIDGE_TOKEN is not set") || !strings.Contains(stderr, "scim-bridge token new") {
+		t.Errorf("stderr does not name SCIM_BRIDGE_TOKEN and how to make one:\n%s", stderr)
+	}
+	if generatedTokenRE.MatchString(stderr) || regexp.MustCompile(`[0-9a-f]{64}`).MatchString(stderr+stdout) {
+		t.Errorf("a token was generated and printed:\n%s%s", stdout, stderr)
+	}
+	if strings.Contains(stderr, `"open store"`) || strings.Contains(stderr, `"serving"`) || time.Since(start) > 3*time.Second {
+		t.Errorf("serve went on to the store (%v) before refusing:\n%s", time.Since(start), stderr)
+	}
+}
+
+// TestServeAdminCookieSecure: behind a proxy that ends TLS, the bridge sees
+// plain HTTP; a public_url starting with https:// marks the console's
+// cookies Secure all the same.
+func TestServeAdminCookieSecure(t *testing.T) {
+	t.Parallel()
+	const adminToken = "admin-SECRET-token-0123456789abcdef"
+	csrfRE := regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+	for _, tc := range []struct {
+		publicURL string
+		secure    bool
+	}{
+		{"https://scim.example.com/scim/v2", true},
+		{"HTTPS://scim.example.com/scim/v2", true},
+		{"http://scim.example.com/scim/v2", false},
+		{"", false},
+	} {
+		t.Run(tc.publicURL, func(t *testing.T) {
+			t.Parallel()
+			cmd := startCommand(t, serveCmd, envFunc(map[string]string{
+				"SCIM_BRIDGE_LISTEN":      "127.0.0.1:0",
+				"SCIM_BRIDGE_TOKEN":       "scim-SECRET-token-0123456789abcdef",
+				"SCIM_BRIDGE_ADMIN_TOKEN": adminToken,
+				"SCIM_BRIDGE_PUBLIC_URL":  tc.publicURL,
+			}))
+			base := "http://" + cmd.addr(t)
+			hc := newHTTPClient()
+			hc.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+
+			resp, err := hc.Get(base + "/admin/login")
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			m := csrfRE.FindSubmatch(page)
+			if resp.StatusCode != http.StatusOK || m == nil || len(resp.Cookies()) != 1 {
+				t.Fatalf("GET /admin/login: %d, cookies %v, page:\n%s", resp.StatusCode, resp.Cookies(), page)
+			}
+			login := resp.Cookies()[0]
+			form := url.Values{"csrf": {string(m[1])}, "token": {adminToken}}
+			req, _ := http.NewRequest(http.MethodPost, base+"/admin/login", strings.NewReader(form.Encode()))
+			req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+			req.AddCookie(&http.Cookie{Name: login.Name, Value: login.Value})
+			resp, err = hc.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			var session *http.Cookie
+			for _, c := range resp.Cookies() {
+				if c.Name == "sb_admin_session" {
+					session = c
+				}
+			}
+			if resp.StatusCode != http.StatusSeeOther || session == nil {
+				t.Fatalf("POST /admin/login: %d, cookies %v; want 303 with a session cookie", resp.StatusCode, resp.Cookies())
+			}
+			for _, c := range []*http.Cookie{login, session} {
+				if c.Secure != tc.secure {
+					t.Errorf("cookie %s Secure = %v with public_url %q, want %v", c.Name, c.Secure, tc.publicURL, tc.secure)
+				}
+			}
+		})
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -78,6 +79,9 @@ func buildBridge(ctx context.Context, cfg *config.Config, st *store.Store, log z
 			MaxLen: cfg.Audit.MaxLen, MaxAge: time.Duration(cfg.Audit.MaxAge), RedactPersonal: cfg.Audit.RedactPersonal,
 		},
 		MaxConcurrentRequests: cfg.MaxConcurrentRequests,
+		// Behind a proxy that ends TLS the bridge sees plain HTTP: an https
+		// public_url says the console is reached over TLS all the same.
+		AdminSecureCookie: strings.HasPrefix(strings.ToLower(cfg.PublicURL), "https://"),
 	}
 	for _, tc := range cfg.Tenants {
 		to := bridge.TenantOptions{
