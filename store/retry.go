@@ -219,5 +219,11 @@ func Unavailable(err error) (retryAfter time.Duration, ok bool) {
 	if notRun(err) || networkError(err) || errors.Is(err, redis.ErrClosed) {
 		return UnavailableRetryAfter, true
 	}
+	if redis.HasErrorPrefix(err, "OOM") {
+		// Redis at maxmemory (noeviction): the store cannot take writes until
+		// an operator frees or adds memory; the client should come back later
+		// (not retried here: a script refused part-way may have written).
+		return UnavailableRetryAfter, true
+	}
 	return 0, false
 }

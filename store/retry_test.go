@@ -253,6 +253,7 @@ func TestUnavailableClassifier(t *testing.T) {
 		{"precondition", wrap(ErrPrecondition), false},
 		{"cancelled", wrap(context.Canceled), false},
 		{"script error", wrap(redisError("ERR Error running script")), false},
+		{"out of memory", wrap(redisError("OOM command not allowed when used memory > 'maxmemory'.")), true},
 	}
 	for _, c := range cases {
 		if _, got := Unavailable(c.err); got != c.want {
@@ -262,6 +263,9 @@ func TestUnavailableClassifier(t *testing.T) {
 	// Only what did not run (or only reads) is retried.
 	if safeToRetry("evalsha", &net.OpError{Op: "read", Net: "tcp", Err: syscall.ECONNRESET}) {
 		t.Error("a write script with a lost reply would be re-sent")
+	}
+	if safeToRetry("evalsha", redisError("OOM command not allowed when used memory > 'maxmemory'.")) {
+		t.Error("a write script refused for memory would be re-sent (it may have written part)")
 	}
 	if !safeToRetry("evalsha", redisError("LOADING loading")) || !safeToRetry("get", io.EOF) {
 		t.Error("LOADING or a read on a broken connection not retried")
