@@ -6,12 +6,17 @@ import "sync"
 // downstream is slow, throttled or down never takes the workers another tenant
 // needs: each tenant with work has a share of workers/tenants of its own; the
 // share of a tenant with nothing due is lent to the others until it has work
-// again, and comes back as the borrowed jobs end. It is safe for concurrent use
+// again, and comes back as the borrowed jobs end. A tenant never takes every
+// worker while others may get work: a few stay idle (reserve, one per other
+// tenant up to a quarter of the workers), so work arriving for an idle tenant
+// starts at once instead of waiting for a borrowed job to end (a convergence
+// against a slow downstream can take seconds). It is safe for concurrent use
 // (jobs end on their own goroutines).
 type budgets struct {
 	mu      sync.Mutex
 	workers int
 	share   int
+	reserve int // workers no tenant may borrow into
 	busy    map[string]int  // running jobs per tenant
 	active  map[string]bool // the tenant had work due at its last claim
 }
@@ -20,6 +25,9 @@ type budgets struct {
 func newBudgets(workers int, tenants []string) *budgets {
 	b := &budgets{workers: workers, share: max(1, workers/max(1, len(tenants))),
 		busy: map[string]int{}, active: map[string]bool{}}
+	if len(tenants) > 1 {
+		b.reserve = min(len(tenants)-1, max(1, workers/4))
+	}
 	for _, t := range tenants {
 		b.active[t] = true // until its first claim says otherwise
 	}
@@ -28,7 +36,8 @@ func newBudgets(workers int, tenants []string) *budgets {
 
 // allowance is how many keys tenant may claim now, with free idle workers: free
 // minus what the other active tenants have not used of their shares, but never
-// less than what is left of tenant's own share.
+// less than what is left of tenant's own share; beyond its share, never into
+// the reserve.
 func (b *budgets) allowance(tenant string, free int) int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -39,7 +48,8 @@ func (b *budgets) allowance(tenant string, free int) int {
 		}
 	}
 	own := min(free, max(0, b.share-b.busy[tenant]))
-	return max(own, free-reserved)
+	borrow := min(free-reserved, max(0, b.workers-b.reserve-b.busy[tenant]))
+	return max(own, borrow)
 }
 
 // claimed records the outcome of a claim for tenant: n keys claimed, asked for
