@@ -1,6 +1,7 @@
 package bridge
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -224,5 +225,31 @@ func TestCursorsAcrossReplicas(t *testing.T) {
 	}
 	if !slices.Equal(ids, users) || next != "" {
 		t.Fatalf("pages over two replicas: %v (next %q), want %v", ids, next, users)
+	}
+}
+
+// TestCursorKeyRecreated: when Redis loses the shared cursor key (a
+// failover, a restore) and a restarted replica creates another, the replicas
+// still running read it again within a minute instead of staying split.
+func TestCursorKeyRecreated(t *testing.T) {
+	t.Parallel()
+	redisURL := redistest.Start(t)
+	clock := fakeclock.New(time.Date(2026, 12, 3, 9, 0, 0, 0, time.UTC))
+	opts := func(o *Options) { o.Now = clock.Now; o.CursorTimeout = 10 * time.Minute }
+	a := newTestServer(t, redisURL, opts)
+	var users []string
+	for i := range 4 {
+		users = append(users, jstr(a.mustCreate(t, "/Users", userDoc(fmt.Sprintf("rek%02d", i))), "id"))
+	}
+	a.cursorPage(t, "/Users", "", "count", "2") // a reads the key
+	if err := a.b.Store().Client().Del(context.Background(), "sb:cursor-key").Err(); err != nil {
+		t.Fatal(err)
+	}
+	b := newTestServer(t, redisURL, opts) // restarted: creates another key
+	ids, next, _ := b.cursorPage(t, "/Users", "", "count", "2")
+	clock.Advance(2 * time.Minute)
+	more, next, _ := a.cursorPage(t, "/Users", next, "count", "2")
+	if ids = append(ids, more...); !slices.Equal(ids, users) || next != "" {
+		t.Fatalf("pages across a replica with the recreated key: %v (next %q), want %v", ids, next, users)
 	}
 }

@@ -16,7 +16,7 @@ type budgets struct {
 	mu      sync.Mutex
 	workers int
 	share   int
-	reserve int // workers no tenant may borrow into
+	reserve int             // workers no tenant may borrow into
 	busy    map[string]int  // running jobs per tenant
 	active  map[string]bool // the tenant had work due at its last claim
 }

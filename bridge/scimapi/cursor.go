@@ -60,25 +60,41 @@ func queryBinding(tenant string, pl *listPlan, p listParams) string {
 	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:12])
 }
 
+// cursorKey is the key cursors are signed with, and when it was read.
+type cursorKey struct {
+	key  []byte
+	read time.Time // zero: never read again (configured or random)
+}
+
+// cursorKeyRefresh is how often a shared cursor key is read again: a key
+// recreated after Redis lost it (a failover, a restore) reaches every replica
+// within it, instead of splitting them until each restarts.
+const cursorKeyRefresh = time.Minute
+
 // cursorMAC is the MAC of a cursor's payload; loadCursorKey has run.
 func (srv *Server) cursorMAC(payload []byte) []byte {
-	m := hmac.New(sha256.New, *srv.cursorKey.Load())
+	m := hmac.New(sha256.New, srv.cursorKey.Load().key)
 	m.Write(payload)
 	return m.Sum(nil)[:cursorMACSize]
 }
 
 // loadCursorKey makes sure the cursor key is known: the shared key is read
-// once, on the first cursor a process issues or checks (a failure, Redis
-// unavailable, fails that request and is tried again on the next).
+// on the first cursor a process issues or checks, and again once it is
+// cursorKeyRefresh old (a failure to read it, Redis unavailable, fails the
+// request when no key is known yet, and keeps the known one otherwise).
 func (srv *Server) loadCursorKey(ctx context.Context) error {
-	if srv.cursorKey.Load() != nil {
+	cur := srv.cursorKey.Load()
+	if cur != nil && (cur.read.IsZero() || srv.now().Sub(cur.read) < cursorKeyRefresh) {
 		return nil
 	}
 	k, err := srv.opts.SharedCursorKey(ctx)
 	if err != nil {
+		if cur != nil {
+			return nil
+		}
 		return fmt.Errorf("cursor pagination: %w", err)
 	}
-	srv.cursorKey.CompareAndSwap(nil, &k)
+	srv.cursorKey.CompareAndSwap(cur, &cursorKey{key: k, read: srv.now()})
 	return nil
 }
 

@@ -125,7 +125,7 @@ type Server struct {
 	tenants map[string]*resourceTypes // tenants with their own extensions
 	// cursorKey signs cursors: Options.CursorKey, else the shared one read
 	// once (Options.SharedCursorKey), else a random one of this process.
-	cursorKey atomic.Pointer[[]byte]
+	cursorKey atomic.Pointer[cursorKey]
 	inflight  inflight
 }
 
@@ -148,12 +148,11 @@ func New(opts Options) (*Server, error) {
 	}
 	switch {
 	case len(opts.CursorKey) > 0:
-		k := opts.CursorKey
-		srv.cursorKey.Store(&k)
+		srv.cursorKey.Store(&cursorKey{key: opts.CursorKey})
 	case opts.SharedCursorKey == nil:
 		k := make([]byte, 32)
 		_, _ = rand.Read(k) // crypto/rand.Read never fails (Go 1.24+)
-		srv.cursorKey.Store(&k)
+		srv.cursorKey.Store(&cursorKey{key: k})
 	}
 	if srv.opts.BulkMaxOperations <= 0 {
 		srv.opts.BulkMaxOperations = DefaultBulkMaxOperations
