@@ -56,7 +56,7 @@ local EPOCH = P .. 'replace-epoch'
 -- replacement's epoch) exists; the replacement's later steps leave those ids
 -- as the writer left them. Both keys expire when a replacement stops
 -- stepping without ending (a crash); every step renews them.
-local REPLACE_TTL = 600000
+local REPLACE_TTL = 60000 -- ms; each step renews it, and steps follow each other within milliseconds
 local function runningKey(gid) return P .. 'replace-running:' .. gid end
 local function touchedKey(gid) return P .. 'replace-touched:' .. gid end
 
