@@ -324,11 +324,9 @@ func (c *connector) afterConflict(ctx context.Context, want *connectors.User, co
 			// An externalId is not unique among SCIM users: the account is
 			// this user's former login only when no other SCIM user has
 			// that userName (else two users would share one account).
-			owned, err := c.ownedByAnother(ctx, u.UserName, want.ID)
+			owned, err := c.ownedByAnother(ctx, u.UserName, want.ID, "after 409")
 			if err != nil {
-				// the bridge's own store failed: retried, not parked
-				return connectors.Record{}, nil, &connectors.Error{Class: connectors.Retryable,
-					Op: fmt.Sprintf("look up the owner of login %q after 409", u.UserName), Err: err}
+				return connectors.Record{}, nil, err
 			}
 			if owned {
 				return connectors.Record{}, nil, fmt.Errorf("create user %q: the externalId belongs to login %q of another SCIM user: %w", want.UserName, u.UserName, conflict)
@@ -340,15 +338,18 @@ func (c *connector) afterConflict(ctx context.Context, want *connectors.User, co
 }
 
 // ownedByAnother reports whether a SCIM user other than id has userName (when
-// the bridge's directory can tell; without one, false).
-func (c *connector) ownedByAnother(ctx context.Context, userName, id string) (bool, error) {
+// the bridge's directory can tell; without one, false). A failure of the
+// directory (the bridge's own store) is retryable, never a reason to park the
+// subject; when says what the look-up was for, in the error.
+func (c *connector) ownedByAnother(ctx context.Context, userName, id, when string) (bool, error) {
 	d, ok := c.dir.(connectors.UserNameDirectory)
 	if !ok {
 		return false, nil
 	}
 	u, err := d.UserByUserName(ctx, userName)
 	if err != nil {
-		return false, err
+		return false, &connectors.Error{Class: connectors.Retryable,
+			Op: strings.TrimSpace(fmt.Sprintf("look up the owner of login %q %s", userName, when)), Err: err}
 	}
 	return u != nil && u.ID != id, nil
 }
@@ -519,11 +520,9 @@ func (c *connector) findPosted(ctx context.Context, posted []userKeys, subjectID
 		if u == nil {
 			continue
 		}
-		owned, err := c.ownedByAnother(ctx, u.UserName, subjectID)
+		owned, err := c.ownedByAnother(ctx, u.UserName, subjectID, "after a lost create")
 		if err != nil {
-			// the bridge's own store failed: retried, not parked
-			return nil, &connectors.Error{Class: connectors.Retryable,
-				Op: fmt.Sprintf("look up the owner of login %q after a lost create", u.UserName), Err: err}
+			return nil, err
 		}
 		if !owned {
 			return u, nil

@@ -62,11 +62,9 @@ func (c *connector) byLogin(ctx context.Context, want *connectors.User) (*remote
 	if u == nil || strings.EqualFold(u.UserName, want.UserName) {
 		return u, nil
 	}
-	owned, err := c.ownedByAnother(ctx, u.UserName, want.ID)
+	owned, err := c.ownedByAnother(ctx, u.UserName, want.ID, "")
 	if err != nil {
-		// the bridge's own store failed: retried, not parked
-		return nil, &connectors.Error{Class: connectors.Retryable,
-			Op: fmt.Sprintf("look up the owner of login %q", u.UserName), Err: err}
+		return nil, err
 	}
 	if owned {
 		return nil, &connectors.Error{Class: connectors.Retryable, Op: fmt.Sprintf("create user %q", want.UserName),

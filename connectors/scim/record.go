@@ -111,11 +111,9 @@ func (c *connector) owns(ctx context.Context, u *remoteUser, want *connectors.Us
 	if !u.active() {
 		return true, nil
 	}
-	owned, err := c.ownedByAnother(ctx, u.UserName, subjectID)
+	owned, err := c.ownedByAnother(ctx, u.UserName, subjectID, fmt.Sprintf("at the recorded id %s", u.ID))
 	if err != nil {
-		// the bridge's own store failed: retried, not parked
-		return false, &connectors.Error{Class: connectors.Retryable,
-			Op: fmt.Sprintf("look up the owner of login %q at the recorded id %s", u.UserName, u.ID), Err: err}
+		return false, err
 	}
 	return !owned, nil
 }
@@ -181,11 +179,9 @@ func (c *connector) findOwn(ctx context.Context, k userKeys, subjectID string) (
 			if u.ID == "" || !u.active() || !q.carries(u) || u.ExternalID != k.ExternalID || !postedLogin(u, k.Email) {
 				continue
 			}
-			owned, err := c.ownedByAnother(ctx, u.UserName, subjectID)
+			owned, err := c.ownedByAnother(ctx, u.UserName, subjectID, "")
 			if err != nil {
-				// the bridge's own store failed: retried, not parked
-				return nil, &connectors.Error{Class: connectors.Retryable,
-					Op: fmt.Sprintf("look up the owner of login %q", u.UserName), Err: err}
+				return nil, err
 			}
 			if !owned {
 				return u, nil
