@@ -217,7 +217,13 @@ func TestConcurrentRequestsCappedPerTenant(t *testing.T) {
 	t.Parallel()
 	ts := newTestServer(t, "", func(o *Options) { o.MaxConcurrentRequests = 2 })
 	// Two requests whose bodies are never finished hold acme's two slots.
+	// Each on a connection of its own: a body that cannot be rewound is not
+	// re-sent when a reused connection turns out closed, and a holder that
+	// failed would leave its slot free.
+	holders := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	defer holders.CloseIdleConnections()
 	var writers []*io.PipeWriter
+	ended := make(chan error, 2)
 	for range 2 {
 		pr, pw := io.Pipe()
 		writers = append(writers, pw)
@@ -225,11 +231,16 @@ func TestConcurrentRequestsCappedPerTenant(t *testing.T) {
 		req.Header.Set("Authorization", "Bearer "+testToken)
 		req.Header.Set("Content-Type", contentTypeSCIM)
 		go func() {
-			if resp, err := ts.srv.Client().Do(req); err == nil {
+			resp, err := holders.Do(req)
+			if err == nil {
 				resp.Body.Close()
+				err = fmt.Errorf("answered %d", resp.StatusCode)
 			}
+			ended <- err
 		}()
-		_, _ = pw.Write([]byte(`{"schemas":`))
+		if _, err := pw.Write([]byte(`{"schemas":`)); err != nil {
+			t.Fatalf("slot holder's body: %v", err)
+		}
 	}
 	defer func() {
 		for _, pw := range writers {
@@ -239,6 +250,11 @@ func TestConcurrentRequestsCappedPerTenant(t *testing.T) {
 	// Generous: under a loaded CI machine the two slot holders may take a
 	// while to reach the handler.
 	eventually(t, 20*time.Second, func() error {
+		select {
+		case err := <-ended:
+			t.Fatalf("a slot holder ended early: %v", err)
+		default:
+		}
 		code, h, body := ts.do(testToken, http.MethodGet, "/Users", nil)
 		if code != http.StatusTooManyRequests {
 			return fmt.Errorf("third request: %d, want 429", code)
