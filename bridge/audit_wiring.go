@@ -38,6 +38,7 @@ func (b *Bridge) startAudit() error {
 		Buffer:         ao.Buffer,
 		Logger:         b.log,
 		Now:            b.opts.Now,
+		ClientAddr:     clientAddrFor(b.opts),
 	})
 	dropped := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "scim_bridge_audit_dropped_total",

@@ -326,10 +326,7 @@ func newAuthenticators(opts Options) (scim, admin *auth.Authenticator, err error
 			},
 		}
 	}
-	clientAddr := opts.ClientAddr
-	if clientAddr == nil && len(opts.TrustedProxies) > 0 {
-		clientAddr = forwardedClientAddr(opts.TrustedProxies)
-	}
+	clientAddr := clientAddrFor(opts)
 	ao := auth.Options{ByCredential: true, HTTPClient: hc, Logger: opts.Logger, Now: opts.Now, Limiter: limiter, ClientAddr: clientAddr}
 	for _, to := range opts.Tenants {
 		c := to.Credentials

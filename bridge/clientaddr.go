@@ -7,6 +7,17 @@ import (
 	"strings"
 )
 
+// clientAddrFor is how opts attribute a request to its client:
+// opts.ClientAddr, else through opts.TrustedProxies (forwardedClientAddr),
+// else nil (the peer). The failed-login limiter and the audit of rejected
+// webhook deliveries both use it.
+func clientAddrFor(opts Options) func(*http.Request) netip.Addr {
+	if opts.ClientAddr == nil && len(opts.TrustedProxies) > 0 {
+		return forwardedClientAddr(opts.TrustedProxies)
+	}
+	return opts.ClientAddr
+}
+
 // forwardedClientAddr returns the ClientAddr of a bridge behind reverse
 // proxies: a request whose peer is one of trusted is attributed to the
 // address that proxy saw, the right-most X-Forwarded-For entry that is not

@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
@@ -117,4 +118,40 @@ func apiGet(t *testing.T, ts *testServer, path string) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// TestWebhookRejectsAttributedThroughProxies: behind a trusted proxy, forged
+// deliveries are bounded per client (the address the proxy saw), not per
+// proxy: two clients each get their first rejection recorded.
+func TestWebhookRejectsAttributedThroughProxies(t *testing.T) {
+	t.Parallel()
+	const secret = "whsec-acme-proxy-0123456789"
+	ts := newTestServer(t, "", func(o *Options) {
+		o.Tenants[0].Connectors = []connectors.Connector{newHookConnector("hooks")}
+		o.Tenants[0].WebhookSecrets = map[string]string{"hooks": secret}
+		o.TrustedProxies = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}
+	})
+	ctx := context.Background()
+	body := []byte(`{"id":"evt-forged","type":"user.changed","data":{"user":"u1"}}`)
+	for _, client := range []string{"198.51.100.7", "198.51.100.7", "203.0.113.9"} {
+		req, _ := http.NewRequest(http.MethodPost, ts.srv.URL+"/webhooks/acme/hooks", bytes.NewReader(body))
+		req.Header.Set(SignatureHeader, "t=1,v1=00")
+		req.Header.Set("X-Forwarded-For", client)
+		resp, err := ts.srv.Client().Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized {
+			t.Fatalf("forged delivery from %s: %d, want 401", client, resp.StatusCode)
+		}
+	}
+	ts.b.Audit().Flush(ctx)
+	receipts, _, err := ts.b.Store().ListAudit(ctx, "acme", store.AuditQuery{Kind: store.AuditWebhook, Limit: 100})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(receipts) != 2 {
+		t.Fatalf("%d receipts of forged deliveries from two clients behind the proxy, want 2 (one each)", len(receipts))
+	}
 }
