@@ -34,13 +34,14 @@ func (srv *Server) serveGroup(w http.ResponseWriter, r *http.Request, tenant str
 		}
 		return err
 	}
-	if done, err := readConditions(w, r, res.Version, etag(res.Version)); done || err != nil {
+	tag := etag(res.Version)
+	if done, err := readConditions(w, r, res.Version, tag); done || err != nil {
 		return err
 	}
-	v := srv.view(rt, res, nil, o)
+	v := srv.view(rt, res, nil, tag, o)
 	subs := srv.memberFields(rt, o)
 	if n == 0 || subs == (memberFields{}) {
-		return writeResource(w, status, etag(res.Version), v, "")
+		return writeResource(w, status, tag, v, "")
 	}
 	return srv.streamGroup(ctx, w, tenant, rt, res, v, subs, o, status)
 }

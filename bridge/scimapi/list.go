@@ -286,7 +286,7 @@ func (srv *Server) renderHits(ctx context.Context, tenant string, hits []hit, o 
 		if h.grouped {
 			g = h.groups
 		}
-		out = append(out, srv.view(h.rt, h.res, g, o))
+		out = append(out, srv.view(h.rt, h.res, g, resourceTag(h.res, g), o))
 	}
 	return out, nil
 }

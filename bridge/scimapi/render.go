@@ -86,8 +86,9 @@ func (o renderOpts) wants(name string) bool {
 	return !match(o.excluded)
 }
 
-// view builds the full SCIM representation of a stored resource.
-func (srv *Server) view(rt *resourceType, res *store.Resource, groups []store.GroupRef, o renderOpts) map[string]any {
+// view builds the full SCIM representation of a stored resource; tag is its
+// entity tag (resourceTag), meta.version.
+func (srv *Server) view(rt *resourceType, res *store.Resource, groups []store.GroupRef, tag string, o renderOpts) map[string]any {
 	v := make(map[string]any, len(res.Attrs)+4)
 	for k, val := range res.Attrs {
 		v[k] = val
@@ -105,7 +106,7 @@ func (srv *Server) view(rt *resourceType, res *store.Resource, groups []store.Gr
 		"created":      res.Created.UTC().Format(timeFormat),
 		"lastModified": res.LastModified.UTC().Format(timeFormat),
 		"location":     location(o.base, rt, res.ID),
-		"version":      resourceTag(res, groups),
+		"version":      tag,
 	}
 	switch rt.kind {
 	case store.KindUser:
@@ -155,6 +156,14 @@ func (srv *Server) view(rt *resourceType, res *store.Resource, groups []store.Gr
 	// (password, a tenant's own "returned: never") are always left out,
 	// request-only ones unless asked for by name.
 	return filter.Project(rt.rs, v, o.attributes, o.excluded)
+}
+
+// writeView writes the representation of res showing groups (a user's, nil
+// when the response leaves them out), its entity tag computed once for the
+// ETag header and meta.version; a 201 also carries the Location header, loc.
+func (srv *Server) writeView(w http.ResponseWriter, status int, rt *resourceType, res *store.Resource, groups []store.GroupRef, o renderOpts, loc string) error {
+	tag := resourceTag(res, groups)
+	return writeResource(w, status, tag, srv.view(rt, res, groups, tag, o), loc)
 }
 
 // writeResource writes one resource with its ETag tag; a 201 also carries the

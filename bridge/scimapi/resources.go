@@ -160,7 +160,7 @@ func (srv *Server) create(w http.ResponseWriter, r *http.Request, tenant string,
 	srv.written()
 	noteWrite(r.Context(), rt.kind, res.ID, res, nil)
 	o := renderOptsFor(srv, r)
-	return writeResource(w, http.StatusCreated, etag(res.Version), srv.view(rt, res, nil, o), location(o.base, rt, res.ID))
+	return srv.writeView(w, http.StatusCreated, rt, res, nil, o, location(o.base, rt, res.ID))
 }
 
 // get serves GET /Users/{id} and /Groups/{id} (RFC 7644 §3.4.1), honouring
@@ -178,7 +178,7 @@ func (srv *Server) get(w http.ResponseWriter, r *http.Request, tenant string, rt
 	if done, err := readConditions(w, r, res.Version, tag); done || err != nil {
 		return err
 	}
-	return writeResource(w, http.StatusOK, tag, srv.view(rt, res, groups, o), "")
+	return writeResource(w, http.StatusOK, tag, srv.view(rt, res, groups, tag, o), "")
 }
 
 // loadWithGroups reads a resource for a request as load does and, for a user
@@ -273,7 +273,7 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 		}
 		srv.written()
 		noteWrite(ctx, rt.kind, id, res, nil)
-		return writeResource(w, http.StatusOK, resourceTag(res, groups), srv.view(rt, res, groups, o), "")
+		return srv.writeView(w, http.StatusOK, rt, res, groups, o, "")
 	}
 	var (
 		groups []store.GroupRef
@@ -324,7 +324,7 @@ func (srv *Server) replace(w http.ResponseWriter, r *http.Request, tenant string
 	}
 	srv.written()
 	noteWrite(ctx, rt.kind, id, res, nil)
-	return writeResource(w, http.StatusOK, resourceTag(res, groups), srv.view(rt, res, groups, o), "")
+	return srv.writeView(w, http.StatusOK, rt, res, groups, o, "")
 }
 
 // busyError is the answer to a write without precondition that kept losing
@@ -464,7 +464,7 @@ func (srv *Server) patch(w http.ResponseWriter, r *http.Request, tenant string, 
 			w.WriteHeader(http.StatusNoContent)
 			return nil
 		}
-		return writeResource(w, http.StatusOK, resourceTag(res, groups), srv.view(rt, res, groups, o), "")
+		return srv.writeView(w, http.StatusOK, rt, res, groups, o, "")
 	}
 }
 
