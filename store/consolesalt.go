@@ -30,7 +30,7 @@ func cursorKeyKey() string { return Prefix + ":cursor-key" }
 // replica issued is valid on every other (each replica's own random key made
 // about half the next pages of a load-balanced client fail with
 // invalidCursor). Deleting the key invalidates the cursors issued so far once
-// every replica has restarted.
+// the replicas read it again (scimapi does every minute).
 func (s *Store) CursorKey(ctx context.Context) ([]byte, error) {
 	return s.sharedSecret(ctx, cursorKeyKey(), "cursor key")
 }
