@@ -463,7 +463,10 @@ func TestFormerPrimaryEmail(t *testing.T) {
 			t.Fatalf("record %+v, want old@example.com as former", st)
 		}
 		e.srv.FailNextOn("DELETE", "/identity-provider/user", 1, 503)
-		rec, _, _ = e.conn.Converge(context.Background(), userSubject(user(false, "new@example.com"), "u1"), rec, connectors.Options{})
+		rec, _, err := e.conn.Converge(context.Background(), userSubject(user(false, "new@example.com"), "u1"), rec, connectors.Options{})
+		if err == nil {
+			t.Fatal("the convergence whose DELETE answered 503 succeeded")
+		}
 		if st := decodeState(t, rec); !slices.Equal(st.Former, []string{"old@example.com"}) {
 			t.Fatalf("after a failed delete the record is %+v, want old@example.com still as former", st)
 		}

@@ -265,7 +265,7 @@ func (c *connector) withSharers(ctx context.Context, self string, in planInput, 
 	if len(sh.wants) == 0 {
 		return in, nil
 	}
-	roles, err := c.resolveRoles(ctx, mergeSorted(slices.Clone(names), sh.names))
+	roles, err := c.resolveRoles(ctx, mergeSorted(names, sh.names))
 	if err != nil {
 		return in, err
 	}

@@ -264,13 +264,13 @@ func (c *connector) create(ctx context.Context, want *connectors.User, posted []
 	if opts.DryRun {
 		return connectors.Record{}, []connectors.Action{act}, nil
 	}
-	email := workEmail(want)
-	intent := makeRecord("", nil, addPosted(posted, userKeys{UserName: want.UserName, ExternalID: want.ExternalID, Email: email}))
+	sent := desiredKeys(want)
+	intent := makeRecord("", nil, addPosted(posted, sent))
 	if err := opts.Save(ctx, intent); err != nil {
 		return intent, nil, err
 	}
 	u, err := c.api.create(ctx, createRequest{UserName: want.UserName, ExternalID: want.ExternalID, DisplayName: want.DisplayName,
-		Emails: workEmails(email), Active: true})
+		Emails: workEmails(sent.Email), Active: true})
 	if err != nil {
 		// Only a POST that may have been applied (no answer, or a 5xx or 408)
 		// keeps its keys; one the server refused created nothing.
@@ -291,7 +291,7 @@ func (c *connector) create(ctx context.Context, want *connectors.User, posted []
 	acts := []connectors.Action{act}
 	login := u.email()
 	if login == "" {
-		login = email // a server that does not echo emails: the login is the one sent
+		login = sent.Email // a server that does not echo emails: the login is the one sent
 	}
 	rec := makeRecord(u.ID, &userKeys{UserName: want.UserName, ExternalID: want.ExternalID, Email: login}, nil)
 	if err := opts.Report(ctx, rec, act); err != nil {

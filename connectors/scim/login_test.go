@@ -119,19 +119,18 @@ func TestAdoptsAccountWithTheSameLogin(t *testing.T) {
 	t.Parallel()
 	account := fake.User{UserName: "a.smith", ExternalID: "hr-17", DisplayName: "A. Smith", Email: alice.Email}
 	for _, tc := range []struct {
-		name     string
-		st       setup
-		active   bool
-		acts     []string
-		method   string // the one write
-		dryWrite []string
+		name   string
+		st     setup
+		active bool
+		acts   []string
+		method string // the one write
 	}{
-		{"active", setup{}, true, []string{"update"}, http.MethodPatch, nil},
-		{"active, inactive shown", setup{showInactive: true}, true, []string{"update"}, http.MethodPatch, nil},
-		{"active, match_by externalId", setup{matchBy: scim.MatchByExternalID}, true, []string{"update"}, http.MethodPatch, nil},
-		{"active, the directory knows the user", setup{dir: userNames{"alice": alice}}, true, []string{"update"}, http.MethodPatch, nil},
-		{"deactivated, shown", setup{showInactive: true}, false, []string{"update"}, http.MethodPatch, nil},
-		{"deactivated, hidden: the POST of its login updates it", setup{}, false, []string{"create"}, http.MethodPost, nil},
+		{"active", setup{}, true, []string{"update"}, http.MethodPatch},
+		{"active, inactive shown", setup{showInactive: true}, true, []string{"update"}, http.MethodPatch},
+		{"active, match_by externalId", setup{matchBy: scim.MatchByExternalID}, true, []string{"update"}, http.MethodPatch},
+		{"active, the directory knows the user", setup{dir: userNames{"alice": alice}}, true, []string{"update"}, http.MethodPatch},
+		{"deactivated, shown", setup{showInactive: true}, false, []string{"update"}, http.MethodPatch},
+		{"deactivated, hidden: the POST of its login updates it", setup{}, false, []string{"create"}, http.MethodPost},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()

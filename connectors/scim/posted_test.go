@@ -166,11 +166,10 @@ func TestPostedNameKeyNeverTakesAnotherAccount(t *testing.T) {
 		"renamed and set inactive": userSubject(with(noExtAlice, func(u *connectors.User) { u.UserName, u.Active = "alice.smith", false })),
 	}
 	for _, tc := range []struct {
-		name   string
-		seed   []fake.User
-		dir    connectors.Directory
-		class  connectors.Class // of the retry's error; 0: none
-		retain func(t *testing.T, s *fake.Server)
+		name  string
+		seed  []fake.User
+		dir   connectors.Directory
+		class connectors.Class // of the retry's error; 0: none
 	}{
 		{name: "the account has an externalId",
 			seed: []fake.User{{UserName: "alice", ExternalID: "hr-999", DisplayName: "Someone Else", Active: true}},
