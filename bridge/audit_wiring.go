@@ -27,9 +27,9 @@ type AuditOptions struct {
 	Buffer int
 }
 
-// startAudit builds the recorder and starts its writer; Close stops it after
-// writing what is buffered.
-func (b *Bridge) startAudit() error {
+// newAudit builds the recorder: what New wires up can record into it (Record
+// only buffers) before startAudit starts its writer.
+func (b *Bridge) newAudit() {
 	ao := b.opts.Audit
 	b.audit = audit.New(audit.Options{
 		Sink:           b.store,
@@ -40,6 +40,11 @@ func (b *Bridge) startAudit() error {
 		Now:            b.opts.Now,
 		ClientAddr:     clientAddrFor(b.opts),
 	})
+}
+
+// startAudit registers the audit counter and starts the recorder's writer;
+// Close stops it after writing what is buffered.
+func (b *Bridge) startAudit() error {
 	dropped := prometheus.NewCounterFunc(prometheus.CounterOpts{
 		Name: "scim_bridge_audit_dropped_total",
 		Help: "Audit entries dropped because the write buffer was full or Redis refused them.",
@@ -47,7 +52,6 @@ func (b *Bridge) startAudit() error {
 	if err := b.metrics.Registry().Register(dropped); err != nil {
 		return fmt.Errorf("register audit metrics: %w", err)
 	}
-	b.auditDropped = dropped
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -58,14 +62,6 @@ func (b *Bridge) startAudit() error {
 	var once sync.Once
 	b.stopAudit = func() { once.Do(func() { cancel(); wg.Wait() }) }
 	return nil
-}
-
-// abandonAudit undoes startAudit when New fails after it: the writer stops
-// (nothing was recorded yet) and the registry forgets the audit counter, so
-// the caller's registry can serve a bridge built next.
-func (b *Bridge) abandonAudit() {
-	b.stopAudit()
-	b.metrics.Registry().Unregister(b.auditDropped)
 }
 
 // Audit returns the audit recorder (to record from outside, or to Flush in tests).

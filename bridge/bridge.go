@@ -29,7 +29,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/scim-bridge/scim-bridge/bridge/admin"
@@ -179,17 +178,15 @@ type Bridge struct {
 	metrics    *metrics.Metrics
 	audit      *audit.Recorder
 	stopAudit  func()
-	// auditDropped is the audit counter startAudit registered.
-	auditDropped prometheus.Collector
 
 	mu      sync.Mutex     // orders Run's registration before Close's wait
 	closing chan struct{}  // closed by Close
 	running sync.WaitGroup // one per Run in progress
 }
 
-// New validates opts and builds the bridge. When it fails, whatever it had
-// started (the audit writer) is stopped and its metric unregistered.
-func New(opts Options) (_ *Bridge, err error) {
+// New validates opts and builds the bridge. It starts nothing (the audit
+// writer included) before every step that can fail has passed.
+func New(opts Options) (*Bridge, error) {
 	if opts.Store == nil {
 		return nil, errors.New("bridge: no store")
 	}
@@ -235,16 +232,7 @@ func New(opts Options) (_ *Bridge, err error) {
 	if err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
-	if err := b.startAudit(); err != nil {
-		return nil, fmt.Errorf("bridge: %w", err)
-	}
-	// Every return below that fails must undo startAudit: nobody gets a Bridge
-	// to Close, so its writer would run for the life of the process.
-	defer func() {
-		if err != nil {
-			b.abandonAudit()
-		}
-	}()
+	b.newAudit()
 
 	fo := opts.fanout
 	fo.Store, fo.Tenants, fo.Logger, fo.Now, fo.Owner, fo.Metrics = st, set, log, now, opts.InstanceID, opts.Metrics
@@ -294,6 +282,11 @@ func New(opts Options) (_ *Bridge, err error) {
 		throttles = append(throttles, metrics.TenantThrottles{Tenant: to.ID, Throttles: to.Throttles})
 	}
 	if err := opts.Metrics.WatchThrottles(throttles); err != nil {
+		return nil, fmt.Errorf("bridge: %w", err)
+	}
+	// Last: a New that failed would leave the writer running for good (nobody
+	// gets a Bridge to Close) and its counter registered.
+	if err := b.startAudit(); err != nil {
 		return nil, fmt.Errorf("bridge: %w", err)
 	}
 	b.handler = b.routes()

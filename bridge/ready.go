@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/sync/singleflight"
 )
 
 // readyTimeout bounds one /readyz check: a Redis that has not answered its
@@ -36,15 +36,7 @@ type readiness struct {
 	ping    pinger
 	timeout time.Duration
 	log     zerolog.Logger
-
-	mu     sync.Mutex
-	flight *pingFlight // the PING in flight; nil when none
-}
-
-// pingFlight is one PING: err is set before done is closed.
-type pingFlight struct {
-	done chan struct{}
-	err  error
+	flight  singleflight.Group // the PING in flight, shared by the checks
 }
 
 func newReadiness(p pinger, timeout time.Duration, log zerolog.Logger) *readiness {
@@ -63,39 +55,23 @@ func (rd *readiness) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // check returns the answer of the PING in flight (or of a new one), or an
-// error once timeout has passed or ctx has ended, whichever comes first.
+// error once timeout has passed or ctx has ended, whichever comes first. The
+// PING's context is its own, not a request's: the checks that share it may
+// be cancelled one by one.
 func (rd *readiness) check(ctx context.Context) error {
-	f := rd.pingOnce()
+	ch := rd.flight.DoChan("ping", func() (any, error) {
+		pctx, cancel := context.WithTimeout(context.Background(), rd.timeout)
+		defer cancel()
+		return nil, rd.ping.Ping(pctx)
+	})
 	timer := time.NewTimer(rd.timeout)
 	defer timer.Stop()
 	select {
-	case <-f.done:
-		return f.err
+	case res := <-ch:
+		return res.Err
 	case <-timer.C:
 		return fmt.Errorf("ping redis: no answer within %v", rd.timeout)
 	case <-ctx.Done():
 		return fmt.Errorf("ping redis: %w", ctx.Err())
 	}
-}
-
-// pingOnce returns the PING in flight, or starts one. Its context is its own,
-// not a request's: the checks that share it may be cancelled one by one.
-func (rd *readiness) pingOnce() *pingFlight {
-	rd.mu.Lock()
-	defer rd.mu.Unlock()
-	if rd.flight != nil {
-		return rd.flight
-	}
-	f := &pingFlight{done: make(chan struct{})}
-	rd.flight = f
-	go func() {
-		ctx, cancel := context.WithTimeout(context.Background(), rd.timeout)
-		defer cancel()
-		f.err = rd.ping.Ping(ctx)
-		rd.mu.Lock()
-		rd.flight = nil
-		rd.mu.Unlock()
-		close(f.done)
-	}()
-	return f
 }
