@@ -380,10 +380,7 @@ func (a *API) guardRole(write bool, next func(http.ResponseWriter, *http.Request
 // answered with, the API's and the console's alike; for a 503 it sets
 // Retry-After in h. What it does not know is a 500.
 func (a *API) errorStatus(h http.Header, err error) int {
-	var (
-		he *httpError
-		ce *connectors.Error
-	)
+	var he *httpError
 	switch {
 	case errors.As(err, &he):
 		return he.status
@@ -393,12 +390,12 @@ func (a *API) errorStatus(h http.Header, err error) int {
 		return http.StatusNotFound
 	case errors.Is(err, store.ErrBadAuditQuery), errors.Is(err, explain.ErrEmptyQuery):
 		return http.StatusBadRequest
-	case errors.As(err, &ce) && ce.Class == connectors.RateLimited:
+	case connectors.ClassOf(err) == connectors.RateLimited:
 		// A dry run needs the downstream, which holds this connector off
 		// (429/503 with Retry-After, shared by every replica): the bridge
 		// is a gateway here, and the hold says when to come back.
-		if ce.RetryAfter > 0 {
-			setRetryAfter(h, ce.RetryAfter)
+		if d := connectors.RetryAfterOf(err); d > 0 {
+			setRetryAfter(h, d)
 		}
 		return http.StatusServiceUnavailable
 	}

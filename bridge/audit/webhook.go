@@ -136,6 +136,7 @@ func (g *rejectGate) allow(tenant string, addr netip.Addr, now time.Time) bool {
 // addrKey is the unit a client address counts as: an IPv4 address, an IPv6
 // /64 (what one host commonly holds, as the auth limiter counts it).
 func addrKey(a netip.Addr) netip.Prefix {
+	a = a.Unmap() // an IPv4-mapped address is the IPv4 client, not a /64
 	bits := 32
 	if a.Is6() {
 		bits = 64

@@ -129,3 +129,16 @@ func TestWebhooksRecordRejectsBounded(t *testing.T) {
 		t.Errorf("recorded %d rejected (%d index-only) and %d accepted deliveries, want 3 (3) and 2", rejected, indexOnly, accepted)
 	}
 }
+
+// TestAddrKeyIPv4Mapped: an IPv4 client seen as an IPv4-mapped IPv6 address
+// is keyed as that IPv4 address, not lumped into one /64 with every other.
+func TestAddrKeyIPv4Mapped(t *testing.T) {
+	t.Parallel()
+	a, b := netip.MustParseAddr("::ffff:198.51.100.7"), netip.MustParseAddr("::ffff:203.0.113.9")
+	if addrKey(a) == addrKey(b) {
+		t.Fatalf("two IPv4 clients share the key %v", addrKey(a))
+	}
+	if addrKey(a) != addrKey(netip.MustParseAddr("198.51.100.7")) {
+		t.Fatalf("mapped %v keyed %v, want its IPv4 /32", a, addrKey(a))
+	}
+}
