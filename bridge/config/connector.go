@@ -23,8 +23,7 @@ import (
 func (l *loader) decodeConnector(n *yaml.Node, cc *Connector, path string) {
 	cc.Line = n.Line
 	if n.Kind != yaml.MappingNode {
-		l.addLine(n.Line, path, n, "must be a mapping with at least name and type, not "+nodeKind(n))
-		l.unreadable[path] = true
+		l.unreadableValue(n, path, "must be a mapping with at least name and type, not "+nodeKind(n))
 		return
 	}
 	cc.Name = l.connectorString(n, path, "name")

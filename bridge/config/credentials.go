@@ -29,8 +29,7 @@ func (l *loader) decodeToken(n *yaml.Node, tok *auth.Token, path string) {
 		l.decodeLeaf(n, reflect.ValueOf(tok).Elem(), path)
 		l.addSecret(tok.Value, 4)
 	default:
-		l.addLine(n.Line, path, n, "must be a string (the token) or a mapping with name, token, not_before and expires, not "+nodeKind(n))
-		l.unreadable[path] = true
+		l.unreadableValue(n, path, "must be a string (the token) or a mapping with name, token, not_before and expires, not "+nodeKind(n))
 	}
 }
 

@@ -54,8 +54,7 @@ func (l *loader) decode(n *yaml.Node, v reflect.Value, path string) {
 		l.decodeStruct(n, v, path, nil)
 	case reflect.Slice:
 		if n.Kind != yaml.SequenceNode {
-			l.addLine(n.Line, path, n, "must be a list, not "+nodeKind(n))
-			l.unreadable[path] = true
+			l.unreadableValue(n, path, "must be a list, not "+nodeKind(n))
 			return
 		}
 		s := reflect.MakeSlice(t, len(n.Content), len(n.Content))
@@ -67,8 +66,7 @@ func (l *loader) decode(n *yaml.Node, v reflect.Value, path string) {
 		v.Set(s)
 	case reflect.Map:
 		if n.Kind != yaml.MappingNode {
-			l.addLine(n.Line, path, n, "must be a mapping, not "+nodeKind(n))
-			l.unreadable[path] = true
+			l.unreadableValue(n, path, "must be a mapping, not "+nodeKind(n))
 			return
 		}
 		if v.IsNil() {
@@ -95,8 +93,7 @@ func (l *loader) decodeStructKeys(n *yaml.Node, v reflect.Value, path string, ex
 		return
 	}
 	if n.Kind != yaml.MappingNode {
-		l.addLine(n.Line, path, n, "must be a mapping, not "+nodeKind(n))
-		l.unreadable[path] = true
+		l.unreadableValue(n, path, "must be a mapping, not "+nodeKind(n))
 		return
 	}
 	fields, inline := l.fieldsOf(v.Type())
@@ -197,13 +194,11 @@ func (l *loader) decodeLeaf(n *yaml.Node, v reflect.Value, path string) {
 	l.expand(n, path)
 	t := v.Type()
 	if d := describeType(t); d != "" && isBasic(t) && n.Kind != yaml.ScalarNode {
-		l.addLine(n.Line, path, n, "must be "+d+", not "+nodeKind(n))
-		l.unreadable[path] = true
+		l.unreadableValue(n, path, "must be "+d+", not "+nodeKind(n))
 		return
 	}
 	if msg, ok := decodeScalar(n, v); !ok {
-		l.addLine(n.Line, path, n, msg)
-		l.unreadable[path] = true
+		l.unreadableValue(n, path, msg)
 		return
 	}
 	if t.Kind() == reflect.String {
@@ -480,4 +475,12 @@ func editDistance(a, b string) int {
 		}
 	}
 	return d[len(a)][len(b)]
+}
+
+// unreadableValue reports a value of the wrong kind at path and marks it
+// unreadable, so the checks that would read it stay silent (one error per
+// mistake).
+func (l *loader) unreadableValue(n *yaml.Node, path, msg string) {
+	l.addLine(n.Line, path, n, msg)
+	l.unreadable[path] = true
 }
